@@ -1,0 +1,1 @@
+"""py-evm integration: the Plume VM fork, block building and validation, the mempool."""

@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""The two set-up commands of the README: bring up a local devnet, run the tests.
+
+Needs only Python 3.11+ on the machine. Creates `.venv` in the project root and
+installs the project (editable, with its test extra) when `pyproject.toml`
+changed since the last install, then runs the command inside that venv.
+
+    python3 scripts/dev.py devnet [--validators N] [--dir DIR]   # local devnet
+    python3 scripts/dev.py test [PYTEST ARGS...]                 # the test suite
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / ".venv"
+STAMP = VENV / ".plume-install-stamp"
+
+
+def _venv_python() -> Path:
+    return VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def _install_fingerprint() -> str:
+    return hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+
+
+def ensure_venv() -> Path:
+    """Create the venv and (re)install the project when needed; return its python."""
+    if sys.version_info < (3, 11):
+        sys.exit(f"Plume node needs Python 3.11 or newer; this is {sys.version.split()[0]}")
+    python = _venv_python()
+    if not python.exists():
+        print(f"creating virtualenv in {VENV}", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+    fingerprint = _install_fingerprint()
+    if not STAMP.exists() or STAMP.read_text() != fingerprint:
+        print("installing plume-node and its dependencies into .venv", flush=True)
+        pip = [str(python), "-m", "pip", "--disable-pip-version-check", "-q"]
+        subprocess.run(pip + ["install", "--upgrade", "pip"], check=True)
+        subprocess.run(pip + ["install", "-e", f"{ROOT}[test]"], check=True)
+        STAMP.write_text(fingerprint)
+    return python
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in ("devnet", "test"):
+        print(__doc__)
+        return 2
+    command, rest = argv[0], argv[1:]
+    python = ensure_venv()
+    if command == "test":
+        return subprocess.call([str(python), "-m", "pytest", *rest], cwd=ROOT)
+    plume = [str(python), "-m", "plume_node.cli"]
+    return subprocess.call(plume + ["devnet", "up", *rest], cwd=ROOT)
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:
+        sys.exit(130)

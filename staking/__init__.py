@@ -1,0 +1,1 @@
+"""Staking: validators, delegations, rewards, slashing, fee-burn accounting, governance."""

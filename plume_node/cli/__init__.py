@@ -1,0 +1,27 @@
+"""The `plume-node` command line: one click group, one module per command family.
+
+Each family lives in its own module and is registered here. Errors a user can
+fix are raised as `click.ClickException` (one clear line, exit code 1); a
+traceback is a bug.
+"""
+
+from __future__ import annotations
+
+import click
+
+from plume_node import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="plume-node")
+def main() -> None:
+    """Plume node: a proof-of-stake chain with BFT finality and an EVM."""
+
+
+def _register() -> None:
+    # Imported here so `plume-node --help` stays cheap to load and each
+    # family can be read on its own.
+    pass
+
+
+_register()

@@ -1,0 +1,540 @@
+"""LevelDB storage for the whole node: one plyvel database, key spaces by prefix.
+
+This module owns:
+
+* ``LevelDB``: a plyvel-backed implementation of py-evm's ``AtomicDatabaseAPI``
+  (py-evm 0.12.1b1 ships none). Plain writes go straight to LevelDB (synced);
+  ``atomic_batch()`` collects writes in memory and writes them as ONE plyvel
+  ``WriteBatch`` with ``sync=True`` when the context exits without an
+  exception. Reads inside a batch see the batch's own writes and deletes.
+* ``WriteBatch``: the object ``atomic_batch()`` yields. Batches nest: a batch's
+  ``atomic_batch()`` yields a child whose writes fold into the parent on
+  success (and are dropped on an exception), so py-evm code that opens its own
+  ``atomic_batch()`` on a view of our batch still lands in our single
+  LevelDB ``WriteBatch``.
+* ``PrefixedDB``: a view of any of the above under a key prefix. One root
+  batch with prefixed views over it is how the node writes py-evm's chain and
+  state data and its own records (sidecars, certificates, signer state...)
+  in the same ``WriteBatch``.
+* ``Overlay``: an in-memory, never-committing layer of writes over a read-only
+  base. The execution cache keeps a built/validated block's state writes in
+  one of these until ``commit`` flushes them into the commit batch.
+* ``open_database(path, create=...)``: opens (or creates) a Plume database and
+  refuses anything else. A directory is a Plume database when it holds our
+  marker file ``PLUME_DB`` *and* a LevelDB whose meta record carries our schema
+  version. A foreign LevelDB or a directory of other files is refused without
+  being opened by LevelDB at all (opening would let LevelDB rewrite its log
+  and manifest), so it is left byte-for-byte untouched.
+
+Key spaces (``KEY_SPACES``) are fixed byte prefixes, none a prefix of another,
+so keys of two spaces can never collide. See ``docs/execution.md``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import plyvel
+from eth.abc import AtomicDatabaseAPI, AtomicWriteBatchAPI, DatabaseAPI
+from eth.db.backends.base import BaseAtomicDB, BaseDB
+
+SCHEMA_VERSION = 1
+MARKER_FILE = "PLUME_DB"
+MARKER_CONTENT = b"plume-node leveldb\n"
+
+# Key spaces. Fixed, short, and prefix-free (checked below) so that no key of one
+# space can ever equal a key of another.
+PREFIX_META = b"m/"  # schema version, chain id, genesis hash
+PREFIX_CHAIN = b"e/"  # py-evm: headers, bodies, tx/receipt tries, state trie, indexes
+PREFIX_EXEC = b"x/"  # execution's own records: sidecars by block hash, head record
+PREFIX_CERT = b"c/"  # commit certificates (node)
+PREFIX_SIGNER = b"s/"  # double-sign guard state (node)
+PREFIX_CONSENSUS = b"w/"  # consensus WAL (node)
+PREFIX_PEERS = b"p/"  # known peers (node)
+PREFIX_NODE = b"n/"  # anything else the node keeps
+
+KEY_SPACES: dict[str, bytes] = {
+    "meta": PREFIX_META,
+    "chain": PREFIX_CHAIN,
+    "exec": PREFIX_EXEC,
+    "cert": PREFIX_CERT,
+    "signer": PREFIX_SIGNER,
+    "consensus": PREFIX_CONSENSUS,
+    "peers": PREFIX_PEERS,
+    "node": PREFIX_NODE,
+}
+
+
+def _check_prefix_free(spaces: dict[str, bytes]) -> None:
+    items = list(spaces.items())
+    for i, (name_a, a) in enumerate(items):
+        for name_b, b in items[i + 1 :]:
+            if a.startswith(b) or b.startswith(a):
+                raise AssertionError(f"key spaces {name_a} and {name_b} overlap")
+
+
+_check_prefix_free(KEY_SPACES)
+
+META_SCHEMA_VERSION = b"schema_version"
+META_CHAIN_ID = b"chain_id"
+META_GENESIS_HASH = b"genesis_hash"
+
+
+class StorageError(Exception):
+    """The database cannot be used as asked; the message says what to do."""
+
+
+def _check_key(key: Any) -> bytes:
+    if not isinstance(key, (bytes, bytearray)):
+        raise TypeError(f"keys must be bytes, got {type(key).__name__}")
+    return bytes(key)
+
+
+def _check_value(value: Any) -> bytes:
+    if not isinstance(value, (bytes, bytearray)):
+        raise TypeError(f"values must be bytes, got {type(value).__name__}")
+    return bytes(value)
+
+
+class _PrefixMixin:
+    def prefixed(self, prefix: bytes) -> PrefixedDB:
+        """A view of this database whose keys all live under ``prefix``."""
+        return PrefixedDB(self, prefix)  # type: ignore[arg-type]
+
+
+class LevelDB(_PrefixMixin, BaseAtomicDB):
+    """py-evm ``AtomicDatabaseAPI`` over a plyvel database.
+
+    Plain ``set``/``delete`` are written immediately with ``sync=True``: a write
+    that returned is durable. Bulk work should go through ``atomic_batch()``.
+    """
+
+    def __init__(self, db: plyvel.DB, path: Path | None = None) -> None:
+        self._db = db
+        self.path = path
+
+    # -- DatabaseAPI --------------------------------------------------------
+    def __getitem__(self, key: bytes) -> bytes:
+        value = self._db.get(_check_key(key))
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def get(self, key: bytes, default: Any = None) -> Any:  # type: ignore[override]
+        value = self._db.get(_check_key(key))
+        return default if value is None else value
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self._db.put(_check_key(key), _check_value(value), sync=True)
+
+    def __delitem__(self, key: bytes) -> None:
+        # MemoryDB raises KeyError for a missing key; LevelDB would not, so check.
+        if self._db.get(_check_key(key)) is None:
+            raise KeyError(key)
+        self._db.delete(key, sync=True)
+
+    def _exists(self, key: bytes) -> bool:
+        return self._db.get(_check_key(key)) is not None
+
+    # -- batches ------------------------------------------------------------
+    @contextmanager
+    def atomic_batch(self) -> Iterator[WriteBatch]:
+        """Yield a batch; on clean exit its writes go to LevelDB as one synced WriteBatch."""
+        batch = WriteBatch(self)
+        try:
+            yield batch
+        except BaseException:
+            batch._close()
+            raise
+        else:
+            pending = batch._close()
+            self._apply_pending(pending)
+
+    def _apply_pending(self, pending: dict[bytes, bytes | None]) -> None:
+        if not pending:
+            return
+        with self._db.write_batch(sync=True) as wb:
+            for key, value in pending.items():
+                if value is None:
+                    wb.delete(key)
+                else:
+                    wb.put(key, value)
+
+    # -- extras -------------------------------------------------------------
+    def iterate_prefix(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        """Committed (key without prefix, value) pairs under ``prefix``, in key order."""
+        n = len(prefix)
+        for key, value in self._db.iterator(prefix=prefix):
+            yield key[n:], value
+
+    def close(self) -> None:
+        if not self._db.closed:
+            self._db.close()
+
+    @property
+    def closed(self) -> bool:
+        return bool(self._db.closed)
+
+    # -- meta ---------------------------------------------------------------
+    @property
+    def meta(self) -> PrefixedDB:
+        return self.prefixed(PREFIX_META)
+
+    def schema_version(self) -> int | None:
+        raw = self.meta.get(META_SCHEMA_VERSION)
+        return None if raw is None else int.from_bytes(raw, "big")
+
+    def chain_identity(self) -> tuple[int, bytes] | None:
+        """(chain id, genesis hash) recorded at genesis, or None before genesis."""
+        chain_id = self.meta.get(META_CHAIN_ID)
+        genesis = self.meta.get(META_GENESIS_HASH)
+        if chain_id is None or genesis is None:
+            return None
+        return int.from_bytes(chain_id, "big"), genesis
+
+    @staticmethod
+    def write_chain_identity(target: DatabaseAPI, chain_id: int, genesis_hash: bytes) -> None:
+        """Record (chain id, genesis hash) into ``target`` (the root db or a root batch)."""
+        meta = PrefixedDB(target, PREFIX_META)
+        meta[META_CHAIN_ID] = chain_id.to_bytes(32, "big")
+        meta[META_GENESIS_HASH] = genesis_hash
+
+    def check_chain_identity(self, chain_id: int, genesis_hash: bytes) -> None:
+        """Raise ``StorageError`` unless this database belongs to (chain_id, genesis_hash).
+
+        A database that has no chain yet passes (genesis will be written into it).
+        """
+        found = self.chain_identity()
+        if found is None:
+            return
+        found_id, found_hash = found
+        if found_id != chain_id or found_hash != genesis_hash:
+            raise StorageError(
+                f"database at {self.path} belongs to chain id {found_id} with genesis "
+                f"0x{found_hash.hex()}, but the configured genesis is chain id {chain_id} "
+                f"with genesis 0x{genesis_hash.hex()}; point the node at the right data "
+                "directory, or remove this one to start the new chain from scratch"
+            )
+
+
+class WriteBatch(_PrefixMixin, BaseDB, AtomicWriteBatchAPI):
+    """Pending writes over a parent database, with read-your-writes (deletes too).
+
+    Yielded by ``atomic_batch()``; unusable once its context has exited.
+    """
+
+    def __init__(self, parent: DatabaseAPI) -> None:
+        self._parent: DatabaseAPI | None = parent
+        # value None marks a pending delete
+        self._pending: dict[bytes, bytes | None] | None = {}
+
+    def _live(self) -> dict[bytes, bytes | None]:
+        if self._pending is None:
+            raise StorageError("this write batch is closed: use it only inside its `with` block")
+        return self._pending
+
+    def _close(self) -> dict[bytes, bytes | None]:
+        pending = self._live()
+        self._pending = None
+        self._parent = None
+        return pending
+
+    def __getitem__(self, key: bytes) -> bytes:
+        pending = self._live()
+        key = _check_key(key)
+        if key in pending:
+            value = pending[key]
+            if value is None:
+                raise KeyError(key)
+            return value
+        assert self._parent is not None
+        return self._parent[key]
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self._live()[_check_key(key)] = _check_value(value)
+
+    def __delitem__(self, key: bytes) -> None:
+        if not self._exists(key):
+            raise KeyError(key)
+        self._live()[bytes(key)] = None
+
+    def _exists(self, key: bytes) -> bool:
+        try:
+            self[key]
+        except KeyError:
+            return False
+        return True
+
+    def _apply_pending(self, pending: dict[bytes, bytes | None]) -> None:
+        self._live().update(pending)
+
+    @contextmanager
+    def atomic_batch(self) -> Iterator[WriteBatch]:
+        """A nested batch: folds into this one on success, discarded on an exception."""
+        self._live()
+        child = WriteBatch(self)
+        try:
+            yield child
+        except BaseException:
+            child._close()
+            raise
+        else:
+            self._apply_pending(child._close())
+
+    def pending_count(self) -> int:
+        return len(self._live())
+
+
+class PrefixedDB(_PrefixMixin, BaseAtomicDB):
+    """A view of ``inner`` in which every key is stored as ``prefix + key``.
+
+    Works over ``LevelDB``, ``WriteBatch``, ``Overlay`` or another view.
+    ``atomic_batch()`` opens a batch on ``inner`` and yields a view of it, so
+    nested batches all end in the root's single WriteBatch.
+    """
+
+    def __init__(self, inner: DatabaseAPI, prefix: bytes) -> None:
+        if not prefix:
+            raise ValueError("a prefixed view needs a non-empty prefix")
+        self.inner = inner
+        self.prefix = bytes(prefix)
+
+    def __getitem__(self, key: bytes) -> bytes:
+        return self.inner[self.prefix + _check_key(key)]
+
+    def get(self, key: bytes, default: Any = None) -> Any:  # type: ignore[override]
+        try:
+            return self.inner[self.prefix + _check_key(key)]
+        except KeyError:
+            return default
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self.inner[self.prefix + _check_key(key)] = value
+
+    def __delitem__(self, key: bytes) -> None:
+        del self.inner[self.prefix + _check_key(key)]
+
+    def _exists(self, key: bytes) -> bool:
+        return (self.prefix + _check_key(key)) in self.inner
+
+    @contextmanager
+    def atomic_batch(self) -> Iterator[PrefixedDB]:  # type: ignore[override]
+        with self.inner.atomic_batch() as batch:  # type: ignore[attr-defined]
+            yield PrefixedDB(batch, self.prefix)
+
+    def iterate(self) -> Iterator[tuple[bytes, bytes]]:
+        """Committed (key, value) pairs of this view (needs a LevelDB underneath)."""
+        inner: Any = self.inner
+        prefix = self.prefix
+        while isinstance(inner, PrefixedDB):
+            prefix = inner.prefix + prefix
+            inner = inner.inner
+        if not isinstance(inner, LevelDB):
+            raise StorageError("iterate() needs a view over the LevelDB itself, not a batch")
+        return inner.iterate_prefix(prefix)
+
+
+class Overlay(_PrefixMixin, BaseAtomicDB):
+    """In-memory writes over a base that is only ever read.
+
+    Unlike a ``WriteBatch`` it never writes through: ``pending()`` hands the
+    writes to whoever persists them (the execution cache, at commit). Its
+    ``atomic_batch()`` nests like a ``WriteBatch`` so py-evm can use it as a
+    chain database.
+    """
+
+    def __init__(self, base: DatabaseAPI) -> None:
+        self.base = base
+        self._pending: dict[bytes, bytes | None] = {}
+
+    def __getitem__(self, key: bytes) -> bytes:
+        pending = self._pending
+        if key in pending:
+            value = pending[key]
+            if value is None:
+                raise KeyError(key)
+            return value
+        return self.base[key]
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self._pending[_check_key(key)] = _check_value(value)
+
+    def __delitem__(self, key: bytes) -> None:
+        if not self._exists(key):
+            raise KeyError(key)
+        self._pending[bytes(key)] = None
+
+    def _exists(self, key: bytes) -> bool:
+        try:
+            self[key]
+        except KeyError:
+            return False
+        return True
+
+    def _apply_pending(self, pending: dict[bytes, bytes | None]) -> None:
+        self._pending.update(pending)
+
+    @contextmanager
+    def atomic_batch(self) -> Iterator[WriteBatch]:
+        child = WriteBatch(self)
+        try:
+            yield child
+        except BaseException:
+            child._close()
+            raise
+        else:
+            self._apply_pending(child._close())
+
+    def pending(self) -> dict[bytes, bytes | None]:
+        """The writes so far (value None = delete). Do not mutate."""
+        return self._pending
+
+    def flush_into(self, target: DatabaseAPI) -> None:
+        """Copy the pending writes into ``target`` (typically a prefixed view of a root batch)."""
+        for key, value in self._pending.items():
+            if value is None:
+                target.delete(key)
+            else:
+                target[key] = value
+
+
+@dataclass(frozen=True)
+class DatabaseInfo:
+    path: Path
+    schema_version: int
+    chain_id: int | None
+    genesis_hash: bytes | None
+
+
+def _dir_snapshot_is_leveldb(path: Path) -> bool:
+    return (path / "CURRENT").is_file()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_marker(path: Path) -> None:
+    tmp = path / (MARKER_FILE + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(MARKER_CONTENT)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path / MARKER_FILE)
+    _fsync_dir(path)
+
+
+def _open_plyvel(path: Path, create: bool) -> plyvel.DB:
+    try:
+        return plyvel.DB(str(path), create_if_missing=create)
+    except plyvel.IOError as exc:
+        raise StorageError(
+            f"cannot open the database at {path}: {exc}. If another plume-node process "
+            "is using this data directory, stop it first"
+        ) from exc
+    except plyvel.Error as exc:
+        raise StorageError(
+            f"the database at {path} is damaged ({exc}); restore it from a backup or "
+            "remove the directory and resync"
+        ) from exc
+
+
+def open_database(path: str | os.PathLike[str], *, create: bool = False) -> LevelDB:
+    """Open the Plume database at ``path``; with ``create=True`` create it if absent.
+
+    Refuses (``StorageError``), without modifying anything, a directory that
+    holds anything other than a Plume database: a foreign LevelDB, other files,
+    or a Plume database of another schema version.
+    """
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise StorageError(f"{p} exists and is not a directory; choose another data directory")
+
+    if not p.exists() or (p.is_dir() and not any(p.iterdir())):
+        if not create:
+            raise StorageError(
+                f"no Plume database at {p}; initialise the node first (`plume-node init`)"
+            )
+        p.mkdir(parents=True, exist_ok=True)
+        # Marker first: a crash after it but before the meta record leaves a
+        # directory we recognise as an unfinished init and complete below.
+        _write_marker(p)
+        raw = _open_plyvel(p, create=True)
+        db = LevelDB(raw, p)
+        db.meta[META_SCHEMA_VERSION] = SCHEMA_VERSION.to_bytes(4, "big")
+        return db
+
+    marker = p / MARKER_FILE
+    if not marker.is_file() or marker.read_bytes() != MARKER_CONTENT:
+        what = "a LevelDB of another program" if _dir_snapshot_is_leveldb(p) else "other files"
+        raise StorageError(
+            f"{p} is not a Plume database (it holds {what}); refusing to open or modify it. "
+            "Choose an empty or new data directory"
+        )
+    if not _dir_snapshot_is_leveldb(p):
+        if not create:
+            raise StorageError(
+                f"{p} holds a Plume marker but no database (an interrupted init); "
+                "run `plume-node init` again or remove the directory"
+            )
+    raw = _open_plyvel(p, create=create)
+    db = LevelDB(raw, p)
+    version = db.schema_version()
+    if version is None:
+        if create and db.chain_identity() is None:
+            # interrupted init: marker written, meta not yet
+            db.meta[META_SCHEMA_VERSION] = SCHEMA_VERSION.to_bytes(4, "big")
+            return db
+        db.close()
+        raise StorageError(
+            f"{p} has a Plume marker but no schema record; the database is damaged. "
+            "Restore it from a backup or remove the directory and resync"
+        )
+    if version != SCHEMA_VERSION:
+        db.close()
+        raise StorageError(
+            f"{p} uses storage schema version {version}, this node understands "
+            f"{SCHEMA_VERSION}; use a matching plume-node release or resync into a new directory"
+        )
+    return db
+
+
+def database_info(db: LevelDB) -> DatabaseInfo:
+    ident = db.chain_identity()
+    return DatabaseInfo(
+        path=db.path or Path("."),
+        schema_version=db.schema_version() or 0,
+        chain_id=None if ident is None else ident[0],
+        genesis_hash=None if ident is None else ident[1],
+    )
+
+
+__all__ = [
+    "KEY_SPACES",
+    "PREFIX_CERT",
+    "PREFIX_CHAIN",
+    "PREFIX_CONSENSUS",
+    "PREFIX_EXEC",
+    "PREFIX_META",
+    "PREFIX_NODE",
+    "PREFIX_PEERS",
+    "PREFIX_SIGNER",
+    "SCHEMA_VERSION",
+    "DatabaseInfo",
+    "LevelDB",
+    "Overlay",
+    "PrefixedDB",
+    "StorageError",
+    "WriteBatch",
+    "database_info",
+    "open_database",
+]

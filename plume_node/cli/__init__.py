@@ -21,7 +21,10 @@ def main() -> None:
 def _register() -> None:
     # Imported here so `plume-node --help` stays cheap to load and each
     # family can be read on its own.
-    pass
+    from plume_node.cli.node import genesis, init, start
+
+    for command in (init, start, genesis):
+        main.add_command(command)
 
 
 _register()

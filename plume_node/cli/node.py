@@ -1,0 +1,153 @@
+"""`plume-node init`, `plume-node start` and `plume-node genesis ...`: creating and running a node."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from plume_node.config import load_config, parse_host_port
+from plume_node.files import write_atomic
+from plume_node.genesis import (
+    DEFAULT_CHAIN_ID,
+    MAX_SAFE_CHAIN_ID,
+    GenesisValidator,
+    dump_genesis,
+    load_genesis,
+    parse_address,
+)
+from plume_node.home import Home
+from plume_node.init import DEFAULT_POWER, init_home
+from plume_node.keystore import PASSWORD_ENV, resolve_password
+
+home_option = click.option(
+    "--home",
+    "home",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="The node's home directory (config, genesis, keys, data).",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+
+
+@click.command()
+@home_option
+@click.option("--chain-id", type=click.IntRange(1, MAX_SAFE_CHAIN_ID), default=DEFAULT_CHAIN_ID, show_default=True)
+@click.option("--moniker", default="plume-node", show_default=True, help="A human name for this node.")
+@click.option("--password-file", type=click.Path(dir_okay=False), help="File holding the operator keystore password.")
+@click.option("--force", is_flag=True, help="Replace an existing home (deletes its keys and data).")
+@json_option
+def init(home: str, chain_id: int, moniker: str, password_file: str | None, force: bool, as_json: bool) -> None:
+    """Create a node home: keys, operator account, config.toml and a genesis naming this node the sole validator."""
+    import os
+    import sys
+
+    h = Home.at(home)
+    if password_file or PASSWORD_ENV in os.environ or sys.stdin.isatty():
+        password: str | None = resolve_password(password_file, confirm=True)
+    else:
+        password = None  # unattended: init generates one and says where it is
+    result = init_home(h, chain_id=chain_id, moniker=moniker, password=password, force=force)
+    if as_json:
+        click.echo(json.dumps(result.to_json()))
+        return
+    click.echo(f"initialized node home {result.home}")
+    click.echo(f"  chain id          {result.chain_id}")
+    click.echo(f"  moniker           {result.moniker}")
+    click.echo(f"  operator address  {result.operator_address}  (keystore/operator.json)")
+    click.echo(f"  validator address {result.validator_address}")
+    click.echo(f"  node id           {result.node_id}")
+    if result.password_file:
+        click.echo(
+            f"  no password given and no terminal: the operator password was generated into "
+            f"{result.password_file} (0600); move it somewhere safe"
+        )
+    click.echo(f"start it with: plume-node start --home {result.home}")
+
+
+@click.command()
+@home_option
+@click.option("--rpc-addr", help="Serve JSON-RPC on HOST:PORT (overrides rpc.listen_addr).")
+@click.option("--p2p-addr", help="Listen for peers on HOST:PORT (overrides p2p.listen_addr).")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), help="Overrides log_level.")
+def start(home: str, rpc_addr: str | None, p2p_addr: str | None, log_level: str | None) -> None:
+    """Run the node until SIGINT or SIGTERM."""
+    from plume_node.runtime import run_node
+
+    h = Home.at(home)
+    if not h.config_path.exists():
+        raise click.ClickException(f"{h.root} is not a node home (no config.toml); run `plume-node init --home {home}` first")
+    config = load_config(h.config_path)
+    if rpc_addr:
+        parse_host_port(rpc_addr, "--rpc-addr")
+        config = config.replace(rpc=_replace(config.rpc, listen_addr=rpc_addr))
+    if p2p_addr:
+        parse_host_port(p2p_addr, "--p2p-addr")
+        config = config.replace(p2p=_replace(config.p2p, listen_addr=p2p_addr))
+    if log_level:
+        config = config.replace(log_level=log_level)
+    run_node(h, config)
+
+
+def _replace(section, **changes):
+    import dataclasses
+
+    return dataclasses.replace(section, **changes)
+
+
+@click.group()
+def genesis() -> None:
+    """Inspect or extend genesis.json before the first start."""
+
+
+def _editable_genesis(h: Home):
+    if h.started():
+        raise click.ClickException(
+            f"{h.root} has already started from this genesis; changing it now would fork this node "
+            "from its own chain (use a fresh home, or `init --force`)"
+        )
+    return load_genesis(h.genesis_path)
+
+
+@genesis.command("add-account")
+@click.argument("address")
+@click.argument("amount_wei", type=click.IntRange(min=1))
+@home_option
+def add_account(address: str, amount_wei: int, home: str) -> None:
+    """Fund ADDRESS with AMOUNT_WEI at genesis (added to any existing balance)."""
+    h = Home.at(home)
+    doc = _editable_genesis(h)
+    doc = doc.with_account(parse_address(address, "ADDRESS"), amount_wei)
+    write_atomic(h.genesis_path, dump_genesis(doc))
+    click.echo(f"genesis: {address} now starts with {doc.alloc[parse_address(address, 'ADDRESS')]} wei")
+
+
+@genesis.command("add-validator")
+@click.argument("pub_key")
+@home_option
+@click.option("--power", type=click.IntRange(min=1), default=DEFAULT_POWER, show_default=True)
+@click.option("--name", default="", help="The validator's moniker.")
+@click.option("--fee-address", required=True, help="Address credited with the tips of blocks it proposes.")
+def add_validator(pub_key: str, home: str, power: int, name: str, fee_address: str) -> None:
+    """Add a genesis validator by its Ed25519 consensus PUB_KEY (hex, from its keys/validator_key.json)."""
+    h = Home.at(home)
+    doc = _editable_genesis(h)
+    try:
+        raw = bytes.fromhex(pub_key.removeprefix("0x"))
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise click.BadParameter("must be a 32-byte Ed25519 public key in hex", param_hint="PUB_KEY")
+    validator = GenesisValidator(name=name, pub_key=raw, power=power, fee_address=parse_address(fee_address, "--fee-address"))
+    doc = doc.with_validator(validator)
+    write_atomic(h.genesis_path, dump_genesis(doc))
+    click.echo(f"genesis: validator {validator.address.hex()} ({name or 'unnamed'}) added with power {power}")
+
+
+@genesis.command("show")
+@home_option
+def show(home: str) -> None:
+    """Print genesis.json and its hash."""
+    h = Home.at(home)
+    doc = load_genesis(h.genesis_path)
+    click.echo(json.dumps({"hash": doc.hash().hex(), "genesis": doc.to_json()}, indent=2))

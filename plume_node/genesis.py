@@ -1,0 +1,212 @@
+"""`genesis.json`: what every node of one chain must start from.
+
+Chain id, the first block's time and gas limit, the EIP-1559 base fee and its
+floor, the funded accounts, and the genesis validators (Ed25519 consensus key,
+voting power, fee address). Large amounts are decimal strings so no JSON
+parser rounds them. `GenesisDoc.hash()` identifies the chain: it is stored in
+the data directory (a node refuses data from another genesis) and exchanged
+with peers (a node refuses peers of another chain).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import click
+from eth_utils import is_hex_address, to_canonical_address, to_checksum_address
+
+from plume_node.node_keys import key_address
+
+GWEI = 10**9
+PLUME = 10**18
+DEFAULT_CHAIN_ID = 1337
+MAX_SAFE_CHAIN_ID = 2**53 - 1  # wallets keep chain ids in JS numbers
+
+
+class GenesisError(click.ClickException):
+    """A genesis.json that is missing, malformed, or not this node's."""
+
+
+@dataclass(frozen=True)
+class GenesisValidator:
+    name: str
+    pub_key: bytes  # 32-byte Ed25519 consensus key
+    power: int
+    fee_address: bytes  # 20 bytes
+
+    @property
+    def address(self) -> bytes:
+        return key_address(self.pub_key)
+
+
+@dataclass(frozen=True)
+class GenesisDoc:
+    chain_id: int
+    genesis_time: int  # unix seconds, the timestamp of block 0
+    gas_limit: int = 30_000_000
+    base_fee_per_gas: int = GWEI
+    min_base_fee_per_gas: int = GWEI
+    alloc: dict[bytes, int] = field(default_factory=dict)  # address -> balance in wei
+    validators: tuple[GenesisValidator, ...] = ()
+
+    def hash(self) -> bytes:
+        canonical = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).digest()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "chain_id": self.chain_id,
+            "genesis_time": self.genesis_time,
+            "gas_limit": self.gas_limit,
+            "base_fee_per_gas": str(self.base_fee_per_gas),
+            "min_base_fee_per_gas": str(self.min_base_fee_per_gas),
+            "alloc": {
+                to_checksum_address(addr): {"balance": str(balance)}
+                for addr, balance in sorted(self.alloc.items())
+            },
+            "validators": [
+                {
+                    "name": v.name,
+                    "pub_key": v.pub_key.hex(),
+                    "power": v.power,
+                    "fee_address": to_checksum_address(v.fee_address),
+                }
+                for v in self.validators
+            ],
+        }
+
+    def with_account(self, address: bytes, balance: int) -> "GenesisDoc":
+        alloc = dict(self.alloc)
+        alloc[address] = alloc.get(address, 0) + balance
+        return replace(self, alloc=alloc)
+
+    def with_validator(self, validator: GenesisValidator) -> "GenesisDoc":
+        for v in self.validators:
+            if v.pub_key == validator.pub_key:
+                raise GenesisError(f"validator key {validator.pub_key.hex()} is already in the genesis ({v.name})")
+        return replace(self, validators=self.validators + (validator,))
+
+    def execution_state(self):  # -> execution.genesis.GenesisState
+        from execution.genesis import GenesisAccount, GenesisState
+
+        return GenesisState(
+            chain_id=self.chain_id,
+            timestamp=self.genesis_time,
+            gas_limit=self.gas_limit,
+            base_fee_per_gas=self.base_fee_per_gas,
+            min_base_fee_per_gas=self.min_base_fee_per_gas,
+            alloc={addr: GenesisAccount(balance=bal) for addr, bal in self.alloc.items()},
+        )
+
+
+def new_genesis(chain_id: int) -> GenesisDoc:
+    return GenesisDoc(chain_id=chain_id, genesis_time=int(time.time()))
+
+
+def parse_genesis(data: Any, source: str = "genesis.json") -> GenesisDoc:
+    """Validate a decoded genesis document; every problem names its field."""
+    if not isinstance(data, dict):
+        raise GenesisError(f"{source}: expected a JSON object at the top level")
+    known = {"chain_id", "genesis_time", "gas_limit", "base_fee_per_gas", "min_base_fee_per_gas", "alloc", "validators"}
+    unknown = set(data) - known
+    if unknown:
+        raise GenesisError(f"{source}: unknown field(s) {', '.join(sorted(unknown))}; is this a Plume genesis?")
+    for required in ("chain_id", "genesis_time", "validators"):
+        if required not in data:
+            raise GenesisError(f"{source}: missing field {required!r}; is this a Plume genesis?")
+    chain_id = _int(data["chain_id"], f"{source}: chain_id", minimum=1)
+    if chain_id > MAX_SAFE_CHAIN_ID:
+        raise GenesisError(f"{source}: chain_id {chain_id} is above 2^53-1, which wallets cannot represent")
+    doc = GenesisDoc(
+        chain_id=chain_id,
+        genesis_time=_int(data["genesis_time"], f"{source}: genesis_time", minimum=0),
+        gas_limit=_int(data.get("gas_limit", 30_000_000), f"{source}: gas_limit", minimum=5000),
+        base_fee_per_gas=_int(data.get("base_fee_per_gas", GWEI), f"{source}: base_fee_per_gas", minimum=0),
+        min_base_fee_per_gas=_int(data.get("min_base_fee_per_gas", GWEI), f"{source}: min_base_fee_per_gas", minimum=0),
+        alloc=_alloc(data.get("alloc", {}), source),
+        validators=tuple(_validator(v, f"{source}: validators[{i}]") for i, v in enumerate(_list(data["validators"], f"{source}: validators"))),
+    )
+    if doc.base_fee_per_gas < doc.min_base_fee_per_gas:
+        raise GenesisError(f"{source}: base_fee_per_gas is below min_base_fee_per_gas")
+    keys = [v.pub_key for v in doc.validators]
+    if len(set(keys)) != len(keys):
+        raise GenesisError(f"{source}: the same validator key appears twice")
+    return doc
+
+
+def load_genesis(path: Path) -> GenesisDoc:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise GenesisError(f"{path} is missing; run `plume-node init` or copy the chain's genesis.json there") from None
+    except OSError as exc:
+        raise GenesisError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise GenesisError(f"{path} is not valid JSON: {exc}") from None
+    return parse_genesis(data, str(path))
+
+
+def dump_genesis(doc: GenesisDoc) -> bytes:
+    return (json.dumps(doc.to_json(), indent=2) + "\n").encode()
+
+
+def parse_address(value: Any, what: str) -> bytes:
+    if not isinstance(value, str) or not is_hex_address(value):
+        raise GenesisError(f"{what} must be a 0x-prefixed 20-byte hex address, got {value!r}")
+    return to_canonical_address(value)
+
+
+def _int(value: Any, what: str, minimum: int) -> int:
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise GenesisError(f"{what} must be an integer >= {minimum} (decimal string for large values), got {value!r}")
+    return value
+
+
+def _list(value: Any, what: str) -> list:
+    if not isinstance(value, list):
+        raise GenesisError(f"{what} must be a list")
+    return value
+
+
+def _alloc(value: Any, source: str) -> dict[bytes, int]:
+    if not isinstance(value, dict):
+        raise GenesisError(f"{source}: alloc must be an object of address -> {{\"balance\": \"WEI\"}}")
+    alloc: dict[bytes, int] = {}
+    for key, account in value.items():
+        addr = parse_address(key, f"{source}: alloc key")
+        if not isinstance(account, dict) or set(account) - {"balance"}:
+            raise GenesisError(f"{source}: alloc[{key}] must be {{\"balance\": \"WEI\"}}")
+        if addr in alloc:
+            raise GenesisError(f"{source}: alloc lists {key} twice")
+        alloc[addr] = _int(account.get("balance", 0), f"{source}: alloc[{key}].balance", minimum=0)
+    return alloc
+
+
+def _validator(value: Any, what: str) -> GenesisValidator:
+    if not isinstance(value, dict):
+        raise GenesisError(f"{what} must be an object with name, pub_key, power, fee_address")
+    pub_key = value.get("pub_key")
+    try:
+        raw = bytes.fromhex(pub_key) if isinstance(pub_key, str) else b""
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise GenesisError(f"{what}.pub_key must be a 32-byte Ed25519 public key in hex, got {pub_key!r}")
+    name = value.get("name", "")
+    if not isinstance(name, str):
+        raise GenesisError(f"{what}.name must be a string")
+    return GenesisValidator(
+        name=name,
+        pub_key=raw,
+        power=_int(value.get("power"), f"{what}.power", minimum=1),
+        fee_address=parse_address(value.get("fee_address"), f"{what}.fee_address"),
+    )

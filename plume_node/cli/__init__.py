@@ -25,6 +25,9 @@ def _register() -> None:
 
     for command in (init, start, genesis):
         main.add_command(command)
+    from plume_node.cli.keys import keys
+
+    main.add_command(keys)
     from plume_node.cli.sim import sim
     main.add_command(sim)
 

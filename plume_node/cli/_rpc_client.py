@@ -1,0 +1,93 @@
+"""A small synchronous JSON-RPC client for the CLI (stdlib urllib only).
+
+The CLI must not need web3; this is all it takes to talk to a node. Failures
+become `RpcClientError` with one line a user can act on: which URL could not
+be reached and that the node should be started, or the node's own message.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import socket
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+DEFAULT_RPC_URL = "http://127.0.0.1:8545"
+
+
+class RpcClientError(Exception):
+    """A failure talking to the node; str() is the one line to show."""
+
+
+@dataclass(frozen=True)
+class NodeRpcError(RpcClientError):
+    """The node answered with a JSON-RPC error."""
+
+    code: int
+    message: str
+    data: Any = None
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class RpcClient:
+    def __init__(self, url: str = DEFAULT_RPC_URL, *, timeout: float = 10.0) -> None:
+        self.url = url
+        self.timeout = timeout
+        self._ids = itertools.count(1)
+
+    def call(self, method: str, *params: Any) -> Any:
+        request_id = next(self._ids)
+        body = json.dumps({"jsonrpc": "2.0", "id": request_id, "method": method, "params": list(params)}).encode()
+        request = urllib.request.Request(
+            self.url, data=body, method="POST", headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                raw = response.read()
+        except urllib.error.HTTPError as exc:
+            # The node answers some errors (oversized body, ...) with a non-200
+            # status and a JSON-RPC error body: show its message if there is one.
+            raw = exc.read()
+            message = _error_message(raw)
+            raise RpcClientError(message or f"node at {self.url} answered HTTP {exc.code} {exc.reason}") from None
+        except urllib.error.URLError as exc:
+            reason = exc.reason
+            raise RpcClientError(
+                f"cannot reach the node at {self.url} ({reason}); start it with `plume-node start` "
+                f"or pass --rpc URL"
+            ) from None
+        except (TimeoutError, socket.timeout):
+            raise RpcClientError(f"the node at {self.url} did not answer within {self.timeout:g}s") from None
+        except (ConnectionError, OSError) as exc:
+            raise RpcClientError(
+                f"cannot reach the node at {self.url} ({exc}); start it with `plume-node start` or pass --rpc URL"
+            ) from None
+        try:
+            answer = json.loads(raw)
+        except ValueError:
+            raise RpcClientError(f"the server at {self.url} did not answer JSON-RPC (is it a Plume node?)") from None
+        if not isinstance(answer, dict):
+            raise RpcClientError(f"the server at {self.url} sent an unexpected answer to {method}")
+        if "error" in answer and isinstance(answer["error"], dict):
+            error = answer["error"]
+            raise NodeRpcError(int(error.get("code", 0)), str(error.get("message", "unknown error")), error.get("data"))
+        if "result" not in answer:
+            raise RpcClientError(f"the server at {self.url} sent an unexpected answer to {method}")
+        return answer["result"]
+
+
+def _error_message(raw: bytes) -> str | None:
+    try:
+        answer = json.loads(raw)
+        return str(answer["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def to_int(quantity: str | None) -> int | None:
+    return None if quantity is None else int(quantity, 16)

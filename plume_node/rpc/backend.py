@@ -1,0 +1,48 @@
+"""`RpcBackend`: everything the JSON-RPC server needs from the node, and no more.
+
+The node runtime implements it; tests build one over a real PlumeChain and
+Mempool. Reads go straight to `chain` and `mempool`; anything that involves
+the network or consensus goes through a method, so the RPC layer never
+touches p2p or the engine.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from execution.chain import PlumeChain
+    from execution.mempool import Mempool
+
+
+class RpcBackend(Protocol):
+    @property
+    def chain(self) -> "PlumeChain":
+        """The node's chain: committed blocks, receipts, state reads, call/estimate_gas."""
+
+    @property
+    def mempool(self) -> "Mempool":
+        """The node's mempool: pending transactions and `pending_nonce`."""
+
+    @property
+    def chain_id(self) -> int: ...
+
+    def submit_transaction(self, raw: bytes) -> bytes:
+        """Add a raw signed transaction to the mempool and gossip it; return its
+        hash. Raises `execution.mempool.MempoolError` with the precise reason."""
+
+    def node_info(self) -> dict[str, Any]:
+        """{"node_id": hex str, "moniker": str, "listen_addr": str, ...}: merged
+        into plume_nodeInfo (which adds chain id, height, version, peers, syncing)."""
+
+    def consensus_state(self) -> dict[str, Any]:
+        """{"height", "round", "step", "validators": [{"address", "power",
+        "pub_key"}], "proposer"}: addresses and keys as 0x-hex strings."""
+
+    def commit_certificate(self, height: int) -> bytes | None:
+        """The encoded `consensus.messages.CommitCertificate` of `height`, or None."""
+
+    def syncing(self) -> dict[str, int] | None:
+        """None when caught up, else {"starting_block", "current_block", "highest_block"}."""
+
+    def peer_count(self) -> int: ...

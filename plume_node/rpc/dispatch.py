@@ -1,0 +1,192 @@
+"""JSON-RPC 2.0 request handling: from a request body to a response body.
+
+Owns the protocol rules (single and batch requests, notifications, ids,
+positional or named params) and the method table. Knows nothing of HTTP
+(`server.py`) or of what the methods do (`methods_*.py`). Whatever the body
+holds, `Dispatcher.handle` returns a JSON-RPC answer: a method that raises
+something other than `RpcError` is a bug and becomes -32603 with the exception
+named, logged with its traceback, and the server keeps serving.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from plume_node.rpc.errors import (
+    INTERNAL_ERROR,
+    PARSE_ERROR,
+    InvalidParams,
+    InvalidRequest,
+    RpcError,
+    METHOD_NOT_FOUND,
+)
+
+log = logging.getLogger("plume.rpc")
+
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class Param:
+    """One positional parameter: its name (used in error messages), its parser,
+    and its default when omitted (`_MISSING` = required)."""
+
+    name: str
+    parse: Callable[[Any, str], Any]
+    default: Any = _MISSING
+    # When True, an explicit JSON null is treated as omitted (web3 sends null
+    # for optional trailing arguments in a few places).
+    null_is_default: bool = True
+
+    @property
+    def required(self) -> bool:
+        return self.default is _MISSING
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    params: tuple[Param, ...]
+    func: Callable[..., Any]
+
+
+@dataclass
+class MethodTable:
+    methods: dict[str, Method] = field(default_factory=dict)
+
+    def register(self, name: str, *params: Param) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+            if name in self.methods:
+                raise ValueError(f"RPC method {name} registered twice")
+            self.methods[name] = Method(name, params, func)
+            return func
+
+        return decorator
+
+    def merge(self, other: "MethodTable") -> None:
+        for name, method in other.methods.items():
+            if name in self.methods:
+                raise ValueError(f"RPC method {name} registered twice")
+            self.methods[name] = method
+
+
+def _bind(method: Method, raw: Any) -> list[Any]:
+    """Turn the request's `params` into parsed positional arguments."""
+    specs = method.params
+    if raw is None:
+        given: list[Any] = []
+    elif isinstance(raw, list):
+        given = raw
+        if len(given) > len(specs):
+            raise InvalidParams(
+                f"too many arguments for {method.name}: want at most {len(specs)}, got {len(given)}"
+            )
+    elif isinstance(raw, dict):
+        names = {p.name for p in specs}
+        unknown = sorted(set(raw) - names)
+        if unknown:
+            raise InvalidParams(f"unknown parameter(s) {unknown} for {method.name}; it takes {[p.name for p in specs]}")
+        given = [raw.get(p.name, _MISSING) for p in specs]
+        while given and given[-1] is _MISSING:
+            given.pop()
+    else:
+        raise InvalidParams("params must be an array (or an object of named parameters)")
+    args = []
+    for index, spec in enumerate(specs):
+        value = given[index] if index < len(given) else _MISSING
+        if value is None and spec.null_is_default and not spec.required:
+            value = _MISSING
+        if value is _MISSING:
+            if spec.required:
+                raise InvalidParams(f"missing value for required argument {index} ({spec.name})")
+            args.append(spec.default)
+        else:
+            args.append(spec.parse(value, spec.name))
+    return args
+
+
+def _error_response(request_id: Any, error: RpcError) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": request_id, "error": error.to_json()}
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+class Dispatcher:
+    """Answers JSON-RPC bodies by calling methods of `table` with `context`."""
+
+    def __init__(self, table: MethodTable, context: Any, *, max_batch: int = 100) -> None:
+        self.table = table
+        self.context = context
+        self.max_batch = max_batch
+
+    def handle_body(self, body: bytes) -> bytes | None:
+        """The response body for a request body, or None when every request
+        was a notification (JSON-RPC 2.0: no answer at all)."""
+        try:
+            request = json.loads(body, parse_constant=_reject_constant)
+        except (ValueError, RecursionError) as exc:
+            # UnicodeDecodeError and JSONDecodeError are ValueErrors; deep nesting
+            # is a RecursionError.
+            reason = "nesting too deep" if isinstance(exc, RecursionError) else str(exc)
+            return _dumps(_error_response(None, RpcError(PARSE_ERROR, f"parse error: {reason}")))
+        if isinstance(request, list):
+            if not request:
+                return _dumps(_error_response(None, InvalidRequest("empty batch")))
+            if len(request) > self.max_batch:
+                return _dumps(
+                    _error_response(
+                        None,
+                        InvalidRequest(
+                            f"batch of {len(request)} requests exceeds the limit of {self.max_batch}; split it"
+                        ),
+                    )
+                )
+            answers = [a for a in (self.handle_one(r) for r in request) if a is not None]
+            return _dumps(answers) if answers else None
+        answer = self.handle_one(request)
+        return None if answer is None else _dumps(answer)
+
+    def handle_one(self, request: Any) -> dict[str, Any] | None:
+        """The response object for one request object, or None for a notification."""
+        if not isinstance(request, dict):
+            return _error_response(None, InvalidRequest("invalid request: expected a JSON object"))
+        has_id = "id" in request
+        request_id = request.get("id")
+        if not (request_id is None or isinstance(request_id, (str, int, float)) and not isinstance(request_id, bool)):
+            return _error_response(None, InvalidRequest("invalid request: id must be a string, number or null"))
+        if request.get("jsonrpc") != "2.0":
+            return _error_response(request_id, InvalidRequest('invalid request: "jsonrpc" must be "2.0"'))
+        name = request.get("method")
+        if not isinstance(name, str):
+            return _error_response(request_id, InvalidRequest('invalid request: "method" must be a string'))
+        try:
+            result = self.call(name, request.get("params"))
+        except RpcError as error:
+            response = _error_response(request_id, error)
+        else:
+            response = {"jsonrpc": "2.0", "id": request_id, "result": result}
+        return response if has_id else None
+
+    def call(self, name: str, params: Any) -> Any:
+        method = self.table.methods.get(name)
+        if method is None:
+            shown = name if len(name) <= 64 else name[:61] + "..."
+            raise RpcError(METHOD_NOT_FOUND, f"the method {shown} does not exist/is not available")
+        args = _bind(method, params)
+        try:
+            return method.func(self.context, *args)
+        except RpcError:
+            raise
+        except Exception as exc:  # a bug in a method or below it: answer, log, keep serving
+            log.exception("RPC method %s failed", name)
+            raise RpcError(INTERNAL_ERROR, f"internal error in {name}: {type(exc).__name__}: {exc}") from exc
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()

@@ -1,0 +1,92 @@
+"""The safety and liveness properties a run must keep, checked as it goes.
+
+- agreement: no two honest nodes commit different blocks at one height;
+- validity: every committed block passes the application's validation;
+- certificate: every commit carries a certificate for that height and block
+  that verifies against the height's validator set (+2/3 valid precommits);
+- progress (checked at the end, only when the network heals): every honest
+  node that is up reaches the target height.
+
+Commits are checked the moment they happen (the simulator calls `on_commit`
+from inside the step that produced them), so a violation names the first
+step that broke a property. Nodes running a Byzantine behaviour, including
+both copies of a twinned validator, are not held to agreement, but their
+commits must still be valid and certified.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from consensus.sim.app import validation_error
+
+
+class InvariantChecker:
+    def __init__(self, chain_id: bytes, validator_set: Callable[[int], Any], honest: frozenset[str]) -> None:
+        self._chain_id = chain_id
+        self._validator_set = validator_set
+        self._honest = honest
+        self.violations: list[str] = []
+        self.agreement = True
+        self.max_round = 0
+        # height -> (block hash, first honest node that committed it)
+        self._decided: dict[int, tuple[bytes, str]] = {}
+        self._last_height: dict[str, int] = {}
+        # Encoded certificates already verified, so that the checker does not
+        # re-verify the same signatures each time a block is synced to a node.
+        self._verified_certs: set[bytes] = set()
+
+    def _violate(self, text: str) -> None:
+        if text not in self.violations:
+            self.violations.append(text)
+
+    def on_commit(self, node: str, now_ms: int, height: int, block_hash: bytes, block: bytes, certificate: Any) -> None:
+        at = f"t={now_ms}ms node {node} height {height}"
+        last = self._last_height.get(node, 0)
+        if height != last + 1:
+            self._violate(f"{at}: committed height {height} right after height {last}")
+        self._last_height[node] = max(last, height)
+
+        reason = validation_error(height, block_hash, block)
+        if reason:
+            self._violate(f"validity: {at}: committed block {block_hash.hex()[:16]} that fails validation ({reason})")
+
+        self._check_certificate(at, height, block_hash, certificate)
+
+        if node in self._honest:
+            self.max_round = max(self.max_round, int(certificate.round))
+            first = self._decided.setdefault(height, (block_hash, node))
+            if first[0] != block_hash:
+                self.agreement = False
+                self._violate(
+                    f"agreement: {at}: committed {block_hash.hex()[:16]} but node {first[1]} "
+                    f"committed {first[0].hex()[:16]}"
+                )
+
+    def _check_certificate(self, at: str, height: int, block_hash: bytes, certificate: Any) -> None:
+        if certificate is None:
+            self._violate(f"certificate: {at}: commit without a certificate")
+            return
+        if certificate.height != height or certificate.block_hash != block_hash:
+            self._violate(
+                f"certificate: {at}: certificate is for height {certificate.height} "
+                f"block {bytes(certificate.block_hash).hex()[:16]}"
+            )
+            return
+        encoded = certificate.encode()
+        if encoded in self._verified_certs:
+            return
+        try:
+            certificate.verify(self._validator_set(height), self._chain_id)
+        except Exception as exc:  # any failure, also an unexpected one, is a finding
+            self._violate(f"certificate: {at}: certificate does not verify: {type(exc).__name__}: {exc}")
+            return
+        self._verified_certs.add(encoded)
+
+    def check_progress(self, target: int, heights: dict[str, int], live_honest: list[str], sim_ms: int) -> None:
+        for node in live_honest:
+            if heights.get(node, 0) < target:
+                self._violate(
+                    f"progress: node {node} reached height {heights.get(node, 0)} of {target} by t={sim_ms}ms"
+                )

@@ -1,0 +1,84 @@
+"""The actions the engine returns for its driver to carry out, in order.
+
+See docs/consensus-interface.md for what a driver must do with each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+from .messages import CommitCertificate, DuplicateVoteEvidence, Proposal, Vote
+from .timeouts import Step
+
+
+@dataclass(frozen=True, slots=True)
+class Sign:
+    """Pass `message` (unsigned) to the double-sign guard, then call on_signed."""
+
+    message: Vote | Proposal
+
+
+@dataclass(frozen=True, slots=True)
+class Broadcast:
+    """Send a signed vote, or a signed proposal with its block, to every peer."""
+
+    message: Vote | Proposal
+    block: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleTimeout:
+    """Call on_timeout(this) after duration_ms, unless the height moved on."""
+
+    height: int
+    round: int
+    step: Step
+    duration_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class RequestProposal:
+    """Build a block for (height, round) and call on_block_proposed."""
+
+    height: int
+    round: int
+
+
+@dataclass(frozen=True, slots=True)
+class ValidateBlock:
+    """Validate `block` (which must hash to block_hash) and call on_block_validated."""
+
+    height: int
+    round: int
+    block_hash: bytes
+    block: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """Commit durably, then start_height(height + 1, next_set)."""
+
+    height: int
+    round: int
+    block_hash: bytes
+    block: bytes
+    certificate: CommitCertificate
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceFound:
+    """A proven double-sign for the application (gossip, include, slash)."""
+
+    evidence: DuplicateVoteEvidence
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """An invalid message (bad signature, non-validator, wrong proposer...)."""
+
+    message: Vote | Proposal
+    reason: str
+
+
+Action = Union[Sign, Broadcast, ScheduleTimeout, RequestProposal, ValidateBlock, Commit, EvidenceFound, Rejected]

@@ -1,0 +1,69 @@
+"""Bounded buffer of messages for the next height, replayed by start_height.
+
+Votes and proposals for height+1 arrive while we are still finishing height
+(a faster peer committed first). They are kept, within per-sender caps so a
+Byzantine validator cannot fill memory or crowd out others, and replayed when
+the engine reaches that height. Senders in the current validator set are
+checked against their key first (an address pins its key), so nobody can
+spend another validator's quota with forged messages; senders we cannot check
+yet share one small pool.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .messages import Proposal, Vote
+
+MAX_VOTES_PER_SENDER = 16
+MAX_PROPOSALS_PER_SENDER = 2
+MAX_UNKNOWN_VOTES = 64
+MAX_UNKNOWN_PROPOSALS = 4
+
+BufferedItem = tuple[Vote | Proposal, bytes | None]
+
+
+@dataclass
+class FutureBuffer:
+    height: int = -1
+    max_votes_per_sender: int = MAX_VOTES_PER_SENDER
+    max_proposals_per_sender: int = MAX_PROPOSALS_PER_SENDER
+    max_unknown_votes: int = MAX_UNKNOWN_VOTES
+    max_unknown_proposals: int = MAX_UNKNOWN_PROPOSALS
+    _items: list[BufferedItem] = field(default_factory=list)
+    _counts: dict[tuple[bytes | None, str], int] = field(default_factory=dict)
+    _seen: set[bytes] = field(default_factory=set)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def add(self, message: Vote | Proposal, block: bytes | None, known_sender: bool) -> bool:
+        """Buffer a message for `self.height`; False if over a cap or duplicate."""
+        if message.height != self.height:
+            return False
+        key = message.encode()
+        if key in self._seen:
+            return False
+        kind = "proposal" if isinstance(message, Proposal) else "vote"
+        sender = (message.proposer if isinstance(message, Proposal) else message.validator) if known_sender else None
+        if known_sender:
+            cap = self.max_proposals_per_sender if kind == "proposal" else self.max_votes_per_sender
+        else:
+            cap = self.max_unknown_proposals if kind == "proposal" else self.max_unknown_votes
+        count = self._counts.get((sender, kind), 0)
+        if count >= cap:
+            return False
+        self._counts[(sender, kind)] = count + 1
+        self._seen.add(key)
+        self._items.append((message, block))
+        return True
+
+    def advance_to(self, height: int) -> list[BufferedItem]:
+        """The engine enters `height`: return what was buffered for it (in
+        arrival order) and start buffering for `height + 1`."""
+        items = self._items if self.height == height else []
+        self.height = height + 1
+        self._items = []
+        self._counts = {}
+        self._seen = set()
+        return items

@@ -1,0 +1,540 @@
+"""The consensus engine: Tendermint rounds as a sans-I/O state machine.
+
+`ConsensusEngine` takes events (`start_height`, `on_proposal`, `on_vote`,
+`on_timeout`, `on_block_proposed`, `on_block_validated`, `on_signed`) and
+returns lists of actions (`consensus.actions`) for its driver. It never reads
+a clock, does I/O or blocks; the same events in the same order always give
+the same actions, which is what lets the simulator replay a schedule.
+
+The protocol is Algorithm 1 of "The latest gossip on BFT consensus"
+(Buchman, Kwon, Milosevic, arXiv 1807.04938). After every event the engine
+re-evaluates the paper's "upon" rules (`_run_rules`) until none fires; each
+rule is one method below, named after the paper's line numbers. See
+docs/consensus.md for the prose and docs/consensus-interface.md for the
+contract with drivers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from .actions import (
+    Action,
+    Broadcast,
+    Commit,
+    EvidenceFound,
+    Rejected,
+    RequestProposal,
+    ScheduleTimeout,
+    Sign,
+    ValidateBlock,
+)
+from .buffer import FutureBuffer
+from .messages import (
+    HASH_SIZE,
+    NIL,
+    PRECOMMIT,
+    PREVOTE,
+    CommitCertificate,
+    DuplicateVoteEvidence,
+    Proposal,
+    Vote,
+)
+from .round_state import RoundState, RoundStep
+from .timeouts import Step, TimeoutConfig
+from .validators import ValidatorSet
+from .vote_set import ADDED, CONFLICT, DUPLICATE, HeightVoteSet
+
+# A validator may have messages in at most this many rounds above ours at
+# once (CometBFT's "peer catch-up rounds"); more would let a Byzantine fill
+# memory with votes for rounds nobody will reach. Honest validators move up
+# one round at a time, so their slots free up as we follow them.
+MAX_FUTURE_ROUNDS_PER_SENDER = 2
+# Proposals further ahead than this are dropped: checking the proposer of
+# round r costs r priority increments.
+MAX_PROPOSAL_ROUND_LOOKAHEAD = 64
+# Evidence already reported, per height, is remembered up to this many pairs.
+MAX_EVIDENCE_PER_HEIGHT = 1024
+
+
+class ConsensusEngine:
+    """One node's view of consensus; `address=None` follows without signing."""
+
+    def __init__(
+        self,
+        chain_id: str | bytes,
+        address: bytes | None = None,
+        timeouts: TimeoutConfig | None = None,
+    ) -> None:
+        self.chain_id = chain_id
+        self.address = address
+        self.timeouts = timeouts or TimeoutConfig()
+        self._rs: RoundState | None = None
+        self._votes: HeightVoteSet | None = None
+        self._out: list[Action] = []
+        # unsigned messages handed to the driver in Sign actions, oldest first
+        self._pending_signs: list[Vote | Proposal] = []
+        self._buffer = FutureBuffer()
+        self._proposer_sets: dict[int, ValidatorSet] = {}
+        self._evidence_seen: set[bytes] = set()
+
+    # ------------------------------------------------------------------ queries
+
+    @property
+    def height(self) -> int | None:
+        return None if self._rs is None else self._rs.height
+
+    @property
+    def round(self) -> int | None:
+        return None if self._rs is None else self._rs.round
+
+    @property
+    def step(self) -> RoundStep | None:
+        return None if self._rs is None else self._rs.step
+
+    @property
+    def state(self) -> RoundState | None:
+        """The current round state (read-only by convention; for tests and status)."""
+        return self._rs
+
+    @property
+    def votes(self) -> HeightVoteSet | None:
+        return self._votes
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buffer)
+
+    def is_validator(self) -> bool:
+        return self._rs is not None and self.address is not None and self.address in self._rs.validator_set
+
+    def proposer_for(self, round: int) -> bytes:
+        """Address of the proposer of `round` at the current height: the
+        height's set advanced `round` times (CometBFT's rule)."""
+        assert self._rs is not None
+        s = self._proposer_sets.get(round)
+        if s is None:
+            base = max(r for r in self._proposer_sets if r <= round)
+            s = self._proposer_sets[base].advance(round - base)
+            self._proposer_sets[round] = s
+        return s.proposer_address
+
+    # ------------------------------------------------------------------ events
+
+    def start_height(
+        self,
+        height: int,
+        validator_set: ValidatorSet,
+        locked: tuple[int, bytes] | None = None,
+    ) -> list[Action]:
+        """Enter `height` with its validator set (already advanced for it).
+        `locked` is `Signer.locked(height)` after a restart."""
+        if self._rs is not None and height <= self._rs.height:
+            raise ValueError(f"height {height} is not above the current height {self._rs.height}")
+        rs = self._rs = RoundState(height=height, validator_set=validator_set)
+        self._votes = HeightVoteSet(validator_set)
+        self._proposer_sets = {0: validator_set}
+        self._pending_signs = []
+        self._evidence_seen = set()
+        if locked is not None:
+            lock_round, lock_hash = locked
+            if lock_round < 0 or len(lock_hash) != HASH_SIZE:
+                raise ValueError("locked must be (round >= 0, 32-byte block hash)")
+            rs.locked_round, rs.locked_value = lock_round, lock_hash
+        replay = self._buffer.advance_to(height)
+        self._start_round(0)
+        for message, block in replay:
+            if isinstance(message, Vote):
+                self._handle_vote(message)
+            else:
+                self._handle_proposal(message, block or b"")
+        self._run_rules()
+        return self._flush()
+
+    def on_proposal(self, proposal: Proposal, block: bytes) -> list[Action]:
+        self._handle_proposal(proposal, block)
+        self._run_rules()
+        return self._flush()
+
+    def on_vote(self, vote: Vote) -> list[Action]:
+        self._handle_vote(vote)
+        self._run_rules()
+        return self._flush()
+
+    def on_timeout(self, timeout: ScheduleTimeout) -> list[Action]:
+        rs = self._rs
+        if rs is None or timeout.height != rs.height or rs.step == RoundStep.COMMITTED:
+            return []
+        if timeout.round == rs.round:
+            if timeout.step == Step.PROPOSE and rs.step == RoundStep.PROPOSE:
+                self._prevote(NIL)  # line 57: OnTimeoutPropose
+            elif timeout.step == Step.PREVOTE and rs.step == RoundStep.PREVOTE:
+                self._precommit(NIL)  # line 61: OnTimeoutPrevote
+            elif timeout.step == Step.PRECOMMIT:
+                self._start_round(rs.round + 1)  # line 65: OnTimeoutPrecommit
+        self._run_rules()
+        return self._flush()
+
+    def on_block_proposed(self, height: int, round: int, block_hash: bytes, block: bytes) -> list[Action]:
+        """The application's answer to RequestProposal(height, round)."""
+        rs = self._rs
+        if (
+            rs is None
+            or (height, round) != (rs.height, rs.round)
+            or rs.step != RoundStep.PROPOSE
+            or rs.requested_proposal_round != round
+            or round in rs.proposals
+        ):
+            return []  # too late: the round moved on
+        if len(block_hash) != HASH_SIZE:
+            raise ValueError("block_hash must be 32 bytes")
+        rs.requested_proposal_round = -1
+        rs.blocks[block_hash] = block
+        # Our own application built it: no need to ask it to validate it.
+        rs.validity[block_hash] = True
+        self._sign(Proposal(height, round, block_hash, -1, self.address or b""))
+        return self._flush()
+
+    def on_block_validated(
+        self, height: int, round: int, block_hash: bytes, ok: bool, reason: str = ""
+    ) -> list[Action]:
+        """The application's answer to ValidateBlock; validity is per block hash."""
+        rs = self._rs
+        if rs is None or height != rs.height or block_hash not in rs.validating:
+            return []
+        rs.validating.discard(block_hash)
+        rs.validity[block_hash] = ok
+        if not ok:
+            # Forget the payload: a later proposal may carry the right bytes
+            # for this hash (a Byzantine proposer can pair a hash with junk).
+            # Until then the hash counts as invalid (we prevote nil for it).
+            block = rs.blocks.pop(block_hash, b"")
+            rs.rejected_payloads.add((block_hash, hashlib.sha256(block).digest()))
+        self._run_rules()
+        return self._flush()
+
+    def on_signed(self, message: Vote | Proposal | None) -> list[Action]:
+        """The double-sign guard's answer to the oldest outstanding Sign
+        (None = refused). Our own vote counts only from here."""
+        if message is None:
+            if self._pending_signs:
+                self._pending_signs.pop(0)
+            return []
+        unsigned = message.unsigned()
+        if unsigned not in self._pending_signs:
+            return []
+        self._pending_signs.remove(unsigned)
+        rs = self._rs
+        if rs is None or message.height != rs.height or rs.step == RoundStep.COMMITTED:
+            return []
+        assert self._votes is not None
+        if isinstance(message, Vote):
+            status, _ = self._votes.add(message)
+            if status == ADDED:
+                self._out.append(Broadcast(message))
+        else:
+            if message.round not in rs.proposals:
+                rs.proposals[message.round] = message
+                self._votes.note_sender(message.round, message.proposer)
+                self._out.append(Broadcast(message, rs.blocks.get(message.block_hash, b"")))
+        self._run_rules()
+        return self._flush()
+
+    # --------------------------------------------------------- message intake
+
+    def _reject(self, message: Vote | Proposal, reason: str) -> None:
+        self._out.append(Rejected(message, reason))
+
+    def _buffer_next_height(self, message: Vote | Proposal, block: bytes | None) -> None:
+        rs = self._rs
+        assert rs is not None
+        sender = message.proposer if isinstance(message, Proposal) else message.validator
+        val = rs.validator_set.get(sender)
+        if val is not None and not message.verify_signature(val.pub_key, self.chain_id):
+            self._reject(message, "bad signature")
+            return
+        self._buffer.add(message, block, known_sender=val is not None)
+
+    def _handle_proposal(self, p: Proposal, block: bytes) -> None:
+        rs = self._rs
+        if rs is None or p.height < rs.height:
+            return
+        if p.height > rs.height:
+            if p.height == rs.height + 1:
+                self._buffer_next_height(p, block)
+            return
+        assert self._votes is not None
+        if not (-1 <= p.pol_round < p.round) or len(p.block_hash) != HASH_SIZE:
+            self._reject(p, "malformed proposal (pol_round must be -1 or below round)")
+            return
+        existing = rs.proposals.get(p.round)
+        if existing is not None:
+            # One proposal per round: the first one wins; a second, different
+            # one is the proposer equivocating and is not counted.
+            return
+        if p.round > rs.round:
+            if p.round > rs.round + MAX_PROPOSAL_ROUND_LOOKAHEAD:
+                return
+            if not self._future_round_slot(p.round, p.proposer):
+                return
+        if p.proposer != self.proposer_for(p.round):
+            self._reject(p, f"not the proposer of height {p.height} round {p.round}")
+            return
+        val = rs.validator_set.get(p.proposer)
+        assert val is not None
+        if not p.verify_signature(val.pub_key, self.chain_id):
+            self._reject(p, "bad signature")
+            return
+        rs.proposals[p.round] = p
+        self._votes.note_sender(p.round, p.proposer)
+        self._receive_block(p.round, p.block_hash, block)
+
+    def _receive_block(self, round: int, block_hash: bytes, block: bytes) -> None:
+        """Keep the payload and ask the application to validate it once."""
+        rs = self._rs
+        assert rs is not None
+        if rs.validity.get(block_hash) is True or block_hash in rs.validating:
+            return
+        if (block_hash, hashlib.sha256(block).digest()) in rs.rejected_payloads:
+            return
+        rs.blocks[block_hash] = block
+        rs.validating.add(block_hash)
+        self._out.append(ValidateBlock(rs.height, round, block_hash, block))
+
+    def _future_round_slot(self, round: int, sender: bytes) -> bool:
+        """May `sender` add a message at `round` (> ours)? See MAX_FUTURE_ROUNDS_PER_SENDER."""
+        assert self._rs is not None and self._votes is not None
+        if self._votes.has_sent(round, sender):
+            return True
+        return self._votes.rounds_with_sender(sender, self._rs.round) < MAX_FUTURE_ROUNDS_PER_SENDER
+
+    def _handle_vote(self, v: Vote) -> None:
+        rs = self._rs
+        if rs is None or v.height < rs.height:
+            return
+        if v.height > rs.height:
+            if v.height == rs.height + 1:
+                self._buffer_next_height(v, None)
+            return
+        assert self._votes is not None
+        if v.type not in (PREVOTE, PRECOMMIT) or len(v.block_hash) not in (0, HASH_SIZE):
+            self._reject(v, "malformed vote")
+            return
+        val = rs.validator_set.get(v.validator)
+        if val is None:
+            self._reject(v, f"not a validator at height {v.height}")
+            return
+        vote_set = self._votes.get(v.round, v.type)
+        existing = vote_set.votes.get(v.validator)
+        if existing == v:
+            return  # exact duplicate: no need to check the signature again
+        if existing is None and v.round > rs.round and not self._future_round_slot(v.round, v.validator):
+            return
+        if not v.verify_signature(val.pub_key, self.chain_id):
+            self._reject(v, "bad signature")
+            return
+        status, other = self._votes.add(v)
+        if status == CONFLICT:
+            assert other is not None
+            self._report_evidence(DuplicateVoteEvidence.from_votes(other, v))
+        elif status == DUPLICATE:
+            return
+
+    def _report_evidence(self, ev: DuplicateVoteEvidence) -> None:
+        key = hashlib.sha256(ev.encode()).digest()
+        if key in self._evidence_seen or len(self._evidence_seen) >= MAX_EVIDENCE_PER_HEIGHT:
+            return
+        self._evidence_seen.add(key)
+        self._out.append(EvidenceFound(ev))
+
+    # ------------------------------------------------------------ our moves
+
+    def _flush(self) -> list[Action]:
+        out, self._out = self._out, []
+        return out
+
+    def _sign(self, message: Vote | Proposal) -> None:
+        self._pending_signs.append(message)
+        self._out.append(Sign(message))
+
+    def _schedule(self, step: Step) -> None:
+        rs = self._rs
+        assert rs is not None
+        self._out.append(ScheduleTimeout(rs.height, rs.round, step, self.timeouts.duration_ms(step, rs.round)))
+
+    def _start_round(self, round: int) -> None:
+        """StartRound (line 11): the proposer proposes validValue if it has
+        one, else asks the application for a new block."""
+        rs = self._rs
+        assert rs is not None
+        rs.round = round
+        rs.step = RoundStep.PROPOSE
+        rs.requested_proposal_round = -1
+        if self.is_validator() and self.proposer_for(round) == self.address:
+            if rs.valid_value is not None and rs.valid_value in rs.blocks:
+                self._sign(Proposal(rs.height, round, rs.valid_value, rs.valid_round, self.address))
+            else:
+                rs.requested_proposal_round = round
+                self._out.append(RequestProposal(rs.height, round))
+        # Everyone, the proposer too, bounds the propose step: a proposer whose
+        # application is slow must not stall the round.
+        self._schedule(Step.PROPOSE)
+
+    def _prevote(self, block_hash: bytes) -> None:
+        rs = self._rs
+        assert rs is not None
+        rs.step = RoundStep.PREVOTE
+        if self.is_validator():
+            assert self.address is not None
+            self._sign(Vote(PREVOTE, rs.height, rs.round, block_hash, self.address))
+
+    def _precommit(self, block_hash: bytes) -> None:
+        rs = self._rs
+        assert rs is not None
+        rs.step = RoundStep.PRECOMMIT
+        if self.is_validator():
+            assert self.address is not None
+            self._sign(Vote(PRECOMMIT, rs.height, rs.round, block_hash, self.address))
+
+    # ------------------------------------------------------------ the rules
+
+    def _run_rules(self) -> None:
+        """Fire the paper's "upon" rules until none applies."""
+        rs = self._rs
+        if rs is None:
+            return
+        while rs.step != RoundStep.COMMITTED:
+            if self._rule_commit():
+                return
+            if (
+                self._rule_round_skip()
+                or self._rule_prevote_on_proposal()
+                or self._rule_quorum_prevote_value()
+                or self._rule_quorum_prevote_nil()
+                or self._rule_prevote_timeout()
+                or self._rule_precommit_timeout()
+            ):
+                continue
+            return
+
+    def _valid(self, block_hash: bytes) -> bool | None:
+        """valid(v): True/False once the application answered, else None."""
+        assert self._rs is not None
+        return self._rs.validity.get(block_hash)
+
+    def _rule_commit(self) -> bool:
+        """Line 49: +2/3 precommits for v in ANY round of this height, and we
+        hold v and it is valid => decide v."""
+        rs, votes = self._rs, self._votes
+        assert rs is not None and votes is not None
+        for r in votes.precommit_rounds():
+            pcs = votes.precommits(r)
+            h = pcs.quorum_hash()
+            if h is None or h == NIL:
+                continue
+            if h not in rs.blocks or self._valid(h) is not True:
+                continue  # wait for the block (a proposal carrying it) / its validation
+            certificate = CommitCertificate(rs.height, r, h, tuple(pcs.votes_for(h)))
+            rs.step = RoundStep.COMMITTED
+            rs.decided = h
+            self._pending_signs = []
+            self._out.append(Commit(rs.height, r, h, rs.blocks[h], certificate))
+            return True
+        return False
+
+    def _rule_round_skip(self) -> bool:
+        """Line 55: f+1 (more than 1/3 of the power) sent messages in a higher
+        round => go there now (fast round change). Highest such round wins."""
+        rs, votes = self._rs, self._votes
+        assert rs is not None and votes is not None
+        total = rs.validator_set.total_power
+        target = -1
+        for r in votes.rounds():
+            if r > rs.round and votes.sender_power(r) * 3 > total:
+                target = r
+        if target < 0:
+            return False
+        self._start_round(target)
+        return True
+
+    def _rule_prevote_on_proposal(self) -> bool:
+        """Lines 22 and 28: in the propose step, prevote the round's proposal
+        if it is valid and either we are not locked / locked on it (no POL), or
+        it carries a +2/3 POL from a round >= our locked round; else nil."""
+        rs, votes = self._rs, self._votes
+        assert rs is not None and votes is not None
+        if rs.step != RoundStep.PROPOSE:
+            return False
+        p = rs.proposals.get(rs.round)
+        if p is None:
+            return False
+        v = p.block_hash
+        if p.pol_round == -1:
+            valid = self._valid(v)
+            if valid is None:
+                return False
+            ok = valid and (rs.locked_round == -1 or rs.locked_value == v)
+        else:
+            if not votes.prevotes(p.pol_round).has_quorum_for(v):
+                return False  # wait for the POL; timeoutPropose bounds the wait
+            valid = self._valid(v)
+            if valid is None:
+                return False
+            ok = valid and (rs.locked_round <= p.pol_round or rs.locked_value == v)
+        self._prevote(v if ok else NIL)
+        return True
+
+    def _rule_quorum_prevote_value(self) -> bool:
+        """Line 36: proposal v of this round + 2/3 prevotes for v, v valid,
+        step >= prevote, first time => (if in prevote: lock v, precommit v);
+        validValue := v."""
+        rs, votes = self._rs, self._votes
+        assert rs is not None and votes is not None
+        if rs.step < RoundStep.PREVOTE or rs.round in rs.quorum_prevote_handled:
+            return False
+        p = rs.proposals.get(rs.round)
+        if p is None or not votes.prevotes(rs.round).has_quorum_for(p.block_hash):
+            return False
+        if self._valid(p.block_hash) is not True:
+            return False
+        rs.quorum_prevote_handled.add(rs.round)
+        if rs.step == RoundStep.PREVOTE:
+            rs.locked_value, rs.locked_round = p.block_hash, rs.round
+            self._precommit(p.block_hash)
+        rs.valid_value, rs.valid_round = p.block_hash, rs.round
+        return True
+
+    def _rule_quorum_prevote_nil(self) -> bool:
+        """Line 44: +2/3 prevotes for nil in the prevote step => precommit nil."""
+        rs, votes = self._rs, self._votes
+        assert rs is not None and votes is not None
+        if rs.step != RoundStep.PREVOTE or not votes.prevotes(rs.round).has_quorum_for(NIL):
+            return False
+        self._precommit(NIL)
+        return True
+
+    def _rule_prevote_timeout(self) -> bool:
+        """Line 34: +2/3 prevotes for anything, in the prevote step, first
+        time => schedule timeoutPrevote."""
+        rs, votes = self._rs, self._votes
+        assert rs is not None and votes is not None
+        if (
+            rs.step != RoundStep.PREVOTE
+            or rs.round in rs.prevote_timeout_scheduled
+            or not votes.prevotes(rs.round).has_quorum_any()
+        ):
+            return False
+        rs.prevote_timeout_scheduled.add(rs.round)
+        self._schedule(Step.PREVOTE)
+        return True
+
+    def _rule_precommit_timeout(self) -> bool:
+        """Line 47: +2/3 precommits for anything, first time => schedule
+        timeoutPrecommit."""
+        rs, votes = self._rs, self._votes
+        assert rs is not None and votes is not None
+        if rs.round in rs.precommit_timeout_scheduled or not votes.precommits(rs.round).has_quorum_any():
+            return False
+        rs.precommit_timeout_scheduled.add(rs.round)
+        self._schedule(Step.PRECOMMIT)
+        return True

@@ -1,0 +1,51 @@
+"""The engine's per-height state: round, step, lock, valid value, proposals.
+
+Named after the variables of Algorithm 1 of the Tendermint paper
+(arXiv 1807.04938): `locked_value/locked_round` and `valid_value/valid_round`
+hold block hashes and rounds (-1 = none). Everything here is reset by
+`start_height`; only the lock may be carried in from the double-sign guard
+after a restart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+from .messages import Proposal
+from .validators import ValidatorSet
+
+
+class RoundStep(IntEnum):
+    PROPOSE = 1
+    PREVOTE = 2
+    PRECOMMIT = 3
+    COMMITTED = 4  # decided this height; waiting for start_height(height + 1)
+
+
+@dataclass
+class RoundState:
+    height: int
+    validator_set: ValidatorSet
+    round: int = 0
+    step: RoundStep = RoundStep.PROPOSE
+    locked_round: int = -1
+    locked_value: bytes | None = None
+    valid_round: int = -1
+    valid_value: bytes | None = None
+    # round -> the first correctly signed proposal by that round's proposer
+    proposals: dict[int, Proposal] = field(default_factory=dict)
+    # block hash -> payload (from proposals or our own RequestProposal)
+    blocks: dict[bytes, bytes] = field(default_factory=dict)
+    # block hash -> result of the application's validate_block
+    validity: dict[bytes, bool] = field(default_factory=dict)
+    validating: set[bytes] = field(default_factory=set)
+    # (hash, payload digest) pairs the application rejected, not to re-ask
+    rejected_payloads: set[tuple[bytes, bytes]] = field(default_factory=set)
+    # "for the first time" guards of Algorithm 1, by round
+    prevote_timeout_scheduled: set[int] = field(default_factory=set)
+    precommit_timeout_scheduled: set[int] = field(default_factory=set)
+    quorum_prevote_handled: set[int] = field(default_factory=set)
+    # the round in which we asked the application for a block, if any
+    requested_proposal_round: int = -1
+    decided: bytes | None = None

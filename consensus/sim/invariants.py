@@ -41,10 +41,18 @@ class InvariantChecker:
         if text not in self.violations:
             self.violations.append(text)
 
-    def on_commit(self, node: str, now_ms: int, height: int, block_hash: bytes, block: bytes, certificate: Any) -> None:
+    def on_commit(
+        self, node: str, now_ms: int, height: int, block_hash: bytes, block: bytes, certificate: Any,
+        already_synced: bool = False,
+    ) -> None:
+        """Check one commit. `already_synced`: the engine decided a height the
+        node had already committed through block sync; it must agree with it."""
         at = f"t={now_ms}ms node {node} height {height}"
         last = self._last_height.get(node, 0)
-        if height != last + 1:
+        if already_synced:
+            if height > last:
+                self._violate(f"{at}: engine decided height {height}, reported as synced, above {last}")
+        elif height != last + 1:
             self._violate(f"{at}: committed height {height} right after height {last}")
         self._last_height[node] = max(last, height)
 
@@ -63,6 +71,15 @@ class InvariantChecker:
                     f"agreement: {at}: committed {block_hash.hex()[:16]} but node {first[1]} "
                     f"committed {first[0].hex()[:16]}"
                 )
+
+    def local_conflict(self, node: str, now_ms: int, height: int, synced: bytes, decided: bytes, honest: bool) -> None:
+        """A node's engine decided another block than the one it synced at that height."""
+        if honest:
+            self.agreement = False
+            self._violate(
+                f"agreement: t={now_ms}ms node {node} height {height}: synced {synced.hex()[:16]} "
+                f"but its engine decided {decided.hex()[:16]}"
+            )
 
     def _check_certificate(self, at: str, height: int, block_hash: bytes, certificate: Any) -> None:
         if certificate is None:

@@ -1,0 +1,401 @@
+"""``PlumeChain``: builds, validates and commits Plume blocks over one database.
+
+The node drives it through three calls (the application interface):
+
+* ``build_block(txs, timestamp=, coinbase=, sidecar=) -> BuildResult``
+* ``validate_block(block) -> None`` (raises ``InvalidBlock(reason)``)
+* ``commit(block, extra=...)`` / ``with commit_batch(block) as batch: ...``
+
+Both build and validate execute on top of the committed head and put the
+result in the execution cache (``execution/cache.py``); commit writes the
+cached result and never re-executes. Everything one height changes (state
+trie nodes, header, transactions, receipts, indexes, canonical head, sidecar,
+and whatever the node adds, e.g. the commit certificate) goes into ONE
+LevelDB WriteBatch.
+
+Data layout (see docs/execution.md): py-evm's ``ChainDB`` schema under
+``PREFIX_CHAIN``; sidecars by block hash under ``PREFIX_EXEC``; chain identity
+under ``PREFIX_META``.
+
+Reads for JSON-RPC live in ``execution/reads.py`` (mixed in here).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from eth.abc import AtomicDatabaseAPI, BlockHeaderAPI, DatabaseAPI, SignedTransactionAPI
+from eth.consensus.context import ConsensusContext
+from eth.constants import BLANK_ROOT_HASH, GENESIS_PARENT_HASH
+from eth.db.chain import ChainDB
+from eth.db.trie import make_trie_root_and_nodes
+from eth.exceptions import CanonicalHeadNotFound, HeaderNotFound
+from eth.vm.chain_context import ChainContext
+from eth.vm.forks.prague.blocks import PragueBlock, PragueBlockHeader
+from eth_utils import ValidationError
+
+from execution.block import PlumeBlock
+from execution.cache import DEFAULT_CACHE_SIZE, ExecutionCache, ExecutionResult
+from execution.errors import GenesisMismatch, InvalidBlock
+from execution.genesis import GenesisState, build_genesis, genesis_header
+from execution.reads import ChainReads
+from execution.sidecar import GENESIS_SIDECAR, Sidecar
+from execution.transactions import recover_sender
+from execution.vm import FIXED_HEADER_FIELDS, PlumeVM, expected_base_fee, header_problems, make_vm_class
+from plume_node.storage import (
+    META_CHAIN_ID,
+    META_GENESIS_HASH,
+    PREFIX_CHAIN,
+    PREFIX_EXEC,
+    PREFIX_META,
+    Overlay,
+    PrefixedDB,
+)
+from staking.fees import apply_fee_split
+
+SIDECAR_KEY = b"sidecar/"
+
+
+def sidecar_key(block_hash: bytes) -> bytes:
+    return SIDECAR_KEY + block_hash
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    block: PlumeBlock
+    included: tuple[SignedTransactionAPI, ...]
+    rejected: tuple[tuple[SignedTransactionAPI, str], ...]
+
+
+@dataclass
+class ChainStats:
+    """Counters the tests (and metrics) read."""
+
+    executions: int = 0  # blocks executed (build or validate)
+    cache_hits: int = 0  # validate/commit served from the cache
+    commits: int = 0
+
+
+class PlumeChain(ChainReads):
+    """A Plume chain stored in ``db`` (a ``LevelDB``, or any py-evm AtomicDatabaseAPI).
+
+    Opening an empty database writes genesis (block 0) in one batch; opening a
+    populated one checks it holds this genesis and resumes at the stored head.
+    """
+
+    def __init__(
+        self,
+        db: AtomicDatabaseAPI,
+        genesis: GenesisState,
+        *,
+        cache_size: int = DEFAULT_CACHE_SIZE,
+    ) -> None:
+        self.root_db = db
+        self.genesis = genesis
+        self.chain_id = genesis.chain_id
+        self.vm_class: type[PlumeVM] = make_vm_class(genesis.min_base_fee_per_gas)
+        self.chain_view = PrefixedDB(db, PREFIX_CHAIN)
+        self.exec_view = PrefixedDB(db, PREFIX_EXEC)
+        self.chaindb = ChainDB(self.chain_view)
+        self.cache = ExecutionCache(cache_size)
+        self.stats = ChainStats()
+        self._chain_context = ChainContext(self.chain_id)
+        self._consensus_context = ConsensusContext(self.chain_view)
+        self.genesis_header = genesis_header(genesis)
+        try:
+            self._head: BlockHeaderAPI = self.chaindb.get_canonical_head()
+        except CanonicalHeadNotFound:
+            self._head = self._write_genesis()
+        else:
+            self._check_genesis()
+
+    # ------------------------------------------------------------------ genesis
+    def _write_genesis(self) -> BlockHeaderAPI:
+        expected = self.genesis_header
+        with self.root_db.atomic_batch() as batch:
+            chain = PrefixedDB(batch, PREFIX_CHAIN)
+            header = build_genesis(self.genesis, chain)
+            assert header == expected, "genesis must be a pure function of GenesisState"
+            block = PragueBlock(header, transactions=[], uncles=[], withdrawals=[])
+            ChainDB._persist_block(chain, block, GENESIS_PARENT_HASH)
+            PrefixedDB(batch, PREFIX_EXEC)[sidecar_key(header.hash)] = GENESIS_SIDECAR.encode()
+            meta = PrefixedDB(batch, PREFIX_META)
+            meta[META_CHAIN_ID] = self.chain_id.to_bytes(32, "big")
+            meta[META_GENESIS_HASH] = header.hash
+        return header
+
+    def _check_genesis(self) -> None:
+        try:
+            stored = self.chaindb.get_canonical_block_header_by_number(0)
+        except HeaderNotFound as exc:
+            raise GenesisMismatch(
+                "the database has a head but no block 0; it is damaged: remove it and resync"
+            ) from exc
+        if stored.hash != self.genesis_header.hash:
+            raise GenesisMismatch(
+                f"the database holds a chain with genesis 0x{stored.hash.hex()}, but the "
+                f"configured genesis hashes to 0x{self.genesis_header.hash.hex()}; use the "
+                "genesis file this data directory was created with, or a new data directory"
+            )
+
+    # ------------------------------------------------------------------- head
+    @property
+    def head(self) -> BlockHeaderAPI:
+        """Header of the last committed block."""
+        return self._head
+
+    @property
+    def height(self) -> int:
+        return self._head.block_number
+
+    def next_base_fee(self) -> int:
+        """Base fee per gas of the next block (what ``eth_gasPrice`` builds on)."""
+        return expected_base_fee(self._head, self.vm_class.min_base_fee_per_gas)
+
+    # ---------------------------------------------------------------- execution
+    def _child_header(
+        self, parent: BlockHeaderAPI, *, timestamp: int, coinbase: bytes, extra_data: bytes
+    ) -> BlockHeaderAPI:
+        return PragueBlockHeader(
+            difficulty=FIXED_HEADER_FIELDS["difficulty"],
+            block_number=parent.block_number + 1,
+            gas_limit=parent.gas_limit,
+            timestamp=timestamp,
+            coinbase=coinbase,
+            parent_hash=parent.hash,
+            state_root=parent.state_root,
+            gas_used=0,
+            extra_data=extra_data,
+            mix_hash=FIXED_HEADER_FIELDS["mix_hash"],
+            nonce=FIXED_HEADER_FIELDS["nonce"],
+            base_fee_per_gas=expected_base_fee(parent, self.vm_class.min_base_fee_per_gas),
+            withdrawals_root=FIXED_HEADER_FIELDS["withdrawals_root"],
+            blob_gas_used=0,
+            excess_blob_gas=0,
+            parent_beacon_block_root=FIXED_HEADER_FIELDS["parent_beacon_block_root"],
+            requests_hash=FIXED_HEADER_FIELDS["requests_hash"],
+        )
+
+    def _new_vm(self, header: BlockHeaderAPI, db: AtomicDatabaseAPI) -> PlumeVM:
+        return self.vm_class(
+            header=header,
+            chaindb=ChainDB(db),
+            chain_context=self._chain_context,
+            consensus_context=self._consensus_context,
+        )
+
+    def _execute(
+        self,
+        template: BlockHeaderAPI,
+        txs: Sequence[SignedTransactionAPI],
+        sidecar: Sidecar,
+        *,
+        skip_invalid: bool,
+    ) -> tuple[ExecutionResult, list[tuple[SignedTransactionAPI, str]]]:
+        """Run ``txs`` on the head state under ``template``; roots computed once at the end.
+
+        With ``skip_invalid`` (building) a transaction that fails validation is
+        left out with its reason; without it (validating) it raises ``InvalidBlock``.
+        """
+        self.stats.executions += 1
+        overlay = Overlay(self.chain_view)
+        vm = self._new_vm(template, overlay)
+        state = vm.state
+        header = template
+        rejected: list[tuple[SignedTransactionAPI, str]] = []
+        if skip_invalid:
+            receipts_list = []
+            included = []
+            for tx in txs:
+                if header.gas_used + tx.gas > header.gas_limit:
+                    rejected.append(
+                        (tx, f"does not fit: block has {header.gas_limit - header.gas_used} gas "
+                             f"left, transaction asks {tx.gas}")
+                    )
+                    continue
+                try:
+                    recover_sender(tx)
+                    # py-evm validates (signature, nonce, funds, fees) before it
+                    # touches the state, so a rejected tx leaves no trace.
+                    receipt, _ = vm.apply_transaction(header, tx)
+                except ValidationError as exc:
+                    rejected.append((tx, str(exc)))
+                    continue
+                header = vm.add_receipt_to_header(header, receipt)
+                receipts_list.append(receipt)
+                included.append(tx)
+            receipts = tuple(receipts_list)
+            applied: Sequence[SignedTransactionAPI] = included
+        else:
+            try:
+                header, receipts, _ = vm.apply_all_transactions(txs, header)
+            except ValidationError as exc:
+                raise InvalidBlock(f"invalid transaction in block: {exc}") from exc
+            applied = txs
+
+        # End-of-block hook (inside the state root): the 50/50 base-fee split.
+        fee_split = apply_fee_split(state, header.base_fee_per_gas, header.gas_used)
+        # One state-root computation per block; trie nodes land in the overlay.
+        state.persist()
+        tx_root, tx_nodes = make_trie_root_and_nodes(tuple(applied))
+        receipt_root, receipt_nodes = make_trie_root_and_nodes(receipts)
+        header = header.copy(
+            state_root=state.state_root,
+            transaction_root=tx_root,
+            receipt_root=receipt_root,
+        )
+        tx_nodes.update(receipt_nodes)
+        block = PlumeBlock(
+            PragueBlock(header, transactions=list(applied), uncles=[], withdrawals=[]),
+            sidecar,
+        )
+        result = ExecutionResult(
+            block=block,
+            receipts=receipts,
+            state_writes=overlay,
+            trie_nodes=tx_nodes,
+            fee_split=fee_split,
+        )
+        return result, rejected
+
+    def build_block(
+        self,
+        txs: Iterable[SignedTransactionAPI],
+        *,
+        timestamp: int,
+        coinbase: bytes,
+        sidecar: Sidecar,
+    ) -> BuildResult:
+        """Build the next block on the head from ``txs`` (in order, skipping invalid ones).
+
+        ``timestamp`` is the proposer's clock in seconds; if it is behind the
+        parent's, the parent's is used (timestamps never decrease).
+        """
+        if type(coinbase) is not bytes or len(coinbase) != 20:
+            raise ValueError("coinbase must be a 20-byte address")
+        parent = self._head
+        template = self._child_header(
+            parent,
+            timestamp=max(int(timestamp), parent.timestamp),
+            coinbase=coinbase,
+            extra_data=sidecar.hash,
+        )
+        result, rejected = self._execute(template, list(txs), sidecar, skip_invalid=True)
+        self.cache.put(result)
+        return BuildResult(
+            block=result.block,
+            included=tuple(result.block.transactions),
+            rejected=tuple(rejected),
+        )
+
+    def validate_block(self, block: PlumeBlock, *, max_timestamp: int | None = None) -> None:
+        """Check ``block`` fully against the head; raise ``InvalidBlock(reason)`` if bad.
+
+        ``max_timestamp`` (optional): reject blocks from further in the future
+        than this (the node passes its clock plus a drift allowance).
+        """
+        self._validated(block, max_timestamp=max_timestamp)
+
+    def _validated(self, block: PlumeBlock, *, max_timestamp: int | None = None) -> ExecutionResult:
+        if not isinstance(block, PlumeBlock):
+            raise InvalidBlock(f"expected a PlumeBlock, got {type(block).__name__}")
+        if not block.sidecar_matches():
+            raise InvalidBlock("header extra_data is not keccak256 of the block's sidecar")
+        if max_timestamp is not None and block.header.timestamp > max_timestamp:
+            raise InvalidBlock(
+                f"timestamp {block.header.timestamp} is too far in the future (max {max_timestamp})"
+            )
+        parent = self._head
+        if block.parent_hash != parent.hash:
+            raise InvalidBlock(
+                f"block #{block.number} builds on 0x{block.parent_hash.hex()}, not on the "
+                f"committed head #{parent.block_number} 0x{parent.hash.hex()}"
+            )
+        cached = self.cache.get(block.hash)
+        if cached is not None:
+            # The hash fixes the header (hence tx root and sidecar hash); the body
+            # could still differ from the header's claims, so compare it cheaply.
+            same_txs = [tx.hash for tx in cached.block.transactions] == [
+                tx.hash for tx in block.transactions
+            ]
+            if same_txs and cached.block.sidecar_bytes == block.sidecar_bytes:
+                self.stats.cache_hits += 1
+                return cached
+        problems = header_problems(block.header, parent, self.vm_class.min_base_fee_per_gas)
+        if problems:
+            raise InvalidBlock("bad header: " + "; ".join(problems))
+        if len(block.block.uncles) != 0:
+            raise InvalidBlock("Plume blocks have no uncles")
+        if getattr(block.block, "withdrawals", ()) not in ((), [], None):
+            raise InvalidBlock("Plume blocks have no withdrawals")
+        h = block.header
+        template = h.copy(
+            state_root=parent.state_root,
+            gas_used=0,
+            bloom=0,
+            transaction_root=BLANK_ROOT_HASH,
+            receipt_root=BLANK_ROOT_HASH,
+        )
+        result, _ = self._execute(template, block.transactions, block.sidecar, skip_invalid=False)
+        got = result.block.header
+        for name, label in (
+            ("transaction_root", "transactions root"),
+            ("gas_used", "gas used"),
+            ("receipt_root", "receipts root"),
+            ("bloom", "logs bloom"),
+            ("state_root", "state root"),
+        ):
+            want, have = getattr(got, name), getattr(h, name)
+            if want != have:
+                fmt = (lambda v: "0x" + v.hex()) if isinstance(want, bytes) else str
+                raise InvalidBlock(f"{label} mismatch: block has {fmt(have)}, execution gives {fmt(want)}")
+        if got.hash != h.hash:  # every field checked above; belt and braces
+            raise InvalidBlock("header does not match the executed block")
+        result = ExecutionResult(
+            block=block,
+            receipts=result.receipts,
+            state_writes=result.state_writes,
+            trie_nodes=result.trie_nodes,
+            fee_split=result.fee_split,
+        )
+        self.cache.put(result)
+        return result
+
+    # ------------------------------------------------------------------ commit
+    @contextmanager
+    def commit_batch(self, block: PlumeBlock) -> Iterator[DatabaseAPI]:
+        """Stage ``block``'s commit in a root batch and yield it for the node's own records.
+
+        Write node records through prefixed views of the yielded batch, e.g.
+        ``PrefixedDB(batch, PREFIX_CERT)[key] = cert``. When the ``with`` body
+        finishes, everything goes to disk in ONE synced WriteBatch and the head
+        advances; if it raises, nothing is written and the head stays.
+        A block not in the execution cache is validated (executed) first.
+        """
+        result = self.cache.get(block.hash)
+        if result is None or block.parent_hash != self._head.hash:
+            result = self._validated(block)
+        else:
+            self.stats.cache_hits += 1
+        with self.root_db.atomic_batch() as batch:
+            chain = PrefixedDB(batch, PREFIX_CHAIN)
+            result.state_writes.flush_into(chain)
+            for key, value in result.trie_nodes.items():
+                chain[key] = value
+            ChainDB._persist_block(chain, result.block.block, GENESIS_PARENT_HASH)
+            PrefixedDB(batch, PREFIX_EXEC)[sidecar_key(block.hash)] = block.sidecar_bytes
+            yield batch
+        self._head = result.block.header
+        self.stats.commits += 1
+        self.cache.prune_through(block.number)
+
+    def commit(
+        self, block: PlumeBlock, extra: Callable[[DatabaseAPI], Any] | None = None
+    ) -> None:
+        """Commit ``block``; ``extra(batch)`` may add the node's records to the same batch."""
+        with self.commit_batch(block) as batch:
+            if extra is not None:
+                extra(batch)

@@ -1,0 +1,159 @@
+"""Read-side of ``PlumeChain``: what JSON-RPC needs, over committed data only.
+
+All lookups raise ``execution.errors.NotFound`` for an unknown block,
+transaction or receipt. Block selectors are a block number (int) or ``None``
+for the committed head. ``call``/``estimate_gas`` run on a throwaway overlay:
+they never write.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from eth.abc import BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI
+from eth.db.account import AccountDB
+from eth.exceptions import HeaderNotFound, TransactionNotFound
+from eth.vm.forks.prague.blocks import PragueBlock
+from eth.vm.forks.prague.receipts import PragueReceiptBuilder
+from eth.vm.forks.prague.transactions import PragueTransactionBuilder
+
+from execution.block import PlumeBlock
+from execution.errors import NotFound
+from execution.sidecar import Sidecar
+from staking import fees
+
+if TYPE_CHECKING:
+    from execution.chain import PlumeChain
+
+
+@dataclass(frozen=True)
+class StateView:
+    """Read-only account state at one block's state root."""
+
+    block_number: int
+    state_root: bytes
+    _adb: AccountDB
+
+    def balance(self, address: bytes) -> int:
+        return self._adb.get_balance(address)
+
+    def nonce(self, address: bytes) -> int:
+        return self._adb.get_nonce(address)
+
+    def code(self, address: bytes) -> bytes:
+        return self._adb.get_code(address)
+
+    def storage(self, address: bytes, slot: int) -> int:
+        return self._adb.get_storage(address, slot)
+
+    # the supply counters of staking/fees.py
+    def total_burned(self) -> int:
+        return fees.total_burned(self._adb)
+
+    def total_supply(self) -> int:
+        return fees.total_supply(self._adb)
+
+    def reward_pool_balance(self) -> int:
+        return fees.reward_pool_balance(self._adb)
+
+
+class ChainReads:
+    """Mixed into ``PlumeChain``; uses its ``chaindb``, ``exec_view`` and head."""
+
+    def _number(self: PlumeChain, number: int | None) -> int:
+        return self.head.block_number if number is None else number
+
+    def get_header(self: PlumeChain, number: int | None = None) -> BlockHeaderAPI:
+        """Canonical header at ``number`` (head if None)."""
+        n = self._number(number)
+        if n < 0 or n > self.head.block_number:
+            raise NotFound(f"no block #{n}; the head is #{self.head.block_number}")
+        try:
+            return self.chaindb.get_canonical_block_header_by_number(n)
+        except HeaderNotFound as exc:
+            raise NotFound(f"no block #{n}") from exc
+
+    def get_header_by_hash(self: PlumeChain, block_hash: bytes) -> BlockHeaderAPI:
+        try:
+            header = self.chaindb.get_block_header_by_hash(block_hash)
+        except HeaderNotFound as exc:
+            raise NotFound(f"no block 0x{block_hash.hex()}") from exc
+        # only committed (canonical) blocks are visible
+        if header.block_number > self.head.block_number:
+            raise NotFound(f"no block 0x{block_hash.hex()}")
+        return header
+
+    def get_sidecar_by_hash(self: PlumeChain, block_hash: bytes) -> Sidecar:
+        from execution.chain import sidecar_key
+
+        raw = self.exec_view.get(sidecar_key(block_hash))
+        if raw is None:
+            raise NotFound(f"no sidecar for block 0x{block_hash.hex()}")
+        return Sidecar.decode(raw)
+
+    def get_sidecar(self: PlumeChain, number: int | None = None) -> Sidecar:
+        return self.get_sidecar_by_hash(self.get_header(number).hash)
+
+    def _block_for_header(self: PlumeChain, header: BlockHeaderAPI) -> PlumeBlock:
+        txs = self.chaindb.get_block_transactions(header, PragueTransactionBuilder)
+        block = PragueBlock(header, transactions=list(txs), uncles=[], withdrawals=[])
+        return PlumeBlock(block, self.get_sidecar_by_hash(header.hash))
+
+    def get_block(self: PlumeChain, number: int | None = None) -> PlumeBlock:
+        """Committed block ``number`` (head if None), with its sidecar."""
+        return self._block_for_header(self.get_header(number))
+
+    def get_block_by_hash(self: PlumeChain, block_hash: bytes) -> PlumeBlock:
+        return self._block_for_header(self.get_header_by_hash(block_hash))
+
+    def get_receipts(self: PlumeChain, number: int | None = None) -> tuple[ReceiptAPI, ...]:
+        """Receipts of block ``number``, in transaction order.
+
+        Receipt ``gas_used`` is cumulative (Ethereum's rule); a transaction's own
+        gas is the difference with the previous receipt.
+        """
+        header = self.get_header(number)
+        return tuple(self.chaindb.get_receipts(header, PragueReceiptBuilder))
+
+    def get_transaction_location(self: PlumeChain, tx_hash: bytes) -> tuple[int, int]:
+        """(block number, index in block) of a committed transaction."""
+        try:
+            number, index = self.chaindb.get_transaction_index(tx_hash)
+        except TransactionNotFound as exc:
+            raise NotFound(f"no committed transaction 0x{tx_hash.hex()}") from exc
+        return int(number), int(index)
+
+    def get_transaction(self: PlumeChain, tx_hash: bytes) -> tuple[SignedTransactionAPI, int, int]:
+        """(transaction, block number, index) of a committed transaction."""
+        number, index = self.get_transaction_location(tx_hash)
+        tx = self.chaindb.get_transaction_by_index(number, index, PragueTransactionBuilder)
+        return tx, number, index
+
+    def get_receipt(self: PlumeChain, tx_hash: bytes) -> tuple[ReceiptAPI, int, int]:
+        """(receipt, block number, index) of a committed transaction."""
+        number, index = self.get_transaction_location(tx_hash)
+        receipt = self.chaindb.get_receipt_by_index(number, index, PragueReceiptBuilder)
+        return receipt, number, index
+
+    def state_at(self: PlumeChain, number: int | None = None) -> StateView:
+        """Account state after block ``number`` (head if None)."""
+        header = self.get_header(number)
+        return StateView(
+            block_number=header.block_number,
+            state_root=header.state_root,
+            _adb=AccountDB(self.chain_view, header.state_root),
+        )
+
+    # call / estimate_gas: see execution/calls.py
+    def call(self: PlumeChain, tx_fields: dict[str, Any], at_block: int | None = None) -> bytes:
+        from execution.calls import call
+
+        return call(self, tx_fields, at_block)
+
+    def estimate_gas(
+        self: PlumeChain, tx_fields: dict[str, Any], at_block: int | None = None
+    ) -> int:
+        from execution.calls import estimate_gas
+
+        return estimate_gas(self, tx_fields, at_block)

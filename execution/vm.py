@@ -1,0 +1,153 @@
+"""The Plume fork of py-evm's PragueVM: BFT header rules, base-fee floor, fee split hook.
+
+What differs from Ethereum's Prague (and why):
+
+* Timestamps are non-decreasing, not strictly increasing: BFT heights can be
+  shorter than a second, so several blocks may share one.
+* No PoW/beacon machinery: difficulty 0, nonce and mix_hash zero, no uncles, no
+  seal check, ``parent_beacon_block_root`` zero, no withdrawals (empty-trie
+  root), no blobs (blob gas used/excess 0), no execution-layer requests
+  (``requests_hash`` = sha256 of nothing). Finality comes from the commit
+  certificate, not from the header.
+* ``extra_data`` is exactly 32 bytes: keccak256 of the consensus sidecar.
+* ``coinbase`` is the proposer's fee address (tips go there, as in Ethereum).
+* Gas limit: constant, equal to the parent's (so, to genesis).
+* EIP-1559 base fee with a floor: ``max(min_base_fee_per_gas, eip1559(parent))``.
+* End of block: of ``base_fee * gas_used``, half is credited to the staking
+  reward pool and half burned (``staking.fees.apply_fee_split``), inside the
+  state root.
+* Only legacy (EIP-155 or not), EIP-2930 and EIP-1559 transactions; blob (type 3)
+  and set-code (type 4) transactions are rejected.
+
+A chain gets its own configured subclass from ``make_vm_class(min_base_fee)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from eth.abc import BlockHeaderAPI, SignedTransactionAPI
+from eth.constants import (
+    BLANK_ROOT_HASH,
+    EMPTY_SHA256,
+    EMPTY_UNCLE_HASH,
+    POST_MERGE_DIFFICULTY,
+    POST_MERGE_MIX_HASH,
+    POST_MERGE_NONCE,
+    ZERO_HASH32,
+)
+from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
+from eth.vm.forks.prague import PragueVM
+from eth.vm.forks.prague.blocks import PragueBlock, PragueBlockHeader
+from eth.vm.forks.prague.state import PragueState, PragueTransactionExecutor
+from eth_utils import ValidationError
+
+from execution.transactions import ALLOWED_TX_TYPES, recover_sender
+
+DEFAULT_MIN_BASE_FEE = 10**9  # 1 gwei
+
+# Header fields that must hold these constant values on every Plume block.
+FIXED_HEADER_FIELDS: dict[str, Any] = {
+    "difficulty": POST_MERGE_DIFFICULTY,
+    "nonce": POST_MERGE_NONCE,
+    "mix_hash": POST_MERGE_MIX_HASH,
+    "uncles_hash": EMPTY_UNCLE_HASH,
+    "withdrawals_root": BLANK_ROOT_HASH,
+    "blob_gas_used": 0,
+    "excess_blob_gas": 0,
+    "parent_beacon_block_root": ZERO_HASH32,
+    "requests_hash": EMPTY_SHA256,
+}
+
+
+def expected_base_fee(parent: BlockHeaderAPI, min_base_fee_per_gas: int) -> int:
+    """EIP-1559's update from the parent, floored at ``min_base_fee_per_gas``."""
+    return max(min_base_fee_per_gas, calculate_expected_base_fee_per_gas(parent))
+
+
+class PlumeTransactionExecutor(PragueTransactionExecutor):
+    def validate_transaction(self, transaction: SignedTransactionAPI) -> None:
+        type_id = getattr(transaction, "type_id", None) or 0
+        if type_id not in ALLOWED_TX_TYPES:
+            raise ValidationError(f"transaction type {type_id} is not supported on Plume")
+        # py-evm never compares a transaction's chain id with the chain's: without
+        # this check a transaction signed for another chain would replay here.
+        # Legacy transactions without EIP-155 (chain_id None) stay valid, as on Ethereum.
+        tx_chain_id = getattr(transaction, "chain_id", None)
+        chain_id = self.vm_state.execution_context.chain_id
+        if tx_chain_id is not None and tx_chain_id != chain_id:
+            raise ValidationError(
+                f"transaction is signed for chain id {tx_chain_id}, this chain is {chain_id}"
+            )
+        # Fills the tx's cached sender from the process-wide sender cache, so a
+        # transaction whose signature was already recovered (mempool, build)
+        # is not recovered again.
+        recover_sender(transaction)
+        super().validate_transaction(transaction)
+
+
+class PlumeState(PragueState):
+    transaction_executor_class = PlumeTransactionExecutor
+
+
+class PlumeVM(PragueVM):
+    fork = "plume-prague"
+    block_class = PragueBlock
+    _state_class = PlumeState
+    extra_data_max_bytes = 32
+    min_base_fee_per_gas: ClassVar[int] = DEFAULT_MIN_BASE_FEE
+
+    @classmethod
+    def validate_header(cls, header: BlockHeaderAPI, parent_header: BlockHeaderAPI) -> None:
+        """All Plume header rules that can be checked from the header and its parent."""
+        problems = header_problems(header, parent_header, cls.min_base_fee_per_gas)
+        if problems:
+            raise ValidationError("; ".join(problems))
+
+    def validate_seal(self, header: BlockHeaderAPI) -> None:
+        # No seal: the commit certificate is the proof of finality.
+        return None
+
+    def validate_seal_extension(self, header: BlockHeaderAPI, parents: Any) -> None:
+        return None
+
+
+def header_problems(
+    header: BlockHeaderAPI, parent: BlockHeaderAPI, min_base_fee_per_gas: int
+) -> list[str]:
+    """Every way ``header`` breaks a Plume header rule against ``parent`` (empty if none)."""
+    out: list[str] = []
+    if not isinstance(header, PragueBlockHeader):
+        return [f"header must be a Prague header, got {type(header).__name__}"]
+    if header.parent_hash != parent.hash:
+        out.append(f"parent hash 0x{header.parent_hash.hex()} is not 0x{parent.hash.hex()}")
+    if header.block_number != parent.block_number + 1:
+        out.append(f"block number {header.block_number} does not follow {parent.block_number}")
+    if header.timestamp < parent.timestamp:
+        out.append(
+            f"timestamp {header.timestamp} is before the parent's {parent.timestamp} "
+            "(Plume timestamps must not decrease)"
+        )
+    if header.gas_limit != parent.gas_limit:
+        out.append(f"gas limit {header.gas_limit} differs from the constant {parent.gas_limit}")
+    if header.gas_used > header.gas_limit:
+        out.append(f"gas used {header.gas_used} exceeds the gas limit {header.gas_limit}")
+    want_fee = expected_base_fee(parent, min_base_fee_per_gas)
+    if header.base_fee_per_gas != want_fee:
+        out.append(f"base fee {header.base_fee_per_gas} is not the expected {want_fee}")
+    if len(header.extra_data) != 32:
+        out.append(f"extra_data must be the 32-byte sidecar hash, has {len(header.extra_data)} bytes")
+    for name, value in FIXED_HEADER_FIELDS.items():
+        if getattr(header, name) != value:
+            out.append(f"{name} must be {value!r}, got {getattr(header, name)!r}")
+    return out
+
+
+def make_vm_class(min_base_fee_per_gas: int) -> type[PlumeVM]:
+    """The PlumeVM configured with a chain's base-fee floor."""
+    if min_base_fee_per_gas == PlumeVM.min_base_fee_per_gas:
+        return PlumeVM
+    return PlumeVM.configure(  # type: ignore[return-value]
+        __name__=f"PlumeVM_minfee_{min_base_fee_per_gas}",
+        min_base_fee_per_gas=min_base_fee_per_gas,
+    )

@@ -1,0 +1,103 @@
+"""Fee-burn accounting: the 50/50 split of every block's base fee, and the supply counters.
+
+Staking owns this; execution calls ``apply_fee_split`` at the end of every block
+(inside the state root) and ``init_genesis_accounting`` when it builds genesis.
+
+The REWARD POOL is a system account at ``REWARD_POOL_ADDRESS``. Its balance is
+the staking reward pool; its EVM storage holds three counters at fixed slots:
+
+* ``SLOT_TOTAL_BURNED``: wei burned so far (base-fee burns; later also slashes),
+* ``SLOT_TOTAL_SUPPLY``: wei in existence: the genesis allocations, minus burns,
+  plus issuance,
+* ``SLOT_TOTAL_ISSUED``: wei issued by staking (0 until staking issuance exists).
+
+Why the arithmetic works: py-evm takes ``gas_used * (base_fee + tip)`` from the
+sender, gives the tip to the coinbase and credits the base-fee part to nobody.
+So the base fee has already vanished from the supply when the block ends; the
+hook hands half of it back to the reward pool and records the other half as
+burned: supply falls by exactly the burned half.
+
+Odd-wei rule: when ``base_fee * gas_used`` is odd, the extra wei is BURNED
+(the pool gets the floor of half). Burning the odd wei keeps the pool's share
+an exact function of the total that never exceeds half, and keeps
+``burned + pooled == base_fee * gas_used`` exact.
+
+The account is created at genesis with nonce 1 so it is never "empty" in the
+EIP-161 sense: an empty account touched by a transaction (say a 0-value
+transfer to it) would be deleted, taking the counters with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+REWARD_POOL_ADDRESS = bytes.fromhex("0000000000000000000000000000000000001002")
+# Reserved for later modules; defined here so nothing else claims them.
+STAKING_ADDRESS = bytes.fromhex("0000000000000000000000000000000000001000")
+GOVERNANCE_ADDRESS = bytes.fromhex("0000000000000000000000000000000000001001")
+SYSTEM_ADDRESSES = (STAKING_ADDRESS, GOVERNANCE_ADDRESS, REWARD_POOL_ADDRESS)
+
+SLOT_TOTAL_BURNED = 0
+SLOT_TOTAL_SUPPLY = 1
+SLOT_TOTAL_ISSUED = 2
+
+
+@dataclass(frozen=True)
+class FeeSplit:
+    """How one block's base fee was divided."""
+
+    total: int  # base_fee * gas_used
+    burned: int  # ceil(total / 2): the odd wei, if any, is burned
+    to_pool: int  # floor(total / 2)
+
+
+def split_base_fee(base_fee_per_gas: int, gas_used: int) -> FeeSplit:
+    """Split ``base_fee_per_gas * gas_used``: pool gets the floor of half, the rest burns."""
+    if base_fee_per_gas < 0 or gas_used < 0:
+        raise ValueError("base fee and gas used must be non-negative")
+    total = base_fee_per_gas * gas_used
+    to_pool = total // 2
+    return FeeSplit(total=total, burned=total - to_pool, to_pool=to_pool)
+
+
+def init_genesis_accounting(state: Any, total_supply: int) -> None:
+    """Create the reward pool account (nonce 1, balance 0) with its counters.
+
+    ``state`` is a py-evm ``StateAPI`` or ``AccountDB`` (anything with
+    ``set_nonce``/``set_storage``).
+    """
+    state.set_nonce(REWARD_POOL_ADDRESS, 1)
+    state.set_storage(REWARD_POOL_ADDRESS, SLOT_TOTAL_SUPPLY, total_supply)
+    state.set_storage(REWARD_POOL_ADDRESS, SLOT_TOTAL_BURNED, 0)
+    state.set_storage(REWARD_POOL_ADDRESS, SLOT_TOTAL_ISSUED, 0)
+
+
+def apply_fee_split(state: Any, base_fee_per_gas: int, gas_used: int) -> FeeSplit:
+    """End-of-block hook: credit half the base fee to the pool, record the other half burned."""
+    split = split_base_fee(base_fee_per_gas, gas_used)
+    if split.total == 0:
+        return split
+    if split.to_pool:
+        state.delta_balance(REWARD_POOL_ADDRESS, split.to_pool)
+    burned = state.get_storage(REWARD_POOL_ADDRESS, SLOT_TOTAL_BURNED)
+    state.set_storage(REWARD_POOL_ADDRESS, SLOT_TOTAL_BURNED, burned + split.burned)
+    supply = state.get_storage(REWARD_POOL_ADDRESS, SLOT_TOTAL_SUPPLY)
+    state.set_storage(REWARD_POOL_ADDRESS, SLOT_TOTAL_SUPPLY, supply - split.burned)
+    return split
+
+
+def total_burned(state: Any) -> int:
+    return int(state.get_storage(REWARD_POOL_ADDRESS, SLOT_TOTAL_BURNED))
+
+
+def total_supply(state: Any) -> int:
+    return int(state.get_storage(REWARD_POOL_ADDRESS, SLOT_TOTAL_SUPPLY))
+
+
+def total_issued(state: Any) -> int:
+    return int(state.get_storage(REWARD_POOL_ADDRESS, SLOT_TOTAL_ISSUED))
+
+
+def reward_pool_balance(state: Any) -> int:
+    return int(state.get_balance(REWARD_POOL_ADDRESS))

@@ -130,3 +130,112 @@ class Network:
                 node.rejected.append(a)
             else:  # pragma: no cover
                 raise AssertionError(a)
+
+
+class Driver:
+    """One engine under test, with its own real Signer; the test plays the
+    other validators by feeding signed messages and inspects the actions.
+
+    Sign, ValidateBlock and RequestProposal are answered at once (validity
+    from `self.invalid`), and every action, including those produced by the
+    answers, is returned flat so tests can assert on Broadcasts.
+    """
+
+    def __init__(self, powers: list[int], me: int | None = 0, timeouts: TimeoutConfig | None = None,
+                 height: int = 1, auto_validate: bool = True) -> None:
+        self.keys, self.vset = make_set(powers)
+        self.height = height
+        self.me = me
+        addr = self.keys[me].address if me is not None else None
+        self.engine = ConsensusEngine(CHAIN, addr, timeouts or TimeoutConfig())
+        self.signer = Signer(self.keys[me], MemoryStore(), CHAIN) if me is not None else None
+        self.invalid: set[bytes] = set()
+        self.auto_validate = auto_validate
+        self.proposed: list[tuple[bytes, bytes]] = []
+        self.log: list = []
+
+    # -- identities
+    def proposer_index(self, round: int) -> int:
+        addr = self.engine.proposer_for(round)
+        return next(i for i, k in enumerate(self.keys) if k.address == addr)
+
+    def others(self) -> list[PrivateKey]:
+        return [k for i, k in enumerate(self.keys) if i != self.me]
+
+    # -- events
+    def _run(self, actions: list) -> list:
+        out = []
+        todo = deque(actions)
+        while todo:
+            a = todo.popleft()
+            out.append(a)
+            more = []
+            if isinstance(a, Sign) and self.signer is not None:
+                more = self.engine.on_signed(self.signer.sign(a.message))
+            elif isinstance(a, ValidateBlock) and self.auto_validate:
+                more = self.engine.on_block_validated(a.height, a.round, a.block_hash, a.block_hash not in self.invalid)
+            elif isinstance(a, RequestProposal):
+                h, payload = block_for(f"own/{a.height}/{a.round}")
+                self.proposed.append((h, payload))
+                more = self.engine.on_block_proposed(a.height, a.round, h, payload)
+            todo.extend(more)
+        self.log.extend(out)
+        return out
+
+    def start(self, vset: ValidatorSet | None = None, locked=None) -> list:
+        return self._run(self.engine.start_height(self.height, vset or self.vset, locked=locked))
+
+    def vote(self, v: Vote) -> list:
+        return self._run(self.engine.on_vote(v))
+
+    def votes(self, vs: list[Vote]) -> list:
+        out = []
+        for v in vs:
+            out += self.vote(v)
+        return out
+
+    def propose(self, round: int, tag: str, pol_round: int = -1, proposer: int | None = None,
+                height: int | None = None) -> tuple[bytes, list]:
+        """The right proposer (or `proposer`) proposes block `tag` at `round`."""
+        h = self.height if height is None else height
+        bh, payload = block_for(tag)
+        idx = self.proposer_index(round) if proposer is None else proposer
+        p = sign_proposal(self.keys[idx], h, round, bh, pol_round)
+        return bh, self._run(self.engine.on_proposal(p, payload))
+
+    def timeout(self, step, round: int | None = None) -> list:
+        r = self.engine.round if round is None else round
+        return self._run(self.engine.on_timeout(ScheduleTimeout(self.height, r, step, 0)))
+
+    def prevotes_from(self, keys, round: int, block_hash: bytes) -> list:
+        return self.votes([prevote(k, self.height, round, block_hash) for k in keys])
+
+    def precommits_from(self, keys, round: int, block_hash: bytes) -> list:
+        return self.votes([precommit(k, self.height, round, block_hash) for k in keys])
+
+
+def own_votes(actions: list, vote_type: int | None = None) -> list[Vote]:
+    return [a.message for a in actions
+            if isinstance(a, Broadcast) and isinstance(a.message, Vote)
+            and (vote_type is None or a.message.type == vote_type)]
+
+
+def own_proposals(actions: list) -> list[Proposal]:
+    return [a.message for a in actions if isinstance(a, Broadcast) and isinstance(a.message, Proposal)]
+
+
+def of_type(actions: list, cls) -> list:
+    return [a for a in actions if isinstance(a, cls)]
+
+
+def index_of_proposer(vset: ValidatorSet, keys: list[PrivateKey], round: int) -> int:
+    addr = vset.advance(round).proposer_address
+    return next(i for i, k in enumerate(keys) if k.address == addr)
+
+
+def driver_proposing_at(round: int, powers: list[int] | None = None, **kw) -> Driver:
+    """A Driver whose engine is the proposer of `round` (and, with 4 equal
+    validators, of no other round below round + 4)."""
+    powers = powers or [1, 1, 1, 1]
+    keys, vset = make_set(powers)
+    return Driver(powers, me=index_of_proposer(vset, keys, round), **kw)

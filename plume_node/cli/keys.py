@@ -14,14 +14,12 @@ import click
 
 from plume_node.keystore import KeyInfo, Keystore, resolve_password
 
-DEFAULT_HOME = "~/.plume"
-
 home_option = click.option(
     "--home",
-    default=DEFAULT_HOME,
-    show_default=True,
+    required=True,
     envvar="PLUME_HOME",
-    help="Node home directory (keys are in HOME/keystore).",
+    type=click.Path(file_okay=False),
+    help="The node's home directory (keys are in HOME/keystore); or set PLUME_HOME.",
 )
 password_file_option = click.option(
     "--password-file",

@@ -1,0 +1,187 @@
+"""The RPC layer's window on `execution.PlumeChain`: lookups that answer None
+instead of raising, block tags resolved, call errors turned into RPC errors.
+
+One `ChainView` serves one request: it caches receipts per block so a
+getLogs or feeHistory over many transactions reads each block's receipts once.
+This is the only module that calls the chain's read API, so a change there is
+a change here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import rlp
+from eth.abc import BlockHeaderAPI, ReceiptAPI
+
+from execution.errors import CallError, NotFound
+
+from plume_node.rpc.errors import ExecutionReverted, ServerError
+from plume_node.rpc.params import BlockRef
+
+if TYPE_CHECKING:
+    from execution.block import PlumeBlock
+    from execution.chain import PlumeChain
+    from execution.reads import StateView
+
+    from plume_node.rpc.methods_eth import CallRequest
+
+
+@dataclass(frozen=True)
+class AccountReader:
+    """Account state at one block, with the method names of py-evm's state API
+    (which the mempool's `AccountState` protocol also uses)."""
+
+    view: "StateView"
+
+    def get_balance(self, address: bytes) -> int:
+        return self.view.balance(address)
+
+    def get_nonce(self, address: bytes) -> int:
+        return self.view.nonce(address)
+
+    def get_code(self, address: bytes) -> bytes:
+        return self.view.code(address)
+
+    def get_storage(self, address: bytes, slot: int) -> int:
+        return self.view.storage(address, slot)
+
+
+class ChainView:
+    def __init__(self, chain: "PlumeChain") -> None:
+        self.chain = chain
+        self._receipts: dict[bytes, tuple[ReceiptAPI, ...]] = {}
+
+    # -- head and blocks
+    def head(self) -> BlockHeaderAPI:
+        return self.chain.head
+
+    def head_number(self) -> int:
+        return self.chain.head.block_number
+
+    def next_base_fee(self) -> int:
+        return self.chain.next_base_fee()
+
+    def block_by_number(self, number: int) -> "PlumeBlock | None":
+        if number < 0 or number > self.head_number():
+            return None
+        try:
+            return self.chain.get_block(number)
+        except NotFound:
+            return None
+
+    def block_by_hash(self, block_hash: bytes) -> "PlumeBlock | None":
+        try:
+            return self.chain.get_block_by_hash(block_hash)
+        except NotFound:
+            return None
+
+    def header_number_by_hash(self, block_hash: bytes) -> int | None:
+        try:
+            return self.chain.get_header_by_hash(block_hash).block_number
+        except NotFound:
+            return None
+
+    def block_size(self, blk: "PlumeBlock") -> int:
+        # The size of the Ethereum block (header + txs RLP), as geth reports it.
+        return len(rlp.encode(blk.block))
+
+    def receipts(self, blk: "PlumeBlock") -> tuple[ReceiptAPI, ...]:
+        cached = self._receipts.get(blk.hash)
+        if cached is None:
+            cached = self.chain.get_receipts(blk.number)
+            self._receipts[blk.hash] = cached
+        return cached
+
+    def transaction_location(self, tx_hash: bytes) -> "tuple[PlumeBlock, int] | None":
+        try:
+            number, index = self.chain.get_transaction_location(tx_hash)
+        except NotFound:
+            return None
+        blk = self.block_by_number(number)
+        if blk is None or index >= len(blk.transactions) or blk.transactions[index].hash != tx_hash:
+            return None
+        return blk, index
+
+    # -- state
+    def state_at(self, ref: BlockRef) -> AccountReader:
+        number = resolve_block_number(self, ref)
+        if number > self.head_number():
+            raise ServerError(f"header not found: block {number} is beyond the head ({self.head_number()})")
+        return AccountReader(self.chain.state_at(number))
+
+    def latest_state(self) -> AccountReader:
+        return AccountReader(self.chain.state_at(None))
+
+    def supply_at(self, ref: BlockRef) -> dict[str, int]:
+        number = resolve_block_number(self, ref)
+        if number > self.head_number():
+            raise ServerError(f"header not found: block {number} is beyond the head ({self.head_number()})")
+        view = self.chain.state_at(number)
+        return {
+            "block_number": view.block_number,
+            "total_supply": view.total_supply(),
+            "total_burned": view.total_burned(),
+            "reward_pool": view.reward_pool_balance(),
+        }
+
+    # -- execution without a transaction
+    def _call_fields(self, request: "CallRequest") -> dict[str, Any]:
+        fields: dict[str, Any] = {"value": request.value, "data": request.data}
+        for key, value in (
+            ("from", request.sender),
+            ("to", request.to),
+            ("gas", request.gas),
+            ("gas_price", request.gas_price),
+            ("max_fee_per_gas", request.max_fee_per_gas),
+            ("max_priority_fee_per_gas", request.max_priority_fee_per_gas),
+            ("nonce", request.nonce),
+        ):
+            if value is not None:
+                fields[key] = value
+        return fields
+
+    def call(self, request: "CallRequest", ref: BlockRef) -> bytes:
+        number = self._existing(ref)
+        try:
+            return self.chain.call(self._call_fields(request), number)
+        except CallError as exc:
+            raise _call_error(exc) from None
+
+    def estimate_gas(self, request: "CallRequest", ref: BlockRef) -> int:
+        number = self._existing(ref)
+        try:
+            return self.chain.estimate_gas(self._call_fields(request), number)
+        except CallError as exc:
+            raise _call_error(exc) from None
+
+    def _existing(self, ref: BlockRef) -> int:
+        number = resolve_block_number(self, ref)
+        if number > self.head_number():
+            raise ServerError(f"header not found: block {number} is beyond the head ({self.head_number()})")
+        return number
+
+
+def _call_error(exc: CallError) -> Exception:
+    message = str(exc)
+    if exc.revert_data or "revert" in message.lower():
+        return ExecutionReverted(exc.revert_data)
+    return ServerError(message)
+
+
+def resolve_block_number(view: ChainView, ref: BlockRef) -> int:
+    """The block number `ref` names. Every committed block is final, so
+    latest = safe = finalized; pending is the head as well (the next block is
+    not known before it is committed). A number may lie beyond the head; an
+    unknown hash is an error."""
+    if ref.hash is not None:
+        number = view.header_number_by_hash(ref.hash)
+        if number is None:
+            raise ServerError(f"header not found: no block with hash 0x{ref.hash.hex()}")
+        return number
+    if ref.number is not None:
+        return ref.number
+    if ref.tag == "earliest":
+        return 0
+    return view.head_number()

@@ -1,0 +1,145 @@
+"""eth_getLogs: logs of committed blocks matching an address and topic filter.
+
+Blocks whose header bloom cannot contain a match are skipped without reading
+their receipts, so a sparse query over the full range cap stays cheap. The
+range is capped (MAX_BLOCK_RANGE) and so is the answer (MAX_LOGS), each with
+an error that says how to narrow the query, like geth's -32005.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from eth_bloom import BloomFilter
+
+from plume_node.rpc import params as p
+from plume_node.rpc.chainview import ChainView, resolve_block_number
+from plume_node.rpc.dispatch import MethodTable, Param
+from plume_node.rpc.encode import log_entry
+from plume_node.rpc.errors import LIMIT_EXCEEDED, InvalidParams, RpcError, ServerError
+
+table = MethodTable()
+
+MAX_BLOCK_RANGE = 10_000
+MAX_LOGS = 10_000
+MAX_TOPICS = 4
+
+
+@dataclass(frozen=True)
+class LogFilter:
+    from_ref: p.BlockRef
+    to_ref: p.BlockRef
+    block_hash: bytes | None
+    addresses: tuple[bytes, ...]  # empty = any address
+    # One entry per topic position: None = any, else the allowed values.
+    topics: tuple[tuple[bytes, ...] | None, ...]
+
+    def matches_bloom(self, bloom: BloomFilter) -> bool:
+        if self.addresses and not any(a in bloom for a in self.addresses):
+            return False
+        for allowed in self.topics:
+            if allowed is not None and not any(t in bloom for t in allowed):
+                return False
+        return True
+
+    def matches(self, address: bytes, topics: tuple[bytes, ...]) -> bool:
+        if self.addresses and address not in self.addresses:
+            return False
+        if len(topics) < len(self.topics):
+            return False
+        return all(allowed is None or topics[i] in allowed for i, allowed in enumerate(self.topics))
+
+
+def log_filter(value: Any, name: str) -> LogFilter:
+    if not isinstance(value, dict):
+        raise InvalidParams(f"{name}: expected a filter object like {{\"fromBlock\": \"0x1\", \"address\": \"0x..\"}}")
+    unknown = sorted(set(value) - {"fromBlock", "toBlock", "blockHash", "address", "topics"})
+    if unknown:
+        raise InvalidParams(f"{name}: unknown field(s) {unknown}")
+    block_hash = None
+    if value.get("blockHash") is not None:
+        if value.get("fromBlock") is not None or value.get("toBlock") is not None:
+            raise InvalidParams(f"{name}: blockHash cannot be combined with fromBlock/toBlock")
+        block_hash = p.hash32(value["blockHash"], f"{name}.blockHash")
+    latest = p.BlockRef(tag="latest")
+
+    def ref(key: str) -> p.BlockRef:
+        raw = value.get(key)
+        return latest if raw is None else p.block_ref(raw, f"{name}.{key}", allow_hash=False)
+
+    raw_address = value.get("address")
+    if raw_address is None:
+        addresses: tuple[bytes, ...] = ()
+    elif isinstance(raw_address, list):
+        addresses = tuple(p.address(a, f"{name}.address[{i}]") for i, a in enumerate(raw_address))
+    else:
+        addresses = (p.address(raw_address, f"{name}.address"),)
+    raw_topics = value.get("topics")
+    topics: list[tuple[bytes, ...] | None] = []
+    if raw_topics is not None:
+        if not isinstance(raw_topics, list):
+            raise InvalidParams(f"{name}.topics: expected an array (null for any, a topic, or an array of topics)")
+        if len(raw_topics) > MAX_TOPICS:
+            raise InvalidParams(f"{name}.topics: at most {MAX_TOPICS} topic positions, got {len(raw_topics)}")
+        for i, position in enumerate(raw_topics):
+            where = f"{name}.topics[{i}]"
+            if position is None:
+                topics.append(None)
+            elif isinstance(position, list):
+                # An empty OR-list matches anything, as in geth.
+                values = tuple(p.hash32(t, f"{where}[{j}]") for j, t in enumerate(position) if t is not None)
+                topics.append(values if values and None not in position else None)
+            else:
+                topics.append((p.hash32(position, where),))
+    while topics and topics[-1] is None:
+        topics.pop()
+    return LogFilter(ref("fromBlock"), ref("toBlock"), block_hash, addresses, tuple(topics))
+
+
+def _logs_of_block(view: ChainView, blk: Any, flt: LogFilter, out: list[dict[str, Any]]) -> None:
+    header = blk.header
+    if not flt.matches_bloom(BloomFilter(header.bloom)):
+        return
+    log_index = 0
+    for tx_index, (tx, rcpt) in enumerate(zip(blk.transactions, view.receipts(blk))):
+        for log in rcpt.logs:
+            topics = tuple(t.to_bytes(32, "big") if isinstance(t, int) else bytes(t) for t in log.topics)
+            if flt.matches(log.address, topics):
+                if len(out) >= MAX_LOGS:
+                    raise RpcError(
+                        LIMIT_EXCEEDED,
+                        f"query returned more than {MAX_LOGS} results; narrow the block range or the filter",
+                    )
+                out.append(log_entry(log, block_hash=header.hash, block_number=header.block_number,
+                                     tx_hash=tx.hash, tx_index=tx_index, log_index=log_index))
+            log_index += 1
+
+
+@table.register("eth_getLogs", Param("filter", log_filter))
+def eth_get_logs(backend: Any, flt: LogFilter) -> list[dict[str, Any]]:
+    view = ChainView(backend.chain)
+    out: list[dict[str, Any]] = []
+    if flt.block_hash is not None:
+        blk = view.block_by_hash(flt.block_hash)
+        if blk is None:
+            raise ServerError(f"unknown block {('0x' + flt.block_hash.hex())}")
+        _logs_of_block(view, blk, flt, out)
+        return out
+    head = view.head_number()
+    start = resolve_block_number(view, flt.from_ref)
+    end = min(resolve_block_number(view, flt.to_ref), head)
+    if start > end:
+        if start > head:
+            return []
+        raise InvalidParams(f"invalid block range: fromBlock {start} is after toBlock {end}")
+    if end - start + 1 > MAX_BLOCK_RANGE:
+        raise RpcError(
+            LIMIT_EXCEEDED,
+            f"block range too large: {end - start + 1} blocks ({start}..{end}); query at most {MAX_BLOCK_RANGE} at a time",
+        )
+    for number in range(start, end + 1):
+        blk = view.block_by_number(number)
+        if blk is not None:
+            _logs_of_block(view, blk, flt, out)
+    return out

@@ -1,0 +1,87 @@
+"""plume_* methods: what Ethereum has no word for (supply and burn, consensus, node).
+
+Amounts are QUANTITY hex like the eth_ namespace, so one client library
+formats both; addresses are checksummed hex, keys and signatures DATA.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from consensus.errors import DecodeError as ConsensusDecodeError
+from consensus.messages import CommitCertificate
+
+from plume_node import __version__
+from plume_node.rpc import params as p
+from plume_node.rpc.chainview import ChainView, resolve_block_number
+from plume_node.rpc.dispatch import MethodTable, Param
+from plume_node.rpc.encode import addr, d, q
+from plume_node.rpc.errors import ServerError
+
+table = MethodTable()
+
+
+@table.register("plume_nodeInfo")
+def plume_node_info(backend: Any) -> dict[str, Any]:
+    view = ChainView(backend.chain)
+    info = dict(backend.node_info())
+    info.update(
+        {
+            "version": f"plume-node/v{__version__}/python",
+            "chainId": q(backend.chain_id),
+            "height": q(view.head_number()),
+            "latestBlockHash": d(view.head().hash),
+            "peers": backend.peer_count(),
+            "syncing": bool(backend.syncing()),
+        }
+    )
+    return info
+
+
+@table.register("plume_supply", Param("block", p.block_ref, p.BlockRef(tag="latest")))
+def plume_supply(backend: Any, ref: p.BlockRef) -> dict[str, Any]:
+    view = ChainView(backend.chain)
+    supply = view.supply_at(ref)
+    return {
+        "blockNumber": q(supply["block_number"]),
+        "totalSupply": q(supply["total_supply"]),
+        "totalBurned": q(supply["total_burned"]),
+        "rewardPool": q(supply["reward_pool"]),
+        # Staking (delegations) does not exist yet: nothing is bonded.
+        "bonded": q(supply.get("bonded", 0)),
+    }
+
+
+@table.register("plume_consensusState")
+def plume_consensus_state(backend: Any) -> dict[str, Any]:
+    return backend.consensus_state()
+
+
+def _height(value: Any, name: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    ref = p.block_ref(value, name, allow_hash=False)
+    return ref.number if ref.number is not None else -1 if ref.tag == "earliest" else -2
+
+
+@table.register("plume_getBlockCommit", Param("height", _height))
+def plume_get_block_commit(backend: Any, height: int) -> dict[str, Any] | None:
+    if height < 0:
+        view = ChainView(backend.chain)
+        height = 0 if height == -1 else view.head_number()
+    raw = backend.commit_certificate(height)
+    if raw is None:
+        return None
+    try:
+        cert = raw if isinstance(raw, CommitCertificate) else CommitCertificate.decode(raw)
+    except ConsensusDecodeError as exc:
+        raise ServerError(f"the stored commit certificate of height {height} is corrupt: {exc}") from None
+    return {
+        "height": q(cert.height),
+        "round": q(cert.round),
+        "blockHash": d(cert.block_hash),
+        "signatures": [{"validator": d(v.validator), "signature": d(v.signature)} for v in cert.precommits],
+    }
+
+
+__all__ = ["table", "resolve_block_number"]

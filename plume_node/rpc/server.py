@@ -1,0 +1,199 @@
+"""The JSON-RPC HTTP endpoint: a hand-written ASGI app served by hypercorn on trio.
+
+Owns everything HTTP: POST only, JSON content type, the body size cap, CORS
+(preflight and response headers). The request body goes to the `Dispatcher`;
+its answer goes back as the response. No response of this app is a 500: the
+dispatcher turns every failure into a JSON-RPC error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any
+
+import trio
+from hypercorn.config import Config
+from hypercorn.trio import serve
+
+from plume_node.rpc.dispatch import Dispatcher
+from plume_node.rpc.errors import INVALID_REQUEST, PARSE_ERROR
+
+log = logging.getLogger("plume.rpc")
+
+DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
+DEFAULT_MAX_BATCH = 100
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class RpcApp:
+    """ASGI application answering JSON-RPC on any path."""
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        *,
+        cors_origins: Sequence[str] = ("*",),
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    ) -> None:
+        self.dispatcher = dispatcher
+        self.cors_origins = tuple(cors_origins)
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return  # websockets are not offered; hypercorn closes the connection
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        cors = self._cors_headers(headers.get("origin"))
+        method = scope["method"]
+        if method == "OPTIONS":
+            await self._preflight(send, headers, cors)
+            return
+        if method != "POST":
+            await _send_json_error(
+                send, 405, INVALID_REQUEST, f"HTTP {method} is not supported: send JSON-RPC with POST",
+                cors + [(b"allow", b"POST, OPTIONS")],
+            )
+            return
+        content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            shown = content_type or "none"
+            await _send_json_error(
+                send, 415, INVALID_REQUEST,
+                f"content type {shown!s} is not supported: send Content-Type: application/json", cors,
+            )
+            return
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            await self._too_large(send, cors, int(declared))
+            return
+        try:
+            body = await self._read_body(receive)
+        except BodyTooLarge:
+            await self._too_large(send, cors, None)
+            return
+        if body is None:
+            return  # the client went away
+        # Methods are synchronous and run in the trio thread: the chain is not
+        # thread-safe and a node commit may run at any await point, so each
+        # request sees one consistent state.
+        answer = self.dispatcher.handle_body(body)
+        if answer is None:
+            await _send(send, 204, b"", cors)
+            return
+        await _send(send, 200, answer, cors + [(b"content-type", b"application/json")])
+
+    async def _read_body(self, receive: Receive) -> bytes | None:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise BodyTooLarge()
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    async def _too_large(self, send: Send, cors: list[tuple[bytes, bytes]], size: int | None) -> None:
+        got = f"{size} bytes" if size is not None else "the request body"
+        await _send_json_error(
+            send, 413, INVALID_REQUEST,
+            f"request too large: {got} exceeds the limit of {self.max_body_bytes} bytes", cors,
+        )
+
+    def _cors_headers(self, origin: str | None) -> list[tuple[bytes, bytes]]:
+        if "*" in self.cors_origins:
+            return [(b"access-control-allow-origin", b"*")]
+        if origin is not None and origin in self.cors_origins:
+            return [(b"access-control-allow-origin", origin.encode("latin-1")), (b"vary", b"Origin")]
+        return [(b"vary", b"Origin")] if self.cors_origins else []
+
+    async def _preflight(self, send: Send, headers: dict[str, str], cors: list[tuple[bytes, bytes]]) -> None:
+        if not any(name == b"access-control-allow-origin" for name, _ in cors):
+            # Not an allowed origin: answer without CORS grants, the browser blocks it.
+            await _send(send, 204, b"", cors)
+            return
+        requested = headers.get("access-control-request-headers", "content-type")
+        await _send(
+            send, 204, b"",
+            cors + [
+                (b"access-control-allow-methods", b"POST, OPTIONS"),
+                (b"access-control-allow-headers", requested.encode("latin-1")),
+                (b"access-control-max-age", b"600"),
+            ],
+        )
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def _send(send: Send, status: int, body: bytes, headers: Iterable[tuple[bytes, bytes]]) -> None:
+    all_headers = list(headers) + [(b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": all_headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _send_json_error(
+    send: Send, status: int, code: int, message: str, headers: Iterable[tuple[bytes, bytes]]
+) -> None:
+    body = json.dumps({"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}).encode()
+    await _send(send, status, body, list(headers) + [(b"content-type", b"application/json")])
+
+
+async def serve_rpc(
+    backend: Any,
+    host: str,
+    port: int,
+    *,
+    cors_origins: Sequence[str] = ("*",),
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_batch: int = DEFAULT_MAX_BATCH,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve the JSON-RPC API of `backend` (an `RpcBackend`) until cancelled.
+
+    Start it with `port = await nursery.start(serve_rpc, backend, host, port)`:
+    it reports the port actually bound (so `port=0` picks a free one).
+    """
+    from plume_node.rpc.methods import build_method_table
+
+    dispatcher = Dispatcher(build_method_table(), backend, max_batch=max_batch)
+    app = RpcApp(dispatcher, cors_origins=cors_origins, max_body_bytes=max_body_bytes)
+    config = Config()
+    config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+    config.accesslog = None
+    config.errorlog = log
+    config.graceful_timeout = 1.0
+    # Room for the largest allowed body plus headers in one incomplete request.
+    config.h11_max_incomplete_size = 64 * 1024
+    nursery: trio.Nursery
+    async with trio.open_nursery() as nursery:
+        binds = await nursery.start(serve, app, config)
+        bound_port = int(binds[0].rsplit(":", 1)[1])
+        log.info("JSON-RPC listening on %s", binds[0])
+        task_status.started(bound_port)
+
+
+__all__ = ["serve_rpc", "RpcApp", "PARSE_ERROR"]

@@ -264,6 +264,8 @@ class ConsensusEngine:
                 self._buffer_next_height(p, block)
             return
         assert self._votes is not None
+        if rs.step == RoundStep.COMMITTED:
+            return  # decided: no block of this height needs validating any more
         if not (-1 <= p.pol_round < p.round) or len(p.block_hash) != HASH_SIZE:
             self._reject(p, "malformed proposal (pol_round must be -1 or below round)")
             return

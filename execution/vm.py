@@ -40,6 +40,7 @@ from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
 from eth.vm.forks.prague import PragueVM
 from eth.vm.forks.prague.blocks import PragueBlock, PragueBlockHeader
 from eth.vm.forks.prague.state import PragueState, PragueTransactionExecutor
+from eth.vm.spoof import SpoofTransaction
 from eth_utils import ValidationError
 
 from execution.transactions import ALLOWED_TX_TYPES, recover_sender
@@ -82,7 +83,8 @@ class PlumeTransactionExecutor(PragueTransactionExecutor):
         # Fills the tx's cached sender from the process-wide sender cache, so a
         # transaction whose signature was already recovered (mempool, build)
         # is not recovered again.
-        recover_sender(transaction)
+        if not isinstance(transaction, SpoofTransaction):  # eth_call has no signature
+            recover_sender(transaction)
         super().validate_transaction(transaction)
 
 

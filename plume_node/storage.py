@@ -273,21 +273,37 @@ class WriteBatch(_PrefixMixin, BaseDB, AtomicWriteBatchAPI):
     def _apply_pending(self, pending: dict[bytes, bytes | None]) -> None:
         self._live().update(pending)
 
-    @contextmanager
-    def atomic_batch(self) -> Iterator[WriteBatch]:
+    def atomic_batch(self) -> Any:
         """A nested batch: folds into this one on success, discarded on an exception."""
         self._live()
-        child = WriteBatch(self)
-        try:
-            yield child
-        except BaseException:
-            child._close()
-            raise
-        else:
-            self._apply_pending(child._close())
+        return _nested_batch(self)
 
     def pending_count(self) -> int:
         return len(self._live())
+
+
+def _fold_into(parent: DatabaseAPI, pending: dict[bytes, bytes | None]) -> None:
+    apply = getattr(parent, "_apply_pending", None)
+    if apply is not None:
+        apply(pending)
+        return
+    for key, value in pending.items():
+        if value is None:
+            parent.delete(key)
+        else:
+            parent[key] = value
+
+
+@contextmanager
+def _nested_batch(parent: DatabaseAPI) -> Iterator[WriteBatch]:
+    child = WriteBatch(parent)
+    try:
+        yield child
+    except BaseException:
+        child._close()
+        raise
+    else:
+        _fold_into(parent, child._close())
 
 
 class PrefixedDB(_PrefixMixin, BaseAtomicDB):
@@ -324,8 +340,15 @@ class PrefixedDB(_PrefixMixin, BaseAtomicDB):
 
     @contextmanager
     def atomic_batch(self) -> Iterator[PrefixedDB]:  # type: ignore[override]
-        with self.inner.atomic_batch() as batch:  # type: ignore[attr-defined]
-            yield PrefixedDB(batch, self.prefix)
+        opener = getattr(self.inner, "atomic_batch", None)
+        if opener is not None:
+            with opener() as batch:
+                yield PrefixedDB(batch, self.prefix)
+            return
+        # `inner` is a batch that cannot nest (e.g. py-evm's AtomicDBWriteBatch):
+        # stage in a child batch and fold it in on success.
+        with _nested_batch(self.inner) as child:
+            yield PrefixedDB(child, self.prefix)
 
     def iterate(self) -> Iterator[tuple[bytes, bytes]]:
         """Committed (key, value) pairs of this view (needs a LevelDB underneath)."""
@@ -379,16 +402,8 @@ class Overlay(_PrefixMixin, BaseAtomicDB):
     def _apply_pending(self, pending: dict[bytes, bytes | None]) -> None:
         self._pending.update(pending)
 
-    @contextmanager
-    def atomic_batch(self) -> Iterator[WriteBatch]:
-        child = WriteBatch(self)
-        try:
-            yield child
-        except BaseException:
-            child._close()
-            raise
-        else:
-            self._apply_pending(child._close())
+    def atomic_batch(self) -> Any:
+        return _nested_batch(self)
 
     def pending(self) -> dict[bytes, bytes | None]:
         """The writes so far (value None = delete). Do not mutate."""

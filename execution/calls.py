@@ -1,0 +1,128 @@
+"""``eth_call`` and ``eth_estimateGas`` on a committed block's state.
+
+``tx_fields`` (all optional except as noted; addresses are 20-byte ``bytes``):
+
+* ``from``: sender (default the zero address),
+* ``to``: callee, ``None``/absent for contract creation,
+* ``gas``: gas limit (default: the block gas limit),
+* ``gas_price`` (or ``max_fee_per_gas``): if given and non-zero the sender
+  must afford ``gas * price``, as in geth; default 0,
+* ``value`` (default 0), ``data`` (default ``b""``), ``nonce`` (default: the
+  sender's current nonce).
+
+The call runs as the next block would (number + 1, same timestamp, same gas
+limit) but with base fee 0, on an ``Overlay`` that is thrown away: it never
+changes the chain. A revert raises ``CallError`` with the revert payload in
+``revert_data``; another EVM failure raises ``CallError`` with empty
+``revert_data``; an invalid call (nonce, funds) raises ``CallError`` too.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from eth.abc import ComputationAPI, StateAPI
+from eth.exceptions import Revert
+from eth.vm.spoof import SpoofTransaction
+from eth_utils import ValidationError
+
+from execution.errors import CallError
+from plume_node.storage import Overlay
+
+if TYPE_CHECKING:
+    from execution.chain import PlumeChain
+
+ZERO_ADDRESS = b"\x00" * 20
+# the tolerance of the gas search: estimates are exact to within this much gas
+ESTIMATE_TOLERANCE = 1
+
+
+def _state_for_call(chain: PlumeChain, at_block: int | None) -> StateAPI:
+    parent = chain.get_header(at_block)
+    template = chain._child_header(
+        parent, timestamp=parent.timestamp, coinbase=ZERO_ADDRESS, extra_data=b"\x00" * 32
+    ).copy(base_fee_per_gas=0)
+    vm = chain._new_vm(template, Overlay(chain.chain_view))
+    return vm.state
+
+
+def _spoof(state: StateAPI, chain: PlumeChain, f: dict[str, Any], gas: int | None = None) -> Any:
+    unknown = set(f) - {"from", "to", "gas", "gas_price", "max_fee_per_gas",
+                        "max_priority_fee_per_gas", "value", "data", "nonce"}
+    if unknown:
+        raise CallError(f"unknown call fields: {', '.join(sorted(unknown))}")
+    sender = f.get("from") or ZERO_ADDRESS
+    to = f.get("to") or b""
+    for name, addr in (("from", sender), ("to", to)):
+        if type(addr) is not bytes or len(addr) not in ((20,) if name == "from" else (0, 20)):
+            raise CallError(f"call field '{name}' must be a 20-byte address")
+    price = f.get("gas_price")
+    if price is None:
+        price = f.get("max_fee_per_gas", 0)
+    nonce = f.get("nonce")
+    if nonce is None:
+        nonce = state.get_nonce(sender)
+    unsigned = chain.vm_class.create_unsigned_transaction(
+        nonce=nonce,
+        gas_price=int(price),
+        gas=int(gas if gas is not None else f.get("gas") or state.gas_limit),
+        to=to,
+        value=int(f.get("value", 0)),
+        data=bytes(f.get("data", b"")),
+    )
+    return SpoofTransaction(unsigned, from_=sender)
+
+
+def _run(state: StateAPI, tx: Any) -> ComputationAPI:
+    snapshot = state.snapshot()
+    try:
+        return state.apply_transaction(tx)
+    except ValidationError as exc:
+        raise CallError(f"invalid call: {exc}") from exc
+    finally:
+        state.revert(snapshot)
+
+
+def _raise_for(computation: ComputationAPI) -> None:
+    if computation.is_error:
+        err = computation.error
+        if isinstance(err, Revert):
+            raise CallError("execution reverted", revert_data=bytes(computation.output))
+        raise CallError(f"execution failed: {type(err).__name__}: {err}")
+
+
+def call(chain: PlumeChain, tx_fields: dict[str, Any], at_block: int | None = None) -> bytes:
+    """Run a call on the state after ``at_block`` (head if None); return its output."""
+    state = _state_for_call(chain, at_block)
+    computation = _run(state, _spoof(state, chain, tx_fields))
+    _raise_for(computation)
+    return bytes(computation.output)
+
+
+def estimate_gas(chain: PlumeChain, tx_fields: dict[str, Any], at_block: int | None = None) -> int:
+    """Smallest gas limit with which the call succeeds (binary search, exact).
+
+    Raises ``CallError`` if it fails even with the cap (``tx_fields['gas']`` or
+    the block gas limit); a revert carries its payload.
+    """
+    state = _state_for_call(chain, at_block)
+    cap = int(tx_fields.get("gas") or state.gas_limit)
+    top = _run(state, _spoof(state, chain, tx_fields, gas=cap))
+    _raise_for(top)
+    # a successful run's gas used is a lower bound (refunds aside), so search from it
+    lo = _spoof(state, chain, tx_fields, gas=cap).intrinsic_gas - 1
+    hi = cap
+    used = cap - top.get_gas_remaining()
+    if used > lo and used <= cap:
+        probe = _run(state, _spoof(state, chain, tx_fields, gas=used))
+        if not probe.is_error:
+            hi = used
+        else:
+            lo = used
+    while hi - lo > ESTIMATE_TOLERANCE:
+        mid = (lo + hi) // 2
+        if _run(state, _spoof(state, chain, tx_fields, gas=mid)).is_error:
+            lo = mid
+        else:
+            hi = mid
+    return hi

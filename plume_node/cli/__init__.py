@@ -26,8 +26,11 @@ def _register() -> None:
     for command in (init, start, genesis):
         main.add_command(command)
     from plume_node.cli.keys import keys
+    from plume_node.cli.query import query
+    from plume_node.cli.tx import tx
 
-    main.add_command(keys)
+    for family in (keys, tx, query):
+        main.add_command(family)
     from plume_node.cli.sim import sim
     main.add_command(sim)
 

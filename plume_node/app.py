@@ -1,0 +1,200 @@
+"""The application interface the consensus engine's driver calls (DESIGN.md, Consensus).
+
+`propose_block`, `validate_block`, `commit`, `validator_set`: the only door
+between consensus and execution. Consensus sees a block as opaque bytes with a
+32-byte hash; this module turns them into `execution.PlumeBlock`s, checks the
+consensus parts of a block that execution cannot (the parent's commit
+certificate in the sidecar, the evidence), and writes one height's everything
+in one LevelDB batch: the execution result (state, block, receipts, indexes,
+cached from validation, never re-executed), the commit certificate, and the
+validator set of the next height.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from consensus.errors import ConsensusError
+from consensus.messages import CommitCertificate, DuplicateVoteEvidence
+from consensus.validators import Validator, ValidatorSet
+from execution.block import PlumeBlock
+from execution.chain import PlumeChain
+from execution.errors import ExecutionError
+from execution.sidecar import Sidecar
+from plume_node.genesis import GenesisDoc
+from plume_node.storage import PREFIX_CERT, PREFIX_NODE, LevelDB, PrefixedDB
+
+log = logging.getLogger("plume.app")
+
+MAX_FUTURE_DRIFT_S = 30  # a proposer's clock may run ahead of ours by this much
+MAX_EVIDENCE_PER_BLOCK = 16
+_VSET_KEY = b"vset/"
+
+
+def _height_key(prefix: bytes, height: int) -> bytes:
+    return prefix + height.to_bytes(8, "big")
+
+
+class Application:
+    def __init__(
+        self,
+        db: LevelDB,
+        genesis: GenesisDoc,
+        mempool,
+        fee_address: bytes,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.db = db
+        self.genesis = genesis
+        self.chain_id = str(genesis.chain_id)  # the consensus sign-bytes domain
+        self.mempool = mempool
+        self.fee_address = fee_address
+        self.clock = clock
+        self.chain = PlumeChain(db, genesis.execution_state())
+        self._certs = db.prefixed(PREFIX_CERT)
+        self._node = db.prefixed(PREFIX_NODE)
+        self._pending_evidence: dict[bytes, DuplicateVoteEvidence] = {}
+        self._vsets: dict[int, ValidatorSet] = {}
+
+    # ---- reads ----------------------------------------------------------------
+
+    def committed_height(self) -> int:
+        return self.chain.head.block_number
+
+    def commit_certificate(self, height: int) -> CommitCertificate | None:
+        data = self._certs.get(_height_key(b"", height))
+        return CommitCertificate.decode(data) if data is not None else None
+
+    def validator_set(self, height: int) -> ValidatorSet:
+        """The validator set (with proposer priorities) that decides `height`.
+
+        Height 1's comes from genesis; each commit stores the next height's
+        (priorities advanced once, CometBFT's rule) in the same batch.
+        """
+        cached = self._vsets.get(height)
+        if cached is not None:
+            return cached
+        if height <= 1:
+            vset = ValidatorSet.new(
+                [Validator.from_pub_key(v.pub_key, v.power) for v in self.genesis.validators]
+            )
+        else:
+            data = self._node.get(_height_key(_VSET_KEY, height))
+            if data is None:
+                raise LookupError(f"no validator set stored for height {height}")
+            vset = ValidatorSet.decode(data)
+        self._vsets[height] = vset
+        if len(self._vsets) > 64:
+            self._vsets.pop(min(self._vsets))
+        return vset
+
+    def account_state(self) -> "HeadAccounts":
+        """The committed head's accounts, as the mempool reads them."""
+        return HeadAccounts(self.chain.state_at())
+
+    def has_pending_transactions(self) -> bool:
+        return len(self.mempool) > 0
+
+    # ---- the application interface -------------------------------------------
+
+    def propose_block(self, height: int, round: int) -> tuple[bytes, bytes]:
+        head = self.chain.head
+        if height != head.block_number + 1:
+            raise RuntimeError(f"asked to propose height {height} on top of head {head.block_number}")
+        last_commit = b""
+        if height > 1:
+            cert = self.commit_certificate(height - 1)
+            last_commit = cert.encode() if cert is not None else b""
+        evidence = tuple(ev.encode() for ev in list(self._pending_evidence.values())[:MAX_EVIDENCE_PER_BLOCK])
+        sidecar = Sidecar(round=round, last_commit=last_commit, evidence=evidence)
+        base_fee = self.chain.next_base_fee()
+        txs = self.mempool.select(head.gas_limit, base_fee)
+        timestamp = max(int(self.clock()), head.timestamp)
+        result = self.chain.build_block(txs, timestamp=timestamp, coinbase=self.fee_address, sidecar=sidecar)
+        if result.rejected:
+            self.mempool.remove([tx.hash for tx, _reason in result.rejected])
+            for tx, reason in result.rejected:
+                log.info("dropped tx %s from the pool: %s", tx.hash.hex(), reason)
+        block = result.block
+        return block.hash, block.encode()
+
+    def validate_block(self, height: int, block_hash: bytes, payload: bytes) -> str | None:
+        """None when the block is valid for `height`, else the reason it is not."""
+        try:
+            block = PlumeBlock.decode(payload)
+        except ExecutionError as exc:
+            return f"undecodable block: {exc}"
+        if block.hash != block_hash:
+            return f"block hashes to {block.hash.hex()}, proposal names {block_hash.hex()}"
+        if block.number != height:
+            return f"block number {block.number} is not height {height}"
+        reason = self._check_consensus_sidecar(block)
+        if reason is not None:
+            return reason
+        try:
+            self.chain.validate_block(block, max_timestamp=int(self.clock()) + MAX_FUTURE_DRIFT_S)
+        except ExecutionError as exc:
+            return str(exc)
+        return None
+
+    def _check_consensus_sidecar(self, block: PlumeBlock) -> str | None:
+        height = block.number
+        sidecar = block.sidecar
+        if height == 1:
+            if sidecar.last_commit:
+                return "block 1 must carry no last_commit"
+        else:
+            try:
+                cert = CommitCertificate.decode(sidecar.last_commit)
+                cert.verify(self.validator_set(height - 1), self.chain_id)
+            except ConsensusError as exc:
+                return f"bad last_commit: {exc}"
+            if cert.height != height - 1 or cert.block_hash != block.header.parent_hash:
+                return "last_commit does not certify the parent block"
+        for item in sidecar.evidence:
+            try:
+                evidence = DuplicateVoteEvidence.decode(item)
+                evidence.verify(self.validator_set(evidence.height), self.chain_id)
+            except (ConsensusError, LookupError) as exc:
+                return f"bad evidence: {exc}"
+        return None
+
+    def commit(self, height: int, block_hash: bytes, payload: bytes, certificate: CommitCertificate) -> None:
+        """Persist the height in one synced batch, then recheck the mempool."""
+        block = PlumeBlock.decode(payload)
+        next_set = self.validator_set(height).advance(1)
+        with self.chain.commit_batch(block) as batch:
+            PrefixedDB(batch, PREFIX_CERT)[_height_key(b"", height)] = certificate.encode()
+            PrefixedDB(batch, PREFIX_NODE)[_height_key(_VSET_KEY, height + 1)] = next_set.encode()
+        self._vsets[height + 1] = next_set
+        for item in block.sidecar.evidence:
+            self._pending_evidence.pop(DuplicateVoteEvidence.decode(item).encode(), None)
+        removed = self.mempool.recheck(self.account_state(), self.chain.next_base_fee(), self.clock())
+        log.info(
+            "committed height=%d txs=%d gas=%d round=%d hash=%s%s",
+            height,
+            len(block.transactions),
+            block.header.gas_used,
+            block.sidecar.round,
+            block_hash.hex()[:16],
+            f" pool_dropped={len(removed)}" if removed else "",
+        )
+
+    def add_evidence(self, evidence: DuplicateVoteEvidence) -> None:
+        self._pending_evidence.setdefault(evidence.encode(), evidence)
+
+
+class HeadAccounts:
+    """`execution.reads.StateView` in the shape the mempool asks for (`AccountState`)."""
+
+    def __init__(self, view) -> None:
+        self._view = view
+
+    def get_nonce(self, address: bytes) -> int:
+        return self._view.nonce(address)
+
+    def get_balance(self, address: bytes) -> int:
+        return self._view.balance(address)

@@ -1,0 +1,214 @@
+"""The trio service that drives the sans-I/O consensus engine.
+
+It owns the engine: every event (a vote or proposal from the network, a timer
+firing) arrives on one bounded channel and is handled to completion, actions
+and all, before the next, so the engine never sees two events at once. The
+actions are carried out exactly as docs/consensus-interface.md says: signing
+through the double-sign guard (durable before anything is broadcast), blocks
+built, validated and committed by the application, timers on trio's clock.
+
+The same driver runs a lone validator and a validator among peers; with no
+network attached, `Broadcast` reaches nobody and the engine's own votes are
+the quorum.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Protocol
+
+import trio
+
+from consensus.actions import (
+    Broadcast,
+    Commit,
+    EvidenceFound,
+    Rejected,
+    RequestProposal,
+    ScheduleTimeout,
+    Sign,
+    ValidateBlock,
+)
+from consensus.engine import ConsensusEngine
+from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Proposal, Vote
+from consensus.signer import Signer
+from consensus.validators import ValidatorSet
+
+log = logging.getLogger("plume.consensus")
+
+Event = Callable[[ConsensusEngine], list]
+
+
+class ConsensusApp(Protocol):
+    """What the driver needs of the application (plume_node.app.Application)."""
+
+    def committed_height(self) -> int: ...
+
+    def validator_set(self, height: int) -> ValidatorSet: ...
+
+    def propose_block(self, height: int, round: int) -> tuple[bytes, bytes]: ...
+
+    def validate_block(self, height: int, block_hash: bytes, block: bytes) -> str | None: ...
+
+    def commit(self, height: int, block_hash: bytes, block: bytes, certificate: CommitCertificate) -> None: ...
+
+    def add_evidence(self, evidence: DuplicateVoteEvidence) -> None: ...
+
+    def has_pending_transactions(self) -> bool: ...
+
+
+class ConsensusNetwork(Protocol):
+    """What the driver needs of the network; the p2p gossip layer implements it."""
+
+    def broadcast_vote(self, vote: Vote) -> None: ...
+
+    def broadcast_proposal(self, proposal: Proposal, block: bytes) -> None: ...
+
+    def broadcast_evidence(self, evidence: DuplicateVoteEvidence) -> None: ...
+
+    def report_invalid(self, message: Vote | Proposal, reason: str) -> None: ...
+
+    def new_height(self, height: int) -> None: ...
+
+
+class ConsensusDriver:
+    def __init__(
+        self,
+        engine: ConsensusEngine,
+        app: ConsensusApp,
+        signer: Signer | None,
+        *,
+        block_time_ms: int,
+        create_empty_blocks: bool = True,
+        network: ConsensusNetwork | None = None,
+        on_commit: Callable[[int], None] | None = None,
+        event_buffer: int = 1024,
+    ) -> None:
+        self.engine = engine
+        self.app = app
+        self.signer = signer
+        self.network = network
+        self.block_time_ms = block_time_ms
+        self.create_empty_blocks = create_empty_blocks
+        self.on_commit = on_commit
+        self._send, self._receive = trio.open_memory_channel[Event](event_buffer)
+        self._nursery: trio.Nursery | None = None
+        self.height = 0  # the height the engine is working on
+        self._tx_arrived = trio.Event()
+        self.last_commit_at = 0.0  # trio clock
+        self.round = 0
+
+    # ---- inputs -------------------------------------------------------------
+
+    def submit_vote(self, vote: Vote) -> bool:
+        return self._offer(lambda e: e.on_vote(vote))
+
+    def submit_proposal(self, proposal: Proposal, block: bytes) -> bool:
+        return self._offer(lambda e: e.on_proposal(proposal, block))
+
+    def notify_transactions(self) -> None:
+        """The mempool gained transactions (wakes a node that waits for them)."""
+        self._tx_arrived.set()
+
+    def _offer(self, event: Event) -> bool:
+        # Network input never blocks the network: when the engine is this far
+        # behind, dropping is safe (votes are re-gossiped) and bounded.
+        try:
+            self._send.send_nowait(event)
+            return True
+        except trio.WouldBlock:
+            log.warning("consensus input queue full; dropping a message")
+            return False
+
+    # ---- the service --------------------------------------------------------
+
+    async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            await self._execute(self._start_height_event(self.app.committed_height() + 1))
+            task_status.started()
+            async for event in self._receive:
+                await self._execute(event(self.engine))
+
+    async def _execute(self, actions: list) -> None:
+        queue = deque(actions)
+        while queue:
+            action = queue.popleft()
+            if isinstance(action, Sign):
+                signed = self.signer.sign(action.message) if self.signer is not None else None
+                if signed is None:
+                    log.warning("double-sign guard refused to sign %r", action.message)
+                queue.extend(self.engine.on_signed(signed))
+            elif isinstance(action, Broadcast):
+                if self.network is not None:
+                    if isinstance(action.message, Proposal):
+                        self.network.broadcast_proposal(action.message, action.block or b"")
+                    else:
+                        self.network.broadcast_vote(action.message)
+            elif isinstance(action, ScheduleTimeout):
+                self.round = max(self.round, action.round) if action.height == self.height else self.round
+                self._nursery.start_soon(self._timer, action)
+            elif isinstance(action, RequestProposal):
+                block_hash, block = self.app.propose_block(action.height, action.round)
+                queue.extend(self.engine.on_block_proposed(action.height, action.round, block_hash, block))
+            elif isinstance(action, ValidateBlock):
+                reason = self.app.validate_block(action.height, action.block_hash, action.block)
+                if reason is not None:
+                    log.warning("block %s at height %d is invalid: %s", action.block_hash.hex()[:12], action.height, reason)
+                queue.extend(
+                    self.engine.on_block_validated(
+                        action.height, action.round, action.block_hash, reason is None, reason or ""
+                    )
+                )
+            elif isinstance(action, Commit):
+                await self._commit(action)
+            elif isinstance(action, EvidenceFound):
+                log.warning("double-sign evidence against validator %s at height %d",
+                            action.evidence.validator.hex(), action.evidence.height)
+                self.app.add_evidence(action.evidence)
+                if self.network is not None:
+                    self.network.broadcast_evidence(action.evidence)
+            elif isinstance(action, Rejected):
+                log.debug("rejected %r: %s", action.message, action.reason)
+                if self.network is not None:
+                    self.network.report_invalid(action.message, action.reason)
+            else:  # pragma: no cover - a new action kind the driver must learn
+                raise TypeError(f"unknown consensus action {action!r}")
+
+    async def _commit(self, action: Commit) -> None:
+        started = time.perf_counter()
+        self.app.commit(action.height, action.block_hash, action.block, action.certificate)
+        self.last_commit_at = trio.current_time()
+        log.debug("committed height %d in %.1f ms", action.height, (time.perf_counter() - started) * 1000)
+        if self.on_commit is not None:
+            self.on_commit(action.height)
+        self._nursery.start_soon(self._next_height_after_pause, action.height + 1)
+
+    async def _next_height_after_pause(self, height: int) -> None:
+        # The block interval (CometBFT's timeout_commit): time for late
+        # precommits to arrive and for transactions to gather.
+        await trio.sleep_until(self.last_commit_at + self.block_time_ms / 1000)
+        if not self.create_empty_blocks:
+            while not self.app.has_pending_transactions():
+                self._tx_arrived = trio.Event()
+                with trio.move_on_after(1.0):  # re-check: the mempool may fill by gossip too
+                    await self._tx_arrived.wait()
+        await self._send.send(lambda e, h=height: self._start_height_event(h))
+
+    def _start_height_event(self, height: int) -> list:
+        # Runs inside the event loop, so starting a height is ordered with
+        # every other engine event. Returns the start actions.
+        self.height = height
+        self.round = 0
+        if self.network is not None:
+            self.network.new_height(height)
+        locked = self.signer.locked(height) if self.signer is not None else None
+        return self.engine.start_height(height, self.app.validator_set(height), locked=locked)
+
+    async def _timer(self, timeout: ScheduleTimeout) -> None:
+        await trio.sleep(timeout.duration_ms / 1000)
+        if timeout.height == self.height:
+            await self._send.send(lambda e: e.on_timeout(timeout))

@@ -1,0 +1,150 @@
+"""The node: one object holding every service of a running Plume node.
+
+`Node.open` loads and checks everything that can be wrong before any task
+starts (genesis, keys, the data directory's identity); `Node.run` runs the
+services in one nursery: the consensus driver, and when configured the
+JSON-RPC server and the p2p network. The Python API a test or an embedding
+program uses (`submit_transaction`, `app.chain`...) is the same one the RPC
+server calls.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import click
+import trio
+
+from consensus.crypto import PrivateKey
+from consensus.engine import ConsensusEngine
+from consensus.signer import Signer
+from consensus.timeouts import TimeoutConfig
+from execution.errors import ExecutionError
+from execution.mempool import Mempool, MempoolConfig
+from plume_node import __version__
+from plume_node.app import Application
+from plume_node.config import Config
+from plume_node.consensus_driver import ConsensusDriver
+from plume_node.genesis import GenesisDoc, load_genesis
+from plume_node.home import Home
+from plume_node.node_keys import load_key_file
+from plume_node.signer_store import LevelDBSignStore
+from plume_node.storage import PREFIX_NODE, LevelDB, StorageError, open_database
+
+_GENESIS_DOC_KEY = b"genesis-doc-hash"
+
+log = logging.getLogger("plume.node")
+
+
+class Node:
+    def __init__(self, home: Home, config: Config, genesis: GenesisDoc, db: LevelDB) -> None:
+        self.home = home
+        self.config = config
+        self.genesis = genesis
+        self.db = db
+        self.chain_id = genesis.chain_id
+        validator_key = load_key_file(home.validator_key_path)
+        self.node_key = load_key_file(home.node_key_path)
+        self.node_id = self.node_key.address.hex()
+        fee_address = bytes.fromhex(config.fee_address[2:]) if config.fee_address else b"\x00" * 20
+        m = config.mempool
+        self.mempool = Mempool(
+            genesis.chain_id,
+            MempoolConfig(
+                max_txs=m.max_txs,
+                max_bytes=m.max_bytes,
+                max_tx_bytes=m.max_tx_bytes,
+                price_bump_percent=m.price_bump_percent,
+                ttl_seconds=m.ttl_seconds,
+            ),
+        )
+        self.app = Application(db, genesis, self.mempool, fee_address)
+        key = PrivateKey.from_seed(validator_key.private_bytes)
+        self.validator_address = key.address
+        self.signer = Signer(key, LevelDBSignStore(db), str(genesis.chain_id))
+        c = config.consensus
+        self.engine = ConsensusEngine(
+            chain_id=str(genesis.chain_id),
+            address=key.address,
+            timeouts=TimeoutConfig(
+                propose_ms=c.timeout_propose_ms,
+                propose_delta_ms=c.timeout_propose_delta_ms,
+                prevote_ms=c.timeout_prevote_ms,
+                prevote_delta_ms=c.timeout_prevote_delta_ms,
+                precommit_ms=c.timeout_precommit_ms,
+                precommit_delta_ms=c.timeout_precommit_delta_ms,
+            ),
+        )
+        self.driver = ConsensusDriver(
+            self.engine,
+            self.app,
+            self.signer,
+            block_time_ms=c.block_time_ms,
+            create_empty_blocks=c.create_empty_blocks,
+        )
+        self.started_at = time.time()
+
+    @classmethod
+    def open(cls, home: Home, config: Config) -> "Node":
+        genesis = load_genesis(home.genesis_path)
+        first_start = not home.started()
+        try:
+            db = open_database(home.data_dir, create=first_start)
+        except StorageError as exc:
+            raise click.ClickException(str(exc)) from None
+        try:
+            _check_genesis_doc(db, genesis)
+            node = cls(home, config, genesis, db)
+        except (StorageError, ExecutionError) as exc:
+            db.close()
+            raise click.ClickException(str(exc)) from None
+        except BaseException:
+            db.close()
+            raise
+        log.info(
+            "node %s (%s) chain %d at height %d, validator %s",
+            node.node_id[:12],
+            config.moniker,
+            genesis.chain_id,
+            node.app.committed_height(),
+            node.validator_address.hex(),
+        )
+        return node
+
+    async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(self.driver.run)
+            task_status.started()
+
+    def close(self) -> None:
+        self.db.close()
+
+    # ---- the node's Python API (also what JSON-RPC calls) ----------------------
+
+    def submit_transaction(self, raw: bytes) -> bytes:
+        """Add a signed raw transaction to the mempool; returns its hash or raises MempoolError."""
+        result = self.mempool.add_raw(raw, self.app.account_state(), self.app.chain.next_base_fee(), time.time())
+        self.driver.notify_transactions()
+        return result.tx_hash
+
+    def version(self) -> str:
+        return f"plume-node/v{__version__}/python"
+
+
+def _check_genesis_doc(db: LevelDB, genesis: GenesisDoc) -> None:
+    """Tie the data directory to the whole genesis document, validators included.
+
+    The execution chain checks block 0 (the allocations); this catches a
+    genesis that differs only in its validators or parameters.
+    """
+    meta = db.prefixed(PREFIX_NODE)
+    stored = meta.get(_GENESIS_DOC_KEY)
+    if stored is None:
+        meta[_GENESIS_DOC_KEY] = genesis.hash()
+    elif stored != genesis.hash():
+        raise StorageError(
+            f"the data directory {db.path} was created from a different genesis.json "
+            f"(hash {stored.hex()}, this one {genesis.hash().hex()}); use the genesis it was "
+            "created with, or a new data directory"
+        )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 
 import click
 import trio
@@ -24,7 +25,7 @@ from execution.errors import ExecutionError
 from execution.mempool import Mempool, MempoolConfig
 from plume_node import __version__
 from plume_node.app import Application
-from plume_node.config import Config
+from plume_node.config import Config, parse_host_port
 from plume_node.consensus_driver import ConsensusDriver
 from plume_node.genesis import GenesisDoc, load_genesis
 from plume_node.home import Home
@@ -84,6 +85,7 @@ class Node:
             create_empty_blocks=c.create_empty_blocks,
         )
         self.started_at = time.time()
+        self.rpc_port: int | None = None
 
     @classmethod
     def open(cls, home: Home, config: Config) -> "Node":
@@ -114,13 +116,82 @@ class Node:
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
+            if self.config.rpc.enabled:
+                await self._start_rpc(nursery)
             await nursery.start(self.driver.run)
             task_status.started()
+
+    async def _start_rpc(self, nursery: trio.Nursery) -> None:
+        from plume_node.rpc.server import serve_rpc
+
+        rpc = self.config.rpc
+        host, port = parse_host_port(rpc.listen_addr, "rpc.listen_addr")
+        try:
+            self.rpc_port = await nursery.start(
+                partial(
+                    serve_rpc,
+                    self,
+                    host,
+                    port,
+                    cors_origins=tuple(rpc.cors_origins),
+                    max_body_bytes=rpc.max_body_bytes,
+                    max_batch=rpc.max_batch,
+                )
+            )
+        except OSError as exc:
+            raise click.ClickException(
+                f"cannot serve JSON-RPC on {rpc.listen_addr}: {exc.strerror or exc}; "
+                "stop whatever uses that port or pass --rpc-addr HOST:PORT"
+            ) from None
+        log.info("JSON-RPC on http://%s:%d", host, self.rpc_port)
 
     def close(self) -> None:
         self.db.close()
 
-    # ---- the node's Python API (also what JSON-RPC calls) ----------------------
+    # ---- the node's Python API (also what JSON-RPC calls: rpc.backend.RpcBackend)
+
+    @property
+    def chain(self):
+        return self.app.chain
+
+    def node_info(self) -> dict:
+        return {
+            "node_id": self.node_id,
+            "moniker": self.config.moniker,
+            "validator_address": "0x" + self.validator_address.hex(),
+            "listen_addr": self.config.p2p.listen_addr,
+            "rpc_addr": self.config.rpc.listen_addr,
+            "uptime_s": int(time.time() - self.started_at),
+        }
+
+    def consensus_state(self) -> dict:
+        engine = self.engine
+        if engine.height is None:  # before the first height starts
+            height, round, step = self.app.committed_height() + 1, 0, "new_height"
+            proposer = self.app.validator_set(height).proposer_address
+        else:
+            height, round, step = engine.height, engine.round, engine.step.name.lower()
+            proposer = engine.proposer_for(round)
+        return {
+            "height": height,
+            "round": round,
+            "step": step,
+            "validators": [
+                {"address": "0x" + v.address.hex(), "power": v.power, "pub_key": "0x" + v.pub_key.hex()}
+                for v in self.app.validator_set(height).validators
+            ],
+            "proposer": "0x" + proposer.hex(),
+        }
+
+    def commit_certificate(self, height: int) -> bytes | None:
+        cert = self.app.commit_certificate(height)
+        return cert.encode() if cert is not None else None
+
+    def syncing(self) -> dict | None:
+        return None
+
+    def peer_count(self) -> int:
+        return 0
 
     def submit_transaction(self, raw: bytes) -> bytes:
         """Add a signed raw transaction to the mempool; returns its hash or raises MempoolError."""

@@ -40,9 +40,9 @@ from eth_utils import ValidationError
 from execution.block import PlumeBlock
 from execution.cache import DEFAULT_CACHE_SIZE, ExecutionCache, ExecutionResult
 from execution.errors import GenesisMismatch, InvalidBlock
-from execution.genesis import GenesisState, build_genesis, genesis_header
+from execution.genesis import GenesisState, build_genesis, genesis_header, genesis_sidecar
 from execution.reads import ChainReads
-from execution.sidecar import GENESIS_SIDECAR, Sidecar
+from execution.sidecar import Sidecar
 from execution.transactions import recover_sender
 from execution.vm import FIXED_HEADER_FIELDS, PlumeVM, expected_base_fee, header_problems, make_vm_class
 from plume_node.storage import (
@@ -121,7 +121,7 @@ class PlumeChain(ChainReads):
             assert header == expected, "genesis must be a pure function of GenesisState"
             block = PragueBlock(header, transactions=[], uncles=[], withdrawals=[])
             ChainDB._persist_block(chain, block, GENESIS_PARENT_HASH)
-            PrefixedDB(batch, PREFIX_EXEC)[sidecar_key(header.hash)] = GENESIS_SIDECAR.encode()
+            PrefixedDB(batch, PREFIX_EXEC)[sidecar_key(header.hash)] = genesis_sidecar(self.genesis).encode()
             meta = PrefixedDB(batch, PREFIX_META)
             meta[META_CHAIN_ID] = self.chain_id.to_bytes(32, "big")
             meta[META_GENESIS_HASH] = header.hash

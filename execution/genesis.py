@@ -5,6 +5,13 @@
 genesis header; ``genesis_header(genesis)`` computes the same header in memory.
 The genesis hash is a pure function of the ``GenesisState``.
 
+Chain parameters that no header field carries (chain id, base-fee floor) are
+committed through the genesis sidecar: block 0 has no parent commit, so its
+sidecar's ``last_commit`` holds ``msgpack([b"plume/genesis", chain_id,
+min_base_fee_per_gas])`` and the header's ``extra_data`` (its keccak) binds
+them into the genesis hash. Two nodes with different parameters therefore
+never share a genesis hash.
+
 Genesis also creates the staking reward pool system account with the supply
 counters (``staking.fees``): total supply starts as the sum of allocations.
 """
@@ -20,7 +27,9 @@ from eth.db.account import AccountDB
 from eth.db.atomic import AtomicDB
 from eth.vm.forks.prague.blocks import PragueBlockHeader
 
-from execution.sidecar import GENESIS_SIDECAR
+import msgpack
+
+from execution.sidecar import Sidecar
 from execution.vm import DEFAULT_MIN_BASE_FEE, FIXED_HEADER_FIELDS
 from staking.fees import REWARD_POOL_ADDRESS, SYSTEM_ADDRESSES, init_genesis_accounting
 
@@ -113,6 +122,14 @@ def write_genesis_state(genesis: GenesisState, db: DatabaseAPI) -> bytes:
     return adb.state_root
 
 
+def genesis_sidecar(genesis: GenesisState) -> Sidecar:
+    """Block 0's sidecar: commits the chain parameters no header field carries."""
+    params = msgpack.packb(
+        [b"plume/genesis", genesis.chain_id, genesis.min_base_fee_per_gas], use_bin_type=True
+    )
+    return Sidecar(round=0, last_commit=params, evidence=())
+
+
 def make_genesis_header(genesis: GenesisState, state_root: bytes) -> BlockHeaderAPI:
     return PragueBlockHeader(
         difficulty=FIXED_HEADER_FIELDS["difficulty"],
@@ -123,7 +140,7 @@ def make_genesis_header(genesis: GenesisState, state_root: bytes) -> BlockHeader
         parent_hash=GENESIS_PARENT_HASH,
         state_root=state_root,
         gas_used=0,
-        extra_data=GENESIS_SIDECAR.hash,
+        extra_data=genesis_sidecar(genesis).hash,
         mix_hash=FIXED_HEADER_FIELDS["mix_hash"],
         nonce=FIXED_HEADER_FIELDS["nonce"],
         base_fee_per_gas=genesis.base_fee_per_gas,
@@ -155,6 +172,7 @@ __all__ = [
     "GenesisError",
     "GenesisState",
     "build_genesis",
+    "genesis_sidecar",
     "genesis_hash",
     "genesis_header",
 ]

@@ -72,5 +72,3 @@ class Sidecar:
             raise DecodeError("sidecar encoding is not canonical")
         return sidecar
 
-
-GENESIS_SIDECAR = Sidecar(round=0, last_commit=b"", evidence=())

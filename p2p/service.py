@@ -161,8 +161,9 @@ class P2PService:
     def broadcast(self, msg: Message, exclude: Iterable[str] | None = None) -> int:
         """Queue `msg` to every connected peer that is not excluded and is not
         known to have it. Never blocks; a peer whose queue is full is dropped.
-        Returns the number of peers it was queued to."""
-        encoded = msg.encode()
+        Returns the number of peers it was queued to. Raises ValueError if the
+        encoded message exceeds `config.max_message_bytes`."""
+        encoded = self._encode(msg)
         h = message_hash(encoded)
         self.seen.add(h)  # our own message coming back is a duplicate
         skip = set(exclude or ())
@@ -177,11 +178,11 @@ class P2PService:
 
     def send(self, peer_id: str, msg: Message) -> bool:
         """Queue `msg` to one peer. False if it is not connected or its queue
-        was full (it is then dropped)."""
+        was full (it is then dropped). Raises ValueError like `broadcast`."""
         peer = self._peers.get(peer_id)
         if peer is None:
             return False
-        encoded = msg.encode()
+        encoded = self._encode(msg)
         if isinstance(msg, GOSSIP_TYPES):
             peer.known.add(message_hash(encoded))
         return self._enqueue(peer, encoded)
@@ -229,6 +230,16 @@ class P2PService:
         self.seen.discard(msg_hash)
 
     # ------------------------------------------------------------ internals
+
+    def _encode(self, msg: Message) -> bytes:
+        encoded = msg.encode()
+        if len(encoded) > self.config.max_message_bytes:
+            # The caller's bug, not the peer's: refuse here rather than let the
+            # writer fail and drop the peer.
+            raise ValueError(
+                f"{type(msg).__name__} of {len(encoded)} bytes exceeds max_message_bytes={self.config.max_message_bytes}"
+            )
+        return encoded
 
     def _notify_changed(self) -> None:
         self._changed.set()
@@ -349,7 +360,13 @@ class P2PService:
                     conn = await secure_handshake(stream, direction == "outbound", self._key, self.config.max_message_bytes)
                     hello = await self._exchange_hello(conn, expected)
             except trio.TooSlowError:
-                self._ban_keys([address_ban_key(host, port)], "handshake timeout")
+                if direction == "inbound":
+                    # A connection that stalls its handshake holds a slot:
+                    # ban it. A peer we dial that is slow is only retried
+                    # later (backoff); it may just be overloaded.
+                    self._ban_keys([address_ban_key(host, port)], "handshake timeout")
+                else:
+                    log.info("p2p %s handshake timed out", label)
                 return False
             except Refused as exc:
                 log.warning("p2p refused %s (%s): %s", label, conn.remote_node_id if conn else "?", exc.reason)
@@ -476,12 +493,15 @@ class P2PService:
         reason = peer.close_reason or "connection closed"
         if peer.ban_reason is not None:
             self._ban_keys([node_ban_key(peer.node_id), *self._address_keys(peer)], peer.ban_reason)
+        peer.send_channel.close()
+        log.info("p2p disconnected %s %s: %s", peer.direction, peer.node_id, reason)
         if self._peers.get(peer.node_id) is peer:
             del self._peers[peer.node_id]
             self._notify_changed()
-        peer.send_channel.close()
-        log.info("p2p disconnected %s: %s", peer.node_id, reason)
-        self._emit(PeerDisconnected(peer.node_id, reason))
+            self._emit(PeerDisconnected(peer.node_id, reason))
+        # else: a simultaneous connection replaced this one; the node id is
+        # still connected, so the node hears nothing (it got PeerConnected
+        # for the new session already).
 
     async def _reader(self, peer: _Peer) -> None:
         try:

@@ -128,6 +128,8 @@ class ChainView:
 
     # -- execution without a transaction
     def _call_fields(self, request: "CallRequest") -> dict[str, Any]:
+        # The nonce is not passed on: like geth, a call skips the nonce check
+        # (web3.py sends the next pending nonce when it estimates gas).
         fields: dict[str, Any] = {"value": request.value, "data": request.data}
         for key, value in (
             ("from", request.sender),
@@ -136,7 +138,6 @@ class ChainView:
             ("gas_price", request.gas_price),
             ("max_fee_per_gas", request.max_fee_per_gas),
             ("max_priority_fee_per_gas", request.max_priority_fee_per_gas),
-            ("nonce", request.nonce),
         ):
             if value is not None:
                 fields[key] = value

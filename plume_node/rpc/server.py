@@ -24,6 +24,8 @@ log = logging.getLogger("plume.rpc")
 
 DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
 DEFAULT_MAX_BATCH = 100
+# How much of an oversized body is read and dropped before answering 413.
+DISCARD_LIMIT = 64 * 1024 * 1024
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -75,13 +77,11 @@ class RpcApp:
             )
             return
         declared = headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            await self._too_large(send, cors, int(declared))
-            return
         try:
             body = await self._read_body(receive)
         except BodyTooLarge:
-            await self._too_large(send, cors, None)
+            size = int(declared) if declared is not None and declared.isdigit() else None
+            await self._too_large(send, cors, size)
             return
         if body is None:
             return  # the client went away
@@ -104,7 +104,13 @@ class RpcApp:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:
-                raise BodyTooLarge()
+                # Keep reading (and dropping) the rest: answering before the
+                # client has sent it all makes most clients see a broken pipe
+                # instead of our 413. Past DISCARD_LIMIT, answer anyway.
+                if size > DISCARD_LIMIT or not message.get("more_body", False):
+                    raise BodyTooLarge()
+                chunks = []
+                continue
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)

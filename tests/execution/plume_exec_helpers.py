@@ -6,7 +6,7 @@ import functools
 from pathlib import Path
 
 from eth_account import Account
-from eth_utils import keccak
+from eth_utils import keccak, to_checksum_address
 
 from execution.chain import PlumeChain
 from execution.genesis import GenesisAccount, GenesisState
@@ -61,7 +61,7 @@ def signed_raw(
     kind: int = 2,
     data: bytes = b"",
 ) -> bytes:
-    fields: dict = dict(nonce=nonce, gas=gas, to="0x" + to.hex(), value=value, chainId=chain_id, data=data)
+    fields: dict = dict(nonce=nonce, gas=gas, to=to_checksum_address(to), value=value, chainId=chain_id, data=data)
     if kind == 2:
         fields.update(type=2, maxFeePerGas=max_fee, maxPriorityFeePerGas=tip)
     elif kind == 1:

@@ -291,7 +291,11 @@ class P2PService:
                 log.warning("p2p accept failed: %s", exc)
                 await trio.sleep(0.1)
                 continue
-            host, port = stream.socket.getpeername()[:2]
+            try:
+                host, port = stream.socket.getpeername()[:2]
+            except OSError:  # reset before we looked at it
+                await _close_quietly(stream)
+                continue
             now = trio.current_time()
             inbound = sum(1 for p in self._peers.values() if p.direction == "inbound") + self._pending_inbound
             if self._bans.is_banned(address_ban_key(host, port), now):
@@ -318,7 +322,8 @@ class P2PService:
                 self._bans.banned_until(address_ban_key(target.host, target.port), now) or 0.0,
             )
             if until:
-                await trio.sleep(until - now)
+                # Re-check at least every dial_backoff_max, in case of unban().
+                await trio.sleep(min(until - now, self.config.dial_backoff_max))
                 continue
             outbound = sum(1 for p in self._peers.values() if p.direction == "outbound") + self._pending_outbound
             registered = False

@@ -1,0 +1,69 @@
+"""plume_* methods: supply and burn accounting, consensus state, commit certificates."""
+
+from __future__ import annotations
+
+from consensus.messages import CommitCertificate
+from consensus.validators import Validator, ValidatorSet
+
+from rpc_harness import ACCOUNTS, CHAIN_ID, GWEI, PLUME, sign_transfer
+
+ALICE, BOB, CAROL = ACCOUNTS[0], ACCOUNTS[1], ACCOUNTS[2]
+
+
+async def test_supply_burn_grows_by_half_the_base_fee_of_each_tx(client, backend):
+    start = await client.call("plume_supply")
+    assert start == {
+        "blockNumber": "0x0",
+        "totalSupply": hex(4 * 1000 * PLUME),
+        "totalBurned": "0x0",
+        "rewardPool": "0x0",
+        "bonded": "0x0",
+    }
+    await client.call("eth_sendRawTransaction", "0x" + sign_transfer(ALICE, BOB.address, 1, 0).hex())
+    await client.call("eth_sendRawTransaction", "0x" + sign_transfer(CAROL, BOB.address, 1, 0).hex())
+    block = backend.produce_block()
+    fee = block.header.base_fee_per_gas * block.header.gas_used
+    after = await client.call("plume_supply")
+    assert int(after["totalBurned"], 16) == fee - fee // 2
+    assert int(after["rewardPool"], 16) == fee // 2
+    assert int(after["totalSupply"], 16) == 4 * 1000 * PLUME - (fee - fee // 2)
+    # and at an older block, the old numbers
+    assert await client.call("plume_supply", "0x0") == start
+
+
+async def test_node_info(client, backend):
+    backend.peers = 2
+    info = await client.call("plume_nodeInfo")
+    assert info["nodeId"] == "0x" + "ab" * 20 and info["moniker"] == "test-node"
+    assert info["chainId"] == hex(CHAIN_ID) and info["height"] == "0x0"
+    assert info["version"] == "plume-node/v0.1.0/python"
+    assert info["peers"] == 2 and info["syncing"] is False
+
+
+async def test_consensus_state_passes_through(client, backend):
+    state = await client.call("plume_consensusState")
+    assert state["height"] == "0x1" and state["step"] == "propose"
+    assert len(state["validators"]) == 3 and state["proposer"] == state["validators"][0]["address"]
+
+
+async def test_block_commit_is_decoded_and_verifies(client, backend):
+    assert await client.call("plume_getBlockCommit", "0x1") is None
+    block = backend.produce_block()
+    commit = await client.call("plume_getBlockCommit", "0x1")
+    assert commit["height"] == "0x1" and commit["round"] == "0x0"
+    assert commit["blockHash"] == "0x" + block.hash.hex()
+    assert len(commit["signatures"]) == 3
+    assert commit == await client.call("plume_getBlockCommit", "latest")
+    assert commit == await client.call("plume_getBlockCommit", 1)
+    # rebuilt from the JSON, the certificate verifies against the validator set
+    stored = CommitCertificate.decode(backend.certificates[1])
+    assert [s["signature"] for s in commit["signatures"]] == ["0x" + v.signature.hex() for v in stored.precommits]
+    vset = ValidatorSet.new([Validator.from_pub_key(k.public_key.raw, 10) for k in backend.validator_keys])
+    stored.verify(vset, str(CHAIN_ID))
+
+
+async def test_corrupt_certificate_is_a_server_error(client, backend):
+    backend.produce_block()
+    backend.certificates[1] = b"\x93garbage"
+    error = await client.error("plume_getBlockCommit", "0x1")
+    assert error["code"] == -32000 and "corrupt" in error["message"]

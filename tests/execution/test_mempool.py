@@ -577,6 +577,16 @@ def test_full_pool_evicts_the_cheapest_tail_of_another_sender() -> None:
     assert len(mp) == 3
 
 
+def test_eviction_takes_the_tail_even_when_the_head_is_cheaper() -> None:
+    mp = pool(max_txs=3)
+    a0, a1, b0 = sign(0, 0, tip=1), sign(0, 1, tip=2), sign(1, 0, tip=30)
+    for raw in (a0, a1, b0):
+        mp.add_raw(raw, DictState(), BASE_FEE, 0)
+    result = mp.add_raw(sign(2, 0, tip=40), DictState(), BASE_FEE, 0)
+    assert result.evicted == (Removed(h(a1), ADDR_BYTES[0], 1, RemovalReason.EVICTED),)
+    assert [t.nonce for t in mp.pending()[ADDR_BYTES[0]]] == [0]
+
+
 def test_full_pool_refuses_a_tx_that_does_not_pay_more() -> None:
     mp = pool(max_txs=2)
     a0, b0 = sign(0, 0, tip=20), sign(1, 0, tip=30)

@@ -164,7 +164,7 @@ def status(rpc_url: str, as_json: bool) -> None:
         echo_json(info)
         return
     lines = [
-        f"node     {info.get('nodeId', '?')} ({info.get('moniker', '')})".rstrip(" ()"),
+        f"node     {info.get('nodeId', '?')}" + (f" ({info['moniker']})" if info.get("moniker") else ""),
         f"version  {info['version']}",
         f"chain    {to_int(info['chainId'])}",
         f"height   {to_int(info['height'])} ({info['latestBlockHash']})",

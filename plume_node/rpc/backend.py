@@ -32,12 +32,14 @@ class RpcBackend(Protocol):
         hash. Raises `execution.mempool.MempoolError` with the precise reason."""
 
     def node_info(self) -> dict[str, Any]:
-        """{"node_id": hex str, "moniker": str, "listen_addr": str, ...}: merged
-        into plume_nodeInfo (which adds chain id, height, version, peers, syncing)."""
+        """{"node_id": hex str, "moniker": str, "listen_addr": str, ...}: keys
+        camelCased into plume_nodeInfo, which adds version, chainId, height,
+        latestBlockHash, peers and syncing."""
 
     def consensus_state(self) -> dict[str, Any]:
-        """{"height", "round", "step", "validators": [{"address", "power",
-        "pub_key"}], "proposer"}: addresses and keys as 0x-hex strings."""
+        """{"height": int, "round": int, "step": str, "validators": [{"address",
+        "power": int, "pub_key"}], "proposer"}: addresses and keys as 0x-hex
+        strings. plume_consensusState turns ints into QUANTITY and keys into camelCase."""
 
     def commit_certificate(self, height: int) -> bytes | None:
         """The encoded `consensus.messages.CommitCertificate` of `height`, or None."""

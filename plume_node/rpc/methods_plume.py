@@ -21,10 +21,30 @@ from plume_node.rpc.errors import ServerError
 table = MethodTable()
 
 
+def _camel(key: str) -> str:
+    head, *rest = key.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _json_value(value: Any) -> Any:
+    """Backend values to RPC JSON: ints become QUANTITY, bytes DATA, recursively."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return q(value)
+    if isinstance(value, bytes):
+        return d(value)
+    if isinstance(value, dict):
+        return {_camel(str(k)): _json_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_value(v) for v in value]
+    return str(value)
+
+
 @table.register("plume_nodeInfo")
 def plume_node_info(backend: Any) -> dict[str, Any]:
     view = ChainView(backend.chain)
-    info = dict(backend.node_info())
+    info = {_camel(k): v for k, v in backend.node_info().items()}
     info.update(
         {
             "version": f"plume-node/v{__version__}/python",
@@ -54,7 +74,9 @@ def plume_supply(backend: Any, ref: p.BlockRef) -> dict[str, Any]:
 
 @table.register("plume_consensusState")
 def plume_consensus_state(backend: Any) -> dict[str, Any]:
-    return backend.consensus_state()
+    """{height, round, step, validators: [{address, power, pubKey}], proposer},
+    numbers as QUANTITY (the backend's snake_case keys become camelCase)."""
+    return _json_value(backend.consensus_state())
 
 
 def _height(value: Any, name: str) -> int:

@@ -63,18 +63,20 @@ class TestBackend:
         self.submitted.append(result.tx_hash)
         return result.tx_hash
 
+    # node_info / consensus_state answer in the node's own shape (snake_case,
+    # ints); the RPC layer formats them.
     def node_info(self) -> dict[str, Any]:
-        return {"nodeId": "0x" + "ab" * 20, "moniker": "test-node"}
+        return {"node_id": "ab" * 20, "moniker": "test-node", "uptime_s": 5}
 
     def consensus_state(self) -> dict[str, Any]:
         height = self.chain.height + 1
         validators = [
-            {"address": "0x" + k.address.hex(), "pubKey": "0x" + k.public_key.raw.hex(), "votingPower": hex(10)}
+            {"address": "0x" + k.address.hex(), "power": 10, "pub_key": "0x" + k.public_key.raw.hex()}
             for k in self.validator_keys
         ]
         return {
-            "height": hex(height),
-            "round": hex(0),
+            "height": height,
+            "round": 0,
             "step": "propose",
             "validators": validators,
             "proposer": validators[0]["address"] if validators else None,

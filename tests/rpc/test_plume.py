@@ -34,7 +34,7 @@ async def test_supply_burn_grows_by_half_the_base_fee_of_each_tx(client, backend
 async def test_node_info(client, backend):
     backend.peers = 2
     info = await client.call("plume_nodeInfo")
-    assert info["nodeId"] == "0x" + "ab" * 20 and info["moniker"] == "test-node"
+    assert info["nodeId"] == "ab" * 20 and info["moniker"] == "test-node" and info["uptimeS"] == 5
     assert info["chainId"] == hex(CHAIN_ID) and info["height"] == "0x0"
     assert info["version"] == "plume-node/v0.1.0/python"
     assert info["peers"] == 2 and info["syncing"] is False
@@ -44,6 +44,9 @@ async def test_consensus_state_passes_through(client, backend):
     state = await client.call("plume_consensusState")
     assert state["height"] == "0x1" and state["step"] == "propose"
     assert len(state["validators"]) == 3 and state["proposer"] == state["validators"][0]["address"]
+    assert state["round"] == "0x0"
+    assert {tuple(sorted(v)) for v in state["validators"]} == {("address", "power", "pubKey")}
+    assert all(v["power"] == "0xa" for v in state["validators"])
 
 
 async def test_block_commit_is_decoded_and_verifies(client, backend):

@@ -422,6 +422,14 @@ class P2PService:
                     nursery.start_soon(self._writer, peer)
                     nursery.start_soon(self._pinger, peer)
             return True
+        except Exception:
+            # A bug in handling one connection must not take the whole
+            # service (and the node) down: log it and close that connection.
+            # Cancellation is a BaseException and passes through.
+            log.exception("p2p internal error on %s; closing it", label)
+            if peer is not None:
+                peer.close_reason = peer.close_reason or "internal error"
+            return False
         finally:
             if pending:
                 self._decrement_pending(direction)

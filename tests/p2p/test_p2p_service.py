@@ -22,7 +22,7 @@ from p2p_helpers import (
 )
 
 from p2p.identity import ed25519_public_bytes, node_id_of
-from p2p.messages import Status, Tx, Vote, message_hash
+from p2p.messages import Proposal, Status, Tx, Vote, message_hash
 from p2p.peers import P2PConfig, PeerConnected, PeerDisconnected
 
 
@@ -190,3 +190,37 @@ async def test_simultaneous_dials_settle_on_one_connection(nursery: trio.Nursery
     assert len(a.peers()) == 1 and len(b.peers()) == 1
     # Both ends agree on who dialed the surviving connection.
     assert {a.peers()[0].direction, b.peers()[0].direction} == {"inbound", "outbound"}
+
+
+async def test_large_proposal_crosses_in_many_frames(nursery: trio.Nursery) -> None:
+    b = await start(nursery, make_service())
+    a = await start(nursery, make_service(persistent=[address_of(b)]))
+    await wait_until(lambda: connected(a, b), what="connected")
+    block = bytes(range(256)) * 8192  # 2 MiB: about 32 Noise messages
+    msg = Proposal(b"proposal-bytes", block)
+    assert a.broadcast(msg) == 1
+    assert await receive(b, timeout=10) == (a.node_id, msg)
+
+
+async def test_a_bug_in_one_connection_does_not_stop_the_service(
+    nursery: trio.Nursery, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    svc = await start(nursery, make_service())
+    calls = []
+    original = svc._handle
+
+    async def buggy(peer, msg, data):  # type: ignore[no-untyped-def]
+        if not calls:
+            calls.append(msg)
+            raise RuntimeError("simulated bug")
+        return await original(peer, msg, data)
+
+    monkeypatch.setattr(svc, "_handle", buggy)
+    x = await start(nursery, make_service(persistent=[address_of(svc)]))
+    await wait_until(lambda: connected(svc, x), what="connected")
+    x.send(svc.node_id, Status(1, 0))
+    await wait_until(lambda: any("internal error" in r.getMessage() for r in caplog.records), what="bug logged")
+    # x re-dials; the service is still there and the second session works.
+    await wait_until(lambda: connected(svc, x), what="reconnected")
+    x.send(svc.node_id, Status(2, 0))
+    assert await receive(svc) == (x.node_id, Status(2, 0))

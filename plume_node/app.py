@@ -183,6 +183,41 @@ class Application:
             f" pool_dropped={len(removed)}" if removed else "",
         )
 
+    # ---- block sync -------------------------------------------------------------
+
+    def committed_block(self, height: int) -> tuple[bytes, bytes] | None:
+        """(block bytes, certificate bytes) of a committed height, for a syncing peer."""
+        if not 1 <= height <= self.committed_height():
+            return None
+        cert = self._certs.get(_height_key(b"", height))
+        if cert is None:
+            return None
+        return self.chain.get_block(height).encode(), cert
+
+    def apply_synced_block(self, height: int, payload: bytes, certificate: bytes) -> str | None:
+        """Check a block fetched from a peer against its certificate and commit it.
+
+        The certificate must carry +2/3 of the power of the validator set this
+        chain itself defines for `height`; only then is the block executed.
+        Returns None on success, else why the peer's data is bad.
+        """
+        try:
+            cert = CommitCertificate.decode(certificate)
+            block = PlumeBlock.decode(payload)
+        except (ConsensusError, ExecutionError) as exc:
+            return f"undecodable synced block or certificate: {exc}"
+        if cert.height != height or cert.block_hash != block.hash:
+            return f"certificate is for height {cert.height} block {cert.block_hash.hex()[:12]}, not this block"
+        try:
+            cert.verify(self.validator_set(height), self.chain_id)
+        except ConsensusError as exc:
+            return f"bad commit certificate for height {height}: {exc}"
+        reason = self.validate_block(height, block.hash, payload)
+        if reason is not None:
+            return reason
+        self.commit(height, block.hash, payload, cert)
+        return None
+
     def add_evidence(self, evidence: DuplicateVoteEvidence) -> None:
         self._pending_evidence.setdefault(evidence.encode(), evidence)
 

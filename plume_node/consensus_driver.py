@@ -109,6 +109,34 @@ class ConsensusDriver:
     def submit_proposal(self, proposal: Proposal, block: bytes) -> bool:
         return self._offer(lambda e: e.on_proposal(proposal, block))
 
+    def submit_synced_blocks(
+        self, blocks: list[tuple[int, bytes, bytes]], on_bad: Callable[[str], None]
+    ) -> bool:
+        """Commit blocks fetched by block sync, inside the event loop.
+
+        Ordered with every engine event, so a synced commit never races the
+        engine's own. `on_bad(reason)` is called for the first bad block.
+        """
+        return self._offer(lambda e: self._apply_synced(blocks, on_bad))
+
+    def _apply_synced(self, blocks: list[tuple[int, bytes, bytes]], on_bad: Callable[[str], None]) -> list:
+        applied = 0
+        for height, block, certificate in blocks:
+            if height <= self.app.committed_height():
+                continue  # consensus got there first
+            if height != self.app.committed_height() + 1:
+                break
+            reason = self.app.apply_synced_block(height, block, certificate)
+            if reason is not None:
+                on_bad(f"synced block {height}: {reason}")
+                break
+            applied += 1
+        if applied and self.on_commit is not None:
+            self.on_commit(self.app.committed_height())
+        if applied and (self.engine.height or 0) <= self.app.committed_height():
+            return self._start_height_event(self.app.committed_height() + 1)
+        return []
+
     def notify_transactions(self) -> None:
         """The mempool gained transactions (wakes a node that waits for them)."""
         self._tx_arrived.set()
@@ -179,6 +207,8 @@ class ConsensusDriver:
                 raise TypeError(f"unknown consensus action {action!r}")
 
     async def _commit(self, action: Commit) -> None:
+        if action.height <= self.app.committed_height():
+            return  # block sync committed it already
         started = time.perf_counter()
         self.app.commit(action.height, action.block_hash, action.block, action.certificate)
         self.last_commit_at = trio.current_time()
@@ -201,6 +231,8 @@ class ConsensusDriver:
     def _start_height_event(self, height: int) -> list:
         # Runs inside the event loop, so starting a height is ordered with
         # every other engine event. Returns the start actions.
+        if height != self.app.committed_height() + 1 or (self.engine.height or 0) >= height:
+            return []  # stale: block sync moved past it meanwhile
         self.height = height
         self.round = 0
         if self.network is not None:

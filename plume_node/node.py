@@ -86,6 +86,8 @@ class Node:
         )
         self.started_at = time.time()
         self.rpc_port: int | None = None
+        self.p2p_port: int | None = None
+        self.network = None  # NodeNetwork, once running
 
     @classmethod
     def open(cls, home: Home, config: Config) -> "Node":
@@ -116,10 +118,25 @@ class Node:
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
+            await self._start_network(nursery)
             if self.config.rpc.enabled:
                 await self._start_rpc(nursery)
             await nursery.start(self.driver.run)
             task_status.started()
+
+    async def _start_network(self, nursery: trio.Nursery) -> None:
+        from plume_node.network import NodeNetwork
+
+        network = NodeNetwork.create(self)
+        try:
+            self.p2p_port = await nursery.start(network.run)
+        except OSError as exc:
+            raise click.ClickException(
+                f"cannot listen for peers on {self.config.p2p.listen_addr}: {exc.strerror or exc}; "
+                "stop whatever uses that port or pass --p2p-addr HOST:PORT"
+            ) from None
+        self.network = network
+        self.driver.network = network
 
     async def _start_rpc(self, nursery: trio.Nursery) -> None:
         from plume_node.rpc.server import serve_rpc
@@ -160,6 +177,7 @@ class Node:
             "moniker": self.config.moniker,
             "validator_address": "0x" + self.validator_address.hex(),
             "listen_addr": self.config.p2p.listen_addr,
+            "peer_list": self.peers(),
             "rpc_addr": self.config.rpc.listen_addr,
             "uptime_s": int(time.time() - self.started_at),
         }
@@ -188,13 +206,31 @@ class Node:
         return cert.encode() if cert is not None else None
 
     def syncing(self) -> dict | None:
-        return None
+        return self.network.syncing() if self.network is not None else None
 
     def peer_count(self) -> int:
-        return 0
+        return len(self.network.service.peers()) if self.network is not None else 0
+
+    def peers(self) -> list[dict]:
+        if self.network is None:
+            return []
+        return [
+            {"node_id": p.node_id, "address": p.address, "direction": p.direction, "height": p.height}
+            for p in self.network.service.peers()
+        ]
 
     def submit_transaction(self, raw: bytes) -> bytes:
-        """Add a signed raw transaction to the mempool; returns its hash or raises MempoolError."""
+        """Add a signed raw transaction to the mempool and gossip it.
+
+        Returns its hash, or raises `MempoolError` with the precise reason.
+        """
+        tx_hash = self.accept_transaction(raw)
+        if self.network is not None:
+            self.network.broadcast_transaction(raw)
+        return tx_hash
+
+    def accept_transaction(self, raw: bytes) -> bytes:
+        """Add a signed raw transaction to the mempool only (gossip relays call this)."""
         result = self.mempool.add_raw(raw, self.app.account_state(), self.app.chain.next_base_fee(), time.time())
         self.driver.notify_transactions()
         return result.tx_hash

@@ -1,0 +1,303 @@
+"""The node's use of the p2p network: gossip for consensus and transactions, and block sync.
+
+`p2p.P2PService` moves opaque messages between authenticated peers; this
+module gives them meaning:
+
+- **Transactions** from a peer go into the mempool and, when accepted, on to
+  every other peer. A rejected transaction is dropped quietly: a peer can
+  legitimately be a block ahead of or behind us.
+- **Proposals and votes** go to the consensus driver and are relayed to the
+  other peers (the service deduplicates by hash, so each crosses each link
+  at most once). A message the engine rejects for a bad signature or a
+  malformed body gets its sender banned.
+- **Catch-up gossip.** Every tick the node announces its (height, round)
+  with `Status`, and re-sends to each peer at the same height the votes and
+  proposal of that height it has no record of the peer having. A peer that
+  lost messages (a restart, a full queue) still reaches a quorum.
+- **Block sync.** A peer whose Status shows it past our committed height is
+  asked for the missing blocks with their commit certificates; each is
+  verified against the validator set our own chain defines for its height,
+  executed and committed, in order, through the driver's event loop. A peer
+  that serves a bad block or certificate is banned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections import OrderedDict
+
+import trio
+
+from consensus.errors import ConsensusError
+from consensus.messages import DuplicateVoteEvidence, Proposal, Vote
+from execution.mempool import MempoolError
+from p2p import messages as wire
+from p2p.peers import P2PConfig, PeerConnected, PeerDisconnected
+from p2p.service import P2PService
+
+log = logging.getLogger("plume.net")
+
+SYNC_BATCH = 32  # blocks asked for in one request
+SYNC_TIMEOUT_S = 10.0  # a peer that does not answer a block request in time is asked no more
+MAX_RESPONSE_FRACTION = 2  # fill a block response to at most 1/2 of the message cap
+_BAN_REASONS = ("bad signature", "malformed")
+
+
+class NodeNetwork:
+    """Gossip and block sync for one node; the driver's `ConsensusNetwork`."""
+
+    def __init__(self, node, service: P2PService, *, tick_s: float = 0.5) -> None:
+        self.node = node
+        self.service = service
+        self.tick_s = tick_s
+        # this height's consensus messages (encoded p2p messages by hash), for catch-up gossip
+        self._height = 0
+        self._height_messages: OrderedDict[bytes, wire.Message] = OrderedDict()
+        # who sent a consensus message, so a rejection can be pinned on its sender
+        self._senders: OrderedDict[bytes, str] = OrderedDict()
+        self._sync_peer: str | None = None
+        self._sync_from = 0  # first height of the request in flight
+        self._sync_deadline = 0.0
+        self._sync_started: tuple[float, int] | None = None
+        self.target_height = 0  # the highest height a peer has shown us it committed
+
+    @classmethod
+    def create(cls, node) -> "NodeNetwork":
+        from plume_node.config import parse_host_port
+
+        c = node.config.p2p
+        host, port = parse_host_port(c.listen_addr, "p2p.listen_addr")
+        service = P2PService(
+            node.node_key.private_key,
+            node.chain_id,
+            node.genesis.hash(),
+            host,
+            port,
+            persistent_peers=c.persistent_peers,
+            config=P2PConfig(
+                max_inbound=c.max_inbound,
+                max_outbound=c.max_outbound,
+                send_queue_size=c.send_queue_size,
+                ban_seconds=float(c.ban_seconds),
+                handshake_timeout=c.handshake_timeout_ms / 1000,
+                max_message_bytes=c.max_message_bytes,
+            ),
+            # PeerInfo.height is the height a peer is working on: Hello and Status agree
+            height_fn=lambda: node.app.committed_height() + 1,
+        )
+        return cls(node, service)
+
+    # ---- the service ----------------------------------------------------------
+
+    async def run(self, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            port = await nursery.start(self.service.run)
+            nursery.start_soon(self._inbound_loop)
+            nursery.start_soon(self._events_loop)
+            nursery.start_soon(self._tick_loop)
+            task_status.started(port)
+
+    async def _inbound_loop(self) -> None:
+        async for peer_id, msg in self.service.inbound:
+            try:
+                self._handle(peer_id, msg)
+            except (ConsensusError, ValueError) as exc:
+                # decoding of the inner consensus value failed: the peer sent garbage
+                self.service.ban(peer_id, f"malformed {type(msg).__name__}: {exc}")
+
+    async def _events_loop(self) -> None:
+        async for event in self.service.events:
+            if isinstance(event, PeerConnected):
+                log.info("peer %s connected (%s, %s)", event.info.node_id[:12], event.info.address, event.info.direction)
+                self._send_status(event.info.node_id)
+            elif isinstance(event, PeerDisconnected):
+                log.info("peer %s disconnected: %s", event.node_id[:12], event.reason)
+                if event.node_id == self._sync_peer:
+                    self._sync_peer = None
+
+    async def _tick_loop(self) -> None:
+        while True:
+            await trio.sleep(self.tick_s)
+            self._send_status(None)
+            self._catch_up_gossip()
+            self._maybe_sync()
+
+    # ---- inbound --------------------------------------------------------------
+
+    def _handle(self, peer_id: str, msg: wire.Message) -> None:
+        driver = self.node.driver
+        if isinstance(msg, wire.Vote):
+            vote = Vote.decode(msg.vote)
+            self._remember(msg, msg.vote, peer_id, vote.height)
+            driver.submit_vote(vote)
+            self.service.broadcast(msg, exclude={peer_id})
+        elif isinstance(msg, wire.Proposal):
+            proposal = Proposal.decode(msg.proposal)
+            self._remember(msg, msg.proposal, peer_id, proposal.height)
+            driver.submit_proposal(proposal, msg.block)
+            self.service.broadcast(msg, exclude={peer_id})
+        elif isinstance(msg, wire.Tx):
+            self._handle_tx(peer_id, msg)
+        elif isinstance(msg, wire.Evidence):
+            evidence = DuplicateVoteEvidence.decode(msg.evidence)
+            try:
+                evidence.verify(self.node.app.validator_set(evidence.height), self.node.app.chain_id)
+            except LookupError:
+                return  # a height we cannot judge yet
+            self.node.app.add_evidence(evidence)
+            self.service.broadcast(msg, exclude={peer_id})
+        elif isinstance(msg, wire.BlockRequest):
+            self._serve_blocks(peer_id, msg)
+        elif isinstance(msg, wire.BlockResponse):
+            self._receive_blocks(peer_id, msg)
+
+    def _handle_tx(self, peer_id: str, msg: wire.Tx) -> None:
+        try:
+            self.node.accept_transaction(msg.tx)
+        except MempoolError as exc:
+            log.debug("tx from %s not pooled: %s", peer_id[:12], exc)
+            return
+        self.service.broadcast(msg, exclude={peer_id})
+
+    def _remember(self, msg: wire.Message, inner: bytes, peer_id: str, height: int) -> None:
+        self._senders[_sender_key(inner)] = peer_id
+        if len(self._senders) > 10_000:
+            self._senders.popitem(last=False)
+        if height == self._height:
+            self._height_messages[msg.hash()] = msg
+
+    # ---- the driver's ConsensusNetwork ------------------------------------------
+
+    def broadcast_vote(self, vote: Vote) -> None:
+        self._broadcast_own(wire.Vote(vote.encode()), vote.height)
+
+    def broadcast_proposal(self, proposal: Proposal, block: bytes) -> None:
+        self._broadcast_own(wire.Proposal(proposal.encode(), block), proposal.height)
+
+    def broadcast_evidence(self, evidence: DuplicateVoteEvidence) -> None:
+        self.service.broadcast(wire.Evidence(evidence.encode()))
+
+    def broadcast_transaction(self, raw: bytes) -> None:
+        self.service.broadcast(wire.Tx(raw))
+
+    def report_invalid(self, message: Vote | Proposal, reason: str) -> None:
+        if not reason.startswith(_BAN_REASONS):
+            return  # e.g. a vote from a validator set we have not reached: not provably the sender's fault
+        sender = self._senders.get(_sender_key(message.encode()))
+        if sender is not None:
+            self.service.ban(sender, f"consensus message rejected: {reason}")
+
+    def new_height(self, height: int) -> None:
+        self._height = height
+        self._height_messages.clear()
+        self._send_status(None)
+
+    def _broadcast_own(self, msg: wire.Message, height: int) -> None:
+        if height == self._height:
+            self._height_messages[msg.hash()] = msg
+        self.service.broadcast(msg)
+
+    # ---- catch-up gossip --------------------------------------------------------
+
+    def _send_status(self, peer_id: str | None) -> None:
+        engine = self.node.engine
+        status = wire.Status(height=engine.height or self.node.app.committed_height() + 1, round=engine.round or 0)
+        if peer_id is None:
+            for peer in self.service.peers():
+                self.service.send(peer.node_id, status)
+        else:
+            self.service.send(peer_id, status)
+
+    def _catch_up_gossip(self) -> None:
+        """Re-send this height's consensus messages to same-height peers that lack them."""
+        if not self._height_messages:
+            return
+        for peer in self.service.peers():
+            if peer.height != self._height:
+                continue
+            for h, msg in list(self._height_messages.items()):
+                if not self.service.peer_knows(peer.node_id, h):
+                    self.service.send(peer.node_id, msg)
+
+    # ---- block sync --------------------------------------------------------------
+
+    def syncing(self) -> dict | None:
+        committed = self.node.app.committed_height()
+        if self._sync_started is None or self.target_height <= committed:
+            return None
+        return {"starting_block": self._sync_started[1], "current_block": committed, "highest_block": self.target_height}
+
+    def _maybe_sync(self) -> None:
+        committed = self.node.app.committed_height()
+        peers = self.service.peers()
+        # a peer working on height h has committed h - 1
+        self.target_height = max([committed] + [p.height - 1 for p in peers])
+        now = time.monotonic()
+        if self._sync_peer is not None and now < self._sync_deadline:
+            return  # a request is in flight
+        if self._sync_peer is not None:
+            log.warning("peer %s did not answer a block request in %.0fs", self._sync_peer[:12], SYNC_TIMEOUT_S)
+            self._sync_peer = None
+        ahead = [p for p in peers if p.height - 1 > committed]
+        if not ahead:
+            if self._sync_started is not None:
+                log.info("caught up at height %d", committed)
+            self._sync_started = None
+            return
+        peer = max(ahead, key=lambda p: p.height)
+        if self._sync_started is None:
+            self._sync_started = (now, committed)
+            log.info("behind: committed %d, peer %s has %d; syncing", committed, peer.node_id[:12], peer.height - 1)
+        count = min(SYNC_BATCH, peer.height - 1 - committed)
+        if self.service.send(peer.node_id, wire.BlockRequest(start_height=committed + 1, count=count)):
+            self._sync_peer = peer.node_id
+            self._sync_from = committed + 1
+            self._sync_deadline = now + SYNC_TIMEOUT_S
+
+    def _serve_blocks(self, peer_id: str, request: wire.BlockRequest) -> None:
+        app = self.node.app
+        budget = self.service.config.max_message_bytes // MAX_RESPONSE_FRACTION
+        blocks: list[tuple[bytes, bytes]] = []
+        size = 0
+        for height in range(request.start_height, request.start_height + request.count):
+            found = app.committed_block(height)
+            if found is None:
+                break
+            size += len(found[0]) + len(found[1])
+            if blocks and size > budget:
+                break
+            blocks.append(found)
+        self.service.send(peer_id, wire.BlockResponse(tuple(blocks)))
+
+    def _receive_blocks(self, peer_id: str, response: wire.BlockResponse) -> None:
+        if peer_id != self._sync_peer:
+            return  # unsolicited, or from a peer we gave up on
+        self._sync_peer = None
+        if not response.blocks:
+            return
+        start = self._sync_from
+        batch = [(start + i, block, cert) for i, (block, cert) in enumerate(response.blocks)]
+
+        def on_bad(reason: str) -> None:
+            self.service.ban(peer_id, reason)
+
+        self.node.driver.submit_synced_blocks(batch, on_bad)
+        self._log_progress(start + len(batch) - 1)
+
+    def _log_progress(self, reached: int) -> None:
+        if self._sync_started is None:
+            return
+        started_at, from_height = self._sync_started
+        elapsed = max(time.monotonic() - started_at, 1e-6)
+        log.info(
+            "sync: height %d of %d (%.1f blocks/s)",
+            reached,
+            self.target_height,
+            (reached - from_height) / elapsed,
+        )
+
+
+def _sender_key(inner: bytes) -> bytes:
+    return hashlib.sha256(inner).digest()

@@ -79,14 +79,18 @@ async def receive(svc: P2PService, timeout: float = 5.0) -> tuple[str, Message]:
 
 
 async def assert_closed(stream: trio.SocketStream, timeout: float = 5.0) -> None:
-    """Read (and discard) until the remote closes; fail if it stays open."""
-    with trio.fail_after(timeout):
-        while True:
-            try:
-                if not await stream.receive_some(65536):
+    """Read (and discard) until the remote closes; fail if it stays open.
+    Closes our end afterwards."""
+    try:
+        with trio.fail_after(timeout):
+            while True:
+                try:
+                    if not await stream.receive_some(65536):
+                        return
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
                     return
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                return
+    finally:
+        await stream.aclose()
 
 
 @dataclass

@@ -207,7 +207,7 @@ class Mempool:
         tx_hash = Hash32(keccak(raw))
         self._refuse_known(tx_hash)
         tx = decode_raw(raw, self._decode)
-        return self._admit(tx, raw, state, base_fee, now)
+        return self._admit(tx, raw, tx_hash, state, base_fee, now)
 
     def add(
         self,
@@ -226,8 +226,9 @@ class Mempool:
                 MempoolErrorCode.OVERSIZED,
                 f"oversized: tx is {raw_size} bytes, the limit is {self.config.max_tx_bytes} bytes",
             )
-        self._refuse_known(Hash32(keccak(raw)))
-        return self._admit(tx, raw, state, base_fee, now)
+        tx_hash = Hash32(keccak(raw))
+        self._refuse_known(tx_hash)
+        return self._admit(tx, raw, tx_hash, state, base_fee, now)
 
     def _refuse_known(self, tx_hash: Hash32) -> None:
         if tx_hash in self._by_hash:
@@ -237,12 +238,18 @@ class Mempool:
             )
 
     def _admit(
-        self, tx: SignedTransactionAPI, raw: bytes, state: AccountState, base_fee: int, now: float
+        self,
+        tx: SignedTransactionAPI,
+        raw: bytes,
+        tx_hash: Hash32,
+        state: AccountState,
+        base_fee: int,
+        now: float,
     ) -> AddResult:
         if base_fee < 0:
             raise ValueError(f"base_fee must not be negative, got {base_fee}")
         checked = check_transaction(
-            tx, raw, chain_id=self.chain_id, block_gas_limit=self.config.block_gas_limit
+            tx, raw, chain_id=self.chain_id, block_gas_limit=self.config.block_gas_limit, tx_hash=tx_hash
         )
         sender, nonce = checked.sender, checked.nonce
         state_nonce = state.get_nonce(sender)

@@ -245,10 +245,12 @@ def check_transaction(
     *,
     chain_id: int,
     block_gas_limit: int | None,
+    tx_hash: Hash32 | None = None,
 ) -> PooledTx:
     """Every check that needs no account state; returns the transaction as a `PooledTx`.
 
-    The result carries arrival 0 and seq 0; the pool stamps both on admission.
+    `tx_hash`, if the caller already has it, must be keccak(raw). The result
+    carries arrival 0 and seq 0; the pool stamps both on admission.
     """
     type_id = tx_type_id(tx)
     if type_id not in ACCEPTED_TX_TYPES:
@@ -277,7 +279,7 @@ def check_transaction(
     sender = _check_signature(tx)
     return PooledTx(
         tx=tx,
-        tx_hash=Hash32(keccak(raw)),
+        tx_hash=Hash32(keccak(raw)) if tx_hash is None else tx_hash,
         raw=raw,
         sender=sender,
         nonce=tx.nonce,

@@ -30,7 +30,6 @@ from typing import Any
 from eth.abc import AtomicDatabaseAPI, BlockHeaderAPI, DatabaseAPI, SignedTransactionAPI
 from eth.consensus.context import ConsensusContext
 from eth.constants import BLANK_ROOT_HASH, GENESIS_PARENT_HASH
-from eth.db.chain import ChainDB
 from eth.db.trie import make_trie_root_and_nodes
 from eth.exceptions import CanonicalHeadNotFound, HeaderNotFound
 from eth.vm.chain_context import ChainContext
@@ -38,6 +37,7 @@ from eth.vm.forks.prague.blocks import PragueBlock, PragueBlockHeader
 from eth_utils import ValidationError
 
 from execution.block import PlumeBlock
+from execution.chaindb import PlumeChainDB as ChainDB
 from execution.cache import DEFAULT_CACHE_SIZE, ExecutionCache, ExecutionResult
 from execution.errors import GenesisMismatch, InvalidBlock
 from execution.genesis import GenesisState, build_genesis, genesis_header, genesis_sidecar

@@ -32,7 +32,9 @@ so keys of two spaces can never collide. See ``docs/execution.md``.
 
 from __future__ import annotations
 
+import atexit
 import os
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -107,6 +109,29 @@ class _PrefixMixin:
         return PrefixedDB(self, prefix)  # type: ignore[arg-type]
 
 
+_open_dbs: dict[int, weakref.ref[LevelDB]] = {}
+
+
+@atexit.register
+def _close_all() -> None:
+    for ref in list(_open_dbs.values()):
+        db = ref()
+        if db is not None:
+            db.close()
+
+
+class _ClosedHandle:
+    """Stands in for the plyvel handle after ``close()``: every use says so."""
+
+    closed = True
+
+    def __getattr__(self, name: str) -> Any:
+        raise StorageError("the database is closed; open it again with open_database()")
+
+
+_CLOSED = _ClosedHandle()
+
+
 class LevelDB(_PrefixMixin, BaseAtomicDB):
     """py-evm ``AtomicDatabaseAPI`` over a plyvel database.
 
@@ -117,6 +142,7 @@ class LevelDB(_PrefixMixin, BaseAtomicDB):
     def __init__(self, db: plyvel.DB, path: Path | None = None) -> None:
         self._db = db
         self.path = path
+        _open_dbs[id(self)] = weakref.ref(self)
 
     # -- DatabaseAPI --------------------------------------------------------
     def __getitem__(self, key: bytes) -> bytes:
@@ -173,12 +199,23 @@ class LevelDB(_PrefixMixin, BaseAtomicDB):
             yield key[n:], value
 
     def close(self) -> None:
-        if not self._db.closed:
-            self._db.close()
+        """Close LevelDB and drop the handle now.
+
+        plyvel's DB object reports an error if it is only freed during interpreter
+        teardown, so the handle is released here (and at exit, see ``_close_all``).
+        """
+        db = self._db
+        if db is _CLOSED:
+            return
+        self._db = _CLOSED  # type: ignore[assignment]
+        _open_dbs.pop(id(self), None)
+        if not db.closed:
+            db.close()
+        del db
 
     @property
     def closed(self) -> bool:
-        return bool(self._db.closed)
+        return self._db is _CLOSED
 
     # -- meta ---------------------------------------------------------------
     @property

@@ -60,15 +60,20 @@ from p2p.transport import ConnectionClosed, SecureConnection, secure_handshake
 log = logging.getLogger("p2p")
 
 _DISCONNECT_NOTICE_TIMEOUT = 1.0
+_ALREADY_CONNECTED = "already connected"
+_ROUTINE_REFUSALS = frozenset({_ALREADY_CONNECTED, "connection to self"})
 
 
 class Refused(Exception):
     """We decline a connection after the handshake; `ban` if the peer is at fault."""
 
-    def __init__(self, reason: str, ban: bool = False) -> None:
+    def __init__(self, reason: str, ban: bool = False, routine: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.ban = ban
+        # Routine refusals (duplicate connections, dialing ourselves) happen in
+        # every healthy mesh; they are logged at INFO, the rest at WARNING.
+        self.routine = routine
 
 
 @dataclass(eq=False)
@@ -374,7 +379,13 @@ class P2PService:
                     log.info("p2p %s handshake timed out", label)
                 return False
             except Refused as exc:
-                log.warning("p2p refused %s (%s): %s", label, conn.remote_node_id if conn else "?", exc.reason)
+                log.log(
+                    logging.INFO if exc.routine else logging.WARNING,
+                    "p2p refused %s (%s): %s",
+                    label,
+                    conn.remote_node_id if conn else "?",
+                    exc.reason,
+                )
                 if exc.ban and conn is not None:
                     keys = [node_ban_key(conn.remote_node_id), address_ban_key(host, port)]
                     self._ban_keys(keys, exc.reason)
@@ -450,14 +461,14 @@ class P2PService:
             # refuse, but do not punish.
             raise Refused(f"unexpected node id {remote} (expected {expected})")
         if remote == self.node_id:
-            raise Refused("connection to self")
+            raise Refused("connection to self", routine=True)
         if self._bans.is_banned(node_ban_key(remote), trio.current_time()):
             raise Refused("node id banned")
         ours = Hello(PROTOCOL_VERSION, self.chain_id, self.genesis_hash, self.node_id, self._listen_port_for_hello(), self._height())
         await conn.send_message(ours.encode())
         msg = decode_message(await conn.receive_message(), self.config.max_message_bytes)
         if isinstance(msg, Disconnect):
-            raise Refused(f"refused by peer: {msg.reason}")
+            raise Refused(f"refused by peer: {msg.reason}", routine=msg.reason in _ROUTINE_REFUSALS)
         if not isinstance(msg, Hello):
             raise Refused(f"expected Hello, got {type(msg).__name__}", ban=True)
         if msg.protocol_version != PROTOCOL_VERSION:
@@ -490,7 +501,7 @@ class P2PService:
             if self._initiator(peer) < self._initiator(existing):
                 self._drop(existing, "replaced by a simultaneous connection")
             else:
-                return "already connected"
+                return _ALREADY_CONNECTED
         limit = self.config.max_inbound if peer.direction == "inbound" else self.config.max_outbound
         count = sum(1 for p in self._peers.values() if p.direction == peer.direction and p is not existing)
         if count >= limit:

@@ -63,8 +63,8 @@ def fast_config(home: Home, *, block_time_ms: int = 100, create_empty_blocks: bo
             block_time_ms=block_time_ms,
             create_empty_blocks=create_empty_blocks,
         ),
-        rpc=dataclasses.replace(config.rpc, enabled=False, listen_addr=f"127.0.0.1:{free_port()}"),
-        p2p=dataclasses.replace(config.p2p, listen_addr=f"127.0.0.1:{free_port()}", persistent_peers=[]),
+        rpc=dataclasses.replace(config.rpc, enabled=False, listen_addr="127.0.0.1:0"),
+        p2p=dataclasses.replace(config.p2p, listen_addr="127.0.0.1:0", persistent_peers=[]),
         **top,
     )
 

@@ -156,7 +156,10 @@ class ConsensusDriver:
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
-            await self._execute(self._start_height_event(self.app.committed_height() + 1))
+            if self.create_empty_blocks:
+                await self._execute(self._start_height_event(self.app.committed_height() + 1))
+            else:  # as after a commit: the first height, too, waits for a transaction
+                nursery.start_soon(self._next_height_after_pause, self.app.committed_height() + 1)
             task_status.started()
             async for event in self._receive:
                 await self._execute(event(self.engine))

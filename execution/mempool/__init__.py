@@ -42,7 +42,8 @@ ttl_seconds=3*3600, block_gas_limit=None)``
 ``pending() / queued() -> dict[address, tuple[tx, ...]]`` (nonce order).
 
 ``Removed(tx_hash, sender, nonce, reason)`` with ``RemovalReason``: STALE,
-UNAFFORDABLE, EXPIRED, EVICTED, REMOVED.
+UNAFFORDABLE, EXPIRED, EVICTED, REPLACED (only ever reported as
+``AddResult.replaced_hash``), REMOVED.
 
 Modules: ``errors`` (codes and the error), ``txcheck`` (decoding and the
 checks that need no state), ``pool`` (the pool itself).

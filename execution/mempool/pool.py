@@ -61,27 +61,35 @@ class MempoolConfig:
     def __post_init__(self) -> None:
         for name in ("max_txs", "max_bytes", "max_tx_bytes", "max_per_sender"):
             if getattr(self, name) < 1:
-                raise ValueError(f"MempoolConfig.{name} must be at least 1, got {getattr(self, name)}")
+                raise ValueError(
+                    f"MempoolConfig.{name} must be at least 1, got {getattr(self, name)}"
+                )
         for name in ("price_bump_percent", "max_nonce_gap"):
             if getattr(self, name) < 0:
-                raise ValueError(f"MempoolConfig.{name} must not be negative, got {getattr(self, name)}")
+                raise ValueError(
+                    f"MempoolConfig.{name} must not be negative, got {getattr(self, name)}"
+                )
         if self.max_tx_bytes > self.max_bytes:
             raise ValueError(
-                f"MempoolConfig.max_tx_bytes ({self.max_tx_bytes}) exceeds max_bytes ({self.max_bytes})"
+                f"MempoolConfig.max_tx_bytes ({self.max_tx_bytes}) exceeds "
+                f"max_bytes ({self.max_bytes})"
             )
         if self.ttl_seconds <= 0:
             raise ValueError(f"MempoolConfig.ttl_seconds must be positive, got {self.ttl_seconds}")
         if self.block_gas_limit is not None and self.block_gas_limit < 0:
-            raise ValueError(f"MempoolConfig.block_gas_limit must not be negative, got {self.block_gas_limit}")
+            raise ValueError(
+                f"MempoolConfig.block_gas_limit must not be negative, got {self.block_gas_limit}"
+            )
 
 
 class RemovalReason(enum.Enum):
-    """Why a transaction left the pool other than by being replaced."""
+    """Why a transaction left the pool."""
 
     STALE = "stale"  # nonce below the account nonce: mined, or replaced elsewhere
     UNAFFORDABLE = "unaffordable"  # the sender's balance no longer covers its run up to this tx
     EXPIRED = "expired"  # older than ttl_seconds
     EVICTED = "evicted"  # made room for a better-paying tx of another sender
+    REPLACED = "replaced"  # same sender and nonce, outbid (reported as AddResult.replaced_hash)
     REMOVED = "removed"  # the caller asked (remove())
 
 
@@ -220,7 +228,9 @@ class Mempool:
         """Admit an already decoded transaction whose encoding is `raw_size` bytes."""
         raw = tx.encode()
         if raw_size != len(raw):
-            raise ValueError(f"raw_size {raw_size} does not match the tx's encoding of {len(raw)} bytes")
+            raise ValueError(
+                f"raw_size {raw_size} does not match the tx's encoding of {len(raw)} bytes"
+            )
         if raw_size > self.config.max_tx_bytes:
             raise MempoolError(
                 MempoolErrorCode.OVERSIZED,
@@ -249,7 +259,11 @@ class Mempool:
         if base_fee < 0:
             raise ValueError(f"base_fee must not be negative, got {base_fee}")
         checked = check_transaction(
-            tx, raw, chain_id=self.chain_id, block_gas_limit=self.config.block_gas_limit, tx_hash=tx_hash
+            tx,
+            raw,
+            chain_id=self.chain_id,
+            block_gas_limit=self.config.block_gas_limit,
+            tx_hash=tx_hash,
         )
         sender, nonce = checked.sender, checked.nonce
         state_nonce = state.get_nonce(sender)
@@ -319,7 +333,7 @@ class Mempool:
         for p in stale:
             removed.append(self._drop(p, RemovalReason.STALE))
         if existing is not None:
-            self._drop(existing, None)
+            self._drop(existing, RemovalReason.REPLACED)
         for p in victims:
             removed.append(self._drop(p, RemovalReason.EVICTED))
         # (Re)register only now: _drop forgets an account that became empty.
@@ -414,8 +428,8 @@ class Mempool:
             if tip >= new_tip:
                 raise MempoolError(
                     MempoolErrorCode.POOL_FULL,
-                    f"{used}; the cheapest evictable tx pays a tip of {tip} wei per gas at base fee "
-                    f"{base_fee} wei, this tx pays {new_tip} wei, which is not more",
+                    f"{used}; the cheapest evictable tx pays a tip of {tip} wei per gas "
+                    f"at base fee {base_fee} wei, this tx pays {new_tip} wei, which is not more",
                 )
             nonces, _ = tails[sender]
             victim = self._accounts[sender].txs[nonces.pop()]
@@ -427,17 +441,17 @@ class Mempool:
 
     # ------------------------------------------------------------------ removal
 
-    def _drop(self, entry: PooledTx, reason: RemovalReason | None) -> Removed:
+    def _drop(self, entry: PooledTx, reason: RemovalReason) -> Removed:
         account = self._accounts[entry.sender]
         del account.txs[entry.nonce]
         del self._by_hash[entry.tx_hash]
         self._bytes -= entry.size
         if not account.txs:
             del self._accounts[entry.sender]
-        return Removed(entry.tx_hash, entry.sender, entry.nonce, reason or RemovalReason.REMOVED)
+        return Removed(entry.tx_hash, entry.sender, entry.nonce, reason)
 
     def _trim_unaffordable(self, account: _Account, balance: int) -> list[Removed]:
-        """Drop, from the first tx whose cumulative cost exceeds `balance`, it and all later ones."""
+        """From the first tx whose cumulative cost exceeds `balance`: drop it and all later ones."""
         spent = 0
         doomed: list[PooledTx] = []
         for nonce in sorted(account.txs):
@@ -489,7 +503,9 @@ class Mempool:
 
     # ---------------------------------------------------------------- selection
 
-    def select(self, max_gas: int, base_fee: int, max_bytes: int | None = None) -> list[SignedTransactionAPI]:
+    def select(
+        self, max_gas: int, base_fee: int, max_bytes: int | None = None
+    ) -> list[SignedTransactionAPI]:
         """Transactions for a block, best effective tip first, each sender in nonce order.
 
         Repeatedly takes the best head among the senders' pending runs (ties:
@@ -500,12 +516,16 @@ class Mempool:
         """
         heap: list[tuple[int, int, bytes, Address, int]] = []
         runs: dict[Address, list[PooledTx]] = {}
+
+        def push(sender: Address, index: int) -> None:
+            if index < len(runs[sender]):
+                entry = runs[sender][index]
+                key = (-entry.effective_tip(base_fee), entry.seq, entry.tx_hash)
+                heapq.heappush(heap, (*key, sender, index))
+
         for sender, account in self._accounts.items():
-            run = [account.txs[n] for n in range(account.base_nonce, account.run_end())]
-            if run:
-                runs[sender] = run
-                head = run[0]
-                heapq.heappush(heap, (-head.effective_tip(base_fee), head.seq, head.tx_hash, sender, 0))
+            runs[sender] = [account.txs[n] for n in range(account.base_nonce, account.run_end())]
+            push(sender, 0)
         gas_left = max_gas
         bytes_left = max_bytes
         chosen: list[SignedTransactionAPI] = []
@@ -513,14 +533,12 @@ class Mempool:
             _, _, _, sender, index = heapq.heappop(heap)
             entry = runs[sender][index]
             if entry.max_fee < base_fee:
-                continue
+                continue  # the sender is done: its later txs cannot come before this one
             if entry.gas > gas_left or (bytes_left is not None and entry.size > bytes_left):
-                continue
+                continue  # likewise
             chosen.append(entry.tx)
             gas_left -= entry.gas
             if bytes_left is not None:
                 bytes_left -= entry.size
-            if index + 1 < len(runs[sender]):
-                nxt = runs[sender][index + 1]
-                heapq.heappush(heap, (-nxt.effective_tip(base_fee), nxt.seq, nxt.tx_hash, sender, index + 1))
+            push(sender, index + 1)
         return chosen

@@ -33,6 +33,8 @@ def _register() -> None:
         main.add_command(family)
     from plume_node.cli.sim import sim
     main.add_command(sim)
+    from plume_node.cli.devnet import devnet
+    main.add_command(devnet)
 
 
 _register()

@@ -1,0 +1,195 @@
+"""`plume-node devnet init|start|status|up`: a local multi-node chain for development.
+
+The logic lives in `plume_node.devnet`; this module parses arguments and
+prints. See docs/devnet.md.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from plume_node.devnet import (
+    ACCOUNTS_WARNING,
+    DEFAULT_ACCOUNTS,
+    DEFAULT_BASE_PORT,
+    DEFAULT_BLOCK_TIME_MS,
+    Devnet,
+    DevnetParams,
+    has_devnet,
+    init_devnet,
+    load_devnet,
+    node_status,
+    parse_overrides,
+    run_supervisor,
+)
+from plume_node.genesis import DEFAULT_CHAIN_ID, MAX_SAFE_CHAIN_ID
+from plume_node.init import OPERATOR_KEY
+
+DEFAULT_UP_DIR = ".devnet"
+DEFAULT_UP_VALIDATORS = 4
+
+dir_option = click.option(
+    "--dir",
+    "directory",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="The devnet's directory (node homes, devnet.json, accounts.json).",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+timeout_option = click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=90.0,
+    show_default=True,
+    help="Seconds to wait for every node's JSON-RPC to answer.",
+)
+base_port_option = click.option(
+    "--base-port",
+    type=click.IntRange(1024, 65534),
+    default=DEFAULT_BASE_PORT,
+    show_default=True,
+    help="Node i listens for peers on P+2i and serves JSON-RPC on P+2i+1 (127.0.0.1).",
+)
+
+
+def _dir(directory: str) -> Path:
+    return Path(directory).expanduser().resolve()
+
+
+@click.group()
+def devnet() -> None:
+    """Run a local chain of several nodes on this machine."""
+
+
+@devnet.command("init")
+@click.option("--validators", type=click.IntRange(min=1), required=True, help="Number of validator nodes.")
+@click.option("--full-nodes", type=click.IntRange(min=0), default=0, show_default=True, help="Number of non-validator nodes.")
+@dir_option
+@base_port_option
+@click.option("--block-time", "block_time_ms", type=click.IntRange(min=100), default=DEFAULT_BLOCK_TIME_MS, show_default=True, help="Pause after each commit, in ms.")
+@click.option("--chain-id", type=click.IntRange(1, MAX_SAFE_CHAIN_ID), default=DEFAULT_CHAIN_ID, show_default=True)
+@click.option("--accounts", type=click.IntRange(min=0), default=DEFAULT_ACCOUNTS, show_default=True, help="Funded dev accounts to generate.")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="genesis.chain_id|gas_limit|base_fee_per_gas|min_base_fee_per_gas, or a config.toml key such as consensus.create_empty_blocks (repeatable).")
+@click.option("--force", is_flag=True, help="Replace a devnet already in DIR (deletes its keys and chain data).")
+@json_option
+def init_cmd(
+    validators: int,
+    full_nodes: int,
+    directory: str,
+    base_port: int,
+    block_time_ms: int,
+    chain_id: int,
+    accounts: int,
+    settings: tuple[str, ...],
+    force: bool,
+    as_json: bool,
+) -> None:
+    """Create N validator homes and M full-node homes sharing one genesis."""
+    params = DevnetParams(
+        validators=validators,
+        full_nodes=full_nodes,
+        base_port=base_port,
+        block_time_ms=block_time_ms,
+        chain_id=chain_id,
+        accounts=accounts,
+        overrides=parse_overrides(settings),
+    )
+    net = init_devnet(_dir(directory), params, force=force)
+    if as_json:
+        click.echo(json.dumps({"dir": str(net.dir), **net.to_json()}, indent=2))
+    else:
+        _print_summary(net, accounts)
+
+
+def _print_summary(net: Devnet, accounts: int) -> None:
+    click.echo(f"devnet created in {net.dir}")
+    click.echo(f"  chain id      {net.chain_id}")
+    click.echo(f"  genesis hash  {net.genesis_hash}")
+    click.echo(f"  {'node':<7} {'role':<9} {'rpc':<24} {'p2p':<17} node id")
+    for node in net.nodes:
+        click.echo(f"  {node.name:<7} {node.role:<9} {node.rpc_url:<24} {node.p2p_addr:<17} {node.node_id}")
+    click.echo(f"  {accounts} funded dev accounts in {net.accounts_path} ({ACCOUNTS_WARNING})")
+    click.echo(f"  operator keystore password of every node: {net.password_path}")
+    click.echo(f"start it with: plume-node devnet start --dir {net.dir}")
+
+
+@devnet.command("start")
+@dir_option
+@click.option("--nodes", "node_list", metavar="0,1,...", help="Start only these nodes (indices or names); default all.")
+@timeout_option
+def start_cmd(directory: str, node_list: str | None, timeout: float) -> None:
+    """Run the devnet's nodes until Ctrl-C or SIGTERM (each logs to its HOME/node.log)."""
+    net = load_devnet(_dir(directory))
+    code = run_supervisor(net, net.select(node_list), timeout=timeout)
+    raise SystemExit(code)
+
+
+@devnet.command("status")
+@dir_option
+@json_option
+def status_cmd(directory: str, as_json: bool) -> None:
+    """Each node's height, consensus round and step, and peers, or "down"."""
+    net = load_devnet(_dir(directory))
+    rows = [node_status(node) for node in net.nodes]
+    if as_json:
+        click.echo(json.dumps({"dir": str(net.dir), "chain_id": net.chain_id, "nodes": rows}, indent=2))
+        return
+    click.echo(f"devnet {net.dir}  chain id {net.chain_id}")
+    click.echo(f"  {'node':<7} {'role':<9} {'state':<8} {'height':>7} {'round':>6} {'step':<10} {'peers':>5}  rpc")
+    for row in rows:
+        if row["state"] == "up":
+            cells = f"{row['height']:>7} {_cell(row.get('round')):>6} {_cell(row.get('step')):<10} {_cell(row.get('peers')):>5}"
+        else:
+            cells = f"{'':>7} {'':>6} {'':<10} {'':>5}"
+        click.echo(f"  {row['name']:<7} {row['role']:<9} {row['state']:<8} {cells}  {row['rpc_url']}")
+    if any(row["state"] == "foreign" for row in rows):
+        click.echo("  foreign: another program or another node answers on that node's port")
+
+
+def _cell(value: object) -> str:
+    return "?" if value is None else str(value)
+
+
+@devnet.command("up")
+@click.option("--validators", type=click.IntRange(min=1), help=f"Validators of a new devnet [default: {DEFAULT_UP_VALIDATORS}].")
+@click.option("--dir", "directory", default=DEFAULT_UP_DIR, show_default=True, type=click.Path(file_okay=False), help="The devnet's directory.")
+@base_port_option
+@timeout_option
+def up_cmd(validators: int | None, directory: str, base_port: int, timeout: float) -> None:
+    """Create a devnet in DIR unless one is there, then start it."""
+    path = _dir(directory)
+    if has_devnet(path):
+        net = load_devnet(path)
+        have = len(net.validators)
+        if validators is not None and validators != have:
+            click.echo(
+                f"note: {path} already holds a devnet with {have} validator(s); starting that one "
+                f"(to change it: plume-node devnet init --validators {validators} --dir {path} --force)"
+            )
+        else:
+            click.echo(f"using the devnet in {path}")
+    else:
+        params = DevnetParams(validators=validators or DEFAULT_UP_VALIDATORS, base_port=base_port)
+        net = init_devnet(path, params)
+        _print_summary(net, params.accounts)
+    _print_try_it(net)
+    code = run_supervisor(net, list(net.nodes), timeout=timeout)
+    raise SystemExit(code)
+
+
+def _print_try_it(net: Devnet) -> None:
+    first = net.nodes[0]
+    try:
+        to = json.loads(net.accounts_path.read_text())["accounts"][0]["address"]
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        to = first.operator_address
+    click.echo(f"dev accounts and their private keys (test keys only): {net.accounts_path}")
+    click.echo(f"MetaMask / web3.py: RPC {first.rpc_url}, chain id {net.chain_id}")
+    click.echo("try, in another terminal, once the nodes are up:")
+    click.echo(
+        f"  plume-node tx send --from {OPERATOR_KEY} --home {first.home} --password-file {net.password_path} "
+        f"--to {to} --value 1plume --rpc {first.rpc_url}"
+    )

@@ -1,0 +1,153 @@
+"""A devnet of real `plume-node start` processes on 127.0.0.1 for the network tests.
+
+Each node is its own OS process talking Noise-encrypted TCP to the others; the
+tests read them only through JSON-RPC, as a user would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from plume_node.devnet import DevnetParams, init_devnet, parse_overrides, port_free
+
+
+class RpcError(Exception):
+    pass
+
+
+def rpc(url: str, method: str, *params, timeout: float = 5.0):
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}).encode()
+    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        reply = json.loads(response.read())
+    if "error" in reply:
+        raise RpcError(reply["error"])
+    return reply["result"]
+
+
+def wait_until(predicate, timeout: float, what: str, interval: float = 0.2):
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except (OSError, RpcError) as exc:  # a node still starting, or just killed
+            last_error = exc
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last error: {last_error})")
+
+
+def free_base_port(count: int) -> int:
+    for _ in range(200):
+        base = random.randrange(20000, 40000, 2)
+        if all(port_free(base + i) for i in range(2 * count)):
+            return base
+    raise RuntimeError("no free port range on 127.0.0.1")
+
+
+@dataclass
+class NetNode:
+    name: str
+    home: Path
+    rpc_url: str
+    process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        assert self.process is None or self.process.poll() is not None, f"{self.name} already running"
+        log = open(self.home / "node.log", "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "plume_node.cli", "start", "--home", str(self.home)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+
+    def kill(self, sig: int = signal.SIGKILL) -> int:
+        assert self.process is not None
+        self.process.send_signal(sig)
+        return self.process.wait(timeout=20)
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def height(self) -> int:
+        return int(rpc(self.rpc_url, "eth_blockNumber"), 16)
+
+    def block(self, number: int) -> dict:
+        return rpc(self.rpc_url, "eth_getBlockByNumber", hex(number), False)
+
+    def log_tail(self, lines: int = 30) -> str:
+        text = (self.home / "node.log").read_text(errors="replace").splitlines()
+        return "\n".join(text[-lines:])
+
+
+@dataclass
+class Net:
+    dir: Path
+    nodes: list[NetNode]
+    accounts: list[dict]
+    chain_id: int
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, directory: Path, validators: int, full_nodes: int = 0, block_time_ms: int = 200) -> "Net":
+        base = free_base_port(validators + full_nodes)
+        devnet = init_devnet(
+            directory,
+            DevnetParams(
+                validators=validators,
+                full_nodes=full_nodes,
+                base_port=base,
+                block_time_ms=block_time_ms,
+                accounts=4,
+                overrides=parse_overrides(["p2p.ban_seconds=5"]),
+            ),
+        )
+        accounts = json.loads(devnet.accounts_path.read_text())["accounts"]
+        nodes = [NetNode(n.name, n.home, n.rpc_url) for n in devnet.nodes]
+        return cls(directory, nodes, accounts, devnet.chain_id)
+
+    def start(self, indices=None) -> None:
+        for i in indices if indices is not None else range(len(self.nodes)):
+            self.nodes[i].start()
+
+    def stop_all(self) -> None:
+        for node in self.nodes:
+            if node.running():
+                try:
+                    os.killpg(node.process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                node.process.wait(timeout=20)
+
+    def wait_height(self, indices, height: int, timeout: float = 60.0) -> None:
+        for i in indices:
+            node = self.nodes[i]
+            try:
+                wait_until(lambda: node.height() >= height, timeout, f"{node.name} to reach height {height}")
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}\n--- {node.name} log tail ---\n{node.log_tail()}") from None
+
+    def assert_same_chain(self, indices, up_to: int) -> None:
+        """Every listed node has the same block hash and state root at every height 1..up_to."""
+        reference = self.nodes[indices[0]]
+        for number in range(1, up_to + 1):
+            want = reference.block(number)
+            for i in indices[1:]:
+                got = self.nodes[i].block(number)
+                assert (got["hash"], got["stateRoot"]) == (want["hash"], want["stateRoot"]), (
+                    f"height {number}: {self.nodes[i].name} has {got['hash']} / {got['stateRoot']}, "
+                    f"{reference.name} has {want['hash']} / {want['stateRoot']}"
+                )

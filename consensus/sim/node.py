@@ -42,6 +42,7 @@ class SimHost(Protocol):
     def behaviour_active(self, node: "SimNode", kind: str) -> bool: ...
     def send(self, node: "SimNode", message: Any, block: bytes | None, recipients: tuple[str, ...]) -> None: ...
     def peers_of(self, node: "SimNode") -> tuple[str, ...]: ...
+    def relay(self, node: "SimNode", message: Any, block: bytes | None, recipients: tuple[str, ...]) -> None: ...
     def schedule_timeout(self, node: "SimNode", timeout: Any) -> None: ...
     def schedule_start(self, node: "SimNode", height: int) -> None: ...
     def on_commit(
@@ -79,7 +80,10 @@ class SimNode:
         # This height's own signed messages, resent while the node is stalled
         # (the simulator's stand-in for gossip retransmission): (msg, block, recipients)
         self.sent: list[tuple[Any, bytes | None, tuple[str, ...]]] = []
-        self.activity = 0  # bumps on any send or commit; the stall detector compares it
+        # This height's messages received from others, relayed while stalled:
+        # the gossip the protocol's liveness assumes (what one correct node
+        # received, every correct node eventually receives).
+        self.received: dict[Any, bytes | None] = {}
         self.rejected = 0
         # (height, round) -> block hashes seen proposed, for the equivocator's second vote
         self._seen_proposals: dict[tuple[int, int], bytes] = {}
@@ -97,6 +101,7 @@ class SimNode:
         self.signer = Signer(self.key, self.store, self.chain_id)
         self.engine = ConsensusEngine(chain_id=self.chain_id, address=self.key.address, timeouts=self.timeouts)
         self.sent = []
+        self.received = {}
         self.height = 0
         self.start(self.committed_height + 1)
 
@@ -106,6 +111,7 @@ class SimNode:
         self.engine = None
         self.signer = None
         self.sent = []
+        self.received = {}
 
     def start(self, height: int) -> None:
         if not self.up or height <= self.height or height > self.host.target_height:
@@ -115,6 +121,7 @@ class SimNode:
         assert self.engine is not None and self.signer is not None
         self.height = height
         self.sent = []
+        self.received = {}
         self.run(self.engine.start_height(height, self.host.validator_set(height), locked=self.signer.locked(height)))
 
     # -- inputs --------------------------------------------------------------------
@@ -122,6 +129,8 @@ class SimNode:
     def deliver(self, message: Any, block: bytes | None) -> None:
         if not self.up or self.engine is None:
             return
+        if message.height == self.height:
+            self.received.setdefault(message, block)
         if isinstance(message, Proposal):
             self._seen_proposals.setdefault((message.height, message.round), bytes(message.block_hash))
             self.run(self.engine.on_proposal(message, block if block is not None else b""))
@@ -182,14 +191,17 @@ class SimNode:
         return []
 
     def _send(self, message: Any, block: bytes | None, recipients: tuple[str, ...]) -> None:
-        self.activity += 1
         self.sent.append((message, block, recipients))
         self.host.send(self, message, block, recipients)
 
     def resend(self) -> None:
-        """Send this height's messages again (the node looks stalled: messages may have been lost)."""
+        """Gossip while stalled: send this height's own messages again (to the
+        peers they went to) and relay the ones received from others."""
         for message, block, recipients in list(self.sent):
             self.host.send(self, message, block, recipients)
+        peers = self.host.peers_of(self)
+        for message, block in list(self.received.items()):
+            self.host.relay(self, message, block, peers)
 
     def _do_ScheduleTimeout(self, action: Any) -> list[Any]:
         self.host.schedule_timeout(self, action)
@@ -230,7 +242,6 @@ class SimNode:
 
     def _commit(self, height: int, hash_: bytes, block: bytes, certificate: Any) -> None:
         self.chain.append(CommittedBlock(height, hash_, block, certificate))
-        self.activity += 1
         self._seen_proposals = {k: v for k, v in self._seen_proposals.items() if k[0] > height}
         self.host.on_commit(self, height, hash_, block, certificate)
 

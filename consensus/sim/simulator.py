@@ -36,7 +36,7 @@ from consensus.timeouts import TimeoutConfig
 from consensus.validators import Validator, ValidatorSet
 
 TICK_MS = 250  # how often a node checks for sync and for a stall
-STALL_MS = 1_000  # no send or commit for this long: resend this height's messages
+STALL_MS = 2_000  # no commit for this long: gossip this height's messages again
 
 
 @dataclass(frozen=True)
@@ -130,6 +130,11 @@ class Simulation:
             return
         if isinstance(message, Vote):
             self.evidence.observe_vote(message)
+        self.relay(node, message, block, recipients)
+
+    def relay(self, node: SimNode, message: Any, block: bytes | None, recipients: tuple[str, ...]) -> None:
+        if self.behaviour_active(node, "silent"):
+            return
         for recipient in recipients:
             self.messages += 1
             delay = self.network.transit(node.name, recipient, self.now_ms)
@@ -193,13 +198,14 @@ class Simulation:
             return
         if node.committed_height < self.target_height:
             self._maybe_sync(node)
-        # Stall detection: remember when the node's activity counter last moved.
-        since, seen = self._last_activity.get(node.name, (self.now_ms, -1))
-        if seen != node.activity:
-            self._last_activity[node.name] = (self.now_ms, node.activity)
+        # Stall detection: a node whose height has not moved for STALL_MS
+        # gossips (and again every STALL_MS while it stays stuck).
+        since, height = self._last_activity.get(node.name, (self.now_ms, -1))
+        if height != node.committed_height:
+            self._last_activity[node.name] = (self.now_ms, node.committed_height)
         elif self.now_ms - since >= STALL_MS and node.committed_height < self.target_height:
             node.resend()
-            self._last_activity[node.name] = (self.now_ms, node.activity)
+            self._last_activity[node.name] = (self.now_ms, node.committed_height)
 
     def _maybe_sync(self, node: SimNode) -> None:
         best: SimNode | None = None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from consensus.sim import Scenario, evidence_power, run
@@ -27,6 +27,9 @@ def _settings(default: int, soak: int) -> settings:
         max_examples=soak if SOAK else default,
         deadline=None,
         database=None,  # keep the checkout clean; a failure prints its seed and scenario
+        # No shrinking: each example is a whole simulation, and the failing
+        # scenario printed as is replays exactly from its seed.
+        phases=(Phase.explicit, Phase.reuse, Phase.generate),
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
 

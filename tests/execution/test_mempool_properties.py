@@ -207,6 +207,43 @@ class Harness:
         for sender, nonces in runs.items():
             start = self.state.get_nonce(sender)
             assert nonces == list(range(start, start + len(nonces)))
+        self.check_greedy(block, max_gas, base_fee)
+
+    def check_greedy(self, block: list, max_gas: int, base_fee: int) -> None:
+        """`block` is the greedy choice by effective tip, replayed from the pending views.
+
+        Every time a tx is taken, each sender head that ranks better must have
+        been unable to pay the base fee or to fit in the gas left (so that
+        sender is out for good), and the taken tx must be its sender's head.
+        """
+        mp = self.mp
+
+        def tip(tx) -> int:
+            if tx.type_id == 2:
+                return min(tx.max_priority_fee_per_gas, tx.max_fee_per_gas - base_fee)
+            return tx.gas_price - base_fee
+
+        def rank(tx) -> tuple:
+            return (-tip(tx), mp.entry(tx.hash).seq, tx.hash)
+
+        def usable(tx, gas_left: int) -> bool:
+            return tx.max_fee_per_gas >= base_fee and tx.gas <= gas_left
+
+        active = {sender: list(txs) for sender, txs in mp.pending().items()}
+        gas_left = max_gas
+        for taken in block:
+            for sender in list(active):
+                head = active[sender][0]
+                if head.hash != taken.hash and rank(head) < rank(taken):
+                    assert not usable(head, gas_left), "a better head was passed over"
+                    del active[sender]
+            sender = bytes(taken.sender)
+            assert active[sender][0].hash == taken.hash
+            gas_left -= taken.gas
+            active[sender].pop(0)
+            if not active[sender]:
+                del active[sender]
+        assert not any(usable(txs[0], gas_left) for txs in active.values()), "select stopped early"
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])

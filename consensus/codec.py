@@ -37,7 +37,6 @@ def unpack(data: bytes, arity: int, max_size: int = MAX_ENCODED_SIZE) -> list[An
             raw=False,
             use_list=True,
             strict_map_key=True,
-            max_buffer_size=max_size,
         )
     except Exception as exc:  # msgpack raises several unrelated types
         raise DecodeError(f"malformed msgpack: {exc.__class__.__name__}") from None

@@ -205,6 +205,24 @@ def test_intrinsic_gas_of_a_create_includes_the_eip3860_initcode_words() -> None
     )
 
 
+def test_intrinsic_gas_counts_the_access_list() -> None:
+    # EIP-2930: 2400 per address, 1900 per storage key.
+    access_list = ({"address": "0x" + "33" * 20, "storageKeys": ("0x" + "00" * 32,)},)
+    raw = bytes(
+        Account.sign_transaction(
+            {"chainId": CHAIN_ID, "nonce": 0, "gas": 25299, "gasPrice": 100, "to": TO, "value": 0,
+             "data": b"", "accessList": access_list},
+            KEYS[0],
+        ).raw_transaction
+    )
+    assert raw[0] == 1
+    err = reject(pool(), raw)
+    assert err.message == (
+        "intrinsic gas too low: gas limit 25299, the tx needs at least 25300 "
+        "(intrinsic gas 25300, EIP-7623 calldata floor 21000)"
+    )
+
+
 def test_gas_limit_exceeds_block() -> None:
     err = reject(pool(block_gas_limit=30_000_000), sign(0, 0, gas=30_000_001))
     assert err.code is Code.GAS_LIMIT_EXCEEDS_BLOCK

@@ -272,7 +272,7 @@ def _apply_genesis_overrides(doc: GenesisDoc, fields: dict[str, int]) -> Genesis
     doc = dataclasses.replace(doc, **fields)
     try:
         # parse_genesis holds every range rule (chain id, gas limit, base fee >= floor).
-        parse_genesis(doc.to_json(), "--set genesis")
+        parse_genesis(doc.to_json(), "genesis")
     except GenesisError as exc:
         raise click.BadParameter(exc.message, param_hint="--set") from None
     return doc

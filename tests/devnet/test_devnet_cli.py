@@ -1,0 +1,364 @@
+"""`plume-node devnet`: the homes `init` writes, and `up`/`start`/`status` running real node processes.
+
+init runs in-process through click's runner (fast); `devnet up` runs as a
+subprocess in its own process group, the way a user runs it, and every
+process a test starts is killed in a `finally`, even when an assert fails.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import shlex
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import threading
+import time
+import tomllib
+import urllib.request
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from eth_account import Account
+
+from plume_node.cli import main
+from plume_node.genesis import load_genesis
+from plume_node.keystore import Keystore
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def cli(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def free_base_port(nodes: int) -> int:
+    """A random base in 20000-40000 whose 2*nodes ports are all free on 127.0.0.1."""
+    for _ in range(200):
+        base = random.randrange(20000, 40000 - 2 * nodes, 2)
+        if all(_port_free(base + k) for k in range(2 * nodes)):
+            return base
+    raise RuntimeError("no free port range found")
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def rpc(url: str, method: str, *params):
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}).encode()
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        answer = json.loads(response.read())
+    assert "error" not in answer, answer
+    return answer["result"]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+# ------------------------------------------------------------------ init
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory):
+    """3 validators and 1 full node with genesis and config overrides."""
+    directory = tmp_path_factory.mktemp("devnet") / "net"
+    base = free_base_port(4)
+    result = cli(
+        "devnet", "init", "--validators", "3", "--full-nodes", "1", "--dir", str(directory),
+        "--base-port", str(base), "--block-time", "300", "--accounts", "3", "--chain-id", "777",
+        "--set", "genesis.gas_limit=20000000", "--set", "genesis.base_fee_per_gas=2000000000",
+        "--set", "consensus.create_empty_blocks=false", "--set", "mempool.max_txs=100", "--json",
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    return directory, base, summary
+
+
+def test_init_writes_one_shared_genesis(net):
+    directory, _, summary = net
+    described = json.loads((directory / "devnet.json").read_text())
+    assert described["genesis_hash"] == summary["genesis_hash"]
+    texts = {(directory / f"node{i}" / "genesis.json").read_bytes() for i in range(4)}
+    assert len(texts) == 1, "every home must hold the same genesis.json"
+    for i in range(4):
+        assert "0x" + load_genesis(directory / f"node{i}" / "genesis.json").hash().hex() == summary["genesis_hash"]
+
+
+def test_validators_in_genesis_and_full_nodes_not(net):
+    directory, _, summary = net
+    genesis = load_genesis(directory / "node0" / "genesis.json")
+    pub_keys = []
+    for i in range(4):
+        pub_keys.append(bytes.fromhex(json.loads((directory / f"node{i}" / "keys" / "validator_key.json").read_text())["public_key"]))
+    assert [v.pub_key for v in genesis.validators] == pub_keys[:3]
+    assert pub_keys[3] not in {v.pub_key for v in genesis.validators}
+    assert all(v.power == 100 for v in genesis.validators)
+    roles = [n["role"] for n in summary["nodes"]]
+    assert roles == ["validator", "validator", "validator", "full"]
+    for node, validator in zip(summary["nodes"], genesis.validators):
+        assert "0x" + validator.fee_address.hex() == node["operator_address"].lower()
+        assert genesis.alloc[validator.fee_address] > 0, "a validator's operator account is funded"
+        assert node["validator_address"] == validator.address.hex()
+    assert summary["nodes"][3]["validator_address"] is None
+
+
+def test_ports_distinct_and_peers_complete(net):
+    directory, base, summary = net
+    configs = [tomllib.loads((directory / f"node{i}" / "config.toml").read_text()) for i in range(4)]
+    ports = []
+    node_ids = []
+    for i, config in enumerate(configs):
+        assert config["p2p"]["listen_addr"] == f"127.0.0.1:{base + 2 * i}"
+        assert config["rpc"]["listen_addr"] == f"127.0.0.1:{base + 2 * i + 1}"
+        ports += [base + 2 * i, base + 2 * i + 1]
+        # The node id, derived here from the node key itself: sha256(public key)[:20].
+        public = bytes.fromhex(json.loads((directory / f"node{i}" / "keys" / "node_key.json").read_text())["public_key"])
+        node_ids.append(hashlib.sha256(public).digest()[:20].hex())
+        assert summary["nodes"][i]["node_id"] == node_ids[i]
+        assert summary["nodes"][i]["rpc_url"] == f"http://127.0.0.1:{base + 2 * i + 1}"
+        assert config["moniker"] == f"node{i}"
+    assert len(set(ports)) == len(ports)
+    for i, config in enumerate(configs):
+        expected = {f"{node_ids[j]}@127.0.0.1:{base + 2 * j}" for j in range(4) if j != i}
+        assert set(config["p2p"]["persistent_peers"]) == expected
+        assert len(config["p2p"]["persistent_peers"]) == 3
+
+
+def test_accounts_funded_and_keys_match(net):
+    directory, _, _ = net
+    doc = json.loads((directory / "accounts.json").read_text())
+    assert doc["warning"] == "TEST KEYS ONLY: anyone who reads this file controls these accounts"
+    assert len(doc["accounts"]) == 3
+    genesis = load_genesis(directory / "node0" / "genesis.json")
+    for entry in doc["accounts"]:
+        assert Account.from_key(entry["private_key"]).address == entry["address"]
+        assert genesis.alloc[bytes.fromhex(entry["address"][2:])] == int(doc["balance_wei"]) > 0
+
+
+def test_files_holding_keys_are_private(net):
+    directory, _, _ = net
+    private = [directory / "accounts.json", directory / "password.txt"]
+    for i in range(4):
+        home = directory / f"node{i}"
+        private += [home / "keys" / "validator_key.json", home / "keys" / "node_key.json", home / "keystore" / "operator.json"]
+    for path in private:
+        assert mode(path) == 0o600, path
+    # The generated password opens every node's operator keystore.
+    password = (directory / "password.txt").read_text().strip()
+    summary = json.loads((directory / "devnet.json").read_text())
+    for i in (0, 3):
+        account = Keystore(directory / f"node{i}").unlock("operator", password)
+        assert account.address == summary["nodes"][i]["operator_address"]
+
+
+def test_set_applied_to_genesis_and_config(net):
+    directory, _, _ = net
+    genesis = load_genesis(directory / "node2" / "genesis.json")
+    assert genesis.chain_id == 777
+    assert genesis.gas_limit == 20_000_000
+    assert genesis.base_fee_per_gas == 2_000_000_000
+    for i in range(4):
+        config = tomllib.loads((directory / f"node{i}" / "config.toml").read_text())
+        assert config["consensus"]["create_empty_blocks"] is False
+        assert config["consensus"]["block_time_ms"] == 300
+        assert config["consensus"]["timeout_propose_ms"] == 1500
+        assert config["consensus"]["timeout_prevote_ms"] == 500
+        assert config["mempool"]["max_txs"] == 100
+
+
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ("consensus.no_such_key=1", "unknown key 'consensus.no_such_key'"),
+        ("genesis.validators=1", "unknown genesis key 'genesis.validators'"),
+        ("mempool.max_txs=lots", "mempool.max_txs must be an integer"),
+        ("genesis.base_fee_per_gas=1", "base_fee_per_gas is below min_base_fee_per_gas"),
+        ("rpc.listen_addr=127.0.0.1:1", "set per node by devnet init"),
+        ("create_empty_blocks", "is not KEY=VALUE"),
+    ],
+)
+def test_bad_set_is_a_usage_error_and_writes_nothing(tmp_path, setting, message):
+    directory = tmp_path / "net"
+    result = cli("devnet", "init", "--validators", "1", "--dir", str(directory), "--set", setting)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert not directory.exists()
+
+
+def test_existing_devnet_refused_without_force(tmp_path):
+    directory = tmp_path / "net"
+    args = ["devnet", "init", "--validators", "1", "--accounts", "1", "--dir", str(directory), "--base-port", str(free_base_port(1))]
+    assert cli(*args).exit_code == 0
+    first = json.loads((directory / "devnet.json").read_text())
+    refused = cli(*args)
+    assert refused.exit_code == 1
+    assert "already holds a devnet" in refused.output and "--force" in refused.output
+    assert json.loads((directory / "devnet.json").read_text()) == first
+    replaced = cli(*args, "--force")
+    assert replaced.exit_code == 0, replaced.output
+    second = json.loads((directory / "devnet.json").read_text())
+    assert second["nodes"][0]["node_id"] != first["nodes"][0]["node_id"]
+    assert second["genesis_hash"] != first["genesis_hash"]
+    assert sorted(p.name for p in directory.iterdir()) == ["accounts.json", "devnet.json", "node0", "password.txt"]
+
+
+# ------------------------------------------------------------------ running nodes
+
+
+def test_start_refuses_a_taken_port_and_reports_a_node_that_dies(tmp_path):
+    directory = tmp_path / "net"
+    base = free_base_port(1)
+    assert cli("devnet", "init", "--validators", "1", "--accounts", "0", "--dir", str(directory), "--base-port", str(base)).exit_code == 0
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", base + 1))
+        squatter.listen()
+        result = cli("devnet", "start", "--dir", str(directory))
+    assert result.exit_code == 1
+    assert f"port {base + 1} (node0's RPC) is in use" in result.output
+    assert not (directory / "node0" / "node.log").exists(), "no node may start"
+
+    # A node that exits at start-up: the error names it, its exit code and its log's last lines.
+    (directory / "node0" / "config.toml").write_text("broken = [\n")
+    result = cli("devnet", "start", "--dir", str(directory), "--timeout", "60")
+    assert result.exit_code == 1
+    assert "node0 exited with exit code 1 before its RPC answered" in result.output
+    assert "not valid TOML" in result.output
+
+
+class Output:
+    """Collects a process's stdout lines on a thread so the test never blocks on a pipe."""
+
+    def __init__(self, stream) -> None:
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream) -> None:
+        for line in stream:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, text: str, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.lines:
+                if text in line:
+                    return line
+            time.sleep(0.1)
+        raise AssertionError(f"no {text!r} within {timeout}s; output so far:\n" + "\n".join(self.lines))
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def wait_until(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_up_commits_status_reports_and_sigterm_stops_every_node(tmp_path):
+    directory = tmp_path / "net"
+    base = free_base_port(2)
+    init = cli(
+        "devnet", "init", "--validators", "1", "--full-nodes", "1", "--accounts", "2", "--block-time", "200",
+        "--dir", str(directory), "--base-port", str(base),
+    )
+    assert init.exit_code == 0, init.output
+    supervisor = subprocess.Popen(
+        [sys.executable, "-m", "plume_node.cli", "devnet", "up", "--dir", str(directory), "--timeout", "90"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, process_group=0,
+    )
+    out = Output(supervisor.stdout)
+    node_pids: list[int] = []
+    try:
+        out.wait_for("Ctrl-C stops them all", timeout=100)
+        node_pids = [int(line.split(" pid ")[1].split()[0]) for line in out.lines if " pid " in line]
+        assert len(node_pids) == 2
+        validator_url, full_url = f"http://127.0.0.1:{base + 1}", f"http://127.0.0.1:{base + 3}"
+        assert validator_url in out.text and full_url in out.text
+
+        # The lone validator commits blocks.
+        wait_until(lambda: int(rpc(validator_url, "eth_blockNumber"), 16) >= 3, 30, "three blocks")
+
+        # The example command `up` prints works as printed: the operator pays a dev account.
+        example = out.wait_for("plume-node tx send", timeout=1).strip()
+        sent = CliRunner().invoke(main, shlex.split(example)[1:] + ["--json"], catch_exceptions=False)
+        assert sent.exit_code == 0, sent.output
+        receipt = json.loads(sent.stdout)
+        assert receipt["status"] == "success"
+        accounts = json.loads((directory / "accounts.json").read_text())["accounts"]
+        assert receipt["to"] == accounts[0]["address"]
+
+        status = cli("devnet", "status", "--dir", str(directory), "--json")
+        assert status.exit_code == 0, status.output
+        rows = {row["name"]: row for row in json.loads(status.stdout)["nodes"]}
+        assert rows["node0"]["state"] == "up" and rows["node0"]["height"] >= 3
+        assert isinstance(rows["node0"]["round"], int) and rows["node0"]["step"]
+        assert rows["node1"]["state"] == "up" and rows["node1"]["role"] == "full"
+
+        # A node that dies is reported with its exit and log, and not restarted.
+        os.kill(node_pids[1], signal.SIGKILL)
+        line = out.wait_for("node1 (pid", timeout=10)
+        assert "signal SIGKILL" in line and "not restarted" in line and str(directory / "node1" / "node.log") in line
+        rows = {row["name"]: row for row in json.loads(cli("devnet", "status", "--dir", str(directory), "--json").stdout)["nodes"]}
+        assert rows["node1"]["state"] == "down" and rows["node0"]["state"] == "up"
+        text = cli("devnet", "status", "--dir", str(directory)).output
+        assert "node1" in text and "down" in text
+
+        supervisor.send_signal(signal.SIGTERM)
+        assert supervisor.wait(timeout=30) == 0
+        assert not any(alive(pid) for pid in node_pids)
+        assert "all nodes stopped" in out.text
+        assert "stopped cleanly" in (directory / "node0" / "node.log").read_text()
+    finally:
+        for pid in [supervisor.pid, *node_pids]:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        supervisor.wait(timeout=10)
+
+
+def test_up_creates_a_four_validator_devnet_by_default(tmp_path):
+    directory = tmp_path / "fresh"
+    base = free_base_port(4)
+    # Stop `up` right after init: node0's RPC port is taken, so start refuses before spawning.
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", base + 1))
+        squatter.listen()
+        result = cli("devnet", "up", "--dir", str(directory), "--base-port", str(base))
+    assert result.exit_code == 1
+    assert "node0's RPC) is in use" in result.output
+    summary = json.loads((directory / "devnet.json").read_text())
+    assert [n["role"] for n in summary["nodes"]] == ["validator"] * 4
+    assert len(load_genesis(directory / "node3" / "genesis.json").validators) == 4
+    assert len(json.loads((directory / "accounts.json").read_text())["accounts"]) == 10
+    assert f"{directory / 'accounts.json'}" in result.output

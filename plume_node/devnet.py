@@ -565,19 +565,26 @@ class Supervisor:
             with home.log_path.open("ab") as log:
                 log.write(f"\n=== devnet start {time.strftime('%Y-%m-%d %H:%M:%S')} ===\n".encode())
                 log.flush()
-                process = subprocess.Popen(
-                    [sys.executable, "-m", "plume_node.cli", "start", "--home", str(node.home)],
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    # Its own group: a Ctrl-C on the terminal reaches only the
-                    # supervisor, which then stops every node in order.
-                    process_group=0,
-                    preexec_fn=_parent_death_signal(),
-                    env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                )
+                try:
+                    process = self._spawn(node, log)
+                except OSError as exc:
+                    raise DevnetError(f"cannot start {node.name}: {exc}") from None
             self.running.append(Running(node, process))
             self.echo(f"  {node.name:<7} {node.role:<9} pid {process.pid:<7} log {home.log_path}")
+
+    @staticmethod
+    def _spawn(node: NodeSpec, log: Any) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-m", "plume_node.cli", "start", "--home", str(node.home)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            # Its own group: a Ctrl-C on the terminal reaches only the
+            # supervisor, which then stops every node in order.
+            process_group=0,
+            preexec_fn=_parent_death_signal(),
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
 
     def wait_ready(self, timeout: float) -> bool:
         """True when every node answers eth_blockNumber; False if a stop was requested. Raises on failure."""
@@ -646,8 +653,18 @@ class Supervisor:
         self.echo("all nodes stopped")
 
 
-def run_supervisor(devnet: Devnet, nodes: Sequence[NodeSpec], *, timeout: float, echo: Callable[[str], None] = click.echo) -> int:
-    """`devnet start`: launch, wait for RPC, print the URLs, watch until a signal; always stop the nodes."""
+def run_supervisor(
+    devnet: Devnet,
+    nodes: Sequence[NodeSpec],
+    *,
+    timeout: float,
+    echo: Callable[[str], None] = click.echo,
+    on_ready: Callable[[], None] | None = None,
+) -> int:
+    """`devnet start`: launch, wait for RPC, print the URLs, watch until a signal; always stop the nodes.
+
+    `on_ready` prints anything more once every node answers (`devnet up`'s hints).
+    """
     sup = Supervisor(devnet, nodes, echo)
     sup.check_ports()
     handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -660,6 +677,8 @@ def run_supervisor(devnet: Devnet, nodes: Sequence[NodeSpec], *, timeout: float,
         echo(f"devnet ready: {len(sup.nodes)} node(s) answer JSON-RPC")
         for run in sup.running:
             echo(f"  {run.node.name:<7} {run.node.role:<9} {run.node.rpc_url}")
+        if on_ready is not None:
+            on_ready()
         echo("Ctrl-C stops them all")
         return sup.watch()
     finally:

@@ -7,6 +7,7 @@ prints. See docs/devnet.md.
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import click
@@ -18,6 +19,7 @@ from plume_node.devnet import (
     DEFAULT_BLOCK_TIME_MS,
     Devnet,
     DevnetParams,
+    NodeSpec,
     has_devnet,
     init_devnet,
     load_devnet,
@@ -123,7 +125,8 @@ def _print_summary(net: Devnet, accounts: int) -> None:
 def start_cmd(directory: str, node_list: str | None, timeout: float) -> None:
     """Run the devnet's nodes until Ctrl-C or SIGTERM (each logs to its HOME/node.log)."""
     net = load_devnet(_dir(directory))
-    code = run_supervisor(net, net.select(node_list), timeout=timeout)
+    nodes = net.select(node_list)
+    code = run_supervisor(net, nodes, timeout=timeout, on_ready=lambda: _print_try_it(net, nodes[0]))
     raise SystemExit(code)
 
 
@@ -175,21 +178,21 @@ def up_cmd(validators: int | None, directory: str, base_port: int, timeout: floa
         params = DevnetParams(validators=validators or DEFAULT_UP_VALIDATORS, base_port=base_port)
         net = init_devnet(path, params)
         _print_summary(net, params.accounts)
-    _print_try_it(net)
-    code = run_supervisor(net, list(net.nodes), timeout=timeout)
+    code = run_supervisor(net, list(net.nodes), timeout=timeout, on_ready=lambda: _print_try_it(net, net.nodes[0]))
     raise SystemExit(code)
 
 
-def _print_try_it(net: Devnet) -> None:
-    first = net.nodes[0]
+def _print_try_it(net: Devnet, first: NodeSpec) -> None:
+    """Where the dev accounts are, and a transfer a new user can paste (signed by `first`'s operator)."""
     try:
         to = json.loads(net.accounts_path.read_text())["accounts"][0]["address"]
     except (OSError, ValueError, KeyError, IndexError, TypeError):
         to = first.operator_address
     click.echo(f"dev accounts and their private keys (test keys only): {net.accounts_path}")
     click.echo(f"MetaMask / web3.py: RPC {first.rpc_url}, chain id {net.chain_id}")
-    click.echo("try, in another terminal, once the nodes are up:")
+    click.echo("try it, in another terminal:")
     click.echo(
-        f"  plume-node tx send --from {OPERATOR_KEY} --home {first.home} --password-file {net.password_path} "
+        f"  plume-node tx send --from {OPERATOR_KEY} --home {shlex.quote(str(first.home))} "
+        f"--password-file {shlex.quote(str(net.password_path))} "
         f"--to {to} --value 1plume --rpc {first.rpc_url}"
     )

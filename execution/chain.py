@@ -30,7 +30,7 @@ from typing import Any
 from eth.abc import AtomicDatabaseAPI, BlockHeaderAPI, DatabaseAPI, SignedTransactionAPI
 from eth.consensus.context import ConsensusContext
 from eth.constants import BLANK_ROOT_HASH, GENESIS_PARENT_HASH
-from eth.db.trie import make_trie_root_and_nodes
+from execution.ordered_trie import ordered_trie_root_and_nodes as make_trie_root_and_nodes
 from eth.exceptions import CanonicalHeadNotFound, HeaderNotFound
 from eth.vm.chain_context import ChainContext
 from eth.vm.forks.prague.blocks import PragueBlock, PragueBlockHeader

@@ -92,6 +92,10 @@ class Node:
     @classmethod
     def open(cls, home: Home, config: Config) -> "Node":
         genesis = load_genesis(home.genesis_path)
+        # Keys before the data directory: a missing or corrupt key file must
+        # stop the node before LevelDB creates or rewrites anything there.
+        load_key_file(home.validator_key_path)
+        load_key_file(home.node_key_path)
         first_start = not home.started()
         try:
             db = open_database(home.data_dir, create=first_start)

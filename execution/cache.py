@@ -19,7 +19,7 @@ from execution.block import PlumeBlock
 from plume_node.storage import Overlay
 from staking.fees import FeeSplit
 
-DEFAULT_CACHE_SIZE = 32
+DEFAULT_CACHE_SIZE = 16  # a few rounds of proposals; each entry holds a block's trie writes
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,7 @@ from plume_node.storage import (
     PREFIX_META,
     Overlay,
     PrefixedDB,
+    StorageError,
 )
 from staking.fees import apply_fee_split
 
@@ -134,6 +135,12 @@ class PlumeChain(ChainReads):
             raise GenesisMismatch(
                 "the database has a head but no block 0; it is damaged: remove it and resync"
             ) from exc
+        check = getattr(self.root_db, "check_chain_identity", None)
+        if check is not None:  # a LevelDB: its meta record must agree too
+            try:
+                check(self.chain_id, self.genesis_header.hash)
+            except StorageError as exc:
+                raise GenesisMismatch(str(exc)) from exc
         if stored.hash != self.genesis_header.hash:
             raise GenesisMismatch(
                 f"the database holds a chain with genesis 0x{stored.hash.hex()}, but the "
@@ -386,7 +393,8 @@ class PlumeChain(ChainReads):
             for key, value in result.trie_nodes.items():
                 chain[key] = value
             ChainDB._persist_block(chain, result.block.block, GENESIS_PARENT_HASH)
-            PrefixedDB(batch, PREFIX_EXEC)[sidecar_key(block.hash)] = block.sidecar_bytes
+            # everything from the validated result, not from the (maybe re-decoded) argument
+            PrefixedDB(batch, PREFIX_EXEC)[sidecar_key(block.hash)] = result.block.sidecar_bytes
             yield batch
         self._head = result.block.header
         self.stats.commits += 1

@@ -81,7 +81,9 @@ def blocks_of(items: list, size: int) -> list[list]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-PER_BLOCK = GAS_LIMIT // 21_000
+# 1000 transfers (21M gas) per block for both paths: py-evm's MiningChain drifts
+# its gas limit down by 1/1024 per block, so full 30M blocks would not fit there.
+PER_BLOCK = 1000
 
 
 def run_node(raws: list[bytes], addrs: list[bytes]) -> tuple[float, int]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from functools import partial
+from pathlib import Path
 
 import click
 import trio
@@ -27,6 +28,7 @@ from plume_node import __version__
 from plume_node.app import Application
 from plume_node.config import Config, parse_host_port
 from plume_node.consensus_driver import ConsensusDriver
+from plume_node.files import write_atomic
 from plume_node.genesis import GenesisDoc, load_genesis
 from plume_node.home import Home
 from plume_node.node_keys import load_key_file
@@ -34,6 +36,7 @@ from plume_node.signer_store import LevelDBSignStore
 from plume_node.storage import PREFIX_NODE, LevelDB, StorageError, open_database
 
 _GENESIS_DOC_KEY = b"genesis-doc-hash"
+_GENESIS_STAMP = "GENESIS_HASH"  # a file in the data directory, beside storage's marker
 
 log = logging.getLogger("plume.node")
 
@@ -97,12 +100,14 @@ class Node:
         load_key_file(home.validator_key_path)
         load_key_file(home.node_key_path)
         first_start = not home.started()
+        _check_genesis_stamp(home.data_dir, genesis)
         try:
             db = open_database(home.data_dir, create=first_start)
         except StorageError as exc:
             raise click.ClickException(str(exc)) from None
         try:
             _check_genesis_doc(db, genesis)
+            _write_genesis_stamp(home.data_dir, genesis)
             node = cls(home, config, genesis, db)
         except (StorageError, ExecutionError) as exc:
             db.close()
@@ -243,6 +248,37 @@ class Node:
         return f"plume-node/v{__version__}/python"
 
 
+def _check_genesis_stamp(data_dir: Path, genesis: GenesisDoc) -> None:
+    """Refuse another genesis's data directory before LevelDB opens it.
+
+    Merely opening a LevelDB rewrites its CURRENT, MANIFEST and LOG files, so
+    the in-database record (`_check_genesis_doc`) alone cannot refuse "without
+    touching anything". The same hash is kept in a small file beside the
+    storage marker; a directory without it falls back to the database record.
+    """
+    try:
+        stored = (data_dir / _GENESIS_STAMP).read_text().strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {data_dir / _GENESIS_STAMP}: {exc.strerror or exc}") from None
+    if stored != genesis.hash().hex():
+        raise click.ClickException(_different_genesis(data_dir, stored, genesis))
+
+
+def _write_genesis_stamp(data_dir: Path, genesis: GenesisDoc) -> None:
+    if not (data_dir / _GENESIS_STAMP).exists():
+        write_atomic(data_dir / _GENESIS_STAMP, (genesis.hash().hex() + "\n").encode())
+
+
+def _different_genesis(path, stored_hex: str, genesis: GenesisDoc) -> str:
+    return (
+        f"the data directory {path} was created from a different genesis.json "
+        f"(hash {stored_hex}, this one {genesis.hash().hex()}); use the genesis it was "
+        "created with, or a new data directory"
+    )
+
+
 def _check_genesis_doc(db: LevelDB, genesis: GenesisDoc) -> None:
     """Tie the data directory to the whole genesis document, validators included.
 
@@ -254,8 +290,4 @@ def _check_genesis_doc(db: LevelDB, genesis: GenesisDoc) -> None:
     if stored is None:
         meta[_GENESIS_DOC_KEY] = genesis.hash()
     elif stored != genesis.hash():
-        raise StorageError(
-            f"the data directory {db.path} was created from a different genesis.json "
-            f"(hash {stored.hex()}, this one {genesis.hash().hex()}); use the genesis it was "
-            "created with, or a new data directory"
-        )
+        raise StorageError(_different_genesis(db.path, stored.hex(), genesis))

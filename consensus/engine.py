@@ -214,25 +214,27 @@ class ConsensusEngine:
         return self._flush()
 
     def on_signed(self, message: Vote | Proposal | None) -> list[Action]:
-        """The double-sign guard's answer to the oldest outstanding Sign
-        (None = refused). Our own vote counts only from here."""
+        """The double-sign guard's answer to a Sign (None = refused). Our own
+        vote counts, and is broadcast, only from here."""
         if message is None:
-            if self._pending_signs:
-                self._pending_signs.pop(0)
+            # Refused: the step was already taken, nothing is sent. No need to
+            # know which request it answers (answers may arrive late).
             return []
         unsigned = message.unsigned()
         if unsigned not in self._pending_signs:
-            return []
+            return []  # not something we asked for at this height
         self._pending_signs.remove(unsigned)
         rs = self._rs
-        if rs is None or message.height != rs.height or rs.step == RoundStep.COMMITTED:
+        if rs is None or message.height != rs.height:
             return []
         assert self._votes is not None
         if isinstance(message, Vote):
+            # Even after a decision our signed vote goes out: it is durable in
+            # the guard already and may complete someone else's quorum.
             status, _ = self._votes.add(message)
             if status == ADDED:
                 self._out.append(Broadcast(message))
-        else:
+        elif rs.step != RoundStep.COMMITTED:
             if message.round not in rs.proposals:
                 rs.proposals[message.round] = message
                 self._votes.note_sender(message.round, message.proposer)
@@ -299,6 +301,9 @@ class ConsensusEngine:
             return
         if (block_hash, hashlib.sha256(block).digest()) in rs.rejected_payloads:
             return
+        # A hash rejected with other bytes is unknown again until this payload
+        # is judged (not invalid: that would make us prevote nil too early).
+        rs.validity.pop(block_hash, None)
         rs.blocks[block_hash] = block
         rs.validating.add(block_hash)
         self._out.append(ValidateBlock(rs.height, round, block_hash, block))
@@ -439,7 +444,6 @@ class ConsensusEngine:
             certificate = CommitCertificate(rs.height, r, h, tuple(pcs.votes_for(h)))
             rs.step = RoundStep.COMMITTED
             rs.decided = h
-            self._pending_signs = []
             self._out.append(Commit(rs.height, r, h, rs.blocks[h], certificate))
             return True
         return False

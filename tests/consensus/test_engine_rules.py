@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from consensus.actions import Commit, EvidenceFound, Rejected, ScheduleTimeout, Sign, ValidateBlock
+from consensus.actions import Broadcast, Commit, EvidenceFound, Rejected, ScheduleTimeout, Sign, ValidateBlock
 from consensus.buffer import MAX_PROPOSALS_PER_SENDER, MAX_UNKNOWN_VOTES, MAX_VOTES_PER_SENDER
 from consensus.engine import MAX_FUTURE_ROUNDS_PER_SENDER, ConsensusEngine
 from consensus.messages import NIL, PRECOMMIT, PREVOTE, Vote
@@ -331,3 +331,53 @@ def test_start_height_must_increase():
     d.start()
     with pytest.raises(ValueError):
         d.engine.start_height(1, d.vset)
+
+
+def test_junk_payload_does_not_poison_the_hash():
+    """A Byzantine proposer pairs an honest block's hash with junk bytes; a
+    later proposal with the real bytes for that hash is validated afresh."""
+    d = driver_proposing_at(3, auto_validate=False)
+    d.start()
+    a, payload = block_for("A")
+    p0 = d.proposer_index(0)
+    acts = d._run(d.engine.on_proposal(sign_proposal(d.keys[p0], 1, 0, a), b"junk"))
+    (v,) = of_type(acts, ValidateBlock)
+    acts = d._run(d.engine.on_block_validated(1, 0, a, False, "hash mismatch"))
+    assert [x.block_hash for x in own_votes(acts, PREVOTE)] == [NIL]
+    d.prevotes_from(d.others()[:2], 0, NIL)
+    d.timeout(Step.PREVOTE, 0)
+    d.precommits_from(d.others()[:2], 0, NIL)
+    d.timeout(Step.PRECOMMIT, 0)
+    p1 = d.proposer_index(1)
+    acts = d._run(d.engine.on_proposal(sign_proposal(d.keys[p1], 1, 1, a), payload))
+    assert [x.block for x in of_type(acts, ValidateBlock)] == [payload]
+    assert own_votes(acts) == []  # not "invalid" any more: waiting for the answer
+    acts = d._run(d.engine.on_block_validated(1, 1, a, True))
+    assert [x.block_hash for x in own_votes(acts, PREVOTE)] == [a]
+    # Once the hash is known valid, junk paired with it later is ignored.
+    d.prevotes_from(d.others()[:2], 1, NIL)
+    d.timeout(Step.PREVOTE, 1)
+    d.precommits_from(d.others()[:2], 1, NIL)
+    d.timeout(Step.PRECOMMIT, 1)
+    p2 = d.proposer_index(2)
+    acts = d._run(d.engine.on_proposal(sign_proposal(d.keys[p2], 1, 2, a), b"junk"))
+    assert of_type(acts, ValidateBlock) == []
+    assert d.engine.state.blocks[a] == payload
+
+
+def test_own_vote_signed_after_commit_is_still_broadcast():
+    d = Driver([1, 1, 1, 1], me=0)
+    eng = d.engine
+    eng.start_height(1, d.vset)
+    pi = d.proposer_index(0)
+    if pi == 0:  # pragma: no cover - deterministic keys make 0 a non-proposer
+        pytest.skip("engine is the proposer")
+    a, payload = block_for("A")
+    eng.on_proposal(sign_proposal(d.keys[pi], 1, 0, a), payload)
+    (sign,) = of_type(eng.on_block_validated(1, 0, a, True), Sign)  # our prevote, not yet signed
+    acts = []
+    for k in d.others():
+        acts += eng.on_vote(precommit(k, 1, 0, a))
+    assert len(of_type(acts, Commit)) == 1
+    acts = eng.on_signed(d.signer.sign(sign.message))
+    assert [type(x).__name__ for x in acts] == ["Broadcast"]

@@ -25,6 +25,7 @@ from plume_node.devnet import (
     load_devnet,
     node_status,
     parse_overrides,
+    port_free,
     run_supervisor,
 )
 from plume_node.genesis import DEFAULT_CHAIN_ID, MAX_SAFE_CHAIN_ID
@@ -115,6 +116,12 @@ def _print_summary(net: Devnet, accounts: int) -> None:
         click.echo(f"  {node.name:<7} {node.role:<9} {node.rpc_url:<24} {node.p2p_addr:<17} {node.node_id}")
     click.echo(f"  {accounts} funded dev accounts in {net.accounts_path} ({ACCOUNTS_WARNING})")
     click.echo(f"  operator keystore password of every node: {net.password_path}")
+    busy = [f"{port}" for node in net.nodes for port in (node.p2p_port, node.rpc_port) if not port_free(port)]
+    if busy:
+        click.echo(
+            f"warning: port(s) {', '.join(busy)} are in use right now; `devnet start` will refuse until they are "
+            "free (or recreate with --force --base-port P)"
+        )
     click.echo(f"start it with: plume-node devnet start --dir {net.dir}")
 
 

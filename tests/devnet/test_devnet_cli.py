@@ -24,6 +24,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import tomli_w
 from click.testing import CliRunner
 from eth_account import Account
 
@@ -241,11 +242,23 @@ def test_start_refuses_a_taken_port_and_reports_a_node_that_dies(tmp_path):
     assert not (directory / "node0" / "node.log").exists(), "no node may start"
 
     # A node that exits at start-up: the error names it, its exit code and its log's last lines.
+    original = (directory / "node0" / "config.toml").read_text()
     (directory / "node0" / "config.toml").write_text("broken = [\n")
     result = cli("devnet", "start", "--dir", str(directory), "--timeout", "60")
     assert result.exit_code == 1
     assert "node0 exited with exit code 1 before its RPC answered" in result.output
     assert "not valid TOML" in result.output
+
+    # A node that runs but never answers: the timeout names it, and the node is stopped.
+    config = tomllib.loads(original)
+    config["rpc"]["enabled"] = False
+    (directory / "node0" / "config.toml").write_text(tomli_w.dumps(config))
+    result = cli("devnet", "start", "--dir", str(directory), "--timeout", "2")
+    assert result.exit_code == 1
+    assert f"node0 did not answer on http://127.0.0.1:{base + 1} within 2s" in result.output
+    assert "last lines of" in result.output
+    pid = int(result.output.split(" pid ")[1].split()[0])
+    assert not alive(pid)
 
 
 class Output:

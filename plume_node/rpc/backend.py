@@ -22,7 +22,8 @@ class RpcBackend(Protocol):
 
     @property
     def mempool(self) -> "Mempool":
-        """The node's mempool: pending transactions and `pending_nonce`."""
+        """The node's mempool; the RPC layer only reads it: `get(tx_hash)` for
+        pending transactions, `pending_nonce(address, state)`, `len()`/iteration."""
 
     @property
     def chain_id(self) -> int: ...

@@ -1,20 +1,22 @@
-"""Bad input to the `plume-node` CLI, in real child processes.
+"""Bad input to the `plume-node` CLI: refused with one line, nothing touched.
 
 Every case must end with exit code 1 and exactly ONE line on stderr, starting
 with "Error:" (a ClickException: no traceback), and must leave the data
 directory byte-for-byte as it was (docs/operator.md: "refuses, with a one-line
 message and without touching anything").
 
-All the child processes are started at once by one module fixture (each on
-its own copy of a home), so the module costs about one interpreter start-up.
+One module fixture runs every case (each on its own copy of a home): a few
+in real child processes started at once, the rest through click's CliRunner.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import subprocess
 import sys
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,7 +56,7 @@ class Case:
     expect: str  # a fragment the one error line must contain
     exit_code: int = 1
     before: dict = field(default_factory=dict)
-    proc: subprocess.Popen | None = None
+    returncode: int | None = None
     stdout: str = ""
     stderr: str = ""
 
@@ -152,33 +154,71 @@ def _prepare(tmp: Path) -> list[Case]:
     return cases
 
 
+# These run as real child processes (the rest through click's CliRunner in this
+# process, which is the same `main` with the same exit code and stderr, and
+# costs no interpreter start-up on a loaded machine).
+IN_SUBPROCESS = {"genesis: bad JSON", "validator key: missing (never started)", "data dir: another genesis"}
+
+
+def _run_in_process(c: Case, monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    from plume_node import runtime
+    from plume_node.cli import main
+
+    async def started_instead_of_refusing(node) -> None:
+        raise AssertionError("plume-node start did not refuse: the node was about to run")
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    monkeypatch.setattr(runtime, "_main", started_instead_of_refusing)
+    try:
+        result = CliRunner(env={"PLUME_PASSWORD": None}).invoke(main, c.args)
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+    c.returncode, c.stdout, c.stderr = result.exit_code, result.stdout, result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        c.stderr += "\n" + "".join(traceback.format_exception(result.exception))
+
+
 @pytest.fixture(scope="module")
 def ran(tmp_path_factory) -> dict[str, Case]:
     cases = _prepare(tmp_path_factory.mktemp("bad-input"))
+    procs: dict[str, subprocess.Popen] = {}
     try:
         for c in cases:
             c.before = tree_digest(c.watch)
-            c.proc = subprocess.Popen(
-                [sys.executable, "-m", "plume_node.cli", *c.args],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                stdin=subprocess.DEVNULL,
-                text=True,
-                cwd=REPO,
-                env=cli_env(),
-            )
+            if c.name in IN_SUBPROCESS:
+                procs[c.name] = subprocess.Popen(
+                    [sys.executable, "-m", "plume_node.cli", *c.args],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    stdin=subprocess.DEVNULL,
+                    text=True,
+                    cwd=REPO,
+                    env=cli_env(),
+                )
+        with pytest.MonkeyPatch.context() as monkeypatch:
+            for c in cases:
+                if c.name not in IN_SUBPROCESS:
+                    _run_in_process(c, monkeypatch)
         for c in cases:
+            proc = procs.get(c.name)
+            if proc is None:
+                continue
             try:
-                c.stdout, c.stderr = c.proc.communicate(timeout=90)
+                c.stdout, c.stderr = proc.communicate(timeout=90)
             except subprocess.TimeoutExpired:
-                c.proc.kill()
-                c.stdout, c.stderr = c.proc.communicate()
+                proc.kill()
+                c.stdout, c.stderr = proc.communicate()
                 c.stderr += "\n<killed: still running after 90 s>"
+            c.returncode = proc.returncode
     finally:
-        for c in cases:
-            if c.proc is not None and c.proc.poll() is None:
-                c.proc.kill()
-                c.proc.wait()
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
     return {c.name: c for c in cases}
 
 
@@ -205,7 +245,7 @@ CASE_NAMES = [
 def test_refused_with_one_line_and_nothing_touched(ran: dict[str, Case], name: str) -> None:
     c = ran[name]
     lines = [line for line in c.stderr.splitlines() if line.strip()]
-    assert c.proc.returncode == 1, f"exit code {c.proc.returncode}; stderr:\n{c.stderr}"
+    assert c.returncode == 1, f"exit code {c.returncode}; stderr:\n{c.stderr}"
     assert len(lines) == 1 and lines[0].startswith("Error: "), f"want one 'Error:' line, got:\n{c.stderr}"
     assert c.expect in lines[0], f"the message does not say {c.expect!r}: {lines[0]}"
     assert tree_digest(c.watch) == c.before, f"{c.watch} changed although the command was refused"
@@ -214,6 +254,6 @@ def test_refused_with_one_line_and_nothing_touched(ran: dict[str, Case], name: s
 def test_genesis_add_account_works_before_the_first_start(ran: dict[str, Case]) -> None:
     """The control for the refusal above: an unstarted home's genesis is editable."""
     c = ran["control: genesis add-account before start"]
-    assert c.proc.returncode == 0, c.stderr
+    assert c.returncode == 0, c.stderr
     doc = json.loads((c.watch / "genesis.json").read_text())
     assert doc["alloc"][to_checksum_address(NEW_ACCOUNT)] == {"balance": "1000"}

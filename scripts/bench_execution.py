@@ -14,6 +14,7 @@ many senders, fresh recipients) and pay for decoding and sender recovery:
   transaction then ``mine_block`` (py-evm's incremental path, which re-roots the
   state and rebuilds the tx/receipt tries after every transaction).
 
+Also times another node's path over the same blocks: decode, validate (re-execute), commit.
 Prints tx/s for each and the ratio node / raw (target >= 1.0).
 
     .venv/bin/python scripts/bench_execution.py [--n 2000] [--rounds 1] [--incremental]
@@ -40,6 +41,7 @@ from eth_keys import keys  # noqa: E402
 from eth_utils import keccak  # noqa: E402
 
 import execution.transactions as txmod  # noqa: E402
+from execution.block import PlumeBlock  # noqa: E402
 from execution.chain import PlumeChain  # noqa: E402
 from execution.genesis import GenesisAccount, GenesisState  # noqa: E402
 from execution.sidecar import Sidecar  # noqa: E402
@@ -86,7 +88,7 @@ def blocks_of(items: list, size: int) -> list[list]:
 PER_BLOCK = 1000
 
 
-def run_node(raws: list[bytes], addrs: list[bytes]) -> tuple[float, int]:
+def run_node(raws: list[bytes], addrs: list[bytes]) -> tuple[float, int, list[bytes]]:
     genesis = GenesisState(
         chain_id=CHAIN_ID,
         timestamp=TIMESTAMP,
@@ -115,7 +117,35 @@ def run_node(raws: list[bytes], addrs: list[bytes]) -> tuple[float, int]:
             committed += len(result.included)
         elapsed = time.perf_counter() - t0
         assert chain.stats.executions == chain.stats.commits  # commit never re-executed
-        return elapsed, committed
+        blocks = [chain.get_block(n).encode() for n in range(1, chain.height + 1)]
+        return elapsed, committed, blocks
+    finally:
+        db.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_validator(genesis_addrs: list[bytes], blocks: list[bytes]) -> tuple[float, int]:
+    """Another node's path: decode each block, validate (re-execute), commit."""
+    genesis = GenesisState(
+        chain_id=CHAIN_ID,
+        timestamp=TIMESTAMP,
+        gas_limit=GAS_LIMIT,
+        alloc={a: GenesisAccount(balance=10**24) for a in genesis_addrs},
+    )
+    tmp = Path(tempfile.mkdtemp(prefix="plume-bench-v-"))
+    db = open_database(tmp / "db", create=True)
+    try:
+        chain = PlumeChain(db, genesis)
+        txmod._senders.clear()  # as if the transactions had never been gossiped to us
+        gc.collect()
+        t0 = time.perf_counter()
+        count = 0
+        for raw in blocks:
+            block = PlumeBlock.decode(raw)
+            chain.validate_block(block)
+            chain.commit(block)
+            count += len(block.transactions)
+        return time.perf_counter() - t0, count
     finally:
         db.close()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -172,9 +202,17 @@ def main() -> None:
     print(f"signing {args.n} transfers from {SENDERS} senders ...", flush=True)
     raws, addrs = make_transfers(args.n)
     best: dict[str, float] = {}
+    built: list[bytes] = []
+
+    def node() -> tuple[float, int]:
+        elapsed, count, blocks = run_node(raws, addrs)
+        built[:] = blocks
+        return elapsed, count
+
     for _ in range(args.rounds):
         runs = [("raw py-evm mine_all", lambda: run_raw(raws, addrs, incremental=False)),
-                ("node build+commit", lambda: run_node(raws, addrs))]
+                ("node build+commit", node),
+                ("node validate+commit", lambda: run_validator(addrs, built))]
         if args.incremental:
             runs.append(("raw py-evm apply_transaction", lambda: run_raw(raws, addrs, incremental=True)))
         for name, fn in runs:
@@ -183,15 +221,18 @@ def main() -> None:
             rate = count / elapsed
             best[name] = max(best.get(name, 0.0), rate)
             print(f"  {name:32s} {count} tx in {elapsed:6.2f} s = {rate:7.1f} tx/s", flush=True)
-    node = best["node build+commit"]
+    node_rate = best["node build+commit"]
     raw = best["raw py-evm mine_all"]
-    print(f"node:               {node:7.1f} tx/s (LevelDB, sync commit per block)")
+    print(f"node:               {node_rate:7.1f} tx/s (LevelDB, sync commit per block)")
     print(f"raw py-evm:         {raw:7.1f} tx/s (mine_all, AtomicDB)")
-    print(f"ratio node/raw:     {node / raw:5.2f}  (target >= 1.0)")
+    print(f"ratio node/raw:     {node_rate / raw:5.2f}  (target >= 1.0)")
+    val = best["node validate+commit"]
+    print(f"validator path:     {val:7.1f} tx/s (decode block, re-execute, commit); "
+          f"ratio {val / raw:5.2f}")
     if "raw py-evm apply_transaction" in best:
         inc = best["raw py-evm apply_transaction"]
         print(f"raw py-evm per-tx:  {inc:7.1f} tx/s (apply_transaction + mine_block); "
-              f"ratio node/per-tx {node / inc:5.2f}")
+              f"ratio node/per-tx {node_rate / inc:5.2f}")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ rather than a silent rounding.
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, localcontext
 
 UNITS: dict[str, int] = {
     "wei": 1,
@@ -40,10 +40,14 @@ def parse_amount(text: str) -> int:
         unit = "wei"
     if unit not in UNITS:
         raise AmountError(f"invalid amount {text!r}: unknown unit {match.group(2)!r}; use one of {', '.join(UNITS)}")
-    try:
-        value = Decimal(number) * UNITS[unit]
-    except InvalidOperation as exc:
-        raise AmountError(f"invalid amount {text!r}") from exc
+    # Exact arithmetic: the default 28 significant digits would round
+    # 10000000000.000000000000000001plume to a wrong number of wei.
+    with localcontext() as ctx:
+        ctx.prec = 200
+        try:
+            value = Decimal(number) * UNITS[unit]
+        except InvalidOperation as exc:
+            raise AmountError(f"invalid amount {text!r}") from exc
     if value != value.to_integral_value():
         raise AmountError(f"invalid amount {text!r}: that is a fraction of a wei ({value} wei)")
     wei = int(value)

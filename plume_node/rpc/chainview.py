@@ -71,6 +71,14 @@ class ChainView:
         except NotFound:
             return None
 
+    def header_by_number(self, number: int) -> BlockHeaderAPI | None:
+        if number < 0 or number > self.head_number():
+            return None
+        try:
+            return self.chain.get_header(number)
+        except NotFound:
+            return None
+
     def block_by_hash(self, block_hash: bytes) -> "PlumeBlock | None":
         try:
             return self.chain.get_block_by_hash(block_hash)

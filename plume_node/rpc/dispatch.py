@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -160,6 +161,9 @@ class Dispatcher:
         request_id = request.get("id")
         if not (request_id is None or isinstance(request_id, (str, int, float)) and not isinstance(request_id, bool)):
             return _error_response(None, InvalidRequest("invalid request: id must be a string, number or null"))
+        if isinstance(request_id, float) and not math.isfinite(request_id):
+            # 1e999 parses as infinity, which JSON cannot carry back.
+            return _error_response(None, InvalidRequest("invalid request: id is not a finite number"))
         if request.get("jsonrpc") != "2.0":
             return _error_response(request_id, InvalidRequest('invalid request: "jsonrpc" must be "2.0"'))
         name = request.get("method")
@@ -189,4 +193,13 @@ class Dispatcher:
 
 
 def _dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
+    try:
+        return json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
+    except ValueError:
+        # A non-finite float echoed from the request (say in an error message
+        # path): answer an error rather than emit invalid JSON.
+        log.warning("RPC answer was not representable as JSON")
+        return json.dumps(
+            {"jsonrpc": "2.0", "id": None, "error": {"code": INTERNAL_ERROR, "message": "answer not representable as JSON"}},
+            separators=(",", ":"),
+        ).encode()

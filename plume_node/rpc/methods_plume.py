@@ -22,6 +22,8 @@ table = MethodTable()
 
 
 def _camel(key: str) -> str:
+    if key.endswith("_s"):
+        key = key[:-2] + "_seconds"  # uptime_s -> uptimeSeconds
     head, *rest = key.split("_")
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 

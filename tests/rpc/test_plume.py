@@ -34,7 +34,7 @@ async def test_supply_burn_grows_by_half_the_base_fee_of_each_tx(client, backend
 async def test_node_info(client, backend):
     backend.peers = 2
     info = await client.call("plume_nodeInfo")
-    assert info["nodeId"] == "ab" * 20 and info["moniker"] == "test-node" and info["uptimeS"] == 5
+    assert info["nodeId"] == "ab" * 20 and info["moniker"] == "test-node" and info["uptimeSeconds"] == 5
     assert info["chainId"] == hex(CHAIN_ID) and info["height"] == "0x0"
     assert info["version"] == "plume-node/v0.1.0/python"
     assert info["peers"] == 2 and info["syncing"] is False

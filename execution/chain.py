@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from eth.abc import AtomicDatabaseAPI, BlockHeaderAPI, DatabaseAPI, SignedTransactionAPI
+from eth.abc import AtomicDatabaseAPI, BlockHeaderAPI, DatabaseAPI, SignedTransactionAPI, StateAPI
 from eth.consensus.context import ConsensusContext
 from eth.constants import BLANK_ROOT_HASH, GENESIS_PARENT_HASH
 from execution.ordered_trie import ordered_trie_root_and_nodes as make_trie_root_and_nodes
@@ -55,9 +55,14 @@ from plume_node.storage import (
     PrefixedDB,
     StorageError,
 )
-from staking.fees import apply_fee_split
+from staking.fees import FeeSplit, apply_fee_split
 
 SIDECAR_KEY = b"sidecar/"
+
+# hook(state, header, sidecar, fee_split): runs at the end of every block, after
+# the fee split and before the state root. Must be deterministic: every node
+# runs it on every block it builds or validates. Exceptions propagate (a bug).
+EndBlockHook = Callable[[StateAPI, BlockHeaderAPI, Sidecar, FeeSplit], None]
 
 
 def sidecar_key(block_hash: bytes) -> bytes:
@@ -93,6 +98,7 @@ class PlumeChain(ChainReads):
         genesis: GenesisState,
         *,
         cache_size: int = DEFAULT_CACHE_SIZE,
+        end_block_hooks: Sequence[EndBlockHook] = (),
     ) -> None:
         self.root_db = db
         self.genesis = genesis
@@ -102,6 +108,7 @@ class PlumeChain(ChainReads):
         self.exec_view = PrefixedDB(db, PREFIX_EXEC)
         self.chaindb = ChainDB(self.chain_view)
         self.cache = ExecutionCache(cache_size)
+        self.end_block_hooks = tuple(end_block_hooks)
         self.stats = ChainStats()
         self._chain_context = ChainContext(self.chain_id)
         self._consensus_context = ConsensusContext(self.chain_view)
@@ -245,6 +252,10 @@ class PlumeChain(ChainReads):
 
         # End-of-block hook (inside the state root): the 50/50 base-fee split.
         fee_split = apply_fee_split(state, header.base_fee_per_gas, header.gas_used)
+        # Later modules (staking: rewards to last_commit's signers, slashing of
+        # evidence) hook in here, still inside the state root.
+        for hook in self.end_block_hooks:
+            hook(state, header, sidecar, fee_split)
         # One state-root computation per block; trie nodes land in the overlay.
         state.persist()
         tx_root, tx_nodes = make_trie_root_and_nodes(tuple(applied))

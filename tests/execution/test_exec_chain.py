@@ -195,3 +195,24 @@ def test_node_records_share_the_commit_batch(mem_chain: PlumeChain) -> None:
     mem_chain.commit(blk, lambda batch: PrefixedDB(batch, PREFIX_CERT).set(b"1", b"certificate"))
     assert mem_chain.height == 1 and mem_chain.stats.executions == 1
     assert PrefixedDB(mem_chain.root_db, PREFIX_CERT)[b"1"] == b"certificate"
+
+
+def test_end_block_hooks_run_inside_the_state_root() -> None:
+    """Staking's future rewards/slashing hook point: deterministic writes, in the root."""
+    seen = []
+
+    def hook(state, header, sc, split):
+        seen.append((header.block_number, sc.round, split.total))
+        state.set_storage(SINK, 1, header.block_number + 100)
+
+    g = make_genesis()
+    proposer = PlumeChain(AtomicDB(), g, end_block_hooks=[hook])
+    validator = PlumeChain(AtomicDB(), g, end_block_hooks=[hook])
+    plain = PlumeChain(AtomicDB(), g)
+    blk = proposer.build_block([transfer(0, 0)], timestamp=0, coinbase=COINBASE, sidecar=sidecar(round=2)).block
+    assert seen == [(1, 2, 21000 * blk.header.base_fee_per_gas)]
+    validator.validate_block(blk)
+    validator.commit(blk)
+    assert validator.state_at().storage(SINK, 1) == 101
+    with pytest.raises(InvalidBlock, match="state root mismatch"):
+        plain.validate_block(blk)  # a node without the hook disagrees on the root

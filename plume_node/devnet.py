@@ -393,12 +393,17 @@ def _prepare_dir(directory: Path, force: bool) -> None:
     if not ours:
         return
     if not force:
+        if has_devnet(directory):
+            raise DevnetError(
+                f"{directory} already holds a devnet; pass --force to replace it (this deletes its keys, "
+                f"accounts and chain data), or `plume-node devnet start --dir {directory}` to run it"
+            )
         raise DevnetError(
-            f"{directory} already holds a devnet; pass --force to replace it (this deletes its keys, "
-            f"accounts and chain data), or `plume-node devnet start --dir {directory}` to run it"
+            f"{directory} holds part of a devnet ({', '.join(sorted(p.name for p in ours))}) but no {DEVNET_FILE}, "
+            "as an interrupted init leaves it; pass --force to replace it"
         )
     for path in ours:
-        if path.is_dir() and not Home(path).initialized():
+        if path.is_dir() and any(path.iterdir()) and not Home(path).initialized():
             raise DevnetError(f"{path} is not a node home; move it away before replacing the devnet in {directory}")
     if has_devnet(directory):
         running = [n.name for n in load_devnet(directory).nodes if not port_free(n.rpc_port)]

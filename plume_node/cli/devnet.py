@@ -73,8 +73,8 @@ def devnet() -> None:
 @dir_option
 @base_port_option
 @click.option("--block-time", "block_time_ms", type=click.IntRange(min=100), default=DEFAULT_BLOCK_TIME_MS, show_default=True, help="Pause after each commit, in ms.")
-@click.option("--chain-id", type=click.IntRange(1, MAX_SAFE_CHAIN_ID), default=DEFAULT_CHAIN_ID, show_default=True)
-@click.option("--accounts", type=click.IntRange(min=0), default=DEFAULT_ACCOUNTS, show_default=True, help="Funded dev accounts to generate.")
+@click.option("--chain-id", type=click.IntRange(1, MAX_SAFE_CHAIN_ID), default=DEFAULT_CHAIN_ID, show_default=True, help="The chain id wallets see (eth_chainId).")
+@click.option("--accounts", type=click.IntRange(0, 10_000), default=DEFAULT_ACCOUNTS, show_default=True, help="Funded dev accounts to generate.")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="genesis.chain_id|gas_limit|base_fee_per_gas|min_base_fee_per_gas, or a config.toml key such as consensus.create_empty_blocks (repeatable).")
 @click.option("--force", is_flag=True, help="Replace a devnet already in DIR (deletes its keys and chain data).")
 @json_option
@@ -90,7 +90,7 @@ def init_cmd(
     force: bool,
     as_json: bool,
 ) -> None:
-    """Create N validator homes and M full-node homes sharing one genesis."""
+    """Create N validator and M full-node homes sharing one genesis."""
     params = DevnetParams(
         validators=validators,
         full_nodes=full_nodes,
@@ -130,7 +130,11 @@ def _print_summary(net: Devnet, accounts: int) -> None:
 @click.option("--nodes", "node_list", metavar="0,1,...", help="Start only these nodes (indices or names); default all.")
 @timeout_option
 def start_cmd(directory: str, node_list: str | None, timeout: float) -> None:
-    """Run the devnet's nodes until Ctrl-C or SIGTERM (each logs to its HOME/node.log)."""
+    """Run the nodes until Ctrl-C or SIGTERM.
+
+    Each node is its own process logging to its HOME/node.log; one that exits
+    is reported, never restarted.
+    """
     net = load_devnet(_dir(directory))
     nodes = net.select(node_list)
     code = run_supervisor(net, nodes, timeout=timeout, on_ready=lambda: _print_try_it(net, nodes[0]))
@@ -141,7 +145,10 @@ def start_cmd(directory: str, node_list: str | None, timeout: float) -> None:
 @dir_option
 @json_option
 def status_cmd(directory: str, as_json: bool) -> None:
-    """Each node's height, consensus round and step, and peers, or "down"."""
+    """Height, round, step and peers of each node.
+
+    A node that does not answer is "down".
+    """
     net = load_devnet(_dir(directory))
     rows = [node_status(node) for node in net.nodes]
     if as_json:

@@ -297,7 +297,7 @@ def wait_until(predicate, timeout: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_up_commits_status_reports_and_sigterm_stops_every_node(tmp_path):
+def test_start_commits_status_reports_and_sigterm_stops_every_node(tmp_path):
     directory = tmp_path / "net"
     base = free_base_port(2)
     init = cli(
@@ -306,7 +306,7 @@ def test_up_commits_status_reports_and_sigterm_stops_every_node(tmp_path):
     )
     assert init.exit_code == 0, init.output
     supervisor = subprocess.Popen(
-        [sys.executable, "-m", "plume_node.cli", "devnet", "up", "--dir", str(directory), "--timeout", "90"],
+        [sys.executable, "-m", "plume_node.cli", "devnet", "start", "--dir", str(directory), "--timeout", "90"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, process_group=0,
     )
     out = Output(supervisor.stdout)
@@ -321,7 +321,7 @@ def test_up_commits_status_reports_and_sigterm_stops_every_node(tmp_path):
         # The lone validator commits blocks.
         wait_until(lambda: int(rpc(validator_url, "eth_blockNumber"), 16) >= 3, 30, "three blocks")
 
-        # The example command `up` prints works as printed: the operator pays a dev account.
+        # The example command printed for new users works as printed: the operator pays a dev account.
         example = out.wait_for("plume-node tx send", timeout=1).strip()
         sent = CliRunner().invoke(main, shlex.split(example)[1:] + ["--json"], catch_exceptions=False)
         assert sent.exit_code == 0, sent.output
@@ -368,10 +368,16 @@ def test_up_creates_a_four_validator_devnet_by_default(tmp_path):
         squatter.bind(("127.0.0.1", base + 1))
         squatter.listen()
         result = cli("devnet", "up", "--dir", str(directory), "--base-port", str(base))
-    assert result.exit_code == 1
-    assert "node0's RPC) is in use" in result.output
-    summary = json.loads((directory / "devnet.json").read_text())
-    assert [n["role"] for n in summary["nodes"]] == ["validator"] * 4
-    assert len(load_genesis(directory / "node3" / "genesis.json").validators) == 4
-    assert len(json.loads((directory / "accounts.json").read_text())["accounts"]) == 10
-    assert f"{directory / 'accounts.json'}" in result.output
+        assert result.exit_code == 1
+        assert "node0's RPC) is in use" in result.output
+        summary = json.loads((directory / "devnet.json").read_text())
+        assert [n["role"] for n in summary["nodes"]] == ["validator"] * 4
+        assert len(load_genesis(directory / "node3" / "genesis.json").validators) == 4
+        assert len(json.loads((directory / "accounts.json").read_text())["accounts"]) == 10
+        assert f"{directory / 'accounts.json'}" in result.output
+
+        # A second `up` starts the devnet that is there instead of replacing it.
+        again = cli("devnet", "up", "--dir", str(directory), "--validators", "2")
+        assert again.exit_code == 1
+        assert "already holds a devnet with 4 validator(s); starting that one" in again.output
+        assert json.loads((directory / "devnet.json").read_text()) == summary

@@ -11,7 +11,9 @@ Commits are checked the moment they happen (the simulator calls `on_commit`
 from inside the step that produced them), so a violation names the first
 step that broke a property. Nodes running a Byzantine behaviour, including
 both copies of a twinned validator, are not held to agreement, but their
-commits must still be valid and certified.
+commits must still be valid and certified. (The simulator holds every node
+to agreement, twins included, while Byzantine power stays below 1/3: then
+no two certified commits may conflict, whoever made them.)
 """
 
 from __future__ import annotations
@@ -23,10 +25,16 @@ from consensus.sim.app import validation_error
 
 
 class InvariantChecker:
-    def __init__(self, chain_id: bytes, validator_set: Callable[[int], Any], honest: frozenset[str]) -> None:
+    def __init__(
+        self, chain_id: bytes, validator_set: Callable[[int], Any], honest: frozenset[str],
+        agreeing: frozenset[str] | None = None,
+    ) -> None:
+        """`honest`: the honest nodes; `agreeing`: the nodes held to agreement
+        (the honest ones unless told otherwise)."""
         self._chain_id = chain_id
         self._validator_set = validator_set
         self._honest = honest
+        self._agreeing = honest if agreeing is None else agreeing
         self.violations: list[str] = []
         self.agreement = True
         self.max_round = 0
@@ -63,6 +71,7 @@ class InvariantChecker:
 
         if node in self._honest:
             self.max_round = max(self.max_round, int(certificate.round))
+        if node in self._agreeing:
             first = self._decided.setdefault(height, (block_hash, node))
             if first[0] != block_hash:
                 self.agreement = False

@@ -97,7 +97,13 @@ class Simulation:
         }
         byzantine = scenario.byzantine_validators()
         self.honest = frozenset(n for n, node in self.nodes.items() if node.index not in byzantine)
-        self.checker = InvariantChecker(CHAIN_ID, self.validator_set, self.honest)
+        # Below 1/3 Byzantine power, two certified commits can never conflict
+        # (their quorums share an honest validator), whoever made them: then
+        # every node, each twin copy included, is held to agreement. At 1/3 or
+        # more only honest nodes are, and the evidence must show the culprits.
+        byzantine_power = sum(scenario.power_of(i) for i in byzantine)
+        self.agreeing = self.honest if 3 * byzantine_power >= scenario.total_power else frozenset(self.nodes)
+        self.checker = InvariantChecker(CHAIN_ID, self.validator_set, self.honest, self.agreeing)
         self.evidence = EvidencePool(CHAIN_ID, self.validator_set)
         self._faults_by_node: dict[int, list[Fault]] = {}
         for fault in scenario.faults:
@@ -155,7 +161,7 @@ class Simulation:
         self.checker.on_commit(node.name, self.now_ms, height, block_hash, block, certificate, already_synced)
 
     def on_local_conflict(self, node: SimNode, height: int, synced: bytes, decided: bytes) -> None:
-        self.checker.local_conflict(node.name, self.now_ms, height, synced, decided, node.name in self.honest)
+        self.checker.local_conflict(node.name, self.now_ms, height, synced, decided, node.name in self.agreeing)
 
     def on_evidence(self, node: SimNode, evidence: Any) -> None:
         self.evidence.add(evidence, source=f"engine of node {node.name}")

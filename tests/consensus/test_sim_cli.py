@@ -86,4 +86,5 @@ def test_bad_arguments_are_usage_errors(args: tuple[str, ...], message: str) -> 
     result = CliRunner().invoke(main, ["sim", *args])
     assert result.exit_code == 2, result.output
     assert message in result.output
-    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

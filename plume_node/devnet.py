@@ -641,7 +641,7 @@ class Supervisor:
         alive = [run for run in self.running if run.process.poll() is None]
         if not alive:
             return
-        self.echo(f"stopping {len(alive)} node(s) (Ctrl-C again to kill them at once)")
+        self._say(f"stopping {len(alive)} node(s) (Ctrl-C again to kill them at once)")
         for run in alive:
             _signal_group(run.process, signal.SIGTERM)
         deadline = time.monotonic() + grace
@@ -650,12 +650,19 @@ class Supervisor:
                 break
             time.sleep(0.1)
         for run in alive:
+            # Only a node still running: a reaped pid may already name another process.
             if run.process.poll() is None:
-                self.echo(f"{run.node.name} did not stop within {grace:g}s: killing it")
-            # Also kills anything the node left in its group.
-            _signal_group(run.process, signal.SIGKILL)
-            run.process.wait()
-        self.echo("all nodes stopped")
+                self._say(f"{run.node.name} is still running: killing it")
+                _signal_group(run.process, signal.SIGKILL)
+                run.process.wait()
+        self._say("all nodes stopped")
+
+    def _say(self, line: str) -> None:
+        """Print while stopping: a closed terminal (the SIGHUP case) must not keep the nodes running."""
+        try:
+            self.echo(line)
+        except OSError:
+            pass
 
 
 def run_supervisor(

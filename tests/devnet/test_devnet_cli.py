@@ -381,3 +381,29 @@ def test_up_creates_a_four_validator_devnet_by_default(tmp_path):
         assert again.exit_code == 1
         assert "already holds a devnet with 4 validator(s); starting that one" in again.output
         assert json.loads((directory / "devnet.json").read_text()) == summary
+
+
+def test_stop_kills_a_node_that_ignores_sigterm(tmp_path):
+    """The grace period ends in SIGKILL: a hung node cannot keep `devnet start` from exiting."""
+    from plume_node.devnet import Devnet, NodeSpec, Running, Supervisor
+
+    node = NodeSpec("node0", "validator", tmp_path, "00" * 20, None, "0x" + "00" * 20, 1, 2)
+    ignoring = subprocess.Popen(
+        [sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('up', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True, process_group=0,
+    )
+    try:
+        assert ignoring.stdout.readline().strip() == "up"  # its SIGTERM handler is in place
+        said: list[str] = []
+        sup = Supervisor(Devnet(tmp_path, 1337, "0x", (node,)), [node], echo=said.append)
+        sup.running.append(Running(node, ignoring))
+        started = time.monotonic()
+        sup.stop(grace=0.5)
+        assert ignoring.returncode == -signal.SIGKILL
+        assert 0.5 <= time.monotonic() - started < 5
+        assert "node0 is still running: killing it" in said
+    finally:
+        if ignoring.poll() is None:
+            os.killpg(ignoring.pid, signal.SIGKILL)
+            ignoring.wait()
+        ignoring.stdout.close()

@@ -140,3 +140,25 @@ def test_same_seed_same_report() -> None:
 
 def _fields(scenario: Scenario) -> dict[str, object]:
     return {k: getattr(scenario, k) for k in scenario.__dataclass_fields__ if k != "name"}
+
+
+def test_an_equivocator_is_named_and_only_it() -> None:
+    scenario = Scenario(validators=4, heights=3, seed=7, faults=(Fault("equivocate", 2),))
+    report = run(scenario)
+    assert report.ok, report.violations
+    assert report.evidence == (validator_key(2).address.hex(),)
+    assert evidence_power(scenario, report) == 1
+
+
+def test_a_node_down_for_good_does_not_block_the_others() -> None:
+    scenario = Scenario(validators=4, heights=3, seed=3, faults=(Fault("crash", 1, 0, None),))
+    report = run(scenario)
+    assert report.ok, report.violations
+    assert report.committed["1"] == 0 and report.min_height == 3
+
+
+def test_a_restarted_node_catches_up() -> None:
+    scenario = Scenario(validators=4, heights=6, seed=5, faults=(Fault("crash", 0, 300, 6000),))
+    report = run(scenario)
+    assert report.ok, report.violations
+    assert report.committed["0"] == 6 and report.sim_ms >= 6000

@@ -138,6 +138,12 @@ def eth_get_logs(backend: Any, flt: LogFilter) -> list[dict[str, Any]]:
             LIMIT_EXCEEDED,
             f"block range too large: {end - start + 1} blocks ({start}..{end}); query at most {MAX_BLOCK_RANGE} at a time",
         )
+    collect_logs(view, flt, start, end, out)
+    return out
+
+
+def collect_logs(view: ChainView, flt: LogFilter, start: int, end: int, out: list[dict[str, Any]]) -> None:
+    """Append the logs of blocks start..end (inclusive, committed) matching `flt`."""
     for number in range(start, end + 1):
         # The header's bloom rules most blocks out before their body is read.
         header = view.header_by_number(number)
@@ -146,4 +152,3 @@ def eth_get_logs(backend: Any, flt: LogFilter) -> list[dict[str, Any]]:
         blk = view.block_by_number(number)
         if blk is not None:
             _logs_of_block(view, blk, flt, out)
-    return out

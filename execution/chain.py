@@ -27,7 +27,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from eth.abc import AtomicDatabaseAPI, BlockHeaderAPI, DatabaseAPI, SignedTransactionAPI, StateAPI
+from eth.abc import (
+    AtomicDatabaseAPI,
+    BlockHeaderAPI,
+    DatabaseAPI,
+    ReceiptAPI,
+    SignedTransactionAPI,
+    StateAPI,
+)
 from eth.consensus.context import ConsensusContext
 from eth.constants import BLANK_ROOT_HASH, GENESIS_PARENT_HASH
 from execution.ordered_trie import ordered_trie_root_and_nodes as make_trie_root_and_nodes
@@ -43,7 +50,6 @@ from execution.errors import GenesisMismatch, InvalidBlock
 from execution.genesis import GenesisState, build_genesis, genesis_header, genesis_sidecar
 from execution.reads import ChainReads
 from execution.sidecar import Sidecar
-from execution.transactions import recover_sender
 from execution.vm import FIXED_HEADER_FIELDS, PlumeVM, expected_base_fee, header_problems, make_vm_class
 from plume_node.storage import (
     META_CHAIN_ID,
@@ -67,6 +73,27 @@ EndBlockHook = Callable[[StateAPI, BlockHeaderAPI, Sidecar, FeeSplit], None]
 
 def sidecar_key(block_hash: bytes) -> bytes:
     return SIDECAR_KEY + block_hash
+
+
+class _MidBlockHeader:
+    """The block header as py-evm sees it between two transactions.
+
+    py-evm's ``apply_all_transactions`` copies the header (an RLP object, ~0.25 ms)
+    twice per transaction only to carry the running ``gas_used`` (and blob gas,
+    always 0 here). While a transaction is applied py-evm reads just ``gas_used``
+    and ``gas_limit`` from it (block gas check, receipt's cumulative gas), so this
+    read-only view of the template with the running ``gas_used`` does; bloom and
+    gas go into the real header once, after the last transaction.
+    """
+
+    __slots__ = ("_template", "gas_used")
+
+    def __init__(self, template: BlockHeaderAPI, gas_used: int) -> None:
+        self._template = template
+        self.gas_used = gas_used
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._template, name)
 
 
 @dataclass(frozen=True)
@@ -218,37 +245,35 @@ class PlumeChain(ChainReads):
         overlay = Overlay(self.chain_view)
         vm = self._new_vm(template, overlay)
         state = vm.state
-        header = template
         rejected: list[tuple[SignedTransactionAPI, str]] = []
-        if skip_invalid:
-            receipts_list = []
-            included = []
-            for tx in txs:
-                if header.gas_used + tx.gas > header.gas_limit:
-                    rejected.append(
-                        (tx, f"does not fit: block has {header.gas_limit - header.gas_used} gas "
-                             f"left, transaction asks {tx.gas}")
-                    )
-                    continue
-                try:
-                    recover_sender(tx)
-                    # py-evm validates (signature, nonce, funds, fees) before it
-                    # touches the state, so a rejected tx leaves no trace.
-                    receipt, _ = vm.apply_transaction(header, tx)
-                except ValidationError as exc:
-                    rejected.append((tx, str(exc)))
-                    continue
-                header = vm.add_receipt_to_header(header, receipt)
-                receipts_list.append(receipt)
-                included.append(tx)
-            receipts = tuple(receipts_list)
-            applied: Sequence[SignedTransactionAPI] = included
-        else:
+        receipts_list: list[ReceiptAPI] = []
+        applied: list[SignedTransactionAPI] = []
+        gas_used = 0
+        bloom = 0
+        for index, tx in enumerate(txs):
+            if skip_invalid and gas_used + tx.gas > template.gas_limit:
+                rejected.append(
+                    (tx, f"does not fit: block has {template.gas_limit - gas_used} gas left, "
+                         f"transaction asks {tx.gas}")
+                )
+                continue
             try:
-                header, receipts, _ = vm.apply_all_transactions(txs, header)
+                # py-evm validates (type, chain id, signature, nonce, funds, fees,
+                # block gas) before it touches the state: a rejected tx leaves no trace.
+                receipt, _ = vm.apply_transaction(_MidBlockHeader(template, gas_used), tx)
             except ValidationError as exc:
-                raise InvalidBlock(f"invalid transaction in block: {exc}") from exc
-            applied = txs
+                if not skip_invalid:
+                    raise InvalidBlock(
+                        f"invalid transaction {index} (0x{tx.hash.hex()}) in block: {exc}"
+                    ) from exc
+                rejected.append((tx, str(exc)))
+                continue
+            gas_used = receipt.gas_used  # cumulative
+            bloom |= int(receipt.bloom)
+            receipts_list.append(receipt)
+            applied.append(tx)
+        receipts = tuple(receipts_list)
+        header = template.copy(gas_used=gas_used, bloom=bloom)
 
         # End-of-block hook (inside the state root): the 50/50 base-fee split.
         fee_split = apply_fee_split(state, header.base_fee_per_gas, header.gas_used)

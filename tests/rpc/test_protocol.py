@@ -174,3 +174,36 @@ async def test_port_zero_reports_the_bound_port(backend, nursery):
     assert isinstance(port, int) and port > 0
     with trio.socket.socket() as sock:
         await sock.connect(("127.0.0.1", port))
+
+
+async def test_concurrent_clients_while_blocks_commit(client, backend):
+    """Many clients at once while the chain advances: every answer is well formed
+    and block numbers seen by one client never go backwards."""
+    from rpc_harness import ACCOUNTS, sign_transfer
+
+    results: list[list[int]] = []
+
+    def reader() -> None:
+        seen = []
+        for _ in range(15):
+            answer = json.loads(client.post_sync(json.dumps([
+                {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber"},
+                {"jsonrpc": "2.0", "id": 2, "method": "eth_getBlockByNumber", "params": ["latest", True]},
+            ]).encode())[2])
+            number = int(answer[0]["result"], 16)
+            assert int(answer[1]["result"]["number"], 16) >= number
+            seen.append(number)
+        results.append(seen)
+
+    async with trio.open_nursery() as nursery:
+        for _ in range(6):
+            nursery.start_soon(trio.to_thread.run_sync, reader)
+        for nonce in range(5):
+            await client.call("eth_sendRawTransaction",
+                              "0x" + sign_transfer(ACCOUNTS[0], ACCOUNTS[1].address, 1, nonce).hex())
+            backend.produce_block()
+            await trio.sleep(0.01)
+    assert len(results) == 6
+    for seen in results:
+        assert seen == sorted(seen)
+    assert await client.call("eth_blockNumber") == "0x5"

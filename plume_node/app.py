@@ -17,7 +17,9 @@ import time
 from collections.abc import Callable
 
 from consensus.errors import ConsensusError
-from consensus.messages import CommitCertificate, DuplicateVoteEvidence
+import msgpack
+
+from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Proposal
 from consensus.validators import Validator, ValidatorSet
 from execution.block import PlumeBlock
 from execution.chain import PlumeChain
@@ -31,6 +33,7 @@ log = logging.getLogger("plume.app")
 MAX_FUTURE_DRIFT_S = 30  # a proposer's clock may run ahead of ours by this much
 MAX_EVIDENCE_PER_BLOCK = 16
 _VSET_KEY = b"vset/"
+_OWN_PROPOSAL_KEY = b"own-proposal"
 
 
 def _height_key(prefix: bytes, height: int) -> bytes:
@@ -58,6 +61,8 @@ class Application:
         self._node = db.prefixed(PREFIX_NODE)
         self._pending_evidence: dict[bytes, DuplicateVoteEvidence] = {}
         self._vsets: dict[int, ValidatorSet] = {}
+        self._built: tuple[bytes, bytes] | None = None  # (hash, bytes) of the last block proposed
+        self._head_accounts: HeadAccounts | None = None
 
     # ---- reads ----------------------------------------------------------------
 
@@ -92,8 +97,11 @@ class Application:
         return vset
 
     def account_state(self) -> "HeadAccounts":
-        """The committed head's accounts, as the mempool reads them."""
-        return HeadAccounts(self.chain.state_at())
+        """The committed head's accounts, as the mempool reads them (cached until the head moves)."""
+        head = self.chain.head.hash
+        if self._head_accounts is None or self._head_accounts.head != head:
+            self._head_accounts = HeadAccounts(head, self.chain.state_at())
+        return self._head_accounts
 
     def has_pending_transactions(self) -> bool:
         return len(self.mempool) > 0
@@ -119,7 +127,8 @@ class Application:
             for tx, reason in result.rejected:
                 log.info("dropped tx %s from the pool: %s", tx.hash.hex(), reason)
         block = result.block
-        return block.hash, block.encode()
+        self._built = (block.hash, block.encode())
+        return self._built
 
     def validate_block(self, height: int, block_hash: bytes, payload: bytes) -> str | None:
         """None when the block is valid for `height`, else the reason it is not."""
@@ -218,18 +227,50 @@ class Application:
         self.commit(height, block.hash, payload, cert)
         return None
 
+    def save_own_proposal(self, proposal: Proposal) -> None:
+        """Keep the proposal the guard just signed, with its block, durably (synced).
+
+        Called before the proposal leaves the node. After a crash in the middle
+        of the height the guard refuses to sign a different proposal or vote at
+        the steps it already signed; handing this one back to the engine
+        (`own_proposal`) makes it derive the same votes again, which the guard
+        re-issues, so a restarted lone validator can finish the height.
+        """
+        if self._built is not None and self._built[0] == proposal.block_hash:
+            self._node[_OWN_PROPOSAL_KEY] = msgpack.packb([proposal.encode(), self._built[1]])
+
+    def own_proposal(self, height: int) -> tuple[Proposal, bytes] | None:
+        """The last proposal this node signed, with its block, if it is for `height`."""
+        data = self._node.get(_OWN_PROPOSAL_KEY)
+        if data is None:
+            return None
+        encoded, block = msgpack.unpackb(data)
+        proposal = Proposal.decode(encoded)
+        return (proposal, block) if proposal.height == height else None
+
     def add_evidence(self, evidence: DuplicateVoteEvidence) -> None:
         self._pending_evidence.setdefault(evidence.encode(), evidence)
 
 
 class HeadAccounts:
-    """`execution.reads.StateView` in the shape the mempool asks for (`AccountState`)."""
+    """The head's `execution.reads.StateView` as the mempool's `AccountState`, memoized.
 
-    def __init__(self, view) -> None:
+    Every admitted transaction asks for its sender's nonce and balance; one
+    head's answers never change, so each account is read from the trie once.
+    """
+
+    def __init__(self, head: bytes, view) -> None:
+        self.head = head
         self._view = view
+        self._nonces: dict[bytes, int] = {}
+        self._balances: dict[bytes, int] = {}
 
     def get_nonce(self, address: bytes) -> int:
-        return self._view.nonce(address)
+        if address not in self._nonces:
+            self._nonces[address] = self._view.nonce(address)
+        return self._nonces[address]
 
     def get_balance(self, address: bytes) -> int:
-        return self._view.balance(address)
+        if address not in self._balances:
+            self._balances[address] = self._view.balance(address)
+        return self._balances[address]

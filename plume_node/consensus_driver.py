@@ -33,8 +33,8 @@ from consensus.actions import (
     ValidateBlock,
 )
 from consensus.engine import ConsensusEngine
-from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Proposal, Vote
-from consensus.signer import Signer
+from consensus.messages import NIL, PRECOMMIT, PREVOTE, CommitCertificate, DuplicateVoteEvidence, Proposal, Vote
+from consensus.signer import STEP_PREVOTE, STEP_PROPOSAL, Signer
 from consensus.validators import ValidatorSet
 
 log = logging.getLogger("plume.consensus")
@@ -99,6 +99,9 @@ class ConsensusDriver:
         self.height = 0  # the height the engine is working on
         self._tx_arrived = trio.Event()
         self.last_commit_at = 0.0  # trio clock
+        # how long this height's steps took, for the debug log
+        self.timings: dict[str, float] = {}
+        self._height_started = time.perf_counter()
         self.round = 0
 
     # ---- inputs -------------------------------------------------------------
@@ -172,6 +175,8 @@ class ConsensusDriver:
                 signed = self.signer.sign(action.message) if self.signer is not None else None
                 if signed is None:
                     log.warning("double-sign guard refused to sign %r", action.message)
+                elif isinstance(signed, Proposal):
+                    self.app.save_own_proposal(signed)  # durable before it leaves
                 queue.extend(self.engine.on_signed(signed))
             elif isinstance(action, Broadcast):
                 if self.network is not None:
@@ -183,10 +188,14 @@ class ConsensusDriver:
                 self.round = max(self.round, action.round) if action.height == self.height else self.round
                 self._nursery.start_soon(self._timer, action)
             elif isinstance(action, RequestProposal):
+                started = time.perf_counter()
                 block_hash, block = self.app.propose_block(action.height, action.round)
+                self.timings["build_ms"] = (time.perf_counter() - started) * 1000
                 queue.extend(self.engine.on_block_proposed(action.height, action.round, block_hash, block))
             elif isinstance(action, ValidateBlock):
+                started = time.perf_counter()
                 reason = self.app.validate_block(action.height, action.block_hash, action.block)
+                self.timings["validate_ms"] = (time.perf_counter() - started) * 1000
                 if reason is not None:
                     log.warning("block %s at height %d is invalid: %s", action.block_hash.hex()[:12], action.height, reason)
                 queue.extend(
@@ -215,7 +224,11 @@ class ConsensusDriver:
         started = time.perf_counter()
         self.app.commit(action.height, action.block_hash, action.block, action.certificate)
         self.last_commit_at = trio.current_time()
-        log.debug("committed height %d in %.1f ms", action.height, (time.perf_counter() - started) * 1000)
+        self.timings["commit_ms"] = (time.perf_counter() - started) * 1000
+        self.timings["height_ms"] = (time.perf_counter() - self._height_started) * 1000
+        log.debug(
+            "height %d: %s", action.height, " ".join(f"{k}={v:.0f}" for k, v in sorted(self.timings.items()))
+        )
         if self.on_commit is not None:
             self.on_commit(action.height)
         self._nursery.start_soon(self._next_height_after_pause, action.height + 1)
@@ -238,12 +251,36 @@ class ConsensusDriver:
             return []  # stale: block sync moved past it meanwhile
         self.height = height
         self.round = 0
+        self._height_started = time.perf_counter()
+        self.timings = {}
         if self.network is not None:
             self.network.new_height(height)
         locked = self.signer.locked(height) if self.signer is not None else None
-        return self.engine.start_height(height, self.app.validator_set(height), locked=locked)
+        actions = self.engine.start_height(height, self.app.validator_set(height), locked=locked)
+        # Signed before a stop or crash: hand back our own proposal (with its
+        # block) and the guard's last vote, which the guard would not sign again.
+        own = self.app.own_proposal(height)
+        if own is not None:
+            actions += self.engine.on_proposal(*own)
+        vote = _last_signed_vote(self.signer, height, own[0].block_hash if own else None)
+        if vote is not None:
+            actions += self.engine.on_vote(vote)
+        return actions
 
     async def _timer(self, timeout: ScheduleTimeout) -> None:
         await trio.sleep(timeout.duration_ms / 1000)
         if timeout.height == self.height:
             await self._send.send(lambda e: e.on_timeout(timeout))
+
+
+def _last_signed_vote(signer: Signer | None, height: int, proposed: bytes | None) -> Vote | None:
+    """The vote the guard last signed at `height`, rebuilt from its record (sign-bytes and signature)."""
+    state = signer.state if signer is not None else None
+    if state is None or state.height != height or state.step == STEP_PROPOSAL:
+        return None
+    vote_type = PREVOTE if state.step == STEP_PREVOTE else PRECOMMIT
+    for block_hash in {proposed, state.lock_hash, NIL} - {None}:
+        vote = Vote(vote_type, state.height, state.round, block_hash, signer.address)
+        if vote.sign_bytes(signer.chain_id) == state.sign_bytes:
+            return vote.with_signature(state.signature)
+    return None

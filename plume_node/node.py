@@ -139,7 +139,8 @@ class Node:
         network = NodeNetwork.create(self)
         try:
             self.p2p_port = await nursery.start(network.run)
-        except OSError as exc:
+        except* OSError as group:
+            exc = _first_leaf(group)
             raise click.ClickException(
                 f"cannot listen for peers on {self.config.p2p.listen_addr}: {exc.strerror or exc}; "
                 "stop whatever uses that port or pass --p2p-addr HOST:PORT"
@@ -164,7 +165,8 @@ class Node:
                     max_batch=rpc.max_batch,
                 )
             )
-        except OSError as exc:
+        except* OSError as group:
+            exc = _first_leaf(group)
             raise click.ClickException(
                 f"cannot serve JSON-RPC on {rpc.listen_addr}: {exc.strerror or exc}; "
                 "stop whatever uses that port or pass --rpc-addr HOST:PORT"
@@ -246,6 +248,14 @@ class Node:
 
     def version(self) -> str:
         return f"plume-node/v{__version__}/python"
+
+
+def _first_leaf(group: BaseExceptionGroup) -> BaseException:
+    """The first plain exception inside (nested) exception groups."""
+    exc: BaseException = group
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc
 
 
 def _check_genesis_stamp(data_dir: Path, genesis: GenesisDoc) -> None:

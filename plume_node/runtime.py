@@ -43,9 +43,27 @@ def run_node(home: Home, config: Config) -> None:
         trio.run(_main, node)
     except KeyboardInterrupt:
         pass
+    except BaseExceptionGroup as group:
+        # A user-fixable error (a port in use...) raised inside a nursery
+        # arrives wrapped in exception groups: show it as its one line.
+        user_error = _first_click_exception(group)
+        if user_error is None:
+            raise
+        raise user_error from None
     finally:
         node.close()
     log.info("stopped cleanly at height %d", node.app.committed_height())
+
+
+def _first_click_exception(group: BaseExceptionGroup) -> click.ClickException | None:
+    for exc in group.exceptions:
+        if isinstance(exc, click.ClickException):
+            return exc
+        if isinstance(exc, BaseExceptionGroup):
+            found = _first_click_exception(exc)
+            if found is not None:
+                return found
+    return None
 
 
 async def _main(node) -> None:

@@ -266,12 +266,18 @@ class Output:
 
     def __init__(self, stream) -> None:
         self.lines: list[str] = []
+        self._stream = stream
         self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
         self._thread.start()
 
     def _read(self, stream) -> None:
         for line in stream:
             self.lines.append(line.rstrip("\n"))
+
+    def close(self) -> None:
+        """After the process exited: the reader reaches EOF, then the pipe is closed."""
+        self._thread.join(timeout=5)
+        self._stream.close()
 
     def wait_for(self, text: str, timeout: float) -> str:
         deadline = time.monotonic() + timeout
@@ -358,6 +364,7 @@ def test_start_commits_status_reports_and_sigterm_stops_every_node(tmp_path):
             except ProcessLookupError:
                 pass
         supervisor.wait(timeout=10)
+        out.close()
 
 
 def test_up_creates_a_four_validator_devnet_by_default(tmp_path):

@@ -63,6 +63,8 @@ class MempoolSettings:
     max_bytes: int = 32 * 1024 * 1024
     max_tx_bytes: int = 128 * 1024
     price_bump_percent: int = 10
+    max_per_sender: int = 64
+    max_nonce_gap: int = 64
     ttl_seconds: int = 3 * 3600
 
 

@@ -60,7 +60,10 @@ class Node:
                 max_bytes=m.max_bytes,
                 max_tx_bytes=m.max_tx_bytes,
                 price_bump_percent=m.price_bump_percent,
+                max_per_sender=m.max_per_sender,
+                max_nonce_gap=m.max_nonce_gap,
                 ttl_seconds=m.ttl_seconds,
+                block_gas_limit=genesis.gas_limit,
             ),
         )
         self.app = Application(db, genesis, self.mempool, fee_address)

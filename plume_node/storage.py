@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import plyvel
-from eth.abc import AtomicDatabaseAPI, AtomicWriteBatchAPI, DatabaseAPI
+from eth.abc import AtomicWriteBatchAPI, DatabaseAPI
 from eth.db.backends.base import BaseAtomicDB, BaseDB
 
 SCHEMA_VERSION = 1

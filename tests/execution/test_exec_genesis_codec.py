@@ -16,7 +16,6 @@ from execution.genesis import GenesisAccount, GenesisError, GenesisState, genesi
 from execution.sidecar import Sidecar
 from execution.transactions import decode_transaction, signature_backend
 from plume_exec_helpers import ADDRS, CHAIN_ID, ETHER, make_genesis, open_chain, signed_raw, transfer
-from plume_node.storage import PREFIX_META
 from staking import fees
 
 

@@ -10,7 +10,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from plume_exec_helpers import COINBASE, SINK, build_and_commit, open_chain, sidecar, transfer
+from plume_exec_helpers import SINK, build_and_commit, open_chain, transfer
 from plume_node.storage import PREFIX_CERT, PrefixedDB
 
 HERE = Path(__file__).resolve().parent

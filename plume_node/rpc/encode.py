@@ -16,7 +16,6 @@ from eth.abc import BlockAPI, BlockHeaderAPI, LogAPI, ReceiptAPI, SignedTransact
 from eth._utils.address import generate_contract_address
 from eth_utils import to_checksum_address
 
-EMPTY_UNCLES_HASH = bytes.fromhex("1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347")
 
 
 def q(value: int) -> str:

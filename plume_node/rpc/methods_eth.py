@@ -17,8 +17,8 @@ from execution.mempool import MempoolError
 from plume_node.rpc import params as p
 from plume_node.rpc.chainview import ChainView, resolve_block_number
 from plume_node.rpc.dispatch import MethodTable, Param
-from plume_node.rpc.encode import addr, block as encode_block, d, q, receipt as encode_receipt, transaction, word
-from plume_node.rpc.errors import ExecutionReverted, InvalidParams, ServerError
+from plume_node.rpc.encode import block as encode_block, d, q, receipt as encode_receipt, transaction, word
+from plume_node.rpc.errors import InvalidParams, ServerError
 
 table = MethodTable()
 
@@ -293,5 +293,3 @@ def eth_call(backend: Any, request: CallRequest, ref: p.BlockRef) -> str:
 def eth_estimate_gas(backend: Any, request: CallRequest, ref: p.BlockRef) -> str:
     return q(ChainView(backend.chain).estimate_gas(request, ref))
 
-
-__all__ = ["table", "CallRequest", "ExecutionReverted", "addr"]

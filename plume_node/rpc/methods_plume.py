@@ -13,9 +13,9 @@ from consensus.messages import CommitCertificate
 
 from plume_node import __version__
 from plume_node.rpc import params as p
-from plume_node.rpc.chainview import ChainView, resolve_block_number
+from plume_node.rpc.chainview import ChainView
 from plume_node.rpc.dispatch import MethodTable, Param
-from plume_node.rpc.encode import addr, d, q
+from plume_node.rpc.encode import d, q
 from plume_node.rpc.errors import ServerError
 
 table = MethodTable()
@@ -107,5 +107,3 @@ def plume_get_block_commit(backend: Any, height: int) -> dict[str, Any] | None:
         "signatures": [{"validator": d(v.validator), "signature": d(v.signature)} for v in cert.precommits],
     }
 
-
-__all__ = ["table", "resolve_block_number"]

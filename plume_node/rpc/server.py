@@ -18,7 +18,7 @@ from hypercorn.config import Config
 from hypercorn.trio import serve
 
 from plume_node.rpc.dispatch import Dispatcher
-from plume_node.rpc.errors import INVALID_REQUEST, PARSE_ERROR
+from plume_node.rpc.errors import INVALID_REQUEST
 
 log = logging.getLogger("plume.rpc")
 
@@ -202,4 +202,4 @@ async def serve_rpc(
         task_status.started(bound_port)
 
 
-__all__ = ["serve_rpc", "RpcApp", "PARSE_ERROR"]
+__all__ = ["serve_rpc", "RpcApp"]

@@ -10,7 +10,6 @@ import pytest
 import trio
 from eth_account import Account
 from web3 import Web3
-from web3.exceptions import Web3RPCError
 from web3.providers import HTTPProvider
 
 from rpc_harness import ACCOUNTS, CHAIN_ID, COINBASE, GWEI, PLUME, sign_transfer

@@ -5,7 +5,7 @@ from __future__ import annotations
 from consensus.messages import CommitCertificate
 from consensus.validators import Validator, ValidatorSet
 
-from rpc_harness import ACCOUNTS, CHAIN_ID, GWEI, PLUME, sign_transfer
+from rpc_harness import ACCOUNTS, CHAIN_ID, PLUME, sign_transfer
 
 ALICE, BOB, CAROL = ACCOUNTS[0], ACCOUNTS[1], ACCOUNTS[2]
 

@@ -58,6 +58,20 @@ def eth_coinbase(backend: Any) -> None:
     raise ServerError("etherbase must be explicitly specified: this node does not mine; blocks are proposed by validators")
 
 
+def _no_keys(method: str) -> None:
+    raise ServerError(
+        f"{method} needs a key on the node, and a Plume node holds no user keys: "
+        "sign the transaction in the wallet/library and send it with eth_sendRawTransaction"
+    )
+
+
+for _method in ("eth_sendTransaction", "eth_sign", "eth_signTransaction", "eth_signTypedData_v4"):
+    # Registered (rather than -32601) so the error says what to do instead.
+    table.register(_method, Param("args", lambda value, name: value, None), Param("more", lambda value, name: value, None))(
+        lambda backend, *args, _name=_method: _no_keys(_name)
+    )
+
+
 # ---- account state ---------------------------------------------------------
 
 

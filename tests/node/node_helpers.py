@@ -164,7 +164,8 @@ class NodeProcess:
         )
 
     def log(self) -> str:
-        self.log_file.flush()
+        if not self.log_file.closed:
+            self.log_file.flush()
         return self.log_path.read_text(errors="replace")
 
     def committed_heights(self) -> list[int]:

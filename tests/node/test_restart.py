@@ -159,3 +159,64 @@ async def test_restart_after_a_crash_in_the_middle_of_a_height(tmp_path, crash_a
         # (crashed right after signing the proposal, before it left: another block is as good)
     finally:
         node.close()
+
+
+def _blocks_by_rpc(proc: NodeProcess, upto: int) -> dict[int, tuple[str, str]]:
+    out = {}
+    for h in range(upto + 1):
+        block = proc.rpc("eth_getBlockByNumber", hex(h), False)
+        assert block is not None, f"RPC has no block {h}"
+        out[h] = (block["hash"], block["stateRoot"])
+    return out
+
+
+def test_kill_9_then_restart_resumes_and_sigterm_stops_cleanly(tmp_path) -> None:
+    """Real processes: `plume-node init`, `start`, kill -9, `start` again, SIGTERM."""
+    home = tmp_path / "home"
+    result = cli("init", "--home", str(home), "--chain-id", "4242", "--json")
+    assert result.returncode == 0, result.stderr
+    config = home / "config.toml"
+    text = config.read_text()
+    assert "block_time_ms = 1000" in text
+    config.write_text(text.replace("block_time_ms = 1000", "block_time_ms = 200"))
+
+    first = NodeProcess(home, tmp_path / "run1.log", free_port(), free_port())
+    try:
+        first.wait_for_block(4, timeout=90)
+        seen = first.block_number()
+        record = _blocks_by_rpc(first, seen)
+        assert int(first.rpc("eth_chainId"), 16) == 4242
+    finally:
+        first.kill()  # SIGKILL: no shutdown code runs
+    assert first.proc.returncode == -signal.SIGKILL
+    logged = first.committed_heights()
+    assert logged == list(range(1, len(logged) + 1)), f"first run's commits are not consecutive: {logged}"
+    old_head = logged[-1]
+    assert old_head >= seen
+
+    second = NodeProcess(home, tmp_path / "run2.log", free_port(), free_port())
+    try:
+        second.wait_for_block(old_head + 3, timeout=90)
+        log = second.log()
+        opened = re.search(r"chain 4242 at height (\d+)", log)
+        assert opened, f"no start-up line in the log:\n{log[-2000:]}"
+        resumed_at = int(opened.group(1))
+        # +1 only if the kill fell between a height's synced batch and its log line
+        assert resumed_at in (old_head, old_head + 1), f"reopened at {resumed_at}, last commit logged {old_head}"
+        commits = second.committed_heights()
+        assert commits[0] == resumed_at + 1, f"first commit after restart is {commits[0]}, not {resumed_at + 1}"
+        assert commits == list(range(commits[0], commits[0] + len(commits)))
+        assert _blocks_by_rpc(second, seen) == record, "an old height's hash or state root changed"
+        # the chain continues on the old head
+        parent = second.rpc("eth_getBlockByNumber", hex(resumed_at + 1), False)["parentHash"]
+        assert parent == second.rpc("eth_getBlockByNumber", hex(resumed_at), False)["hash"]
+
+        started = time.monotonic()
+        code = second.stop(signal.SIGTERM, timeout=30)
+        assert code == 0, f"SIGTERM exit code {code}; log:\n{second.log()[-2000:]}"
+        assert time.monotonic() - started < 30
+        last_line = [line for line in second.log().splitlines() if line.strip()][-1]
+        assert "stopped cleanly at height" in last_line, last_line
+        assert "Traceback" not in second.log()
+    finally:
+        second.kill()

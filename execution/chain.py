@@ -23,6 +23,7 @@ Reads for JSON-RPC live in ``execution/reads.py`` (mixed in here).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -37,17 +38,17 @@ from eth.abc import (
 )
 from eth.consensus.context import ConsensusContext
 from eth.constants import BLANK_ROOT_HASH, GENESIS_PARENT_HASH
-from execution.ordered_trie import ordered_trie_root_and_nodes as make_trie_root_and_nodes
 from eth.exceptions import CanonicalHeadNotFound, HeaderNotFound
 from eth.vm.chain_context import ChainContext
 from eth.vm.forks.prague.blocks import PragueBlock, PragueBlockHeader
 from eth_utils import ValidationError
 
 from execution.block import PlumeBlock
-from execution.chaindb import PlumeChainDB as ChainDB
 from execution.cache import DEFAULT_CACHE_SIZE, ExecutionCache, ExecutionResult
+from execution.chaindb import PlumeChainDB as ChainDB
 from execution.errors import GenesisMismatch, InvalidBlock
 from execution.genesis import GenesisState, build_genesis, genesis_header, genesis_sidecar
+from execution.ordered_trie import ordered_trie_root_and_nodes
 from execution.reads import ChainReads
 from execution.sidecar import Sidecar
 from execution.vm import FIXED_HEADER_FIELDS, PlumeVM, expected_base_fee, header_problems, make_vm_class
@@ -62,6 +63,8 @@ from plume_node.storage import (
     StorageError,
 )
 from staking.fees import FeeSplit, apply_fee_split
+
+log = logging.getLogger("plume.execution")
 
 SIDECAR_KEY = b"sidecar/"
 
@@ -283,8 +286,8 @@ class PlumeChain(ChainReads):
             hook(state, header, sidecar, fee_split)
         # One state-root computation per block; trie nodes land in the overlay.
         state.persist()
-        tx_root, tx_nodes = make_trie_root_and_nodes(tuple(applied))
-        receipt_root, receipt_nodes = make_trie_root_and_nodes(receipts)
+        tx_root, tx_nodes = ordered_trie_root_and_nodes(tuple(applied))
+        receipt_root, receipt_nodes = ordered_trie_root_and_nodes(receipts)
         header = header.copy(
             state_root=state.state_root,
             transaction_root=tx_root,
@@ -382,7 +385,15 @@ class PlumeChain(ChainReads):
             transaction_root=BLANK_ROOT_HASH,
             receipt_root=BLANK_ROOT_HASH,
         )
-        result, _ = self._execute(template, block.transactions, block.sidecar, skip_invalid=False)
+        try:
+            result, _ = self._execute(template, block.transactions, block.sidecar, skip_invalid=False)
+        except InvalidBlock:
+            raise
+        except Exception as exc:
+            # A block from the network must never crash the node: whatever py-evm
+            # raised on it (malformed fields it did not expect, ...) makes it invalid.
+            log.warning("execution of block #%d raised %r", block.number, exc, exc_info=True)
+            raise InvalidBlock(f"execution failed: {type(exc).__name__}: {exc}") from exc
         got = result.block.header
         for name, label in (
             ("transaction_root", "transactions root"),

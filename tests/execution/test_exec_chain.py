@@ -216,3 +216,18 @@ def test_end_block_hooks_run_inside_the_state_root() -> None:
     assert validator.state_at().storage(SINK, 1) == 101
     with pytest.raises(InvalidBlock, match="state root mismatch"):
         plain.validate_block(blk)  # a node without the hook disagrees on the root
+
+
+def test_unexpected_error_during_validation_is_an_invalid_block() -> None:
+    """Whatever py-evm (or a hook) raises on a network block becomes InvalidBlock, not a crash."""
+    g = make_genesis()
+    proposer = PlumeChain(AtomicDB(), g)
+    blk = proposer.build_block([transfer(0, 0)], timestamp=0, coinbase=COINBASE, sidecar=sidecar()).block
+
+    def broken(state, header, sc, split):
+        raise RuntimeError("unexpected")
+
+    validator = PlumeChain(AtomicDB(), g, end_block_hooks=[broken])
+    with pytest.raises(InvalidBlock, match="execution failed: RuntimeError"):
+        validator.validate_block(blk)
+    assert validator.height == 0 and len(validator.cache) == 0

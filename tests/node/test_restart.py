@@ -95,70 +95,113 @@ class Crash(Exception):
     """The process dies here: whatever was written so far is on disk, nothing more runs."""
 
 
-@pytest.mark.parametrize("crash_after", [STEP_PROPOSAL, STEP_PREVOTE, STEP_PRECOMMIT],
-                         ids=["proposal", "prevote", "precommit"])
-async def test_restart_after_a_crash_in_the_middle_of_a_height(tmp_path, crash_after: int) -> None:
-    """kill -9 can land between the guard's fsync of a signature and the commit
-    of the height. Reproduced deterministically: the running node dies right
-    after its guard durably saved the chosen signature of a height that holds
-    a transaction (the mempool is lost with the process, so a rebuilt block
-    would differ). A lone validator must still commit that height after the
-    restart, and the block it commits must be the one it had signed."""
-    home = make_home(tmp_path / "home")
-    config = fast_config(home, block_time_ms=100)
-    config = config.replace(consensus=dataclasses.replace(
+def quick_timeouts(config):
+    return config.replace(consensus=dataclasses.replace(
         config.consensus, timeout_propose_ms=300, timeout_prevote_ms=200, timeout_precommit_ms=200,
         timeout_propose_delta_ms=100, timeout_prevote_delta_ms=100, timeout_precommit_delta_ms=100,
     ))
-    node = Node.open(home, config)
-    signed: list = []
+
+
+async def run_until_crash(node: Node, should_crash, *, at_height: int | None = None, with_tx: bool = False):
+    """Run `node` until its guard has durably saved a signature for which
+    `should_crash(state)` is true, and "die" right there. Returns (height, tx hash).
+
+    The height is the node's next one (or `at_height`); with `with_tx` a transfer
+    is submitted first, so that height's block holds it (the mempool dies too,
+    so a rebuilt block would differ)."""
+    store = node.signer.store
+    real_save = store.save
+    armed: dict = {}
+
+    def save(state) -> None:
+        real_save(state)  # synced: this signature survives the crash
+        if armed and state.height == armed["height"] and should_crash(state):
+            raise Crash
+
+    store.save = save
+    tx_hash = None
     try:
-        store = node.signer.store
-        real_save = store.save
-        armed: dict = {}
-
-        def save(state) -> None:
-            real_save(state)  # synced: this signature survives the crash
-            if armed and state.height == armed["height"]:
-                signed.append(state)
-                if state.step == crash_after:
-                    raise Crash
-
-        store.save = save
-        try:
-            async with running(node):
+        async with running(node):
+            if at_height is None:
                 await wait_for_height(node, 2)
-                head = node.app.committed_height()
+                at_height = node.app.committed_height() + 1
+            if with_tx:
                 tx_hash = node.submit_transaction(operator_transfer(node, 0))
-                armed["height"] = head + 1
-                await trio.sleep(10)
-        except BaseExceptionGroup as group:
-            if not group.subgroup(Crash):
-                raise
-        else:
-            raise AssertionError("the node did not reach the crash point")
-        assert node.app.committed_height() == head
+            armed["height"] = at_height
+            await trio.sleep(15)
+    except BaseExceptionGroup as group:
+        if not group.subgroup(Crash):
+            raise
+    else:
+        raise AssertionError("the node did not reach the crash point")
     finally:
+        store.save = real_save
         node.close()
-    height = head + 1
+    return at_height, tx_hash
 
+
+async def restart_and_commit(home, config, height: int) -> Node:
     node = Node.open(home, config)
     try:
-        assert node.app.committed_height() == head
+        assert node.app.committed_height() == height - 1
         async with running(node):
             await wait_until(
                 lambda: node.app.committed_height() >= height, 15,
                 f"the restarted validator to commit height {height} (engine at round {node.engine.round}, "
                 f"step {node.engine.step!r}; guard at {node.signer.state and (node.signer.state.height, node.signer.state.round, node.signer.state.step)})",
             )
-        block = node.chain.get_block(height)
-        assert block.header.parent_hash == node.chain.get_header(head).hash
+        assert node.chain.get_header(height).parent_hash == node.chain.get_header(height - 1).hash
+    except BaseException:
+        node.close()
+        raise
+    return node
+
+
+@pytest.mark.parametrize("crash_after", [STEP_PROPOSAL, STEP_PREVOTE, STEP_PRECOMMIT],
+                         ids=["proposal", "prevote", "precommit"])
+async def test_restart_after_a_crash_in_the_middle_of_a_height(tmp_path, crash_after: int) -> None:
+    """kill -9 can land between the guard's fsync of a signature and the commit
+    of the height. Reproduced deterministically: the running node dies right
+    after its guard durably saved the chosen signature of a height that holds
+    a transaction. A lone validator must still commit that height after the
+    restart, and the block it commits must be the one it had voted for."""
+    home = make_home(tmp_path / "home")
+    config = quick_timeouts(fast_config(home, block_time_ms=100))
+    height, tx_hash = await run_until_crash(
+        Node.open(home, config), lambda state: state.step == crash_after, with_tx=True
+    )
+    node = await restart_and_commit(home, config, height)
+    try:
         if crash_after != STEP_PROPOSAL:
             # it voted for the block: it must commit that block (after a precommit it is locked on it)
+            block = node.chain.get_block(height)
             assert [tx.hash for tx in block.transactions] == [tx_hash], "the committed block is not the one signed"
         # (crashed right after signing the proposal, before it left: another block is as good)
     finally:
         node.close()
+
+
+async def test_restart_after_crashes_in_a_later_round(tmp_path) -> None:
+    """Crash after the proposal (so the restarted height needs round 1), then
+    crash again after round 1's prevote: the guard is now at round 1, and the
+    restarted engine, which starts every height at round 0, must still finish."""
+    home = make_home(tmp_path / "home")
+    config = quick_timeouts(fast_config(home, block_time_ms=100))
+    height, _ = await run_until_crash(
+        Node.open(home, config), lambda state: state.step == STEP_PROPOSAL, with_tx=True
+    )
+    await run_until_crash(
+        Node.open(home, config),
+        lambda state: state.round >= 1 and state.step == STEP_PREVOTE,
+        at_height=height,
+    )
+    node = Node.open(home, config)
+    try:
+        guard = node.signer.state
+        assert (guard.height, guard.round, guard.step) == (height, 1, STEP_PREVOTE)
+    finally:
+        node.close()
+    (await restart_and_commit(home, config, height)).close()
 
 
 def _blocks_by_rpc(proc: NodeProcess, upto: int) -> dict[int, tuple[str, str]]:

@@ -129,6 +129,15 @@ def _prepare(tmp: Path) -> list[Case]:
     h.config_path.write_text(h.config_path.read_text().replace("[consensus]\n", "[consensus]\nblock_tme_ms = 200\n"))
     case("config: unknown key", h, start(h), "unknown setting consensus.block_tme_ms")
 
+    h = copy("config-not-toml")
+    h.config_path.write_text(h.config_path.read_text() + "\n[consensus\nblock_time_ms = \n")
+    case("config: not TOML", h, start(h), "is not valid TOML")
+
+    h = copy("other-files", fresh)
+    h.data_dir.mkdir()
+    (h.data_dir / "holiday.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a picture")
+    case("data dir: a folder of other files", h, start(h), "is not a Plume database (it holds other files)")
+
     h = copy("foreign-leveldb", fresh)
     db = plyvel.DB(str(h.data_dir), create_if_missing=True)
     for i in range(50):
@@ -234,6 +243,8 @@ CASE_NAMES = [
     "config: bad value",
     "config: out of range",
     "config: unknown key",
+    "config: not TOML",
+    "data dir: a folder of other files",
     "data dir: foreign LevelDB",
     "data dir: another genesis",
     "init twice without --force",

@@ -171,6 +171,10 @@ class NodeProcess:
     def committed_heights(self) -> list[int]:
         return [int(m) for m in re.findall(r"committed height=(\d+)", self.log())]
 
+    def committed_hash_prefixes(self) -> dict[int, str]:
+        """{height: the block hash prefix its "committed" log line shows}."""
+        return {int(h): p for h, p in re.findall(r"committed height=(\d+) .*?hash=([0-9a-f]+)", self.log())}
+
     def rpc(self, method: str, *params: Any, timeout: float = 5.0) -> Any:
         body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}).encode()
         req = urllib.request.Request(

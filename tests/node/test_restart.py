@@ -250,6 +250,11 @@ def test_kill_9_then_restart_resumes_and_sigterm_stops_cleanly(tmp_path) -> None
         assert commits[0] == resumed_at + 1, f"first commit after restart is {commits[0]}, not {resumed_at + 1}"
         assert commits == list(range(commits[0], commits[0] + len(commits)))
         assert _blocks_by_rpc(second, seen) == record, "an old height's hash or state root changed"
+        # heights committed after the last RPC poll, before the kill: their logged hashes
+        logged_hashes = first.committed_hash_prefixes()
+        assert sorted(logged_hashes) == logged
+        for h, prefix in logged_hashes.items():
+            assert second.rpc("eth_getBlockByNumber", hex(h), False)["hash"][2:].startswith(prefix), h
         # the chain continues on the old head
         parent = second.rpc("eth_getBlockByNumber", hex(resumed_at + 1), False)["parentHash"]
         assert parent == second.rpc("eth_getBlockByNumber", hex(resumed_at), False)["hash"]

@@ -373,6 +373,11 @@ class PlumeChain(ChainReads):
         problems = header_problems(block.header, parent, self.vm_class.min_base_fee_per_gas)
         if problems:
             raise InvalidBlock("bad header: " + "; ".join(problems))
+        # cheap guard before executing anything: every transaction costs at least 21000
+        if len(block.transactions) * 21_000 > block.header.gas_limit:
+            raise InvalidBlock(
+                f"{len(block.transactions)} transactions cannot fit in gas limit {block.header.gas_limit}"
+            )
         if len(block.block.uncles) != 0:
             raise InvalidBlock("Plume blocks have no uncles")
         if getattr(block.block, "withdrawals", ()) not in ((), [], None):

@@ -231,3 +231,14 @@ def test_unexpected_error_during_validation_is_an_invalid_block() -> None:
     with pytest.raises(InvalidBlock, match="execution failed: RuntimeError"):
         validator.validate_block(blk)
     assert validator.height == 0 and len(validator.cache) == 0
+
+
+def test_too_many_transactions_rejected_before_execution() -> None:
+    g = make_genesis(gas_limit=21000 * 2)
+    proposer, validator = PlumeChain(AtomicDB(), g), PlumeChain(AtomicDB(), g)
+    blk = proposer.build_block([transfer(0, 0), transfer(0, 1)], timestamp=0, coinbase=COINBASE,
+                               sidecar=sidecar()).block
+    stuffed = rebuild(blk, txs=[*blk.transactions, transfer(0, 2)])
+    with pytest.raises(InvalidBlock, match="cannot fit"):
+        validator.validate_block(stuffed)
+    assert validator.stats.executions == 0

@@ -268,3 +268,42 @@ def test_kill_9_then_restart_resumes_and_sigterm_stops_cleanly(tmp_path) -> None
         assert "Traceback" not in second.log()
     finally:
         second.kill()
+
+
+def test_repeated_kill_9_at_random_moments_never_loses_or_stalls(tmp_path) -> None:
+    """kill -9 at random moments of a fast chain (100 ms blocks, so a kill
+    often lands inside a height); every restart resumes where the last run
+    stopped and commits again, with the history unchanged."""
+    import random
+
+    home = tmp_path / "home"
+    result = cli("init", "--home", str(home), "--json")
+    assert result.returncode == 0, result.stderr
+    config = home / "config.toml"
+    config.write_text(config.read_text().replace("block_time_ms = 1000", "block_time_ms = 100"))
+    rng = random.Random()
+    history: dict[int, str] = {}
+    for run in range(3):
+        proc = NodeProcess(home, tmp_path / f"run{run}.log", free_port(), free_port())
+        try:
+            start = max(history, default=0)
+            proc.wait_for_block(start + 2, timeout=90)
+            time.sleep(rng.uniform(0.0, 0.3))
+        finally:
+            proc.kill()
+        commits = proc.committed_heights()
+        assert commits and commits[0] in (start + 1, start + 2), f"run {run} resumed at {commits[:1]}, history ends at {start}"
+        for h, prefix in proc.committed_hash_prefixes().items():
+            assert h not in history, f"height {h} committed twice"
+            history[h] = prefix
+    last = NodeProcess(home, tmp_path / "last.log", free_port(), free_port())
+    try:
+        top = max(history)
+        last.wait_for_block(top + 1, timeout=90)
+        for h in range(1, top + 1):
+            block = last.rpc("eth_getBlockByNumber", hex(h), False)
+            if h in history:
+                assert block["hash"][2:].startswith(history[h]), f"block {h} changed"
+        assert last.stop(signal.SIGTERM) == 0
+    finally:
+        last.kill()

@@ -43,7 +43,7 @@ from .messages import (
 from .round_state import RoundState, RoundStep
 from .timeouts import Step, TimeoutConfig
 from .validators import ValidatorSet
-from .vote_set import ADDED, CONFLICT, DUPLICATE, HeightVoteSet
+from .vote_set import ADDED, CONFLICT, CONFLICT_DROPPED, HeightVoteSet
 
 # A validator may have messages in at most this many rounds above ours at
 # once (CometBFT's "peer catch-up rounds"); more would let a Byzantine fill
@@ -53,6 +53,9 @@ MAX_FUTURE_ROUNDS_PER_SENDER = 2
 # Proposals further ahead than this are dropped: checking the proposer of
 # round r costs r priority increments.
 MAX_PROPOSAL_ROUND_LOOKAHEAD = 64
+# Conflicting proposals kept per round when the proposer equivocates (more
+# are kept only if their block already has a +2/3 quorum somewhere).
+MAX_ALT_PROPOSALS_PER_ROUND = 2
 # Evidence already reported, per height, is remembered up to this many pairs.
 MAX_EVIDENCE_PER_HEIGHT = 1024
 
@@ -183,7 +186,7 @@ class ConsensusEngine:
             or (height, round) != (rs.height, rs.round)
             or rs.step != RoundStep.PROPOSE
             or rs.requested_proposal_round != round
-            or round in rs.proposals
+            or rs.round_proposals(round)
         ):
             return []  # too late: the round moved on
         if len(block_hash) != HASH_SIZE:
@@ -237,6 +240,7 @@ class ConsensusEngine:
         elif rs.step != RoundStep.COMMITTED:
             if message.round not in rs.proposals:
                 rs.proposals[message.round] = message
+                rs.proposed_hashes.add(message.block_hash)
                 self._votes.note_sender(message.round, message.proposer)
                 self._out.append(Broadcast(message, rs.blocks.get(message.block_hash, b"")))
         self._run_rules()
@@ -271,10 +275,8 @@ class ConsensusEngine:
         if not (-1 <= p.pol_round < p.round) or len(p.block_hash) != HASH_SIZE:
             self._reject(p, "malformed proposal (pol_round must be -1 or below round)")
             return
-        existing = rs.proposals.get(p.round)
-        if existing is not None:
-            # One proposal per round: the first one wins; a second, different
-            # one is the proposer equivocating and is not counted.
+        known = rs.round_proposals(p.round)
+        if p in known:
             return
         if p.round > rs.round:
             if p.round > rs.round + MAX_PROPOSAL_ROUND_LOOKAHEAD:
@@ -289,7 +291,21 @@ class ConsensusEngine:
         if not p.verify_signature(val.pub_key, self.chain_id):
             self._reject(p, "bad signature")
             return
-        rs.proposals[p.round] = p
+        if not known:
+            rs.proposals[p.round] = p
+        else:
+            # The proposer equivocated. The first proposal stays the one we
+            # prevote on, but other nodes may have got this one, locked on it
+            # and decided it: keep a bounded number of alternatives (and any
+            # whose block already has a +2/3 quorum somewhere) so the paper's
+            # "a PROPOSAL for v" rules and the commit rule can still use them.
+            if any(k.block_hash == p.block_hash for k in known):
+                return
+            alts = rs.alt_proposals.setdefault(p.round, [])
+            if len(alts) >= MAX_ALT_PROPOSALS_PER_ROUND and not self._votes.has_quorum_anywhere(p.block_hash):
+                return
+            alts.append(p)
+        rs.proposed_hashes.add(p.block_hash)
         self._votes.note_sender(p.round, p.proposer)
         self._receive_block(p.round, p.block_hash, block)
 
@@ -332,20 +348,19 @@ class ConsensusEngine:
             self._reject(v, f"not a validator at height {v.height}")
             return
         vote_set = self._votes.get(v.round, v.type)
-        existing = vote_set.votes.get(v.validator)
-        if existing == v:
+        if vote_set.get_vote(v.validator, v.block_hash) == v:
             return  # exact duplicate: no need to check the signature again
-        if existing is None and v.round > rs.round and not self._future_round_slot(v.round, v.validator):
+        first = vote_set.votes.get(v.validator)
+        if first is None and v.round > rs.round and not self._future_round_slot(v.round, v.validator):
             return
         if not v.verify_signature(val.pub_key, self.chain_id):
             self._reject(v, "bad signature")
             return
-        status, other = self._votes.add(v)
-        if status == CONFLICT:
+        known = v.block_hash == NIL or v.block_hash in rs.proposed_hashes
+        status, other = self._votes.add(v, known_value=known)
+        if status in (CONFLICT, CONFLICT_DROPPED):
             assert other is not None
             self._report_evidence(DuplicateVoteEvidence.from_votes(other, v))
-        elif status == DUPLICATE:
-            return
 
     def _report_evidence(self, ev: DuplicateVoteEvidence) -> None:
         key = hashlib.sha256(ev.encode()).digest()
@@ -436,11 +451,11 @@ class ConsensusEngine:
         assert rs is not None and votes is not None
         for r in votes.precommit_rounds():
             pcs = votes.precommits(r)
-            h = pcs.quorum_hash()
-            if h is None or h == NIL:
-                continue
-            if h not in rs.blocks or self._valid(h) is not True:
-                continue  # wait for the block (a proposal carrying it) / its validation
+            for h in pcs.quorum_hashes():
+                if h != NIL and h in rs.blocks and self._valid(h) is True:
+                    break
+            else:
+                continue  # nothing decidable yet: wait for the block / its validation
             certificate = CommitCertificate(rs.height, r, h, tuple(pcs.votes_for(h)))
             rs.step = RoundStep.COMMITTED
             rs.decided = h
@@ -471,24 +486,25 @@ class ConsensusEngine:
         assert rs is not None and votes is not None
         if rs.step != RoundStep.PROPOSE:
             return False
-        p = rs.proposals.get(rs.round)
-        if p is None:
-            return False
-        v = p.block_hash
-        if p.pol_round == -1:
-            valid = self._valid(v)
-            if valid is None:
-                return False
-            ok = valid and (rs.locked_round == -1 or rs.locked_value == v)
-        else:
-            if not votes.prevotes(p.pol_round).has_quorum_for(v):
-                return False  # wait for the POL; timeoutPropose bounds the wait
-            valid = self._valid(v)
-            if valid is None:
-                return False
-            ok = valid and (rs.locked_round <= p.pol_round or rs.locked_value == v)
-        self._prevote(v if ok else NIL)
-        return True
+        # Normally one proposal; if the proposer equivocated, the first one we
+        # can decide about (in arrival order) determines our prevote.
+        for p in rs.round_proposals(rs.round):
+            v = p.block_hash
+            if p.pol_round == -1:
+                valid = self._valid(v)
+                if valid is None:
+                    continue
+                ok = valid and (rs.locked_round == -1 or rs.locked_value == v)
+            else:
+                if not votes.prevotes(p.pol_round).has_quorum_for(v):
+                    continue  # wait for the POL; timeoutPropose bounds the wait
+                valid = self._valid(v)
+                if valid is None:
+                    continue
+                ok = valid and (rs.locked_round <= p.pol_round or rs.locked_value == v)
+            self._prevote(v if ok else NIL)
+            return True
+        return False
 
     def _rule_quorum_prevote_value(self) -> bool:
         """Line 36: proposal v of this round + 2/3 prevotes for v, v valid,
@@ -498,10 +514,11 @@ class ConsensusEngine:
         assert rs is not None and votes is not None
         if rs.step < RoundStep.PREVOTE or rs.round in rs.quorum_prevote_handled:
             return False
-        p = rs.proposals.get(rs.round)
-        if p is None or not votes.prevotes(rs.round).has_quorum_for(p.block_hash):
-            return False
-        if self._valid(p.block_hash) is not True:
+        prevotes = votes.prevotes(rs.round)
+        for p in rs.round_proposals(rs.round):
+            if prevotes.has_quorum_for(p.block_hash) and self._valid(p.block_hash) is True:
+                break
+        else:
             return False
         rs.quorum_prevote_handled.add(rs.round)
         if rs.step == RoundStep.PREVOTE:

@@ -35,6 +35,10 @@ class RoundState:
     valid_value: bytes | None = None
     # round -> the first correctly signed proposal by that round's proposer
     proposals: dict[int, Proposal] = field(default_factory=dict)
+    # round -> further proposals by an equivocating proposer (bounded)
+    alt_proposals: dict[int, list[Proposal]] = field(default_factory=dict)
+    # block hashes of those proposals: votes for them are always worth keeping
+    proposed_hashes: set[bytes] = field(default_factory=set)
     # block hash -> payload (from proposals or our own RequestProposal)
     blocks: dict[bytes, bytes] = field(default_factory=dict)
     # block hash -> result of the application's validate_block
@@ -49,3 +53,11 @@ class RoundState:
     # the round in which we asked the application for a block, if any
     requested_proposal_round: int = -1
     decided: bytes | None = None
+
+    def round_proposals(self, round: int) -> list[Proposal]:
+        """The proposals of `round` in arrival order (more than one only if
+        its proposer equivocated)."""
+        first = self.proposals.get(round)
+        if first is None:
+            return []
+        return [first, *self.alt_proposals.get(round, ())]

@@ -1,8 +1,16 @@
 """Vote tallies for one height: per (round, type), who voted for what, by power.
 
-A `VoteSet` keeps at most one vote per validator (the first one); a second,
-different vote from the same validator is returned as a conflict so the
-engine can turn it into evidence, and is never counted. `HeightVoteSet` holds
+Votes are counted per value, as the paper counts "2f+1 <PREVOTE, h, r, id(v)>":
+each validator adds its power at most once to each block hash, and its FIRST
+vote alone counts toward "+2/3 of anything". A second, different vote from
+the same validator (an equivocation) is returned as a conflict so the engine
+reports evidence, and it still counts for its own value: otherwise an
+equivocator could show a POL to some nodes and hide it from others forever
+(the simulator's seed-873 finding). Counting it is safe: two sets of more
+than 2/3 of the power share more than 1/3, so at least one honest validator,
+who never votes twice. Memory stays bounded: per validator and vote set, at
+most MAX_EXTRA_VALUES conflicting values that are not "known" (nil or the
+hash of a proposal at this height) are kept. `HeightVoteSet` holds
 the vote sets of every round of a height plus, per round, which validators
 sent anything at all (for the f+1 fast round change).
 """
@@ -14,9 +22,13 @@ from dataclasses import dataclass, field
 from .messages import NIL, PRECOMMIT, PREVOTE, Vote
 from .validators import ValidatorSet
 
-ADDED = "added"
-DUPLICATE = "duplicate"
-CONFLICT = "conflict"
+ADDED = "added"  # the validator's first vote in this set
+DUPLICATE = "duplicate"  # already counted for this value
+CONFLICT = "conflict"  # a second value: evidence; counted for its value
+CONFLICT_DROPPED = "conflict_dropped"  # evidence, but over the bound: not kept
+
+# Conflicting votes for values nobody proposed kept per validator per set.
+MAX_EXTRA_VALUES = 2
 
 
 @dataclass
@@ -24,20 +36,35 @@ class VoteSet:
     """Votes of one type at one round."""
 
     validator_set: ValidatorSet
+    # first vote of each validator: what "+2/3 of anything" counts
     votes: dict[bytes, Vote] = field(default_factory=dict)
+    # block hash -> validator -> vote (first votes and counted conflicts)
+    by_hash: dict[bytes, dict[bytes, Vote]] = field(default_factory=dict)
     power_by_hash: dict[bytes, int] = field(default_factory=dict)
     total: int = 0
+    _extra: dict[bytes, int] = field(default_factory=dict)
 
-    def add(self, vote: Vote) -> tuple[str, Vote | None]:
-        """Add a vote already checked to be signed by a member of the set."""
-        existing = self.votes.get(vote.validator)
-        if existing is not None:
-            if existing.block_hash == vote.block_hash:
-                return DUPLICATE, existing
-            return CONFLICT, existing
+    def get_vote(self, validator: bytes, block_hash: bytes) -> Vote | None:
+        return self.by_hash.get(block_hash, {}).get(validator)
+
+    def add(self, vote: Vote, known_value: bool = True) -> tuple[str, Vote | None]:
+        """Add a vote already checked to be signed by a member of the set.
+        `known_value`: its hash is nil or proposed at this height (conflicts
+        for other hashes are kept only up to MAX_EXTRA_VALUES)."""
+        first = self.votes.get(vote.validator)
+        if self.get_vote(vote.validator, vote.block_hash) is not None:
+            return DUPLICATE, first
+        if first is not None and not known_value:
+            n = self._extra.get(vote.validator, 0)
+            if n >= MAX_EXTRA_VALUES:
+                return CONFLICT_DROPPED, first
+            self._extra[vote.validator] = n + 1
         power = self.validator_set.power_of(vote.validator)
-        self.votes[vote.validator] = vote
+        self.by_hash.setdefault(vote.block_hash, {})[vote.validator] = vote
         self.power_by_hash[vote.block_hash] = self.power_by_hash.get(vote.block_hash, 0) + power
+        if first is not None:
+            return CONFLICT, first
+        self.votes[vote.validator] = vote
         self.total += power
         return ADDED, None
 
@@ -50,17 +77,14 @@ class VoteSet:
     def has_quorum_any(self) -> bool:
         return self.total >= self.validator_set.quorum_power
 
-    def quorum_hash(self) -> bytes | None:
-        """The hash (possibly NIL) with +2/3 of the power, if any."""
+    def quorum_hashes(self) -> list[bytes]:
+        """Hashes (possibly NIL) with +2/3 of the power. More than one only if
+        more than 1/3 of the power equivocated."""
         q = self.validator_set.quorum_power
-        for h, p in self.power_by_hash.items():
-            if p >= q:
-                return h
-        return None
+        return [h for h, p in self.power_by_hash.items() if p >= q]
 
     def votes_for(self, block_hash: bytes) -> list[Vote]:
-        return sorted((v for v in self.votes.values() if v.block_hash == block_hash),
-                      key=lambda v: v.validator)
+        return sorted(self.by_hash.get(block_hash, {}).values(), key=lambda v: v.validator)
 
 
 class HeightVoteSet:
@@ -86,8 +110,8 @@ class HeightVoteSet:
     def precommits(self, round: int) -> VoteSet:
         return self.get(round, PRECOMMIT)
 
-    def add(self, vote: Vote) -> tuple[str, Vote | None]:
-        result = self.get(vote.round, vote.type).add(vote)
+    def add(self, vote: Vote, known_value: bool = True) -> tuple[str, Vote | None]:
+        result = self.get(vote.round, vote.type).add(vote, known_value)
         if result[0] == ADDED:
             self.note_sender(vote.round, vote.validator)
         return result
@@ -111,8 +135,12 @@ class HeightVoteSet:
     def rounds(self) -> list[int]:
         return sorted(self._senders)
 
+    def has_quorum_anywhere(self, block_hash: bytes) -> bool:
+        """+2/3 prevotes or precommits for `block_hash` in some round."""
+        return any(vs.has_quorum_for(block_hash) for vs in self._sets.values())
+
     def precommit_rounds(self) -> list[int]:
         return sorted(r for (r, t) in self._sets if t == PRECOMMIT)
 
 
-__all__ = ["VoteSet", "HeightVoteSet", "ADDED", "DUPLICATE", "CONFLICT", "NIL"]
+__all__ = ["VoteSet", "HeightVoteSet", "ADDED", "DUPLICATE", "CONFLICT", "CONFLICT_DROPPED", "NIL"]

@@ -38,6 +38,7 @@ class RandomNet:
         self.evidence: list = []
         self.byz_rounds: set[int] = set()
         self.hashes: list[bytes] = [NIL]
+        self.relayed: set = set()
 
     def handle(self, i: int, actions: list) -> None:
         todo = list(actions)
@@ -66,6 +67,14 @@ class RandomNet:
             elif isinstance(a, Commit):
                 assert i not in self.commits
                 self.commits[i] = a
+                # What a driver does for peers still at this height (the
+                # node's sync / last-commit gossip): hand them the certificate's
+                # precommits. Without it a node whose peers all decided before
+                # precommitting could wait forever.
+                for v in a.certificate.precommits:
+                    for j in self.honest:
+                        if j != i:
+                            self.inflight.append((j, "on_vote", (v,)))
             elif isinstance(a, EvidenceFound):
                 self.evidence.append(a.evidence)
 
@@ -105,7 +114,21 @@ class RandomNet:
             j, kind, args = self.inflight.pop(self.rng.randrange(len(self.inflight)))
             if self.rng.random() < self.drop:
                 continue
+            self.relay(j, kind, args)
             self.handle(j, getattr(self.engines[j], kind)(*args))
+
+    def relay(self, j: int, kind: str, args: tuple) -> None:
+        """Gossip: what one honest node receives from the Byzantine it passes
+        on (honest messages already go to everyone). Tendermint's liveness
+        assumes exactly this: a message one correct node got, all get."""
+        msg = args[0]
+        sender = msg.proposer if isinstance(msg, Proposal) else msg.validator
+        if self.byz is None or sender != self.keys[self.byz].address:
+            return
+        for dest in self.honest:
+            if dest != j and (dest, msg) not in self.relayed:
+                self.relayed.add((dest, msg))
+                self.inflight.append((dest, kind, args))
 
     def check_agreement(self) -> None:
         decided = {c.block_hash for c in self.commits.values()}

@@ -284,8 +284,10 @@ def test_duplicate_vote_evidence_detected_once_and_verifiable():
     ev.verify(d.vset, CHAIN)
     assert ev.validator == k.address and ev.vote_a.block_hash < ev.vote_b.block_hash
     assert of_type(d.vote(prevote(k, 1, 0, b)), EvidenceFound) == []  # reported once
-    # The conflicting vote is not counted: only the first counts.
-    assert d.engine.votes.prevotes(0).power_for(b) == 0
+    # The conflicting vote counts for its own value (a POL must not be
+    # hideable by equivocating), but only the first counts toward "any".
+    pv = d.engine.votes.prevotes(0)
+    assert pv.power_for(a) == 1 and pv.power_for(b) == 1 and pv.total == 1
     # Nil vs block is a double-sign too.
     evs = of_type(d.vote(precommit(k, 1, 0, a)) + d.vote(precommit(k, 1, 0, NIL)), EvidenceFound)
     assert len(evs) == 1 and evs[0].evidence.vote_a.block_hash == NIL
@@ -381,3 +383,53 @@ def test_own_vote_signed_after_commit_is_still_broadcast():
     assert len(of_type(acts, Commit)) == 1
     acts = eng.on_signed(d.signer.sign(sign.message))
     assert [type(x).__name__ for x in acts] == ["Broadcast"]
+
+
+def test_equivocating_proposer_second_block_can_lock_and_commit():
+    """The proposer of round 0 sends us block A but the others block B; they
+    prevote and precommit B. The first proposal decides our prevote, but the
+    second is kept, so the POL for B locks us and the precommits commit B."""
+    d = driver_proposing_at(3)
+    d.start()
+    a, acts = d.propose(0, "A")
+    assert [v.block_hash for v in own_votes(acts, PREVOTE)] == [a]
+    b, acts = d.propose(0, "B")  # same proposer, same round, other block
+    assert len(of_type(acts, ValidateBlock)) == 1
+    acts = d.prevotes_from(d.others(), 0, b)
+    assert [v.block_hash for v in own_votes(acts, PRECOMMIT)] == [b]
+    assert d.engine.state.locked_value == b
+    acts = d.precommits_from(d.others()[:2], 0, b)
+    assert [c.block_hash for c in of_type(acts, Commit)] == [b]
+
+
+def test_equivocating_proposer_alternatives_are_bounded():
+    from consensus.engine import MAX_ALT_PROPOSALS_PER_ROUND
+
+    d = driver_proposing_at(3)
+    d.start()
+    for i in range(MAX_ALT_PROPOSALS_PER_ROUND + 5):
+        d.propose(0, f"junk{i}")
+    assert len(d.engine.state.round_proposals(0)) == 1 + MAX_ALT_PROPOSALS_PER_ROUND
+    # ... except for a block that already has a +2/3 quorum.
+    c = block_for("C")[0]
+    d.precommits_from(d.others(), 0, c)
+    _, acts = d.propose(0, "C")
+    assert [x.block_hash for x in of_type(acts, Commit)] == [c]
+
+
+def test_equivocator_cannot_hide_a_pol():
+    """The simulator's seed-873 finding, at unit scale: validator X prevotes
+    nil to us first and B to the others; when X's B prevote reaches us too,
+    it counts for B (and is evidence), so we see the POL."""
+    d = Driver([1, 1, 1, 1, 1], me=0)
+    d.start()
+    pi = d.proposer_index(0)
+    others = [k for k in d.others() if k.address != d.keys[pi].address]
+    x = others[0]
+    b, _ = d.propose(0, "B")
+    d.vote(prevote(x, 1, 0, NIL))
+    d.prevotes_from([d.keys[pi], others[1]], 0, b)
+    assert d.engine.state.locked_round == -1  # 3 of 5 for B: not yet +2/3
+    acts = d.vote(prevote(x, 1, 0, b))
+    assert len(of_type(acts, EvidenceFound)) == 1
+    assert [v.block_hash for v in own_votes(acts, PRECOMMIT)] == [b]

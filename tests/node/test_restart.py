@@ -16,12 +16,12 @@ import trio
 from consensus.messages import PRECOMMIT, PREVOTE, CommitCertificate, Proposal, Vote
 from consensus.signer import STEP_PRECOMMIT, STEP_PREVOTE, STEP_PROPOSAL
 from node_helpers import (
+    PASSWORD,
     NodeProcess,
     chain_record,
     cli,
     fast_config,
     free_port,
-    PASSWORD,
     make_home,
     running,
     wait_for_height,

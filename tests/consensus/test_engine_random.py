@@ -45,7 +45,11 @@ class RandomNet:
         while todo:
             a = todo.pop(0)
             if isinstance(a, Sign):
-                todo += self.engines[i].on_signed(self.signers[i].sign(a.message))
+                signed = self.signers[i].sign(a.message)
+                # An honest engine never asks the guard for a regression or a
+                # conflicting signature: the guard is a backstop, not a filter.
+                assert signed is not None, f"node {i} asked to sign {a.message!r} against its guard"
+                todo += self.engines[i].on_signed(signed)
             elif isinstance(a, ValidateBlock):
                 ok = hashlib.sha256(a.block).digest() == a.block_hash
                 todo += self.engines[i].on_block_validated(a.height, a.round, a.block_hash, ok)

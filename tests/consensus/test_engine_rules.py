@@ -433,3 +433,30 @@ def test_equivocator_cannot_hide_a_pol():
     acts = d.vote(prevote(x, 1, 0, b))
     assert len(of_type(acts, EvidenceFound)) == 1
     assert [v.block_hash for v in own_votes(acts, PRECOMMIT)] == [b]
+
+
+def test_restart_mid_height_guard_refuses_then_engine_catches_up():
+    """A validator signed up to round 2, crashed and restarts at round 0 with
+    the same guard: its round-0/1 votes are refused (nothing sent), fast round
+    change takes it to the others' round, where it signs again."""
+    from consensus.signer import MemoryStore, Signer
+
+    d = driver_proposing_at(3)
+    store = MemoryStore()
+    d.signer = Signer(d.keys[d.me], store, CHAIN)
+    d.start()
+    d.timeout(Step.PROPOSE, 0)
+    d.prevotes_from(d.others()[:2], 2, NIL)  # others are in round 2: jump
+    assert d.engine.round == 2
+    d.timeout(Step.PROPOSE, 2)
+    assert (store.state.height, store.state.round, store.state.step) == (1, 2, 3)  # precommitted nil
+    # Crash; a fresh engine with the same guard.
+    d2 = Driver([1, 1, 1, 1], me=d.me)
+    d2.signer = Signer(d.keys[d.me], store, CHAIN)
+    d2.start(locked=d2.signer.locked(1))
+    acts = d2.timeout(Step.PROPOSE, 0)
+    assert of_type(acts, Sign) and own_votes(acts) == []  # asked, refused, nothing sent
+    acts = d2.prevotes_from(d.others()[:2], 4, NIL)  # round 4: not our turn to propose
+    assert d2.engine.round == 4
+    acts = d2.timeout(Step.PROPOSE, 4)
+    assert [(v.round, v.block_hash) for v in own_votes(acts, PREVOTE)] == [(4, NIL)]

@@ -22,7 +22,6 @@ from typing import Protocol, TypeVar
 from . import codec
 from .codec import MAX_INT64, MAX_ROUND, check_bytes, check_int
 from .crypto import SIGNATURE_SIZE, PrivateKey
-from .errors import DecodeError
 from .messages import HASH_SIZE, PRECOMMIT, PREVOTE, Proposal, Vote
 
 STEP_PROPOSAL = 1

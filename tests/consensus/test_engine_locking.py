@@ -4,9 +4,8 @@ equal validators with real signatures and asserts on the engine's votes."""
 
 from __future__ import annotations
 
-from consensus.actions import Commit, RequestProposal, Sign
+from consensus.actions import RequestProposal
 from consensus.messages import NIL, PRECOMMIT, PREVOTE
-from consensus.round_state import RoundStep
 from consensus.timeouts import Step
 from engine_harness import Driver, block_for, driver_proposing_at, of_type, own_proposals, own_votes
 

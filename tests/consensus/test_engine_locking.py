@@ -238,3 +238,73 @@ def test_restart_with_lock_keeps_it():
     d.timeout(Step.PRECOMMIT, 0)
     _, acts = d.propose(1, "A")
     assert [v.block_hash for v in own_votes(acts, PREVOTE)] == [a]
+
+
+def test_relock_same_block_updates_locked_round():
+    """TestStateLock_POLRelock: locked on A at 0, a POL for A at round 1
+    moves the lock's round to 1."""
+    d = driver_proposing_at(3)
+    a = lock_on_round0(d)
+    _, acts = d.propose(1, "A", pol_round=0)
+    d.prevotes_from(d.others()[2:], 0, a)  # the POL of round 0 completed in our view
+    acts = d.prevotes_from(d.others(), 1, a)
+    assert [v.block_hash for v in own_votes(acts, PRECOMMIT)] == [a]
+    assert (d.engine.state.locked_round, d.engine.state.locked_value) == (1, a)
+
+
+def test_locked_and_missing_proposal_prevotes_nil():
+    """TestStateLock_PrevoteNilWhenLockedAndMissProposal."""
+    d = driver_proposing_at(3)
+    a = lock_on_round0(d)
+    acts = d.timeout(Step.PROPOSE, 1)
+    assert [v.block_hash for v in own_votes(acts, PREVOTE)] == [NIL]
+    assert d.engine.state.locked_value == a
+
+
+def test_valid_block_set_on_delayed_prevotes():
+    """TestSetValidBlockOnDelayedPrevote: we precommitted nil on a split, then
+    the missing prevote for B arrives: B becomes the valid value, not the lock."""
+    d = driver_proposing_at(3)
+    d.start()
+    b, _ = d.propose(0, "B")
+    d.prevotes_from(d.others()[:1], 0, NIL)
+    d.prevotes_from(d.others()[1:2], 0, b)  # ours (B) + 1 B + 1 nil = +2/3 of anything
+    acts = d.timeout(Step.PREVOTE, 0)
+    assert [v.block_hash for v in own_votes(acts, PRECOMMIT)] == [NIL]
+    d.prevotes_from(d.others()[2:], 0, b)  # now 3 of 4 for B, in step precommit
+    rs = d.engine.state
+    assert (rs.valid_round, rs.valid_value) == (0, b)
+    assert rs.locked_round == -1
+
+
+def test_valid_block_set_on_delayed_proposal():
+    """TestSetValidBlockOnDelayedProposal: +2/3 prevotes for B arrive before
+    B's proposal; when the proposal comes, B is the valid value."""
+    d = driver_proposing_at(3)
+    d.start()
+    d.timeout(Step.PROPOSE, 0)  # no proposal yet: prevote nil
+    b = block_for("B")[0]
+    acts = d.prevotes_from(d.others(), 0, b)
+    assert d.engine.state.valid_round == -1
+    _, acts = d.propose(0, "B")
+    rs = d.engine.state
+    assert (rs.valid_round, rs.valid_value) == (0, b)
+    # We were still in step prevote (3 B + our nil: no nil quorum), so we lock too.
+    assert [v.block_hash for v in own_votes(acts, PRECOMMIT)] == [b]
+
+
+def test_proposer_proposes_valid_block_without_lock():
+    """TestProposeValidBlock shape: valid value known (POL seen after our nil
+    precommit), not locked; as next proposer we re-propose it with its POL."""
+    d = driver_proposing_at(1)
+    d.start()
+    b, _ = d.propose(0, "B")
+    d.prevotes_from(d.others()[:1], 0, NIL)
+    d.prevotes_from(d.others()[1:2], 0, b)
+    d.timeout(Step.PREVOTE, 0)  # precommit nil
+    d.prevotes_from(d.others()[2:], 0, b)  # POL for B: valid, not locked
+    assert d.engine.state.locked_round == -1 and d.engine.state.valid_value == b
+    d.precommits_from(d.others()[:2], 0, NIL)
+    acts = d.timeout(Step.PRECOMMIT, 0)
+    props = own_proposals(acts)
+    assert [(p.round, p.block_hash, p.pol_round) for p in props] == [(1, b, 0)]

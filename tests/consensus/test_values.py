@@ -243,3 +243,18 @@ def test_evidence_verify():
     swapped = DuplicateVoteEvidence(ev.vote_b, ev.vote_a)
     with pytest.raises(DecodeError):
         DuplicateVoteEvidence.decode(swapped.encode())
+
+
+def test_hostile_shapes_are_decode_errors():
+    bombs = [
+        b"\x91" * 100_000,                 # nesting far deeper than any value
+        b"\xdd\xff\xff\xff\xff",            # array header claiming 4 billion items
+        b"\xc4\xff",                        # bin header longer than the data
+        b"\xdc\xff\xff" + b"\x00" * 10,     # array16 cut short
+    ]
+    for data in bombs:
+        for decode in DECODERS:
+            with pytest.raises(DecodeError):
+                decode(data)
+    with pytest.raises(DecodeError):
+        Vote.decode("not bytes")  # type: ignore[arg-type]

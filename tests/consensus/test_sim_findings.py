@@ -7,8 +7,14 @@ its return. Replay one with the `plume-node sim` command in its docstring.
 
 from __future__ import annotations
 
+import json
+
+import pytest
+from click.testing import CliRunner
+
 from consensus.sim import Scenario, run
 from consensus.sim.scenario import parse_fault
+from plume_node.cli import main
 
 
 def test_equivocator_cannot_stall_the_chain_by_splitting_a_pol() -> None:
@@ -38,3 +44,20 @@ def test_equivocator_cannot_stall_the_chain_by_splitting_a_pol() -> None:
     report = run(scenario)
     assert report.agreement
     assert report.violations == (), report.violations
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        # Other random schedules that stalled the same way before b24f0c2.
+        "--validators 4 --heights 2 --seed 1026792032 --delay 134-250 --drop 0.05 --partition 0,2|1,3@111-4188 --fault equivocate:0",
+        "--validators 5 --heights 3 --seed 1827343941 --delay 180-187 --drop 0.05 --partition 0,2,3,4|1@39-6917 --fault equivocate:3",
+        "--validators 4 --heights 2 --seed 349110 --delay 81-554 --drop 0.2 --fault equivocate:1",
+        "--validators 5 --heights 3 --seed 1547569 --delay 9-71 --drop 0.05 --fault equivocate:0",
+        "--validators 7 --heights 2 --seed 136774 --delay 169-205 --fault twins:0 --fault invalid-proposal:4",
+    ],
+)
+def test_other_schedules_the_split_pol_stalled(args: str) -> None:
+    result = CliRunner().invoke(main, ["sim", "--max-time", "60000", "--json", *args.split()])
+    data = json.loads(result.output)
+    assert data["violations"] == [] and result.exit_code == 0, data["violations"]

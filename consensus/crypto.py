@@ -7,6 +7,7 @@ an address it saw in any validator set.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 
@@ -62,10 +63,16 @@ class PublicKey:
         return True
 
 
+@functools.lru_cache(maxsize=4096)
+def _public_key(raw: bytes) -> PublicKey:
+    # Validators sign many messages: parse each key once, not per signature.
+    return PublicKey(raw)
+
+
 def verify(pub_key: bytes, signature: bytes, message: bytes) -> bool:
     """Verify with a raw public key; False (never an exception) for bad input."""
     try:
-        key = PublicKey(pub_key)
+        key = _public_key(bytes(pub_key))
     except ValueError:
         return False
     return key.verify(signature, message)

@@ -1,0 +1,56 @@
+"""VoteSet tallies: per-value counting, first-vote totals, bounded conflicts."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from consensus.messages import NIL, PREVOTE, Vote
+from consensus.vote_set import ADDED, CONFLICT, CONFLICT_DROPPED, DUPLICATE, MAX_EXTRA_VALUES, VoteSet
+from engine_harness import make_set
+
+KEYS, VSET = make_set([1, 2, 3, 4, 5])
+HASHES = [NIL, b"\1" * 32, b"\2" * 32, b"\3" * 32, b"\4" * 32]
+
+
+def vote(i: int, h: bytes) -> Vote:
+    # Tallies do not check signatures (the engine does before adding).
+    return Vote(PREVOTE, 1, 0, h, KEYS[i].address, b"\0" * 64)
+
+
+@settings(max_examples=200)
+@given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4)), max_size=40))
+def test_tallies_match_a_naive_count(seq):
+    vs = VoteSet(VSET)
+    first: dict[int, int] = {}
+    values: dict[int, list[int]] = {}
+    for i, hi in seq:
+        known = hi == 0  # only nil is "known" here: others are capped conflicts
+        status, _ = vs.add(vote(i, HASHES[hi]), known_value=known)
+        mine = values.setdefault(i, [])
+        if hi in mine:
+            assert status == DUPLICATE
+        elif i not in first:
+            assert status == ADDED
+            first[i] = hi
+            mine.append(hi)
+        elif known or sum(1 for x in mine[1:] if x != 0) < MAX_EXTRA_VALUES:
+            assert status == CONFLICT
+            mine.append(hi)
+        else:
+            assert status == CONFLICT_DROPPED
+    power = {v.address: v.power for v in VSET.validators}
+    for hi, h in enumerate(HASHES):
+        expect = sum(power[KEYS[i].address] for i, vals in values.items() if hi in vals)
+        assert vs.power_for(h) == expect
+    assert vs.total == sum(power[KEYS[i].address] for i in first)
+    assert vs.has_quorum_any() == (vs.total >= VSET.quorum_power)
+
+
+def test_conflict_counts_for_its_value_but_not_twice_toward_any():
+    vs = VoteSet(VSET)
+    assert vs.add(vote(4, HASHES[1]))[0] == ADDED
+    status, first = vs.add(vote(4, HASHES[2]))
+    assert status == CONFLICT and first.block_hash == HASHES[1]
+    p = VSET.power_of(KEYS[4].address)
+    assert vs.power_for(HASHES[1]) == vs.power_for(HASHES[2]) == vs.total == p

@@ -235,3 +235,92 @@ def test_validator_set_decode_rejects_tampering():
     f[0] = list(reversed(f[0]))
     with pytest.raises(DecodeError):
         ValidatorSet.decode(msgpack.packb(f, use_bin_type=True))
+
+
+# ---------------------------------------------------------------- updates (CometBFT's TestValSetUpdates*)
+
+def tv(vals: list[tuple[str, int]]) -> list[Entry]:
+    return [Entry(addr(n.encode()), p) for n, p in vals]
+
+
+def new_entries(vals: list[tuple[str, int]]) -> list[Entry]:
+    es = apply_changes([], tv(vals))
+    increment(es, 1)
+    return es
+
+
+def check_centred_and_scaled(es: list[Entry]) -> None:
+    """CometBFT's verifyValidatorSet."""
+    total = sum(e.power for e in es)
+    s = sum(e.priority for e in es)
+    assert -len(es) < s < len(es)
+    prios = [e.priority for e in es]
+    assert max(prios) - min(prios) <= 2 * total
+
+
+@pytest.mark.parametrize("start,updates", [
+    ([("v1", 10), ("v2", 10)], [("v1", 11), ("v1", 22)]),
+    ([("v1", 10), ("v2", 10)], [("v1", 11), ("v2", 22), ("v1", 12)]),
+    ([("v1", 10), ("v2", 10)], [("v1", 0), ("v1", 0)]),
+    ([("v1", 10), ("v2", 10)], [("v1", 0), ("v2", 20), ("v1", 30)]),
+    ([("v1", 10), ("v2", 10), ("v3", 10)], [("v1", 0), ("v3", 5), ("v2", 20), ("v2", 30), ("v1", 0)]),
+    ([("v1", 10), ("v2", 10)], [("v1", MAX_INT64)]),
+    ([("v1", MAX_TOTAL_VOTING_POWER - 1)], [("v2", 5)]),
+    ([("v1", MAX_TOTAL_VOTING_POWER // 3), ("v2", MAX_TOTAL_VOTING_POWER // 3)], [("v3", MAX_TOTAL_VOTING_POWER // 2)]),
+    ([("v1", 10), ("v2", 10)], [("v1", -123)]),
+    ([("v1", 10), ("v2", 10)], [("v3", 0)]),
+    ([("v1", 10), ("v2", 20), ("v3", 30)], [("v1", 0), ("v2", 0), ("v3", 0)]),
+])
+def test_update_errors_leave_the_set_unchanged(start, updates):
+    """TestValSetUpdatesDuplicateEntries / Overflows / OtherErrors."""
+    es = new_entries(start)
+    before = [(e.address, e.power, e.priority) for e in es]
+    with pytest.raises(InvalidValidatorSet):
+        apply_changes(es, tv(updates))
+    assert [(e.address, e.power, e.priority) for e in es] == before
+
+
+@pytest.mark.parametrize("start,updates", [
+    ([("v4", 40), ("v3", 30), ("v2", 10), ("v1", 10)], [("v4", 44), ("v3", 33), ("v2", 22), ("v1", 11)]),
+    ([("v2", 20), ("v1", 10)], [("v3", 30), ("v4", 40), ("v5", 50), ("v6", 60)]),
+    ([("v4", 40), ("v3", 30), ("v2", 20), ("v1", 10)], [("v1", 0), ("v3", 0), ("v4", 0)]),
+    ([("v4", 40), ("v3", 30), ("v2", 20), ("v1", 10)], [("v1", 0), ("v3", 0), ("v2", 22), ("v5", 50), ("v4", 44)]),
+])
+def test_update_order_independence(start, updates):
+    """TestValSetUpdatesOrderIndependenceTestsExecute."""
+    import itertools
+
+    es = new_entries(start)
+    results = set()
+    for perm in itertools.islice(itertools.permutations(updates), 20):
+        out = apply_changes(es, tv(list(perm)))
+        check_centred_and_scaled(out)
+        results.add(tuple((e.address, e.power, e.priority) for e in out))
+    assert len(results) == 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_update_priority_order(data):
+    """TestValSetUpdatePriorityOrderTests: after any number of elections and a
+    change set, added validators have the lowest priorities, all equal."""
+    n_base = data.draw(st.integers(1, 12))
+    start = [(f"v{i}", data.draw(st.integers(1, 1000))) for i in range(n_base)]
+    es = new_entries(start)
+    increment(es, data.draw(st.integers(1, 500)))
+    n_keep = data.draw(st.integers(1, n_base))
+    deleted = [(n, 0) for n, _ in start[n_keep:] if data.draw(st.booleans())]
+    changed = [(n, data.draw(st.integers(1, 1000))) for n, _ in start[:n_keep] if data.draw(st.booleans())]
+    added = [(f"w{i}", data.draw(st.integers(1, 1000))) for i in range(data.draw(st.integers(0, 6)))]
+    out = apply_changes(es, tv(added + changed + deleted))
+    check_centred_and_scaled(out)
+    deleted_addrs = {addr(n.encode()) for n, _ in deleted}
+    assert not deleted_addrs & {e.address for e in out}
+    if added:
+        added_addrs = {addr(n.encode()) for n, _ in added}
+        by_prio = sorted(out, key=lambda e: e.priority)
+        lowest = by_prio[: len(added)]
+        assert {e.address for e in lowest} == added_addrs or (
+            # ties with an old validator at exactly the same priority are allowed
+            max(e.priority for e in lowest) == min(e.priority for e in out if e.address in added_addrs))
+        assert len({e.priority for e in out if e.address in added_addrs}) == 1

@@ -85,7 +85,6 @@ class Simulation:
             Validator(k.address, k.public_key.raw, scenario.power_of(i)) for i, k in enumerate(keys)
         )
         self._sets: dict[int, Any] = {1: self._base_set}
-        self.address_index = {k.address: i for i, k in enumerate(keys)}
 
         timeouts = timeouts or default_timeouts()
         self.nodes: dict[str, SimNode] = {}
@@ -293,11 +292,6 @@ class Simulation:
             wall_s=round(wall_s, 3),
             scenario=self.scenario.name or self.scenario.describe(),
         )
-
-    # -- helpers for tests and reports ---------------------------------------------------
-
-    def power_of_addresses(self, addresses: tuple[str, ...]) -> int:
-        return sum(self.scenario.power_of(self.address_index[bytes.fromhex(a)]) for a in addresses)
 
 
 def run(scenario: Scenario, timeouts: TimeoutConfig | None = None) -> Report:

@@ -174,3 +174,27 @@ def test_a_restarted_node_catches_up() -> None:
     report = run(scenario)
     assert report.ok, report.violations
     assert report.committed["0"] == 6 and report.sim_ms >= 6000
+
+
+def test_same_seed_same_report_across_processes() -> None:
+    """Determinism must not hang on set or dict order: two interpreters with
+    different hash seeds give the same JSON report (but for wall time)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+
+    args = [sys.executable, "-m", "plume_node.cli", "sim", "--validators", "5", "--heights", "3",
+            "--seed", "11", "--delay", "5-300", "--drop", "0.1", "--fault", "twins:2",
+            "--fault", "crash:4@300-2500", "--partition", "0,1,2b|2,3,4@100-2000", "--json"]
+    reports = []
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        out = subprocess.run(args, capture_output=True, text=True, env=env, timeout=120, cwd=root)
+        assert out.returncode == 0, out.stdout + out.stderr
+        data = json.loads(out.stdout)
+        data.pop("wall_s")
+        reports.append(data)
+    assert reports[0] == reports[1]

@@ -45,6 +45,14 @@ def sim(validators: int | None, powers: str | None, heights: int, seed: int, del
         partitions: tuple[str, ...], faults: tuple[str, ...], max_time: int, suite: str | None, as_json: bool) -> None:
     """Run the deterministic consensus simulator (real engines, virtual time)."""
     if suite is not None:
+        ctx = click.get_current_context()
+        given = [
+            name for name in ("validators", "powers", "heights", "seed", "delay", "drop", "partitions", "faults", "max_time")
+            if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT
+        ]
+        if given:
+            flags = ", ".join("--" + n.rstrip("s").replace("_", "-") if n in ("partitions", "faults") else "--" + n.replace("_", "-") for n in given)
+            raise click.UsageError(f"--suite runs its own fixed scenarios; drop {flags}")
         _run_suite(suite, as_json)
         return
     power_values = _parse("--powers", parse_powers, powers) if powers is not None else None

@@ -80,6 +80,7 @@ def test_violation_exits_one() -> None:
         (("--powers", "1,x"), "comma-separated integers"),
         (("--delay", "100-10"), "MIN must not exceed MAX"),
         (("--drop", "1.5"), "1.5"),
+        (("--suite", "smoke", "--fault", "twins:0"), "drop --fault"),
     ],
 )
 def test_bad_arguments_are_usage_errors(args: tuple[str, ...], message: str) -> None:

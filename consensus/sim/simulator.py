@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import random
 import time
+import traceback
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,6 +109,7 @@ class Simulation:
         for fault in scenario.faults:
             self._faults_by_node.setdefault(fault.node, []).append(fault)
         self._last_activity: dict[str, tuple[int, int]] = {}
+        self.crashed = ""  # the exception that stopped the run, if one did
 
     # -- the host interface the nodes call -------------------------------------------
 
@@ -260,16 +262,25 @@ class Simulation:
 
     def run(self) -> Report:
         wall_start = time.perf_counter()
-        self._schedule_faults()
-        for name, node in self.nodes.items():
-            if self._initially_up(name):
-                node.boot()
-            self.queue.schedule_at(TICK_MS + self.rng.randrange(TICK_MS), _Tick(name))
-        while len(self.queue) and not self._done():
-            at = self.queue.peek_time()
-            if at is None or at > self.scenario.max_time_ms:
-                break
-            self._step(self.queue.pop())
+        try:
+            self._schedule_faults()
+            for name, node in self.nodes.items():
+                if self._initially_up(name):
+                    node.boot()
+                self.queue.schedule_at(TICK_MS + self.rng.randrange(TICK_MS), _Tick(name))
+            while len(self.queue) and not self._done():
+                at = self.queue.peek_time()
+                if at is None or at > self.scenario.max_time_ms:
+                    break
+                self._step(self.queue.pop())
+        except Exception as exc:
+            # An engine that raises on some schedule is a finding, not a crash
+            # of the simulator: stop and report it with the step that hit it.
+            frame = traceback.extract_tb(exc.__traceback__)[-1]
+            self.crashed = (
+                f"exception: t={self.now_ms}ms: {type(exc).__name__}: {exc} "
+                f"(at {frame.filename.rsplit('/', 1)[-1]}:{frame.lineno} in {frame.name})"
+            )
         return self._report(time.perf_counter() - wall_start)
 
     def _report(self, wall_s: float) -> Report:
@@ -278,6 +289,8 @@ class Simulation:
         if self.scenario.heals():
             self.checker.check_progress(self.target_height, heights, sorted(live_honest), self.now_ms)
         violations = list(self.checker.violations) + list(self.evidence.bad)
+        if self.crashed:
+            violations.insert(0, self.crashed)
         return Report(
             seed=self.scenario.seed,
             validators=self.scenario.validators,

@@ -198,3 +198,16 @@ def test_same_seed_same_report_across_processes() -> None:
         data.pop("wall_s")
         reports.append(data)
     assert reports[0] == reports[1]
+
+
+def test_an_exception_inside_a_step_is_reported_not_raised(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from consensus.sim import node as node_module
+
+    def boom(self, timeout):  # type: ignore[no-untyped-def]
+        raise RuntimeError("injected")
+
+    monkeypatch.setattr(node_module.SimNode, "fire_timeout", boom)
+    # Node 3 is down, so the others must wait out a timeout, which raises.
+    report = run(Scenario(validators=4, heights=3, seed=1, faults=(Fault("crash", 3, 0, None), Fault("silent", 0))))
+    assert not report.ok
+    assert report.violations[0].startswith("exception: t=") and "RuntimeError: injected" in report.violations[0]

@@ -8,9 +8,11 @@ happened) or the clock passes `max_time_ms`. Invariants are checked as
 commits happen; progress is checked at the end when the network heals.
 
 Two simple models stand in for parts of a real node the engine does not own:
-- retransmission: a node that has neither sent nor committed anything for a
-  while resends its own messages of the current height (lost messages would
-  otherwise stall a round forever, as they would without gossip);
+- gossip: a node whose height has not moved for STALL_MS re-sends its own
+  messages of the current height and relays the ones it received, again
+  every STALL_MS while stuck (lost messages would otherwise stall a round
+  forever, and the protocol's liveness assumes that what one correct node
+  received, all eventually receive);
 - block sync: every tick, a node behind an honest peer it can reach fetches
   that peer's committed blocks and certificates, commits them and starts the
   next height (this is how a restarted or partitioned node catches up).

@@ -7,9 +7,8 @@ handshake hash must match, and so must every transport message after it.
 
 from __future__ import annotations
 
-import os
-
 import json
+import os
 from pathlib import Path
 
 import pytest

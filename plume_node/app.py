@@ -63,6 +63,7 @@ class Application:
         self._vsets: dict[int, ValidatorSet] = {}
         self._built: tuple[bytes, bytes] | None = None  # (hash, bytes) of the last block proposed
         self._head_accounts: HeadAccounts | None = None
+        self._decoded: dict[bytes, PlumeBlock] = {}  # payload -> block, this height's
 
     # ---- reads ----------------------------------------------------------------
 
@@ -127,13 +128,14 @@ class Application:
             for tx, reason in result.rejected:
                 log.info("dropped tx %s from the pool: %s", tx.hash.hex(), reason)
         block = result.block
+        self._remember_block(block)
         self._built = (block.hash, block.encode())
         return self._built
 
     def validate_block(self, height: int, block_hash: bytes, payload: bytes) -> str | None:
         """None when the block is valid for `height`, else the reason it is not."""
         try:
-            block = PlumeBlock.decode(payload)
+            block = self._decode(payload)
         except ExecutionError as exc:
             return f"undecodable block: {exc}"
         if block.hash != block_hash:
@@ -173,14 +175,15 @@ class Application:
 
     def commit(self, height: int, block_hash: bytes, payload: bytes, certificate: CommitCertificate) -> None:
         """Persist the height in one synced batch, then recheck the mempool."""
-        block = PlumeBlock.decode(payload)
+        block = self._decode(payload)
         next_set = self.validator_set(height).advance(1)
         with self.chain.commit_batch(block) as batch:
             PrefixedDB(batch, PREFIX_CERT)[_height_key(b"", height)] = certificate.encode()
             PrefixedDB(batch, PREFIX_NODE)[_height_key(_VSET_KEY, height + 1)] = next_set.encode()
         self._vsets[height + 1] = next_set
-        for item in block.sidecar.evidence:
-            self._pending_evidence.pop(DuplicateVoteEvidence.decode(item).encode(), None)
+        self._decoded.clear()  # every block held was for this height
+        for item in block.sidecar.evidence:  # canonical encodings: the pool's keys
+            self._pending_evidence.pop(item, None)
         removed = self.mempool.recheck(self.account_state(), self.chain.next_base_fee(), self.clock())
         log.info(
             "committed height=%d txs=%d gas=%d round=%d hash=%s%s",
@@ -212,7 +215,7 @@ class Application:
         """
         try:
             cert = CommitCertificate.decode(certificate)
-            block = PlumeBlock.decode(payload)
+            block = self._decode(payload)
         except (ConsensusError, ExecutionError) as exc:
             return f"undecodable synced block or certificate: {exc}"
         if cert.height != height or cert.block_hash != block.hash:
@@ -247,6 +250,20 @@ class Application:
         encoded, block = msgpack.unpackb(data)
         proposal = Proposal.decode(encoded)
         return (proposal, block) if proposal.height == height else None
+
+    def _decode(self, payload: bytes) -> PlumeBlock:
+        """Decode a block payload once per height: validation and commit share it."""
+        block = self._decoded.get(payload)
+        if block is None:
+            block = PlumeBlock.decode(payload)
+            self._remember_block(block)
+        return block
+
+    def _remember_block(self, block: PlumeBlock) -> None:
+        # Bounded: a Byzantine proposer may send many blocks in one height.
+        if len(self._decoded) >= 8:
+            self._decoded.pop(next(iter(self._decoded)))
+        self._decoded[block.encode()] = block
 
     def add_evidence(self, evidence: DuplicateVoteEvidence) -> None:
         self._pending_evidence.setdefault(evidence.encode(), evidence)

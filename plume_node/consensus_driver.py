@@ -102,7 +102,6 @@ class ConsensusDriver:
         # how long this height's steps took, for the debug log
         self.timings: dict[str, float] = {}
         self._height_started = time.perf_counter()
-        self.round = 0
 
     # ---- inputs -------------------------------------------------------------
 
@@ -185,7 +184,6 @@ class ConsensusDriver:
                     else:
                         self.network.broadcast_vote(action.message)
             elif isinstance(action, ScheduleTimeout):
-                self.round = max(self.round, action.round) if action.height == self.height else self.round
                 self._nursery.start_soon(self._timer, action)
             elif isinstance(action, RequestProposal):
                 started = time.perf_counter()
@@ -250,7 +248,6 @@ class ConsensusDriver:
         if height != self.app.committed_height() + 1 or (self.engine.height or 0) >= height:
             return []  # stale: block sync moved past it meanwhile
         self.height = height
-        self.round = 0
         self._height_started = time.perf_counter()
         self.timings = {}
         if self.network is not None:

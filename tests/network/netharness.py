@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from plume_node.devnet import DevnetParams, init_devnet, parse_overrides, port_free
@@ -99,7 +99,6 @@ class Net:
     nodes: list[NetNode]
     accounts: list[dict]
     chain_id: int
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def create(cls, directory: Path, validators: int, full_nodes: int = 0, block_time_ms: int = 200) -> "Net":

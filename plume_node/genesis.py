@@ -20,7 +20,7 @@ from typing import Any
 import click
 from eth_utils import is_hex_address, to_canonical_address, to_checksum_address
 
-from plume_node.node_keys import key_address
+from consensus.crypto import address_of
 
 GWEI = 10**9
 PLUME = 10**18
@@ -41,7 +41,7 @@ class GenesisValidator:
 
     @property
     def address(self) -> bytes:
-        return key_address(self.pub_key)
+        return address_of(self.pub_key)
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from plume_node.consensus_driver import ConsensusDriver
 from plume_node.files import write_atomic
 from plume_node.genesis import GenesisDoc, load_genesis
 from plume_node.home import Home
-from plume_node.node_keys import load_key_file
+from plume_node.node_keys import Ed25519KeyFile, load_key_file
 from plume_node.signer_store import LevelDBSignStore
 from plume_node.storage import PREFIX_NODE, LevelDB, StorageError, open_database
 
@@ -42,14 +42,21 @@ log = logging.getLogger("plume.node")
 
 
 class Node:
-    def __init__(self, home: Home, config: Config, genesis: GenesisDoc, db: LevelDB) -> None:
+    def __init__(
+        self,
+        home: Home,
+        config: Config,
+        genesis: GenesisDoc,
+        db: LevelDB,
+        validator_key: Ed25519KeyFile,
+        node_key: Ed25519KeyFile,
+    ) -> None:
         self.home = home
         self.config = config
         self.genesis = genesis
         self.db = db
         self.chain_id = genesis.chain_id
-        validator_key = load_key_file(home.validator_key_path)
-        self.node_key = load_key_file(home.node_key_path)
+        self.node_key = node_key
         self.node_id = self.node_key.address.hex()
         fee_address = bytes.fromhex(config.fee_address[2:]) if config.fee_address else b"\x00" * 20
         m = config.mempool
@@ -69,10 +76,10 @@ class Node:
         self.app = Application(db, genesis, self.mempool, fee_address)
         key = PrivateKey.from_seed(validator_key.private_bytes)
         self.validator_address = key.address
-        self.signer = Signer(key, LevelDBSignStore(db), str(genesis.chain_id))
+        self.signer = Signer(key, LevelDBSignStore(db), self.app.chain_id)
         c = config.consensus
         self.engine = ConsensusEngine(
-            chain_id=str(genesis.chain_id),
+            chain_id=self.app.chain_id,
             address=key.address,
             timeouts=TimeoutConfig(
                 propose_ms=c.timeout_propose_ms,
@@ -100,8 +107,8 @@ class Node:
         genesis = load_genesis(home.genesis_path)
         # Keys before the data directory: a missing or corrupt key file must
         # stop the node before LevelDB creates or rewrites anything there.
-        load_key_file(home.validator_key_path)
-        load_key_file(home.node_key_path)
+        validator_key = load_key_file(home.validator_key_path)
+        node_key = load_key_file(home.node_key_path)
         first_start = not home.started()
         _check_genesis_stamp(home.data_dir, genesis)
         try:
@@ -111,7 +118,7 @@ class Node:
         try:
             _check_genesis_doc(db, genesis)
             _write_genesis_stamp(home.data_dir, genesis)
-            node = cls(home, config, genesis, db)
+            node = cls(home, config, genesis, db, validator_key, node_key)
         except (StorageError, ExecutionError) as exc:
             db.close()
             raise click.ClickException(str(exc)) from None

@@ -8,7 +8,6 @@ SHA-256 of the public key (CometBFT's rule), shown in hex.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ import click
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from consensus.crypto import address_of
 from plume_node.files import write_private_file
 
 
@@ -34,17 +34,13 @@ class Ed25519KeyFile:
 
     @property
     def address(self) -> bytes:
-        return key_address(self.public_key)
+        return address_of(self.public_key)
 
     @property
     def private_bytes(self) -> bytes:
         from cryptography.hazmat.primitives.serialization import NoEncryption, PrivateFormat
 
         return self.private_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-
-
-def key_address(public_key: bytes) -> bytes:
-    return hashlib.sha256(public_key).digest()[:20]
 
 
 def generate_key_file(path: Path, kind: str) -> Ed25519KeyFile:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from consensus.actions import Broadcast, Commit, EvidenceFound, Rejected, ScheduleTimeout, Sign, ValidateBlock
+from consensus.actions import Commit, EvidenceFound, Rejected, ScheduleTimeout, Sign, ValidateBlock
 from consensus.buffer import MAX_PROPOSALS_PER_SENDER, MAX_UNKNOWN_VOTES, MAX_VOTES_PER_SENDER
 from consensus.engine import MAX_FUTURE_ROUNDS_PER_SENDER
 from consensus.messages import NIL, PRECOMMIT, PREVOTE, Vote

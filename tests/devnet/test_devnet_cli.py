@@ -20,13 +20,14 @@ import sys
 import threading
 import time
 import tomllib
-import urllib.request
 from pathlib import Path
 
 import pytest
 import tomli_w
 from click.testing import CliRunner
 from eth_account import Account
+from rpcclient import rpc
+from waiting import wait_until
 
 from plume_node.cli import main
 from plume_node.genesis import load_genesis
@@ -55,15 +56,6 @@ def _port_free(port: int) -> bool:
         except OSError:
             return False
     return True
-
-
-def rpc(url: str, method: str, *params):
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}).encode()
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=5) as response:
-        answer = json.loads(response.read())
-    assert "error" not in answer, answer
-    return answer["result"]
 
 
 def alive(pid: int) -> bool:
@@ -291,16 +283,6 @@ class Output:
     @property
     def text(self) -> str:
         return "\n".join(self.lines)
-
-
-def wait_until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_start_commits_status_reports_and_sigterm_stops_every_node(tmp_path):

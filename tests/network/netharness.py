@@ -12,40 +12,13 @@ import random
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from rpcclient import rpc
+from waiting import wait_until
+
 from plume_node.devnet import DevnetParams, init_devnet, parse_overrides, port_free
-
-
-class RpcError(Exception):
-    pass
-
-
-def rpc(url: str, method: str, *params, timeout: float = 5.0):
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}).encode()
-    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        reply = json.loads(response.read())
-    if "error" in reply:
-        raise RpcError(reply["error"])
-    return reply["result"]
-
-
-def wait_until(predicate, timeout: float, what: str, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    last_error: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-            if value:
-                return value
-        except (OSError, RpcError) as exc:  # a node still starting, or just killed
-            last_error = exc
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last error: {last_error})")
 
 
 def free_base_port(count: int) -> int:

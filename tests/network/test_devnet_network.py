@@ -12,7 +12,9 @@ import time
 import pytest
 from eth_account import Account
 
-from netharness import Net, rpc, wait_until
+from netharness import Net
+from rpcclient import rpc
+from waiting import wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import json
 import os
 import re
 import signal
@@ -20,12 +19,13 @@ import subprocess
 import sys
 import time
 import urllib.error
-import urllib.request
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import trio
+from rpcclient import RpcError, rpc
+from waiting import await_until
 
 from plume_node.config import Config, load_config
 from plume_node.genesis import dump_genesis, load_genesis
@@ -80,16 +80,8 @@ async def running(node: Node) -> AsyncIterator[Node]:
             nursery.cancel_scope.cancel()
 
 
-async def wait_until(predicate: Callable[[], bool], timeout: float, what: str, poll: float = 0.02) -> None:
-    with trio.move_on_after(timeout):
-        while not predicate():
-            await trio.sleep(poll)
-        return
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
 async def wait_for_height(node: Node, height: int, timeout: float = 20.0) -> None:
-    await wait_until(
+    await await_until(
         lambda: node.app.committed_height() >= height,
         timeout,
         f"height {height} (node is at {node.app.committed_height()})",
@@ -176,20 +168,12 @@ class NodeProcess:
         return {int(h): p for h, p in re.findall(r"committed height=(\d+) .*?hash=([0-9a-f]+)", self.log())}
 
     def rpc(self, method: str, *params: Any, timeout: float = 5.0) -> Any:
-        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}).encode()
-        req = urllib.request.Request(
-            f"http://127.0.0.1:{self.rpc_port}", data=body, headers={"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            reply = json.loads(resp.read())
-        if "error" in reply:
-            raise RuntimeError(f"{method}: {reply['error']}")
-        return reply["result"]
+        return rpc(f"http://127.0.0.1:{self.rpc_port}", method, *params, timeout=timeout)
 
     def block_number(self) -> int | None:
         try:
             return int(self.rpc("eth_blockNumber"), 16)
-        except (OSError, urllib.error.URLError, RuntimeError):
+        except (OSError, urllib.error.URLError, RpcError):
             return None
 
     def wait_for_block(self, height: int, timeout: float) -> int:

@@ -15,6 +15,7 @@ import trio
 
 from consensus.messages import PRECOMMIT, PREVOTE, CommitCertificate, Proposal, Vote
 from consensus.signer import STEP_PRECOMMIT, STEP_PREVOTE, STEP_PROPOSAL
+from waiting import await_until
 from node_helpers import (
     PASSWORD,
     NodeProcess,
@@ -25,7 +26,6 @@ from node_helpers import (
     make_home,
     running,
     wait_for_height,
-    wait_until,
 )
 from plume_node.keystore import Keystore
 from plume_node.node import Node
@@ -145,7 +145,7 @@ async def restart_and_commit(home, config, height: int) -> Node:
     try:
         assert node.app.committed_height() == height - 1
         async with running(node):
-            await wait_until(
+            await await_until(
                 lambda: node.app.committed_height() >= height, 15,
                 f"the restarted validator to commit height {height} (engine at round {node.engine.round}, "
                 f"step {node.engine.step!r}; guard at {node.signer.state and (node.signer.state.height, node.signer.state.round, node.signer.state.step)})",

@@ -17,7 +17,8 @@ from eth_utils import to_checksum_address
 
 from execution.errors import NotFound
 from execution.mempool import MempoolError, MempoolErrorCode
-from node_helpers import CHAIN_ID, PASSWORD, fast_config, make_home, running, wait_for_height, wait_until
+from waiting import await_until
+from node_helpers import CHAIN_ID, PASSWORD, fast_config, make_home, running, wait_for_height
 from plume_node.keystore import Keystore
 from plume_node.node import Node
 from staking.fees import REWARD_POOL_ADDRESS
@@ -71,7 +72,7 @@ async def wait_for_receipt(node: Node, tx_hash: bytes, timeout: float = 20.0):
             return False
         return True
 
-    await wait_until(included, timeout, f"tx 0x{tx_hash.hex()} to be committed")
+    await await_until(included, timeout, f"tx 0x{tx_hash.hex()} to be committed")
     return found[-1]
 
 

@@ -4,7 +4,6 @@ by hand so tests can send exactly the bytes they want."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import trio
@@ -59,14 +58,6 @@ def address_of(svc: P2PService) -> str:
 async def start(nursery: trio.Nursery, svc: P2PService) -> P2PService:
     await nursery.start(svc.run)
     return svc
-
-
-async def wait_until(pred: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
-    with trio.move_on_after(timeout):
-        while not pred():
-            await trio.sleep(0.01)
-        return
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def connected(a: P2PService, b: P2PService) -> bool:

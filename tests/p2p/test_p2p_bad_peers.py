@@ -10,6 +10,7 @@ import struct
 import msgpack
 import trio
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from waiting import await_until
 from p2p_helpers import (
     CHAIN,
     FAST,
@@ -22,7 +23,6 @@ from p2p_helpers import (
     raw_session,
     receive,
     start,
-    wait_until,
 )
 
 from p2p.framing import FrameBuffer, encode_frame
@@ -39,7 +39,7 @@ def _config(**changes: object) -> P2PConfig:
 
 async def _still_serves(nursery: trio.Nursery, svc: P2PService) -> None:
     honest = await start(nursery, make_service(persistent=[address_of(svc)]))
-    await wait_until(lambda: connected(svc, honest), what="honest peer still accepted")
+    await await_until(lambda: connected(svc, honest), what="honest peer still accepted")
 
 
 async def test_garbage_bytes_close_and_ban(nursery: trio.Nursery) -> None:
@@ -69,11 +69,11 @@ async def test_half_finished_handshake_times_out_and_bans(nursery: trio.Nursery)
 async def test_oversized_message_closes_and_bans(nursery: trio.Nursery) -> None:
     svc = await start(nursery, make_service(config=_config(max_message_bytes=64 * 1024)))
     raw = await raw_session(svc.listen_port)
-    await wait_until(lambda: svc.is_connected(raw.node_id), what="raw peer registered")
+    await await_until(lambda: svc.is_connected(raw.node_id), what="raw peer registered")
     raw.conn._encoder.max_message_bytes = 1 << 20  # our raw peer ignores the cap
     await raw.conn.send_message(Tx(b"x" * 100_000).encode())
     await assert_closed(raw.stream)
-    await wait_until(lambda: svc.is_banned(raw.node_id), what="ban")
+    await await_until(lambda: svc.is_banned(raw.node_id), what="ban")
     assert "exceeds the cap" in svc.bans()[f"id:{raw.node_id}"][1]
     await _still_serves(nursery, svc)
 
@@ -85,7 +85,7 @@ async def test_oversized_announcement_rejected_before_the_body_arrives(nursery: 
     cipher = raw.conn._encoder._cipher
     await raw.stream.send_all(encode_frame(cipher.encrypt_with_ad(b"", struct.pack(">I", 2**32 - 1) + b"x")))
     await assert_closed(raw.stream)
-    await wait_until(lambda: svc.is_banned(raw.node_id), what="ban")
+    await await_until(lambda: svc.is_banned(raw.node_id), what="ban")
 
 
 async def test_replayed_frame_closes_and_bans(nursery: trio.Nursery) -> None:
@@ -96,7 +96,7 @@ async def test_replayed_frame_closes_and_bans(nursery: trio.Nursery) -> None:
     assert await receive(svc) == (raw.node_id, Tx(b"pay alice"))
     await raw.stream.send_all(wire)  # the same frame again: wrong nonce now
     await assert_closed(raw.stream)
-    await wait_until(lambda: svc.is_banned(raw.node_id), what="ban")
+    await await_until(lambda: svc.is_banned(raw.node_id), what="ban")
     assert "authentication failed" in svc.bans()[f"id:{raw.node_id}"][1]
     await _still_serves(nursery, svc)
 
@@ -106,7 +106,7 @@ async def test_malformed_message_closes_and_bans(nursery: trio.Nursery) -> None:
     raw = await raw_session(svc.listen_port)
     await raw.conn.send_message(msgpack.packb([3, "not bytes"]))
     await assert_closed(raw.stream)
-    await wait_until(lambda: svc.is_banned(raw.node_id), what="ban")
+    await await_until(lambda: svc.is_banned(raw.node_id), what="ban")
     assert "malformed message" in svc.bans()[f"id:{raw.node_id}"][1]
 
 
@@ -117,7 +117,7 @@ async def test_hello_claiming_another_node_id_bans(nursery: trio.Nursery) -> Non
     conn = await secure_handshake(stream, True, key)
     await conn.send_message(Hello(PROTOCOL_VERSION, CHAIN, GENESIS, "cd" * 20, 0, 0).encode())
     await assert_closed(stream)
-    await wait_until(lambda: svc.is_banned(node_id_of(ed25519_public_bytes(key))), what="ban")
+    await await_until(lambda: svc.is_banned(node_id_of(ed25519_public_bytes(key))), what="ban")
     assert "Hello claims node id" in svc.bans()[f"id:{node_id_of(ed25519_public_bytes(key))}"][1]
     assert svc.peers() == []
 
@@ -144,7 +144,7 @@ async def test_forged_identity_signature_closes_and_bans(nursery: trio.Nursery) 
     hs.read(await _read_frame(stream, frames))  # the service's identity verifies fine
     await stream.send_all(encode_frame(hs.write()))
     await assert_closed(stream)
-    await wait_until(lambda: f"addr:{HOST}:{port}" in svc.bans(), what="ban")
+    await await_until(lambda: f"addr:{HOST}:{port}" in svc.bans(), what="ban")
     assert "bad identity" in svc.bans()[f"addr:{HOST}:{port}"][1]
     assert svc.peers() == []
     await _still_serves(nursery, svc)
@@ -157,7 +157,7 @@ async def test_slow_peer_is_dropped_not_waited_for(nursery: trio.Nursery) -> Non
     # Shrink the slow peer's receive window so TCP buffers fill quickly; it
     # then never reads again.
     slow.stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    await wait_until(lambda: svc.is_connected(slow.node_id) and connected(svc, fast), what="both connected")
+    await await_until(lambda: svc.is_connected(slow.node_id) and connected(svc, fast), what="both connected")
     payload = b"b" * 60_000
     for i in range(1500):
         with trio.fail_after(1):  # broadcast itself never blocks

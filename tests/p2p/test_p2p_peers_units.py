@@ -7,7 +7,8 @@ import pytest
 import trio
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from p2p_helpers import FAST, assert_closed, make_service, raw_session, start, wait_until
+from waiting import await_until
+from p2p_helpers import FAST, assert_closed, make_service, raw_session, start
 
 from p2p.gossip import LRUSet
 from p2p.messages import Ping, Pong, Tx, decode_message
@@ -82,7 +83,7 @@ async def test_ping_answered_and_idle_peer_dropped_without_ban(nursery: trio.Nur
                 break
     # Now go silent: the service drops us after idle_timeout, without a ban.
     await assert_closed(raw.stream)
-    await wait_until(lambda: not svc.is_connected(raw.node_id), what="idle drop")
+    await await_until(lambda: not svc.is_connected(raw.node_id), what="idle drop")
     reasons = []
     while True:
         try:
@@ -98,7 +99,7 @@ async def test_ping_answered_and_idle_peer_dropped_without_ban(nursery: trio.Nur
 async def test_oversized_outgoing_message_is_the_callers_error(nursery: trio.Nursery) -> None:
     svc = await start(nursery, make_service(config=P2PConfig(**{**FAST.__dict__, "max_message_bytes": 4096})))
     raw = await raw_session(svc.listen_port)
-    await wait_until(lambda: svc.is_connected(raw.node_id), what="connected")
+    await await_until(lambda: svc.is_connected(raw.node_id), what="connected")
     with pytest.raises(ValueError, match="max_message_bytes"):
         svc.broadcast(Tx(b"x" * 5000))
     with pytest.raises(ValueError):

@@ -8,6 +8,7 @@ import logging
 import pytest
 import trio
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from waiting import await_until
 from p2p_helpers import (
     FAST,
     HOST,
@@ -18,7 +19,6 @@ from p2p_helpers import (
     receive,
     start,
     start_stoppable,
-    wait_until,
 )
 
 from p2p.identity import ed25519_public_bytes, node_id_of
@@ -29,7 +29,7 @@ from p2p.peers import P2PConfig, PeerConnected, PeerDisconnected
 async def test_connect_exchanges_hello_and_reports_peers(nursery: trio.Nursery) -> None:
     b = await start(nursery, make_service(height=7))
     a = await start(nursery, make_service(persistent=[address_of(b)], height=3))
-    await wait_until(lambda: connected(a, b), what="a and b connected")
+    await await_until(lambda: connected(a, b), what="a and b connected")
     [pa] = a.peers()
     [pb] = b.peers()
     assert (pa.node_id, pa.direction, pa.height, pa.listen_port) == (b.node_id, "outbound", 7, b.listen_port)
@@ -51,7 +51,7 @@ async def test_broadcast_reaches_all_with_dedup_and_no_echo(nursery: trio.Nurser
     c = await start(nursery, make_service())
     b = await start(nursery, make_service(persistent=[address_of(c)]))
     a = await start(nursery, make_service(persistent=[address_of(b), address_of(c)]))
-    await wait_until(lambda: connected(a, b) and connected(a, c) and connected(b, c), what="full mesh")
+    await await_until(lambda: connected(a, b) and connected(a, c) and connected(b, c), what="full mesh")
 
     tx = Tx(b"transfer-1")
     h = message_hash(tx.encode())
@@ -64,7 +64,7 @@ async def test_broadcast_reaches_all_with_dedup_and_no_echo(nursery: trio.Nurser
     assert b.broadcast(tx) == 1
     assert b.peer_knows(c.node_id, h)
     # C already has it from A: the relayed copy is a duplicate, not delivered twice.
-    await wait_until(lambda: c.peer_knows(b.node_id, h), what="C records that B has the tx")
+    await await_until(lambda: c.peer_knows(b.node_id, h), what="C records that B has the tx")
     with trio.move_on_after(0.3):
         extra = await c.inbound.receive()
         pytest.fail(f"duplicate delivered: {extra}")
@@ -79,7 +79,7 @@ async def test_broadcast_reaches_all_with_dedup_and_no_echo(nursery: trio.Nurser
     assert b.broadcast(vote) == 2  # B never had it: to A and C
     assert await receive(c) == (b.node_id, vote)
     # A originated it, so its copy from B is a duplicate.
-    await wait_until(lambda: a.peer_knows(b.node_id, message_hash(vote.encode())), what="A gets B's copy")
+    await await_until(lambda: a.peer_knows(b.node_id, message_hash(vote.encode())), what="A gets B's copy")
     with pytest.raises(trio.WouldBlock):
         a.inbound.receive_nowait()
     # mark_known is the node's way to say "this peer already has it".
@@ -101,7 +101,7 @@ async def test_wrong_chain_or_genesis_refused(
     caplog.set_level(logging.INFO, logger="p2p")
     b = await start(nursery, make_service(**kwargs))
     a = await start(nursery, make_service(persistent=[address_of(b)]))
-    await wait_until(lambda: sum(expected_log in r.getMessage() for r in caplog.records) >= 2, what="refusal logged")
+    await await_until(lambda: sum(expected_log in r.getMessage() for r in caplog.records) >= 2, what="refusal logged")
     await trio.sleep(0.2)
     assert a.peers() == [] and b.peers() == []
     # Refusing the wrong chain is not a ban: it is configuration, not an attack.
@@ -113,7 +113,7 @@ async def test_unexpected_node_id_refused(nursery: trio.Nursery, caplog: pytest.
     b = await start(nursery, make_service())
     impostor_id = "ab" * 20
     a = await start(nursery, make_service(persistent=[f"{impostor_id}@{HOST}:{b.listen_port}"]))
-    await wait_until(
+    await await_until(
         lambda: any("unexpected node id" in r.getMessage() for r in caplog.records), what="refusal logged"
     )
     await trio.sleep(0.2)
@@ -126,23 +126,23 @@ async def test_redial_after_peer_restarts(nursery: trio.Nursery) -> None:
     b = make_service(key=key_b)
     b_scope = await start_stoppable(nursery, b)
     a = await start(nursery, make_service(persistent=[address_of(b)]))
-    await wait_until(lambda: connected(a, b), what="first connection")
+    await await_until(lambda: connected(a, b), what="first connection")
     assert isinstance(a.events.receive_nowait(), PeerConnected)
     b_scope.cancel()
-    await wait_until(lambda: a.peers() == [], what="a notices b is gone")
+    await await_until(lambda: a.peers() == [], what="a notices b is gone")
     ev = a.events.receive_nowait()
     assert isinstance(ev, PeerDisconnected) and ev.node_id == b.node_id
 
     # Same key, same port: A keeps re-dialing with backoff and reconnects.
     b2 = make_service(key=key_b, port=b.listen_port)
     await start(nursery, b2)
-    await wait_until(lambda: connected(a, b2), timeout=8, what="reconnection after restart")
+    await await_until(lambda: connected(a, b2), timeout=8, what="reconnection after restart")
 
 
 async def test_inbound_limit(nursery: trio.Nursery) -> None:
     hub = await start(nursery, make_service(config=P2PConfig(**{**FAST.__dict__, "max_inbound": 1})))
     x = await start(nursery, make_service(persistent=[address_of(hub)]))
-    await wait_until(lambda: connected(hub, x), what="first inbound")
+    await await_until(lambda: connected(hub, x), what="first inbound")
     y = await start(nursery, make_service(persistent=[address_of(hub)]))
     await trio.sleep(0.5)
     assert [p.node_id for p in hub.peers()] == [x.node_id]
@@ -156,7 +156,7 @@ async def test_outbound_limit(nursery: trio.Nursery) -> None:
         nursery,
         make_service(persistent=[address_of(b), address_of(c)], config=P2PConfig(**{**FAST.__dict__, "max_outbound": 1})),
     )
-    await wait_until(lambda: len(a.peers()) == 1, what="one outbound peer")
+    await await_until(lambda: len(a.peers()) == 1, what="one outbound peer")
     await trio.sleep(0.4)
     assert len(a.peers()) == 1
 
@@ -165,15 +165,15 @@ async def test_ban_disconnects_and_refuses_until_unbanned(nursery: trio.Nursery)
     b = await start(nursery, make_service())
     a = await start(nursery, make_service())
     b2 = await start(nursery, make_service(persistent=[address_of(a)]))
-    await wait_until(lambda: connected(a, b2), what="connected")
+    await await_until(lambda: connected(a, b2), what="connected")
     a.ban(b2.node_id, "test ban", seconds=30)
     assert a.is_banned(b2.node_id)
-    await wait_until(lambda: a.peers() == [], what="banned peer disconnected")
+    await await_until(lambda: a.peers() == [], what="banned peer disconnected")
     await trio.sleep(0.5)  # b2 keeps re-dialing; a keeps refusing
     assert a.peers() == []
     assert any(k == f"id:{b2.node_id}" for k in a.bans())
     a.unban(b2.node_id)
-    await wait_until(lambda: connected(a, b2), what="reconnect after unban")
+    await await_until(lambda: connected(a, b2), what="reconnect after unban")
     assert b.peers() == []
 
 
@@ -184,7 +184,7 @@ async def test_simultaneous_dials_settle_on_one_connection(nursery: trio.Nursery
     b = make_service(key=kb, port=pb, persistent=[f"{node_id_of(ed25519_public_bytes(ka))}@{HOST}:{pa}"])
     await start(nursery, a)
     await start(nursery, b)
-    await wait_until(lambda: connected(a, b), what="connected")
+    await await_until(lambda: connected(a, b), what="connected")
     await trio.sleep(0.5)
     assert connected(a, b)
     assert len(a.peers()) == 1 and len(b.peers()) == 1
@@ -195,7 +195,7 @@ async def test_simultaneous_dials_settle_on_one_connection(nursery: trio.Nursery
 async def test_large_proposal_crosses_in_many_frames(nursery: trio.Nursery) -> None:
     b = await start(nursery, make_service())
     a = await start(nursery, make_service(persistent=[address_of(b)]))
-    await wait_until(lambda: connected(a, b), what="connected")
+    await await_until(lambda: connected(a, b), what="connected")
     block = bytes(range(256)) * 8192  # 2 MiB: about 32 Noise messages
     msg = Proposal(b"proposal-bytes", block)
     assert a.broadcast(msg) == 1
@@ -217,10 +217,10 @@ async def test_a_bug_in_one_connection_does_not_stop_the_service(
 
     monkeypatch.setattr(svc, "_handle", buggy)
     x = await start(nursery, make_service(persistent=[address_of(svc)]))
-    await wait_until(lambda: connected(svc, x), what="connected")
+    await await_until(lambda: connected(svc, x), what="connected")
     x.send(svc.node_id, Status(1, 0))
-    await wait_until(lambda: any("internal error" in r.getMessage() for r in caplog.records), what="bug logged")
+    await await_until(lambda: any("internal error" in r.getMessage() for r in caplog.records), what="bug logged")
     # x re-dials; the service is still there and the second session works.
-    await wait_until(lambda: connected(svc, x), what="reconnected")
+    await await_until(lambda: connected(svc, x), what="reconnected")
     x.send(svc.node_id, Status(2, 0))
     assert await receive(svc) == (x.node_id, Status(2, 0))

@@ -1,8 +1,10 @@
-"""Small file helpers the node's keys and configs share: private and atomic writes."""
+"""Small file helpers the node's keys and configs share: private and atomic writes,
+and the check that a private file is still private."""
 
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 
@@ -35,3 +37,19 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def unsafe_permissions(path: Path) -> str | None:
+    """Why `path` may not hold a secret (group or others can read or write it), else None.
+
+    The rule of ssh for private keys: a key that others can read may already
+    be copied, and one that others can write may have been replaced, so it is
+    refused rather than used. The message says how to fix it.
+    """
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077 == 0:
+        return None
+    return (
+        f"permissions {mode:04o} for {path} are too open: a private key file must be readable and "
+        f"writable by its owner only; run `chmod 600 {path}` (and check nobody copied it)"
+    )

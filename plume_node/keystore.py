@@ -19,7 +19,7 @@ import click
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from plume_node.files import write_private_file
+from plume_node.files import unsafe_permissions, write_private_file
 
 PASSWORD_ENV = "PLUME_PASSWORD"
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -77,6 +77,9 @@ class Keystore:
     def unlock(self, name_or_address: str, password: str) -> LocalAccount:
         info = self.get(name_or_address)
         try:
+            problem = unsafe_permissions(info.path)
+            if problem is not None:
+                raise KeystoreError(problem)
             keyfile = json.loads(info.path.read_text())
         except (OSError, ValueError) as exc:
             raise KeystoreError(f"keystore file {info.path} is unreadable: {exc}") from None

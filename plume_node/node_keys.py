@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from consensus.crypto import address_of
-from plume_node.files import write_private_file
+from plume_node.files import unsafe_permissions, write_private_file
 
 
 class KeyFileError(click.ClickException):
@@ -58,6 +58,9 @@ def generate_key_file(path: Path, kind: str) -> Ed25519KeyFile:
 
 def load_key_file(path: Path) -> Ed25519KeyFile:
     try:
+        problem = unsafe_permissions(path)
+        if problem is not None:
+            raise KeyFileError(problem)
         doc = json.loads(path.read_text())
     except FileNotFoundError:
         raise KeyFileError(f"key file {path} is missing; run `plume-node init` to create a home") from None

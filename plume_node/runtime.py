@@ -18,6 +18,7 @@ import trio
 
 from plume_node.config import Config
 from plume_node.home import Home
+from plume_node.storage import StorageWriteError
 
 log = logging.getLogger("plume.node")
 
@@ -46,21 +47,26 @@ def run_node(home: Home, config: Config) -> None:
     except BaseExceptionGroup as group:
         # A user-fixable error (a port in use...) raised inside a nursery
         # arrives wrapped in exception groups: show it as its one line.
-        user_error = _first_click_exception(group)
+        user_error = _first_user_error(group)
         if user_error is None:
             raise
         raise user_error from None
+    except StorageWriteError as exc:
+        raise click.ClickException(str(exc)) from None
     finally:
         node.close()
     log.info("stopped cleanly at height %d", node.app.committed_height())
 
 
-def _first_click_exception(group: BaseExceptionGroup) -> click.ClickException | None:
+def _first_user_error(group: BaseExceptionGroup) -> click.ClickException | None:
+    """The first error in `group` that a user can act on, as a one-line ClickException."""
     for exc in group.exceptions:
         if isinstance(exc, click.ClickException):
             return exc
+        if isinstance(exc, StorageWriteError):  # a full or failing disk
+            return click.ClickException(str(exc))
         if isinstance(exc, BaseExceptionGroup):
-            found = _first_click_exception(exc)
+            found = _first_user_error(exc)
             if found is not None:
                 return found
     return None

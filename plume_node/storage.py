@@ -91,6 +91,33 @@ class StorageError(Exception):
     """The database cannot be used as asked; the message says what to do."""
 
 
+class StorageWriteError(StorageError):
+    """A write to LevelDB failed (disk full, I/O error). The node must stop:
+    nothing it promised can be made durable any more. What was committed
+    before stays committed (every height is one synced batch)."""
+
+
+# How much of the OS's own reason goes into the one-line message.
+_MAX_REASON_CHARS = 200
+
+
+@contextmanager
+def _failing_writes_stop(path: Path | None) -> Iterator[None]:
+    """Turn LevelDB's and the OS's write failures into one StorageWriteError."""
+    try:
+        yield
+    except (plyvel.IOError, OSError) as exc:
+        reason = exc.args[0] if exc.args else exc
+        if isinstance(reason, bytes):
+            reason = reason.decode(errors="replace")
+        reason = str(reason)[:_MAX_REASON_CHARS]
+        where = f"the database at {path}" if path is not None else "the database"
+        raise StorageWriteError(
+            f"cannot write to {where}: {reason}. Free space on that disk (or fix it) and start "
+            "the node again: every committed height is intact."
+        ) from None
+
+
 def _check_key(key: Any) -> bytes:
     if not isinstance(key, (bytes, bytearray)):
         raise TypeError(f"keys must be bytes, got {type(key).__name__}")
@@ -156,13 +183,15 @@ class LevelDB(_PrefixMixin, BaseAtomicDB):
         return default if value is None else value
 
     def __setitem__(self, key: bytes, value: bytes) -> None:
-        self._db.put(_check_key(key), _check_value(value), sync=True)
+        with _failing_writes_stop(self.path):
+            self._db.put(_check_key(key), _check_value(value), sync=True)
 
     def __delitem__(self, key: bytes) -> None:
         # MemoryDB raises KeyError for a missing key; LevelDB would not, so check.
         if self._db.get(_check_key(key)) is None:
             raise KeyError(key)
-        self._db.delete(key, sync=True)
+        with _failing_writes_stop(self.path):
+            self._db.delete(key, sync=True)
 
     def _exists(self, key: bytes) -> bool:
         return self._db.get(_check_key(key)) is not None
@@ -184,7 +213,7 @@ class LevelDB(_PrefixMixin, BaseAtomicDB):
     def _apply_pending(self, pending: dict[bytes, bytes | None]) -> None:
         if not pending:
             return
-        with self._db.write_batch(sync=True) as wb:
+        with _failing_writes_stop(self.path), self._db.write_batch(sync=True) as wb:
             for key, value in pending.items():
                 if value is None:
                     wb.delete(key)

@@ -113,6 +113,14 @@ def _prepare(tmp: Path) -> list[Case]:
     h.validator_key_path.write_text(json.dumps(key))
     case("validator key: corrupt", h, start(h), "holds no valid Ed25519 private key")
 
+    h = copy("key-readable-by-others")
+    h.validator_key_path.chmod(0o644)
+    case("validator key: readable by others", h, start(h), "permissions 0644 for")
+
+    h = copy("key-writable-by-group", fresh)
+    h.node_key_path.chmod(0o620)
+    case("node key: writable by its group", h, start(h), "are too open")
+
     h = copy("key-truncated", fresh)
     h.node_key_path.write_text(h.node_key_path.read_text()[:30])
     case("node key: truncated (never started)", h, start(h), "node_key.json is unreadable")

@@ -16,7 +16,8 @@ import rlp
 from eth.abc import BlockHeaderAPI, SignedTransactionAPI
 from eth.vm.forks.prague.blocks import PragueBlock
 
-from execution.errors import DecodeError
+from execution.errors import MAX_REASON_CHARS, DecodeError
+from execution.rlp_limits import check_block_shape
 from execution.sidecar import Sidecar
 from execution.transactions import ALLOWED_TX_TYPES, tx_type
 
@@ -91,9 +92,10 @@ class PlumeBlock:
         block_rlp, sidecar_bytes = obj
         sidecar = Sidecar.decode(sidecar_bytes)
         try:
+            check_block_shape(block_rlp)
             block = rlp.decode(block_rlp, sedes=PragueBlock)
         except Exception as exc:
-            raise DecodeError(f"block body is not a valid RLP Prague block: {exc}") from exc
+            raise DecodeError(f"block body is not a valid RLP Prague block: {str(exc)[:MAX_REASON_CHARS]}") from exc
         for i, tx in enumerate(block.transactions):
             if tx_type(tx) not in ALLOWED_TX_TYPES:
                 raise DecodeError(f"transaction {i} has unsupported type {tx_type(tx)}")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# Error text that quotes input (a decoder's complaint about bytes someone sent)
+# is cut to this many characters: enough to diagnose, too little to flood a log.
+MAX_REASON_CHARS = 200
+
 
 class ExecutionError(Exception):
     """Base class of execution-layer errors."""

@@ -159,6 +159,8 @@ def load_config(path: Path) -> Config:
         raise ConfigError(f"cannot read {path}: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses per nested array or table
+        raise ConfigError(f"{path} is not a Plume config: its values are nested too deeply") from None
     config = _from_mapping(Config, data, "")
     config.check()
     return config

@@ -141,6 +141,10 @@ def _prepare(tmp: Path) -> list[Case]:
     h.config_path.write_text(h.config_path.read_text() + "\n[consensus\nblock_time_ms = \n")
     case("config: not TOML", h, start(h), "is not valid TOML")
 
+    h = copy("config-nested-too-deeply")
+    h.config_path.write_text(h.config_path.read_text() + "\n[deep]\nx = " + "[" * 150_000 + "]" * 150_000 + "\n")
+    case("config: nested too deeply", h, start(h), "nested too deeply")
+
     h = copy("other-files", fresh)
     h.data_dir.mkdir()
     (h.data_dir / "holiday.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a picture")

@@ -252,16 +252,23 @@ CASE_NAMES = [
     "validator key: missing (started)",
     "validator key: corrupt",
     "node key: truncated (never started)",
+    "validator key: readable by others",
+    "node key: writable by its group",
     "config: bad value",
     "config: out of range",
     "config: unknown key",
     "config: not TOML",
+    "config: nested too deeply",
     "data dir: a folder of other files",
     "data dir: foreign LevelDB",
     "data dir: another genesis",
     "init twice without --force",
     "genesis add-account after start",
 ]
+
+
+def test_every_prepared_case_is_checked(ran: dict[str, Case]) -> None:
+    assert set(ran) == set(CASE_NAMES) | {"control: genesis add-account before start"}
 
 
 @pytest.mark.parametrize("name", CASE_NAMES)

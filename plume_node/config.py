@@ -14,13 +14,14 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_type_hints
 
-import click
 import tomli_w
+
+from plume_node.errors import UserError
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
-class ConfigError(click.ClickException):
+class ConfigError(UserError):
     """A config.toml that cannot be read or holds a bad value."""
 
 

@@ -36,6 +36,7 @@ from typing import Any
 import click
 from eth_account import Account
 
+from plume_node.errors import BadOption, UserError
 from plume_node.config import Config, ConfigError, ConsensusConfig, dump_config, load_config, set_dotted
 from plume_node.files import write_atomic, write_private_file
 from plume_node.genesis import (
@@ -74,7 +75,7 @@ MANAGED_KEYS = {
 _NODE_DIR = re.compile(r"^node\d+$")
 
 
-class DevnetError(click.ClickException):
+class DevnetError(UserError):
     """A devnet that cannot be created, found or started; the message says why."""
 
 
@@ -155,7 +156,7 @@ class Devnet:
             match = [n for n in self.nodes if n.name == name]
             if not match:
                 names = ", ".join(n.name for n in self.nodes)
-                raise click.BadParameter(f"no node {item!r} in this devnet (it has {names})", param_hint="--nodes")
+                raise BadOption(f"no node {item!r} in this devnet (it has {names})", "--nodes")
             if match[0] not in chosen:
                 chosen.append(match[0])
         return chosen
@@ -218,28 +219,28 @@ def parse_overrides(items: Iterable[str]) -> Overrides:
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--set")
+            raise BadOption(f"{item!r} is not KEY=VALUE", "--set")
         if key.startswith("genesis."):
             field = key.removeprefix("genesis.")
             if field not in GENESIS_KEYS:
-                raise click.BadParameter(
+                raise BadOption(
                     f"unknown genesis key {key!r}; known: {', '.join('genesis.' + k for k in GENESIS_KEYS)}",
-                    param_hint="--set",
+                    "--set",
                 )
             if not value.strip().isdigit():
-                raise click.BadParameter(f"{key} must be a non-negative integer, got {value!r}", param_hint="--set")
+                raise BadOption(f"{key} must be a non-negative integer, got {value!r}", "--set")
             genesis[field] = int(value)
             continue
         if key in MANAGED_KEYS:
-            raise click.BadParameter(f"{key} is set per node by devnet init: {MANAGED_KEYS[key]}", param_hint="--set")
+            raise BadOption(f"{key} is set per node by devnet init: {MANAGED_KEYS[key]}", "--set")
         parts = key.split(".")
         known = dataclasses.asdict(probe)
         section = known if len(parts) == 1 else known.get(parts[0])
         if len(parts) > 2 or not isinstance(section, dict) or parts[-1] not in section or isinstance(section[parts[-1]], dict):
-            raise click.BadParameter(
+            raise BadOption(
                 f"unknown key {key!r}: use genesis.{{{','.join(GENESIS_KEYS)}}} or a config.toml setting "
                 "such as consensus.create_empty_blocks or mempool.max_txs (docs/operator.md lists them)",
-                param_hint="--set",
+                "--set",
             )
         config.append((key, value))
     return Overrides(genesis=genesis, config=tuple(config))
@@ -264,7 +265,7 @@ def devnet_config(block_time_ms: int, settings: Sequence[tuple[str, str]]) -> Co
         try:
             config = set_dotted(config, key, value)
         except ConfigError as exc:
-            raise click.BadParameter(f"{key}={value}: {exc.message}", param_hint="--set") from None
+            raise BadOption(f"{key}={value}: {exc.message}", "--set") from None
     return config
 
 
@@ -274,7 +275,7 @@ def _apply_genesis_overrides(doc: GenesisDoc, fields: dict[str, int]) -> Genesis
         # parse_genesis holds every range rule (chain id, gas limit, base fee >= floor).
         parse_genesis(doc.to_json(), "genesis")
     except GenesisError as exc:
-        raise click.BadParameter(exc.message, param_hint="--set") from None
+        raise BadOption(exc.message, "--set") from None
     return doc
 
 
@@ -299,13 +300,13 @@ def init_devnet(directory: Path, params: DevnetParams, *, force: bool = False) -
     leaves the directory as it was.
     """
     if params.validators < 1:
-        raise click.BadParameter("a devnet needs at least one validator", param_hint="--validators")
+        raise BadOption("a devnet needs at least one validator", "--validators")
     count = params.validators + params.full_nodes
     last_port = node_ports(params.base_port, count - 1)[1]
     if last_port > 65535:
-        raise click.BadParameter(
+        raise BadOption(
             f"{count} nodes from base port {params.base_port} need ports up to {last_port}; choose a lower one",
-            param_hint="--base-port",
+            "--base-port",
         )
     base_config = devnet_config(params.block_time_ms, params.overrides.config)
     genesis = _apply_genesis_overrides(new_genesis(params.chain_id), params.overrides.genesis)

@@ -17,10 +17,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import click
 from eth_utils import is_hex_address, to_canonical_address, to_checksum_address
 
 from consensus.crypto import address_of
+
+from plume_node.errors import UserError
 
 GWEI = 10**9
 PLUME = 10**18
@@ -28,7 +29,7 @@ DEFAULT_CHAIN_ID = 1337
 MAX_SAFE_CHAIN_ID = 2**53 - 1  # wallets keep chain ids in JS numbers
 
 
-class GenesisError(click.ClickException):
+class GenesisError(UserError):
     """A genesis.json that is missing, malformed, or not this node's."""
 
 

@@ -11,8 +11,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import click
 
+from plume_node.errors import UserError
 from plume_node.config import Config, dump_config
 from plume_node.files import write_atomic, write_private_file
 from plume_node.genesis import PLUME, GenesisDoc, GenesisValidator, dump_genesis, new_genesis
@@ -65,7 +65,7 @@ def init_home(
     """
     if home.initialized():
         if not force:
-            raise click.ClickException(
+            raise UserError(
                 f"{home.root} already holds a Plume home; pass --force to replace it "
                 "(this deletes its keys, accounts and chain data)"
             )

@@ -19,13 +19,14 @@ import click
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
+from plume_node.errors import UserError
 from plume_node.files import unsafe_permissions, write_private_file
 
 PASSWORD_ENV = "PLUME_PASSWORD"
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
-class KeystoreError(click.ClickException):
+class KeystoreError(UserError):
     """A key that cannot be created, found or unlocked; the message says why."""
 
 

@@ -15,7 +15,6 @@ import time
 from functools import partial
 from pathlib import Path
 
-import click
 import trio
 
 from consensus.crypto import PrivateKey
@@ -25,6 +24,7 @@ from consensus.timeouts import TimeoutConfig
 from execution.errors import ExecutionError
 from execution.mempool import Mempool, MempoolConfig
 from plume_node import __version__
+from plume_node.errors import UserError
 from plume_node.app import Application
 from plume_node.config import Config, parse_host_port
 from plume_node.consensus_driver import ConsensusDriver
@@ -114,14 +114,14 @@ class Node:
         try:
             db = open_database(home.data_dir, create=first_start)
         except StorageError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise UserError(str(exc)) from None
         try:
             _check_genesis_doc(db, genesis)
             _write_genesis_stamp(home.data_dir, genesis)
             node = cls(home, config, genesis, db, validator_key, node_key)
         except (StorageError, ExecutionError) as exc:
             db.close()
-            raise click.ClickException(str(exc)) from None
+            raise UserError(str(exc)) from None
         except BaseException:
             db.close()
             raise
@@ -151,7 +151,7 @@ class Node:
             self.p2p_port = await nursery.start(network.run)
         except* OSError as group:
             exc = _first_leaf(group)
-            raise click.ClickException(
+            raise UserError(
                 f"cannot listen for peers on {self.config.p2p.listen_addr}: {exc.strerror or exc}; "
                 "stop whatever uses that port or pass --p2p-addr HOST:PORT"
             ) from None
@@ -177,7 +177,7 @@ class Node:
             )
         except* OSError as group:
             exc = _first_leaf(group)
-            raise click.ClickException(
+            raise UserError(
                 f"cannot serve JSON-RPC on {rpc.listen_addr}: {exc.strerror or exc}; "
                 "stop whatever uses that port or pass --rpc-addr HOST:PORT"
             ) from None
@@ -281,9 +281,9 @@ def _check_genesis_stamp(data_dir: Path, genesis: GenesisDoc) -> None:
     except (FileNotFoundError, NotADirectoryError):
         return
     except OSError as exc:
-        raise click.ClickException(f"cannot read {data_dir / _GENESIS_STAMP}: {exc.strerror or exc}") from None
+        raise UserError(f"cannot read {data_dir / _GENESIS_STAMP}: {exc.strerror or exc}") from None
     if stored != genesis.hash().hex():
-        raise click.ClickException(_different_genesis(data_dir, stored, genesis))
+        raise UserError(_different_genesis(data_dir, stored, genesis))
 
 
 def _write_genesis_stamp(data_dir: Path, genesis: GenesisDoc) -> None:

@@ -12,15 +12,15 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import click
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from consensus.crypto import address_of
+from plume_node.errors import UserError
 from plume_node.files import unsafe_permissions, write_private_file
 
 
-class KeyFileError(click.ClickException):
+class KeyFileError(UserError):
     """A key file that is missing, unreadable or inconsistent."""
 
 

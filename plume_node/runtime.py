@@ -13,12 +13,11 @@ import logging
 import signal
 import sys
 
-import click
 import trio
 
 from plume_node.config import Config
 from plume_node.home import Home
-from plume_node.storage import StorageWriteError
+from plume_node.errors import UserError
 
 log = logging.getLogger("plume.node")
 
@@ -35,7 +34,7 @@ def setup_logging(level: str, stream=None) -> None:
 
 
 def run_node(home: Home, config: Config) -> None:
-    """Run until a signal; errors a user can fix become one-line ClickExceptions."""
+    """Run until a signal; an error a user can fix stops it as that one UserError."""
     from plume_node.node import Node
 
     setup_logging(config.log_level)
@@ -45,26 +44,21 @@ def run_node(home: Home, config: Config) -> None:
     except KeyboardInterrupt:
         pass
     except BaseExceptionGroup as group:
-        # A user-fixable error (a port in use...) raised inside a nursery
-        # arrives wrapped in exception groups: show it as its one line.
+        # A user-fixable error (a port in use, a full disk...) raised inside a
+        # nursery arrives wrapped in exception groups: show it as its one line.
         user_error = _first_user_error(group)
         if user_error is None:
             raise
         raise user_error from None
-    except StorageWriteError as exc:
-        raise click.ClickException(str(exc)) from None
     finally:
         node.close()
     log.info("stopped cleanly at height %d", node.app.committed_height())
 
 
-def _first_user_error(group: BaseExceptionGroup) -> click.ClickException | None:
-    """The first error in `group` that a user can act on, as a one-line ClickException."""
+def _first_user_error(group: BaseExceptionGroup) -> UserError | None:
     for exc in group.exceptions:
-        if isinstance(exc, click.ClickException):
+        if isinstance(exc, UserError):
             return exc
-        if isinstance(exc, StorageWriteError):  # a full or failing disk
-            return click.ClickException(str(exc))
         if isinstance(exc, BaseExceptionGroup):
             found = _first_user_error(exc)
             if found is not None:

@@ -45,6 +45,8 @@ import plyvel
 from eth.abc import AtomicWriteBatchAPI, DatabaseAPI
 from eth.db.backends.base import BaseAtomicDB, BaseDB
 
+from plume_node.errors import UserError
+
 SCHEMA_VERSION = 1
 MARKER_FILE = "PLUME_DB"
 MARKER_CONTENT = b"plume-node leveldb\n"
@@ -87,7 +89,7 @@ META_CHAIN_ID = b"chain_id"
 META_GENESIS_HASH = b"genesis_hash"
 
 
-class StorageError(Exception):
+class StorageError(UserError):
     """The database cannot be used as asked; the message says what to do."""
 
 

@@ -1,8 +1,9 @@
 """The `plume-node` command line: one click group, one module per command family.
 
 Each family lives in its own module and is registered here. Errors a user can
-fix are raised as `click.ClickException` (one clear line, exit code 1); a
-traceback is a bug.
+fix are raised by the domain code as `plume_node.errors.UserError`; the group
+below translates them into click's: one clear `Error:` line with exit code 1,
+or a usage error naming the option for a `BadOption`. A traceback is a bug.
 """
 
 from __future__ import annotations
@@ -10,9 +11,22 @@ from __future__ import annotations
 import click
 
 from plume_node import __version__
+from plume_node.errors import BadOption, UserError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class PlumeGroup(click.Group):
+    """The root command: domain errors become click's user-facing errors here, and only here."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except BadOption as exc:
+            raise click.BadParameter(str(exc), param_hint=exc.option) from None
+        except UserError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=PlumeGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="plume-node")
 def main() -> None:
     """Plume node: a proof-of-stake chain with BFT finality and an EVM."""

@@ -1,7 +1,7 @@
 """Bad input to the `plume-node` CLI: refused with one line, nothing touched.
 
 Every case must end with exit code 1 and exactly ONE line on stderr, starting
-with "Error:" (a ClickException: no traceback), and must leave the data
+with "Error:" (a UserError: no traceback), and must leave the data
 directory byte-for-byte as it was (docs/operator.md: "refuses, with a one-line
 message and without touching anything").
 

@@ -22,7 +22,8 @@ ttl_seconds=3*3600, block_gas_limit=None)``
     ``MempoolErrorCode``: NONCE_TOO_LOW, INSUFFICIENT_FUNDS, FEE_BELOW_BASE_FEE,
     INTRINSIC_GAS_TOO_LOW, GAS_LIMIT_EXCEEDS_BLOCK, WRONG_CHAIN_ID, OVERSIZED,
     ALREADY_KNOWN, POOL_FULL, REPLACEMENT_UNDERPRICED, INVALID_SIGNATURE,
-    MALFORMED, UNSUPPORTED_TYPE, NONCE_GAP_TOO_LARGE, TIP_ABOVE_FEE_CAP.
+    MALFORMED, UNSUPPORTED_TYPE, NONCE_GAP_TOO_LARGE, TIP_ABOVE_FEE_CAP,
+    INITCODE_TOO_LARGE.
     ``state`` is any ``AccountState`` (``get_nonce(address)``,
     ``get_balance(address)``). ``AddResult(tx_hash, replaced_hash, evicted)``:
     ``evicted`` lists (as ``Removed``) every other tx that left the pool

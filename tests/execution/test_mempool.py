@@ -223,6 +223,48 @@ def test_intrinsic_gas_counts_the_access_list() -> None:
     )
 
 
+MAX_INITCODE = 49_152  # EIP-3860: 2 x the EIP-170 code size limit
+
+
+def create(data: bytes, gas: int, tx_type: int = 2) -> bytes:
+    """A signed contract creation (no `to`) carrying `data` as initcode."""
+    tx: dict = {"chainId": CHAIN_ID, "nonce": 0, "gas": gas, "value": 0, "data": data}
+    if tx_type == 2:
+        tx.update(type=2, maxFeePerGas=100, maxPriorityFeePerGas=1)
+    else:
+        tx["gasPrice"] = 100
+    return bytes(Account.sign_transaction(tx, KEYS[0]).raw_transaction)
+
+
+@pytest.mark.parametrize("tx_type", [0, 2])
+def test_initcode_one_byte_over_the_eip3860_limit_is_refused(tx_type: int) -> None:
+    err = reject(pool(block_gas_limit=30_000_000), create(b"\x00" * (MAX_INITCODE + 1), 5_000_000, tx_type))
+    assert err.code is Code.INITCODE_TOO_LARGE
+    assert err.message == (
+        "initcode too large: the contract creation carries 49153 bytes of initcode, "
+        "the EIP-3860 limit is 49152 bytes"
+    )
+
+
+def test_initcode_at_the_eip3860_limit_is_accepted_when_the_gas_covers_it() -> None:
+    # 49152 zero bytes: intrinsic 21000 + 32000 + 49152*4 + 1536 words*2 = 252680,
+    # EIP-7623 floor 21000 + 10*49152 = 512520, which is the larger.
+    data = b"\x00" * MAX_INITCODE
+    err = reject(pool(), create(data, 512_519))
+    assert err.message == (
+        "intrinsic gas too low: gas limit 512519, the tx needs at least 512520 "
+        "(intrinsic gas 252680, EIP-7623 calldata floor 512520)"
+    )
+    raw = create(data, 512_520)
+    assert pool().add_raw(raw, DictState(), BASE_FEE, 0).tx_hash == h(raw)
+
+
+def test_a_large_call_payload_is_no_initcode() -> None:
+    # EIP-3860 limits only creations: calldata of a call may be larger.
+    raw = sign(0, 0, gas=2_000_000, data=b"\x00" * (MAX_INITCODE + 1))
+    assert pool().add_raw(raw, DictState(), BASE_FEE, 0).tx_hash == h(raw)
+
+
 def test_gas_limit_exceeds_block() -> None:
     err = reject(pool(block_gas_limit=30_000_000), sign(0, 0, gas=30_000_001))
     assert err.code is Code.GAS_LIMIT_EXCEEDS_BLOCK

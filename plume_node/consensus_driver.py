@@ -194,7 +194,9 @@ class ConsensusDriver:
                     queue.extend(self.engine.on_block_proposed(action.height, action.round, *built))
             elif isinstance(action, ValidateBlock):
                 started = time.perf_counter()
-                reason, error = self._call_app("validate_block", self.app.validate_block, action.height, action.block_hash, action.block)
+                reason, error = self._call_app(
+                    "validate_block", self.app.validate_block, action.height, action.block_hash, action.block
+                )
                 reason = reason if error is None else error
                 self.timings["validate_ms"] = (time.perf_counter() - started) * 1000
                 if reason is not None:

@@ -449,6 +449,21 @@ def test_unsupported_type_real_set_code_tx_raw_and_decoded() -> None:
     assert (info.value.code, info.value.message) == (Code.UNSUPPORTED_TYPE, message)
 
 
+def test_unsupported_type_real_blob_tx_raw_and_decoded() -> None:
+    # Plume carries no blob sidecars (blob gas is 0 in every header): a type 3 tx can never be valid.
+    unsigned = PragueTransactionBuilder.new_unsigned_blob_transaction(
+        chain_id=CHAIN_ID, nonce=0, max_priority_fee_per_gas=1, max_fee_per_gas=100, gas=100_000,
+        to=TO, value=0, data=b"", access_list=[], max_fee_per_blob_gas=1,
+        blob_versioned_hashes=[b"\x01" + b"\x00" * 31],
+    )
+    tx = unsigned.as_signed_transaction(keys.PrivateKey(KEYS[0]))
+    message = "unsupported transaction type 3 (EIP-4844 blob): accepted are legacy (EIP-155), type 1 (EIP-2930) and type 2 (EIP-1559)"
+    assert reject(pool(), tx.encode()).message == message
+    with pytest.raises(MempoolError) as info:
+        pool().add(tx, len(tx.encode()), DictState(), BASE_FEE, 0)
+    assert (info.value.code, info.value.message) == (Code.UNSUPPORTED_TYPE, message)
+
+
 def test_nonce_gap_too_large() -> None:
     mp = pool(max_nonce_gap=4)
     mp.add_raw(sign(0, 4), DictState(), BASE_FEE, 0)  # 4 beyond next nonce 0: allowed, queued

@@ -28,6 +28,7 @@ from eth.vm.spoof import SpoofTransaction
 from eth_utils import ValidationError
 
 from execution.errors import CallError, InvalidCall, TransactionFailed, truncate
+from execution.vm import calldata_floor
 from plume_node.storage import Overlay
 
 if TYPE_CHECKING:
@@ -113,7 +114,9 @@ def estimate_gas(chain: PlumeChain, tx_fields: dict[str, Any], at_block: int | N
     top = _run(state, _spoof(state, chain, tx_fields, gas=cap))
     _raise_for(top)
     # a successful run's gas used is a lower bound (refunds aside), so search from it
-    lo = _spoof(state, chain, tx_fields, gas=cap).intrinsic_gas - 1
+    # below the intrinsic gas or the EIP-7623 floor a call is invalid, not failing
+    capped = _spoof(state, chain, tx_fields, gas=cap)
+    lo = max(capped.intrinsic_gas, calldata_floor(capped)) - 1
     hi = cap
     used = cap - top.get_gas_remaining()
     if used > lo and used <= cap:

@@ -158,3 +158,13 @@ def test_eth_call_with_oversized_initcode_is_an_invalid_call(mem_chain):
             "of initcode, the EIP-3860 limit is 49152 bytes"
         )
     assert mem_chain.call({**fields, "data": b"\x00" * MAX_INITCODE}) == b""
+
+
+def test_estimate_gas_covers_the_eip7623_floor(mem_chain):
+    # 1000 non-zero bytes to an account without code: intrinsic 37000, floor 61000.
+    data = b"\x01" * 1000
+    estimate = mem_chain.estimate_gas({"from": ADDRS[0], "to": SINK, "data": data})
+    assert estimate == 61_000
+    tx = transfer(0, 0, gas=estimate, data=data)
+    assert build(mem_chain, [tx]).included == (tx,)
+    assert build(mem_chain, [transfer(1, 0, gas=estimate - 1, data=data)]).included == ()

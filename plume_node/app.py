@@ -144,11 +144,12 @@ class Application:
             log.error("building a block with %d txs raised %s; proposing an empty block",
                       len(txs), describe(exc), exc_info=True)
             result = build([], timestamp=timestamp, coinbase=self.fee_address, sidecar=sidecar)
-        dropped = result.rejected + result.failed
-        if dropped:
-            self.mempool.remove([tx.hash for tx, _reason in dropped])
+        if result.rejected:
+            self.mempool.remove([tx.hash for tx, _reason in result.rejected])
             for tx, reason in result.rejected:
                 log.info("dropped tx %s from the pool: %s", tx.hash.hex(), reason)
+        if result.failed:  # and refused if gossip brings them back
+            self.mempool.drop_failed([(tx.hash, reason) for tx, reason in result.failed])
             for tx, reason in result.failed:
                 log.warning("dropped tx %s from the pool: %s", tx.hash.hex(), reason)
         return result.block

@@ -19,6 +19,7 @@ from eth_account import Account
 from eth_keys import keys
 from eth_utils import keccak
 
+import execution.mempool.pool as pool_module
 from execution.mempool import (
     AddResult,
     Mempool,
@@ -634,6 +635,30 @@ def test_remove_leaves_later_nonces_queued() -> None:
     assert [t.nonce for t in mp.pending()[ADDR_BYTES[0]]] == [0]
     assert [t.nonce for t in mp.queued()[ADDR_BYTES[0]]] == [2]
     assert [tx.nonce for tx in mp.select(10**7, BASE_FEE)] == [0]
+
+
+def test_drop_failed_removes_and_refuses_the_tx_from_then_on(monkeypatch) -> None:
+    mp = pool()
+    for n in range(2):
+        mp.add_raw(sign(0, n), DictState(), BASE_FEE, 0)
+    reason = "execution failed: TransactionFailed: " + "x" * 300
+    assert mp.drop_failed([(h(sign(0, 1)), reason), (h(sign(1, 0)), "never pooled")]) == (
+        Removed(h(sign(0, 1)), ADDR_BYTES[0], 1, RemovalReason.FAILED),
+    )
+    assert h(sign(0, 1)) not in mp and h(sign(0, 0)) in mp
+    err = reject(mp, sign(0, 1))
+    assert err.code is Code.EXECUTION_FAILED
+    assert err.message == (
+        f"execution failed: tx 0x{h(sign(0, 1)).hex()} raised while a block was built "
+        f"({reason[:197]}...); it is refused"
+    )
+    with pytest.raises(MempoolError, match="^execution failed: tx 0x"):
+        mp.add(BUILDER.decode(sign(1, 0)), len(sign(1, 0)), DictState(), BASE_FEE, 0)
+    # The memory is bounded: the oldest failure is forgotten first.
+    monkeypatch.setattr(pool_module, "FAILED_MEMORY", 2)
+    mp.drop_failed([(h(sign(2, 0)), "third")])
+    mp.add_raw(sign(0, 1), DictState(), BASE_FEE, 0)
+    assert reject(mp, sign(1, 0)).code is Code.EXECUTION_FAILED
 
 
 # ---------------------------------------------------------------- limits and eviction

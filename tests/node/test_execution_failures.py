@@ -21,6 +21,7 @@ from consensus.crypto import PrivateKey
 from consensus.messages import Proposal
 from execution.block import PlumeBlock
 from execution.errors import NotFound
+from execution.mempool import MempoolError, MempoolErrorCode
 from execution.vm import PlumeTransactionExecutor
 from node_helpers import CHAIN_ID, PASSWORD, fast_config, make_home, running, wait_for_height
 from plume_node.genesis import GenesisValidator, dump_genesis, load_genesis
@@ -81,6 +82,10 @@ async def test_a_pooled_tx_that_raises_while_building_is_dropped_and_the_chain_g
             next_hash = node.submit_transaction(transfer(account, 1, value=2))
             await await_until(lambda: committed(node, next_hash), 30, "the sender's next tx")
     assert not committed(node, bad_hash)
+    # A gossiped copy of it is refused, not pooled for the next block to trip on again.
+    with pytest.raises(MempoolError) as info:
+        node.accept_transaction(transfer(account, 1))
+    assert info.value.code is MempoolErrorCode.EXECUTION_FAILED
     assert (
         f"dropped tx {bad_hash.hex()} from the pool: execution failed: TransactionFailed: "
         "transaction failed after validation: RuntimeError: boom: an unexpected py-evm failure"

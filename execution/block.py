@@ -16,7 +16,7 @@ import rlp
 from eth.abc import BlockHeaderAPI, SignedTransactionAPI
 from eth.vm.forks.prague.blocks import PragueBlock
 
-from execution.errors import MAX_REASON_CHARS, DecodeError
+from execution.errors import DecodeError, truncate
 from execution.rlp_limits import check_block_shape
 from execution.sidecar import Sidecar
 from execution.transactions import ALLOWED_TX_TYPES, tx_type
@@ -95,7 +95,7 @@ class PlumeBlock:
             check_block_shape(block_rlp)
             block = rlp.decode(block_rlp, sedes=PragueBlock)
         except Exception as exc:
-            raise DecodeError(f"block body is not a valid RLP Prague block: {str(exc)[:MAX_REASON_CHARS]}") from exc
+            raise DecodeError(f"block body is not a valid RLP Prague block: {truncate(str(exc))}") from exc
         for i, tx in enumerate(block.transactions):
             if tx_type(tx) not in ALLOWED_TX_TYPES:
                 raise DecodeError(f"transaction {i} has unsupported type {tx_type(tx)}")

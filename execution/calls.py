@@ -14,7 +14,8 @@ The call runs as the next block would (number + 1, same timestamp, same gas
 limit) but with base fee 0, on an ``Overlay`` that is thrown away: it never
 changes the chain. A revert raises ``CallError`` with the revert payload in
 ``revert_data``; another EVM failure raises ``CallError`` with empty
-``revert_data``; an invalid call (nonce, funds) raises ``CallError`` too.
+``revert_data``; an invalid call (nonce, funds, initcode above the EIP-3860
+limit) raises ``InvalidCall``, a ``CallError``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from eth.exceptions import Revert
 from eth.vm.spoof import SpoofTransaction
 from eth_utils import ValidationError
 
-from execution.errors import CallError
+from execution.errors import CallError, InvalidCall, TransactionFailed, truncate
+from execution.vm import calldata_floor
 from plume_node.storage import Overlay
 
 if TYPE_CHECKING:
@@ -77,8 +79,10 @@ def _run(state: StateAPI, tx: Any) -> ComputationAPI:
     snapshot = state.snapshot()
     try:
         return state.apply_transaction(tx)
-    except ValidationError as exc:
-        raise CallError(f"invalid call: {exc}") from exc
+    except ValidationError as exc:  # refused before executing (e.g. EIP-3860 initcode size)
+        raise InvalidCall(f"invalid call: {truncate(str(exc))}") from exc
+    except TransactionFailed as exc:  # the VM blew up half-way; the snapshot is reverted
+        raise CallError(str(exc)) from exc
     finally:
         state.revert(snapshot)
 
@@ -110,7 +114,9 @@ def estimate_gas(chain: PlumeChain, tx_fields: dict[str, Any], at_block: int | N
     top = _run(state, _spoof(state, chain, tx_fields, gas=cap))
     _raise_for(top)
     # a successful run's gas used is a lower bound (refunds aside), so search from it
-    lo = _spoof(state, chain, tx_fields, gas=cap).intrinsic_gas - 1
+    # below the intrinsic gas or the EIP-7623 floor a call is invalid, not failing
+    capped = _spoof(state, chain, tx_fields, gas=cap)
+    lo = max(capped.intrinsic_gas, calldata_floor(capped)) - 1
     hi = cap
     used = cap - top.get_gas_remaining()
     if used > lo and used <= cap:

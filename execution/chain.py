@@ -46,7 +46,7 @@ from eth_utils import ValidationError
 from execution.block import PlumeBlock
 from execution.cache import DEFAULT_CACHE_SIZE, ExecutionCache, ExecutionResult
 from execution.chaindb import PlumeChainDB as ChainDB
-from execution.errors import GenesisMismatch, InvalidBlock
+from execution.errors import GenesisMismatch, InvalidBlock, describe, truncate
 from execution.genesis import GenesisState, build_genesis, genesis_header, genesis_sidecar
 from execution.ordered_trie import ordered_trie_root_and_nodes
 from execution.reads import ChainReads
@@ -67,6 +67,10 @@ from staking.fees import FeeSplit, apply_fee_split
 log = logging.getLogger("plume.execution")
 
 SIDECAR_KEY = b"sidecar/"
+# Building a block: after this many transactions raised unexpectedly (each
+# costs a re-execution of the block so far), the block is cut short at the
+# last failure instead of retried again.
+MAX_FAILED_TXS_PER_BUILD = 16
 
 # hook(state, header, sidecar, fee_split): runs at the end of every block, after
 # the fee split and before the state root. Must be deterministic: every node
@@ -101,9 +105,23 @@ class _MidBlockHeader:
 
 @dataclass(frozen=True)
 class BuildResult:
+    """A built block. ``rejected``: transactions the EVM refused (invalid: nonce,
+    funds, ...); ``failed``: transactions whose execution raised unexpectedly.
+    Neither is in the block; both carry a truncated reason."""
+
     block: PlumeBlock
     included: tuple[SignedTransactionAPI, ...]
     rejected: tuple[tuple[SignedTransactionAPI, str], ...]
+    failed: tuple[tuple[SignedTransactionAPI, str], ...] = ()
+
+
+class _TxBlewUp(Exception):
+    """Building: transaction ``index`` raised unexpectedly; the block's state is dirty."""
+
+    def __init__(self, index: int, reason: str) -> None:
+        super().__init__(reason)
+        self.index = index
+        self.reason = reason
 
 
 @dataclass
@@ -267,10 +285,17 @@ class PlumeChain(ChainReads):
             except ValidationError as exc:
                 if not skip_invalid:
                     raise InvalidBlock(
-                        f"invalid transaction {index} (0x{tx.hash.hex()}) in block: {exc}"
+                        f"invalid transaction {index} (0x{tx.hash.hex()}) in block: {truncate(str(exc))}"
                     ) from exc
-                rejected.append((tx, str(exc)))
+                rejected.append((tx, truncate(str(exc))))
                 continue
+            except Exception as exc:
+                if not skip_invalid:
+                    raise  # _validated turns it into InvalidBlock
+                # TransactionFailed (the VM's wrapper) or anything else: the state
+                # may hold half of this tx, so this whole execution is void.
+                log.debug("building: tx 0x%s raised", tx.hash.hex(), exc_info=True)
+                raise _TxBlewUp(index, f"execution failed: {describe(exc)}") from exc
             gas_used = receipt.gas_used  # cumulative
             bloom |= int(receipt.bloom)
             receipts_list.append(receipt)
@@ -329,13 +354,40 @@ class PlumeChain(ChainReads):
             coinbase=coinbase,
             extra_data=sidecar.hash,
         )
-        result, rejected = self._execute(template, list(txs), sidecar, skip_invalid=True)
+        result, rejected, failed = self._execute_skipping_failures(template, list(txs), sidecar)
         self.cache.put(result)
         return BuildResult(
             block=result.block,
             included=tuple(result.block.transactions),
             rejected=tuple(rejected),
+            failed=tuple(failed),
         )
+
+    def _execute_skipping_failures(
+        self, template: BlockHeaderAPI, candidates: list[SignedTransactionAPI], sidecar: Sidecar
+    ) -> tuple[ExecutionResult, list, list]:
+        """Execute ``candidates``; each one that raises unexpectedly is left out and the
+        block executed again from the head without it (its half-applied state is
+        thrown away with the overlay). Returns (result, rejected, failed).
+
+        Each retry drops at least one candidate, so this ends; after
+        MAX_FAILED_TXS_PER_BUILD failures the block is cut before the last one
+        (that prefix just ran cleanly) and the rest wait in the pool.
+        """
+        failed: list[tuple[SignedTransactionAPI, str]] = []
+        while True:
+            try:
+                result, rejected = self._execute(template, candidates, sidecar, skip_invalid=True)
+                return result, rejected, failed
+            except _TxBlewUp as blew:
+                tx = candidates[blew.index]
+                failed.append((tx, blew.reason))
+                log.warning("building block #%d: left out tx 0x%s: %s",
+                            template.block_number, tx.hash.hex(), blew.reason)
+                if len(failed) >= MAX_FAILED_TXS_PER_BUILD:
+                    del candidates[blew.index:]
+                else:
+                    del candidates[blew.index]
 
     def validate_block(self, block: PlumeBlock, *, max_timestamp: int | None = None) -> None:
         """Check ``block`` fully against the head; raise ``InvalidBlock(reason)`` if bad.
@@ -397,8 +449,9 @@ class PlumeChain(ChainReads):
         except Exception as exc:
             # A block from the network must never crash the node: whatever py-evm
             # raised on it (malformed fields it did not expect, ...) makes it invalid.
-            log.warning("execution of block #%d raised %r", block.number, exc, exc_info=True)
-            raise InvalidBlock(f"execution failed: {type(exc).__name__}: {exc}") from exc
+            log.warning("execution of block #%d raised %s", block.number, describe(exc))
+            log.debug("execution of block #%d raised", block.number, exc_info=True)
+            raise InvalidBlock(f"execution failed: {describe(exc)}") from exc
         got = result.block.header
         for name, label in (
             ("transaction_root", "transactions root"),

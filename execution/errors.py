@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-# Error text that quotes input (a decoder's complaint about bytes someone sent)
-# is cut to this many characters: enough to diagnose, too little to flood a log.
+# Error text that carries input (a transaction's fields, an exception raised on
+# it) is cut to this many characters before it is logged or returned.
 MAX_REASON_CHARS = 200
+
+
+def truncate(text: str, limit: int = MAX_REASON_CHARS) -> str:
+    """``text`` cut to ``limit`` characters (an ellipsis marks the cut)."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def describe(exc: BaseException) -> str:
+    """One truncated line naming an exception: ``TypeName: message``."""
+    return truncate(f"{type(exc).__name__}: {exc}".replace("\n", " "))
 
 
 class ExecutionError(Exception):
@@ -41,3 +51,14 @@ class CallError(ExecutionError):
     def __init__(self, message: str, revert_data: bytes = b"") -> None:
         super().__init__(message)
         self.revert_data = revert_data
+
+
+class InvalidCall(CallError):
+    """``call``/``estimate_gas`` refused before executing: the call breaks a rule
+    the EVM checks first (nonce, funds, gas, EIP-3860 initcode size, ...)."""
+
+
+class TransactionFailed(ExecutionError):
+    """A transaction raised something other than a validation error after the
+    EVM had started to change state (a py-evm bug, or a case it does not
+    handle); the state it ran on is dirty and must be thrown away."""

@@ -23,7 +23,7 @@ from eth.vm.forks.prague.transactions import PragueTransactionBuilder
 from eth_keys.exceptions import BadSignature
 from eth_utils import ValidationError
 
-from execution.errors import MAX_REASON_CHARS, DecodeError
+from execution.errors import DecodeError, truncate
 from execution.rlp_limits import check_transaction_shape
 
 # 0 legacy (with or without EIP-155), 1 EIP-2930 access list, 2 EIP-1559 dynamic fee.
@@ -82,7 +82,7 @@ def decode_transaction(raw: bytes) -> SignedTransactionAPI:
         check_transaction_shape(raw)
         tx = TransactionBuilder.decode(raw)
     except Exception as exc:  # rlp raises a zoo of types
-        raise DecodeError(f"malformed transaction: {str(exc)[:MAX_REASON_CHARS]}") from exc
+        raise DecodeError(f"malformed transaction: {truncate(str(exc))}") from exc
     if tx_type(tx) not in ALLOWED_TX_TYPES:
         raise DecodeError(f"transaction type {tx_type(tx)} is not supported on Plume")
     try:

@@ -18,6 +18,17 @@ What differs from Ethereum's Prague (and why):
   state root.
 * Only legacy (EIP-155 or not), EIP-2930 and EIP-1559 transactions; blob (type 3)
   and set-code (type 4) transactions are rejected.
+* Checked before execution, as the EIPs define them and py-evm does not: a
+  contract creation's initcode at most 49,152 bytes (EIP-3860; py-evm raises
+  ``OutOfGas`` out of the transaction half-way), and, for every type, a gas
+  limit that covers the intrinsic gas (py-evm skips this for type 2, which
+  then fails half-way on a negative message gas) and the EIP-7623 calldata
+  floor (py-evm charges the floor after execution, past the gas limit).
+  Still charged during execution, as py-evm does: the EIP-3860 initcode word
+  cost (a creation short of it fails out of gas; the mempool refuses it).
+* Whatever a transaction raises after validation passed is re-raised as
+  ``TransactionFailed``: callers tell "invalid, nothing changed"
+  (``ValidationError``) from "blew up half-way, state is dirty".
 
 A chain gets its own configured subclass from ``make_vm_class(min_base_fee)``.
 """
@@ -29,7 +40,9 @@ from typing import Any, ClassVar
 from eth.abc import BlockHeaderAPI, SignedTransactionAPI
 from eth.constants import (
     BLANK_ROOT_HASH,
+    CREATE_CONTRACT_ADDRESS,
     EMPTY_SHA256,
+    GAS_TX,
     EMPTY_UNCLE_HASH,
     POST_MERGE_DIFFICULTY,
     POST_MERGE_MIX_HASH,
@@ -39,10 +52,13 @@ from eth.constants import (
 from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
 from eth.vm.forks.prague import PragueVM
 from eth.vm.forks.prague.blocks import PragueBlock, PragueBlockHeader
+from eth.vm.forks.prague.constants import STANDARD_TOKEN_COST, TOTAL_COST_FLOOR_PER_TOKEN
 from eth.vm.forks.prague.state import PragueState, PragueTransactionExecutor
+from eth.vm.forks.shanghai.constants import MAX_INITCODE_SIZE
 from eth.vm.spoof import SpoofTransaction
 from eth_utils import ValidationError
 
+from execution.errors import TransactionFailed, describe
 from execution.transactions import ALLOWED_TX_TYPES, recover_sender
 
 DEFAULT_MIN_BASE_FEE = 10**9  # 1 gwei
@@ -66,7 +82,54 @@ def expected_base_fee(parent: BlockHeaderAPI, min_base_fee_per_gas: int) -> int:
     return max(min_base_fee_per_gas, calculate_expected_base_fee_per_gas(parent))
 
 
+def initcode_too_large(transaction: SignedTransactionAPI) -> str | None:
+    """Why ``transaction`` breaks the EIP-3860 initcode size limit, or None if it does not."""
+    if transaction.to != CREATE_CONTRACT_ADDRESS or len(transaction.data) <= MAX_INITCODE_SIZE:
+        return None
+    return (
+        f"initcode too large: the contract creation carries {len(transaction.data)} bytes of "
+        f"initcode, the EIP-3860 limit is {MAX_INITCODE_SIZE} bytes"
+    )
+
+
+def calldata_floor(transaction: SignedTransactionAPI) -> int:
+    """EIP-7623: the least gas a transaction with this calldata is charged."""
+    zeros = transaction.data.count(0)
+    tokens = zeros + (len(transaction.data) - zeros) * STANDARD_TOKEN_COST
+    return GAS_TX + TOTAL_COST_FLOOR_PER_TOKEN * tokens
+
+
+def gas_too_low(transaction: SignedTransactionAPI) -> str | None:
+    """Why the gas limit cannot pay py-evm's intrinsic gas or the EIP-7623 floor, or None.
+
+    py-evm checks neither up front for a type 2 transaction (it buys the gas,
+    bumps the nonce, then fails on a negative message gas), and charges the
+    floor only at the end, beyond the gas limit if need be (a sender's balance
+    can go negative, a block's gas used past its limit). EIP-7623 makes such a
+    transaction invalid, as Plume does.
+    """
+    intrinsic, floor = transaction.intrinsic_gas, calldata_floor(transaction)
+    if transaction.gas >= max(intrinsic, floor):
+        return None
+    return (
+        f"intrinsic gas too low: gas limit {transaction.gas}, the tx needs at least "
+        f"{max(intrinsic, floor)} (intrinsic gas {intrinsic}, EIP-7623 calldata floor {floor})"
+    )
+
+
 class PlumeTransactionExecutor(PragueTransactionExecutor):
+    def __call__(self, transaction: SignedTransactionAPI) -> Any:
+        # py-evm's BaseTransactionExecutor.__call__, with the line between the
+        # two kinds of failure drawn: validation changes nothing; past it, any
+        # exception leaves a half-applied transaction behind.
+        self.validate_transaction(transaction)
+        try:
+            message = self.build_evm_message(transaction)
+            computation = self.build_computation(message, transaction)
+            return self.finalize_computation(transaction, computation)
+        except Exception as exc:
+            raise TransactionFailed(f"transaction failed after validation: {describe(exc)}") from exc
+
     def validate_transaction(self, transaction: SignedTransactionAPI) -> None:
         type_id = getattr(transaction, "type_id", None) or 0
         if type_id not in ALLOWED_TX_TYPES:
@@ -85,6 +148,14 @@ class PlumeTransactionExecutor(PragueTransactionExecutor):
         # is not recovered again.
         if not isinstance(transaction, SpoofTransaction):  # eth_call has no signature
             recover_sender(transaction)
+        # EIP-3860 makes such a transaction invalid; py-evm only notices while
+        # executing it, and raises OutOfGas out of the transaction.
+        too_large = initcode_too_large(transaction)
+        if too_large is not None:
+            raise ValidationError(too_large)
+        too_little = gas_too_low(transaction)
+        if too_little is not None:
+            raise ValidationError(too_little)
         super().validate_transaction(transaction)
 
 

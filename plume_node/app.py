@@ -23,7 +23,7 @@ from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Proposa
 from consensus.validators import Validator, ValidatorSet
 from execution.block import PlumeBlock
 from execution.chain import PlumeChain
-from execution.errors import ExecutionError
+from execution.errors import ExecutionError, describe
 from execution.sidecar import Sidecar
 from plume_node.genesis import GenesisDoc
 from plume_node.storage import PREFIX_CERT, PREFIX_NODE, LevelDB, PrefixedDB
@@ -122,18 +122,51 @@ class Application:
         base_fee = self.chain.next_base_fee()
         txs = self.mempool.select(head.gas_limit, base_fee)
         timestamp = max(int(self.clock()), head.timestamp)
-        result = self.chain.build_block(txs, timestamp=timestamp, coinbase=self.fee_address, sidecar=sidecar)
-        if result.rejected:
-            self.mempool.remove([tx.hash for tx, _reason in result.rejected])
-            for tx, reason in result.rejected:
-                log.info("dropped tx %s from the pool: %s", tx.hash.hex(), reason)
-        block = result.block
+        block = self._build(txs, timestamp, sidecar)
         self._remember_block(block)
         self._built = (block.hash, block.encode())
         return self._built
 
+    def _build(self, txs: list, timestamp: int, sidecar: Sidecar) -> PlumeBlock:
+        """Build on the head; drop from the pool every tx the build refused or that blew up.
+
+        A transaction that raises while executing is left out by the chain. If
+        the build still raises (the end-of-block step, say, choking on what
+        the transactions did), an empty block is built instead: the chain goes
+        on, and the pool's transactions wait (or expire) rather than stall it.
+        """
+        build = self.chain.build_block
+        try:
+            result = build(txs, timestamp=timestamp, coinbase=self.fee_address, sidecar=sidecar)
+        except Exception as exc:
+            if not txs:
+                raise
+            log.error("building a block with %d txs raised %s; proposing an empty block",
+                      len(txs), describe(exc), exc_info=True)
+            result = build([], timestamp=timestamp, coinbase=self.fee_address, sidecar=sidecar)
+        if result.rejected:
+            self.mempool.remove([tx.hash for tx, _reason in result.rejected])
+            for tx, reason in result.rejected:
+                log.info("dropped tx %s from the pool: %s", tx.hash.hex(), reason)
+        if result.failed:  # and refused if gossip brings them back
+            self.mempool.drop_failed([(tx.hash, reason) for tx, reason in result.failed])
+            for tx, reason in result.failed:
+                log.warning("dropped tx %s from the pool: %s", tx.hash.hex(), reason)
+        return result.block
+
     def validate_block(self, height: int, block_hash: bytes, payload: bytes) -> str | None:
-        """None when the block is valid for `height`, else the reason it is not."""
+        """None when the block is valid for `height`, else the reason it is not.
+
+        Never raises: a bug met while checking a block (ours or py-evm's) makes
+        the block invalid, with the exception as the reason.
+        """
+        try:
+            return self._validate_block(height, block_hash, payload)
+        except Exception as exc:
+            log.error("validating block %s raised %s", block_hash.hex()[:12], describe(exc), exc_info=True)
+            return f"validation failed: {describe(exc)}"
+
+    def _validate_block(self, height: int, block_hash: bytes, payload: bytes) -> str | None:
         try:
             block = self._decode(payload)
         except ExecutionError as exc:

@@ -36,6 +36,8 @@ from consensus.engine import ConsensusEngine
 from consensus.messages import NIL, PRECOMMIT, PREVOTE, CommitCertificate, DuplicateVoteEvidence, Proposal, Vote
 from consensus.signer import STEP_PREVOTE, STEP_PROPOSAL, Signer
 from consensus.validators import ValidatorSet
+from execution.errors import describe
+from plume_node.storage import StorageWriteError
 
 log = logging.getLogger("plume.consensus")
 
@@ -187,12 +189,16 @@ class ConsensusDriver:
                 self._nursery.start_soon(self._timer, action)
             elif isinstance(action, RequestProposal):
                 started = time.perf_counter()
-                block_hash, block = self.app.propose_block(action.height, action.round)
+                built, error = self._call_app("propose_block", self.app.propose_block, action.height, action.round)
                 self.timings["build_ms"] = (time.perf_counter() - started) * 1000
-                queue.extend(self.engine.on_block_proposed(action.height, action.round, block_hash, block))
+                if error is None:  # else no proposal: the propose timeout moves the round on
+                    queue.extend(self.engine.on_block_proposed(action.height, action.round, *built))
             elif isinstance(action, ValidateBlock):
                 started = time.perf_counter()
-                reason = self.app.validate_block(action.height, action.block_hash, action.block)
+                reason, error = self._call_app(
+                    "validate_block", self.app.validate_block, action.height, action.block_hash, action.block
+                )
+                reason = reason if error is None else error
                 self.timings["validate_ms"] = (time.perf_counter() - started) * 1000
                 if reason is not None:
                     log.warning("block %s at height %d is invalid: %s", action.block_hash.hex()[:12], action.height, reason)
@@ -215,6 +221,24 @@ class ConsensusDriver:
                     self.network.report_invalid(action.message, action.reason)
             else:  # pragma: no cover - a new action kind the driver must learn
                 raise TypeError(f"unknown consensus action {action!r}")
+
+    @staticmethod
+    def _call_app(what: str, call: Callable, *args) -> tuple:
+        """(result, None), or (None, reason) when the application call raised.
+
+        For the calls that execute blocks (propose, validate): an exception from
+        execution is a bug, and a bug must cost one block, not the validator, so
+        it is logged and returned. Commit does not go through here: a height
+        that cannot be persisted must stop the node.
+        """
+        try:
+            return call(*args), None
+        except StorageWriteError:
+            raise  # the disk failed: the node must stop, not propose or vote on
+        except Exception as exc:
+            reason = f"{what} raised {describe(exc)}"
+            log.error("%s", reason, exc_info=True)
+            return None, reason
 
     async def _commit(self, action: Commit) -> None:
         if action.height <= self.app.committed_height():

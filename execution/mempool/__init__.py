@@ -22,7 +22,8 @@ ttl_seconds=3*3600, block_gas_limit=None)``
     ``MempoolErrorCode``: NONCE_TOO_LOW, INSUFFICIENT_FUNDS, FEE_BELOW_BASE_FEE,
     INTRINSIC_GAS_TOO_LOW, GAS_LIMIT_EXCEEDS_BLOCK, WRONG_CHAIN_ID, OVERSIZED,
     ALREADY_KNOWN, POOL_FULL, REPLACEMENT_UNDERPRICED, INVALID_SIGNATURE,
-    MALFORMED, UNSUPPORTED_TYPE, NONCE_GAP_TOO_LARGE, TIP_ABOVE_FEE_CAP.
+    MALFORMED, UNSUPPORTED_TYPE, NONCE_GAP_TOO_LARGE, TIP_ABOVE_FEE_CAP,
+    INITCODE_TOO_LARGE, EXECUTION_FAILED.
     ``state`` is any ``AccountState`` (``get_nonce(address)``,
     ``get_balance(address)``). ``AddResult(tx_hash, replaced_hash, evicted)``:
     ``evicted`` lists (as ``Removed``) every other tx that left the pool
@@ -35,7 +36,10 @@ ttl_seconds=3*3600, block_gas_limit=None)``
 ``recheck(state, base_fee, now) -> tuple[Removed, ...]``
     After each commit: drops stale nonces, unaffordable runs, expired txs.
 
-``remove(hashes) -> tuple[Removed, ...]``, ``get(hash) -> tx | None``,
+``remove(hashes) -> tuple[Removed, ...]``,
+``drop_failed([(hash, reason), ...]) -> tuple[Removed, ...]`` (txs that raised
+while a block was built: removed, and refused as EXECUTION_FAILED while among
+the last ``FAILED_MEMORY`` (1024) such hashes), ``get(hash) -> tx | None``,
 ``entry(hash) -> PooledTx | None``, ``raw(hash) -> bytes | None``,
 ``hash in pool``, ``len(pool)``, ``iter(pool)`` (hashes), ``size_bytes``,
 ``pending_nonce(address, state) -> int``,
@@ -43,7 +47,7 @@ ttl_seconds=3*3600, block_gas_limit=None)``
 
 ``Removed(tx_hash, sender, nonce, reason)`` with ``RemovalReason``: STALE,
 UNAFFORDABLE, EXPIRED, EVICTED, REPLACED (only ever reported as
-``AddResult.replaced_hash``), REMOVED.
+``AddResult.replaced_hash``), REMOVED, FAILED.
 
 Modules: ``errors`` (codes and the error), ``txcheck`` (decoding and the
 checks that need no state), ``pool`` (the pool itself).

@@ -28,6 +28,8 @@ class MempoolErrorCode(enum.Enum):
     UNSUPPORTED_TYPE = "unsupported_type"
     NONCE_GAP_TOO_LARGE = "nonce_gap_too_large"
     TIP_ABOVE_FEE_CAP = "tip_above_fee_cap"
+    INITCODE_TOO_LARGE = "initcode_too_large"
+    EXECUTION_FAILED = "execution_failed"  # raised while a block was built; no fault of the relaying peer
 
 
 class MempoolError(Exception):

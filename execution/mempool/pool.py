@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import enum
 import heapq
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Protocol
@@ -24,11 +25,16 @@ from eth.abc import SignedTransactionAPI
 from eth_typing import Address, Hash32
 from eth_utils import keccak
 
+from execution.errors import truncate
+
 from .errors import MempoolError, MempoolErrorCode
 from .txcheck import PooledTx, TxDecoder, check_transaction, decode_raw, default_decoder
 
 MIB = 1024 * 1024
 KIB = 1024
+# Hashes of transactions whose execution raised while a block was built
+# (`drop_failed`); they are refused on sight, the oldest forgotten first.
+FAILED_MEMORY = 1024
 
 
 class AccountState(Protocol):
@@ -91,6 +97,7 @@ class RemovalReason(enum.Enum):
     EVICTED = "evicted"  # made room for a better-paying tx of another sender
     REPLACED = "replaced"  # same sender and nonce, outbid (reported as AddResult.replaced_hash)
     REMOVED = "removed"  # the caller asked (remove())
+    FAILED = "failed"  # raised while a block was built (drop_failed()); refused from now on
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +152,7 @@ class Mempool:
         self._accounts: dict[Address, _Account] = {}
         self._bytes = 0
         self._seq = 0
+        self._failed: OrderedDict[Hash32, str] = OrderedDict()  # tx hash -> why, FAILED_MEMORY at most
 
     # ------------------------------------------------------------------ queries
 
@@ -241,6 +249,13 @@ class Mempool:
         return self._admit(tx, raw, tx_hash, state, base_fee, now)
 
     def _refuse_known(self, tx_hash: Hash32) -> None:
+        failed = self._failed.get(tx_hash)
+        if failed is not None:
+            raise MempoolError(
+                MempoolErrorCode.EXECUTION_FAILED,
+                f"execution failed: tx 0x{tx_hash.hex()} raised while a block was built "
+                f"({failed}); it is refused",
+            )
         if tx_hash in self._by_hash:
             raise MempoolError(
                 MempoolErrorCode.ALREADY_KNOWN,
@@ -471,6 +486,24 @@ class Mempool:
             entry = self._by_hash.get(tx_hash)
             if entry is not None:
                 out.append(self._drop(entry, RemovalReason.REMOVED))
+        return tuple(out)
+
+    def drop_failed(self, failures: Iterable[tuple[Hash32, str]]) -> tuple[Removed, ...]:
+        """Remove txs whose execution raised while a block was built, and refuse them from now on.
+
+        `failures` are (tx hash, reason) pairs; a gossiped copy would otherwise
+        come straight back and cost the next block another re-execution.
+        """
+        out = []
+        for tx_hash, reason in failures:
+            reason = truncate(reason)
+            self._failed[tx_hash] = reason
+            self._failed.move_to_end(tx_hash)
+            if len(self._failed) > FAILED_MEMORY:
+                self._failed.popitem(last=False)
+            entry = self._by_hash.get(tx_hash)
+            if entry is not None:
+                out.append(self._drop(entry, RemovalReason.FAILED))
         return tuple(out)
 
     def recheck(self, state: AccountState, base_fee: int, now: float) -> tuple[Removed, ...]:

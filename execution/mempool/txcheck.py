@@ -4,8 +4,8 @@ Owns the default decoder (py-evm Prague's transaction builder, limited to the
 types this pool accepts), `PooledTx` (a checked transaction with the numbers
 the pool orders and limits by) and `check_transaction`, which runs every
 check that depends only on the transaction itself and the chain: type, chain
-id, field ranges, tip versus fee cap, intrinsic gas, block gas limit and the
-signature. Checks run cheapest first, so the sender recovery (the costly one)
+id, field ranges, tip versus fee cap, EIP-3860 initcode size, intrinsic gas,
+block gas limit and the signature. Checks run cheapest first, so the sender recovery (the costly one)
 is paid only by transactions that passed everything else.
 """
 
@@ -18,7 +18,7 @@ from eth.abc import SignedTransactionAPI
 from eth.constants import CREATE_CONTRACT_ADDRESS, GAS_TX, SECPK1_N
 from eth.vm.forks.prague import PragueVM
 from eth.vm.forks.prague.constants import STANDARD_TOKEN_COST, TOTAL_COST_FLOOR_PER_TOKEN
-from eth.vm.forks.shanghai.constants import INITCODE_WORD_COST
+from eth.vm.forks.shanghai.constants import INITCODE_WORD_COST, MAX_INITCODE_SIZE
 from eth_typing import Address, Hash32
 from eth_utils import keccak
 
@@ -262,6 +262,13 @@ def check_transaction(
         raise MempoolError(
             MempoolErrorCode.TIP_ABOVE_FEE_CAP,
             f"max priority fee per gas {max_tip} wei is above the max fee per gas {max_fee} wei",
+        )
+    if tx.to == CREATE_CONTRACT_ADDRESS and len(tx.data) > MAX_INITCODE_SIZE:
+        # EIP-3860: such a tx is invalid; the VM refuses it, so it could never be mined.
+        raise MempoolError(
+            MempoolErrorCode.INITCODE_TOO_LARGE,
+            f"initcode too large: the contract creation carries {len(tx.data)} bytes of "
+            f"initcode, the EIP-3860 limit is {MAX_INITCODE_SIZE} bytes",
         )
     intrinsic, floor = required_gas(tx)
     needed = max(intrinsic, floor)

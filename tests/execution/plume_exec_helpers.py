@@ -61,7 +61,9 @@ def signed_raw(
     kind: int = 2,
     data: bytes = b"",
 ) -> bytes:
-    fields: dict = dict(nonce=nonce, gas=gas, to=to_checksum_address(to), value=value, chainId=chain_id, data=data)
+    fields: dict = dict(nonce=nonce, gas=gas, value=value, chainId=chain_id, data=data)
+    if to:  # to=b"" creates a contract
+        fields["to"] = to_checksum_address(to)
     if kind == 2:
         fields.update(type=2, maxFeePerGas=max_fee, maxPriorityFeePerGas=tip)
     elif kind == 1:

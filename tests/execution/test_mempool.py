@@ -19,6 +19,7 @@ from eth_account import Account
 from eth_keys import keys
 from eth_utils import keccak
 
+import execution.mempool.pool as pool_module
 from execution.mempool import (
     AddResult,
     Mempool,
@@ -223,6 +224,48 @@ def test_intrinsic_gas_counts_the_access_list() -> None:
     )
 
 
+MAX_INITCODE = 49_152  # EIP-3860: 2 x the EIP-170 code size limit
+
+
+def create(data: bytes, gas: int, tx_type: int = 2) -> bytes:
+    """A signed contract creation (no `to`) carrying `data` as initcode."""
+    tx: dict = {"chainId": CHAIN_ID, "nonce": 0, "gas": gas, "value": 0, "data": data}
+    if tx_type == 2:
+        tx.update(type=2, maxFeePerGas=100, maxPriorityFeePerGas=1)
+    else:
+        tx["gasPrice"] = 100
+    return bytes(Account.sign_transaction(tx, KEYS[0]).raw_transaction)
+
+
+@pytest.mark.parametrize("tx_type", [0, 2])
+def test_initcode_one_byte_over_the_eip3860_limit_is_refused(tx_type: int) -> None:
+    err = reject(pool(block_gas_limit=30_000_000), create(b"\x00" * (MAX_INITCODE + 1), 5_000_000, tx_type))
+    assert err.code is Code.INITCODE_TOO_LARGE
+    assert err.message == (
+        "initcode too large: the contract creation carries 49153 bytes of initcode, "
+        "the EIP-3860 limit is 49152 bytes"
+    )
+
+
+def test_initcode_at_the_eip3860_limit_is_accepted_when_the_gas_covers_it() -> None:
+    # 49152 zero bytes: intrinsic 21000 + 32000 + 49152*4 + 1536 words*2 = 252680,
+    # EIP-7623 floor 21000 + 10*49152 = 512520, which is the larger.
+    data = b"\x00" * MAX_INITCODE
+    err = reject(pool(), create(data, 512_519))
+    assert err.message == (
+        "intrinsic gas too low: gas limit 512519, the tx needs at least 512520 "
+        "(intrinsic gas 252680, EIP-7623 calldata floor 512520)"
+    )
+    raw = create(data, 512_520)
+    assert pool().add_raw(raw, DictState(), BASE_FEE, 0).tx_hash == h(raw)
+
+
+def test_a_large_call_payload_is_no_initcode() -> None:
+    # EIP-3860 limits only creations: calldata of a call may be larger.
+    raw = sign(0, 0, gas=2_000_000, data=b"\x00" * (MAX_INITCODE + 1))
+    assert pool().add_raw(raw, DictState(), BASE_FEE, 0).tx_hash == h(raw)
+
+
 def test_gas_limit_exceeds_block() -> None:
     err = reject(pool(block_gas_limit=30_000_000), sign(0, 0, gas=30_000_001))
     assert err.code is Code.GAS_LIMIT_EXCEEDS_BLOCK
@@ -407,6 +450,21 @@ def test_unsupported_type_real_set_code_tx_raw_and_decoded() -> None:
     assert (info.value.code, info.value.message) == (Code.UNSUPPORTED_TYPE, message)
 
 
+def test_unsupported_type_real_blob_tx_raw_and_decoded() -> None:
+    # Plume carries no blob sidecars (blob gas is 0 in every header): a type 3 tx can never be valid.
+    unsigned = PragueTransactionBuilder.new_unsigned_blob_transaction(
+        chain_id=CHAIN_ID, nonce=0, max_priority_fee_per_gas=1, max_fee_per_gas=100, gas=100_000,
+        to=TO, value=0, data=b"", access_list=[], max_fee_per_blob_gas=1,
+        blob_versioned_hashes=[b"\x01" + b"\x00" * 31],
+    )
+    tx = unsigned.as_signed_transaction(keys.PrivateKey(KEYS[0]))
+    message = "unsupported transaction type 3 (EIP-4844 blob): accepted are legacy (EIP-155), type 1 (EIP-2930) and type 2 (EIP-1559)"
+    assert reject(pool(), tx.encode()).message == message
+    with pytest.raises(MempoolError) as info:
+        pool().add(tx, len(tx.encode()), DictState(), BASE_FEE, 0)
+    assert (info.value.code, info.value.message) == (Code.UNSUPPORTED_TYPE, message)
+
+
 def test_nonce_gap_too_large() -> None:
     mp = pool(max_nonce_gap=4)
     mp.add_raw(sign(0, 4), DictState(), BASE_FEE, 0)  # 4 beyond next nonce 0: allowed, queued
@@ -577,6 +635,30 @@ def test_remove_leaves_later_nonces_queued() -> None:
     assert [t.nonce for t in mp.pending()[ADDR_BYTES[0]]] == [0]
     assert [t.nonce for t in mp.queued()[ADDR_BYTES[0]]] == [2]
     assert [tx.nonce for tx in mp.select(10**7, BASE_FEE)] == [0]
+
+
+def test_drop_failed_removes_and_refuses_the_tx_from_then_on(monkeypatch) -> None:
+    mp = pool()
+    for n in range(2):
+        mp.add_raw(sign(0, n), DictState(), BASE_FEE, 0)
+    reason = "execution failed: TransactionFailed: " + "x" * 300
+    assert mp.drop_failed([(h(sign(0, 1)), reason), (h(sign(1, 0)), "never pooled")]) == (
+        Removed(h(sign(0, 1)), ADDR_BYTES[0], 1, RemovalReason.FAILED),
+    )
+    assert h(sign(0, 1)) not in mp and h(sign(0, 0)) in mp
+    err = reject(mp, sign(0, 1))
+    assert err.code is Code.EXECUTION_FAILED
+    assert err.message == (
+        f"execution failed: tx 0x{h(sign(0, 1)).hex()} raised while a block was built "
+        f"({reason[:197]}...); it is refused"
+    )
+    with pytest.raises(MempoolError, match="^execution failed: tx 0x"):
+        mp.add(BUILDER.decode(sign(1, 0)), len(sign(1, 0)), DictState(), BASE_FEE, 0)
+    # The memory is bounded: the oldest failure is forgotten first.
+    monkeypatch.setattr(pool_module, "FAILED_MEMORY", 2)
+    mp.drop_failed([(h(sign(2, 0)), "third")])
+    mp.add_raw(sign(0, 1), DictState(), BASE_FEE, 0)
+    assert reject(mp, sign(1, 0)).code is Code.EXECUTION_FAILED
 
 
 # ---------------------------------------------------------------- limits and eviction

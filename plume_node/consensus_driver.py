@@ -27,6 +27,8 @@ from consensus.actions import (
     Commit,
     EvidenceFound,
     Rejected,
+    RejectReason,
+    Relay,
     RequestProposal,
     ScheduleTimeout,
     Sign,
@@ -69,7 +71,9 @@ class ConsensusNetwork(Protocol):
 
     def broadcast_evidence(self, evidence: DuplicateVoteEvidence) -> None: ...
 
-    def report_invalid(self, message: Vote | Proposal, reason: str) -> None: ...
+    def relay(self, message: Vote | Proposal, block: bytes | None) -> None: ...
+
+    def report_invalid(self, message: Vote | Proposal, reason: RejectReason, detail: str) -> None: ...
 
     def new_height(self, height: int) -> None: ...
 
@@ -209,10 +213,14 @@ class ConsensusDriver:
                 self.app.add_evidence(action.evidence)
                 if self.network is not None:
                     self.network.broadcast_evidence(action.evidence)
-            elif isinstance(action, Rejected):
-                log.debug("rejected %r: %s", action.message, action.reason)
+            elif isinstance(action, Relay):
+                # Only what the engine verified and kept is passed on.
                 if self.network is not None:
-                    self.network.report_invalid(action.message, action.reason)
+                    self.network.relay(action.message, action.block)
+            elif isinstance(action, Rejected):
+                log.debug("rejected %r: %s (%s)", action.message, action.reason.value, action.detail)
+                if self.network is not None:
+                    self.network.report_invalid(action.message, action.reason, action.detail)
             else:  # pragma: no cover - a new action kind the driver must learn
                 raise TypeError(f"unknown consensus action {action!r}")
 

@@ -37,7 +37,7 @@ from enum import Enum
 import trio
 
 from consensus.actions import RejectReason
-from consensus.errors import ConsensusError, DecodeError
+from consensus.errors import ConsensusError, DecodeError, InvalidEvidence
 from consensus.messages import DuplicateVoteEvidence, Proposal, Vote
 from execution.mempool import MempoolError
 from p2p import messages as wire
@@ -72,6 +72,7 @@ class PeerFault(Enum):
 
     UNDECODABLE_CONSENSUS = "undecodable consensus message"
     REJECTED_CONSENSUS = "consensus message rejected"
+    INVALID_EVIDENCE = "invalid evidence"
 
 
 class NodeNetwork:
@@ -161,13 +162,7 @@ class NodeNetwork:
         elif isinstance(msg, wire.Tx):
             self._handle_tx(peer_id, msg)
         elif isinstance(msg, wire.Evidence):
-            evidence = DuplicateVoteEvidence.decode(msg.evidence)
-            try:
-                evidence.verify(self.node.app.validator_set(evidence.height), self.node.app.chain_id)
-            except LookupError:
-                return  # a height we cannot judge yet
-            self.node.app.add_evidence(evidence)
-            self.service.broadcast(msg, exclude={peer_id})
+            self._handle_evidence(peer_id, msg)
         elif isinstance(msg, wire.BlockRequest):
             self._serve_blocks(peer_id, msg)
         elif isinstance(msg, wire.BlockResponse):
@@ -198,6 +193,23 @@ class NodeNetwork:
             self.node.driver.submit_vote(message)
         else:
             self.node.driver.submit_proposal(message, msg.block)
+
+    def _handle_evidence(self, peer_id: str, msg: wire.Evidence) -> None:
+        """Keep and relay evidence only once verified against its height's set."""
+        try:
+            evidence = DuplicateVoteEvidence.decode(msg.evidence)
+        except DecodeError as exc:
+            self._punish(peer_id, PeerFault.UNDECODABLE_CONSENSUS, f"Evidence: {exc}")
+            return
+        try:
+            evidence.verify(self.node.app.validator_set(evidence.height), self.node.app.chain_id)
+        except LookupError:
+            return  # a height we cannot judge yet
+        except InvalidEvidence as exc:
+            self._punish(peer_id, PeerFault.INVALID_EVIDENCE, str(exc))
+            return
+        self.node.app.add_evidence(evidence)
+        self.service.broadcast(msg, exclude={peer_id})
 
     def _remember_sender(self, inner: bytes, peer_id: str) -> None:
         key = _sender_key(inner)

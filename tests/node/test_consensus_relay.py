@@ -15,6 +15,7 @@ import pytest
 import trio
 
 from attacker import Session, forged_vote, junk_proposal, open_session
+from consensus.messages import PREVOTE, DuplicateVoteEvidence, Vote
 from node_helpers import fast_config, make_home, running, wait_for_height
 from p2p import messages as wire
 from plume_node.network import CatchUpStore, PeerFault
@@ -79,6 +80,19 @@ async def test_an_undecodable_consensus_payload_bans_its_sender(node: Node) -> N
         await await_until(lambda: node.network.service.is_banned(attacker.node_id), 5, "the attacker's ban")
         _, reason = node.network.service.bans()[f"id:{attacker.node_id}"]
         assert reason.startswith(PeerFault.UNDECODABLE_CONSENSUS.value)
+        await attacker.aclose()
+
+
+async def test_forged_evidence_bans_its_sender_with_a_typed_reason(node: Node) -> None:
+    async with running(node):
+        await wait_for_height(node, 2)
+        attacker = await _session(node)
+        a = Vote(PREVOTE, 1, 0, b"\x01" * 32, node.validator_address, b"\x02" * 64)
+        b = Vote(PREVOTE, 1, 0, b"\x03" * 32, node.validator_address, b"\x04" * 64)
+        await attacker.send(wire.Evidence(DuplicateVoteEvidence.from_votes(a, b).encode()))
+        await await_until(lambda: node.network.service.is_banned(attacker.node_id), 5, "the attacker's ban")
+        _, reason = node.network.service.bans()[f"id:{attacker.node_id}"]
+        assert reason.startswith(PeerFault.INVALID_EVIDENCE.value), reason
         await attacker.aclose()
 
 

@@ -109,11 +109,14 @@ class ConsensusDriver:
 
     # ---- inputs -------------------------------------------------------------
 
-    def submit_vote(self, vote: Vote) -> bool:
-        return self._offer(lambda e: e.on_vote(vote))
+    def submit_vote(self, vote: Vote, done: Callable[[], None] | None = None) -> bool:
+        """Queue a vote from the network; `done()` runs once the engine took it
+        (so the network can bound what it has in flight). False if dropped."""
+        return self._offer(_then(lambda e: e.on_vote(vote), done))
 
-    def submit_proposal(self, proposal: Proposal, block: bytes) -> bool:
-        return self._offer(lambda e: e.on_proposal(proposal, block))
+    def submit_proposal(self, proposal: Proposal, block: bytes, done: Callable[[], None] | None = None) -> bool:
+        """As `submit_vote`, for a proposal with its block."""
+        return self._offer(_then(lambda e: e.on_proposal(proposal, block), done))
 
     def submit_synced_blocks(
         self, blocks: list[tuple[int, bytes, bytes]], on_bad: Callable[[str], None]
@@ -276,6 +279,20 @@ class ConsensusDriver:
         await trio.sleep(timeout.duration_ms / 1000)
         if timeout.height == self.height:
             await self._send.send(lambda e: e.on_timeout(timeout))
+
+
+def _then(event: Event, done: Callable[[], None] | None) -> Event:
+    """`event`, calling `done()` after it whatever happens."""
+    if done is None:
+        return event
+
+    def run(engine: ConsensusEngine) -> list:
+        try:
+            return event(engine)
+        finally:
+            done()
+
+    return run
 
 
 def _last_signed_vote(signer: Signer | None, height: int, proposed: bytes | None) -> Vote | None:

@@ -55,6 +55,13 @@ CATCH_UP_MAX_MESSAGES = 4096
 CATCH_UP_MAX_BYTES = 64 * 1024 * 1024
 # Who sent which consensus message (so a later rejection is pinned on it).
 SENDER_TABLE_SIZE = 16_384
+# Consensus messages handed to the driver but not yet taken by the engine:
+# one peer may have at most this many (and bytes) in flight, all peers
+# together at most INTAKE_TOTAL_BYTES; over that a message is dropped (and
+# forgotten by the dedup set, so another peer's copy still gets through).
+INTAKE_PEER_MESSAGES = 256
+INTAKE_PEER_BYTES = 16 * 1024 * 1024
+INTAKE_TOTAL_BYTES = 64 * 1024 * 1024
 # Text built from a peer's input is cut to this many characters.
 MAX_DETAIL_CHARS = 200
 # Rejections that prove the sending peer at fault: each is judged against the
@@ -85,6 +92,7 @@ class NodeNetwork:
         # this height's consensus messages (encoded p2p messages by hash), for catch-up gossip
         self._height = 0
         self._catch_up = CatchUpStore()
+        self._intake = IntakeBudget()
         # who sent a consensus message, so a rejection can be pinned on its sender
         self._senders: OrderedDict[bytes, str] = OrderedDict()
         self._sync_peer: str | None = None
@@ -179,6 +187,8 @@ class NodeNetwork:
     def _handle_consensus(self, peer_id: str, msg: wire.Vote | wire.Proposal) -> None:
         """Hand a vote or proposal to the engine; it is relayed only if the
         engine verifies it (see `relay`)."""
+        if self.service.is_banned(peer_id):
+            return  # queued before the ban: not worth the engine's time
         inner = msg.vote if isinstance(msg, wire.Vote) else msg.proposal
         try:
             message = Vote.decode(inner) if isinstance(msg, wire.Vote) else Proposal.decode(inner)
@@ -188,11 +198,23 @@ class NodeNetwork:
         working = self.node.engine.height or self.node.app.committed_height() + 1
         if message.height not in (working, working + 1):
             return  # a height the engine cannot judge (or is done with): not relayed, not kept
+        size = len(inner) + (len(msg.block) if isinstance(msg, wire.Proposal) else 0)
+        if not self._intake.admit(peer_id, size):
+            log.debug("peer %s has too much consensus input in flight; dropping a message", peer_id[:12])
+            self.service.forget(msg.hash())
+            return
         self._remember_sender(inner, peer_id)
+
+        def done() -> None:
+            self._intake.release(peer_id, size)
+
         if isinstance(message, Vote):
-            self.node.driver.submit_vote(message)
+            queued = self.node.driver.submit_vote(message, done)
         else:
-            self.node.driver.submit_proposal(message, msg.block)
+            queued = self.node.driver.submit_proposal(message, msg.block, done)
+        if not queued:
+            done()
+            self.service.forget(msg.hash())  # let a later copy through
 
     def _handle_evidence(self, peer_id: str, msg: wire.Evidence) -> None:
         """Keep and relay evidence only once verified against its height's set."""
@@ -365,6 +387,44 @@ class NodeNetwork:
 
 def _sender_key(inner: bytes) -> bytes:
     return hashlib.sha256(inner).digest()
+
+
+class IntakeBudget:
+    """Consensus input in flight to the driver, per peer and in total (see
+    INTAKE_*); a peer's entry exists only while it has something in flight."""
+
+    def __init__(
+        self,
+        peer_messages: int = INTAKE_PEER_MESSAGES,
+        peer_bytes: int = INTAKE_PEER_BYTES,
+        total_bytes: int = INTAKE_TOTAL_BYTES,
+    ) -> None:
+        self.peer_messages = peer_messages
+        self.peer_bytes = peer_bytes
+        self.total_bytes = total_bytes
+        self._peers: dict[str, tuple[int, int]] = {}  # peer -> (messages, bytes)
+        self.in_flight_bytes = 0
+
+    def admit(self, peer_id: str, size: int) -> bool:
+        count, used = self._peers.get(peer_id, (0, 0))
+        if count >= self.peer_messages or used + size > self.peer_bytes:
+            return False
+        if self.in_flight_bytes + size > self.total_bytes:
+            return False
+        self._peers[peer_id] = (count + 1, used + size)
+        self.in_flight_bytes += size
+        return True
+
+    def release(self, peer_id: str, size: int) -> None:
+        count, used = self._peers.get(peer_id, (1, size))
+        if count <= 1:
+            self._peers.pop(peer_id, None)
+        else:
+            self._peers[peer_id] = (count - 1, used - size)
+        self.in_flight_bytes -= size
+
+    def peers(self) -> int:
+        return len(self._peers)
 
 
 class CatchUpStore:

@@ -18,7 +18,7 @@ from attacker import Session, forged_vote, junk_proposal, open_session
 from consensus.messages import PREVOTE, DuplicateVoteEvidence, Vote
 from node_helpers import fast_config, make_home, running, wait_for_height
 from p2p import messages as wire
-from plume_node.network import CatchUpStore, PeerFault
+from plume_node.network import CatchUpStore, IntakeBudget, PeerFault
 from plume_node.node import Node
 from waiting import await_until
 
@@ -107,3 +107,16 @@ def test_catch_up_store_is_bounded_in_count_and_bytes() -> None:
     assert store.size_bytes <= 10_000 and [m for _, m in store.items()][-1] == big
     store.add(big)  # a duplicate changes nothing
     assert len(store) == 1 and store.size_bytes == len(big.encode())
+
+
+def test_intake_budget_bounds_each_peer_and_the_total() -> None:
+    budget = IntakeBudget(peer_messages=2, peer_bytes=1000, total_bytes=1500)
+    assert budget.admit("a", 100) and budget.admit("a", 100)
+    assert not budget.admit("a", 1)  # a's message count
+    assert not budget.admit("b", 1001)  # b's bytes
+    assert budget.admit("b", 900)
+    assert not budget.admit("c", 600)  # the total
+    budget.release("a", 100)
+    budget.release("a", 100)
+    assert budget.peers() == 1 and budget.in_flight_bytes == 900  # a's entry is gone
+    assert budget.admit("c", 600)

@@ -6,6 +6,7 @@ See docs/consensus-interface.md for what a driver must do with each.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from typing import Union
 
 from .messages import CommitCertificate, DuplicateVoteEvidence, Proposal, Vote
@@ -74,11 +75,36 @@ class EvidenceFound:
 
 
 @dataclass(frozen=True, slots=True)
-class Rejected:
-    """An invalid message (bad signature, non-validator, wrong proposer...)."""
+class Relay:
+    """A message from the network that the engine verified and kept: pass it
+    on to the other peers (and keep it for catch-up gossip). Proposals are
+    relayed once their block validated, with the validated payload."""
 
     message: Vote | Proposal
-    reason: str
+    block: bytes | None = None
 
 
-Action = Union[Sign, Broadcast, ScheduleTimeout, RequestProposal, ValidateBlock, Commit, EvidenceFound, Rejected]
+class RejectReason(Enum):
+    """Why a message was rejected. Every reason is judged against the
+    validator set the chain defines for the message's height, which every
+    honest node shares; since honest nodes relay only what they verified,
+    each one proves the peer that sent it at fault."""
+
+    BAD_SIGNATURE = "bad signature"
+    MALFORMED = "malformed"
+    NOT_VALIDATOR = "not a validator"
+    NOT_PROPOSER = "not the proposer"
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """An invalid message; `detail` is a short human-readable explanation."""
+
+    message: Vote | Proposal
+    reason: RejectReason
+    detail: str = ""
+
+
+Action = Union[
+    Sign, Broadcast, Relay, ScheduleTimeout, RequestProposal, ValidateBlock, Commit, EvidenceFound, Rejected
+]

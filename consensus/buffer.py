@@ -6,7 +6,8 @@ Byzantine validator cannot fill memory or crowd out others, and replayed when
 the engine reaches that height. Senders in the current validator set are
 checked against their key first (an address pins its key), so nobody can
 spend another validator's quota with forged messages; senders we cannot check
-yet share one small pool.
+yet share one small pool. Proposals carry blocks, so bytes are capped too:
+the whole buffer, and the unknown senders' pool within it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,11 @@ MAX_VOTES_PER_SENDER = 16
 MAX_PROPOSALS_PER_SENDER = 2
 MAX_UNKNOWN_VOTES = 64
 MAX_UNKNOWN_PROPOSALS = 4
+# Bytes (encoded message plus block) held at once; a proposal's block can be
+# as large as a p2p message (8 MiB by default), and what does not fit is
+# re-sent by catch-up gossip once we reach that height.
+MAX_BUFFER_BYTES = 64 * 1024 * 1024
+MAX_UNKNOWN_BYTES = 16 * 1024 * 1024
 
 BufferedItem = tuple[Vote | Proposal, bytes | None]
 
@@ -30,12 +36,21 @@ class FutureBuffer:
     max_proposals_per_sender: int = MAX_PROPOSALS_PER_SENDER
     max_unknown_votes: int = MAX_UNKNOWN_VOTES
     max_unknown_proposals: int = MAX_UNKNOWN_PROPOSALS
+    max_bytes: int = MAX_BUFFER_BYTES
+    max_unknown_bytes: int = MAX_UNKNOWN_BYTES
+    _bytes: int = 0
+    _unknown_bytes: int = 0
     _items: list[BufferedItem] = field(default_factory=list)
     _counts: dict[tuple[bytes | None, str], int] = field(default_factory=dict)
     _seen: set[bytes] = field(default_factory=set)
 
     def __len__(self) -> int:
         return len(self._items)
+
+    @property
+    def size_bytes(self) -> int:
+        """Bytes held (encoded messages plus blocks)."""
+        return self._bytes
 
     def add(self, message: Vote | Proposal, block: bytes | None, known_sender: bool) -> bool:
         """Buffer a message for `self.height`; False if over a cap or duplicate."""
@@ -53,6 +68,14 @@ class FutureBuffer:
         count = self._counts.get((sender, kind), 0)
         if count >= cap:
             return False
+        size = len(key) + len(block or b"")
+        if self._bytes + size > self.max_bytes:
+            return False
+        if not known_sender and self._unknown_bytes + size > self.max_unknown_bytes:
+            return False
+        self._bytes += size
+        if not known_sender:
+            self._unknown_bytes += size
         self._counts[(sender, kind)] = count + 1
         self._seen.add(key)
         self._items.append((message, block))
@@ -66,4 +89,5 @@ class FutureBuffer:
         self._items = []
         self._counts = {}
         self._seen = set()
+        self._bytes = self._unknown_bytes = 0
         return items

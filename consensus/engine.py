@@ -24,6 +24,8 @@ from .actions import (
     Commit,
     EvidenceFound,
     Rejected,
+    RejectReason,
+    Relay,
     RequestProposal,
     ScheduleTimeout,
     Sign,
@@ -207,7 +209,11 @@ class ConsensusEngine:
             return []
         rs.validating.discard(block_hash)
         rs.validity[block_hash] = ok
-        if not ok:
+        waiting = rs.relay_pending.pop(block_hash, [])
+        if ok:
+            block = rs.blocks.get(block_hash, b"")
+            self._out.extend(Relay(p, block) for p in waiting)
+        else:
             # Forget the payload: a later proposal may carry the right bytes
             # for this hash (a Byzantine proposer can pair a hash with junk).
             # Until then the hash counts as invalid (we prevote nil for it).
@@ -248,8 +254,8 @@ class ConsensusEngine:
 
     # --------------------------------------------------------- message intake
 
-    def _reject(self, message: Vote | Proposal, reason: str) -> None:
-        self._out.append(Rejected(message, reason))
+    def _reject(self, message: Vote | Proposal, reason: RejectReason, detail: str = "") -> None:
+        self._out.append(Rejected(message, reason, detail))
 
     def _buffer_next_height(self, message: Vote | Proposal, block: bytes | None) -> None:
         rs = self._rs
@@ -257,7 +263,10 @@ class ConsensusEngine:
         sender = message.proposer if isinstance(message, Proposal) else message.validator
         val = rs.validator_set.get(sender)
         if val is not None and not message.verify_signature(val.pub_key, self.chain_id):
-            self._reject(message, "bad signature")
+            # An address pins its key, so this is a forgery whatever the next
+            # set is. Buffered messages are relayed only once replayed and
+            # verified at their own height (start_height).
+            self._reject(message, RejectReason.BAD_SIGNATURE, f"next-height message by {sender.hex()}")
             return
         self._buffer.add(message, block, known_sender=val is not None)
 
@@ -273,7 +282,7 @@ class ConsensusEngine:
         if rs.step == RoundStep.COMMITTED:
             return  # decided: no block of this height needs validating any more
         if not (-1 <= p.pol_round < p.round) or len(p.block_hash) != HASH_SIZE:
-            self._reject(p, "malformed proposal (pol_round must be -1 or below round)")
+            self._reject(p, RejectReason.MALFORMED, "pol_round must be -1 or below round; block_hash 32 bytes")
             return
         known = rs.round_proposals(p.round)
         if p in known:
@@ -284,12 +293,12 @@ class ConsensusEngine:
             if not self._future_round_slot(p.round, p.proposer):
                 return
         if p.proposer != self.proposer_for(p.round):
-            self._reject(p, f"not the proposer of height {p.height} round {p.round}")
+            self._reject(p, RejectReason.NOT_PROPOSER, f"height {p.height} round {p.round}")
             return
         val = rs.validator_set.get(p.proposer)
         assert val is not None
         if not p.verify_signature(val.pub_key, self.chain_id):
-            self._reject(p, "bad signature")
+            self._reject(p, RejectReason.BAD_SIGNATURE, f"proposal by {p.proposer.hex()}")
             return
         if not known:
             rs.proposals[p.round] = p
@@ -308,6 +317,17 @@ class ConsensusEngine:
         rs.proposed_hashes.add(p.block_hash)
         self._votes.note_sender(p.round, p.proposer)
         self._receive_block(p.round, p.block_hash, block)
+        self._relay_when_valid(p)
+
+    def _relay_when_valid(self, p: Proposal) -> None:
+        """Relay a kept proposal once its block is known valid: the signature
+        covers only the hash, so the payload is checked before it travels on."""
+        rs = self._rs
+        assert rs is not None
+        if self._valid(p.block_hash) is True:
+            self._out.append(Relay(p, rs.blocks.get(p.block_hash, b"")))
+        elif p.block_hash in rs.validating:
+            rs.relay_pending.setdefault(p.block_hash, []).append(p)
 
     def _receive_block(self, round: int, block_hash: bytes, block: bytes) -> None:
         """Keep the payload and ask the application to validate it once."""
@@ -341,11 +361,11 @@ class ConsensusEngine:
             return
         assert self._votes is not None
         if v.type not in (PREVOTE, PRECOMMIT) or len(v.block_hash) not in (0, HASH_SIZE):
-            self._reject(v, "malformed vote")
+            self._reject(v, RejectReason.MALFORMED, "vote type or block_hash length")
             return
         val = rs.validator_set.get(v.validator)
         if val is None:
-            self._reject(v, f"not a validator at height {v.height}")
+            self._reject(v, RejectReason.NOT_VALIDATOR, f"{v.validator.hex()} at height {v.height}")
             return
         vote_set = self._votes.get(v.round, v.type)
         if vote_set.get_vote(v.validator, v.block_hash) == v:
@@ -354,10 +374,12 @@ class ConsensusEngine:
         if first is None and v.round > rs.round and not self._future_round_slot(v.round, v.validator):
             return
         if not v.verify_signature(val.pub_key, self.chain_id):
-            self._reject(v, "bad signature")
+            self._reject(v, RejectReason.BAD_SIGNATURE, f"vote by {v.validator.hex()}")
             return
         known = v.block_hash == NIL or v.block_hash in rs.proposed_hashes
         status, other = self._votes.add(v, known_value=known)
+        if status in (ADDED, CONFLICT):
+            self._out.append(Relay(v))  # verified and counted: worth passing on
         if status in (CONFLICT, CONFLICT_DROPPED):
             assert other is not None
             self._report_evidence(DuplicateVoteEvidence.from_votes(other, v))

@@ -44,6 +44,8 @@ class RoundState:
     # block hash -> result of the application's validate_block
     validity: dict[bytes, bool] = field(default_factory=dict)
     validating: set[bytes] = field(default_factory=set)
+    # block hash -> kept proposals waiting for that block's validation to be relayed
+    relay_pending: dict[bytes, list[Proposal]] = field(default_factory=dict)
     # (hash, payload digest) pairs the application rejected, not to re-ask
     rejected_payloads: set[tuple[bytes, bytes]] = field(default_factory=set)
     # "for the first time" guards of Algorithm 1, by round

@@ -27,6 +27,8 @@ from consensus.actions import (
     Commit,
     EvidenceFound,
     Rejected,
+    RejectReason,
+    Relay,
     RequestProposal,
     ScheduleTimeout,
     Sign,
@@ -71,7 +73,9 @@ class ConsensusNetwork(Protocol):
 
     def broadcast_evidence(self, evidence: DuplicateVoteEvidence) -> None: ...
 
-    def report_invalid(self, message: Vote | Proposal, reason: str) -> None: ...
+    def relay(self, message: Vote | Proposal, block: bytes | None) -> None: ...
+
+    def report_invalid(self, message: Vote | Proposal, reason: RejectReason, detail: str) -> None: ...
 
     def new_height(self, height: int) -> None: ...
 
@@ -107,11 +111,14 @@ class ConsensusDriver:
 
     # ---- inputs -------------------------------------------------------------
 
-    def submit_vote(self, vote: Vote) -> bool:
-        return self._offer(lambda e: e.on_vote(vote))
+    def submit_vote(self, vote: Vote, done: Callable[[], None] | None = None) -> bool:
+        """Queue a vote from the network; `done()` runs once the engine took it
+        (so the network can bound what it has in flight). False if dropped."""
+        return self._offer(_then(lambda e: e.on_vote(vote), done))
 
-    def submit_proposal(self, proposal: Proposal, block: bytes) -> bool:
-        return self._offer(lambda e: e.on_proposal(proposal, block))
+    def submit_proposal(self, proposal: Proposal, block: bytes, done: Callable[[], None] | None = None) -> bool:
+        """As `submit_vote`, for a proposal with its block."""
+        return self._offer(_then(lambda e: e.on_proposal(proposal, block), done))
 
     def submit_synced_blocks(
         self, blocks: list[tuple[int, bytes, bytes]], on_bad: Callable[[str], None]
@@ -215,10 +222,14 @@ class ConsensusDriver:
                 self.app.add_evidence(action.evidence)
                 if self.network is not None:
                     self.network.broadcast_evidence(action.evidence)
-            elif isinstance(action, Rejected):
-                log.debug("rejected %r: %s", action.message, action.reason)
+            elif isinstance(action, Relay):
+                # Only what the engine verified and kept is passed on.
                 if self.network is not None:
-                    self.network.report_invalid(action.message, action.reason)
+                    self.network.relay(action.message, action.block)
+            elif isinstance(action, Rejected):
+                log.debug("rejected %r: %s (%s)", action.message, action.reason.value, action.detail)
+                if self.network is not None:
+                    self.network.report_invalid(action.message, action.reason, action.detail)
             else:  # pragma: no cover - a new action kind the driver must learn
                 raise TypeError(f"unknown consensus action {action!r}")
 
@@ -292,6 +303,20 @@ class ConsensusDriver:
         await trio.sleep(timeout.duration_ms / 1000)
         if timeout.height == self.height:
             await self._send.send(lambda e: e.on_timeout(timeout))
+
+
+def _then(event: Event, done: Callable[[], None] | None) -> Event:
+    """`event`, calling `done()` after it whatever happens."""
+    if done is None:
+        return event
+
+    def run(engine: ConsensusEngine) -> list:
+        try:
+            return event(engine)
+        finally:
+            done()
+
+    return run
 
 
 def _last_signed_vote(signer: Signer | None, height: int, proposed: bytes | None) -> Vote | None:

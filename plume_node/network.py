@@ -6,14 +6,19 @@ module gives them meaning:
 - **Transactions** from a peer go into the mempool and, when accepted, on to
   every other peer. A rejected transaction is dropped quietly: a peer can
   legitimately be a block ahead of or behind us.
-- **Proposals and votes** go to the consensus driver and are relayed to the
-  other peers (the service deduplicates by hash, so each crosses each link
-  at most once). A message the engine rejects for a bad signature or a
-  malformed body gets its sender banned.
+- **Proposals and votes** for the height the engine works on or the next
+  one go to the consensus driver; anything else is dropped. They are relayed
+  to the other peers only when the engine has verified and kept them (its
+  `Relay` action reaches `relay` below): the service deduplicates by hash,
+  so each crosses each link at most once. Since honest nodes relay only
+  what they verified, a message the engine rejects (`RejectReason`) proves
+  its sender at fault, and that peer is banned; so is one whose consensus
+  payload does not decode.
 - **Catch-up gossip.** Every tick the node announces its (height, round)
-  with `Status`, and re-sends to each peer at the same height the votes and
-  proposal of that height it has no record of the peer having. A peer that
-  lost messages (a restart, a full queue) still reaches a quorum.
+  with `Status`, and re-sends to each peer at the same height the verified
+  votes and proposals of that height (bounded in count and bytes) it has no
+  record of the peer having. A peer that lost messages (a restart, a full
+  queue) still reaches a quorum.
 - **Block sync.** A peer whose Status shows it past our committed height is
   asked for the missing blocks with their commit certificates; each is
   verified against the validator set our own chain defines for its height,
@@ -27,10 +32,12 @@ import hashlib
 import logging
 import time
 from collections import OrderedDict
+from enum import Enum
 
 import trio
 
-from consensus.errors import ConsensusError
+from consensus.actions import RejectReason
+from consensus.errors import ConsensusError, DecodeError, InvalidEvidence
 from consensus.messages import DuplicateVoteEvidence, Proposal, Vote
 from execution.mempool import MempoolError
 from p2p import messages as wire
@@ -42,7 +49,37 @@ log = logging.getLogger("plume.net")
 SYNC_BATCH = 32  # blocks asked for in one request
 SYNC_TIMEOUT_S = 10.0  # a peer that does not answer a block request in time is asked no more
 MAX_RESPONSE_FRACTION = 2  # fill a block response to at most 1/2 of the message cap
-_BAN_REASONS = ("bad signature", "malformed")
+# Catch-up store: verified consensus messages of the current height kept for
+# re-sending; the oldest go first when either bound is reached.
+CATCH_UP_MAX_MESSAGES = 4096
+CATCH_UP_MAX_BYTES = 64 * 1024 * 1024
+# Who sent which consensus message (so a later rejection is pinned on it).
+SENDER_TABLE_SIZE = 16_384
+# Consensus messages handed to the driver but not yet taken by the engine:
+# one peer may have at most this many (and bytes) in flight, all peers
+# together at most INTAKE_TOTAL_BYTES; over that a message is dropped (and
+# forgotten by the dedup set, so another peer's copy still gets through).
+INTAKE_PEER_MESSAGES = 256
+INTAKE_PEER_BYTES = 16 * 1024 * 1024
+INTAKE_TOTAL_BYTES = 64 * 1024 * 1024
+# Text built from a peer's input is cut to this many characters.
+MAX_DETAIL_CHARS = 200
+# Rejections that prove the sending peer at fault: each is judged against the
+# validator set the chain defines for the message's own height, which every
+# honest node shares, and honest nodes relay only what they verified.
+# (Messages that cannot be judged yet are buffered or dropped by the engine,
+# never rejected.)
+PROVABLE_REJECTIONS = frozenset(
+    {RejectReason.BAD_SIGNATURE, RejectReason.MALFORMED, RejectReason.NOT_VALIDATOR, RejectReason.NOT_PROPOSER}
+)
+
+
+class PeerFault(Enum):
+    """Why this layer bans a peer (the ban's reason text starts with the value)."""
+
+    UNDECODABLE_CONSENSUS = "undecodable consensus message"
+    REJECTED_CONSENSUS = "consensus message rejected"
+    INVALID_EVIDENCE = "invalid evidence"
 
 
 class NodeNetwork:
@@ -54,7 +91,8 @@ class NodeNetwork:
         self.tick_s = tick_s
         # this height's consensus messages (encoded p2p messages by hash), for catch-up gossip
         self._height = 0
-        self._height_messages: OrderedDict[bytes, wire.Message] = OrderedDict()
+        self._catch_up = CatchUpStore()
+        self._intake = IntakeBudget()
         # who sent a consensus message, so a rejection can be pinned on its sender
         self._senders: OrderedDict[bytes, str] = OrderedDict()
         self._sync_peer: str | None = None
@@ -127,27 +165,12 @@ class NodeNetwork:
     # ---- inbound --------------------------------------------------------------
 
     def _handle(self, peer_id: str, msg: wire.Message) -> None:
-        driver = self.node.driver
-        if isinstance(msg, wire.Vote):
-            vote = Vote.decode(msg.vote)
-            self._remember(msg, msg.vote, peer_id, vote.height)
-            driver.submit_vote(vote)
-            self.service.broadcast(msg, exclude={peer_id})
-        elif isinstance(msg, wire.Proposal):
-            proposal = Proposal.decode(msg.proposal)
-            self._remember(msg, msg.proposal, peer_id, proposal.height)
-            driver.submit_proposal(proposal, msg.block)
-            self.service.broadcast(msg, exclude={peer_id})
+        if isinstance(msg, (wire.Vote, wire.Proposal)):
+            self._handle_consensus(peer_id, msg)
         elif isinstance(msg, wire.Tx):
             self._handle_tx(peer_id, msg)
         elif isinstance(msg, wire.Evidence):
-            evidence = DuplicateVoteEvidence.decode(msg.evidence)
-            try:
-                evidence.verify(self.node.app.validator_set(evidence.height), self.node.app.chain_id)
-            except LookupError:
-                return  # a height we cannot judge yet
-            self.node.app.add_evidence(evidence)
-            self.service.broadcast(msg, exclude={peer_id})
+            self._handle_evidence(peer_id, msg)
         elif isinstance(msg, wire.BlockRequest):
             self._serve_blocks(peer_id, msg)
         elif isinstance(msg, wire.BlockResponse):
@@ -161,12 +184,64 @@ class NodeNetwork:
             return
         self.service.broadcast(msg, exclude={peer_id})
 
-    def _remember(self, msg: wire.Message, inner: bytes, peer_id: str, height: int) -> None:
-        self._senders[_sender_key(inner)] = peer_id
-        if len(self._senders) > 10_000:
+    def _handle_consensus(self, peer_id: str, msg: wire.Vote | wire.Proposal) -> None:
+        """Hand a vote or proposal to the engine; it is relayed only if the
+        engine verifies it (see `relay`)."""
+        if self.service.is_banned(peer_id):
+            return  # queued before the ban: not worth the engine's time
+        inner = msg.vote if isinstance(msg, wire.Vote) else msg.proposal
+        try:
+            message = Vote.decode(inner) if isinstance(msg, wire.Vote) else Proposal.decode(inner)
+        except DecodeError as exc:
+            self._punish(peer_id, PeerFault.UNDECODABLE_CONSENSUS, f"{type(msg).__name__}: {exc}")
+            return
+        working = self.node.engine.height or self.node.app.committed_height() + 1
+        if message.height not in (working, working + 1):
+            return  # a height the engine cannot judge (or is done with): not relayed, not kept
+        size = len(inner) + (len(msg.block) if isinstance(msg, wire.Proposal) else 0)
+        if not self._intake.admit(peer_id, size):
+            log.debug("peer %s has too much consensus input in flight; dropping a message", peer_id[:12])
+            self.service.forget(msg.hash())
+            return
+        self._remember_sender(inner, peer_id)
+
+        def done() -> None:
+            self._intake.release(peer_id, size)
+
+        if isinstance(message, Vote):
+            queued = self.node.driver.submit_vote(message, done)
+        else:
+            queued = self.node.driver.submit_proposal(message, msg.block, done)
+        if not queued:
+            done()
+            self.service.forget(msg.hash())  # let a later copy through
+
+    def _handle_evidence(self, peer_id: str, msg: wire.Evidence) -> None:
+        """Keep and relay evidence only once verified against its height's set."""
+        try:
+            evidence = DuplicateVoteEvidence.decode(msg.evidence)
+        except DecodeError as exc:
+            self._punish(peer_id, PeerFault.UNDECODABLE_CONSENSUS, f"Evidence: {exc}")
+            return
+        try:
+            evidence.verify(self.node.app.validator_set(evidence.height), self.node.app.chain_id)
+        except LookupError:
+            return  # a height we cannot judge yet
+        except InvalidEvidence as exc:
+            self._punish(peer_id, PeerFault.INVALID_EVIDENCE, str(exc))
+            return
+        self.node.app.add_evidence(evidence)
+        self.service.broadcast(msg, exclude={peer_id})
+
+    def _remember_sender(self, inner: bytes, peer_id: str) -> None:
+        key = _sender_key(inner)
+        self._senders[key] = peer_id
+        self._senders.move_to_end(key)
+        if len(self._senders) > SENDER_TABLE_SIZE:
             self._senders.popitem(last=False)
-        if height == self._height:
-            self._height_messages[msg.hash()] = msg
+
+    def _punish(self, peer_id: str, fault: PeerFault, detail: str) -> None:
+        self.service.ban(peer_id, f"{fault.value}: {detail[:MAX_DETAIL_CHARS]}")
 
     # ---- the driver's ConsensusNetwork ------------------------------------------
 
@@ -182,22 +257,33 @@ class NodeNetwork:
     def broadcast_transaction(self, raw: bytes) -> None:
         self.service.broadcast(wire.Tx(raw))
 
-    def report_invalid(self, message: Vote | Proposal, reason: str) -> None:
-        if not reason.startswith(_BAN_REASONS):
-            return  # e.g. a vote from a validator set we have not reached: not provably the sender's fault
-        sender = self._senders.get(_sender_key(message.encode()))
+    def relay(self, message: Vote | Proposal, block: bytes | None) -> None:
+        """The engine verified and kept `message` (from a peer): pass it on
+        to every peer that may lack it and keep it for catch-up gossip."""
+        if isinstance(message, Vote):
+            self._broadcast_own(wire.Vote(message.encode()), message.height)
+        else:
+            self._broadcast_own(wire.Proposal(message.encode(), block or b""), message.height)
+
+    def report_invalid(self, message: Vote | Proposal, reason: RejectReason, detail: str) -> None:
+        if reason not in PROVABLE_REJECTIONS:
+            return
+        sender = self._senders.pop(_sender_key(message.encode()), None)
         if sender is not None:
-            self.service.ban(sender, f"consensus message rejected: {reason}")
+            self._punish(sender, PeerFault.REJECTED_CONSENSUS, f"{reason.value} ({detail})")
 
     def new_height(self, height: int) -> None:
         self._height = height
-        self._height_messages.clear()
+        self._catch_up.clear()
         self._send_status(None)
 
     def _broadcast_own(self, msg: wire.Message, height: int) -> None:
         if height == self._height:
-            self._height_messages[msg.hash()] = msg
-        self.service.broadcast(msg)
+            self._catch_up.add(msg)
+        try:
+            self.service.broadcast(msg)
+        except ValueError as exc:  # over the message cap: ours to log, nobody's to punish
+            log.warning("not sending %s: %s", type(msg).__name__, exc)
 
     # ---- catch-up gossip --------------------------------------------------------
 
@@ -212,12 +298,12 @@ class NodeNetwork:
 
     def _catch_up_gossip(self) -> None:
         """Re-send this height's consensus messages to same-height peers that lack them."""
-        if not self._height_messages:
+        if not self._catch_up:
             return
         for peer in self.service.peers():
             if peer.height != self._height:
                 continue
-            for h, msg in list(self._height_messages.items()):
+            for h, msg in self._catch_up.items():
                 if not self.service.peer_knows(peer.node_id, h):
                     self.service.send(peer.node_id, msg)
 
@@ -301,3 +387,73 @@ class NodeNetwork:
 
 def _sender_key(inner: bytes) -> bytes:
     return hashlib.sha256(inner).digest()
+
+
+class IntakeBudget:
+    """Consensus input in flight to the driver, per peer and in total (see
+    INTAKE_*); a peer's entry exists only while it has something in flight."""
+
+    def __init__(
+        self,
+        peer_messages: int = INTAKE_PEER_MESSAGES,
+        peer_bytes: int = INTAKE_PEER_BYTES,
+        total_bytes: int = INTAKE_TOTAL_BYTES,
+    ) -> None:
+        self.peer_messages = peer_messages
+        self.peer_bytes = peer_bytes
+        self.total_bytes = total_bytes
+        self._peers: dict[str, tuple[int, int]] = {}  # peer -> (messages, bytes)
+        self.in_flight_bytes = 0
+
+    def admit(self, peer_id: str, size: int) -> bool:
+        count, used = self._peers.get(peer_id, (0, 0))
+        if count >= self.peer_messages or used + size > self.peer_bytes:
+            return False
+        if self.in_flight_bytes + size > self.total_bytes:
+            return False
+        self._peers[peer_id] = (count + 1, used + size)
+        self.in_flight_bytes += size
+        return True
+
+    def release(self, peer_id: str, size: int) -> None:
+        count, used = self._peers.get(peer_id, (1, size))
+        if count <= 1:
+            self._peers.pop(peer_id, None)
+        else:
+            self._peers[peer_id] = (count - 1, used - size)
+        self.in_flight_bytes -= size
+
+    def peers(self) -> int:
+        return len(self._peers)
+
+
+class CatchUpStore:
+    """The current height's verified consensus messages by wire hash, for
+    catch-up gossip; bounded in count and bytes, oldest evicted first."""
+
+    def __init__(self, max_messages: int = CATCH_UP_MAX_MESSAGES, max_bytes: int = CATCH_UP_MAX_BYTES) -> None:
+        self.max_messages = max_messages
+        self.max_bytes = max_bytes
+        self._messages: OrderedDict[bytes, tuple[wire.Message, int]] = OrderedDict()
+        self.size_bytes = 0
+
+    def add(self, msg: wire.Message) -> None:
+        encoded = msg.encode()
+        key = wire.message_hash(encoded)
+        if key in self._messages:
+            return
+        self._messages[key] = (msg, len(encoded))
+        self.size_bytes += len(encoded)
+        while len(self._messages) > self.max_messages or self.size_bytes > self.max_bytes:
+            _, (_, size) = self._messages.popitem(last=False)
+            self.size_bytes -= size
+
+    def items(self) -> list[tuple[bytes, wire.Message]]:
+        return [(key, msg) for key, (msg, _) in self._messages.items()]
+
+    def clear(self) -> None:
+        self._messages.clear()
+        self.size_bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._messages)

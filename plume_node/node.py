@@ -232,6 +232,16 @@ class Node:
     def peer_count(self) -> int:
         return len(self.network.service.peers()) if self.network is not None else 0
 
+    def peer_status(self) -> dict:
+        bans = self.network.service.bans() if self.network is not None else {}
+        return {
+            "peers": self.peers(),
+            "bans": [
+                {"key": key, "seconds_left": int(left), "reason": reason}
+                for key, (left, reason) in sorted(bans.items())
+            ],
+        }
+
     def peers(self) -> list[dict]:
         if self.network is None:
             return []

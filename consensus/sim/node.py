@@ -80,9 +80,10 @@ class SimNode:
         # This height's own signed messages, resent while the node is stalled
         # (the simulator's stand-in for gossip retransmission): (msg, block, recipients)
         self.sent: list[tuple[Any, bytes | None, tuple[str, ...]]] = []
-        # This height's messages received from others, relayed while stalled:
-        # the gossip the protocol's liveness assumes (what one correct node
-        # received, every correct node eventually receives).
+        # This height's messages from others that the engine verified and kept
+        # (its Relay actions), relayed while stalled: the gossip the protocol's
+        # liveness assumes (what one correct node received, every correct node
+        # eventually receives). Like a real node, nothing unverified is relayed.
         self.received: dict[Any, bytes | None] = {}
         self.rejected = 0
         # (height, round) -> block hashes seen proposed, for the equivocator's second vote
@@ -129,8 +130,6 @@ class SimNode:
     def deliver(self, message: Any, block: bytes | None) -> None:
         if not self.up or self.engine is None:
             return
-        if message.height == self.height:
-            self.received.setdefault(message, block)
         if isinstance(message, Proposal):
             self._seen_proposals.setdefault((message.height, message.round), bytes(message.block_hash))
             self.run(self.engine.on_proposal(message, block if block is not None else b""))
@@ -234,6 +233,11 @@ class SimNode:
 
     def _do_EvidenceFound(self, action: Any) -> list[Any]:
         self.host.on_evidence(self, action.evidence)
+        return []
+
+    def _do_Relay(self, action: Any) -> list[Any]:
+        if action.message.height == self.height:
+            self.received.setdefault(action.message, action.block)
         return []
 
     def _do_Rejected(self, action: Any) -> list[Any]:

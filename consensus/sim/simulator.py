@@ -9,7 +9,7 @@ commits happen; progress is checked at the end when the network heals.
 
 Two simple models stand in for parts of a real node the engine does not own:
 - gossip: a node whose height has not moved for STALL_MS re-sends its own
-  messages of the current height and relays the ones it received, again
+  messages of the current height and relays the ones its engine accepted, again
   every STALL_MS while stuck (lost messages would otherwise stall a round
   forever, and the protocol's liveness assumes that what one correct node
   received, all eventually receive);

@@ -49,3 +49,8 @@ class RpcBackend(Protocol):
         """None when caught up, else {"starting_block", "current_block", "highest_block"}."""
 
     def peer_count(self) -> int: ...
+
+    def peer_status(self) -> dict[str, Any]:
+        """{"peers": [{"node_id", "address", "direction", "height": int}],
+        "bans": [{"key", "seconds_left": int, "reason"}]}: connected peers and
+        active bans ("id:<node id>" or "addr:<host>[:<port>]")."""

@@ -74,6 +74,13 @@ def plume_supply(backend: Any, ref: p.BlockRef) -> dict[str, Any]:
     }
 
 
+@table.register("plume_peers")
+def plume_peers(backend: Any) -> dict[str, Any]:
+    """{peers: [{nodeId, address, direction, height}], bans: [{key, secondsLeft, reason}]},
+    numbers as QUANTITY; read-only."""
+    return _json_value(backend.peer_status())
+
+
 @table.register("plume_consensusState")
 def plume_consensus_state(backend: Any) -> dict[str, Any]:
     """{height, round, step, validators: [{address, power, pubKey}], proposer},

@@ -16,6 +16,7 @@ from consensus.actions import (
     Commit,
     EvidenceFound,
     Rejected,
+    Relay,
     RequestProposal,
     ScheduleTimeout,
     Sign,
@@ -128,6 +129,8 @@ class Network:
                 node.evidence.append(a)
             elif isinstance(a, Rejected):
                 node.rejected.append(a)
+            elif isinstance(a, Relay):
+                pass  # every node already broadcast to every other
             else:  # pragma: no cover
                 raise AssertionError(a)
 
@@ -138,7 +141,8 @@ class Driver:
 
     Sign, ValidateBlock and RequestProposal are answered at once (validity
     from `self.invalid`), and every action, including those produced by the
-    answers, is returned flat so tests can assert on Broadcasts.
+    answers, is returned flat so tests can assert on Broadcasts; `Relay`
+    actions are collected in `self.relayed` instead.
     """
 
     def __init__(self, powers: list[int], me: int | None = 0, timeouts: TimeoutConfig | None = None,
@@ -153,6 +157,7 @@ class Driver:
         self.auto_validate = auto_validate
         self.proposed: list[tuple[bytes, bytes]] = []
         self.log: list = []
+        self.relayed: list[Relay] = []  # what the engine accepted from the network, in order
 
     # -- identities
     def proposer_index(self, round: int) -> int:
@@ -168,6 +173,9 @@ class Driver:
         todo = deque(actions)
         while todo:
             a = todo.popleft()
+            if isinstance(a, Relay):
+                self.relayed.append(a)  # kept apart: most tests assert on the protocol's own actions
+                continue
             out.append(a)
             more = []
             if isinstance(a, Sign) and self.signer is not None:

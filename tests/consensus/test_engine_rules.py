@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from consensus.actions import Commit, EvidenceFound, Rejected, ScheduleTimeout, Sign, ValidateBlock
+from consensus.actions import Commit, EvidenceFound, Rejected, RejectReason, ScheduleTimeout, Sign, ValidateBlock
 from consensus.buffer import MAX_PROPOSALS_PER_SENDER, MAX_UNKNOWN_VOTES, MAX_VOTES_PER_SENDER
 from consensus.engine import MAX_FUTURE_ROUNDS_PER_SENDER
 from consensus.messages import NIL, PRECOMMIT, PREVOTE, Vote
@@ -251,7 +251,7 @@ def test_next_height_forgery_from_known_sender_is_rejected_not_buffered():
     k = d.others()[0]
     forged = Vote(PREVOTE, 2, 0, NIL, k.address, b"\x01" * 64)
     acts = d.engine.on_vote(forged)
-    assert [a.reason for a in of_type(acts, Rejected)] == ["bad signature"]
+    assert [a.reason for a in of_type(acts, Rejected)] == [RejectReason.BAD_SIGNATURE]
     assert d.engine.buffered == 0
 
 
@@ -297,17 +297,17 @@ def test_rejections():
     d.start()
     outsider = key(99)
     acts = d.vote(prevote(outsider, 1, 0, NIL))
-    assert [a.reason for a in of_type(acts, Rejected)] == ["not a validator at height 1"]
+    assert [a.reason for a in of_type(acts, Rejected)] == [RejectReason.NOT_VALIDATOR]
     k = d.others()[0]
     wrong_chain = sign_vote(k, PREVOTE, 1, 0, NIL, chain="other-chain")
-    assert [a.reason for a in of_type(d.vote(wrong_chain), Rejected)] == ["bad signature"]
+    assert [a.reason for a in of_type(d.vote(wrong_chain), Rejected)] == [RejectReason.BAD_SIGNATURE]
     assert d.engine.votes.prevotes(0).votes == {}
     not_proposer = next(i for i in range(4) if i != d.proposer_index(0))
     _, acts = d.propose(0, "A", proposer=not_proposer)
-    assert [a.reason for a in of_type(acts, Rejected)] == ["not the proposer of height 1 round 0"]
+    assert [a.reason for a in of_type(acts, Rejected)] == [RejectReason.NOT_PROPOSER]
     bad_sig = sign_proposal(d.keys[d.proposer_index(0)], 1, 0, block_for("A")[0]).with_signature(b"\0" * 64)
     acts = d.engine.on_proposal(bad_sig, b"A")
-    assert [a.reason for a in of_type(acts, Rejected)] == ["bad signature"]
+    assert [a.reason for a in of_type(acts, Rejected)] == [RejectReason.BAD_SIGNATURE]
     assert d.engine.state.proposals == {}
 
 

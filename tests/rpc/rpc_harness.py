@@ -53,6 +53,7 @@ class TestBackend:
     certificates: dict[int, bytes] = field(default_factory=dict)
     sync_status: dict[str, int] | None = None
     peers: int = 0
+    bans: list[dict[str, Any]] = field(default_factory=list)
     submitted: list[bytes] = field(default_factory=list)
 
     # ---- RpcBackend
@@ -90,6 +91,9 @@ class TestBackend:
 
     def peer_count(self) -> int:
         return self.peers
+
+    def peer_status(self) -> dict[str, Any]:
+        return {"peers": [], "bans": list(self.bans)}
 
     # ---- test helpers
     def produce_block(self, *, timestamp: int | None = None) -> Any:

@@ -40,6 +40,15 @@ async def test_node_info(client, backend):
     assert info["peers"] == 2 and info["syncing"] is False
 
 
+async def test_peers_lists_bans_with_their_reasons(client, backend):
+    backend.bans = [{"key": "id:" + "cd" * 20, "seconds_left": 42, "reason": "consensus message rejected: bad signature"}]
+    result = await client.call("plume_peers")
+    assert result == {
+        "peers": [],
+        "bans": [{"key": "id:" + "cd" * 20, "secondsLeft": "0x2a", "reason": "consensus message rejected: bad signature"}],
+    }
+
+
 async def test_consensus_state_passes_through(client, backend):
     state = await client.call("plume_consensusState")
     assert state["height"] == "0x1" and state["step"] == "propose"

@@ -19,6 +19,7 @@ import click
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
+from plume_node import jsonlimits
 from plume_node.files import write_private_file
 
 PASSWORD_ENV = "PLUME_PASSWORD"
@@ -57,7 +58,7 @@ class Keystore:
         infos = []
         for path in sorted(self.dir.glob("*.json")):
             try:
-                address = json.loads(path.read_text())["address"]
+                address = jsonlimits.loads(path.read_text())["address"]
             except (OSError, ValueError, KeyError, TypeError):
                 continue  # not a keystore file; `keys list` shows keys, not debris
             infos.append(KeyInfo(path.stem, _checksum(address), path))
@@ -77,7 +78,7 @@ class Keystore:
     def unlock(self, name_or_address: str, password: str) -> LocalAccount:
         info = self.get(name_or_address)
         try:
-            keyfile = json.loads(info.path.read_text())
+            keyfile = jsonlimits.loads(info.path.read_text())
         except (OSError, ValueError) as exc:
             raise KeystoreError(f"keystore file {info.path} is unreadable: {exc}") from None
         try:

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from consensus.crypto import address_of
+from plume_node import jsonlimits
 from plume_node.files import write_private_file
 
 
@@ -58,7 +59,7 @@ def generate_key_file(path: Path, kind: str) -> Ed25519KeyFile:
 
 def load_key_file(path: Path) -> Ed25519KeyFile:
     try:
-        doc = json.loads(path.read_text())
+        doc = jsonlimits.loads(path.read_text())
     except FileNotFoundError:
         raise KeyFileError(f"key file {path} is missing; run `plume-node init` to create a home") from None
     except (OSError, ValueError) as exc:

@@ -7,8 +7,9 @@ dispatcher turns every failure into a JSON-RPC error.
 
 Slow or stalled clients are bounded here: a request whose body has not fully
 arrived `body_timeout_s` after its headers is answered 408; hypercorn drops
-a connection that sends nothing for as long (`read_timeout`) or stays idle
-between requests past `KEEP_ALIVE_TIMEOUT_S`; at most `max_concurrent_requests`
+a connection that sends nothing for as long (`read_timeout`, longer when the
+execution timeout is longer: it also runs while a request is answered) or
+stays idle (no request, or headers not complete) past `KEEP_ALIVE_TIMEOUT_S`; at most `max_concurrent_requests`
 requests are in progress at once, the next ones are answered 503 at once.
 (hypercorn 0.18 has no connection limit of its own.)
 """
@@ -26,7 +27,7 @@ from hypercorn.trio import serve
 
 from plume_node.rpc.dispatch import Dispatcher
 from plume_node.rpc.errors import INVALID_REQUEST, SERVER_ERROR
-from plume_node.rpc.workers import ExecutionLimits, RpcWorkers
+from plume_node.rpc.workers import BACKSTOP_GRACE_S, ExecutionLimits, RpcWorkers
 
 log = logging.getLogger("plume.rpc")
 
@@ -231,7 +232,10 @@ async def serve_rpc(
         dispatcher, cors_origins=cors_origins, max_body_bytes=max_body_bytes,
         body_timeout_s=body_timeout_s, max_concurrent_requests=max_concurrent_requests,
     )
-    config = _hypercorn_config(host, port, body_timeout_s)
+    # hypercorn's read timeout also runs while a request is being answered
+    # (the client is silent then): leave room for the longest execution.
+    read_timeout_s = max(body_timeout_s, limits.timeout_s + BACKSTOP_GRACE_S + 5.0)
+    config = _hypercorn_config(host, port, read_timeout_s)
     try:
         async with trio.open_nursery() as nursery:
             binds = await nursery.start(serve, app, config)

@@ -23,8 +23,14 @@ from typing import Any
 # 5-10 levels); far below what the C stack can take.
 MAX_JSON_DEPTH = 64
 
-# A complete JSON string literal (escapes included), matched without backtracking.
-_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+# Escape sequences go first (left to right, as the parser reads them), so a
+# string literal is then just quote, non-quotes, quote: matched in linear time.
+# (Matching escapes inside the string pattern instead is quadratic on a quote
+# followed by many escaped quotes: each start position rescans to the end.)
+# A backslash outside a string is a syntax error the parser stops at, so
+# dropping it can only make the scan count brackets the parser never reaches.
+_ESCAPE = re.compile(r"\\.", re.DOTALL)
+_STRING = re.compile(r'"[^"]*"')
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 # Openers become 2 and closers 0, so that (running sum - position) is the depth.
 _TO_STEPS = str.maketrans("[{]}", "\x02\x02\x00\x00")
@@ -47,7 +53,8 @@ def nesting_depth(text: str) -> int:
     """
     if text.count("[") + text.count("{") <= 1:
         return text.count("[") + text.count("{")
-    steps = _NOT_BRACKET.sub("", _STRING.sub("", text)).translate(_TO_STEPS).encode("latin-1")
+    unquoted = _STRING.sub("", _ESCAPE.sub("", text))
+    steps = _NOT_BRACKET.sub("", unquoted).translate(_TO_STEPS).encode("latin-1")
     if not steps:
         return 0
     return max(0, max(map(sub, accumulate(steps), count(1))))

@@ -7,6 +7,7 @@ nested brackets overflow the C stack inside json and kill the process.
 from __future__ import annotations
 
 import json
+import time
 
 import py_ecc  # noqa: F401 - imported for its side effect: the recursion limit the node runs with
 import pytest
@@ -79,3 +80,12 @@ def test_deep_keystore_file_is_skipped(tmp_path):
     (keystore.dir / "evil.json").write_text('{"address": ' + DEEP_ARRAYS + "}")
     (keystore.dir / "fine.json").write_text(json.dumps({"address": "11" * 20}))
     assert [k.name for k in keystore.list()] == ["fine"]
+
+
+def test_depth_scan_is_linear_on_escaped_quotes():
+    # one quote then many escaped quotes: a string pattern that matches escapes
+    # itself rescans to the end from every quote (quadratic: minutes for 5 MB)
+    text = '"' + '\\"' * 50_000 + "[" * 100
+    started = time.perf_counter()
+    assert jsonlimits.nesting_depth(text) == 100
+    assert time.perf_counter() - started < 1.0

@@ -75,12 +75,13 @@ class ExecutionBudget:
 
     def check(self) -> None:
         """Raise ``ExecutionAborted`` if the body must stop now."""
-        if self._cancelled.is_set():
-            raise ExecutionAborted(AbortReason.CANCELLED, "execution cancelled: the node is shutting down")
+        # the deadline first: past it, a cancel (the body's backstop) is a timeout too
         if time.monotonic() > self.deadline:
             raise ExecutionAborted(
                 AbortReason.TIMEOUT, f"execution timeout: the request exceeded {self.timeout_s:g}s of execution"
             )
+        if self._cancelled.is_set():
+            raise ExecutionAborted(AbortReason.CANCELLED, "execution cancelled: the request was abandoned or the node is stopping")
         if self.gas_left <= 0:
             raise ExecutionAborted(
                 AbortReason.GAS_BUDGET, "gas budget exhausted: the request's calls used all the gas allowed for one request"

@@ -21,11 +21,20 @@ Bounds (config `[rpc]`, see docs/rpc.md):
   about a thousand opcodes, and `drain()` waits a moment for it. Worker
   threads are daemon threads, so even one stuck outside the EVM cannot keep
   the process alive.
+* a worker that reaches no budget check (one precompile call can run py_ecc
+  pairings for minutes within the gas cap) is interrupted at the trio-side
+  backstop, `BACKSTOP_GRACE_S` after the deadline, and at shutdown:
+  `_Interrupter` raises `ExecutionInterrupted` in that thread with CPython's
+  PyThreadState_SetAsyncExc, only while the thread is inside the request's
+  work, so its worker slot is freed rather than held for the rest of the
+  computation.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -73,11 +82,58 @@ class OffThread:
     work: Callable[[ReadContext], Any]
 
 
+class ExecutionInterrupted(ExecutionAborted):
+    """Raised inside a worker that ran past its backstop (see `_Interrupter`)."""
+
+    def __init__(self) -> None:  # raised by class, without arguments
+        super().__init__(AbortReason.TIMEOUT, "execution timeout: the request was interrupted")
+
+
+# Two prototypes of one C function: with an exception class, and with NULL (withdraw).
+_set_async_exc = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_ulong, ctypes.py_object)(
+    ("PyThreadState_SetAsyncExc", ctypes.pythonapi)
+)
+_clear_async_exc = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p)(
+    ("PyThreadState_SetAsyncExc", ctypes.pythonapi)
+)
+
+
+class _Interrupter:
+    """Which threads run which budget's work, and a way to stop them anywhere.
+
+    An exception is sent to a thread only while it is between `enter` and
+    `leave`; `leave` withdraws one not yet delivered, so none can surface in
+    trio's thread cache after the work returned.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._threads: dict[int, ExecutionBudget] = {}
+
+    def enter(self, budget: ExecutionBudget) -> None:
+        with self._lock:
+            self._threads[threading.get_ident()] = budget
+
+    def leave(self) -> None:
+        with self._lock:
+            thread_id = threading.get_ident()
+            self._threads.pop(thread_id, None)
+            _clear_async_exc(thread_id, None)
+
+    def interrupt(self, budget: ExecutionBudget | None = None) -> None:
+        """Interrupt the threads working for `budget` (every worker if None)."""
+        with self._lock:
+            for thread_id, owner in self._threads.items():
+                if budget is None or owner is budget:
+                    _set_async_exc(thread_id, ExecutionInterrupted)
+
+
 class RpcWorkers:
     def __init__(self, limits: ExecutionLimits = ExecutionLimits()) -> None:
         self.limits = limits
         self.limiter = trio.CapacityLimiter(max(1, limits.max_concurrent))
         self._budgets: set[ExecutionBudget] = set()
+        self._interrupter = _Interrupter()
 
     def new_budget(self) -> ExecutionBudget:
         """A budget for one request body; `finish` it when the body is answered."""
@@ -97,10 +153,14 @@ class RpcWorkers:
         with trio.move_on_after(budget.remaining_s() + BACKSTOP_GRACE_S) as scope:
             try:
                 return await trio.to_thread.run_sync(
-                    _in_worker, chain, budget, work, limiter=self.limiter, abandon_on_cancel=True
+                    _in_worker, self._interrupter, chain, budget, work,
+                    limiter=self.limiter, abandon_on_cancel=True,
                 )
             except trio.Cancelled:
-                budget.cancel()  # the abandoned worker stops at its next check
+                # The abandoned worker stops at its next budget check, or now
+                # if it is somewhere no check is made (a long precompile).
+                budget.cancel()
+                self._interrupter.interrupt(budget)
                 raise
         assert scope.cancelled_caught
         raise ExecutionAborted(
@@ -114,6 +174,7 @@ class RpcWorkers:
     async def drain(self, timeout_s: float = DRAIN_TIMEOUT_S) -> None:
         """Cancel every budget and wait (at most `timeout_s`) for the workers to stop."""
         self.cancel_all()
+        self._interrupter.interrupt()
         with trio.CancelScope(shield=True), trio.move_on_after(timeout_s):
             while self.limiter.borrowed_tokens:
                 await trio.sleep(0.01)
@@ -121,13 +182,19 @@ class RpcWorkers:
             log.warning("%d RPC worker(s) still running at shutdown; abandoning them", self.limiter.borrowed_tokens)
 
 
-def _in_worker(chain: "PlumeChain", budget: ExecutionBudget, work: Callable[[ReadContext], Any]) -> Any:
-    budget.check()  # it may have waited for a free worker past its deadline
-    snapshot = ChainSnapshot(chain)
+def _in_worker(
+    interrupter: _Interrupter, chain: "PlumeChain", budget: ExecutionBudget, work: Callable[[ReadContext], Any]
+) -> Any:
+    interrupter.enter(budget)
     try:
-        return work(ReadContext(snapshot, budget))
+        budget.check()  # it may have waited for a free worker past its deadline
+        snapshot = ChainSnapshot(chain)
+        try:
+            return work(ReadContext(snapshot, budget))
+        finally:
+            snapshot.release()
     finally:
-        snapshot.release()
+        interrupter.leave()
 
 
 __all__ = ["ExecutionLimits", "OffThread", "ReadContext", "RpcWorkers"]

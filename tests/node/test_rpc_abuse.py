@@ -3,7 +3,7 @@ committing while one client throws everything at its JSON-RPC port.
 
 The attacks, one after another and in batches: infinite-loop eth_call and
 eth_estimateGas (with and without huge gas, as contract creation and against
-a deployed looping contract), eth_getLogs with 100,000 addresses, 1,000 log
+a deployed looping contract), a call of 1,300 pairings in one precompile, eth_getLogs with 100,000 addresses, 1,000 log
 filters with large address lists, deeply nested JSON of several shapes and
 1,000 half-sent HTTP requests. Throughout, the node's committed height (read
 from its log, which no RPC load can block) must keep rising; afterwards its
@@ -39,6 +39,16 @@ LOOP = "0x5b600056"  # JUMPDEST PUSH1 0 JUMP
 # initcode returning LOOP as the contract's code: PUSH4 5b600056 PUSH1 0 MSTORE PUSH1 4 PUSH1 28 RETURN
 DEPLOY_LOOP = "0x635b6000566000526004601cf3"
 HUGE_GAS = hex(2**63)
+# 1,300 bn128 pairings (precompile 0x08): minutes of py_ecc in one precompile call
+_PAIR = bytes.fromhex(
+    "0000000000000000000000000000000000000000000000000000000000000001"
+    "0000000000000000000000000000000000000000000000000000000000000002"
+    "198e9393920d483a7260bfb731fb5d25f1aa493335a9e71297e485b7aef312c2"
+    "1800deef121f1e76426a00665e5c4479674322d4f75edadd46debd5cd992f6ed"
+    "090689d0585ff075ec9e99ad690c3395bc4b313370b38ef355acdadcd122975b"
+    "12c85ea5db8c6deb4aab71808dcb408fe3d1e7690c43d37b4ce6cc0166fa7daa"
+)
+PAIRINGS = {"to": "0x" + "00" * 19 + "08", "data": "0x" + (_PAIR * 1300).hex(), "gas": hex(50_000_000)}
 MAX_COMMIT_GAP_S = 10.0  # one block a second normally; the unfixed node stalled for good
 RSS_GROWTH_LIMIT_KB = 200 * 1024
 _COMMITTED = re.compile(rb"committed height=(\d+)")
@@ -126,6 +136,7 @@ def attack_calls(url: str, loop_address: str) -> None:
         ("eth_estimateGas", {"data": LOOP, "gas": HUGE_GAS}),
         ("eth_call", {"to": loop_address, "gas": HUGE_GAS}),
         ("eth_estimateGas", {"to": loop_address}),
+        ("eth_call", PAIRINGS),
     ]
     with ThreadPoolExecutor(4) as pool:
         singles = list(pool.map(lambda shape: call_error(url, shape[0], shape[1]), shapes))

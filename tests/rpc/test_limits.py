@@ -299,3 +299,29 @@ async def test_requests_in_progress_are_bounded(backend, nursery):
             return False
 
     assert await trio.to_thread.run_sync(partial(wait_until, served, 10, "the server to serve again"))
+
+
+# bn128 generators: one (G1, G2) pair for the ecPairing precompile (0x08)
+_G1 = (1).to_bytes(32, "big") + (2).to_bytes(32, "big")
+_G2 = bytes.fromhex(
+    "198e9393920d483a7260bfb731fb5d25f1aa493335a9e71297e485b7aef312c2"
+    "1800deef121f1e76426a00665e5c4479674322d4f75edadd46debd5cd992f6ed"
+    "090689d0585ff075ec9e99ad690c3395bc4b313370b38ef355acdadcd122975b"
+    "12c85ea5db8c6deb4aab71808dcb408fe3d1e7690c43d37b4ce6cc0166fa7daa"
+)
+
+
+async def test_a_long_precompile_is_interrupted(backend, nursery):
+    # ~1,300 pairings fit in 50M gas: minutes of py_ecc in ONE precompile call,
+    # with no opcode (so no budget check) in between
+    url = await start_server(nursery, backend, limits=ExecutionLimits(timeout_s=TIMEOUT_S, max_concurrent=1))
+    call = {"to": "0x" + "00" * 19 + "08", "data": "0x" + ((_G1 + _G2) * 1300).hex(), "gas": hex(50_000_000)}
+    with trio.fail_after(30):
+        error = await rpc_error(url, "eth_call", call)
+    assert error["code"] == -32000 and "timeout" in error["message"], error
+    # and its worker is free again: the next call (same single worker) is served
+    started = time.monotonic()
+    with trio.fail_after(30):
+        answer = await trio.to_thread.run_sync(partial(rpc, url, "eth_call", {"data": GAS_INITCODE}, timeout=30))
+    assert int(answer, 16) > 0
+    assert time.monotonic() - started < TIMEOUT_S + 2

@@ -115,10 +115,15 @@ class _Interrupter:
             self._threads[threading.get_ident()] = budget
 
     def leave(self) -> None:
-        with self._lock:
-            thread_id = threading.get_ident()
-            self._threads.pop(thread_id, None)
-            _clear_async_exc(thread_id, None)
+        thread_id = threading.get_ident()
+        while True:
+            try:
+                with self._lock:
+                    self._threads.pop(thread_id, None)
+                    _clear_async_exc(thread_id, None)
+                return
+            except ExecutionInterrupted:
+                continue  # delivered just now, the work is over anyway: still unregister
 
     def interrupt(self, budget: ExecutionBudget | None = None) -> None:
         """Interrupt the threads working for `budget` (every worker if None)."""

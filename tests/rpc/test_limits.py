@@ -325,3 +325,18 @@ async def test_a_long_precompile_is_interrupted(backend, nursery):
         answer = await trio.to_thread.run_sync(partial(rpc, url, "eth_call", {"data": GAS_INITCODE}, timeout=30))
     assert int(answer, 16) > 0
     assert time.monotonic() - started < TIMEOUT_S + 2
+
+
+def test_rpc_limit_settings():
+    from plume_node.config import Config, ConfigError, set_dotted
+    from plume_node.rpc.workers import DEFAULT_BATCH_GAS_CAP, DEFAULT_GAS_CAP, DEFAULT_MAX_CONCURRENT
+
+    rpc_config = Config().rpc
+    assert (rpc_config.gas_cap, rpc_config.batch_gas_cap, rpc_config.evm_timeout_ms) == (
+        DEFAULT_GAS_CAP, DEFAULT_BATCH_GAS_CAP, 5000,
+    )
+    assert rpc_config.max_concurrent_executions == DEFAULT_MAX_CONCURRENT
+    assert set_dotted(Config(), "rpc.gas_cap", "1000000").rpc.gas_cap == 1_000_000
+    for key in ("gas_cap", "evm_timeout_ms", "max_concurrent_executions", "body_timeout_ms", "max_concurrent_requests"):
+        with pytest.raises(ConfigError, match=f"rpc.{key} must be at least 1"):
+            set_dotted(Config(), f"rpc.{key}", "0")

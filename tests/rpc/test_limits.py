@@ -340,3 +340,10 @@ def test_rpc_limit_settings():
     for key in ("gas_cap", "evm_timeout_ms", "max_concurrent_executions", "body_timeout_ms", "max_concurrent_requests"):
         with pytest.raises(ConfigError, match=f"rpc.{key} must be at least 1"):
             set_dotted(Config(), f"rpc.{key}", "0")
+
+
+async def test_long_request_ids_are_refused(backend, nursery):
+    url = await start_server(nursery, backend)
+    body = json.dumps({"jsonrpc": "2.0", "id": "x" * 100_000, "method": "eth_blockNumber", "params": []}).encode()
+    status, answer = await trio.to_thread.run_sync(post, url, body)
+    assert answer["error"]["code"] == -32600 and answer["id"] is None, str(answer)[:300]

@@ -16,6 +16,11 @@ changes the chain. A revert raises ``CallError`` with the revert payload in
 ``revert_data``; another EVM failure raises ``CallError`` with empty
 ``revert_data``; an invalid call (nonce, funds, initcode above the EIP-3860
 limit) raises ``InvalidCall``, a ``CallError``.
+
+With a ``budget`` (``execution/budget.py``; JSON-RPC always passes one) every
+execution gets at most the budget's gas cap, its gas used is charged to the
+budget, and the EVM stops with ``ExecutionAborted`` at the budget's deadline
+or on cancellation.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from eth.exceptions import Revert
 from eth.vm.spoof import SpoofTransaction
 from eth_utils import ValidationError
 
+from execution.budget import ExecutionBudget, bounded_computation_class
 from execution.errors import CallError, InvalidCall, TransactionFailed, truncate
 from execution.vm import calldata_floor
 from plume_node.storage import Overlay
@@ -39,16 +45,26 @@ ZERO_ADDRESS = b"\x00" * 20
 ESTIMATE_TOLERANCE = 1
 
 
-def _state_for_call(chain: PlumeChain, at_block: int | None) -> StateAPI:
+def _state_for_call(chain: PlumeChain, at_block: int | None, budget: ExecutionBudget | None) -> StateAPI:
     parent = chain.get_header(at_block)
     template = chain._child_header(
         parent, timestamp=parent.timestamp, coinbase=ZERO_ADDRESS, extra_data=b"\x00" * 32
     ).copy(base_fee_per_gas=0)
     vm = chain._new_vm(template, Overlay(chain.chain_view))
-    return vm.state
+    state = vm.state
+    if budget is not None:
+        # an instance attribute: only this throwaway state runs bounded
+        state.computation_class = bounded_computation_class(state.computation_class, budget)
+    return state
 
 
-def _spoof(state: StateAPI, chain: PlumeChain, f: dict[str, Any], gas: int | None = None) -> Any:
+def _gas_limit(state: StateAPI, f: dict[str, Any], budget: ExecutionBudget | None) -> int:
+    """The call's gas: as asked (default the block gas limit), at most the budget's cap."""
+    requested = int(f.get("gas") or state.gas_limit)
+    return requested if budget is None else budget.gas_for(requested)
+
+
+def _spoof(state: StateAPI, chain: PlumeChain, f: dict[str, Any], gas: int) -> Any:
     unknown = set(f) - {"from", "to", "gas", "gas_price", "max_fee_per_gas",
                         "max_priority_fee_per_gas", "value", "data", "nonce"}
     if unknown:
@@ -67,7 +83,7 @@ def _spoof(state: StateAPI, chain: PlumeChain, f: dict[str, Any], gas: int | Non
     unsigned = chain.vm_class.create_unsigned_transaction(
         nonce=nonce,
         gas_price=int(price),
-        gas=int(gas if gas is not None else f.get("gas") or state.gas_limit),
+        gas=gas,
         to=to,
         value=int(f.get("value", 0)),
         data=bytes(f.get("data", b"")),
@@ -75,16 +91,21 @@ def _spoof(state: StateAPI, chain: PlumeChain, f: dict[str, Any], gas: int | Non
     return SpoofTransaction(unsigned, from_=sender)
 
 
-def _run(state: StateAPI, tx: Any) -> ComputationAPI:
+def _run(state: StateAPI, tx: Any, budget: ExecutionBudget | None) -> ComputationAPI:
+    if budget is not None:
+        budget.check()
     snapshot = state.snapshot()
     try:
-        return state.apply_transaction(tx)
+        computation = state.apply_transaction(tx)
     except ValidationError as exc:  # refused before executing (e.g. EIP-3860 initcode size)
         raise InvalidCall(f"invalid call: {truncate(str(exc))}") from exc
     except TransactionFailed as exc:  # the VM blew up half-way; the snapshot is reverted
         raise CallError(str(exc)) from exc
     finally:
         state.revert(snapshot)
+    if budget is not None:
+        budget.charge(tx.gas - computation.get_gas_remaining())
+    return computation
 
 
 def _raise_for(computation: ComputationAPI) -> None:
@@ -95,23 +116,33 @@ def _raise_for(computation: ComputationAPI) -> None:
         raise CallError(f"execution failed: {type(err).__name__}: {err}")
 
 
-def call(chain: PlumeChain, tx_fields: dict[str, Any], at_block: int | None = None) -> bytes:
+def call(
+    chain: PlumeChain,
+    tx_fields: dict[str, Any],
+    at_block: int | None = None,
+    budget: ExecutionBudget | None = None,
+) -> bytes:
     """Run a call on the state after ``at_block`` (head if None); return its output."""
-    state = _state_for_call(chain, at_block)
-    computation = _run(state, _spoof(state, chain, tx_fields))
+    state = _state_for_call(chain, at_block, budget)
+    computation = _run(state, _spoof(state, chain, tx_fields, _gas_limit(state, tx_fields, budget)), budget)
     _raise_for(computation)
     return bytes(computation.output)
 
 
-def estimate_gas(chain: PlumeChain, tx_fields: dict[str, Any], at_block: int | None = None) -> int:
+def estimate_gas(
+    chain: PlumeChain,
+    tx_fields: dict[str, Any],
+    at_block: int | None = None,
+    budget: ExecutionBudget | None = None,
+) -> int:
     """Smallest gas limit with which the call succeeds (binary search, exact).
 
     Raises ``CallError`` if it fails even with the cap (``tx_fields['gas']`` or
-    the block gas limit); a revert carries its payload.
+    the block gas limit, at most the budget's cap); a revert carries its payload.
     """
-    state = _state_for_call(chain, at_block)
-    cap = int(tx_fields.get("gas") or state.gas_limit)
-    top = _run(state, _spoof(state, chain, tx_fields, gas=cap))
+    state = _state_for_call(chain, at_block, budget)
+    cap = _gas_limit(state, tx_fields, budget)
+    top = _run(state, _spoof(state, chain, tx_fields, gas=cap), budget)
     _raise_for(top)
     # a successful run's gas used is a lower bound (refunds aside), so search from it
     # below the intrinsic gas or the EIP-7623 floor a call is invalid, not failing
@@ -120,14 +151,14 @@ def estimate_gas(chain: PlumeChain, tx_fields: dict[str, Any], at_block: int | N
     hi = cap
     used = cap - top.get_gas_remaining()
     if used > lo and used <= cap:
-        probe = _run(state, _spoof(state, chain, tx_fields, gas=used))
+        probe = _run(state, _spoof(state, chain, tx_fields, gas=used), budget)
         if not probe.is_error:
             hi = used
         else:
             lo = used
     while hi - lo > ESTIMATE_TOLERANCE:
         mid = (lo + hi) // 2
-        if _run(state, _spoof(state, chain, tx_fields, gas=mid)).is_error:
+        if _run(state, _spoof(state, chain, tx_fields, gas=mid), budget).is_error:
             lo = mid
         else:
             hi = mid

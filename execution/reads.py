@@ -24,6 +24,7 @@ from execution.sidecar import Sidecar
 from staking import fees
 
 if TYPE_CHECKING:
+    from execution.budget import ExecutionBudget
     from execution.chain import PlumeChain
 
 
@@ -146,14 +147,23 @@ class ChainReads:
         )
 
     # call / estimate_gas: see execution/calls.py
-    def call(self: PlumeChain, tx_fields: dict[str, Any], at_block: int | None = None) -> bytes:
+    # ``budget`` (execution/budget.py) bounds gas and time; JSON-RPC always passes one
+    def call(
+        self: PlumeChain,
+        tx_fields: dict[str, Any],
+        at_block: int | None = None,
+        budget: ExecutionBudget | None = None,
+    ) -> bytes:
         from execution.calls import call
 
-        return call(self, tx_fields, at_block)
+        return call(self, tx_fields, at_block, budget)
 
     def estimate_gas(
-        self: PlumeChain, tx_fields: dict[str, Any], at_block: int | None = None
+        self: PlumeChain,
+        tx_fields: dict[str, Any],
+        at_block: int | None = None,
+        budget: ExecutionBudget | None = None,
     ) -> int:
         from execution.calls import estimate_gas
 
-        return estimate_gas(self, tx_fields, at_block)
+        return estimate_gas(self, tx_fields, at_block, budget)

@@ -58,6 +58,7 @@ from eth.vm.forks.shanghai.constants import MAX_INITCODE_SIZE
 from eth.vm.spoof import SpoofTransaction
 from eth_utils import ValidationError
 
+from execution.budget import ExecutionAborted
 from execution.errors import TransactionFailed, describe
 from execution.transactions import ALLOWED_TX_TYPES, recover_sender
 
@@ -127,6 +128,8 @@ class PlumeTransactionExecutor(PragueTransactionExecutor):
             message = self.build_evm_message(transaction)
             computation = self.build_computation(message, transaction)
             return self.finalize_computation(transaction, computation)
+        except ExecutionAborted:
+            raise  # an RPC budget stopped it: the caller reports the bound, not a failure
         except Exception as exc:
             raise TransactionFailed(f"transaction failed after validation: {describe(exc)}") from exc
 

@@ -56,6 +56,14 @@ class RPCConfig:
     cors_origins: list[str] = field(default_factory=lambda: ["*"])
     max_body_bytes: int = 5 * 1024 * 1024
     max_batch: int = 100
+    # eth_call / eth_estimateGas / log queries (docs/rpc.md, "Limits")
+    gas_cap: int = 50_000_000  # most gas one execution gets, like geth's --rpc.gascap
+    batch_gas_cap: int = 500_000_000  # gas all executions of one request body may use
+    evm_timeout_ms: int = 5000  # wall time all executions of one request body share
+    max_concurrent_executions: int = 2  # worker threads; they share the GIL with consensus
+    # HTTP
+    body_timeout_ms: int = 10_000  # a request body must arrive within this
+    max_concurrent_requests: int = 256  # more in progress are answered 503
 
 
 @dataclass(frozen=True)
@@ -92,6 +100,10 @@ class Config:
             parse_host_port(getattr(getattr(self, section), key), name)
         for peer in self.p2p.persistent_peers:
             parse_peer(peer)
+        for key in ("gas_cap", "batch_gas_cap", "evm_timeout_ms", "max_concurrent_executions",
+                    "body_timeout_ms", "max_concurrent_requests"):
+            if getattr(self.rpc, key) < 1:
+                raise ConfigError(f"rpc.{key} must be at least 1, got {getattr(self.rpc, key)}")
         for name in ("consensus", "p2p", "rpc", "mempool"):
             section = getattr(self, name)
             for f in fields(section):

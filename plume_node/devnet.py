@@ -36,6 +36,7 @@ from typing import Any
 import click
 from eth_account import Account
 
+from plume_node import jsonlimits
 from plume_node.errors import BadOption, UserError
 from plume_node.config import Config, ConfigError, ConsensusConfig, dump_config, load_config, set_dotted
 from plume_node.files import write_atomic, write_private_file
@@ -171,7 +172,7 @@ def load_devnet(directory: Path) -> Devnet:
     if not path.exists():
         raise DevnetError(f"{directory} holds no devnet; create one with `plume-node devnet init --dir {directory}`")
     try:
-        data = json.loads(path.read_text())
+        data = jsonlimits.loads(path.read_text())
         nodes = tuple(
             NodeSpec(
                 name=n["name"],

@@ -20,6 +20,7 @@ from typing import Any
 from eth_utils import is_hex_address, to_canonical_address, to_checksum_address
 
 from consensus.crypto import address_of
+from plume_node import jsonlimits
 
 from plume_node.errors import UserError
 
@@ -148,7 +149,7 @@ def load_genesis(path: Path) -> GenesisDoc:
     except OSError as exc:
         raise GenesisError(f"cannot read {path}: {exc.strerror}") from None
     try:
-        data = json.loads(text)
+        data = jsonlimits.loads(text)
     except ValueError as exc:
         raise GenesisError(f"{path} is not valid JSON: {exc}") from None
     return parse_genesis(data, str(path))

@@ -19,6 +19,7 @@ import click
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
+from plume_node import jsonlimits
 from plume_node.errors import UserError
 from plume_node.files import unsafe_permissions, write_private_file
 
@@ -58,7 +59,7 @@ class Keystore:
         infos = []
         for path in sorted(self.dir.glob("*.json")):
             try:
-                address = json.loads(path.read_text())["address"]
+                address = jsonlimits.loads(path.read_text())["address"]
             except (OSError, ValueError, KeyError, TypeError):
                 continue  # not a keystore file; `keys list` shows keys, not debris
             infos.append(KeyInfo(path.stem, _checksum(address), path))
@@ -81,7 +82,7 @@ class Keystore:
             problem = unsafe_permissions(info.path)
             if problem is not None:
                 raise KeystoreError(problem)
-            keyfile = json.loads(info.path.read_text())
+            keyfile = jsonlimits.loads(info.path.read_text())
         except (OSError, ValueError) as exc:
             raise KeystoreError(f"keystore file {info.path} is unreadable: {exc}") from None
         try:

@@ -160,6 +160,7 @@ class Node:
 
     async def _start_rpc(self, nursery: trio.Nursery) -> None:
         from plume_node.rpc.server import serve_rpc
+        from plume_node.rpc.workers import ExecutionLimits
 
         rpc = self.config.rpc
         host, port = parse_host_port(rpc.listen_addr, "rpc.listen_addr")
@@ -173,6 +174,14 @@ class Node:
                     cors_origins=tuple(rpc.cors_origins),
                     max_body_bytes=rpc.max_body_bytes,
                     max_batch=rpc.max_batch,
+                    limits=ExecutionLimits(
+                        gas_cap=rpc.gas_cap,
+                        batch_gas_cap=rpc.batch_gas_cap,
+                        timeout_s=rpc.evm_timeout_ms / 1000,
+                        max_concurrent=rpc.max_concurrent_executions,
+                    ),
+                    body_timeout_s=rpc.body_timeout_ms / 1000,
+                    max_concurrent_requests=rpc.max_concurrent_requests,
                 )
             )
         except* OSError as group:

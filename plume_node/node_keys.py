@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from consensus.crypto import address_of
+from plume_node import jsonlimits
 from plume_node.errors import UserError
 from plume_node.files import unsafe_permissions, write_private_file
 
@@ -61,7 +62,7 @@ def load_key_file(path: Path) -> Ed25519KeyFile:
         problem = unsafe_permissions(path)
         if problem is not None:
             raise KeyFileError(problem)
-        doc = json.loads(path.read_text())
+        doc = jsonlimits.loads(path.read_text())
     except FileNotFoundError:
         raise KeyFileError(f"key file {path} is missing; run `plume-node init` to create a home") from None
     except (OSError, ValueError) as exc:

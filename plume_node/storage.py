@@ -19,6 +19,9 @@ This module owns:
 * ``Overlay``: an in-memory, never-committing layer of writes over a read-only
   base. The execution cache keeps a built/validated block's state writes in
   one of these until ``commit`` flushes them into the commit batch.
+* ``SnapshotDB`` / ``snapshot_view(db)``: a read-only, point-in-time view of
+  the LevelDB (a plyvel snapshot) that another thread may read while the
+  node keeps committing; JSON-RPC executes calls and scans logs on one.
 * ``open_database(path, create=...)``: opens (or creates) a Plume database and
   refuses anything else. A directory is a Plume database when it holds our
   marker file ``PLUME_DB`` *and* a LevelDB whose meta record carries our schema
@@ -223,6 +226,10 @@ class LevelDB(_PrefixMixin, BaseAtomicDB):
                     wb.put(key, value)
 
     # -- extras -------------------------------------------------------------
+    def snapshot(self) -> SnapshotDB:
+        """A read-only view of the database as it is now; later writes are not seen."""
+        return SnapshotDB(self._db.snapshot())
+
     def iterate_prefix(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
         """Committed (key without prefix, value) pairs under ``prefix``, in key order."""
         n = len(prefix)
@@ -486,6 +493,67 @@ class Overlay(_PrefixMixin, BaseAtomicDB):
                 target[key] = value
 
 
+class ReadOnlyError(StorageError):
+    """A write to a snapshot."""
+
+
+class SnapshotDB(_PrefixMixin, BaseAtomicDB):
+    """A plyvel snapshot as a read-only py-evm database.
+
+    Reads see the database as it was when the snapshot was taken, whatever is
+    committed afterwards, and may run in another thread than the writer's
+    (LevelDB snapshots are thread-safe). Every write raises ``ReadOnlyError``.
+    ``release()`` frees it (LevelDB keeps old values alive while it exists).
+    """
+
+    def __init__(self, snapshot: Any) -> None:
+        self._snapshot = snapshot
+
+    def __getitem__(self, key: bytes) -> bytes:
+        value = self._snapshot.get(_check_key(key))
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def get(self, key: bytes, default: Any = None) -> Any:  # type: ignore[override]
+        value = self._snapshot.get(_check_key(key))
+        return default if value is None else value
+
+    def _exists(self, key: bytes) -> bool:
+        return self._snapshot.get(_check_key(key)) is not None
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        raise ReadOnlyError("a database snapshot is read-only")
+
+    def __delitem__(self, key: bytes) -> None:
+        raise ReadOnlyError("a database snapshot is read-only")
+
+    def atomic_batch(self) -> Any:
+        raise ReadOnlyError("a database snapshot is read-only")
+
+    def release(self) -> None:
+        self._snapshot.release()
+
+
+def snapshot_view(db: DatabaseAPI) -> tuple[SnapshotDB, DatabaseAPI]:
+    """(the snapshot, a view of it shaped like ``db``) for a LevelDB or prefixed views of one.
+
+    Read through the view; ``release()`` the snapshot when done.
+    """
+    prefixes: list[bytes] = []
+    inner: Any = db
+    while isinstance(inner, PrefixedDB):
+        prefixes.append(inner.prefix)
+        inner = inner.inner
+    if not isinstance(inner, LevelDB):
+        raise StorageError(f"snapshots need a LevelDB underneath, not {type(inner).__name__}")
+    snapshot = inner.snapshot()
+    view: DatabaseAPI = snapshot
+    for prefix in reversed(prefixes):
+        view = PrefixedDB(view, prefix)
+    return snapshot, view
+
+
 @dataclass(frozen=True)
 class DatabaseInfo:
     path: Path
@@ -616,8 +684,11 @@ __all__ = [
     "LevelDB",
     "Overlay",
     "PrefixedDB",
+    "ReadOnlyError",
+    "SnapshotDB",
     "StorageError",
     "WriteBatch",
     "database_info",
     "open_database",
+    "snapshot_view",
 ]

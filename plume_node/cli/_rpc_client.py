@@ -15,6 +15,8 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
+from plume_node import jsonlimits
+
 DEFAULT_RPC_URL = "http://127.0.0.1:8545"
 
 
@@ -68,7 +70,7 @@ class RpcClient:
                 f"cannot reach the node at {self.url} ({exc}); start it with `plume-node start` or pass --rpc URL"
             ) from None
         try:
-            answer = json.loads(raw)
+            answer = jsonlimits.loads(raw)
         except ValueError:
             raise RpcClientError(f"the server at {self.url} did not answer JSON-RPC (is it a Plume node?)") from None
         if not isinstance(answer, dict):
@@ -83,7 +85,7 @@ class RpcClient:
 
 def _error_message(raw: bytes) -> str | None:
     try:
-        answer = json.loads(raw)
+        answer = jsonlimits.loads(raw)
         return str(answer["error"]["message"])
     except (ValueError, KeyError, TypeError):
         return None

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from plume_node import jsonlimits
 from plume_node.devnet import (
     ACCOUNTS_WARNING,
     DEFAULT_ACCOUNTS,
@@ -199,7 +200,7 @@ def up_cmd(validators: int | None, directory: str, base_port: int, timeout: floa
 def _print_try_it(net: Devnet, first: NodeSpec) -> None:
     """Where the dev accounts are, and a transfer a new user can paste (signed by `first`'s operator)."""
     try:
-        to = json.loads(net.accounts_path.read_text())["accounts"][0]["address"]
+        to = jsonlimits.loads(net.accounts_path.read_text())["accounts"][0]["address"]
     except (OSError, ValueError, KeyError, IndexError, TypeError):
         to = first.operator_address
     click.echo(f"dev accounts and their private keys (test keys only): {net.accounts_path}")

@@ -3,7 +3,9 @@
 The node runtime implements it; tests build one over a real PlumeChain and
 Mempool. Reads go straight to `chain` and `mempool`; anything that involves
 the network or consensus goes through a method, so the RPC layer never
-touches p2p or the engine.
+touches p2p or the engine. Calls and log scans read a snapshot of `chain`
+in a worker thread (`workers.py`), so its database must be a LevelDB (or
+prefixed views of one).
 """
 
 from __future__ import annotations

@@ -14,14 +14,17 @@ from typing import TYPE_CHECKING, Any
 
 import rlp
 from eth.abc import BlockHeaderAPI, ReceiptAPI
+from eth.exceptions import PyEVMError
+from eth_utils import ValidationError
 
-from execution.errors import CallError, NotFound
+from execution.errors import ExecutionError, NotFound
 
-from plume_node.rpc.errors import ExecutionReverted, ServerError
+from plume_node.rpc.errors import ServerError, execution_error
 from plume_node.rpc.params import BlockRef
 
 if TYPE_CHECKING:
     from execution.block import PlumeBlock
+    from execution.budget import ExecutionBudget
     from execution.chain import PlumeChain
     from execution.reads import StateView
 
@@ -48,9 +51,16 @@ class AccountReader:
         return self.view.storage(address, slot)
 
 
+# What a call or estimate may raise for a client's bad or too-costly request
+# (as opposed to a node bug): answered as an error, without a traceback.
+_EXECUTION_FAILURES = (ExecutionError, ValidationError, PyEVMError)
+
+
 class ChainView:
-    def __init__(self, chain: "PlumeChain") -> None:
+    def __init__(self, chain: "PlumeChain", budget: "ExecutionBudget | None" = None) -> None:
         self.chain = chain
+        # bounds every call/estimate made through this view (RPC workers pass the request's)
+        self.budget = budget
         self._receipts: dict[bytes, tuple[ReceiptAPI, ...]] = {}
 
     # -- head and blocks
@@ -154,29 +164,22 @@ class ChainView:
     def call(self, request: "CallRequest", ref: BlockRef) -> bytes:
         number = self._existing(ref)
         try:
-            return self.chain.call(self._call_fields(request), number)
-        except CallError as exc:
-            raise _call_error(exc) from None
+            return self.chain.call(self._call_fields(request), number, self.budget)
+        except _EXECUTION_FAILURES as exc:
+            raise execution_error(exc) from None
 
     def estimate_gas(self, request: "CallRequest", ref: BlockRef) -> int:
         number = self._existing(ref)
         try:
-            return self.chain.estimate_gas(self._call_fields(request), number)
-        except CallError as exc:
-            raise _call_error(exc) from None
+            return self.chain.estimate_gas(self._call_fields(request), number, self.budget)
+        except _EXECUTION_FAILURES as exc:
+            raise execution_error(exc) from None
 
     def _existing(self, ref: BlockRef) -> int:
         number = resolve_block_number(self, ref)
         if number > self.head_number():
             raise ServerError(f"header not found: block {number} is beyond the head ({self.head_number()})")
         return number
-
-
-def _call_error(exc: CallError) -> Exception:
-    message = str(exc)
-    if exc.revert_data or "revert" in message.lower():
-        return ExecutionReverted(exc.revert_data)
-    return ServerError(message)
 
 
 def resolve_block_number(view: ChainView, ref: BlockRef) -> int:

@@ -3,9 +3,15 @@
 Owns the protocol rules (single and batch requests, notifications, ids,
 positional or named params) and the method table. Knows nothing of HTTP
 (`server.py`) or of what the methods do (`methods_*.py`). Whatever the body
-holds, `Dispatcher.handle` returns a JSON-RPC answer: a method that raises
+holds, `Dispatcher.handle_body` returns a JSON-RPC answer: a method that raises
 something other than `RpcError` is a bug and becomes -32603 with the exception
 named, logged with its traceback, and the server keeps serving.
+
+The body's nesting depth is bounded before it is parsed (`plume_node.jsonlimits`).
+Methods run in the trio thread and must be cheap; one that executes EVM code
+or scans logs returns `OffThread(work)` and the dispatcher runs `work` in a
+worker thread (`workers.py`) under the body's `ExecutionBudget`, shared by
+every request of a batch.
 """
 
 from __future__ import annotations
@@ -17,6 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from execution.budget import ExecutionBudget
+from execution.errors import ExecutionError
+from plume_node import jsonlimits
 from plume_node.rpc.errors import (
     INTERNAL_ERROR,
     PARSE_ERROR,
@@ -24,11 +33,16 @@ from plume_node.rpc.errors import (
     InvalidRequest,
     RpcError,
     METHOD_NOT_FOUND,
+    execution_error,
+    truncate,
 )
+from plume_node.rpc.workers import OffThread, RpcWorkers
 
 log = logging.getLogger("plume.rpc")
 
 _MISSING = object()
+# A request id is echoed back; a string id longer than this is refused.
+MAX_ID_CHARS = 256
 
 
 @dataclass(frozen=True)
@@ -121,20 +135,22 @@ def _reject_constant(name: str) -> Any:
 class Dispatcher:
     """Answers JSON-RPC bodies by calling methods of `table` with `context`."""
 
-    def __init__(self, table: MethodTable, context: Any, *, max_batch: int = 100) -> None:
+    def __init__(
+        self, table: MethodTable, context: Any, *, max_batch: int = 100, workers: RpcWorkers | None = None
+    ) -> None:
         self.table = table
         self.context = context
         self.max_batch = max_batch
+        self.workers = workers if workers is not None else RpcWorkers()
 
-    def handle_body(self, body: bytes) -> bytes | None:
+    async def handle_body(self, body: bytes) -> bytes | None:
         """The response body for a request body, or None when every request
         was a notification (JSON-RPC 2.0: no answer at all)."""
         try:
-            request = json.loads(body, parse_constant=_reject_constant)
+            request = jsonlimits.loads(body, parse_constant=_reject_constant)
         except (ValueError, RecursionError) as exc:
-            # UnicodeDecodeError and JSONDecodeError are ValueErrors; deep nesting
-            # is a RecursionError.
-            reason = "nesting too deep" if isinstance(exc, RecursionError) else str(exc)
+            # UnicodeDecodeError, JSONDecodeError and JsonTooDeep are ValueErrors.
+            reason = "nesting too deep" if isinstance(exc, RecursionError) else truncate(str(exc))
             return _dumps(_error_response(None, RpcError(PARSE_ERROR, f"parse error: {reason}")))
         if isinstance(request, list):
             if not request:
@@ -148,12 +164,17 @@ class Dispatcher:
                         ),
                     )
                 )
-            answers = [a for a in (self.handle_one(r) for r in request) if a is not None]
-            return _dumps(answers) if answers else None
-        answer = self.handle_one(request)
+        budget = self.workers.new_budget()
+        try:
+            if isinstance(request, list):
+                answers = [a for a in [await self.handle_one(r, budget) for r in request] if a is not None]
+                return _dumps(answers) if answers else None
+            answer = await self.handle_one(request, budget)
+        finally:
+            self.workers.finish(budget)
         return None if answer is None else _dumps(answer)
 
-    def handle_one(self, request: Any) -> dict[str, Any] | None:
+    async def handle_one(self, request: Any, budget: ExecutionBudget) -> dict[str, Any] | None:
         """The response object for one request object, or None for a notification."""
         if not isinstance(request, dict):
             return _error_response(None, InvalidRequest("invalid request: expected a JSON object"))
@@ -164,32 +185,40 @@ class Dispatcher:
         if isinstance(request_id, float) and not math.isfinite(request_id):
             # 1e999 parses as infinity, which JSON cannot carry back.
             return _error_response(None, InvalidRequest("invalid request: id is not a finite number"))
+        if isinstance(request_id, str) and len(request_id) > MAX_ID_CHARS:
+            return _error_response(None, InvalidRequest(f"invalid request: id longer than {MAX_ID_CHARS} characters"))
         if request.get("jsonrpc") != "2.0":
             return _error_response(request_id, InvalidRequest('invalid request: "jsonrpc" must be "2.0"'))
         name = request.get("method")
         if not isinstance(name, str):
             return _error_response(request_id, InvalidRequest('invalid request: "method" must be a string'))
         try:
-            result = self.call(name, request.get("params"))
+            result = await self.call(name, request.get("params"), budget)
         except RpcError as error:
             response = _error_response(request_id, error)
         else:
             response = {"jsonrpc": "2.0", "id": request_id, "result": result}
         return response if has_id else None
 
-    def call(self, name: str, params: Any) -> Any:
+    async def call(self, name: str, params: Any, budget: ExecutionBudget) -> Any:
         method = self.table.methods.get(name)
         if method is None:
-            shown = name if len(name) <= 64 else name[:61] + "..."
-            raise RpcError(METHOD_NOT_FOUND, f"the method {shown} does not exist/is not available")
+            raise RpcError(METHOD_NOT_FOUND, f"the method {truncate(name, 64)} does not exist/is not available")
         args = _bind(method, params)
         try:
-            return method.func(self.context, *args)
+            result = method.func(self.context, *args)
+            if isinstance(result, OffThread):
+                result = await self.workers.run(self.context.chain, budget, result.work)
+            return result
         except RpcError:
             raise
+        except ExecutionError as exc:
+            # An execution that was refused or stopped (budget, invalid call):
+            # the client's doing, answered without a traceback.
+            raise execution_error(exc) from None
         except Exception as exc:  # a bug in a method or below it: answer, log, keep serving
             log.exception("RPC method %s failed", name)
-            raise RpcError(INTERNAL_ERROR, f"internal error in {name}: {type(exc).__name__}: {exc}") from exc
+            raise RpcError(INTERNAL_ERROR, truncate(f"internal error in {name}: {type(exc).__name__}: {exc}")) from exc
 
 
 def _dumps(value: Any) -> bytes:

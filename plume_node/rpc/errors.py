@@ -15,6 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from execution.budget import ExecutionAborted
+from execution.errors import CallError
+
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 METHOD_NOT_FOUND = -32601
@@ -25,6 +28,13 @@ SERVER_ERROR = -32000
 # viem) recognise it and split the range.
 LIMIT_EXCEEDED = -32005
 EXECUTION_REVERTED = 3
+# Error text built from a client's input is cut to this many characters.
+MAX_ERROR_TEXT = 200
+
+
+def truncate(text: str, limit: int = MAX_ERROR_TEXT) -> str:
+    """`text`, cut to `limit` characters (with "..." when cut)."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class RpcError(Exception):
@@ -100,3 +110,17 @@ class ExecutionReverted(RpcError):
         message = "execution reverted" if reason is None else f"execution reverted: {reason}"
         super().__init__(EXECUTION_REVERTED, message, "0x" + revert_data.hex())
         self.revert_data = revert_data
+
+
+def execution_error(exc: Exception) -> RpcError:
+    """The answer for an RPC execution that failed, was refused or was stopped.
+
+    A revert is code 3 with its data; a budget stop (timeout, gas budget,
+    shutdown) and any other execution or validation failure are -32000 with a
+    short message. None of these is a node bug, so none is logged with a traceback.
+    """
+    if isinstance(exc, CallError) and (exc.revert_data or "revert" in str(exc).lower()):
+        return ExecutionReverted(exc.revert_data)
+    if isinstance(exc, ExecutionAborted):
+        return ServerError(str(exc), data=exc.reason.value)
+    return ServerError(truncate(str(exc) or type(exc).__name__))

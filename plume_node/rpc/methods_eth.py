@@ -19,6 +19,7 @@ from plume_node.rpc.chainview import ChainView, resolve_block_number
 from plume_node.rpc.dispatch import MethodTable, Param
 from plume_node.rpc.encode import block as encode_block, d, q, receipt as encode_receipt, transaction, word
 from plume_node.rpc.errors import InvalidParams, ServerError
+from plume_node.rpc.workers import OffThread
 
 table = MethodTable()
 
@@ -298,12 +299,13 @@ def call_request(value: Any, name: str) -> CallRequest:
     )
 
 
+# Both run EVM code: in a worker thread, on a snapshot, under the request's budget.
 @table.register("eth_call", Param("transaction", call_request), Param("block", p.block_ref, LATEST))
-def eth_call(backend: Any, request: CallRequest, ref: p.BlockRef) -> str:
-    return d(ChainView(backend.chain).call(request, ref))
+def eth_call(backend: Any, request: CallRequest, ref: p.BlockRef) -> OffThread:
+    return OffThread(lambda ctx: d(ChainView(ctx.chain, ctx.budget).call(request, ref)))
 
 
 @table.register("eth_estimateGas", Param("transaction", call_request), Param("block", p.block_ref, LATEST))
-def eth_estimate_gas(backend: Any, request: CallRequest, ref: p.BlockRef) -> str:
-    return q(ChainView(backend.chain).estimate_gas(request, ref))
+def eth_estimate_gas(backend: Any, request: CallRequest, ref: p.BlockRef) -> OffThread:
+    return OffThread(lambda ctx: q(ChainView(ctx.chain, ctx.budget).estimate_gas(request, ref)))
 

@@ -5,6 +5,10 @@ ethers.js (v6) watches contract events over HTTP with these rather than
 eth_getLogs, so a library "works unmodified" only with them. Filters live in
 the server process (`FilterRegistry`, one per server), like geth's: a filter
 not polled for FILTER_TIMEOUT_S is dropped, and at most MAX_FILTERS exist.
+Their memory is bounded too: all log filters together hold at most
+MAX_FILTER_ENTRIES addresses and topic values, and at most
+MAX_PENDING_FILTERS pending-transaction filters (each remembers the pool's
+hashes) exist. Log scans run in an RPC worker (workers.py).
 """
 
 from __future__ import annotations
@@ -21,10 +25,15 @@ from plume_node.rpc.dispatch import MethodTable, Param
 from plume_node.rpc.encode import d
 from plume_node.rpc.errors import InvalidParams, ServerError
 from plume_node.rpc.methods_logs import MAX_BLOCK_RANGE, LogFilter, collect_logs, eth_get_logs, log_filter
+from plume_node.rpc.workers import OffThread, ReadContext
 
 FILTER_TIMEOUT_S = 300.0
 MAX_FILTERS = 1000
 MAX_PENDING_SEEN = 100_000
+# Addresses + topic values held by all log filters together (a filter holds
+# at most 1,000 addresses and 4 x 1,000 topic values): ~10 MB at most.
+MAX_FILTER_ENTRIES = 100_000
+MAX_PENDING_FILTERS = 64
 
 
 @dataclass
@@ -46,10 +55,22 @@ class FilterRegistry:
         for fid in [f for f, flt in self.filters.items() if now - flt.last_poll > FILTER_TIMEOUT_S]:
             del self.filters[fid]
 
+    def entries(self) -> int:
+        return sum(f.criteria.entry_count() for f in self.filters.values() if f.criteria is not None)
+
     def add(self, flt: _Filter) -> str:
         self._expire()
         if len(self.filters) >= MAX_FILTERS:
             raise ServerError(f"too many filters ({MAX_FILTERS}); uninstall some with eth_uninstallFilter")
+        if flt.kind == "pending" and sum(f.kind == "pending" for f in self.filters.values()) >= MAX_PENDING_FILTERS:
+            raise ServerError(
+                f"too many pending-transaction filters ({MAX_PENDING_FILTERS}); uninstall some with eth_uninstallFilter"
+            )
+        if flt.criteria is not None and self.entries() + flt.criteria.entry_count() > MAX_FILTER_ENTRIES:
+            raise ServerError(
+                f"log filters hold too many addresses and topics (at most {MAX_FILTER_ENTRIES} together); "
+                "uninstall some with eth_uninstallFilter or use eth_getLogs"
+            )
         fid = "0x" + secrets.token_hex(16)
         self.filters[fid] = flt
         return fid
@@ -94,7 +115,7 @@ def make_table(registry: FilterRegistry) -> MethodTable:
         return registry.add(_Filter("pending", head, registry.clock(), seen_pending=set(backend.mempool)))
 
     @table.register("eth_getFilterChanges", Param("id", _filter_id))
-    def eth_get_filter_changes(backend: Any, fid: str) -> list[Any]:
+    def eth_get_filter_changes(backend: Any, fid: str) -> list[Any] | OffThread:
         flt = registry.get(fid)
         view = ChainView(backend.chain)
         head = view.head_number()
@@ -115,13 +136,12 @@ def make_table(registry: FilterRegistry) -> MethodTable:
             return []  # a blockHash filter has no "new" logs
         low = max(start, resolve_block_number(view, criteria.from_ref))
         high = min(head, resolve_block_number(view, criteria.to_ref))
-        out: list[dict[str, Any]] = []
-        if low <= high:
-            collect_logs(view, criteria, low, high, out)
-        return out
+        if low > high:
+            return []
+        return OffThread(lambda ctx: _new_logs(ctx, criteria, low, high))
 
     @table.register("eth_getFilterLogs", Param("id", _filter_id))
-    def eth_get_filter_logs(backend: Any, fid: str) -> list[Any]:
+    def eth_get_filter_logs(backend: Any, fid: str) -> OffThread:
         flt = registry.get(fid)
         if flt.kind != "logs" or flt.criteria is None:
             raise ServerError("filter is not a log filter: use eth_getFilterChanges")
@@ -133,3 +153,9 @@ def make_table(registry: FilterRegistry) -> MethodTable:
         return registry.filters.pop(fid, None) is not None
 
     return table
+
+
+def _new_logs(ctx: ReadContext, criteria: LogFilter, low: int, high: int) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    collect_logs(ChainView(ctx.chain, ctx.budget), criteria, low, high, out)
+    return out

@@ -3,12 +3,16 @@
 Blocks whose header bloom cannot contain a match are skipped without reading
 their receipts, so a sparse query over the full range cap stays cheap. The
 range is capped (MAX_BLOCK_RANGE) and so is the answer (MAX_LOGS), each with
-an error that says how to narrow the query, like geth's -32005.
+an error that says how to narrow the query, like geth's -32005. A filter
+names at most MAX_ADDRESSES addresses, MAX_TOPICS topic positions and
+MAX_TOPIC_VALUES values per position (geth's figures), refused with -32602
+before any is parsed. The scan runs in an RPC worker on a snapshot
+(workers.py) and stops at the request's deadline.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from eth_bloom import BloomFilter
@@ -18,12 +22,15 @@ from plume_node.rpc.chainview import ChainView, resolve_block_number
 from plume_node.rpc.dispatch import MethodTable, Param
 from plume_node.rpc.encode import log_entry
 from plume_node.rpc.errors import LIMIT_EXCEEDED, InvalidParams, RpcError, ServerError
+from plume_node.rpc.workers import OffThread, ReadContext
 
 table = MethodTable()
 
 MAX_BLOCK_RANGE = 10_000
 MAX_LOGS = 10_000
 MAX_TOPICS = 4
+MAX_ADDRESSES = 1000
+MAX_TOPIC_VALUES = 1000  # per topic position
 
 
 @dataclass(frozen=True)
@@ -35,20 +42,48 @@ class LogFilter:
     # One entry per topic position: None = any, else the allowed values.
     topics: tuple[tuple[bytes, ...] | None, ...]
 
-    def matches_bloom(self, bloom: BloomFilter) -> bool:
-        if self.addresses and not any(a in bloom for a in self.addresses):
-            return False
-        for allowed in self.topics:
-            if allowed is not None and not any(t in bloom for t in allowed):
-                return False
-        return True
+    # for matching: the addresses as a set (filled in __post_init__)
+    address_set: frozenset[bytes] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "address_set", frozenset(self.addresses))
+
+    def entry_count(self) -> int:
+        """How many addresses and topic values it holds (what a filter costs to keep)."""
+        return len(self.addresses) + sum(len(t) for t in self.topics if t is not None)
 
     def matches(self, address: bytes, topics: tuple[bytes, ...]) -> bool:
-        if self.addresses and address not in self.addresses:
+        if self.addresses and address not in self.address_set:
             return False
         if len(topics) < len(self.topics):
             return False
         return all(allowed is None or topics[i] in allowed for i, allowed in enumerate(self.topics))
+
+
+class BloomQuery:
+    """A filter's bloom bits, computed once per query: a block is skipped
+    unless its header bloom has every bit of some address and of some value
+    at each topic position."""
+
+    def __init__(self, flt: LogFilter) -> None:
+        self.addresses = tuple(_bloom_bits(a) for a in flt.addresses)
+        self.topics = tuple(tuple(_bloom_bits(t) for t in allowed) for allowed in flt.topics if allowed is not None)
+
+    def may_match(self, bloom: int) -> bool:
+        if self.addresses and not any(bloom & m == m for m in self.addresses):
+            return False
+        return all(any(bloom & m == m for m in masks) for masks in self.topics)
+
+
+def _bloom_bits(value: bytes) -> int:
+    bloom = BloomFilter()
+    bloom.add(value)
+    return int(bloom)
+
+
+def _bounded_list(raw: Any, limit: int, where: str, what: str) -> None:
+    if isinstance(raw, list) and len(raw) > limit:
+        raise InvalidParams(f"{where}: at most {limit} {what}, got {len(raw)}")
 
 
 def log_filter(value: Any, name: str) -> LogFilter:
@@ -69,6 +104,7 @@ def log_filter(value: Any, name: str) -> LogFilter:
         return latest if raw is None else p.block_ref(raw, f"{name}.{key}", allow_hash=False)
 
     raw_address = value.get("address")
+    _bounded_list(raw_address, MAX_ADDRESSES, f"{name}.address", "addresses")
     if raw_address is None:
         addresses: tuple[bytes, ...] = ()
     elif isinstance(raw_address, list):
@@ -87,6 +123,7 @@ def log_filter(value: Any, name: str) -> LogFilter:
             if position is None:
                 topics.append(None)
             elif isinstance(position, list):
+                _bounded_list(position, MAX_TOPIC_VALUES, where, "values per topic position")
                 # An empty OR-list matches anything, as in geth.
                 values = tuple(p.hash32(t, f"{where}[{j}]") for j, t in enumerate(position) if t is not None)
                 topics.append(values if values and None not in position else None)
@@ -99,8 +136,6 @@ def log_filter(value: Any, name: str) -> LogFilter:
 
 def _logs_of_block(view: ChainView, blk: Any, flt: LogFilter, out: list[dict[str, Any]]) -> None:
     header = blk.header
-    if not flt.matches_bloom(BloomFilter(header.bloom)):
-        return
     log_index = 0
     for tx_index, (tx, rcpt) in enumerate(zip(blk.transactions, view.receipts(blk))):
         for log in rcpt.logs:
@@ -117,14 +152,20 @@ def _logs_of_block(view: ChainView, blk: Any, flt: LogFilter, out: list[dict[str
 
 
 @table.register("eth_getLogs", Param("filter", log_filter))
-def eth_get_logs(backend: Any, flt: LogFilter) -> list[dict[str, Any]]:
-    view = ChainView(backend.chain)
+def eth_get_logs(backend: Any, flt: LogFilter) -> OffThread:
+    return OffThread(lambda ctx: logs_matching(ctx, flt))
+
+
+def logs_matching(ctx: ReadContext, flt: LogFilter) -> list[dict[str, Any]]:
+    """eth_getLogs's answer, computed in a worker on its snapshot."""
+    view = ChainView(ctx.chain, ctx.budget)
     out: list[dict[str, Any]] = []
     if flt.block_hash is not None:
         blk = view.block_by_hash(flt.block_hash)
         if blk is None:
             raise ServerError(f"unknown block {('0x' + flt.block_hash.hex())}")
-        _logs_of_block(view, blk, flt, out)
+        if BloomQuery(flt).may_match(int(blk.header.bloom)):
+            _logs_of_block(view, blk, flt, out)
         return out
     head = view.head_number()
     start = resolve_block_number(view, flt.from_ref)
@@ -143,11 +184,16 @@ def eth_get_logs(backend: Any, flt: LogFilter) -> list[dict[str, Any]]:
 
 
 def collect_logs(view: ChainView, flt: LogFilter, start: int, end: int, out: list[dict[str, Any]]) -> None:
-    """Append the logs of blocks start..end (inclusive, committed) matching `flt`."""
+    """Append the logs of blocks start..end (inclusive, committed) matching `flt`.
+
+    With a budget on `view`, stops (`ExecutionAborted`) at its deadline."""
+    bloom_query = BloomQuery(flt)
     for number in range(start, end + 1):
+        if view.budget is not None:
+            view.budget.check()
         # The header's bloom rules most blocks out before their body is read.
         header = view.header_by_number(number)
-        if header is None or not flt.matches_bloom(BloomFilter(header.bloom)):
+        if header is None or not bloom_query.may_match(int(header.bloom)):
             continue
         blk = view.block_by_number(number)
         if blk is not None:

@@ -4,6 +4,14 @@ Owns everything HTTP: POST only, JSON content type, the body size cap, CORS
 (preflight and response headers). The request body goes to the `Dispatcher`;
 its answer goes back as the response. No response of this app is a 500: the
 dispatcher turns every failure into a JSON-RPC error.
+
+Slow or stalled clients are bounded here: a request whose body has not fully
+arrived `body_timeout_s` after its headers is answered 408; hypercorn drops
+a connection that sends nothing for as long (`read_timeout`, longer when the
+execution timeout is longer: it also runs while a request is answered) or
+stays idle (no request, or headers not complete) past `KEEP_ALIVE_TIMEOUT_S`; at most `max_concurrent_requests`
+requests are in progress at once, the next ones are answered 503 at once.
+(hypercorn 0.18 has no connection limit of its own.)
 """
 
 from __future__ import annotations
@@ -18,7 +26,8 @@ from hypercorn.config import Config
 from hypercorn.trio import serve
 
 from plume_node.rpc.dispatch import Dispatcher
-from plume_node.rpc.errors import INVALID_REQUEST
+from plume_node.rpc.errors import INVALID_REQUEST, SERVER_ERROR
+from plume_node.rpc.workers import BACKSTOP_GRACE_S, ExecutionLimits, RpcWorkers
 
 log = logging.getLogger("plume.rpc")
 
@@ -26,6 +35,10 @@ DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
 DEFAULT_MAX_BATCH = 100
 # How much of an oversized body is read and dropped before answering 413.
 DISCARD_LIMIT = 64 * 1024 * 1024
+DEFAULT_BODY_TIMEOUT_S = 10.0
+DEFAULT_MAX_CONCURRENT_REQUESTS = 256
+KEEP_ALIVE_TIMEOUT_S = 5.0  # hypercorn's default, stated here because it is a bound we rely on
+LISTEN_BACKLOG = 128
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -45,10 +58,15 @@ class RpcApp:
         *,
         cors_origins: Sequence[str] = ("*",),
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S,
+        max_concurrent_requests: int = DEFAULT_MAX_CONCURRENT_REQUESTS,
     ) -> None:
         self.dispatcher = dispatcher
         self.cors_origins = tuple(cors_origins)
         self.max_body_bytes = max_body_bytes
+        self.body_timeout_s = body_timeout_s
+        self.max_concurrent_requests = max_concurrent_requests
+        self.in_progress = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -56,6 +74,19 @@ class RpcApp:
             return
         if scope["type"] != "http":
             return  # websockets are not offered; hypercorn closes the connection
+        if self.in_progress >= self.max_concurrent_requests:
+            await _send_json_error(
+                send, 503, SERVER_ERROR,
+                f"server busy: {self.max_concurrent_requests} requests in progress; retry shortly", [],
+            )
+            return
+        self.in_progress += 1
+        try:
+            await self._http(scope, receive, send)
+        finally:
+            self.in_progress -= 1
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         cors = self._cors_headers(headers.get("origin"))
         method = scope["method"]
@@ -78,17 +109,24 @@ class RpcApp:
             return
         declared = headers.get("content-length")
         try:
-            body = await self._read_body(receive)
+            with trio.fail_after(self.body_timeout_s):
+                body = await self._read_body(receive)
         except BodyTooLarge:
             size = int(declared) if declared is not None and declared.isdigit() else None
             await self._too_large(send, cors, size)
             return
+        except trio.TooSlowError:
+            await _send_json_error(
+                send, 408, INVALID_REQUEST,
+                f"request body not received within {self.body_timeout_s:g}s", cors + [(b"connection", b"close")],
+            )
+            return
         if body is None:
             return  # the client went away
-        # Methods are synchronous and run in the trio thread: the chain is not
-        # thread-safe and a node commit may run at any await point, so each
-        # request sees one consistent state.
-        answer = self.dispatcher.handle_body(body)
+        # Cheap methods run here, in the trio thread, between two commits, so each
+        # sees one consistent state; EVM execution and log scans go to workers
+        # on a database snapshot (see workers.py).
+        answer = await self.dispatcher.handle_body(body)
         if answer is None:
             await _send(send, 204, b"", cors)
             return
@@ -176,6 +214,9 @@ async def serve_rpc(
     cors_origins: Sequence[str] = ("*",),
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     max_batch: int = DEFAULT_MAX_BATCH,
+    limits: ExecutionLimits = ExecutionLimits(),
+    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S,
+    max_concurrent_requests: int = DEFAULT_MAX_CONCURRENT_REQUESTS,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve the JSON-RPC API of `backend` (an `RpcBackend`) until cancelled.
@@ -185,8 +226,29 @@ async def serve_rpc(
     """
     from plume_node.rpc.methods import build_method_table
 
-    dispatcher = Dispatcher(build_method_table(), backend, max_batch=max_batch)
-    app = RpcApp(dispatcher, cors_origins=cors_origins, max_body_bytes=max_body_bytes)
+    workers = RpcWorkers(limits)
+    dispatcher = Dispatcher(build_method_table(), backend, max_batch=max_batch, workers=workers)
+    app = RpcApp(
+        dispatcher, cors_origins=cors_origins, max_body_bytes=max_body_bytes,
+        body_timeout_s=body_timeout_s, max_concurrent_requests=max_concurrent_requests,
+    )
+    # hypercorn's read timeout also runs while a request is being answered
+    # (the client is silent then): leave room for the longest execution.
+    read_timeout_s = max(body_timeout_s, limits.timeout_s + BACKSTOP_GRACE_S + 5.0)
+    config = _hypercorn_config(host, port, read_timeout_s)
+    try:
+        async with trio.open_nursery() as nursery:
+            binds = await nursery.start(serve, app, config)
+            bound_port = int(binds[0].rsplit(":", 1)[1])
+            log.info("JSON-RPC listening on %s", binds[0])
+            task_status.started(bound_port)
+    finally:
+        # Stop the EVM workers (they check the cancel flag every ~1000 opcodes)
+        # before the node closes the database under them.
+        await workers.drain()
+
+
+def _hypercorn_config(host: str, port: int, read_timeout_s: float) -> Config:
     config = Config()
     config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
     config.accesslog = None
@@ -194,12 +256,11 @@ async def serve_rpc(
     config.graceful_timeout = 1.0
     # Room for the largest allowed body plus headers in one incomplete request.
     config.h11_max_incomplete_size = 64 * 1024
-    nursery: trio.Nursery
-    async with trio.open_nursery() as nursery:
-        binds = await nursery.start(serve, app, config)
-        bound_port = int(binds[0].rsplit(":", 1)[1])
-        log.info("JSON-RPC listening on %s", binds[0])
-        task_status.started(bound_port)
+    # A connection that sends nothing for this long is closed, request or not.
+    config.read_timeout = read_timeout_s  # type: ignore[assignment]
+    config.keep_alive_timeout = KEEP_ALIVE_TIMEOUT_S
+    config.backlog = LISTEN_BACKLOG
+    return config
 
 
 __all__ = ["serve_rpc", "RpcApp"]

@@ -87,12 +87,12 @@ def test_amount_errors(text, fragment):
         parse_amount(text)
 
 
-def test_dispatcher_refuses_infinite_ids_and_never_emits_invalid_json():
+async def test_dispatcher_refuses_infinite_ids_and_never_emits_invalid_json():
     table = MethodTable()
     table.register("echo", Param("x", lambda value, name: value))(lambda context, x: x)
     dispatcher = Dispatcher(table, None)
-    answer = json.loads(dispatcher.handle_body(b'{"jsonrpc":"2.0","id":1e999,"method":"echo","params":[1]}'))
+    answer = json.loads(await dispatcher.handle_body(b'{"jsonrpc":"2.0","id":1e999,"method":"echo","params":[1]}'))
     assert answer["error"]["code"] == -32600
     # a non-finite float reaching a result is answered as valid JSON, not "Infinity"
-    answer = json.loads(dispatcher.handle_body(b'{"jsonrpc":"2.0","id":1,"method":"echo","params":[1e999]}'))
+    answer = json.loads(await dispatcher.handle_body(b'{"jsonrpc":"2.0","id":1,"method":"echo","params":[1e999]}'))
     assert answer["error"]["code"] == -32603

@@ -70,6 +70,7 @@ def test_deep_genesis_is_a_clear_error(tmp_path):
 def test_deep_key_file_is_a_clear_error(tmp_path):
     path = tmp_path / "node_key.json"
     path.write_text(DEEP_ARRAYS)
+    path.chmod(0o600)  # a private file, so the depth check is what refuses it
     with pytest.raises(KeyFileError, match="nesting depth"):
         load_key_file(path)
 

@@ -246,7 +246,7 @@ class ConsensusEngine:
         elif rs.step != RoundStep.COMMITTED:
             if message.round not in rs.proposals:
                 rs.proposals[message.round] = message
-                rs.proposed_hashes.add(message.block_hash)
+                self._note_proposed(message.block_hash)
                 self._votes.note_sender(message.round, message.proposer)
                 self._out.append(Broadcast(message, rs.blocks.get(message.block_hash, b"")))
         self._run_rules()
@@ -314,7 +314,7 @@ class ConsensusEngine:
             if len(alts) >= MAX_ALT_PROPOSALS_PER_ROUND and not self._votes.has_quorum_anywhere(p.block_hash):
                 return
             alts.append(p)
-        rs.proposed_hashes.add(p.block_hash)
+        self._note_proposed(p.block_hash)
         self._votes.note_sender(p.round, p.proposer)
         self._receive_block(p.round, p.block_hash, block)
         self._relay_when_valid(p)
@@ -383,6 +383,16 @@ class ConsensusEngine:
         if status in (CONFLICT, CONFLICT_DROPPED):
             assert other is not None
             self._report_evidence(DuplicateVoteEvidence.from_votes(other, v))
+
+    def _note_proposed(self, block_hash: bytes) -> None:
+        """`block_hash` is proposed at this height: votes for it parked as
+        unknown-value conflicts now count (and are passed on)."""
+        assert self._rs is not None and self._votes is not None
+        if block_hash in self._rs.proposed_hashes:
+            return
+        self._rs.proposed_hashes.add(block_hash)
+        for vote in self._votes.readmit(block_hash):
+            self._out.append(Relay(vote))
 
     def _report_evidence(self, ev: DuplicateVoteEvidence) -> None:
         key = hashlib.sha256(ev.encode()).digest()

@@ -10,13 +10,17 @@ equivocator could show a POL to some nodes and hide it from others forever
 than 2/3 of the power share more than 1/3, so at least one honest validator,
 who never votes twice. Memory stays bounded: per validator and vote set, at
 most MAX_EXTRA_VALUES conflicting values that are not "known" (nil or the
-hash of a proposal at this height) are kept. `HeightVoteSet` holds
+hash of a proposal at this height) are counted; a few more are parked
+(MAX_PARKED_PER_VALIDATOR, oldest evicted) and counted if a proposal for
+their value arrives later, so a POL whose votes came before its proposal is
+not lost (seed 306225 of the random engine tests). `HeightVoteSet` holds
 the vote sets of every round of a height plus, per round, which validators
 sent anything at all (for the f+1 fast round change).
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from .messages import NIL, PRECOMMIT, PREVOTE, Vote
@@ -29,6 +33,8 @@ CONFLICT_DROPPED = "conflict_dropped"  # evidence, but over the bound: not kept
 
 # Conflicting votes for values nobody proposed kept per validator per set.
 MAX_EXTRA_VALUES = 2
+# Further such votes parked per validator per set, until their value is proposed.
+MAX_PARKED_PER_VALIDATOR = 4
 
 
 @dataclass
@@ -43,6 +49,8 @@ class VoteSet:
     power_by_hash: dict[bytes, int] = field(default_factory=dict)
     total: int = 0
     _extra: dict[bytes, int] = field(default_factory=dict)
+    # validator -> block hash -> a conflicting vote dropped over MAX_EXTRA_VALUES
+    _parked: dict[bytes, OrderedDict[bytes, Vote]] = field(default_factory=dict)
 
     def get_vote(self, validator: bytes, block_hash: bytes) -> Vote | None:
         return self.by_hash.get(block_hash, {}).get(validator)
@@ -57,6 +65,7 @@ class VoteSet:
         if first is not None and not known_value:
             n = self._extra.get(vote.validator, 0)
             if n >= MAX_EXTRA_VALUES:
+                self._park(vote)
                 return CONFLICT_DROPPED, first
             self._extra[vote.validator] = n + 1
         power = self.validator_set.power_of(vote.validator)
@@ -67,6 +76,21 @@ class VoteSet:
         self.votes[vote.validator] = vote
         self.total += power
         return ADDED, None
+
+    def _park(self, vote: Vote) -> None:
+        parked = self._parked.setdefault(vote.validator, OrderedDict())
+        parked[vote.block_hash] = vote
+        if len(parked) > MAX_PARKED_PER_VALIDATOR:
+            parked.popitem(last=False)
+
+    def readmit(self, block_hash: bytes) -> list[Vote]:
+        """`block_hash` was just proposed: count the parked votes for it; return them."""
+        counted = []
+        for parked in self._parked.values():
+            vote = parked.pop(block_hash, None)
+            if vote is not None and self.add(vote)[0] == CONFLICT:
+                counted.append(vote)
+        return counted
 
     def power_for(self, block_hash: bytes) -> int:
         return self.power_by_hash.get(block_hash, 0)
@@ -115,6 +139,10 @@ class HeightVoteSet:
         if result[0] == ADDED:
             self.note_sender(vote.round, vote.validator)
         return result
+
+    def readmit(self, block_hash: bytes) -> list[Vote]:
+        """Count, in every round, parked votes for the newly proposed `block_hash`."""
+        return [vote for vs in self._sets.values() for vote in vs.readmit(block_hash)]
 
     def note_sender(self, round: int, address: bytes) -> None:
         senders = self._senders.setdefault(round, set())

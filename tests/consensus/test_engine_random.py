@@ -182,6 +182,17 @@ def test_byzantine_without_drops_is_safe_and_live(seed):
     assert net.done()
 
 
+# Seeds that once failed, kept as regression cases. 306225: an equivocator's
+# prevote for the POL value reached a node before the proposal did and was
+# dropped over the unknown-value cap; the POL stayed hidden from that node.
+@pytest.mark.parametrize("seed", [306225])
+def test_byzantine_seeds_that_once_stalled(seed):
+    net = RandomNet(seed, 0.0, byzantine=True, heights=3)
+    net.run(30000)
+    net.check_agreement()
+    assert net.done()
+
+
 @settings(max_examples=10, deadline=None)
 @given(st.integers(0, 2**32), st.sampled_from([(1, 1, 1, 1), (3, 1, 1, 1), (1, 2, 3, 4, 5)]))
 def test_random_order_without_drops_terminates(seed, powers):

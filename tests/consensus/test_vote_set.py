@@ -6,7 +6,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consensus.messages import NIL, PREVOTE, Vote
-from consensus.vote_set import ADDED, CONFLICT, CONFLICT_DROPPED, DUPLICATE, MAX_EXTRA_VALUES, VoteSet
+from consensus.vote_set import (
+    ADDED,
+    CONFLICT,
+    CONFLICT_DROPPED,
+    DUPLICATE,
+    MAX_EXTRA_VALUES,
+    MAX_PARKED_PER_VALIDATOR,
+    VoteSet,
+)
 from engine_harness import make_set
 
 KEYS, VSET = make_set([1, 2, 3, 4, 5])
@@ -54,3 +62,33 @@ def test_conflict_counts_for_its_value_but_not_twice_toward_any():
     assert status == CONFLICT and first.block_hash == HASHES[1]
     p = VSET.power_of(KEYS[4].address)
     assert vs.power_for(HASHES[1]) == vs.power_for(HASHES[2]) == vs.total == p
+
+
+def test_a_vote_dropped_for_an_unproposed_value_counts_once_it_is_proposed():
+    """Seed 306225 of the random engine tests: an equivocator's prevote for the
+    value that got a POL reached one node before the proposal did, over the
+    cap for unknown values, and was lost; that node never saw the POL and the
+    height never ended."""
+    vs = VoteSet(VSET)
+    extra = [b"\x10" * 32, b"\x11" * 32]
+    wanted = b"\x12" * 32
+    assert vs.add(vote(4, HASHES[1]), known_value=False)[0] == ADDED
+    for h in extra:
+        assert vs.add(vote(4, h), known_value=False)[0] == CONFLICT
+    assert vs.add(vote(4, wanted), known_value=False)[0] == CONFLICT_DROPPED
+    assert vs.power_for(wanted) == 0
+    assert vs.readmit(wanted) == [vote(4, wanted)]
+    assert vs.power_for(wanted) == VSET.power_of(KEYS[4].address)
+    assert vs.readmit(wanted) == []  # counted once
+    assert vs.total == VSET.power_of(KEYS[4].address)  # still one first vote toward "any"
+
+
+def test_parked_votes_are_bounded_per_validator():
+    vs = VoteSet(VSET)
+    vs.add(vote(4, HASHES[1]), known_value=False)
+    values = [bytes([0x20 + i]) * 32 for i in range(MAX_EXTRA_VALUES + MAX_PARKED_PER_VALIDATOR + 3)]
+    for h in values:
+        vs.add(vote(4, h), known_value=False)
+    parked = values[MAX_EXTRA_VALUES:]
+    assert all(vs.readmit(h) == [] for h in parked[:-MAX_PARKED_PER_VALIDATOR])  # evicted, oldest first
+    assert all(vs.readmit(h) == [vote(4, h)] for h in parked[-MAX_PARKED_PER_VALIDATOR:])

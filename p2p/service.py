@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import trio
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from p2p.errors import IdentityError, MessageError, P2PError
+from p2p.errors import IdentityError, MessageError, P2PError, clip
 from p2p.gossip import LRUSet
 from p2p.identity import ed25519_public_bytes, node_id_of
 from p2p.messages import (
@@ -130,7 +130,7 @@ class P2PService:
         self._event_send, self.events = trio.open_memory_channel[PeerEvent](self.config.event_queue_size)
         self.seen = LRUSet(self.config.seen_cache_size)
         self._peers: dict[str, _Peer] = {}
-        self._bans = BanList()
+        self._bans = BanList(self.config.max_bans)
         self._pending_inbound = 0  # accepted connections still in their handshake
         self._pending_outbound = 0
         self._changed = trio.Event()  # set and replaced whenever the peer set changes
@@ -195,13 +195,15 @@ class P2PService:
     def ban(self, peer_id: str, reason: str, seconds: float | None = None) -> None:
         """Disconnect `peer_id` (if connected) and refuse it, by node id and by
         address, for `seconds` (default `config.ban_seconds`)."""
+        reason = clip(reason)
         duration = self.config.ban_seconds if seconds is None else seconds
-        until = trio.current_time() + duration
-        self._bans.ban(node_ban_key(peer_id), until, reason)
+        now = trio.current_time()
+        until = now + duration
+        self._bans.ban(node_ban_key(peer_id), until, reason, now)
         peer = self._peers.get(peer_id)
         if peer is not None:
             for key in self._address_keys(peer):
-                self._bans.ban(key, until, reason)
+                self._bans.ban(key, until, reason, now)
             self._drop(peer, f"banned: {reason}")
         log.warning("p2p banned %s for %.0fs: %s", peer_id, duration, reason)
 
@@ -270,9 +272,9 @@ class P2PService:
 
     def _drop(self, peer: _Peer, reason: str, ban: str | None = None) -> None:
         if peer.close_reason is None:
-            peer.close_reason = reason
+            peer.close_reason = clip(reason)
         if ban is not None and peer.ban_reason is None:
-            peer.ban_reason = ban
+            peer.ban_reason = clip(ban)
         peer.cancel_scope.cancel()
 
     def _address_keys(self, peer: _Peer) -> list[str]:
@@ -282,9 +284,11 @@ class P2PService:
         return keys
 
     def _ban_keys(self, keys: Iterable[str], reason: str) -> None:
-        until = trio.current_time() + self.config.ban_seconds
+        reason = clip(reason)
+        now = trio.current_time()
+        until = now + self.config.ban_seconds
         for key in keys:
-            self._bans.ban(key, until, reason)
+            self._bans.ban(key, until, reason, now)
         log.warning("p2p banned %s for %.0fs: %s", ", ".join(keys), self.config.ban_seconds, reason)
 
     async def _accept_loop(self, listener: trio.SocketListener, nursery: trio.Nursery) -> None:
@@ -384,7 +388,7 @@ class P2PService:
                     "p2p refused %s (%s): %s",
                     label,
                     conn.remote_node_id if conn else "?",
-                    exc.reason,
+                    clip(exc.reason),
                 )
                 if exc.ban and conn is not None:
                     keys = [node_ban_key(conn.remote_node_id), address_ban_key(host, port)]
@@ -468,7 +472,7 @@ class P2PService:
         await conn.send_message(ours.encode())
         msg = decode_message(await conn.receive_message(), self.config.max_message_bytes)
         if isinstance(msg, Disconnect):
-            raise Refused(f"refused by peer: {msg.reason}", routine=msg.reason in _ROUTINE_REFUSALS)
+            raise Refused(clip(f"refused by peer: {msg.reason}"), routine=msg.reason in _ROUTINE_REFUSALS)
         if not isinstance(msg, Hello):
             raise Refused(f"expected Hello, got {type(msg).__name__}", ban=True)
         if msg.protocol_version != PROTOCOL_VERSION:

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from consensus.errors import ConsensusError
 from consensus.messages import PRECOMMIT, CommitCertificate
 from p2p import messages as wire
+from p2p.errors import clip
 
 log = logging.getLogger("plume.sync")
 
@@ -248,7 +249,7 @@ class BlockSync:
         record.resting_until = time.monotonic() + SYNC_REST_S
         record.verified = 0  # prove it again before it is believed
         self._requests.pop(peer_id, None)
-        reason = f"block sync: {fault.text}" + (f" ({detail})" if detail else "")
+        reason = clip(f"block sync: {fault.text}" + (f" ({detail})" if detail else ""))
         if fault.bans or record.faults >= MAX_SYNC_FAULTS:
             self.service.ban(peer_id, reason)
         else:

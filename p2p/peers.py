@@ -40,12 +40,18 @@ class P2PConfig:
     event_queue_size: int = 1024  # connected/disconnected events
     handshake_timeout: float = 10.0  # TCP connect + Noise + Hello
     ban_seconds: float = 600.0
-    dial_backoff_initial: float = 1.0
-    dial_backoff_max: float = 60.0
+    # Every dialed peer is a persistent peer: keep the backoff short, so a
+    # healed link is re-dialed within a couple of seconds.
+    dial_backoff_initial: float = 0.5
+    dial_backoff_max: float = 2.0
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     write_timeout: float = 20.0  # one message stuck in the socket this long => drop
-    ping_interval: float = 15.0
-    idle_timeout: float = 60.0  # nothing received this long => drop
+    # A dead link is dropped after idle_timeout; pings (and their pongs) keep
+    # a quiet but live link busy. Silence is counted in ping ticks, so our own
+    # event-loop stalls do not drop peers (see P2PService._pinger).
+    ping_interval: float = 1.0
+    idle_timeout: float = 6.0  # nothing received this long => drop
+    replace_quiet_after: float = 2.5  # a new connection replaces an old one silent this long
     seen_cache_size: int = 200_000
     known_cache_size: int = 20_000  # per peer
     max_bans: int = DEFAULT_MAX_BANS
@@ -58,7 +64,8 @@ class P2PConfig:
         for name in ("max_inbound", "max_outbound"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
-        for name in ("handshake_timeout", "write_timeout", "ping_interval", "idle_timeout", "dial_backoff_initial"):
+        positive = ("handshake_timeout", "write_timeout", "ping_interval", "idle_timeout", "dial_backoff_initial")
+        for name in (*positive, "replace_quiet_after"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
         if self.dial_backoff_max < self.dial_backoff_initial:

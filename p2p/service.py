@@ -20,6 +20,7 @@ The node uses it like this::
 from __future__ import annotations
 
 import logging
+import math
 import random
 import time
 from collections.abc import Callable, Iterable
@@ -92,6 +93,19 @@ class _Peer:
     connected_since: float = field(default_factory=time.time)
     close_reason: str | None = None
     ban_reason: str | None = None
+    # Liveness: any message received counts. `delivering` is set while the
+    # reader waits for the node to take a message (backpressure), which is
+    # not silence on the peer's part.
+    last_heard: float = field(default_factory=trio.current_time)
+    heard_since_tick: bool = True
+    delivering: bool = False
+
+    def heard(self) -> None:
+        self.last_heard = trio.current_time()
+        self.heard_since_tick = True
+
+    def quiet_for(self, now: float) -> float:
+        return 0.0 if self.delivering else now - self.last_heard
 
     def info(self) -> PeerInfo:
         return PeerInfo(
@@ -500,9 +514,14 @@ class P2PService:
         """Add `peer`, or return why not."""
         existing = self._peers.get(peer.node_id)
         if existing is not None:
-            # Both ends may dial each other at once. Both keep the connection
-            # that the smaller node id initiated, so they agree which survives.
-            if self._initiator(peer) < self._initiator(existing):
+            quiet = existing.quiet_for(trio.current_time())
+            if quiet > self.config.replace_quiet_after:
+                # The old link went silent (a partition, a peer that restarted
+                # behind a dead socket): the peer proved itself on a new one.
+                self._drop(existing, f"replaced by a new connection (old one quiet for {quiet:.1f}s)")
+            elif self._initiator(peer) < self._initiator(existing):
+                # Both ends may dial each other at once. Both keep the connection
+                # that the smaller node id initiated, so they agree which survives.
                 self._drop(existing, "replaced by a simultaneous connection")
             else:
                 return _ALREADY_CONNECTED
@@ -534,11 +553,8 @@ class P2PService:
     async def _reader(self, peer: _Peer) -> None:
         try:
             while True:
-                with trio.move_on_after(self.config.idle_timeout) as idle:
-                    data = await peer.conn.receive_message()
-                if idle.cancelled_caught:
-                    self._drop(peer, f"idle for {self.config.idle_timeout}s")
-                    return
+                data = await peer.conn.receive_message()
+                peer.heard()
                 msg = decode_message(data, self.config.max_message_bytes)
                 if not await self._handle(peer, msg, data):
                     return
@@ -570,7 +586,12 @@ class P2PService:
                 return True  # a duplicate: already delivered from another peer
         # Backpressure: if the node falls behind, this peer's reader waits
         # (and TCP slows the sender); other peers are unaffected.
-        await self._inbound_send.send((peer.node_id, msg))
+        peer.delivering = True
+        try:
+            await self._inbound_send.send((peer.node_id, msg))
+        finally:
+            peer.delivering = False
+            peer.heard()
         return True
 
     async def _writer(self, peer: _Peer) -> None:
@@ -589,8 +610,22 @@ class P2PService:
             self._drop(peer, f"send failed: {exc}")
 
     async def _pinger(self, peer: _Peer) -> None:
+        """Ping every `ping_interval`; drop the peer after `idle_timeout` of
+        silence. Silence is counted in ticks of this loop, so a stall of our
+        own event loop (a long block execution) counts once, not as the whole
+        stall: only a peer that stays silent while we listen is dropped."""
+        silent_ticks = 0
+        max_silent_ticks = max(1, math.ceil(self.config.idle_timeout / self.config.ping_interval))
         while True:
             await trio.sleep(self.config.ping_interval)
+            if peer.heard_since_tick or peer.delivering:
+                silent_ticks = 0
+            else:
+                silent_ticks += 1
+            peer.heard_since_tick = False
+            if silent_ticks >= max_silent_ticks:
+                self._drop(peer, f"idle: nothing received for {silent_ticks * self.config.ping_interval:.1f}s")
+                return
             self._ping_nonce = (self._ping_nonce + 1) % 2**64
             self._enqueue(peer, Ping(self._ping_nonce).encode())
 

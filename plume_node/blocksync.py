@@ -286,7 +286,10 @@ class BlockSync:
         started_at, from_height = self._started
         elapsed = max(time.monotonic() - started_at, 1e-6)
         log.info(
-            "sync: height %d of %d (%.1f blocks/s)", reached, self.target_height, (reached - from_height) / elapsed
+            "sync: height %d of %d (%.1f blocks/s)",
+            reached,
+            max(reached, self.target_height),
+            (reached - from_height) / elapsed,
         )
 
 

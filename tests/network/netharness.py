@@ -38,6 +38,7 @@ class NetNode:
     rpc_url: str
     node_id: str = ""
     p2p_port: int = 0
+    validator_address: str | None = None  # 0x-hex consensus address; None on a full node
     process: subprocess.Popen | None = None
 
     @property
@@ -108,7 +109,7 @@ class Net:
             ),
         )
         accounts = json.loads(devnet.accounts_path.read_text())["accounts"]
-        nodes = [NetNode(n.name, n.home, n.rpc_url, n.node_id, n.p2p_port) for n in devnet.nodes]
+        nodes = [NetNode(n.name, n.home, n.rpc_url, n.node_id, n.p2p_port, n.validator_address) for n in devnet.nodes]
         return cls(directory, nodes, accounts, devnet.chain_id)
 
     def start(self, indices=None) -> None:
@@ -143,3 +144,14 @@ class Net:
                     f"height {number}: {self.nodes[i].name} has {got['hash']} / {got['stateRoot']}, "
                     f"{reference.name} has {want['hash']} / {want['stateRoot']}"
                 )
+
+    def route_through(self, proxy) -> None:
+        """Make every node dial every other one through `proxy` (a `faultproxy.FaultProxy`),
+        one listener per directed link. Call before `start`."""
+        for node in self.nodes:
+            peers = []
+            for other in self.nodes:
+                if other is not node:
+                    port = proxy.add_link(node.name, other.name, other.p2p_port)
+                    peers.append(f"{other.node_id}@127.0.0.1:{port}")
+            node.set_persistent_peers(peers)

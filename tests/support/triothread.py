@@ -38,6 +38,10 @@ class TrioThread:
         """Run a plain function inside the trio thread (its state is not thread-safe)."""
         return trio.from_thread.run_sync(fn, *args, trio_token=self._token)
 
+    def run(self, async_fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+        """Run an async function inside the trio thread and return its result."""
+        return trio.from_thread.run(async_fn, *args, trio_token=self._token)
+
     def stop(self, timeout: float = 10.0) -> None:
         if self._token is not None and self._thread.is_alive():
             try:

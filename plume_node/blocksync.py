@@ -200,8 +200,13 @@ class BlockSync:
             rank = (-record.faults, record.verified, reach)
             if best is None or rank > best[0]:
                 best = (rank, peer.node_id, reach)
-        if best is not None:
-            self._send(best[1], RequestKind.FETCH, start, min(SYNC_BATCH, best[2] - start + 1), now)
+        if best is None:
+            return
+        _rank, peer_id, reach = best
+        if self._send(peer_id, RequestKind.FETCH, start, min(SYNC_BATCH, reach - start + 1), now):
+            if self._started is None and reach - committed > 1:  # one behind is consensus catching up
+                self._started = (now, committed)
+                log.info("behind: committed %d, peer %s has up to %d; syncing", committed, peer_id[:12], reach)
 
     def _send(self, peer_id: str, kind: RequestKind, start: int, count: int, now: float) -> bool:
         if not self.service.send(peer_id, wire.BlockRequest(start_height=start, count=count)):

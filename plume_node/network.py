@@ -102,6 +102,7 @@ class NodeNetwork:
             if isinstance(event, PeerConnected):
                 log.info("peer %s connected (%s, %s)", event.info.node_id[:12], event.info.address, event.info.direction)
                 self._send_status(event.info.node_id)
+                self.blocksync.step()  # its Hello told us its height
             elif isinstance(event, PeerDisconnected):
                 log.info("peer %s disconnected: %s", event.node_id[:12], event.reason)
                 self.blocksync.peer_gone(event.node_id)

@@ -40,6 +40,7 @@ class P2PConfig:
     event_queue_size: int = 1024  # connected/disconnected events
     handshake_timeout: float = 10.0  # TCP connect + Noise + Hello
     ban_seconds: float = 600.0
+    stall_ban_seconds: float = 10.0  # an inbound handshake that times out (not provably malice)
     # Every dialed peer is a persistent peer: keep the backoff short, so a
     # healed link is re-dialed within a couple of seconds.
     dial_backoff_initial: float = 0.5
@@ -65,7 +66,7 @@ class P2PConfig:
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
         positive = ("handshake_timeout", "write_timeout", "ping_interval", "idle_timeout", "dial_backoff_initial")
-        for name in (*positive, "replace_quiet_after"):
+        for name in (*positive, "replace_quiet_after", "stall_ban_seconds"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
         if self.dial_backoff_max < self.dial_backoff_initial:

@@ -297,13 +297,14 @@ class P2PService:
             keys.append(address_ban_key(peer.host, peer.listen_port))
         return keys
 
-    def _ban_keys(self, keys: Iterable[str], reason: str) -> None:
+    def _ban_keys(self, keys: Iterable[str], reason: str, seconds: float | None = None) -> None:
         reason = clip(reason)
+        duration = self.config.ban_seconds if seconds is None else seconds
         now = trio.current_time()
-        until = now + self.config.ban_seconds
+        until = now + duration
         for key in keys:
             self._bans.ban(key, until, reason, now)
-        log.warning("p2p banned %s for %.0fs: %s", ", ".join(keys), self.config.ban_seconds, reason)
+        log.warning("p2p banned %s for %.0fs: %s", ", ".join(keys), duration, reason)
 
     async def _accept_loop(self, listener: trio.SocketListener, nursery: trio.Nursery) -> None:
         while True:
@@ -389,10 +390,12 @@ class P2PService:
                     hello = await self._exchange_hello(conn, expected)
             except trio.TooSlowError:
                 if direction == "inbound":
-                    # A connection that stalls its handshake holds a slot:
-                    # ban it. A peer we dial that is slow is only retried
-                    # later (backoff); it may just be overloaded.
-                    self._ban_keys([address_ban_key(host, port)], "handshake timeout")
+                    # A connection that stalls its handshake held a slot: ban
+                    # its address, but briefly. A partition that strikes
+                    # mid-handshake looks the same, and on a real network the
+                    # key is the IP, which our own dialer to that peer checks
+                    # too: a long ban would keep a healed validator out.
+                    self._ban_keys([address_ban_key(host, port)], "handshake timeout", self.config.stall_ban_seconds)
                 else:
                     log.info("p2p %s handshake timed out", label)
                 return False

@@ -99,6 +99,7 @@ class _Peer:
     last_heard: float = field(default_factory=trio.current_time)
     heard_since_tick: bool = True
     delivering: bool = False
+    queued_bytes: int = 0  # in send_channel, not yet written
 
     def heard(self) -> None:
         self.last_heard = trio.current_time()
@@ -176,6 +177,12 @@ class P2PService:
 
     def is_connected(self, peer_id: str) -> bool:
         return peer_id in self._peers
+
+    def queued_bytes(self, peer_id: str) -> int:
+        """Bytes queued to `peer_id` and not yet written to its socket (0 if not connected).
+        Lets the node hold back bulk answers (block sync) to a peer that does not read."""
+        peer = self._peers.get(peer_id)
+        return peer.queued_bytes if peer is not None else 0
 
     def broadcast(self, msg: Message, exclude: Iterable[str] | None = None) -> int:
         """Queue `msg` to every connected peer that is not excluded and is not
@@ -277,6 +284,7 @@ class P2PService:
     def _enqueue(self, peer: _Peer, encoded: bytes) -> bool:
         try:
             peer.send_channel.send_nowait(encoded)
+            peer.queued_bytes += len(encoded)
             return True
         except trio.WouldBlock:
             self._drop(peer, "send queue full (slow peer)")
@@ -603,6 +611,7 @@ class P2PService:
                 wire = peer.conn.encode(encoded)
                 with trio.move_on_after(self.config.write_timeout) as stuck:
                     await peer.conn.send_wire(wire)
+                peer.queued_bytes -= len(encoded)
                 if stuck.cancelled_caught:
                     self._drop(peer, f"write stalled for {self.config.write_timeout}s (slow peer)")
                     return

@@ -119,6 +119,12 @@ class BlockSync:
     def serve(self, peer_id: str, request: wire.BlockRequest) -> None:
         app = self.node.app
         budget = self.service.config.max_message_bytes // MAX_RESPONSE_FRACTION
+        if self.service.queued_bytes(peer_id) > budget:
+            # It is not reading what we already sent: a flood of requests must
+            # not pile up responses in its send queue. An honest peer asks
+            # again after its timeout.
+            log.debug("not serving blocks to %s: %d bytes still queued", peer_id[:12], budget)
+            return
         blocks: list[tuple[bytes, bytes]] = []
         size = 0
         for height in range(request.start_height, request.start_height + request.count):

@@ -49,7 +49,7 @@ class App:
         return VSET
 
     def committed_block(self, height: int):
-        return None
+        return (b"b" * 1000, b"c" * 100) if 1 <= height <= self.committed else None
 
 
 @dataclass
@@ -73,6 +73,10 @@ class Service:
         self.claims = claims  # peer id -> claimed committed height
         self.sent: list[tuple[str, wire.BlockRequest]] = []
         self.banned: dict[str, str] = {}
+        self.queued: dict[str, int] = {}
+
+    def queued_bytes(self, peer_id: str) -> int:
+        return self.queued.get(peer_id, 0)
 
     def peers(self) -> list[PeerInfo]:
         return [PeerInfo(pid, "127.0.0.1:1", "outbound", h + 1, 0.0, 1) for pid, h in self.claims.items()]
@@ -152,3 +156,15 @@ def test_empty_answers_rotate_to_another_peer() -> None:
     _answer(sync, service, first)  # empty: EMPTY, and the peer rests
     assert service.sent[-1][0] != first and service.sent[-1][1].start_height == 11
     assert not service.banned
+
+
+def test_blocks_are_not_served_to_a_peer_that_does_not_read_its_answers() -> None:
+    node = Node()
+    service = Service({})
+    sync = BlockSync(node, service)
+    sync.serve("reader", wire.BlockRequest(start_height=1, count=5))
+    assert len(service.sent[-1][1].blocks) == 5
+    service.queued["flooder"] = service.config.max_message_bytes  # its earlier answers sit unread
+    for _ in range(100):
+        sync.serve("flooder", wire.BlockRequest(start_height=1, count=128))
+    assert all(peer != "flooder" for peer, _msg in service.sent)

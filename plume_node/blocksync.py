@@ -42,6 +42,7 @@ SYNC_TIMEOUT_S = 4.0  # an unanswered request is a fault; long enough for a busy
 SYNC_REST_S = 2.0  # after a fault a peer is not asked again for this long (others are tried)
 MAX_SYNC_FAULTS = 3  # net faults (faults minus deliveries) that get a peer banned
 MAX_SYNC_PEERS = 256  # sync records kept (connected peers and recently gone ones, oldest evicted)
+SYNC_RECORD_TTL_S = 600.0  # a record not touched this long (its peer gone) is forgotten
 MAX_RESPONSE_FRACTION = 2  # fill a block response to at most 1/2 of the message cap
 
 
@@ -79,6 +80,7 @@ class _SyncPeer:
     verified: int = 0  # highest committed height this peer has proven with a certificate
     faults: int = 0
     resting_until: float = 0.0
+    touched: float = 0.0  # last time it was looked at (every step while connected)
 
 
 class BlockSync:
@@ -109,6 +111,10 @@ class BlockSync:
         if self._started is None or target <= committed:
             return None
         return {"starting_block": self._started[1], "current_block": committed, "highest_block": target}
+
+    def tracked_peers(self) -> list[str]:
+        """Peers with a sync record (connected, or gone less than SYNC_RECORD_TTL_S ago)."""
+        return list(self._records)
 
     # ---- inputs ----------------------------------------------------------------
 
@@ -269,14 +275,25 @@ class BlockSync:
     # ---- bookkeeping -------------------------------------------------------------
 
     def _record(self, peer_id: str) -> _SyncPeer:
+        now = time.monotonic()
         record = self._records.get(peer_id)
         if record is None:
+            self._forget_old_records(now)
             record = self._records[peer_id] = _SyncPeer()
             if len(self._records) > MAX_SYNC_PEERS:
                 self._records.popitem(last=False)
         else:
             self._records.move_to_end(peer_id)
+        record.touched = now
         return record
+
+    def _forget_old_records(self, now: float) -> None:
+        # Least recently touched first: stop at the first one still fresh.
+        while self._records:
+            oldest = next(iter(self._records.values()))
+            if now - oldest.touched <= SYNC_RECORD_TTL_S:
+                return
+            self._records.popitem(last=False)
 
     def _is_resting(self, peer_id: str, now: float) -> bool:
         record = self._records.get(peer_id)

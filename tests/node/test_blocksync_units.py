@@ -168,3 +168,20 @@ def test_blocks_are_not_served_to_a_peer_that_does_not_read_its_answers() -> Non
     for _ in range(100):
         sync.serve("flooder", wire.BlockRequest(start_height=1, count=128))
     assert all(peer != "flooder" for peer, _msg in service.sent)
+
+
+def test_sync_records_are_bounded_and_expire(monkeypatch) -> None:
+    from plume_node.blocksync import MAX_SYNC_PEERS, SYNC_RECORD_TTL_S
+
+    clock = [0.0]
+    monkeypatch.setattr("plume_node.blocksync.time.monotonic", lambda: clock[0])
+    service = Service({f"peer{i}": 20 for i in range(MAX_SYNC_PEERS * 4)})
+    sync = BlockSync(Node(), service)
+    sync.step()
+    assert len(sync.tracked_peers()) == MAX_SYNC_PEERS
+    for peer_id in list(service.claims):  # the others left long ago
+        sync.peer_gone(peer_id)
+    service.claims = {"newcomer": 20}
+    clock[0] += SYNC_RECORD_TTL_S + 1
+    sync.step()
+    assert sync.tracked_peers() == ["newcomer"]

@@ -359,14 +359,22 @@ class P2PService:
                 continue
             outbound = sum(1 for p in self._peers.values() if p.direction == "outbound") + self._pending_outbound
             registered = False
+            attempt_started = trio.current_time()
             if outbound < self.config.max_outbound:
                 registered = await self._dial_once(target)
+            # Jitter so two nodes re-dialing each other do not stay in lockstep.
+            pause = backoff * random.uniform(0.8, 1.2)
             if registered:
                 backoff = self.config.dial_backoff_initial
-            # Jitter so two nodes re-dialing each other do not stay in lockstep.
-            await trio.sleep(backoff * random.uniform(0.8, 1.2))
-            if not registered:
+                pause = backoff * random.uniform(0.8, 1.2)
+            else:
+                # The backoff runs from the start of the attempt: one that
+                # stalled until its handshake timeout (a partition) has waited
+                # already, and is retried at once, so a healed link is found
+                # within a SYN retransmission or two, not a backoff later.
+                pause -= trio.current_time() - attempt_started
                 backoff = min(backoff * 2, self.config.dial_backoff_max)
+            await trio.sleep(max(0.0, pause))
 
     async def _dial_once(self, target: PeerAddress) -> bool:
         self._pending_outbound += 1

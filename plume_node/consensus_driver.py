@@ -36,6 +36,7 @@ from consensus.engine import ConsensusEngine
 from consensus.messages import NIL, PRECOMMIT, PREVOTE, CommitCertificate, DuplicateVoteEvidence, Proposal, Vote
 from consensus.signer import STEP_PREVOTE, STEP_PROPOSAL, Signer
 from consensus.validators import ValidatorSet
+from p2p.errors import clip
 
 log = logging.getLogger("plume.consensus")
 
@@ -195,6 +196,7 @@ class ConsensusDriver:
                 reason = self.app.validate_block(action.height, action.block_hash, action.block)
                 self.timings["validate_ms"] = (time.perf_counter() - started) * 1000
                 if reason is not None:
+                    reason = clip(reason)  # built from a peer's block: bounded before it is logged or kept
                     log.warning("block %s at height %d is invalid: %s", action.block_hash.hex()[:12], action.height, reason)
                 queue.extend(
                     self.engine.on_block_validated(

@@ -61,6 +61,12 @@ class SyncFault(enum.Enum):
         self.bans = bans
 
 
+class TipBeyondTrust(Exception):
+    """A tip certificate, validly signed as far as this node can tell, whose
+    signers hold no more than 1/3 of the newest validator set it knows: the
+    set changed too much since. Not provable yet, and not provably a lie."""
+
+
 class RequestKind(enum.Enum):
     TIP_PROBE = "tip probe"
     FETCH = "fetch"
@@ -80,6 +86,7 @@ class _SyncPeer:
     verified: int = 0  # highest committed height this peer has proven with a certificate
     faults: int = 0
     resting_until: float = 0.0
+    probed: int = 0  # highest claimed tip whose certificate we checked (proven or beyond trust)
     touched: float = 0.0  # last time it was looked at (every step while connected)
 
 
@@ -189,8 +196,11 @@ class BlockSync:
             record = self._record(peer.node_id)
             # A peer within one batch is fetched from directly (delivery verifies
             # it); one whose proven tip covers the next batch is not asked again.
+            beyond_trust = record.probed > record.verified and claimed <= record.probed + SYNC_BATCH
             if claimed - committed <= SYNC_BATCH or claimed <= record.verified or record.verified >= needed:
                 continue
+            if beyond_trust:
+                continue  # asked lately; it is fetched from batch by batch meanwhile
             if peer.node_id in self._requests:
                 continue
             if self._send(peer.node_id, RequestKind.TIP_PROBE, claimed, 1, now):
@@ -206,7 +216,9 @@ class BlockSync:
                 continue
             record = self._record(peer.node_id)
             claimed = _claimed_tip(peer)
-            reach = max(record.verified, claimed if claimed - committed <= SYNC_BATCH else 0)
+            # Beyond what it proved, a peer is asked for one batch past our
+            # head at most: each block is verified on its own anyway.
+            reach = max(record.verified, min(claimed, committed + SYNC_BATCH))
             if reach < start:
                 continue
             rank = (-record.faults, record.verified, reach)
@@ -238,8 +250,13 @@ class BlockSync:
         except ConsensusError as exc:
             self._fault(peer_id, SyncFault.BAD_TIP_CERTIFICATE, str(exc))
             return
+        except TipBeyondTrust as exc:
+            self._record(peer_id).probed = height
+            log.info("peer %s cannot prove its tip %d yet: %s", peer_id[:12], height, exc)
+            return
         record = self._record(peer_id)
         record.verified = max(record.verified, height)
+        record.probed = max(record.probed, height)
         log.info("peer %s proved its tip %d", peer_id[:12], height)
 
     def _deliver(self, peer_id: str, request: _Request, response: wire.BlockResponse) -> None:
@@ -264,7 +281,7 @@ class BlockSync:
         record = self._record(peer_id)
         record.faults += 1
         record.resting_until = time.monotonic() + SYNC_REST_S
-        record.verified = 0  # prove it again before it is believed
+        record.verified = record.probed = 0  # prove it again before it is believed
         self._requests.pop(peer_id, None)
         reason = clip(f"block sync: {fault.text}" + (f" ({detail})" if detail else ""))
         if fault.bans or record.faults >= MAX_SYNC_FAULTS:
@@ -327,7 +344,9 @@ def _claimed_tip(peer) -> int:
 
 
 def verify_tip_certificate(app, cert: CommitCertificate) -> None:
-    """Raise ConsensusError unless `cert` proves its height was committed.
+    """Raise unless `cert` proves its height was committed: ConsensusError if
+    it is invalid (a ban), TipBeyondTrust if it may be valid but this node
+    cannot tell yet.
 
     With the validator set this node's chain defines for that height: the
     full check. Beyond the sets this node knows: more than 1/3 of the power
@@ -351,4 +370,4 @@ def verify_tip_certificate(app, cert: CommitCertificate) -> None:
             raise ConsensusError(f"bad signature on the precommit by {vote.validator.hex()}")
         power += validator.power
     if power * 3 <= trusted.total_power:
-        raise ConsensusError(f"signed by {power} of {trusted.total_power} known power; need more than 1/3")
+        raise TipBeyondTrust(f"signed by {power} of {trusted.total_power} known power; need more than 1/3")

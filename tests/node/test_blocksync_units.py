@@ -19,11 +19,12 @@ from consensus.validators import Validator, ValidatorSet
 from p2p import messages as wire
 from p2p.framing import DEFAULT_MAX_MESSAGE_BYTES
 from p2p.peers import P2PConfig, PeerInfo
-from plume_node.blocksync import MAX_SYNC_FAULTS, BlockSync, SyncFault, verify_tip_certificate
+from plume_node.blocksync import MAX_SYNC_FAULTS, BlockSync, SyncFault, TipBeyondTrust, verify_tip_certificate
 
 CHAIN = "1337"
 KEYS = [PrivateKey.from_seed(hashlib.sha256(b"sync-key-%d" % i).digest()) for i in range(4)]
 VSET = ValidatorSet.new(Validator.from_pub_key(k.public_key.raw, 10) for k in KEYS)
+STRANGERS = [PrivateKey.from_seed(hashlib.sha256(b"stranger-%d" % i).digest()) for i in range(4)]
 
 
 def certificate(height: int, signers: list[PrivateKey], chain: str = CHAIN) -> CommitCertificate:
@@ -100,11 +101,10 @@ def test_a_tip_within_the_known_validator_sets_needs_two_thirds() -> None:
 def test_a_tip_beyond_the_known_sets_needs_more_than_a_third_of_the_newest_known_set() -> None:
     app = App(committed=10)
     verify_tip_certificate(app, certificate(500, KEYS[:2]))
-    with pytest.raises(ConsensusError, match="1/3"):
+    with pytest.raises(TipBeyondTrust, match="1/3"):
         verify_tip_certificate(app, certificate(500, KEYS[:1]))
-    strangers = [PrivateKey.from_seed(hashlib.sha256(b"stranger-%d" % i).digest()) for i in range(4)]
-    with pytest.raises(ConsensusError):  # signers this node does not know count for nothing
-        verify_tip_certificate(app, certificate(500, strangers))
+    with pytest.raises(TipBeyondTrust):  # signers this node does not know count for nothing
+        verify_tip_certificate(app, certificate(500, STRANGERS))
     with pytest.raises(ConsensusError, match="signature"):  # signed for another chain
         verify_tip_certificate(app, certificate(500, KEYS[:3], chain="other"))
 
@@ -185,3 +185,18 @@ def test_sync_records_are_bounded_and_expire(monkeypatch) -> None:
     clock[0] += SYNC_RECORD_TTL_S + 1
     sync.step()
     assert sync.tracked_peers() == ["newcomer"]
+
+
+def test_a_tip_beyond_trust_is_no_fault_and_the_peer_is_fetched_from_batch_by_batch() -> None:
+    # The validator set rotated since our head: an honest peer cannot prove its
+    # tip to us yet, but its blocks verify one by one against our own chain.
+    node = Node()
+    service = Service({"rotated": 5000})
+    sync = BlockSync(node, service)
+    sync.step()
+    sync.receive("rotated", wire.BlockResponse(((b"block", certificate(5000, STRANGERS).encode()),)))
+    assert not service.banned
+    fetch = service.sent[-1][1]
+    assert (fetch.start_height, fetch.count) == (11, 32)
+    assert sync.syncing() is None  # nothing proven, nothing reported
+    assert sum(1 for _p, m in service.sent if m.start_height == 5000) == 1  # not re-probed at once

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 import msgpack
 
-from p2p.errors import MessageError
+from p2p.errors import MessageError, describe
 from p2p.framing import DEFAULT_MAX_MESSAGE_BYTES
 
 PROTOCOL_VERSION = 1
@@ -259,7 +259,7 @@ def decode_message(data: bytes, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> M
         raise MessageError("message must be a non-empty msgpack array")
     tag = obj[0]
     if type(tag) is not int or tag not in MESSAGE_TYPES:
-        raise MessageError(f"unknown message type tag {tag!r}")
+        raise MessageError(f"unknown message type tag {describe(tag)}")
     cls = MESSAGE_TYPES[tag]
     if len(obj) - 1 != len(cls._KINDS):
         raise MessageError(f"{cls.__name__} has {len(cls._KINDS)} fields, got {len(obj) - 1}")

@@ -6,19 +6,27 @@ uses), `PeerAddress` parsing of ``NODEID@HOST:PORT``, `PeerInfo` and the
 connected/disconnected events, and `BanList`. Bans are kept by node id and by
 address: a non-loopback address is banned by its IP; on loopback, where a
 devnet runs all its nodes on one IP, by IP and port, so one faulty local
-node does not cut the others off.
+node does not cut the others off. The ban list is bounded
+(`max_bans`, oldest evicted) and drops expired entries on its own (checked on
+insert and lookup, at most every `BAN_PRUNE_INTERVAL` seconds), and every
+reason it keeps is clipped to `MAX_ERROR_TEXT` characters.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Literal
 
+from p2p.errors import clip
 from p2p.framing import DEFAULT_MAX_MESSAGE_BYTES
 from p2p.identity import is_node_id
 
 Direction = Literal["inbound", "outbound"]
+
+DEFAULT_MAX_BANS = 10_000  # ban entries kept (node ids and addresses); the oldest is evicted beyond
+BAN_PRUNE_INTERVAL = 10.0  # seconds between sweeps of expired bans
 
 
 @dataclass(frozen=True)
@@ -32,23 +40,33 @@ class P2PConfig:
     event_queue_size: int = 1024  # connected/disconnected events
     handshake_timeout: float = 10.0  # TCP connect + Noise + Hello
     ban_seconds: float = 600.0
-    dial_backoff_initial: float = 1.0
-    dial_backoff_max: float = 60.0
+    stall_ban_seconds: float = 10.0  # an inbound handshake that times out (not provably malice)
+    # Every dialed peer is a persistent peer: keep the backoff short, so a
+    # healed link is re-dialed within a couple of seconds.
+    dial_backoff_initial: float = 0.5
+    dial_backoff_max: float = 2.0
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     write_timeout: float = 20.0  # one message stuck in the socket this long => drop
-    ping_interval: float = 15.0
-    idle_timeout: float = 60.0  # nothing received this long => drop
+    # A dead link is dropped after idle_timeout; pings (and their pongs) keep
+    # a quiet but live link busy. Silence is counted in ping ticks, so our own
+    # event-loop stalls do not drop peers (see P2PService._pinger).
+    ping_interval: float = 1.0
+    idle_timeout: float = 6.0  # nothing received this long => drop
+    replace_quiet_after: float = 2.5  # a new connection replaces an old one silent this long
     seen_cache_size: int = 200_000
     known_cache_size: int = 20_000  # per peer
+    max_bans: int = DEFAULT_MAX_BANS
 
     def __post_init__(self) -> None:
-        for name in ("send_queue_size", "inbound_queue_size", "event_queue_size", "seen_cache_size", "known_cache_size"):
+        sizes = ("send_queue_size", "inbound_queue_size", "event_queue_size", "seen_cache_size", "known_cache_size")
+        for name in (*sizes, "max_bans"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
         for name in ("max_inbound", "max_outbound"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
-        for name in ("handshake_timeout", "write_timeout", "ping_interval", "idle_timeout", "dial_backoff_initial"):
+        positive = ("handshake_timeout", "write_timeout", "ping_interval", "idle_timeout", "dial_backoff_initial")
+        for name in (*positive, "replace_quiet_after", "stall_ban_seconds"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
         if self.dial_backoff_max < self.dial_backoff_initial:
@@ -117,35 +135,55 @@ def node_ban_key(node_id: str) -> str:
 
 
 class BanList:
-    """Ban keys with expiry times on a caller-supplied monotonic clock."""
+    """Ban keys with expiry times on a caller-supplied monotonic clock; bounded
+    (the oldest ban is evicted beyond `max_entries`) and self-pruning."""
 
-    def __init__(self) -> None:
-        self._until: dict[str, float] = {}
-        self._reasons: dict[str, str] = {}
+    def __init__(self, max_entries: int = DEFAULT_MAX_BANS) -> None:
+        if max_entries < 1:
+            raise ValueError("max_entries must be at least 1")
+        self.max_entries = max_entries
+        self._bans: OrderedDict[str, tuple[float, str]] = OrderedDict()  # key -> (until, reason), oldest first
+        self._next_prune = float("-inf")
 
-    def ban(self, key: str, until: float, reason: str) -> None:
-        if until > self._until.get(key, float("-inf")):
-            self._until[key] = until
-            self._reasons[key] = reason
+    def __len__(self) -> int:
+        return len(self._bans)
+
+    def ban(self, key: str, until: float, reason: str, now: float | None = None) -> None:
+        """Ban `key` until `until` (never shortens a ban). `now` lets it sweep expired bans."""
+        if now is not None:
+            self._prune(now)
+        current = self._bans.get(key)
+        if current is not None and current[0] >= until:
+            return
+        self._bans[key] = (until, clip(reason))
+        self._bans.move_to_end(key)
+        while len(self._bans) > self.max_entries:
+            self._bans.popitem(last=False)
 
     def unban(self, key: str) -> None:
-        self._until.pop(key, None)
-        self._reasons.pop(key, None)
+        self._bans.pop(key, None)
 
     def banned_until(self, key: str, now: float) -> float | None:
-        until = self._until.get(key)
-        if until is None:
+        self._prune(now)
+        entry = self._bans.get(key)
+        if entry is None:
             return None
-        if until <= now:
+        if entry[0] <= now:
             self.unban(key)
             return None
-        return until
+        return entry[0]
 
     def is_banned(self, key: str, now: float) -> bool:
         return self.banned_until(key, now) is not None
 
     def active(self, now: float) -> dict[str, tuple[float, str]]:
         """key -> (seconds remaining, reason) for every unexpired ban."""
-        for key in [k for k, u in self._until.items() if u <= now]:
-            self.unban(key)
-        return {k: (u - now, self._reasons[k]) for k, u in self._until.items()}
+        self._prune(now, force=True)
+        return {k: (until - now, reason) for k, (until, reason) in self._bans.items()}
+
+    def _prune(self, now: float, force: bool = False) -> None:
+        if not force and now < self._next_prune:
+            return
+        self._next_prune = now + BAN_PRUNE_INTERVAL
+        for key in [k for k, (until, _reason) in self._bans.items() if until <= now]:
+            del self._bans[key]

@@ -20,6 +20,7 @@ The node uses it like this::
 from __future__ import annotations
 
 import logging
+import math
 import random
 import time
 from collections.abc import Callable, Iterable
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 import trio
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from p2p.errors import IdentityError, MessageError, P2PError
+from p2p.errors import IdentityError, MessageError, P2PError, clip
 from p2p.gossip import LRUSet
 from p2p.identity import ed25519_public_bytes, node_id_of
 from p2p.messages import (
@@ -92,6 +93,20 @@ class _Peer:
     connected_since: float = field(default_factory=time.time)
     close_reason: str | None = None
     ban_reason: str | None = None
+    # Liveness: any message received counts. `delivering` is set while the
+    # reader waits for the node to take a message (backpressure), which is
+    # not silence on the peer's part.
+    last_heard: float = field(default_factory=trio.current_time)
+    heard_since_tick: bool = True
+    delivering: bool = False
+    queued_bytes: int = 0  # in send_channel, not yet written
+
+    def heard(self) -> None:
+        self.last_heard = trio.current_time()
+        self.heard_since_tick = True
+
+    def quiet_for(self, now: float) -> float:
+        return 0.0 if self.delivering else now - self.last_heard
 
     def info(self) -> PeerInfo:
         return PeerInfo(
@@ -130,7 +145,7 @@ class P2PService:
         self._event_send, self.events = trio.open_memory_channel[PeerEvent](self.config.event_queue_size)
         self.seen = LRUSet(self.config.seen_cache_size)
         self._peers: dict[str, _Peer] = {}
-        self._bans = BanList()
+        self._bans = BanList(self.config.max_bans)
         self._pending_inbound = 0  # accepted connections still in their handshake
         self._pending_outbound = 0
         self._changed = trio.Event()  # set and replaced whenever the peer set changes
@@ -162,6 +177,12 @@ class P2PService:
 
     def is_connected(self, peer_id: str) -> bool:
         return peer_id in self._peers
+
+    def queued_bytes(self, peer_id: str) -> int:
+        """Bytes queued to `peer_id` and not yet written to its socket (0 if not connected).
+        Lets the node hold back bulk answers (block sync) to a peer that does not read."""
+        peer = self._peers.get(peer_id)
+        return peer.queued_bytes if peer is not None else 0
 
     def broadcast(self, msg: Message, exclude: Iterable[str] | None = None) -> int:
         """Queue `msg` to every connected peer that is not excluded and is not
@@ -195,13 +216,15 @@ class P2PService:
     def ban(self, peer_id: str, reason: str, seconds: float | None = None) -> None:
         """Disconnect `peer_id` (if connected) and refuse it, by node id and by
         address, for `seconds` (default `config.ban_seconds`)."""
+        reason = clip(reason)
         duration = self.config.ban_seconds if seconds is None else seconds
-        until = trio.current_time() + duration
-        self._bans.ban(node_ban_key(peer_id), until, reason)
+        now = trio.current_time()
+        until = now + duration
+        self._bans.ban(node_ban_key(peer_id), until, reason, now)
         peer = self._peers.get(peer_id)
         if peer is not None:
             for key in self._address_keys(peer):
-                self._bans.ban(key, until, reason)
+                self._bans.ban(key, until, reason, now)
             self._drop(peer, f"banned: {reason}")
         log.warning("p2p banned %s for %.0fs: %s", peer_id, duration, reason)
 
@@ -261,6 +284,7 @@ class P2PService:
     def _enqueue(self, peer: _Peer, encoded: bytes) -> bool:
         try:
             peer.send_channel.send_nowait(encoded)
+            peer.queued_bytes += len(encoded)
             return True
         except trio.WouldBlock:
             self._drop(peer, "send queue full (slow peer)")
@@ -270,9 +294,9 @@ class P2PService:
 
     def _drop(self, peer: _Peer, reason: str, ban: str | None = None) -> None:
         if peer.close_reason is None:
-            peer.close_reason = reason
+            peer.close_reason = clip(reason)
         if ban is not None and peer.ban_reason is None:
-            peer.ban_reason = ban
+            peer.ban_reason = clip(ban)
         peer.cancel_scope.cancel()
 
     def _address_keys(self, peer: _Peer) -> list[str]:
@@ -281,11 +305,14 @@ class P2PService:
             keys.append(address_ban_key(peer.host, peer.listen_port))
         return keys
 
-    def _ban_keys(self, keys: Iterable[str], reason: str) -> None:
-        until = trio.current_time() + self.config.ban_seconds
+    def _ban_keys(self, keys: Iterable[str], reason: str, seconds: float | None = None) -> None:
+        reason = clip(reason)
+        duration = self.config.ban_seconds if seconds is None else seconds
+        now = trio.current_time()
+        until = now + duration
         for key in keys:
-            self._bans.ban(key, until, reason)
-        log.warning("p2p banned %s for %.0fs: %s", ", ".join(keys), self.config.ban_seconds, reason)
+            self._bans.ban(key, until, reason, now)
+        log.warning("p2p banned %s for %.0fs: %s", ", ".join(keys), duration, reason)
 
     async def _accept_loop(self, listener: trio.SocketListener, nursery: trio.Nursery) -> None:
         while True:
@@ -332,14 +359,22 @@ class P2PService:
                 continue
             outbound = sum(1 for p in self._peers.values() if p.direction == "outbound") + self._pending_outbound
             registered = False
+            attempt_started = trio.current_time()
             if outbound < self.config.max_outbound:
                 registered = await self._dial_once(target)
+            # Jitter so two nodes re-dialing each other do not stay in lockstep.
+            pause = backoff * random.uniform(0.8, 1.2)
             if registered:
                 backoff = self.config.dial_backoff_initial
-            # Jitter so two nodes re-dialing each other do not stay in lockstep.
-            await trio.sleep(backoff * random.uniform(0.8, 1.2))
-            if not registered:
+                pause = backoff * random.uniform(0.8, 1.2)
+            else:
+                # The backoff runs from the start of the attempt: one that
+                # stalled until its handshake timeout (a partition) has waited
+                # already, and is retried at once, so a healed link is found
+                # within a SYN retransmission or two, not a backoff later.
+                pause -= trio.current_time() - attempt_started
                 backoff = min(backoff * 2, self.config.dial_backoff_max)
+            await trio.sleep(max(0.0, pause))
 
     async def _dial_once(self, target: PeerAddress) -> bool:
         self._pending_outbound += 1
@@ -371,10 +406,12 @@ class P2PService:
                     hello = await self._exchange_hello(conn, expected)
             except trio.TooSlowError:
                 if direction == "inbound":
-                    # A connection that stalls its handshake holds a slot:
-                    # ban it. A peer we dial that is slow is only retried
-                    # later (backoff); it may just be overloaded.
-                    self._ban_keys([address_ban_key(host, port)], "handshake timeout")
+                    # A connection that stalls its handshake held a slot: ban
+                    # its address, but briefly. A partition that strikes
+                    # mid-handshake looks the same, and on a real network the
+                    # key is the IP, which our own dialer to that peer checks
+                    # too: a long ban would keep a healed validator out.
+                    self._ban_keys([address_ban_key(host, port)], "handshake timeout", self.config.stall_ban_seconds)
                 else:
                     log.info("p2p %s handshake timed out", label)
                 return False
@@ -384,7 +421,7 @@ class P2PService:
                     "p2p refused %s (%s): %s",
                     label,
                     conn.remote_node_id if conn else "?",
-                    exc.reason,
+                    clip(exc.reason),
                 )
                 if exc.ban and conn is not None:
                     keys = [node_ban_key(conn.remote_node_id), address_ban_key(host, port)]
@@ -468,7 +505,7 @@ class P2PService:
         await conn.send_message(ours.encode())
         msg = decode_message(await conn.receive_message(), self.config.max_message_bytes)
         if isinstance(msg, Disconnect):
-            raise Refused(f"refused by peer: {msg.reason}", routine=msg.reason in _ROUTINE_REFUSALS)
+            raise Refused(clip(f"refused by peer: {msg.reason}"), routine=msg.reason in _ROUTINE_REFUSALS)
         if not isinstance(msg, Hello):
             raise Refused(f"expected Hello, got {type(msg).__name__}", ban=True)
         if msg.protocol_version != PROTOCOL_VERSION:
@@ -496,9 +533,14 @@ class P2PService:
         """Add `peer`, or return why not."""
         existing = self._peers.get(peer.node_id)
         if existing is not None:
-            # Both ends may dial each other at once. Both keep the connection
-            # that the smaller node id initiated, so they agree which survives.
-            if self._initiator(peer) < self._initiator(existing):
+            quiet = existing.quiet_for(trio.current_time())
+            if quiet > self.config.replace_quiet_after:
+                # The old link went silent (a partition, a peer that restarted
+                # behind a dead socket): the peer proved itself on a new one.
+                self._drop(existing, f"replaced by a new connection (old one quiet for {quiet:.1f}s)")
+            elif self._initiator(peer) < self._initiator(existing):
+                # Both ends may dial each other at once. Both keep the connection
+                # that the smaller node id initiated, so they agree which survives.
                 self._drop(existing, "replaced by a simultaneous connection")
             else:
                 return _ALREADY_CONNECTED
@@ -530,11 +572,8 @@ class P2PService:
     async def _reader(self, peer: _Peer) -> None:
         try:
             while True:
-                with trio.move_on_after(self.config.idle_timeout) as idle:
-                    data = await peer.conn.receive_message()
-                if idle.cancelled_caught:
-                    self._drop(peer, f"idle for {self.config.idle_timeout}s")
-                    return
+                data = await peer.conn.receive_message()
+                peer.heard()
                 msg = decode_message(data, self.config.max_message_bytes)
                 if not await self._handle(peer, msg, data):
                     return
@@ -566,7 +605,12 @@ class P2PService:
                 return True  # a duplicate: already delivered from another peer
         # Backpressure: if the node falls behind, this peer's reader waits
         # (and TCP slows the sender); other peers are unaffected.
-        await self._inbound_send.send((peer.node_id, msg))
+        peer.delivering = True
+        try:
+            await self._inbound_send.send((peer.node_id, msg))
+        finally:
+            peer.delivering = False
+            peer.heard()
         return True
 
     async def _writer(self, peer: _Peer) -> None:
@@ -575,6 +619,7 @@ class P2PService:
                 wire = peer.conn.encode(encoded)
                 with trio.move_on_after(self.config.write_timeout) as stuck:
                     await peer.conn.send_wire(wire)
+                peer.queued_bytes -= len(encoded)
                 if stuck.cancelled_caught:
                     self._drop(peer, f"write stalled for {self.config.write_timeout}s (slow peer)")
                     return
@@ -585,8 +630,22 @@ class P2PService:
             self._drop(peer, f"send failed: {exc}")
 
     async def _pinger(self, peer: _Peer) -> None:
+        """Ping every `ping_interval`; drop the peer after `idle_timeout` of
+        silence. Silence is counted in ticks of this loop, so a stall of our
+        own event loop (a long block execution) counts once, not as the whole
+        stall: only a peer that stays silent while we listen is dropped."""
+        silent_ticks = 0
+        max_silent_ticks = max(1, math.ceil(self.config.idle_timeout / self.config.ping_interval))
         while True:
             await trio.sleep(self.config.ping_interval)
+            if peer.heard_since_tick or peer.delivering:
+                silent_ticks = 0
+            else:
+                silent_ticks += 1
+            peer.heard_since_tick = False
+            if silent_ticks >= max_silent_ticks:
+                self._drop(peer, f"idle: nothing received for {silent_ticks * self.config.ping_interval:.1f}s")
+                return
             self._ping_nonce = (self._ping_nonce + 1) % 2**64
             self._enqueue(peer, Ping(self._ping_nonce).encode())
 

@@ -38,7 +38,7 @@ from consensus.engine import ConsensusEngine
 from consensus.messages import NIL, PRECOMMIT, PREVOTE, CommitCertificate, DuplicateVoteEvidence, Proposal, Vote
 from consensus.signer import STEP_PREVOTE, STEP_PROPOSAL, Signer
 from consensus.validators import ValidatorSet
-from execution.errors import describe
+from execution.errors import describe, truncate
 from plume_node.storage import StorageWriteError
 
 log = logging.getLogger("plume.consensus")
@@ -208,6 +208,7 @@ class ConsensusDriver:
                 reason = reason if error is None else error
                 self.timings["validate_ms"] = (time.perf_counter() - started) * 1000
                 if reason is not None:
+                    reason = truncate(reason)  # built from a peer's block: bounded before it is logged or kept
                     log.warning("block %s at height %d is invalid: %s", action.block_hash.hex()[:12], action.height, reason)
                 queue.extend(
                     self.engine.on_block_validated(

@@ -19,18 +19,14 @@ module gives them meaning:
   votes and proposals of that height (bounded in count and bytes) it has no
   record of the peer having. A peer that lost messages (a restart, a full
   queue) still reaches a quorum.
-- **Block sync.** A peer whose Status shows it past our committed height is
-  asked for the missing blocks with their commit certificates; each is
-  verified against the validator set our own chain defines for its height,
-  executed and committed, in order, through the driver's event loop. A peer
-  that serves a bad block or certificate is banned.
+- **Block sync** is `plume_node.blocksync.BlockSync`, which this module
+  feeds with Status updates, block requests and responses, and peer departures.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from collections import OrderedDict
 from enum import Enum
 
@@ -41,14 +37,13 @@ from consensus.errors import ConsensusError, DecodeError, InvalidEvidence
 from consensus.messages import DuplicateVoteEvidence, Proposal, Vote
 from execution.mempool import MempoolError
 from p2p import messages as wire
+from p2p.errors import clip
 from p2p.peers import P2PConfig, PeerConnected, PeerDisconnected
 from p2p.service import P2PService
+from plume_node.blocksync import BlockSync
 
 log = logging.getLogger("plume.net")
 
-SYNC_BATCH = 32  # blocks asked for in one request
-SYNC_TIMEOUT_S = 10.0  # a peer that does not answer a block request in time is asked no more
-MAX_RESPONSE_FRACTION = 2  # fill a block response to at most 1/2 of the message cap
 # Catch-up store: verified consensus messages of the current height kept for
 # re-sending; the oldest go first when either bound is reached.
 CATCH_UP_MAX_MESSAGES = 4096
@@ -62,8 +57,6 @@ SENDER_TABLE_SIZE = 16_384
 INTAKE_PEER_MESSAGES = 256
 INTAKE_PEER_BYTES = 16 * 1024 * 1024
 INTAKE_TOTAL_BYTES = 64 * 1024 * 1024
-# Text built from a peer's input is cut to this many characters.
-MAX_DETAIL_CHARS = 200
 # Rejections that prove the sending peer at fault: each is judged against the
 # validator set the chain defines for the message's own height, which every
 # honest node shares, and honest nodes relay only what they verified.
@@ -80,6 +73,7 @@ class PeerFault(Enum):
     UNDECODABLE_CONSENSUS = "undecodable consensus message"
     REJECTED_CONSENSUS = "consensus message rejected"
     INVALID_EVIDENCE = "invalid evidence"
+    MALFORMED = "malformed message"
 
 
 class NodeNetwork:
@@ -95,11 +89,7 @@ class NodeNetwork:
         self._intake = IntakeBudget()
         # who sent a consensus message, so a rejection can be pinned on its sender
         self._senders: OrderedDict[bytes, str] = OrderedDict()
-        self._sync_peer: str | None = None
-        self._sync_from = 0  # first height of the request in flight
-        self._sync_deadline = 0.0
-        self._sync_started: tuple[float, int] | None = None
-        self.target_height = 0  # the highest height a peer has shown us it committed
+        self.blocksync = BlockSync(node, service)
 
     @classmethod
     def create(cls, node) -> "NodeNetwork":
@@ -142,25 +132,28 @@ class NodeNetwork:
             try:
                 self._handle(peer_id, msg)
             except (ConsensusError, ValueError) as exc:
-                # decoding of the inner consensus value failed: the peer sent garbage
-                self.service.ban(peer_id, f"malformed {type(msg).__name__}: {exc}")
+                # an inner value that does not decode: the peer sent garbage
+                self._punish(peer_id, PeerFault.MALFORMED, f"{type(msg).__name__}: {exc}")
+            except Exception as exc:  # a bug of ours: never the peer's fault, never the node's end
+                log.error("handling %s from %s failed: %s", type(msg).__name__, peer_id[:12],
+                          clip(f"{type(exc).__name__}: {exc}"), exc_info=True)
 
     async def _events_loop(self) -> None:
         async for event in self.service.events:
             if isinstance(event, PeerConnected):
                 log.info("peer %s connected (%s, %s)", event.info.node_id[:12], event.info.address, event.info.direction)
                 self._send_status(event.info.node_id)
+                self.blocksync.step()  # its Hello told us its height
             elif isinstance(event, PeerDisconnected):
                 log.info("peer %s disconnected: %s", event.node_id[:12], event.reason)
-                if event.node_id == self._sync_peer:
-                    self._sync_peer = None
+                self.blocksync.peer_gone(event.node_id)
 
     async def _tick_loop(self) -> None:
         while True:
             await trio.sleep(self.tick_s)
             self._send_status(None)
             self._catch_up_gossip()
-            self._maybe_sync()
+            self.blocksync.step()
 
     # ---- inbound --------------------------------------------------------------
 
@@ -171,10 +164,12 @@ class NodeNetwork:
             self._handle_tx(peer_id, msg)
         elif isinstance(msg, wire.Evidence):
             self._handle_evidence(peer_id, msg)
+        elif isinstance(msg, wire.Status):
+            self.blocksync.step()  # a peer ahead of us is synced from at once
         elif isinstance(msg, wire.BlockRequest):
-            self._serve_blocks(peer_id, msg)
+            self.blocksync.serve(peer_id, msg)
         elif isinstance(msg, wire.BlockResponse):
-            self._receive_blocks(peer_id, msg)
+            self.blocksync.receive(peer_id, msg)
 
     def _handle_tx(self, peer_id: str, msg: wire.Tx) -> None:
         try:
@@ -241,7 +236,7 @@ class NodeNetwork:
             self._senders.popitem(last=False)
 
     def _punish(self, peer_id: str, fault: PeerFault, detail: str) -> None:
-        self.service.ban(peer_id, f"{fault.value}: {detail[:MAX_DETAIL_CHARS]}")
+        self.service.ban(peer_id, clip(f"{fault.value}: {detail}"))
 
     # ---- the driver's ConsensusNetwork ------------------------------------------
 
@@ -307,82 +302,10 @@ class NodeNetwork:
                 if not self.service.peer_knows(peer.node_id, h):
                     self.service.send(peer.node_id, msg)
 
-    # ---- block sync --------------------------------------------------------------
+    # ---- block sync ----------------------------------------------------------------
 
     def syncing(self) -> dict | None:
-        committed = self.node.app.committed_height()
-        if self._sync_started is None or self.target_height <= committed:
-            return None
-        return {"starting_block": self._sync_started[1], "current_block": committed, "highest_block": self.target_height}
-
-    def _maybe_sync(self) -> None:
-        committed = self.node.app.committed_height()
-        peers = self.service.peers()
-        # a peer working on height h has committed h - 1
-        self.target_height = max([committed] + [p.height - 1 for p in peers])
-        now = time.monotonic()
-        if self._sync_peer is not None and now < self._sync_deadline:
-            return  # a request is in flight
-        if self._sync_peer is not None:
-            log.warning("peer %s did not answer a block request in %.0fs", self._sync_peer[:12], SYNC_TIMEOUT_S)
-            self._sync_peer = None
-        ahead = [p for p in peers if p.height - 1 > committed]
-        if not ahead:
-            if self._sync_started is not None:
-                log.info("caught up at height %d", committed)
-            self._sync_started = None
-            return
-        peer = max(ahead, key=lambda p: p.height)
-        if self._sync_started is None:
-            self._sync_started = (now, committed)
-            log.info("behind: committed %d, peer %s has %d; syncing", committed, peer.node_id[:12], peer.height - 1)
-        count = min(SYNC_BATCH, peer.height - 1 - committed)
-        if self.service.send(peer.node_id, wire.BlockRequest(start_height=committed + 1, count=count)):
-            self._sync_peer = peer.node_id
-            self._sync_from = committed + 1
-            self._sync_deadline = now + SYNC_TIMEOUT_S
-
-    def _serve_blocks(self, peer_id: str, request: wire.BlockRequest) -> None:
-        app = self.node.app
-        budget = self.service.config.max_message_bytes // MAX_RESPONSE_FRACTION
-        blocks: list[tuple[bytes, bytes]] = []
-        size = 0
-        for height in range(request.start_height, request.start_height + request.count):
-            found = app.committed_block(height)
-            if found is None:
-                break
-            size += len(found[0]) + len(found[1])
-            if blocks and size > budget:
-                break
-            blocks.append(found)
-        self.service.send(peer_id, wire.BlockResponse(tuple(blocks)))
-
-    def _receive_blocks(self, peer_id: str, response: wire.BlockResponse) -> None:
-        if peer_id != self._sync_peer:
-            return  # unsolicited, or from a peer we gave up on
-        self._sync_peer = None
-        if not response.blocks:
-            return
-        start = self._sync_from
-        batch = [(start + i, block, cert) for i, (block, cert) in enumerate(response.blocks)]
-
-        def on_bad(reason: str) -> None:
-            self.service.ban(peer_id, reason)
-
-        self.node.driver.submit_synced_blocks(batch, on_bad)
-        self._log_progress(start + len(batch) - 1)
-
-    def _log_progress(self, reached: int) -> None:
-        if self._sync_started is None:
-            return
-        started_at, from_height = self._sync_started
-        elapsed = max(time.monotonic() - started_at, 1e-6)
-        log.info(
-            "sync: height %d of %d (%.1f blocks/s)",
-            reached,
-            self.target_height,
-            (reached - from_height) / elapsed,
-        )
+        return self.blocksync.syncing()
 
 
 def _sender_key(inner: bytes) -> bytes:

@@ -6,6 +6,7 @@ tests read them only through JSON-RPC, as a user would.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -18,6 +19,7 @@ from pathlib import Path
 from rpcclient import rpc
 from waiting import wait_until
 
+from plume_node.config import dump_config, load_config
 from plume_node.devnet import DevnetParams, init_devnet, parse_overrides, port_free
 
 
@@ -34,7 +36,23 @@ class NetNode:
     name: str
     home: Path
     rpc_url: str
+    node_id: str = ""
+    p2p_port: int = 0
+    validator_address: str | None = None  # 0x-hex consensus address; None on a full node
     process: subprocess.Popen | None = None
+
+    @property
+    def peer_address(self) -> str:
+        return f"{self.node_id}@127.0.0.1:{self.p2p_port}"
+
+    def set_persistent_peers(self, peers: list[str]) -> None:
+        """Rewrite `p2p.persistent_peers` in the node's config.toml (takes effect at its next start)."""
+        config = load_config(self.home / "config.toml")
+        config = config.replace(p2p=dataclasses.replace(config.p2p, persistent_peers=list(peers)))
+        (self.home / "config.toml").write_text(dump_config(config))
+
+    def log_text(self) -> str:
+        return (self.home / "node.log").read_text(errors="replace")
 
     def start(self) -> None:
         assert self.process is None or self.process.poll() is not None, f"{self.name} already running"
@@ -74,7 +92,10 @@ class Net:
     chain_id: int
 
     @classmethod
-    def create(cls, directory: Path, validators: int, full_nodes: int = 0, block_time_ms: int = 200) -> "Net":
+    def create(
+        cls, directory: Path, validators: int, full_nodes: int = 0, block_time_ms: int = 200, settings: tuple[str, ...] = ()
+    ) -> "Net":
+        """`settings` are extra `KEY=VALUE` config overrides, as `plume-node devnet init --set` takes."""
         base = free_base_port(validators + full_nodes)
         devnet = init_devnet(
             directory,
@@ -84,11 +105,11 @@ class Net:
                 base_port=base,
                 block_time_ms=block_time_ms,
                 accounts=4,
-                overrides=parse_overrides(["p2p.ban_seconds=5"]),
+                overrides=parse_overrides(["p2p.ban_seconds=5", *settings]),
             ),
         )
         accounts = json.loads(devnet.accounts_path.read_text())["accounts"]
-        nodes = [NetNode(n.name, n.home, n.rpc_url) for n in devnet.nodes]
+        nodes = [NetNode(n.name, n.home, n.rpc_url, n.node_id, n.p2p_port, n.validator_address) for n in devnet.nodes]
         return cls(directory, nodes, accounts, devnet.chain_id)
 
     def start(self, indices=None) -> None:
@@ -123,3 +144,14 @@ class Net:
                     f"height {number}: {self.nodes[i].name} has {got['hash']} / {got['stateRoot']}, "
                     f"{reference.name} has {want['hash']} / {want['stateRoot']}"
                 )
+
+    def route_through(self, proxy) -> None:
+        """Make every node dial every other one through `proxy` (a `faultproxy.FaultProxy`),
+        one listener per directed link. Call before `start`."""
+        for node in self.nodes:
+            peers = []
+            for other in self.nodes:
+                if other is not node:
+                    port = proxy.add_link(node.name, other.name, other.p2p_port)
+                    peers.append(f"{other.node_id}@127.0.0.1:{port}")
+            node.set_persistent_peers(peers)

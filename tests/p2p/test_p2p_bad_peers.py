@@ -62,7 +62,11 @@ async def test_half_finished_handshake_times_out_and_bans(nursery: trio.Nursery)
     # The service answers with message 2 and waits for 3, which never comes.
     with trio.fail_after(3):
         await assert_closed(stream)
-    assert svc.bans()[f"addr:{HOST}:{port}"][1] == "handshake timeout"
+    remaining, reason = svc.bans()[f"addr:{HOST}:{port}"]
+    assert reason == "handshake timeout"
+    # Briefly: a partition mid-handshake looks the same, and a long ban of the
+    # IP would keep a healed peer out (our own dialer checks that key too).
+    assert remaining <= FAST.stall_ban_seconds < FAST.ban_seconds
     await _still_serves(nursery, svc)
 
 

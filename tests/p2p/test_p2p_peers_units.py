@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import pytest
 import trio
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from waiting import await_until
 from p2p_helpers import FAST, assert_closed, make_service, raw_session, start
 
 from p2p.gossip import LRUSet
-from p2p.messages import Ping, Pong, Tx, decode_message
+from p2p.messages import Disconnect, Ping, Pong, Tx, decode_message
 from p2p.peers import BanList, P2PConfig, PeerAddress, PeerDisconnected, address_ban_key
 
 
@@ -106,3 +107,27 @@ async def test_oversized_outgoing_message_is_the_callers_error(nursery: trio.Nur
         svc.send(raw.node_id, Tx(b"x" * 5000))
     assert svc.is_connected(raw.node_id)
     await raw.stream.aclose()
+
+
+async def test_a_new_connection_replaces_a_silent_one_and_not_a_live_one(nursery: trio.Nursery) -> None:
+    # A partition leaves a dead connection behind; the peer's redial must win.
+    cfg = P2PConfig(**{**FAST.__dict__, "ping_interval": 0.2, "idle_timeout": 30.0, "replace_quiet_after": 0.6})
+    svc = await start(nursery, make_service(config=cfg))
+    key = Ed25519PrivateKey.generate()
+    live = await raw_session(svc.listen_port, key)
+    await await_until(lambda: svc.is_connected(live.node_id), what="first session")
+    # While the first session talks, a second one is refused.
+    await live.conn.send_message(Ping(1).encode())
+    second = await raw_session(svc.listen_port, key)
+    refusal = decode_message(await second.conn.receive_message())
+    assert isinstance(refusal, Disconnect) and refusal.reason == "already connected"
+    await second.stream.aclose()
+    # Now the first goes silent (no pongs, nothing): a redial replaces it.
+    await trio.sleep(1.0)
+    third = await raw_session(svc.listen_port, key)
+    await assert_closed(live.stream)
+    with trio.fail_after(3):
+        while not isinstance(decode_message(await third.conn.receive_message()), Ping):
+            pass  # the new session is live: the service pings it
+    assert svc.is_connected(third.node_id) and not svc.is_banned(third.node_id)
+    await third.stream.aclose()

@@ -16,13 +16,14 @@ from p2p_helpers import (
     connected,
     free_port,
     make_service,
+    raw_session,
     receive,
     start,
     start_stoppable,
 )
 
 from p2p.identity import ed25519_public_bytes, node_id_of
-from p2p.messages import Proposal, Status, Tx, Vote, message_hash
+from p2p.messages import Proposal, Status, Tx, Vote, decode_message, message_hash
 from p2p.peers import P2PConfig, PeerConnected, PeerDisconnected
 
 
@@ -224,3 +225,19 @@ async def test_a_bug_in_one_connection_does_not_stop_the_service(
     await await_until(lambda: connected(svc, x), what="reconnected")
     x.send(svc.node_id, Status(2, 0))
     assert await receive(svc) == (x.node_id, Status(2, 0))
+
+
+async def test_queued_bytes_counts_what_a_peer_has_not_been_sent_yet(nursery: trio.Nursery) -> None:
+    svc = await start(nursery, make_service())
+    raw = await raw_session(svc.listen_port)
+    await await_until(lambda: svc.is_connected(raw.node_id), what="connected")
+    assert svc.queued_bytes("0" * 40) == 0  # not connected
+    for _ in range(100):  # 6.4 MB the raw peer does not read yet: its socket fills, the rest queues
+        svc.send(raw.node_id, Tx(b"x" * 64_000))
+    assert svc.queued_bytes(raw.node_id) > 0
+    received = 0
+    with trio.fail_after(10):
+        while received < 100:
+            if isinstance(decode_message(await raw.conn.receive_message()), Tx):
+                received += 1
+    await await_until(lambda: svc.queued_bytes(raw.node_id) == 0, what="queue drained")

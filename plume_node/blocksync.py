@@ -1,0 +1,373 @@
+"""Block sync: fetch the committed blocks a node is missing from the peers that prove they have them.
+
+`BlockSync` is owned by `NodeNetwork`, which feeds it peer Status updates,
+block requests and responses, peer departures and a periodic tick. It picks
+peers by what they deliver, never by what they claim:
+
+- A peer's claimed tip (its Status height - 1) is believed only once the peer
+  has shown a commit certificate for it (a *tip probe*: a one-block request
+  for that height). A certificate for a height whose validator set this node
+  knows must verify fully (+2/3 of that set's power); one beyond it must carry
+  valid precommits of more than 1/3 of the power of the newest set this node
+  knows (the light-client trust rule: at least one honest validator signed it).
+  `syncing()` (and so `eth_syncing`) reports only verified tips.
+- Blocks are fetched from a peer whose tip is verified, or directly from a
+  peer that claims to be only a batch ahead (the blocks are verified anyway),
+  one request in flight at a time; the next request goes out as soon as the
+  previous batch is handed to the consensus driver, which verifies each
+  block's certificate against this node's own validator set and executes it.
+- Every failure is a typed `SyncFault`. A fault that proves malice bans the
+  peer at once; the others down-score it and rest it for a moment so another
+  peer is asked; `MAX_SYNC_FAULTS` of them ban it. Delivered blocks earn a
+  fault back.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from consensus.errors import ConsensusError
+from consensus.messages import PRECOMMIT, CommitCertificate
+from p2p import messages as wire
+from p2p.errors import clip
+
+log = logging.getLogger("plume.sync")
+
+SYNC_BATCH = 32  # blocks asked for in one request
+SYNC_TIMEOUT_S = 4.0  # an unanswered request is a fault; long enough for a busy peer on a slow link
+SYNC_REST_S = 2.0  # after a fault a peer is not asked again for this long (others are tried)
+MAX_SYNC_FAULTS = 3  # net faults (faults minus deliveries) that get a peer banned
+MAX_SYNC_PEERS = 256  # sync records kept (connected peers and recently gone ones, oldest evicted)
+SYNC_RECORD_TTL_S = 600.0  # a record not touched this long (its peer gone) is forgotten
+MAX_RESPONSE_FRACTION = 2  # fill a block response to at most 1/2 of the message cap
+
+
+class SyncFault(enum.Enum):
+    """What a peer did wrong in block sync; `bans` says whether it is banned at once."""
+
+    TIMEOUT = ("did not answer a block request in time", False)
+    EMPTY = ("answered a block request for heights it claims with no blocks", False)
+    UNPROVEN_TIP = ("could not show a certificate for the tip it claims", False)
+    UNASKED_BLOCKS = ("answered with more blocks than asked for", True)
+    BAD_TIP_CERTIFICATE = ("showed an invalid certificate for its claimed tip", True)
+    BAD_BLOCK = ("served a block or certificate that failed verification", True)
+
+    def __init__(self, text: str, bans: bool) -> None:
+        self.text = text
+        self.bans = bans
+
+
+class TipBeyondTrust(Exception):
+    """A tip certificate, validly signed as far as this node can tell, whose
+    signers hold no more than 1/3 of the newest validator set it knows: the
+    set changed too much since. Not provable yet, and not provably a lie."""
+
+
+class RequestKind(enum.Enum):
+    TIP_PROBE = "tip probe"
+    FETCH = "fetch"
+
+
+@dataclass(frozen=True)
+class _Request:
+    peer_id: str
+    kind: RequestKind
+    start: int
+    count: int
+    deadline: float
+
+
+@dataclass
+class _SyncPeer:
+    verified: int = 0  # highest committed height this peer has proven with a certificate
+    faults: int = 0
+    resting_until: float = 0.0
+    probed: int = 0  # highest claimed tip whose certificate we checked (proven or beyond trust)
+    touched: float = 0.0  # last time it was looked at (every step while connected)
+
+
+class BlockSync:
+    """Block sync for one node (see the module docstring)."""
+
+    def __init__(self, node, service) -> None:
+        self.node = node
+        self.service = service
+        self._records: OrderedDict[str, _SyncPeer] = OrderedDict()
+        self._requests: dict[str, _Request] = {}  # by peer id: at most one request per peer
+        self._fetched_to = 0  # highest height handed to the driver (may not be committed yet)
+        self._handed_at = 0.0  # when blocks were last handed over, or the driver last made progress
+        self._committed_seen = 0
+        self._started: tuple[float, int] | None = None  # (monotonic time, committed height) of this sync run
+
+    # ---- what the node reports ------------------------------------------------
+
+    @property
+    def target_height(self) -> int:
+        """The highest committed height a connected peer has proven to us."""
+        committed = self.node.app.committed_height()
+        connected = {p.node_id for p in self.service.peers()}
+        return max([committed] + [r.verified for pid, r in self._records.items() if pid in connected])
+
+    def syncing(self) -> dict | None:
+        committed = self.node.app.committed_height()
+        target = self.target_height
+        if self._started is None or target <= committed:
+            return None
+        return {"starting_block": self._started[1], "current_block": committed, "highest_block": target}
+
+    def tracked_peers(self) -> list[str]:
+        """Peers with a sync record (connected, or gone less than SYNC_RECORD_TTL_S ago)."""
+        return list(self._records)
+
+    # ---- inputs ----------------------------------------------------------------
+
+    def peer_gone(self, peer_id: str) -> None:
+        # The record (and its faults) stays, so reconnecting does not wipe a score.
+        self._requests.pop(peer_id, None)
+
+    def serve(self, peer_id: str, request: wire.BlockRequest) -> None:
+        app = self.node.app
+        budget = self.service.config.max_message_bytes // MAX_RESPONSE_FRACTION
+        if self.service.queued_bytes(peer_id) > budget:
+            # It is not reading what we already sent: a flood of requests must
+            # not pile up responses in its send queue. An honest peer asks
+            # again after its timeout.
+            log.debug("not serving blocks to %s: %d bytes still queued", peer_id[:12], budget)
+            return
+        blocks: list[tuple[bytes, bytes]] = []
+        size = 0
+        for height in range(request.start_height, request.start_height + request.count):
+            found = app.committed_block(height)
+            if found is None:
+                break
+            size += len(found[0]) + len(found[1])
+            if blocks and size > budget:
+                break
+            blocks.append(found)
+        self.service.send(peer_id, wire.BlockResponse(tuple(blocks)))
+
+    def receive(self, peer_id: str, response: wire.BlockResponse) -> None:
+        request = self._requests.pop(peer_id, None)
+        if request is None:
+            return  # unsolicited, or a late answer to a request that already timed out
+        if len(response.blocks) > request.count:
+            self._fault(peer_id, SyncFault.UNASKED_BLOCKS)
+        elif request.kind is RequestKind.TIP_PROBE:
+            self._check_tip(peer_id, request.start, response)
+        else:
+            self._deliver(peer_id, request, response)
+        self.step()
+
+    # ---- the decisions -----------------------------------------------------------
+
+    def step(self) -> None:
+        """Expire late requests, then probe claimed tips and fetch the next batch."""
+        now = time.monotonic()
+        for request in [r for r in self._requests.values() if now >= r.deadline]:
+            del self._requests[request.peer_id]
+            self._fault(request.peer_id, SyncFault.TIMEOUT)
+        committed = self.node.app.committed_height()
+        self._forget_stale_handover(committed, now)
+        peers = [p for p in self.service.peers() if not self._is_resting(p.node_id, now)]
+        self._probe_tips(peers, committed, now)
+        self._fetch(peers, committed, now)
+        self._track_progress(committed, now)
+
+    def _forget_stale_handover(self, committed: int, now: float) -> None:
+        # Blocks handed to the driver are not asked for again while it works
+        # through them; if it stops making progress (a batch dropped or cut
+        # short) they are asked for again.
+        if committed > self._committed_seen:
+            self._committed_seen, self._handed_at = committed, now
+        if self._fetched_to <= committed or now - self._handed_at > SYNC_TIMEOUT_S:
+            self._fetched_to = committed
+
+    def _fetch_in_flight(self) -> bool:
+        return any(r.kind is RequestKind.FETCH for r in self._requests.values())
+
+    def _probe_tips(self, peers, committed: int, now: float) -> None:
+        needed = max(committed, self._fetched_to) + SYNC_BATCH
+        for peer in peers:
+            claimed = _claimed_tip(peer)
+            record = self._record(peer.node_id)
+            # A peer within one batch is fetched from directly (delivery verifies
+            # it); one whose proven tip covers the next batch is not asked again.
+            beyond_trust = record.probed > record.verified and claimed <= record.probed + SYNC_BATCH
+            if claimed - committed <= SYNC_BATCH or claimed <= record.verified or record.verified >= needed:
+                continue
+            if beyond_trust:
+                continue  # asked lately; it is fetched from batch by batch meanwhile
+            if peer.node_id in self._requests:
+                continue
+            if self._send(peer.node_id, RequestKind.TIP_PROBE, claimed, 1, now):
+                log.debug("asking %s to prove its tip %d", peer.node_id[:12], claimed)
+
+    def _fetch(self, peers, committed: int, now: float) -> None:
+        if self._fetch_in_flight():
+            return
+        start = max(committed, self._fetched_to) + 1
+        best = None
+        for peer in peers:
+            if peer.node_id in self._requests:
+                continue
+            record = self._record(peer.node_id)
+            claimed = _claimed_tip(peer)
+            # Beyond what it proved, a peer is asked for one batch past our
+            # head at most: each block is verified on its own anyway.
+            reach = max(record.verified, min(claimed, committed + SYNC_BATCH))
+            if reach < start:
+                continue
+            rank = (-record.faults, record.verified, reach)
+            if best is None or rank > best[0]:
+                best = (rank, peer.node_id, reach)
+        if best is None:
+            return
+        _rank, peer_id, reach = best
+        if self._send(peer_id, RequestKind.FETCH, start, min(SYNC_BATCH, reach - start + 1), now):
+            if self._started is None and reach - committed > 1:  # one behind is consensus catching up
+                self._started = (now, committed)
+                log.info("behind: committed %d, peer %s has up to %d; syncing", committed, peer_id[:12], reach)
+
+    def _send(self, peer_id: str, kind: RequestKind, start: int, count: int, now: float) -> bool:
+        if not self.service.send(peer_id, wire.BlockRequest(start_height=start, count=count)):
+            return False
+        self._requests[peer_id] = _Request(peer_id, kind, start, count, now + SYNC_TIMEOUT_S)
+        return True
+
+    def _check_tip(self, peer_id: str, height: int, response: wire.BlockResponse) -> None:
+        if not response.blocks:
+            self._fault(peer_id, SyncFault.UNPROVEN_TIP)
+            return
+        try:
+            cert = CommitCertificate.decode(response.blocks[0][1])
+            if cert.height != height:
+                raise ConsensusError(f"certificate is for height {cert.height}, not {height}")
+            verify_tip_certificate(self.node.app, cert)
+        except ConsensusError as exc:
+            self._fault(peer_id, SyncFault.BAD_TIP_CERTIFICATE, str(exc))
+            return
+        except TipBeyondTrust as exc:
+            self._record(peer_id).probed = height
+            log.info("peer %s cannot prove its tip %d yet: %s", peer_id[:12], height, exc)
+            return
+        record = self._record(peer_id)
+        record.verified = max(record.verified, height)
+        record.probed = max(record.probed, height)
+        log.info("peer %s proved its tip %d", peer_id[:12], height)
+
+    def _deliver(self, peer_id: str, request: _Request, response: wire.BlockResponse) -> None:
+        if not response.blocks:
+            self._fault(peer_id, SyncFault.EMPTY)
+            return
+        batch = [(request.start + i, block, cert) for i, (block, cert) in enumerate(response.blocks)]
+        last = batch[-1][0]
+
+        def on_bad(reason: str) -> None:
+            self._fetched_to = self.node.app.committed_height()
+            self._fault(peer_id, SyncFault.BAD_BLOCK, reason)
+
+        if self.node.driver.submit_synced_blocks(batch, on_bad):
+            self._fetched_to = max(self._fetched_to, last)
+            self._handed_at = time.monotonic()
+            record = self._record(peer_id)
+            record.faults = max(0, record.faults - 1)
+            self._log_progress(last)
+
+    def _fault(self, peer_id: str, fault: SyncFault, detail: str = "") -> None:
+        record = self._record(peer_id)
+        record.faults += 1
+        record.resting_until = time.monotonic() + SYNC_REST_S
+        record.verified = record.probed = 0  # prove it again before it is believed
+        self._requests.pop(peer_id, None)
+        reason = clip(f"block sync: {fault.text}" + (f" ({detail})" if detail else ""))
+        if fault.bans or record.faults >= MAX_SYNC_FAULTS:
+            self.service.ban(peer_id, reason)
+        else:
+            log.info("peer %s %s: fault %d of %d", peer_id[:12], reason, record.faults, MAX_SYNC_FAULTS)
+
+    # ---- bookkeeping -------------------------------------------------------------
+
+    def _record(self, peer_id: str) -> _SyncPeer:
+        now = time.monotonic()
+        record = self._records.get(peer_id)
+        if record is None:
+            self._forget_old_records(now)
+            record = self._records[peer_id] = _SyncPeer()
+            if len(self._records) > MAX_SYNC_PEERS:
+                self._records.popitem(last=False)
+        else:
+            self._records.move_to_end(peer_id)
+        record.touched = now
+        return record
+
+    def _forget_old_records(self, now: float) -> None:
+        # Least recently touched first: stop at the first one still fresh.
+        while self._records:
+            oldest = next(iter(self._records.values()))
+            if now - oldest.touched <= SYNC_RECORD_TTL_S:
+                return
+            self._records.popitem(last=False)
+
+    def _is_resting(self, peer_id: str, now: float) -> bool:
+        record = self._records.get(peer_id)
+        return record is not None and now < record.resting_until
+
+    def _track_progress(self, committed: int, now: float) -> None:
+        target = self.target_height
+        if target > committed and self._started is None:
+            self._started = (now, committed)
+            log.info("behind: committed %d, a peer proved %d; syncing", committed, target)
+        elif target <= committed and self._started is not None and not self._fetch_in_flight():
+            log.info("caught up at height %d", committed)
+            self._started = None
+
+    def _log_progress(self, reached: int) -> None:
+        if self._started is None:
+            return
+        started_at, from_height = self._started
+        elapsed = max(time.monotonic() - started_at, 1e-6)
+        log.info(
+            "sync: height %d of %d (%.1f blocks/s)",
+            reached,
+            max(reached, self.target_height),
+            (reached - from_height) / elapsed,
+        )
+
+
+def _claimed_tip(peer) -> int:
+    """The height a peer claims to have committed: it works on the next one."""
+    return max(peer.height - 1, 0)
+
+
+def verify_tip_certificate(app, cert: CommitCertificate) -> None:
+    """Raise unless `cert` proves its height was committed: ConsensusError if
+    it is invalid (a ban), TipBeyondTrust if it may be valid but this node
+    cannot tell yet.
+
+    With the validator set this node's chain defines for that height: the
+    full check. Beyond the sets this node knows: more than 1/3 of the power
+    of the newest known set must have signed (so at least one honest
+    validator did), precommits of validators it does not know are skipped.
+    """
+    try:
+        cert.verify(app.validator_set(cert.height), app.chain_id)
+        return
+    except LookupError:
+        pass
+    trusted = app.validator_set(app.committed_height() + 1)
+    power = 0
+    for vote in cert.precommits:
+        if vote.type != PRECOMMIT or (vote.height, vote.round, vote.block_hash) != (cert.height, cert.round, cert.block_hash):
+            raise ConsensusError("a precommit does not match the certificate")
+        validator = trusted.get(vote.validator)
+        if validator is None:
+            continue
+        if not vote.verify_signature(validator.pub_key, app.chain_id):
+            raise ConsensusError(f"bad signature on the precommit by {vote.validator.hex()}")
+        power += validator.power
+    if power * 3 <= trusted.total_power:
+        raise TipBeyondTrust(f"signed by {power} of {trusted.total_power} known power; need more than 1/3")

@@ -1,0 +1,201 @@
+"""Block sync's decisions in isolation: tip certificates, fault scoring, rotation.
+
+Real signatures and certificates; the node and the p2p service are small
+stand-ins that record what block sync asks of them (the process-level tests
+in tests/network run the real thing).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import pytest
+
+from consensus.crypto import PrivateKey
+from consensus.errors import ConsensusError
+from consensus.messages import PRECOMMIT, CommitCertificate, Vote
+from consensus.validators import Validator, ValidatorSet
+from p2p import messages as wire
+from p2p.peers import P2PConfig, PeerInfo
+from plume_node.blocksync import MAX_SYNC_FAULTS, BlockSync, SyncFault, TipBeyondTrust, verify_tip_certificate
+
+CHAIN = "1337"
+KEYS = [PrivateKey.from_seed(hashlib.sha256(b"sync-key-%d" % i).digest()) for i in range(4)]
+VSET = ValidatorSet.new(Validator.from_pub_key(k.public_key.raw, 10) for k in KEYS)
+STRANGERS = [PrivateKey.from_seed(hashlib.sha256(b"stranger-%d" % i).digest()) for i in range(4)]
+
+
+def certificate(height: int, signers: list[PrivateKey], chain: str = CHAIN) -> CommitCertificate:
+    block_hash = hashlib.sha256(b"block %d" % height).digest()
+    votes = []
+    for k in signers:
+        vote = Vote(PRECOMMIT, height, 0, block_hash, k.address)
+        votes.append(vote.with_signature(k.sign(vote.sign_bytes(chain))))
+    return CommitCertificate(height, 0, block_hash, tuple(sorted(votes, key=lambda v: v.validator)))
+
+
+@dataclass
+class App:
+    committed: int = 10
+    chain_id: str = CHAIN
+
+    def committed_height(self) -> int:
+        return self.committed
+
+    def validator_set(self, height: int) -> ValidatorSet:
+        if height > self.committed + 1:
+            raise LookupError(f"no validator set stored for height {height}")
+        return VSET
+
+    def committed_block(self, height: int):
+        return (b"b" * 1000, b"c" * 100) if 1 <= height <= self.committed else None
+
+
+@dataclass
+class Driver:
+    batches: list = field(default_factory=list)
+
+    def submit_synced_blocks(self, batch, on_bad) -> bool:
+        self.batches.append(batch)
+        return True
+
+
+@dataclass
+class Node:
+    app: App = field(default_factory=App)
+    driver: Driver = field(default_factory=Driver)
+
+
+class Service:
+    def __init__(self, claims: dict[str, int]) -> None:
+        self.config = P2PConfig()
+        self.claims = claims  # peer id -> claimed committed height
+        self.sent: list[tuple[str, wire.BlockRequest]] = []
+        self.banned: dict[str, str] = {}
+        self.queued: dict[str, int] = {}
+
+    def queued_bytes(self, peer_id: str) -> int:
+        return self.queued.get(peer_id, 0)
+
+    def peers(self) -> list[PeerInfo]:
+        return [PeerInfo(pid, "127.0.0.1:1", "outbound", h + 1, 0.0, 1) for pid, h in self.claims.items()]
+
+    def send(self, peer_id: str, msg) -> bool:
+        self.sent.append((peer_id, msg))
+        return True
+
+    def ban(self, peer_id: str, reason: str) -> None:
+        self.banned[peer_id] = reason
+        del self.claims[peer_id]
+
+
+def test_a_tip_within_the_known_validator_sets_needs_two_thirds() -> None:
+    app = App(committed=10)
+    verify_tip_certificate(app, certificate(11, KEYS[:3]))
+    with pytest.raises(ConsensusError):
+        verify_tip_certificate(app, certificate(11, KEYS[:2]))
+
+
+def test_a_tip_beyond_the_known_sets_needs_more_than_a_third_of_the_newest_known_set() -> None:
+    app = App(committed=10)
+    verify_tip_certificate(app, certificate(500, KEYS[:2]))
+    with pytest.raises(TipBeyondTrust, match="1/3"):
+        verify_tip_certificate(app, certificate(500, KEYS[:1]))
+    with pytest.raises(TipBeyondTrust):  # signers this node does not know count for nothing
+        verify_tip_certificate(app, certificate(500, STRANGERS))
+    with pytest.raises(ConsensusError, match="signature"):  # signed for another chain
+        verify_tip_certificate(app, certificate(500, KEYS[:3], chain="other"))
+
+
+def _answer(sync: BlockSync, service: Service, peer_id: str, blocks=()) -> wire.BlockRequest:
+    request = next(m for p, m in reversed(service.sent) if p == peer_id)
+    sync.receive(peer_id, wire.BlockResponse(tuple(blocks)))
+    return request
+
+
+def test_a_liar_claiming_2_64_is_probed_down_scored_then_banned_and_never_reported(monkeypatch) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr("plume_node.blocksync.time.monotonic", lambda: clock[0])
+    node = Node()
+    service = Service({"liar": 2**64 - 2, "honest": 200})
+    sync = BlockSync(node, service)
+    sync.step()
+    probes = {p: m for p, m in service.sent}
+    assert probes["liar"].start_height == 2**64 - 2 and probes["liar"].count == 1
+    assert probes["honest"].start_height == 200
+    sync.receive("honest", wire.BlockResponse(((b"block", certificate(200, KEYS[:2]).encode()),)))
+    assert sync.syncing()["highest_block"] == 200
+    for fault in range(1, MAX_SYNC_FAULTS + 1):
+        sync.receive("honest", wire.BlockResponse(((b"block", b"cert"),)))  # the honest peer delivers
+        _answer(sync, service, "liar")  # empty: UNPROVEN_TIP
+        assert sync.syncing()["highest_block"] == 200  # never the liar's claim
+        clock[0] += 2.5  # its rest ends; it is probed again
+        sync.step()
+    assert "liar" in service.banned and SyncFault.UNPROVEN_TIP.text in service.banned["liar"]
+    fetches = [m for p, m in service.sent if p == "honest" and m.start_height == 11]
+    assert fetches and fetches[0].count == 32  # blocks come from the honest peer
+
+
+def test_an_invalid_tip_certificate_bans_at_once() -> None:
+    node = Node()
+    service = Service({"forger": 5000})
+    sync = BlockSync(node, service)
+    sync.step()
+    sync.receive("forger", wire.BlockResponse(((b"block", certificate(4999, KEYS[:3]).encode()),)))
+    assert SyncFault.BAD_TIP_CERTIFICATE.text in service.banned["forger"]
+
+
+def test_empty_answers_rotate_to_another_peer() -> None:
+    node = Node()
+    service = Service({"a": 20, "b": 20})  # within one batch: fetched from directly
+    sync = BlockSync(node, service)
+    sync.step()
+    first = service.sent[-1][0]
+    _answer(sync, service, first)  # empty: EMPTY, and the peer rests
+    assert service.sent[-1][0] != first and service.sent[-1][1].start_height == 11
+    assert not service.banned
+
+
+def test_blocks_are_not_served_to_a_peer_that_does_not_read_its_answers() -> None:
+    node = Node()
+    service = Service({})
+    sync = BlockSync(node, service)
+    sync.serve("reader", wire.BlockRequest(start_height=1, count=5))
+    assert len(service.sent[-1][1].blocks) == 5
+    service.queued["flooder"] = service.config.max_message_bytes  # its earlier answers sit unread
+    for _ in range(100):
+        sync.serve("flooder", wire.BlockRequest(start_height=1, count=128))
+    assert all(peer != "flooder" for peer, _msg in service.sent)
+
+
+def test_sync_records_are_bounded_and_expire(monkeypatch) -> None:
+    from plume_node.blocksync import MAX_SYNC_PEERS, SYNC_RECORD_TTL_S
+
+    clock = [0.0]
+    monkeypatch.setattr("plume_node.blocksync.time.monotonic", lambda: clock[0])
+    service = Service({f"peer{i}": 20 for i in range(MAX_SYNC_PEERS * 4)})
+    sync = BlockSync(Node(), service)
+    sync.step()
+    assert len(sync.tracked_peers()) == MAX_SYNC_PEERS
+    for peer_id in list(service.claims):  # the others left long ago
+        sync.peer_gone(peer_id)
+    service.claims = {"newcomer": 20}
+    clock[0] += SYNC_RECORD_TTL_S + 1
+    sync.step()
+    assert sync.tracked_peers() == ["newcomer"]
+
+
+def test_a_tip_beyond_trust_is_no_fault_and_the_peer_is_fetched_from_batch_by_batch() -> None:
+    # The validator set rotated since our head: an honest peer cannot prove its
+    # tip to us yet, but its blocks verify one by one against our own chain.
+    node = Node()
+    service = Service({"rotated": 5000})
+    sync = BlockSync(node, service)
+    sync.step()
+    sync.receive("rotated", wire.BlockResponse(((b"block", certificate(5000, STRANGERS).encode()),)))
+    assert not service.banned
+    fetch = service.sent[-1][1]
+    assert (fetch.start_height, fetch.count) == (11, 32)
+    assert sync.syncing() is None  # nothing proven, nothing reported
+    assert sum(1 for _p, m in service.sent if m.start_height == 5000) == 1  # not re-probed at once

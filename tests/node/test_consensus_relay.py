@@ -11,24 +11,15 @@ from __future__ import annotations
 
 import random
 
-import pytest
 import trio
 
 from attacker import Session, forged_vote, junk_proposal, open_session
 from consensus.messages import PREVOTE, DuplicateVoteEvidence, Vote
-from node_helpers import fast_config, make_home, running, wait_for_height
+from node_helpers import running, wait_for_height
 from p2p import messages as wire
 from plume_node.network import CatchUpStore, IntakeBudget, PeerFault
 from plume_node.node import Node
 from waiting import await_until
-
-
-@pytest.fixture
-def node(tmp_path):
-    home = make_home(tmp_path / "home")
-    n = Node.open(home, fast_config(home, block_time_ms=100))
-    yield n
-    n.close()
 
 
 async def _session(node: Node) -> Session:

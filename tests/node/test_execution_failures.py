@@ -33,14 +33,6 @@ GWEI = 10**9
 RECIPIENT = to_checksum_address("0x" + "5eed" * 10)
 
 
-@pytest.fixture
-def node(tmp_path):
-    home = make_home(tmp_path / "home")
-    n = Node.open(home, fast_config(home, block_time_ms=100))
-    yield n
-    n.close()
-
-
 def transfer(account, nonce: int, value: int = 1) -> bytes:
     signed = account.sign_transaction({
         "type": 2, "chainId": CHAIN_ID, "nonce": nonce, "to": RECIPIENT, "value": value, "gas": 21000,

@@ -20,14 +20,12 @@ import socket
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
-from rpcclient import RpcError, rpc
+from rpcclient import RpcError, post_json, rpc
 from waiting import wait_until
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
@@ -90,15 +88,6 @@ def rss_kb(pid: int) -> int:
     raise AssertionError("no VmRSS")
 
 
-def post(url: str, body: bytes, timeout: float = 60) -> tuple[int, Any]:
-    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
-
-
 def call_error(url: str, method: str, *params: Any) -> dict[str, Any]:
     try:
         rpc(url, method, *params, timeout=60)
@@ -141,7 +130,7 @@ def attack_calls(url: str, loop_address: str) -> None:
     with ThreadPoolExecutor(4) as pool:
         singles = list(pool.map(lambda shape: call_error(url, shape[0], shape[1]), shapes))
         batches = list(pool.map(
-            lambda shape: post(url, batch(shape[0], [shape[1]], 50)), [shapes[1], shapes[3], shapes[4]]
+            lambda shape: post_json(url, batch(shape[0], [shape[1]], 50)), [shapes[1], shapes[3], shapes[4]]
         ))
     for error in singles:
         assert error["code"] == -32000 and ("timeout" in error["message"] or "gas" in error["message"].lower()), error
@@ -160,7 +149,7 @@ def attack_logs_and_filters(url: str) -> None:
             {"jsonrpc": "2.0", "id": i, "method": "eth_newFilter", "params": [{"address": addresses(1000, round_ * 100 + i)}]}
             for i in range(100)
         ]).encode()
-        status, answers = post(url, body)
+        status, answers = post_json(url, body)
         assert status == 200
         installed += sum("result" in a for a in answers)
         refused += sum("error" in a and a["error"]["code"] == -32000 for a in answers)
@@ -175,7 +164,7 @@ def attack_nesting(url: str) -> None:
         b'[{"jsonrpc":"2.0","id":1,"method":"eth_getLogs","params":[' + b'[{"x":' * 50_000 + b"1" + b"}]" * 50_000 + b"]}]",
     ]
     for body in deep:
-        status, answer = post(url, body)
+        status, answer = post_json(url, body)
         assert status == 200 and answer["error"]["code"] == -32700, answer
 
 

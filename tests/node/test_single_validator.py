@@ -10,18 +10,10 @@ from consensus.crypto import PrivateKey
 from consensus.errors import ConsensusError
 from consensus.messages import CommitCertificate
 from consensus.validators import Validator, ValidatorSet
-from node_helpers import fast_config, make_home, running, wait_for_height
+from node_helpers import running, wait_for_height
 from plume_node.node import Node
 
 HEIGHTS = 6
-
-
-@pytest.fixture
-def node(tmp_path):
-    home = make_home(tmp_path / "home")
-    n = Node.open(home, fast_config(home, block_time_ms=100))
-    yield n
-    n.close()
 
 
 async def test_commits_consecutive_heights_with_verified_certificates(node: Node) -> None:

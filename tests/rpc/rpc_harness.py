@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import trio
 from consensus.crypto import PrivateKey as EdPrivateKey
 from consensus.messages import PRECOMMIT, CommitCertificate, Vote
 from eth_account import Account
@@ -26,6 +27,7 @@ from execution.mempool import Mempool
 from execution.sidecar import Sidecar
 from plume_node.rpc.chainview import AccountReader
 from plume_node.storage import PREFIX_CHAIN, LevelDB, open_database
+from rpcclient import post
 
 CHAIN_ID = 7357
 GWEI = 10**9
@@ -164,3 +166,31 @@ def sign_transfer(
     if not to:
         del tx["to"]
     return bytes(account.sign_transaction(tx).raw_transaction)
+
+
+class Client:
+    """Plain-HTTP JSON-RPC calls (run in a worker thread: the server shares the loop)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def post_sync(self, body: bytes, headers: dict[str, str] | None = None, method: str = "POST") -> tuple[int, dict[str, str], bytes]:
+        return post(self.url, body, headers=headers, method=method)
+
+    async def post(self, body: bytes, headers: dict[str, str] | None = None, method: str = "POST") -> tuple[int, dict[str, str], bytes]:
+        return await trio.to_thread.run_sync(self.post_sync, body, headers, method)
+
+    async def raw(self, payload: Any) -> Any:
+        status, _, body = await self.post(json.dumps(payload).encode())
+        assert status == 200, (status, body)
+        return json.loads(body)
+
+    async def call(self, method: str, *params: Any) -> Any:
+        answer = await self.raw({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)})
+        assert "error" not in answer, answer
+        return answer["result"]
+
+    async def error(self, method: str, *params: Any) -> dict[str, Any]:
+        answer = await self.raw({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)})
+        assert "error" in answer, answer
+        return answer["error"]

@@ -13,8 +13,6 @@ import logging
 import socket
 import threading
 import time
-import urllib.error
-import urllib.request
 from functools import partial
 from typing import Any
 
@@ -26,7 +24,7 @@ from plume_node.rpc.methods_filters import MAX_FILTER_ENTRIES, MAX_PENDING_FILTE
 from plume_node.rpc.methods_logs import MAX_ADDRESSES, MAX_TOPIC_VALUES
 from plume_node.rpc.server import serve_rpc
 from plume_node.rpc.workers import ExecutionLimits
-from rpcclient import RpcError, rpc
+from rpcclient import RpcError, post_json, rpc
 from waiting import wait_until
 
 # JUMPDEST PUSH1 0 JUMP: loops until it runs out of gas (or time)
@@ -40,15 +38,6 @@ async def start_server(nursery: trio.Nursery, backend: Any, **options: Any) -> s
     options.setdefault("limits", ExecutionLimits(timeout_s=TIMEOUT_S))
     port = await nursery.start(partial(serve_rpc, backend, "127.0.0.1", 0, **options))
     return f"http://127.0.0.1:{port}"
-
-
-def post(url: str, body: bytes, timeout: float = 30) -> tuple[int, Any]:
-    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
 
 
 async def rpc_error(url: str, method: str, *params: Any) -> dict[str, Any]:
@@ -84,7 +73,7 @@ async def test_batch_shares_one_deadline(backend, nursery):
     batch = [{"jsonrpc": "2.0", "id": i, "method": "eth_call", "params": [{"data": LOOP_INITCODE}]} for i in range(20)]
     started = time.monotonic()
     with trio.fail_after(60):
-        status, answers = await trio.to_thread.run_sync(post, url, json.dumps(batch).encode())
+        status, answers = await trio.to_thread.run_sync(post_json, url, json.dumps(batch).encode())
     assert status == 200 and len(answers) == 20
     assert all(a["error"]["code"] == -32000 for a in answers), answers
     assert time.monotonic() - started < TIMEOUT_S + 3
@@ -95,7 +84,7 @@ async def test_batch_gas_budget(backend, nursery):
     url = await start_server(nursery, backend, limits=limits)
     # each call burns its whole 1M gas (out of gas), so the third one overdraws the budget
     batch = [{"jsonrpc": "2.0", "id": i, "method": "eth_call", "params": [{"data": LOOP_INITCODE}]} for i in range(5)]
-    status, answers = await trio.to_thread.run_sync(post, url, json.dumps(batch).encode())
+    status, answers = await trio.to_thread.run_sync(post_json, url, json.dumps(batch).encode())
     reasons = [a["error"].get("data") for a in sorted(answers, key=lambda a: a["id"])]
     assert reasons[3:] == [AbortReason.GAS_BUDGET.value] * 2, answers
 
@@ -235,7 +224,7 @@ async def test_pending_filters_are_bounded(backend, nursery):
 )
 async def test_deep_json_is_a_parse_error(backend, nursery, body):
     url = await start_server(nursery, backend)
-    status, answer = await trio.to_thread.run_sync(post, url, body)
+    status, answer = await trio.to_thread.run_sync(post_json, url, body)
     assert status == 200
     assert answer["error"]["code"] == -32700 and "nesting depth" in answer["error"]["message"], answer
     assert len(answer["error"]["message"]) <= 200
@@ -345,5 +334,5 @@ def test_rpc_limit_settings():
 async def test_long_request_ids_are_refused(backend, nursery):
     url = await start_server(nursery, backend)
     body = json.dumps({"jsonrpc": "2.0", "id": "x" * 100_000, "method": "eth_blockNumber", "params": []}).encode()
-    status, answer = await trio.to_thread.run_sync(post, url, body)
+    status, answer = await trio.to_thread.run_sync(post_json, url, body)
     assert answer["error"]["code"] == -32600 and answer["id"] is None, str(answer)[:300]

@@ -8,6 +8,7 @@ import pytest
 import trio
 
 from plume_node.rpc.server import serve_rpc
+from rpc_harness import Client
 
 
 async def test_parse_error_is_answered_with_200_and_null_id(client):
@@ -148,8 +149,6 @@ async def test_cors_wildcard_preflight(client):
 
 
 async def test_cors_restricted_origins(backend, nursery):
-    from conftest import Client
-
     port = await nursery.start(
         lambda task_status: serve_rpc(backend, "127.0.0.1", 0, cors_origins=("http://good.example",),
                                       max_body_bytes=1000, task_status=task_status)

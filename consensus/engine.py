@@ -68,6 +68,10 @@ MAX_EVIDENCE_PER_HEIGHT = 1024
 # back (and its sender is blamed again). Memory stays bounded whatever a
 # flood of distinct junk.
 MAX_REJECTED_PAYLOADS = 16
+# Payloads waiting, per height, while other bytes for the same hash are being
+# judged (copies of one proposal replayed together from the next-height
+# buffer, or a driver that answers ValidateBlock later); more are dropped.
+MAX_QUEUED_PAYLOADS = 4
 
 
 class ConsensusEngine:
@@ -226,6 +230,8 @@ class ConsensusEngine:
             return []
         rs.validating.discard(block_hash)
         source = rs.payload_source.pop(block_hash, None)
+        if verdict is not BlockVerdict.PAYLOAD_MISMATCH:
+            rs.queued_payloads.pop(block_hash, None)  # judged: other bytes are moot
         if verdict is BlockVerdict.VALID:
             rs.validity[block_hash] = True
             block = rs.blocks.get(block_hash, b"")
@@ -250,6 +256,7 @@ class ConsensusEngine:
             del rs.rejected_payloads[next(iter(rs.rejected_payloads))]
         if source is not None:
             self._out.append(Rejected(source, RejectReason.PAYLOAD_MISMATCH, reason[:200], digest))
+        self._judge_next(block_hash)
 
     def on_signed(self, message: Vote | Proposal | None) -> list[Action]:
         """The double-sign guard's answer to a Sign (None = refused). Our own
@@ -370,15 +377,53 @@ class ConsensusEngine:
 
     def _receive_block(self, p: Proposal, block: bytes) -> None:
         """Keep the payload that came with verified proposal `p` and ask the
-        application to judge it, unless the hash is judged already, is being
-        judged, or these very bytes were found not to be the block."""
+        application to judge it, unless the hash is judged already or these
+        very bytes were found not to be the block. While other bytes for the
+        hash are being judged, these wait their turn (bounded)."""
         rs = self._rs
         assert rs is not None
         block_hash = p.block_hash
-        if block_hash in rs.validity or block_hash in rs.validating:
+        if block_hash in rs.validity:
             return
-        if (block_hash, payload_digest(block)) in rs.rejected_payloads:
+        digest = payload_digest(block)
+        if (block_hash, digest) in rs.rejected_payloads:
             return
+        if block_hash in rs.validating:
+            self._queue_payload(p, block, digest)
+            return
+        self._judge(p, block)
+
+    def _queue_payload(self, p: Proposal, block: bytes, digest: bytes) -> None:
+        """Keep other bytes for a hash being judged (copies replayed together
+        from the next-height buffer, or a driver that answers later), up to
+        MAX_QUEUED_PAYLOADS per height; judged in turn if the first are not
+        the block."""
+        rs = self._rs
+        assert rs is not None
+        held = [rs.blocks.get(p.block_hash, b"")] + [b for _, b in rs.queued_payloads.get(p.block_hash, [])]
+        if any(payload_digest(b) == digest for b in held):
+            return
+        if sum(len(q) for q in rs.queued_payloads.values()) >= MAX_QUEUED_PAYLOADS:
+            return
+        rs.queued_payloads.setdefault(p.block_hash, []).append((p, block))
+
+    def _judge_next(self, block_hash: bytes) -> None:
+        """After bytes that were not the block: judge the next queued ones."""
+        rs = self._rs
+        assert rs is not None
+        queue = rs.queued_payloads.get(block_hash, [])
+        while queue:
+            p, block = queue.pop(0)
+            if (block_hash, payload_digest(block)) not in rs.rejected_payloads:
+                self._judge(p, block)
+                break
+        if not queue:
+            rs.queued_payloads.pop(block_hash, None)
+
+    def _judge(self, p: Proposal, block: bytes) -> None:
+        rs = self._rs
+        assert rs is not None
+        block_hash = p.block_hash
         rs.blocks[block_hash] = block
         rs.validating.add(block_hash)
         rs.payload_source[block_hash] = p

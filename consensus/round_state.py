@@ -50,6 +50,9 @@ class RoundState:
     # block hash -> the proposal whose copy brought the payload being judged
     # (blamed if the payload turns out not to be that block)
     payload_source: dict[bytes, Proposal] = field(default_factory=dict)
+    # block hash -> (proposal, payload) copies waiting while other bytes for
+    # that hash are judged (bounded: MAX_QUEUED_PAYLOADS per height)
+    queued_payloads: dict[bytes, list[tuple[Proposal, bytes]]] = field(default_factory=dict)
     # (hash, payload digest) pairs found not to be the block they were sent
     # for, oldest first, not to re-ask (bounded: MAX_REJECTED_PAYLOADS)
     rejected_payloads: dict[tuple[bytes, bytes], None] = field(default_factory=dict)

@@ -27,6 +27,12 @@ def make_invalid_block(height: int, proposer: str, round_: int) -> bytes:
     return f"invalid:{height}:{proposer}:{round_}".encode()
 
 
+def make_junk_payload(height: int, round_: int, nonce: int) -> bytes:
+    """Bytes an outsider pairs with a genuine proposal (the ``poisoned`` fault):
+    they hash to nothing anyone proposed."""
+    return f"junk:{height}:{round_}:{nonce}".encode()
+
+
 def validation_error(height: int, expected_hash: bytes, block: bytes) -> str:
     """Empty string if `block` is a valid block for `height` hashing to `expected_hash`."""
     if block_hash(block) != expected_hash:

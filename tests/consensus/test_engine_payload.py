@@ -7,6 +7,8 @@ genuine proposal can send a copy with other bytes. The application tells
 nil. A mismatched copy is `Rejected(PAYLOAD_MISMATCH)` with the digest of its
 bytes (so the network blames whoever delivered them), a later copy with the
 real bytes is judged and decided, and the memory of rejected bytes is bounded.
+Copies that arrive while other bytes for their hash are judged (or that wait
+together in the next-height buffer) are judged in turn, within bounds.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from __future__ import annotations
 import pytest
 
 from consensus.actions import BlockVerdict, Commit, Rejected, RejectReason, Relay, ValidateBlock
-from consensus.engine import MAX_REJECTED_PAYLOADS
+from consensus.buffer import MAX_PAYLOADS_PER_PROPOSAL, FutureBuffer
+from consensus.engine import MAX_QUEUED_PAYLOADS, MAX_REJECTED_PAYLOADS
 from consensus.messages import NIL, PREVOTE, payload_digest
 from consensus.timeouts import Step
-from engine_harness import Driver, block_for, index_of_proposer, make_set, of_type, own_votes, sign_proposal
+from engine_harness import Driver, block_for, index_of_proposer, key, make_set, of_type, own_votes, sign_proposal
 
 POWERS = [1, 1, 1, 1]
 
@@ -119,3 +122,54 @@ def test_a_verdict_must_be_typed():
     d._run(d.engine.on_proposal(p, payload))
     with pytest.raises(TypeError):
         d.engine.on_block_validated(1, 0, p.block_hash, False)
+
+
+def test_copies_arriving_while_other_bytes_are_judged_wait_their_turn_bounded():
+    d = _non_proposer(auto_validate=False)
+    d.start()
+    p, payload = _genuine(d)
+    (first,) = of_type(d._run(d.engine.on_proposal(p, b"junk 0")), ValidateBlock)
+    for i in range(1, MAX_QUEUED_PAYLOADS + 3):  # more junk than the queue holds
+        assert of_type(d._run(d.engine.on_proposal(p, b"junk %d" % i)), ValidateBlock) == []
+    assert of_type(d._run(d.engine.on_proposal(p, payload)), ValidateBlock) == []  # over the bound: dropped
+    assert sum(len(q) for q in d.engine.state.queued_payloads.values()) == MAX_QUEUED_PAYLOADS
+    judged = [first.block]
+    while True:
+        acts = d._run(d.engine.on_block_validated(1, 0, p.block_hash, BlockVerdict.PAYLOAD_MISMATCH))
+        nxt = of_type(acts, ValidateBlock)
+        if not nxt:
+            break
+        judged += [v.block for v in nxt]
+    assert judged == [b"junk %d" % i for i in range(MAX_QUEUED_PAYLOADS + 1)]
+    # The real bytes come again (another relayer): judged, prevoted.
+    (v,) = of_type(d._run(d.engine.on_proposal(p, payload)), ValidateBlock)
+    acts = d._run(d.engine.on_block_validated(1, 0, p.block_hash, BlockVerdict.VALID))
+    assert [x.block_hash for x in own_votes(acts, PREVOTE)] == [p.block_hash]
+
+
+def test_next_height_junk_copy_buffered_first_does_not_crowd_out_the_real_bytes():
+    d = _non_proposer()
+    d.start()
+    bh, payload = block_for("next")
+    p = sign_proposal(d.keys[d.proposer_index(0)], 2, 0, bh)  # same set: same proposer at height 2
+    for block in (b"junk raced ahead", payload):
+        assert d._run(d.engine.on_proposal(p, block)) == []
+    assert d.engine.buffered == 2
+    d.height = 2
+    acts = d.start()
+    assert [r.reason for r in of_type(acts, Rejected)] == [RejectReason.PAYLOAD_MISMATCH]
+    assert [v.block_hash for v in own_votes(acts, PREVOTE)] == [bh]
+    assert d.relayed == [Relay(p, payload)]
+
+
+def test_buffered_copies_are_capped_and_do_not_spend_the_proposers_quota():
+    buffer = FutureBuffer()
+    buffer.advance_to(1)
+    bh, payload = block_for("next")
+    p = sign_proposal(key(1), 2, 0, bh)
+    copies = [b"junk %d" % i for i in range(MAX_PAYLOADS_PER_PROPOSAL + 2)]
+    kept = [buffer.add(p, block, known_sender=True) for block in copies]
+    assert kept == [True] * MAX_PAYLOADS_PER_PROPOSAL + [False, False]
+    assert not buffer.add(p, copies[0], known_sender=True)  # the same bytes again: a duplicate
+    other = sign_proposal(key(1), 2, 1, bh)  # the proposer's own second proposal still fits
+    assert buffer.add(other, payload, known_sender=True)

@@ -72,6 +72,9 @@ MAX_REJECTED_PAYLOADS = 16
 # judged (copies of one proposal replayed together from the next-height
 # buffer, or a driver that answers ValidateBlock later); more are dropped.
 MAX_QUEUED_PAYLOADS = 4
+# The application's reason, built from a peer's bytes, is cut to this length
+# in a Rejected detail.
+MAX_REJECT_DETAIL = 200
 
 
 class ConsensusEngine:
@@ -255,7 +258,7 @@ class ConsensusEngine:
         while len(rs.rejected_payloads) > MAX_REJECTED_PAYLOADS:
             del rs.rejected_payloads[next(iter(rs.rejected_payloads))]
         if source is not None:
-            self._out.append(Rejected(source, RejectReason.PAYLOAD_MISMATCH, reason[:200], digest))
+            self._out.append(Rejected(source, RejectReason.PAYLOAD_MISMATCH, reason[:MAX_REJECT_DETAIL], digest))
         self._judge_next(block_hash)
 
     def on_signed(self, message: Vote | Proposal | None) -> list[Action]:

@@ -94,15 +94,38 @@ class RejectReason(Enum):
     MALFORMED = "malformed"
     NOT_VALIDATOR = "not a validator"
     NOT_PROPOSER = "not the proposer"
+    # The block bytes beside a correctly signed proposal are not the block it
+    # names (they do not decode, or decode to another hash): honest nodes
+    # relay a proposal only with bytes that validated, so the peer that
+    # delivered these bytes made them up.
+    PAYLOAD_MISMATCH = "payload mismatch"
+
+
+class BlockVerdict(Enum):
+    """The application's answer to ValidateBlock (see on_block_validated)."""
+
+    VALID = "valid"
+    # The block the hash names is invalid (bad state transition, sidecar,
+    # timestamp ...): a verdict on the block itself, final for this height.
+    INVALID = "invalid"
+    # These bytes are not the block the hash names: they say nothing about
+    # that block, whose validity stays unknown until matching bytes come.
+    PAYLOAD_MISMATCH = "payload mismatch"
 
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
-    """An invalid message; `detail` is a short human-readable explanation."""
+    """An invalid message; `detail` is a short human-readable explanation.
+
+    For a proposal, `payload_digest` is `payload_digest(block)` of the block
+    bytes that came with the rejected copy: copies of one proposal differ
+    only in those bytes, and the network must blame the peer that delivered
+    this copy, not one that delivered another."""
 
     message: Vote | Proposal
     reason: RejectReason
     detail: str = ""
+    payload_digest: bytes = b""
 
 
 Action = Union[

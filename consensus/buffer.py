@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .messages import Proposal, Vote
+from .messages import Proposal, Vote, payload_digest
 
 MAX_VOTES_PER_SENDER = 16
 MAX_PROPOSALS_PER_SENDER = 2
@@ -25,6 +25,11 @@ MAX_UNKNOWN_PROPOSALS = 4
 # re-sent by catch-up gossip once we reach that height.
 MAX_BUFFER_BYTES = 64 * 1024 * 1024
 MAX_UNKNOWN_BYTES = 16 * 1024 * 1024
+# Copies of one proposal with different block bytes (its signature covers only
+# the hash, so anyone can pair it with junk): kept up to this many per
+# proposal, outside its sender's proposal cap, so junk that arrives first
+# cannot crowd out the real bytes; all are judged in turn at the height.
+MAX_PAYLOADS_PER_PROPOSAL = 3
 
 BufferedItem = tuple[Vote | Proposal, bytes | None]
 
@@ -38,11 +43,14 @@ class FutureBuffer:
     max_unknown_proposals: int = MAX_UNKNOWN_PROPOSALS
     max_bytes: int = MAX_BUFFER_BYTES
     max_unknown_bytes: int = MAX_UNKNOWN_BYTES
+    max_payloads_per_proposal: int = MAX_PAYLOADS_PER_PROPOSAL
     _bytes: int = 0
     _unknown_bytes: int = 0
     _items: list[BufferedItem] = field(default_factory=list)
     _counts: dict[tuple[bytes | None, str], int] = field(default_factory=dict)
     _seen: set[bytes] = field(default_factory=set)
+    # encoded proposal -> payloads buffered with it
+    _copies: dict[bytes, int] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self._items)
@@ -56,9 +64,15 @@ class FutureBuffer:
         """Buffer a message for `self.height`; False if over a cap or duplicate."""
         if message.height != self.height:
             return False
-        key = message.encode()
+        encoded = message.encode()
+        key = encoded + payload_digest(block or b"") if isinstance(message, Proposal) else encoded
         if key in self._seen:
             return False
+        copies = self._copies.get(encoded, 0)
+        if copies:  # another copy of a buffered proposal, with other bytes
+            if copies >= self.max_payloads_per_proposal:
+                return False
+            return self._keep(message, block, encoded, key, known_sender)
         kind = "proposal" if isinstance(message, Proposal) else "vote"
         sender = (message.proposer if isinstance(message, Proposal) else message.validator) if known_sender else None
         if known_sender:
@@ -68,7 +82,14 @@ class FutureBuffer:
         count = self._counts.get((sender, kind), 0)
         if count >= cap:
             return False
-        size = len(key) + len(block or b"")
+        if not self._keep(message, block, encoded, key, known_sender):
+            return False
+        self._counts[(sender, kind)] = count + 1
+        return True
+
+    def _keep(self, message: Vote | Proposal, block: bytes | None, encoded: bytes, key: bytes, known_sender: bool) -> bool:
+        """Hold the message if the byte caps allow."""
+        size = len(encoded) + len(block or b"")
         if self._bytes + size > self.max_bytes:
             return False
         if not known_sender and self._unknown_bytes + size > self.max_unknown_bytes:
@@ -76,8 +97,9 @@ class FutureBuffer:
         self._bytes += size
         if not known_sender:
             self._unknown_bytes += size
-        self._counts[(sender, kind)] = count + 1
         self._seen.add(key)
+        if isinstance(message, Proposal):
+            self._copies[encoded] = self._copies.get(encoded, 0) + 1
         self._items.append((message, block))
         return True
 
@@ -89,5 +111,6 @@ class FutureBuffer:
         self._items = []
         self._counts = {}
         self._seen = set()
+        self._copies = {}
         self._bytes = self._unknown_bytes = 0
         return items

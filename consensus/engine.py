@@ -20,6 +20,7 @@ import hashlib
 
 from .actions import (
     Action,
+    BlockVerdict,
     Broadcast,
     Commit,
     EvidenceFound,
@@ -41,6 +42,7 @@ from .messages import (
     DuplicateVoteEvidence,
     Proposal,
     Vote,
+    payload_digest,
 )
 from .round_state import RoundState, RoundStep
 from .timeouts import Step, TimeoutConfig
@@ -60,6 +62,19 @@ MAX_PROPOSAL_ROUND_LOOKAHEAD = 64
 MAX_ALT_PROPOSALS_PER_ROUND = 2
 # Evidence already reported, per height, is remembered up to this many pairs.
 MAX_EVIDENCE_PER_HEIGHT = 1024
+# Payloads found not to be the block they came with (PAYLOAD_MISMATCH) are
+# remembered, per height, up to this many (oldest forgotten first), so the
+# same junk is not judged twice; a forgotten one is judged again if it comes
+# back (and its sender is blamed again). Memory stays bounded whatever a
+# flood of distinct junk.
+MAX_REJECTED_PAYLOADS = 16
+# Payloads waiting, per height, while other bytes for the same hash are being
+# judged (copies of one proposal replayed together from the next-height
+# buffer, or a driver that answers ValidateBlock later); more are dropped.
+MAX_QUEUED_PAYLOADS = 4
+# The application's reason, built from a peer's bytes, is cut to this length
+# in a Rejected detail.
+MAX_REJECT_DETAIL = 200
 
 
 class ConsensusEngine:
@@ -201,26 +216,50 @@ class ConsensusEngine:
         return self._flush()
 
     def on_block_validated(
-        self, height: int, round: int, block_hash: bytes, ok: bool, reason: str = ""
+        self, height: int, round: int, block_hash: bytes, verdict: BlockVerdict, reason: str = ""
     ) -> list[Action]:
-        """The application's answer to ValidateBlock; validity is per block hash."""
+        """The application's answer to ValidateBlock.
+
+        VALID and INVALID are verdicts on the block the hash names, final for
+        the height. PAYLOAD_MISMATCH says the bytes judged were not that block:
+        the hash stays unknown (we neither prevote nil because of it nor count
+        it valid) until a copy brings matching bytes, and the copy that brought
+        these is `Rejected` so the network can blame whoever delivered it.
+        """
+        if not isinstance(verdict, BlockVerdict):
+            raise TypeError(f"verdict must be a BlockVerdict, got {verdict!r}")
         rs = self._rs
         if rs is None or height != rs.height or block_hash not in rs.validating:
             return []
         rs.validating.discard(block_hash)
-        rs.validity[block_hash] = ok
-        waiting = rs.relay_pending.pop(block_hash, [])
-        if ok:
+        source = rs.payload_source.pop(block_hash, None)
+        if verdict is not BlockVerdict.PAYLOAD_MISMATCH:
+            rs.queued_payloads.pop(block_hash, None)  # judged: other bytes are moot
+        if verdict is BlockVerdict.VALID:
+            rs.validity[block_hash] = True
             block = rs.blocks.get(block_hash, b"")
-            self._out.extend(Relay(p, block) for p in waiting)
+            self._out.extend(Relay(p, block) for p in rs.relay_pending.pop(block_hash, []))
+        elif verdict is BlockVerdict.INVALID:
+            rs.validity[block_hash] = False
+            rs.relay_pending.pop(block_hash, None)
+            rs.blocks.pop(block_hash, None)  # never decided by us: no need to hold it
         else:
-            # Forget the payload: a later proposal may carry the right bytes
-            # for this hash (a Byzantine proposer can pair a hash with junk).
-            # Until then the hash counts as invalid (we prevote nil for it).
-            block = rs.blocks.pop(block_hash, b"")
-            rs.rejected_payloads.add((block_hash, hashlib.sha256(block).digest()))
+            self._payload_mismatch(block_hash, source, reason)
         self._run_rules()
         return self._flush()
+
+    def _payload_mismatch(self, block_hash: bytes, source: Proposal | None, reason: str) -> None:
+        """Forget bytes that were not the block (proposals waiting to be
+        relayed keep waiting for matching bytes) and blame the copy."""
+        rs = self._rs
+        assert rs is not None
+        digest = payload_digest(rs.blocks.pop(block_hash, b""))
+        rs.rejected_payloads[(block_hash, digest)] = None
+        while len(rs.rejected_payloads) > MAX_REJECTED_PAYLOADS:
+            del rs.rejected_payloads[next(iter(rs.rejected_payloads))]
+        if source is not None:
+            self._out.append(Rejected(source, RejectReason.PAYLOAD_MISMATCH, reason[:MAX_REJECT_DETAIL], digest))
+        self._judge_next(block_hash)
 
     def on_signed(self, message: Vote | Proposal | None) -> list[Action]:
         """The double-sign guard's answer to a Sign (None = refused). Our own
@@ -254,8 +293,13 @@ class ConsensusEngine:
 
     # --------------------------------------------------------- message intake
 
-    def _reject(self, message: Vote | Proposal, reason: RejectReason, detail: str = "") -> None:
-        self._out.append(Rejected(message, reason, detail))
+    def _reject(
+        self, message: Vote | Proposal, reason: RejectReason, detail: str = "", block: bytes | None = None
+    ) -> None:
+        # A proposal's copies differ only in their block bytes: name the bytes
+        # this copy came with, so the network blames the peer that sent it.
+        digest = payload_digest(block or b"") if isinstance(message, Proposal) else b""
+        self._out.append(Rejected(message, reason, detail, digest))
 
     def _buffer_next_height(self, message: Vote | Proposal, block: bytes | None) -> None:
         rs = self._rs
@@ -266,7 +310,7 @@ class ConsensusEngine:
             # An address pins its key, so this is a forgery whatever the next
             # set is. Buffered messages are relayed only once replayed and
             # verified at their own height (start_height).
-            self._reject(message, RejectReason.BAD_SIGNATURE, f"next-height message by {sender.hex()}")
+            self._reject(message, RejectReason.BAD_SIGNATURE, f"next-height message by {sender.hex()}", block)
             return
         self._buffer.add(message, block, known_sender=val is not None)
 
@@ -282,10 +326,13 @@ class ConsensusEngine:
         if rs.step == RoundStep.COMMITTED:
             return  # decided: no block of this height needs validating any more
         if not (-1 <= p.pol_round < p.round) or len(p.block_hash) != HASH_SIZE:
-            self._reject(p, RejectReason.MALFORMED, "pol_round must be -1 or below round; block_hash 32 bytes")
+            self._reject(p, RejectReason.MALFORMED, "pol_round must be -1 or below round; block_hash 32 bytes", block)
             return
         known = rs.round_proposals(p.round)
         if p in known:
+            # Another copy of a proposal we verified and kept: its bytes may be
+            # the block where an earlier copy's were not.
+            self._receive_block(p, block)
             return
         if p.round > rs.round:
             if p.round > rs.round + MAX_PROPOSAL_ROUND_LOOKAHEAD:
@@ -293,12 +340,12 @@ class ConsensusEngine:
             if not self._future_round_slot(p.round, p.proposer):
                 return
         if p.proposer != self.proposer_for(p.round):
-            self._reject(p, RejectReason.NOT_PROPOSER, f"height {p.height} round {p.round}")
+            self._reject(p, RejectReason.NOT_PROPOSER, f"height {p.height} round {p.round}", block)
             return
         val = rs.validator_set.get(p.proposer)
         assert val is not None
         if not p.verify_signature(val.pub_key, self.chain_id):
-            self._reject(p, RejectReason.BAD_SIGNATURE, f"proposal by {p.proposer.hex()}")
+            self._reject(p, RejectReason.BAD_SIGNATURE, f"proposal by {p.proposer.hex()}", block)
             return
         if not known:
             rs.proposals[p.round] = p
@@ -309,6 +356,7 @@ class ConsensusEngine:
             # whose block already has a +2/3 quorum somewhere) so the paper's
             # "a PROPOSAL for v" rules and the commit rule can still use them.
             if any(k.block_hash == p.block_hash for k in known):
+                self._receive_block(p, block)  # verified: its bytes may be the block
                 return
             alts = rs.alt_proposals.setdefault(p.round, [])
             if len(alts) >= MAX_ALT_PROPOSALS_PER_ROUND and not self._votes.has_quorum_anywhere(p.block_hash):
@@ -316,7 +364,7 @@ class ConsensusEngine:
             alts.append(p)
         self._note_proposed(p.block_hash)
         self._votes.note_sender(p.round, p.proposer)
-        self._receive_block(p.round, p.block_hash, block)
+        self._receive_block(p, block)
         self._relay_when_valid(p)
 
     def _relay_when_valid(self, p: Proposal) -> None:
@@ -324,25 +372,65 @@ class ConsensusEngine:
         covers only the hash, so the payload is checked before it travels on."""
         rs = self._rs
         assert rs is not None
-        if self._valid(p.block_hash) is True:
+        valid = self._valid(p.block_hash)
+        if valid is True:
             self._out.append(Relay(p, rs.blocks.get(p.block_hash, b"")))
-        elif p.block_hash in rs.validating:
+        elif valid is None:  # being judged, or waiting for bytes that are the block
             rs.relay_pending.setdefault(p.block_hash, []).append(p)
 
-    def _receive_block(self, round: int, block_hash: bytes, block: bytes) -> None:
-        """Keep the payload and ask the application to validate it once."""
+    def _receive_block(self, p: Proposal, block: bytes) -> None:
+        """Keep the payload that came with verified proposal `p` and ask the
+        application to judge it, unless the hash is judged already or these
+        very bytes were found not to be the block. While other bytes for the
+        hash are being judged, these wait their turn (bounded)."""
         rs = self._rs
         assert rs is not None
-        if rs.validity.get(block_hash) is True or block_hash in rs.validating:
+        block_hash = p.block_hash
+        if block_hash in rs.validity:
             return
-        if (block_hash, hashlib.sha256(block).digest()) in rs.rejected_payloads:
+        digest = payload_digest(block)
+        if (block_hash, digest) in rs.rejected_payloads:
             return
-        # A hash rejected with other bytes is unknown again until this payload
-        # is judged (not invalid: that would make us prevote nil too early).
-        rs.validity.pop(block_hash, None)
+        if block_hash in rs.validating:
+            self._queue_payload(p, block, digest)
+            return
+        self._judge(p, block)
+
+    def _queue_payload(self, p: Proposal, block: bytes, digest: bytes) -> None:
+        """Keep other bytes for a hash being judged (copies replayed together
+        from the next-height buffer, or a driver that answers later), up to
+        MAX_QUEUED_PAYLOADS per height; judged in turn if the first are not
+        the block."""
+        rs = self._rs
+        assert rs is not None
+        held = [rs.blocks.get(p.block_hash, b"")] + [b for _, b in rs.queued_payloads.get(p.block_hash, [])]
+        if any(payload_digest(b) == digest for b in held):
+            return
+        if sum(len(q) for q in rs.queued_payloads.values()) >= MAX_QUEUED_PAYLOADS:
+            return
+        rs.queued_payloads.setdefault(p.block_hash, []).append((p, block))
+
+    def _judge_next(self, block_hash: bytes) -> None:
+        """After bytes that were not the block: judge the next queued ones."""
+        rs = self._rs
+        assert rs is not None
+        queue = rs.queued_payloads.get(block_hash, [])
+        while queue:
+            p, block = queue.pop(0)
+            if (block_hash, payload_digest(block)) not in rs.rejected_payloads:
+                self._judge(p, block)
+                break
+        if not queue:
+            rs.queued_payloads.pop(block_hash, None)
+
+    def _judge(self, p: Proposal, block: bytes) -> None:
+        rs = self._rs
+        assert rs is not None
+        block_hash = p.block_hash
         rs.blocks[block_hash] = block
         rs.validating.add(block_hash)
-        self._out.append(ValidateBlock(rs.height, round, block_hash, block))
+        rs.payload_source[block_hash] = p
+        self._out.append(ValidateBlock(rs.height, p.round, block_hash, block))
 
     def _future_round_slot(self, round: int, sender: bytes) -> bool:
         """May `sender` add a message at `round` (> ours)? See MAX_FUTURE_ROUNDS_PER_SENDER."""

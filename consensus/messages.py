@@ -9,6 +9,7 @@ and one message kind.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,12 @@ MAX_VALIDATORS = 10_000
 
 VOTE_DOMAIN = b"plume/vote"
 PROPOSAL_DOMAIN = b"plume/proposal"
+
+
+def payload_digest(block: bytes) -> bytes:
+    """The digest that tells apart copies of one proposal carrying different
+    block bytes (the signature covers only the block hash)."""
+    return hashlib.sha256(block).digest()
 
 
 def chain_id_bytes(chain_id: str | bytes) -> bytes:

@@ -41,13 +41,21 @@ class RoundState:
     proposed_hashes: set[bytes] = field(default_factory=set)
     # block hash -> payload (from proposals or our own RequestProposal)
     blocks: dict[bytes, bytes] = field(default_factory=dict)
-    # block hash -> result of the application's validate_block
+    # block hash -> the application's verdict (True valid, False invalid);
+    # absent while unknown, e.g. after bytes that were not the block
     validity: dict[bytes, bool] = field(default_factory=dict)
     validating: set[bytes] = field(default_factory=set)
     # block hash -> kept proposals waiting for that block's validation to be relayed
     relay_pending: dict[bytes, list[Proposal]] = field(default_factory=dict)
-    # (hash, payload digest) pairs the application rejected, not to re-ask
-    rejected_payloads: set[tuple[bytes, bytes]] = field(default_factory=set)
+    # block hash -> the proposal whose copy brought the payload being judged
+    # (blamed if the payload turns out not to be that block)
+    payload_source: dict[bytes, Proposal] = field(default_factory=dict)
+    # block hash -> (proposal, payload) copies waiting while other bytes for
+    # that hash are judged (bounded: MAX_QUEUED_PAYLOADS per height)
+    queued_payloads: dict[bytes, list[tuple[Proposal, bytes]]] = field(default_factory=dict)
+    # (hash, payload digest) pairs found not to be the block they were sent
+    # for, oldest first, not to re-ask (bounded: MAX_REJECTED_PAYLOADS)
+    rejected_payloads: dict[tuple[bytes, bytes], None] = field(default_factory=dict)
     # "for the first time" guards of Algorithm 1, by round
     prevote_timeout_scheduled: set[int] = field(default_factory=set)
     precommit_timeout_scheduled: set[int] = field(default_factory=set)

@@ -16,14 +16,17 @@ import logging
 import time
 from collections.abc import Callable
 
-from consensus.errors import ConsensusError
 import msgpack
+from eth.constants import BLANK_ROOT_HASH, EMPTY_UNCLE_HASH
 
+from consensus.actions import BlockVerdict
+from consensus.errors import ConsensusError
 from consensus.messages import CommitCertificate, DuplicateVoteEvidence, Proposal
 from consensus.validators import Validator, ValidatorSet
 from execution.block import PlumeBlock
 from execution.chain import PlumeChain
 from execution.errors import ExecutionError, describe
+from execution.ordered_trie import ordered_trie_root_and_nodes
 from execution.sidecar import Sidecar
 from plume_node.genesis import GenesisDoc
 from plume_node.storage import PREFIX_CERT, PREFIX_NODE, LevelDB, PrefixedDB
@@ -154,35 +157,59 @@ class Application:
                 log.warning("dropped tx %s from the pool: %s", tx.hash.hex(), reason)
         return result.block
 
-    def validate_block(self, height: int, block_hash: bytes, payload: bytes) -> str | None:
-        """None when the block is valid for `height`, else the reason it is not.
+    def validate_block(self, height: int, block_hash: bytes, payload: bytes) -> tuple[BlockVerdict, str]:
+        """Judge `payload` as the block `block_hash` names at `height`: the
+        verdict, and the reason when it is not VALID.
 
-        Never raises: a bug met while checking a block (ours or py-evm's) makes
-        the block invalid, with the exception as the reason.
+        PAYLOAD_MISMATCH: the bytes are not that block (undecodable, another
+        hash, a body the header does not commit to); honest nodes relay only
+        bytes that validated, so whoever delivered these made them up.
+        INVALID: the block itself is bad for `height` (not provably any
+        relayer's fault: a timestamp too far ahead of our clock is one).
+        Never raises: a bug met while checking (ours or py-evm's) makes the
+        block INVALID, with the exception as the reason.
         """
         try:
             return self._validate_block(height, block_hash, payload)
         except Exception as exc:
             log.error("validating block %s raised %s", block_hash.hex()[:12], describe(exc), exc_info=True)
-            return f"validation failed: {describe(exc)}"
+            return BlockVerdict.INVALID, f"validation failed: {describe(exc)}"
 
-    def _validate_block(self, height: int, block_hash: bytes, payload: bytes) -> str | None:
-        try:
-            block = self._decode(payload)
-        except ExecutionError as exc:
-            return f"undecodable block: {exc}"
-        if block.hash != block_hash:
-            return f"block hashes to {block.hash.hex()}, proposal names {block_hash.hex()}"
+    def _validate_block(self, height: int, block_hash: bytes, payload: bytes) -> tuple[BlockVerdict, str]:
+        block, mismatch = self._block_named(block_hash, payload)
+        if block is None:
+            return BlockVerdict.PAYLOAD_MISMATCH, mismatch
         if block.number != height:
-            return f"block number {block.number} is not height {height}"
+            return BlockVerdict.INVALID, f"block number {block.number} is not height {height}"
         reason = self._check_consensus_sidecar(block)
         if reason is not None:
-            return reason
+            return BlockVerdict.INVALID, reason
         try:
             self.chain.validate_block(block, max_timestamp=int(self.clock()) + MAX_FUTURE_DRIFT_S)
         except ExecutionError as exc:
-            return str(exc)
-        return None
+            return BlockVerdict.INVALID, str(exc)
+        return BlockVerdict.VALID, ""
+
+    def _block_named(self, block_hash: bytes, payload: bytes) -> tuple[PlumeBlock | None, str]:
+        """(the block, "") if `payload` is exactly the block `block_hash`
+        names, else (None, why not). The hash commits to the header, the header
+        to the sidecar (checked by decoding), the transactions and the empty
+        uncle and withdrawal lists; decoding refuses non-canonical bytes, so
+        only one byte string passes for a hash."""
+        try:
+            block = self._decode(payload)
+        except ExecutionError as exc:
+            return None, f"undecodable block: {exc}"
+        if block.hash != block_hash:
+            return None, f"block hashes to {block.hash.hex()}, proposal names {block_hash.hex()}"
+        header = block.header
+        if ordered_trie_root_and_nodes(block.transactions)[0] != header.transaction_root:
+            return None, "the transactions are not those the header commits to"
+        if block.block.uncles and header.uncles_hash == EMPTY_UNCLE_HASH:
+            return None, "the block carries uncles its header does not commit to"
+        if getattr(block.block, "withdrawals", ()) and header.withdrawals_root == BLANK_ROOT_HASH:
+            return None, "the block carries withdrawals its header does not commit to"
+        return block, ""
 
     def _check_consensus_sidecar(self, block: PlumeBlock) -> str | None:
         height = block.number
@@ -257,8 +284,8 @@ class Application:
             cert.verify(self.validator_set(height), self.chain_id)
         except ConsensusError as exc:
             return f"bad commit certificate for height {height}: {exc}"
-        reason = self.validate_block(height, block.hash, payload)
-        if reason is not None:
+        verdict, reason = self.validate_block(height, block.hash, payload)
+        if verdict is not BlockVerdict.VALID:
             return reason
         self.commit(height, block.hash, payload, cert)
         return None

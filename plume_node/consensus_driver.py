@@ -23,6 +23,7 @@ from typing import Protocol
 import trio
 
 from consensus.actions import (
+    BlockVerdict,
     Broadcast,
     Commit,
     EvidenceFound,
@@ -55,7 +56,11 @@ class ConsensusApp(Protocol):
 
     def propose_block(self, height: int, round: int) -> tuple[bytes, bytes]: ...
 
-    def validate_block(self, height: int, block_hash: bytes, block: bytes) -> str | None: ...
+    def validate_block(self, height: int, block_hash: bytes, block: bytes) -> tuple[BlockVerdict, str]:
+        """The verdict on `block` as the block `block_hash` names, and why if
+        not VALID; PAYLOAD_MISMATCH only when the bytes are provably not that
+        block (see docs/consensus-interface.md)."""
+        ...
 
     def commit(self, height: int, block_hash: bytes, block: bytes, certificate: CommitCertificate) -> None: ...
 
@@ -75,7 +80,9 @@ class ConsensusNetwork(Protocol):
 
     def relay(self, message: Vote | Proposal, block: bytes | None) -> None: ...
 
-    def report_invalid(self, message: Vote | Proposal, reason: RejectReason, detail: str) -> None: ...
+    def report_invalid(
+        self, message: Vote | Proposal, reason: RejectReason, detail: str, payload_digest: bytes = b""
+    ) -> None: ...
 
     def new_height(self, height: int) -> None: ...
 
@@ -201,20 +208,7 @@ class ConsensusDriver:
                 if error is None:  # else no proposal: the propose timeout moves the round on
                     queue.extend(self.engine.on_block_proposed(action.height, action.round, *built))
             elif isinstance(action, ValidateBlock):
-                started = time.perf_counter()
-                reason, error = self._call_app(
-                    "validate_block", self.app.validate_block, action.height, action.block_hash, action.block
-                )
-                reason = reason if error is None else error
-                self.timings["validate_ms"] = (time.perf_counter() - started) * 1000
-                if reason is not None:
-                    reason = truncate(reason)  # built from a peer's block: bounded before it is logged or kept
-                    log.warning("block %s at height %d is invalid: %s", action.block_hash.hex()[:12], action.height, reason)
-                queue.extend(
-                    self.engine.on_block_validated(
-                        action.height, action.round, action.block_hash, reason is None, reason or ""
-                    )
-                )
+                queue.extend(self._validate(action))
             elif isinstance(action, Commit):
                 await self._commit(action)
             elif isinstance(action, EvidenceFound):
@@ -230,9 +224,27 @@ class ConsensusDriver:
             elif isinstance(action, Rejected):
                 log.debug("rejected %r: %s (%s)", action.message, action.reason.value, action.detail)
                 if self.network is not None:
-                    self.network.report_invalid(action.message, action.reason, action.detail)
+                    self.network.report_invalid(action.message, action.reason, action.detail, action.payload_digest)
             else:  # pragma: no cover - a new action kind the driver must learn
                 raise TypeError(f"unknown consensus action {action!r}")
+
+    def _validate(self, action: ValidateBlock) -> list:
+        """Ask the application for its verdict and hand it to the engine. An
+        exception while validating is a bug: the block counts as INVALID (not
+        PAYLOAD_MISMATCH, which would get the peer that delivered it banned)."""
+        started = time.perf_counter()
+        answer, error = self._call_app(
+            "validate_block", self.app.validate_block, action.height, action.block_hash, action.block
+        )
+        verdict, reason = answer if error is None else (BlockVerdict.INVALID, error)
+        reason = truncate(reason)  # built from a peer's block: bounded before it is logged or kept
+        self.timings["validate_ms"] = (time.perf_counter() - started) * 1000
+        if verdict is not BlockVerdict.VALID:
+            # Junk bytes cost their sender a ban (logged by p2p): info, not warning.
+            level = logging.INFO if verdict is BlockVerdict.PAYLOAD_MISMATCH else logging.WARNING
+            log.log(level, "block %s at height %d: %s: %s",
+                    action.block_hash.hex()[:12], action.height, verdict.value, reason)
+        return self.engine.on_block_validated(action.height, action.round, action.block_hash, verdict, reason)
 
     @staticmethod
     def _call_app(what: str, call: Callable, *args) -> tuple:

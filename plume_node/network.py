@@ -13,7 +13,9 @@ module gives them meaning:
   so each crosses each link at most once. Since honest nodes relay only
   what they verified, a message the engine rejects (`RejectReason`) proves
   its sender at fault, and that peer is banned; so is one whose consensus
-  payload does not decode.
+  payload does not decode. A proposal's sender is looked up by the proposal
+  and the digest of the block bytes it came with, so junk bytes raced beside
+  a genuine proposal get their own sender banned, never the honest relayer.
 - **Catch-up gossip.** Every tick the node announces its (height, round)
   with `Status`, and re-sends to each peer at the same height the verified
   votes and proposals of that height (bounded in count and bytes) it has no
@@ -34,7 +36,7 @@ import trio
 
 from consensus.actions import RejectReason
 from consensus.errors import ConsensusError, DecodeError, InvalidEvidence
-from consensus.messages import DuplicateVoteEvidence, Proposal, Vote
+from consensus.messages import DuplicateVoteEvidence, Proposal, Vote, payload_digest
 from execution.mempool import MempoolError
 from p2p import messages as wire
 from p2p.errors import clip
@@ -62,8 +64,17 @@ INTAKE_TOTAL_BYTES = 64 * 1024 * 1024
 # honest node shares, and honest nodes relay only what they verified.
 # (Messages that cannot be judged yet are buffered or dropped by the engine,
 # never rejected.)
+# PAYLOAD_MISMATCH too: whether bytes are the block a hash names does not
+# depend on any node's state, and honest nodes relay a proposal only with
+# bytes that validated, so the peer that delivered other bytes made them up.
 PROVABLE_REJECTIONS = frozenset(
-    {RejectReason.BAD_SIGNATURE, RejectReason.MALFORMED, RejectReason.NOT_VALIDATOR, RejectReason.NOT_PROPOSER}
+    {
+        RejectReason.BAD_SIGNATURE,
+        RejectReason.MALFORMED,
+        RejectReason.NOT_VALIDATOR,
+        RejectReason.NOT_PROPOSER,
+        RejectReason.PAYLOAD_MISMATCH,
+    }
 )
 
 
@@ -198,7 +209,8 @@ class NodeNetwork:
             log.debug("peer %s has too much consensus input in flight; dropping a message", peer_id[:12])
             self.service.forget(msg.hash())
             return
-        self._remember_sender(inner, peer_id)
+        digest = payload_digest(msg.block) if isinstance(msg, wire.Proposal) else b""
+        self._remember_sender(_sender_key(inner, digest), peer_id)
 
         def done() -> None:
             self._intake.release(peer_id, size)
@@ -228,8 +240,7 @@ class NodeNetwork:
         self.node.app.add_evidence(evidence)
         self.service.broadcast(msg, exclude={peer_id})
 
-    def _remember_sender(self, inner: bytes, peer_id: str) -> None:
-        key = _sender_key(inner)
+    def _remember_sender(self, key: bytes, peer_id: str) -> None:
         self._senders[key] = peer_id
         self._senders.move_to_end(key)
         if len(self._senders) > SENDER_TABLE_SIZE:
@@ -260,10 +271,15 @@ class NodeNetwork:
         else:
             self._broadcast_own(wire.Proposal(message.encode(), block or b""), message.height)
 
-    def report_invalid(self, message: Vote | Proposal, reason: RejectReason, detail: str) -> None:
+    def report_invalid(
+        self, message: Vote | Proposal, reason: RejectReason, detail: str, payload_digest: bytes = b""
+    ) -> None:
+        """Ban the peer that delivered the rejected copy: for a proposal, the
+        one with exactly these block bytes (`payload_digest`), never one that
+        delivered the same proposal with other bytes."""
         if reason not in PROVABLE_REJECTIONS:
             return
-        sender = self._senders.pop(_sender_key(message.encode()), None)
+        sender = self._senders.pop(_sender_key(message.encode(), payload_digest), None)
         if sender is not None:
             self._punish(sender, PeerFault.REJECTED_CONSENSUS, f"{reason.value} ({detail})")
 
@@ -308,8 +324,11 @@ class NodeNetwork:
         return self.blocksync.syncing()
 
 
-def _sender_key(inner: bytes) -> bytes:
-    return hashlib.sha256(inner).digest()
+def _sender_key(inner: bytes, payload_digest: bytes = b"") -> bytes:
+    """Sender-table key of a consensus message: its bytes and, for a proposal,
+    the digest of the block bytes it came with (copies of one proposal with
+    different bytes are different deliveries)."""
+    return hashlib.sha256(hashlib.sha256(inner).digest() + payload_digest).digest()
 
 
 class IntakeBudget:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 
+from consensus.actions import BlockVerdict
+
 
 def block_hash(block: bytes) -> bytes:
     return hashlib.sha256(block).digest()
@@ -25,6 +27,12 @@ def make_invalid_block(height: int, proposer: str, round_: int) -> bytes:
     return f"invalid:{height}:{proposer}:{round_}".encode()
 
 
+def make_junk_payload(height: int, round_: int, nonce: int) -> bytes:
+    """Bytes an outsider pairs with a genuine proposal (the ``poisoned`` fault):
+    they hash to nothing anyone proposed."""
+    return f"junk:{height}:{round_}:{nonce}".encode()
+
+
 def validation_error(height: int, expected_hash: bytes, block: bytes) -> str:
     """Empty string if `block` is a valid block for `height` hashing to `expected_hash`."""
     if block_hash(block) != expected_hash:
@@ -35,6 +43,16 @@ def validation_error(height: int, expected_hash: bytes, block: bytes) -> str:
     if parts[1] != str(height).encode():
         return f"block is for height {parts[1].decode(errors='replace')}, not {height}"
     return ""
+
+
+def verdict_of(height: int, expected_hash: bytes, block: bytes) -> tuple[BlockVerdict, str]:
+    """The typed answer a driver gives the engine: bytes that do not hash to
+    the proposed hash are not that block (PAYLOAD_MISMATCH), anything else
+    wrong is a verdict on the block (INVALID)."""
+    if block_hash(block) != expected_hash:
+        return BlockVerdict.PAYLOAD_MISMATCH, "block does not hash to the proposed block hash"
+    reason = validation_error(height, expected_hash, block)
+    return (BlockVerdict.INVALID, reason) if reason else (BlockVerdict.VALID, "")
 
 
 def is_valid_block(height: int, expected_hash: bytes, block: bytes) -> bool:

@@ -28,7 +28,7 @@ from consensus.engine import ConsensusEngine
 from consensus.messages import Proposal, Vote
 from consensus.signer import MemoryStore, Signer
 from consensus.timeouts import TimeoutConfig
-from consensus.sim.app import block_hash, make_block, make_invalid_block, validation_error
+from consensus.sim.app import block_hash, make_block, make_invalid_block, validation_error, verdict_of
 
 NIL = b""
 
@@ -216,8 +216,8 @@ class SimNode:
 
     def _do_ValidateBlock(self, action: Any) -> list[Any]:
         assert self.engine is not None
-        reason = validation_error(action.height, action.block_hash, action.block)
-        return self.engine.on_block_validated(action.height, action.round, action.block_hash, not reason, reason)
+        verdict, reason = verdict_of(action.height, action.block_hash, action.block)
+        return self.engine.on_block_validated(action.height, action.round, action.block_hash, verdict, reason)
 
     def _do_Commit(self, action: Any) -> list[Any]:
         if action.height <= self.committed_height:

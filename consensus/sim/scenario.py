@@ -19,7 +19,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-FAULT_KINDS = ("silent", "equivocate", "twins", "invalid-proposal", "crash")
+# `poisoned` is not the node's fault: an outsider beside it races a copy of
+# every proposal it is sent, with junk bytes, that arrives first.
+FAULT_KINDS = ("silent", "equivocate", "twins", "invalid-proposal", "crash", "poisoned")
 BYZANTINE_KINDS = frozenset({"silent", "equivocate", "twins", "invalid-proposal"})
 
 

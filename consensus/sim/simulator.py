@@ -26,7 +26,8 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
-from consensus.messages import Vote
+from consensus.messages import Proposal, Vote
+from consensus.sim.app import make_junk_payload
 from consensus.sim.events import EventQueue
 from consensus.sim.evidence import EvidencePool
 from consensus.sim.invariants import InvariantChecker
@@ -147,8 +148,15 @@ class Simulation:
         for recipient in recipients:
             self.messages += 1
             delay = self.network.transit(node.name, recipient, self.now_ms)
-            if delay is not None:
-                self.queue.schedule(delay, _Deliver(recipient, node.name, message, block))
+            if delay is None:
+                continue
+            if isinstance(message, Proposal) and self.behaviour_active(self.nodes[recipient], "poisoned"):
+                # An outsider beside the recipient got the proposal too and
+                # races a copy with junk bytes that arrives first.
+                junk = make_junk_payload(message.height, message.round, self.rng.randrange(1 << 32))
+                self.queue.schedule(delay, _Deliver(recipient, "outsider", message, junk))
+                delay += 1
+            self.queue.schedule(delay, _Deliver(recipient, node.name, message, block))
 
     def schedule_timeout(self, node: SimNode, timeout: Any) -> None:
         self.queue.schedule(int(timeout.duration_ms), _NodeEvent(node.name, node.incarnation, "timeout", timeout))

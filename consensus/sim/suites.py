@@ -49,6 +49,7 @@ def _standard() -> list[Scenario]:
         _s("silent-1-of-4", faults=("silent:2",), seed=8),
         _s("equivocate-1-of-4", faults=("equivocate:0",), seed=9),
         _s("invalid-proposal-1-of-4", faults=("invalid-proposal:1",), seed=10),
+        _s("poisoned-payloads-all-4", faults=tuple(f"poisoned:{i}" for i in range(4)), seed=18),
         _s("twins-1-of-4", faults=("twins:0",), seed=11),
         # The Twins method's classic move: the two copies sit on opposite sides of a partition.
         _s("twins-split-by-partition", faults=("twins:0",), partitions=("0,1|0b,2,3@0-4000",), seed=12),

@@ -37,7 +37,7 @@ def _parse(param: str, parser, value):  # type: ignore[no-untyped-def]
 @click.option("--delay", default="10-100", show_default=True, metavar="MIN-MAX", help="Per-message delay range in ms.")
 @click.option("--drop", type=click.FloatRange(min=0.0, max=1.0, max_open=True), default=0.0, show_default=True, help="Probability that a message is lost.")
 @click.option("--partition", "partitions", multiple=True, metavar='"0,1|2,3@T1-T2"', help="Groups that cannot talk from T1 to T2 ms (repeatable).")
-@click.option("--fault", "faults", multiple=True, metavar="KIND:NODE[@T[-T2]]", help="silent, equivocate, twins, invalid-proposal or crash (repeatable).")
+@click.option("--fault", "faults", multiple=True, metavar="KIND:NODE[@T[-T2]]", help="silent, equivocate, twins, invalid-proposal, crash or poisoned (repeatable).")
 @click.option("--max-time", "max_time", type=click.IntRange(min=1), default=120_000, show_default=True, help="Simulated time limit in ms.")
 @click.option("--suite", type=click.Choice(["smoke", "standard", "soak"]), default=None, help="Run a named battery of scenarios instead of one.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")

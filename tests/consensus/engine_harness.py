@@ -12,6 +12,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from consensus.actions import (
+    BlockVerdict,
     Broadcast,
     Commit,
     EvidenceFound,
@@ -119,8 +120,8 @@ class Network:
                 h, payload = block_for(f"{a.height}/{a.round}/{i}")
                 self.queue.append((i, ("on_block_proposed", (a.height, a.round, h, payload))))
             elif isinstance(a, ValidateBlock):
-                ok = hashlib.sha256(a.block).digest() == a.block_hash
-                self.queue.append((i, ("on_block_validated", (a.height, a.round, a.block_hash, ok))))
+                verdict = BlockVerdict.VALID if matches(a) else BlockVerdict.PAYLOAD_MISMATCH
+                self.queue.append((i, ("on_block_validated", (a.height, a.round, a.block_hash, verdict))))
             elif isinstance(a, Commit):
                 node.commits.append(a)
             elif isinstance(a, ScheduleTimeout):
@@ -181,7 +182,7 @@ class Driver:
             if isinstance(a, Sign) and self.signer is not None:
                 more = self.engine.on_signed(self.signer.sign(a.message))
             elif isinstance(a, ValidateBlock) and self.auto_validate:
-                more = self.engine.on_block_validated(a.height, a.round, a.block_hash, a.block_hash not in self.invalid)
+                more = self.engine.on_block_validated(a.height, a.round, a.block_hash, self.verdict(a))
             elif isinstance(a, RequestProposal):
                 h, payload = block_for(f"own/{a.height}/{a.round}")
                 self.proposed.append((h, payload))
@@ -189,6 +190,13 @@ class Driver:
             todo.extend(more)
         self.log.extend(out)
         return out
+
+    def verdict(self, a: ValidateBlock) -> BlockVerdict:
+        """Bytes that do not hash to the proposed hash are not the block;
+        otherwise the block is invalid iff its hash is in `self.invalid`."""
+        if not matches(a):
+            return BlockVerdict.PAYLOAD_MISMATCH
+        return BlockVerdict.INVALID if a.block_hash in self.invalid else BlockVerdict.VALID
 
     def start(self, vset: ValidatorSet | None = None, locked=None) -> list:
         return self._run(self.engine.start_height(self.height, vset or self.vset, locked=locked))
@@ -220,6 +228,11 @@ class Driver:
 
     def precommits_from(self, keys, round: int, block_hash: bytes) -> list:
         return self.votes([precommit(k, self.height, round, block_hash) for k in keys])
+
+
+def matches(a: ValidateBlock) -> bool:
+    """Whether a ValidateBlock's bytes are the block it names (test blocks hash with SHA-256)."""
+    return hashlib.sha256(a.block).digest() == a.block_hash
 
 
 def own_votes(actions: list, vote_type: int | None = None) -> list[Vote]:

@@ -4,7 +4,7 @@ equal validators with real signatures and asserts on the engine's votes."""
 
 from __future__ import annotations
 
-from consensus.actions import RequestProposal
+from consensus.actions import BlockVerdict, RequestProposal
 from consensus.messages import NIL, PRECOMMIT, PREVOTE
 from consensus.timeouts import Step
 from engine_harness import Driver, block_for, driver_proposing_at, of_type, own_proposals, own_votes
@@ -219,7 +219,7 @@ def test_validation_is_asynchronous():
     d.start()
     a, acts = d.propose(0, "A")
     assert own_votes(acts) == []  # waits for the application
-    acts = d._run(d.engine.on_block_validated(1, 0, a, True))
+    acts = d._run(d.engine.on_block_validated(1, 0, a, BlockVerdict.VALID))
     assert [v.block_hash for v in own_votes(acts, PREVOTE)] == [a]
 
 

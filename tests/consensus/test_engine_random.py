@@ -18,7 +18,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consensus.actions import Broadcast, Commit, EvidenceFound, RequestProposal, ScheduleTimeout, Sign, ValidateBlock
+from consensus.actions import (
+    BlockVerdict,
+    Broadcast,
+    Commit,
+    EvidenceFound,
+    RequestProposal,
+    ScheduleTimeout,
+    Sign,
+    ValidateBlock,
+)
 from consensus.engine import ConsensusEngine
 from consensus.messages import NIL, PRECOMMIT, PREVOTE, Proposal, Vote
 from consensus.signer import MemoryStore, Signer
@@ -70,7 +79,8 @@ class RandomNet:
                 todo += eng.on_signed(signed)
             elif isinstance(a, ValidateBlock):
                 ok = hashlib.sha256(a.block).digest() == a.block_hash
-                todo += eng.on_block_validated(a.height, a.round, a.block_hash, ok)
+                verdict = BlockVerdict.VALID if ok else BlockVerdict.PAYLOAD_MISMATCH
+                todo += eng.on_block_validated(a.height, a.round, a.block_hash, verdict)
             elif isinstance(a, RequestProposal):
                 h, payload = block_for(f"{i}/{a.height}/{a.round}/{self.rng.random()}")
                 self.hashes.append(h)

@@ -10,7 +10,7 @@ in bytes as well as in count.
 
 from __future__ import annotations
 
-from consensus.actions import Rejected, RejectReason, Relay
+from consensus.actions import BlockVerdict, Rejected, RejectReason, Relay
 from consensus.buffer import FutureBuffer
 from consensus.messages import NIL, Vote
 from engine_harness import Driver, block_for, key, of_type, prevote, sign_proposal
@@ -87,7 +87,7 @@ def test_proposal_is_relayed_after_its_block_validates_with_the_validated_payloa
     p = sign_proposal(d.keys[d.proposer_index(0)], 1, 0, bh)
     d._run(d.engine.on_proposal(p, payload))
     assert d.relayed == []  # the signature covers the hash only: wait for the block
-    d._run(d.engine.on_block_validated(1, 0, bh, True))
+    d._run(d.engine.on_block_validated(1, 0, bh, BlockVerdict.VALID))
     assert d.relayed == [Relay(p, payload)]
 
 
@@ -97,7 +97,7 @@ def test_proposal_with_an_invalid_block_is_not_relayed():
     bh, _ = block_for("A")
     p = sign_proposal(d.keys[d.proposer_index(0)], 1, 0, bh)
     d._run(d.engine.on_proposal(p, b"junk that does not hash to the proposal"))
-    d._run(d.engine.on_block_validated(1, 0, bh, False))
+    d._run(d.engine.on_block_validated(1, 0, bh, BlockVerdict.PAYLOAD_MISMATCH))
     assert d.relayed == []
 
 

@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from consensus.actions import Commit, EvidenceFound, Rejected, RejectReason, ScheduleTimeout, Sign, ValidateBlock
+from consensus.actions import (
+    BlockVerdict,
+    Commit,
+    EvidenceFound,
+    Rejected,
+    RejectReason,
+    ScheduleTimeout,
+    Sign,
+    ValidateBlock,
+)
 from consensus.buffer import MAX_PROPOSALS_PER_SENDER, MAX_UNKNOWN_VOTES, MAX_VOTES_PER_SENDER
 from consensus.engine import MAX_FUTURE_ROUNDS_PER_SENDER
 from consensus.messages import NIL, PRECOMMIT, PREVOTE, Vote
@@ -63,7 +72,7 @@ def test_commit_waits_for_the_block_and_its_validation():
     assert of_type(acts, Commit) == []  # no block yet
     _, acts = d.propose(0, "B")
     assert of_type(acts, Commit) == [] and len(of_type(acts, ValidateBlock)) == 1
-    acts = d._run(d.engine.on_block_validated(1, 0, b, True))
+    acts = d._run(d.engine.on_block_validated(1, 0, b, BlockVerdict.VALID))
     assert [(c.round, c.block_hash) for c in of_type(acts, Commit)] == [(0, b)]
 
 
@@ -98,7 +107,7 @@ def test_own_vote_counts_only_after_signing():
     a, payload = block_for("A")
     acts = eng.on_proposal(sign_proposal(d.keys[pi], 1, 0, a), payload)
     assert len(of_type(acts, ValidateBlock)) == 1
-    acts = eng.on_block_validated(1, 0, a, True)
+    acts = eng.on_block_validated(1, 0, a, BlockVerdict.VALID)
     (sign,) = of_type(acts, Sign)
     other = next(i for i in (1, 2) if i != pi)
     acts = eng.on_vote(prevote(d.keys[pi], 1, 0, a)) + eng.on_vote(prevote(d.keys[other], 1, 0, a))
@@ -116,7 +125,7 @@ def test_refused_signature_is_not_counted():
     pi = d.proposer_index(0)
     a, payload = block_for("A")
     eng.on_proposal(sign_proposal(d.keys[pi], 1, 0, a), payload)
-    acts = eng.on_block_validated(1, 0, a, True)
+    acts = eng.on_block_validated(1, 0, a, BlockVerdict.VALID)
     assert len(of_type(acts, Sign)) == 1
     assert eng.on_signed(None) == []
     other = next(i for i in (1, 2) if i != pi)
@@ -335,15 +344,18 @@ def test_start_height_must_increase():
 
 
 def test_junk_payload_does_not_poison_the_hash():
-    """A Byzantine proposer pairs an honest block's hash with junk bytes; a
-    later proposal with the real bytes for that hash is validated afresh."""
+    """A Byzantine proposer pairs an honest block's hash with junk bytes: the
+    hash stays unknown (not invalid), and a later proposal with the real bytes
+    for that hash is validated."""
     d = driver_proposing_at(3, auto_validate=False)
     d.start()
     a, payload = block_for("A")
     p0 = d.proposer_index(0)
     acts = d._run(d.engine.on_proposal(sign_proposal(d.keys[p0], 1, 0, a), b"junk"))
     (v,) = of_type(acts, ValidateBlock)
-    acts = d._run(d.engine.on_block_validated(1, 0, a, False, "hash mismatch"))
+    acts = d._run(d.engine.on_block_validated(1, 0, a, BlockVerdict.PAYLOAD_MISMATCH, "hash mismatch"))
+    assert own_votes(acts) == []  # not a verdict on the block: no nil prevote because of it
+    acts = d.timeout(Step.PROPOSE, 0)  # as if no block had come
     assert [x.block_hash for x in own_votes(acts, PREVOTE)] == [NIL]
     d.prevotes_from(d.others()[:2], 0, NIL)
     d.timeout(Step.PREVOTE, 0)
@@ -352,8 +364,8 @@ def test_junk_payload_does_not_poison_the_hash():
     p1 = d.proposer_index(1)
     acts = d._run(d.engine.on_proposal(sign_proposal(d.keys[p1], 1, 1, a), payload))
     assert [x.block for x in of_type(acts, ValidateBlock)] == [payload]
-    assert own_votes(acts) == []  # not "invalid" any more: waiting for the answer
-    acts = d._run(d.engine.on_block_validated(1, 1, a, True))
+    assert own_votes(acts) == []  # waiting for the answer
+    acts = d._run(d.engine.on_block_validated(1, 1, a, BlockVerdict.VALID))
     assert [x.block_hash for x in own_votes(acts, PREVOTE)] == [a]
     # Once the hash is known valid, junk paired with it later is ignored.
     d.prevotes_from(d.others()[:2], 1, NIL)
@@ -375,7 +387,7 @@ def test_own_vote_signed_after_commit_is_still_broadcast():
         pytest.skip("engine is the proposer")
     a, payload = block_for("A")
     eng.on_proposal(sign_proposal(d.keys[pi], 1, 0, a), payload)
-    (sign,) = of_type(eng.on_block_validated(1, 0, a, True), Sign)  # our prevote, not yet signed
+    (sign,) = of_type(eng.on_block_validated(1, 0, a, BlockVerdict.VALID), Sign)  # our prevote, not yet signed
     acts = []
     for k in d.others():
         acts += eng.on_vote(precommit(k, 1, 0, a))

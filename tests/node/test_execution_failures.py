@@ -17,6 +17,7 @@ import pytest
 from eth_account import Account
 from eth_utils import to_checksum_address
 
+from consensus.actions import BlockVerdict
 from consensus.crypto import PrivateKey
 from consensus.messages import Proposal
 from execution.block import PlumeBlock
@@ -151,13 +152,14 @@ async def test_validate_block_raising_makes_the_block_invalid_not_the_validator_
 
 def test_application_validate_block_turns_a_bug_into_a_reason(node, monkeypatch, caplog):
     block_hash, payload = node.app.propose_block(1, 0)
-    assert node.app.validate_block(1, block_hash, payload) is None
+    assert node.app.validate_block(1, block_hash, payload) == (BlockVerdict.VALID, "")
 
     def broken(*args, **kwargs):
         raise RuntimeError("bug " + "x" * 500)
 
     monkeypatch.setattr(node.app.chain, "validate_block", broken)
-    reason = node.app.validate_block(1, block_hash, payload)
+    verdict, reason = node.app.validate_block(1, block_hash, payload)
+    assert verdict is BlockVerdict.INVALID  # a bug is nobody's provable fault
     assert reason.startswith("validation failed: RuntimeError: bug xxx") and len(reason) <= 220
     assert reason.endswith("...")
 
@@ -175,7 +177,7 @@ def test_a_build_that_raises_with_transactions_falls_back_to_an_empty_block(node
     monkeypatch.setattr(node.app.chain, "build_block", end_of_block_bug)
     with caplog.at_level(logging.ERROR, logger="plume.app"):
         block_hash, payload = node.app.propose_block(1, 0)
-    assert node.app.validate_block(1, block_hash, payload) is None
+    assert node.app.validate_block(1, block_hash, payload) == (BlockVerdict.VALID, "")
     assert PlumeBlock.decode(payload).transactions == ()
     assert tx_hash in node.mempool  # it waits; the chain does not
     assert "building a block with 1 txs raised RuntimeError: bug after the transactions ran" in caplog.text

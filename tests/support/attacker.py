@@ -7,6 +7,10 @@ votes claiming to be a validator with a bad signature, proposals from made-up
 proposers or for far-future heights carrying large junk blocks, proposals with
 bad signatures, consensus payloads that do not decode. When a node bans the
 attacker's key it simply comes back with a fresh key from a fresh port.
+With `poison` on it also listens to every attacked node as a well-behaved
+peer and re-sends each genuine proposal it is gossiped, with junk bytes or
+the bytes of an earlier block (the signature covers only the block hash),
+to the other attacked nodes.
 
 Everything here is real: real TCP, the real Noise transport, real encodings.
 It imports only `p2p` and `consensus`, like any outside client would.
@@ -121,6 +125,8 @@ class AttackReport:
     node_ids: dict[str, list[str]] = field(default_factory=dict)  # our node ids, per target
     messages: int = 0
     junk_bytes: int = 0
+    poisoned: int = 0  # genuine proposals re-sent with junk bytes
+    poison_ids: dict[str, list[str]] = field(default_factory=dict)  # node ids that sent them, per target
     errors: list[str] = field(default_factory=list)
 
 
@@ -135,12 +141,17 @@ class Attack:
     duration_s: float = 60.0
     block_bytes: int = 1024 * 1024
     seed: int = 1
+    poison: bool = False
 
     async def run(self) -> AttackReport:
         report = AttackReport()
         async with trio.open_nursery() as nursery:
             for i, target in enumerate(self.targets):
                 nursery.start_soon(self._flood_one, target, random.Random(self.seed * 1000 + i), report)
+            if self.poison:
+                poisoner = Poisoner(self, report, random.Random(self.seed), nursery)
+                for target in self.targets:
+                    nursery.start_soon(poisoner.listen, target)
         return report
 
     async def _flood_one(self, target: tuple[str, int], rng: random.Random, report: AttackReport) -> None:
@@ -191,3 +202,98 @@ class Attack:
             await session.send_raw(encoded)
             report.messages += 1
             report.junk_bytes += len(encoded)
+
+
+_CLOSED = (ConnectionClosed, trio.BrokenResourceError, trio.ClosedResourceError, OSError)
+
+
+@dataclass
+class Poisoner:
+    """Races junk copies of genuine proposals: it listens to each attacked
+    node as a well-behaved peer and re-sends every proposal it is gossiped,
+    with other bytes, to the other attacked nodes, over sessions it renews
+    with a fresh key whenever one is banned."""
+
+    attack: Attack
+    report: AttackReport
+    rng: random.Random
+    nursery: trio.Nursery
+    senders: dict[tuple[str, int], Session] = field(default_factory=dict)
+    earlier_block: bytes = b""
+    locks: dict[tuple[str, int], trio.Lock] = field(default_factory=dict)
+    deadline: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.deadline = trio.current_time() + self.attack.duration_s
+
+    async def listen(self, target: tuple[str, int]) -> None:
+        with trio.move_on_at(self.deadline):
+            while True:
+                try:
+                    session = await self._open(target)
+                except Exception:
+                    await trio.sleep(0.5)
+                    continue
+                try:
+                    await self._receive(session, target)
+                except Exception:  # closed (or cut mid-message): listen again
+                    pass
+                finally:
+                    await session.aclose()
+                await trio.sleep(0.2)
+
+    async def _receive(self, session: Session, source: tuple[str, int]) -> None:
+        while True:
+            msg = wire.decode_message(await session.conn.receive_message())
+            if isinstance(msg, wire.Ping):
+                await session.send(wire.Pong(msg.nonce))
+            elif isinstance(msg, wire.Proposal):
+                noise = self.rng.randbytes(self.rng.randrange(1, 4096))
+                earlier = self.earlier_block if self.earlier_block != msg.block else b""
+                junk = self.rng.choice((noise, earlier or noise))  # junk, or a real block of another hash
+                self.earlier_block = msg.block
+                for target in self.attack.targets:
+                    if target != source:
+                        await self._send(target, wire.Proposal(msg.proposal, junk))
+
+    async def _send(self, target: tuple[str, int], msg: wire.Proposal) -> None:
+        # One writer per Noise session: the listeners of all targets feed it.
+        async with self.locks.setdefault(target, trio.Lock()):
+            await self._send_locked(target, msg)
+
+    async def _send_locked(self, target: tuple[str, int], msg: wire.Proposal) -> None:
+        for _ in range(2):
+            session = self.senders.get(target)
+            try:
+                if session is None:
+                    session = self.senders[target] = await self._open(target)
+                    name = f"{target[0]}:{target[1]}"
+                    self.report.node_ids.setdefault(name, []).append(session.node_id)
+                    self.report.poison_ids.setdefault(name, []).append(session.node_id)
+                    self.nursery.start_soon(_drain_until, session, self.deadline)
+                await session.send(msg)
+                self.report.poisoned += 1
+                return
+            except _CLOSED:
+                self.senders.pop(target, None)  # banned: come back as someone else
+            except Exception as exc:  # refused (e.g. inbound limit): skip this copy
+                self.report.errors.append(f"poison {target}: {type(exc).__name__}: {str(exc)[:120]}")
+                self.senders.pop(target, None)
+                return
+
+    async def _open(self, target: tuple[str, int]) -> Session:
+        return await open_session(target[0], target[1], self.attack.chain_id, self.attack.genesis_hash)
+
+
+async def _drain_until(session: Session, deadline: float) -> None:
+    """Read (and drop) what a node sends on a sending session until it closes
+    or the attack ends; then close it. (No pongs: only `Poisoner._send`
+    writes to it; an unanswered ping just ends the session.)"""
+    try:
+        with trio.move_on_at(deadline):
+            while True:
+                await session.conn.receive_message()
+    except Exception:
+        pass  # closed by the node (banned)
+    finally:
+        await session.aclose()

@@ -42,16 +42,20 @@ class Session:
     stream: trio.SocketStream
     conn: SecureConnection
     their_hello: wire.Hello
+    # Several tasks may write to one session (a relay and its pong replies):
+    # a trio stream takes one sender at a time.
+    send_lock: trio.Lock = field(default_factory=trio.Lock)
 
     @property
     def node_id(self) -> str:
         return node_id_of(ed25519_public_bytes(self.key))
 
     async def send(self, msg: wire.Message) -> None:
-        await self.conn.send_message(msg.encode())
+        await self.send_raw(msg.encode())
 
     async def send_raw(self, data: bytes) -> None:
-        await self.conn.send_message(data)
+        async with self.send_lock:
+            await self.conn.send_message(data)
 
     async def drain_until_closed(self, timeout: float) -> bool:
         """Read and discard until the node closes the connection; True if it did."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from eth.abc import ReceiptAPI
 
 from execution.block import PlumeBlock
-from plume_node.storage import Overlay
+from execution.db import Overlay
 from staking.fees import FeeSplit
 
 DEFAULT_CACHE_SIZE = 16  # a few rounds of proposals; each entry holds a block's trie writes

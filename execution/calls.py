@@ -25,9 +25,9 @@ or on cancellation.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from eth.abc import ComputationAPI, StateAPI
+from eth.abc import AtomicDatabaseAPI, BlockHeaderAPI, ComputationAPI, StateAPI, VirtualMachineAPI
 from eth.exceptions import Revert
 from eth.vm.spoof import SpoofTransaction
 from eth_utils import ValidationError
@@ -35,22 +35,36 @@ from eth_utils import ValidationError
 from execution.budget import ExecutionBudget, bounded_computation_class
 from execution.errors import CallError, InvalidCall, TransactionFailed, truncate
 from execution.vm import calldata_floor
-from plume_node.storage import Overlay
+from execution.db import Overlay
 
-if TYPE_CHECKING:
-    from execution.chain import PlumeChain
+
+
+class CallHost(Protocol):
+    """What a call needs of the chain (``PlumeChain`` is one): declared, not
+    imported, so this module and ``execution.chain`` do not import each other."""
+
+    chain_view: AtomicDatabaseAPI
+    vm_class: Any
+
+    def get_header(self, number: int | None = None) -> BlockHeaderAPI: ...
+
+    def child_header(
+        self, parent: BlockHeaderAPI, *, timestamp: int, coinbase: bytes, extra_data: bytes
+    ) -> BlockHeaderAPI: ...
+
+    def new_vm(self, header: BlockHeaderAPI, db: AtomicDatabaseAPI) -> VirtualMachineAPI: ...
 
 ZERO_ADDRESS = b"\x00" * 20
 # the tolerance of the gas search: estimates are exact to within this much gas
 ESTIMATE_TOLERANCE = 1
 
 
-def _state_for_call(chain: PlumeChain, at_block: int | None, budget: ExecutionBudget | None) -> StateAPI:
+def _state_for_call(chain: CallHost, at_block: int | None, budget: ExecutionBudget | None) -> StateAPI:
     parent = chain.get_header(at_block)
-    template = chain._child_header(
+    template = chain.child_header(
         parent, timestamp=parent.timestamp, coinbase=ZERO_ADDRESS, extra_data=b"\x00" * 32
     ).copy(base_fee_per_gas=0)
-    vm = chain._new_vm(template, Overlay(chain.chain_view))
+    vm = chain.new_vm(template, Overlay(chain.chain_view))
     state = vm.state
     if budget is not None:
         # an instance attribute: only this throwaway state runs bounded
@@ -64,7 +78,7 @@ def _gas_limit(state: StateAPI, f: dict[str, Any], budget: ExecutionBudget | Non
     return requested if budget is None else budget.gas_for(requested)
 
 
-def _spoof(state: StateAPI, chain: PlumeChain, f: dict[str, Any], gas: int) -> Any:
+def _spoof(state: StateAPI, chain: CallHost, f: dict[str, Any], gas: int) -> Any:
     unknown = set(f) - {"from", "to", "gas", "gas_price", "max_fee_per_gas",
                         "max_priority_fee_per_gas", "value", "data", "nonce"}
     if unknown:
@@ -117,7 +131,7 @@ def _raise_for(computation: ComputationAPI) -> None:
 
 
 def call(
-    chain: PlumeChain,
+    chain: CallHost,
     tx_fields: dict[str, Any],
     at_block: int | None = None,
     budget: ExecutionBudget | None = None,
@@ -130,7 +144,7 @@ def call(
 
 
 def estimate_gas(
-    chain: PlumeChain,
+    chain: CallHost,
     tx_fields: dict[str, Any],
     at_block: int | None = None,
     budget: ExecutionBudget | None = None,

@@ -46,13 +46,7 @@ from eth_utils import ValidationError
 from execution.block import PlumeBlock
 from execution.cache import DEFAULT_CACHE_SIZE, ExecutionCache, ExecutionResult
 from execution.chaindb import PlumeChainDB as ChainDB
-from execution.errors import GenesisMismatch, InvalidBlock, describe, truncate
-from execution.genesis import GenesisState, build_genesis, genesis_header, genesis_sidecar
-from execution.ordered_trie import ordered_trie_root_and_nodes
-from execution.reads import ChainReads
-from execution.sidecar import Sidecar
-from execution.vm import FIXED_HEADER_FIELDS, PlumeVM, expected_base_fee, header_problems, make_vm_class
-from plume_node.storage import (
+from execution.db import (
     META_CHAIN_ID,
     META_GENESIS_HASH,
     PREFIX_CHAIN,
@@ -61,12 +55,18 @@ from plume_node.storage import (
     Overlay,
     PrefixedDB,
     StorageError,
+    sidecar_key,
 )
+from execution.errors import GenesisMismatch, InvalidBlock, describe, truncate
+from execution.genesis import GenesisState, build_genesis, genesis_header, genesis_sidecar
+from execution.ordered_trie import ordered_trie_root_and_nodes
+from execution.reads import ChainReads
+from execution.sidecar import Sidecar
+from execution.vm import FIXED_HEADER_FIELDS, PlumeVM, expected_base_fee, header_problems, make_vm_class
 from staking.fees import FeeSplit, apply_fee_split
 
 log = logging.getLogger("plume.execution")
 
-SIDECAR_KEY = b"sidecar/"
 # Building a block: after this many transactions raised unexpectedly (each
 # costs a re-execution of the block so far), the block is cut short at the
 # last failure instead of retried again.
@@ -76,10 +76,6 @@ MAX_FAILED_TXS_PER_BUILD = 16
 # the fee split and before the state root. Must be deterministic: every node
 # runs it on every block it builds or validates. Exceptions propagate (a bug).
 EndBlockHook = Callable[[StateAPI, BlockHeaderAPI, Sidecar, FeeSplit], None]
-
-
-def sidecar_key(block_hash: bytes) -> bytes:
-    return SIDECAR_KEY + block_hash
 
 
 class _MidBlockHeader:
@@ -218,7 +214,7 @@ class PlumeChain(ChainReads):
         return expected_base_fee(self._head, self.vm_class.min_base_fee_per_gas)
 
     # ---------------------------------------------------------------- execution
-    def _child_header(
+    def child_header(
         self, parent: BlockHeaderAPI, *, timestamp: int, coinbase: bytes, extra_data: bytes
     ) -> BlockHeaderAPI:
         return PragueBlockHeader(
@@ -241,7 +237,7 @@ class PlumeChain(ChainReads):
             requests_hash=FIXED_HEADER_FIELDS["requests_hash"],
         )
 
-    def _new_vm(self, header: BlockHeaderAPI, db: AtomicDatabaseAPI) -> PlumeVM:
+    def new_vm(self, header: BlockHeaderAPI, db: AtomicDatabaseAPI) -> PlumeVM:
         return self.vm_class(
             header=header,
             chaindb=ChainDB(db),
@@ -264,7 +260,7 @@ class PlumeChain(ChainReads):
         """
         self.stats.executions += 1
         overlay = Overlay(self.chain_view)
-        vm = self._new_vm(template, overlay)
+        vm = self.new_vm(template, overlay)
         state = vm.state
         rejected: list[tuple[SignedTransactionAPI, str]] = []
         receipts_list: list[ReceiptAPI] = []
@@ -348,7 +344,7 @@ class PlumeChain(ChainReads):
         if type(coinbase) is not bytes or len(coinbase) != 20:
             raise ValueError("coinbase must be a 20-byte address")
         parent = self._head
-        template = self._child_header(
+        template = self.child_header(
             parent,
             timestamp=max(int(timestamp), parent.timestamp),
             coinbase=coinbase,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from eth.abc import BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI
+from eth.abc import BlockHeaderAPI, ChainDatabaseAPI, DatabaseAPI, ReceiptAPI, SignedTransactionAPI
 from eth.db.account import AccountDB
 from eth.exceptions import HeaderNotFound, TransactionNotFound
 from eth.vm.forks.prague.blocks import PragueBlock
@@ -19,13 +19,14 @@ from eth.vm.forks.prague.receipts import PragueReceiptBuilder
 from eth.vm.forks.prague.transactions import PragueTransactionBuilder
 
 from execution.block import PlumeBlock
+from execution.calls import call, estimate_gas
+from execution.db import sidecar_key
 from execution.errors import NotFound
 from execution.sidecar import Sidecar
 from staking import fees
 
 if TYPE_CHECKING:
     from execution.budget import ExecutionBudget
-    from execution.chain import PlumeChain
 
 
 @dataclass(frozen=True)
@@ -60,12 +61,21 @@ class StateView:
 
 
 class ChainReads:
-    """Mixed into ``PlumeChain``; uses its ``chaindb``, ``exec_view`` and head."""
+    """Mixed into ``PlumeChain``; uses its ``chaindb``, ``exec_view`` and head.
 
-    def _number(self: PlumeChain, number: int | None) -> int:
+    Declares what it reads instead of importing ``execution.chain`` (which
+    imports this module): no import circle.
+    """
+
+    chaindb: ChainDatabaseAPI
+    chain_view: DatabaseAPI
+    exec_view: DatabaseAPI
+    head: BlockHeaderAPI
+
+    def _number(self, number: int | None) -> int:
         return self.head.block_number if number is None else number
 
-    def get_header(self: PlumeChain, number: int | None = None) -> BlockHeaderAPI:
+    def get_header(self, number: int | None = None) -> BlockHeaderAPI:
         """Canonical header at ``number`` (head if None)."""
         n = self._number(number)
         if n < 0 or n > self.head.block_number:
@@ -75,7 +85,7 @@ class ChainReads:
         except HeaderNotFound as exc:
             raise NotFound(f"no block #{n}") from exc
 
-    def get_header_by_hash(self: PlumeChain, block_hash: bytes) -> BlockHeaderAPI:
+    def get_header_by_hash(self, block_hash: bytes) -> BlockHeaderAPI:
         try:
             header = self.chaindb.get_block_header_by_hash(block_hash)
         except HeaderNotFound as exc:
@@ -85,30 +95,29 @@ class ChainReads:
             raise NotFound(f"no block 0x{block_hash.hex()}")
         return header
 
-    def get_sidecar_by_hash(self: PlumeChain, block_hash: bytes) -> Sidecar:
-        from execution.chain import sidecar_key
+    def get_sidecar_by_hash(self, block_hash: bytes) -> Sidecar:
 
         raw = self.exec_view.get(sidecar_key(block_hash))
         if raw is None:
             raise NotFound(f"no sidecar for block 0x{block_hash.hex()}")
         return Sidecar.decode(raw)
 
-    def get_sidecar(self: PlumeChain, number: int | None = None) -> Sidecar:
+    def get_sidecar(self, number: int | None = None) -> Sidecar:
         return self.get_sidecar_by_hash(self.get_header(number).hash)
 
-    def _block_for_header(self: PlumeChain, header: BlockHeaderAPI) -> PlumeBlock:
+    def _block_for_header(self, header: BlockHeaderAPI) -> PlumeBlock:
         txs = self.chaindb.get_block_transactions(header, PragueTransactionBuilder)
         block = PragueBlock(header, transactions=list(txs), uncles=[], withdrawals=[])
         return PlumeBlock(block, self.get_sidecar_by_hash(header.hash))
 
-    def get_block(self: PlumeChain, number: int | None = None) -> PlumeBlock:
+    def get_block(self, number: int | None = None) -> PlumeBlock:
         """Committed block ``number`` (head if None), with its sidecar."""
         return self._block_for_header(self.get_header(number))
 
-    def get_block_by_hash(self: PlumeChain, block_hash: bytes) -> PlumeBlock:
+    def get_block_by_hash(self, block_hash: bytes) -> PlumeBlock:
         return self._block_for_header(self.get_header_by_hash(block_hash))
 
-    def get_receipts(self: PlumeChain, number: int | None = None) -> tuple[ReceiptAPI, ...]:
+    def get_receipts(self, number: int | None = None) -> tuple[ReceiptAPI, ...]:
         """Receipts of block ``number``, in transaction order.
 
         Receipt ``gas_used`` is cumulative (Ethereum's rule); a transaction's own
@@ -117,7 +126,7 @@ class ChainReads:
         header = self.get_header(number)
         return tuple(self.chaindb.get_receipts(header, PragueReceiptBuilder))
 
-    def get_transaction_location(self: PlumeChain, tx_hash: bytes) -> tuple[int, int]:
+    def get_transaction_location(self, tx_hash: bytes) -> tuple[int, int]:
         """(block number, index in block) of a committed transaction."""
         try:
             number, index = self.chaindb.get_transaction_index(tx_hash)
@@ -125,19 +134,19 @@ class ChainReads:
             raise NotFound(f"no committed transaction 0x{tx_hash.hex()}") from exc
         return int(number), int(index)
 
-    def get_transaction(self: PlumeChain, tx_hash: bytes) -> tuple[SignedTransactionAPI, int, int]:
+    def get_transaction(self, tx_hash: bytes) -> tuple[SignedTransactionAPI, int, int]:
         """(transaction, block number, index) of a committed transaction."""
         number, index = self.get_transaction_location(tx_hash)
         tx = self.chaindb.get_transaction_by_index(number, index, PragueTransactionBuilder)
         return tx, number, index
 
-    def get_receipt(self: PlumeChain, tx_hash: bytes) -> tuple[ReceiptAPI, int, int]:
+    def get_receipt(self, tx_hash: bytes) -> tuple[ReceiptAPI, int, int]:
         """(receipt, block number, index) of a committed transaction."""
         number, index = self.get_transaction_location(tx_hash)
         receipt = self.chaindb.get_receipt_by_index(number, index, PragueReceiptBuilder)
         return receipt, number, index
 
-    def state_at(self: PlumeChain, number: int | None = None) -> StateView:
+    def state_at(self, number: int | None = None) -> StateView:
         """Account state after block ``number`` (head if None)."""
         header = self.get_header(number)
         return StateView(
@@ -149,21 +158,17 @@ class ChainReads:
     # call / estimate_gas: see execution/calls.py
     # ``budget`` (execution/budget.py) bounds gas and time; JSON-RPC always passes one
     def call(
-        self: PlumeChain,
+        self,
         tx_fields: dict[str, Any],
         at_block: int | None = None,
         budget: ExecutionBudget | None = None,
     ) -> bytes:
-        from execution.calls import call
-
         return call(self, tx_fields, at_block, budget)
 
     def estimate_gas(
-        self: PlumeChain,
+        self,
         tx_fields: dict[str, Any],
         at_block: int | None = None,
         budget: ExecutionBudget | None = None,
     ) -> int:
-        from execution.calls import estimate_gas
-
         return estimate_gas(self, tx_fields, at_block, budget)

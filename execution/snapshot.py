@@ -4,7 +4,7 @@ JSON-RPC runs ``eth_call``, ``eth_estimateGas`` and log scans in worker
 threads so they never delay consensus. A worker must not share mutable
 py-evm or database objects with the thread that commits, so it reads a
 ``ChainSnapshot``: a ``PlumeChain`` over a LevelDB snapshot
-(``plume_node.storage.snapshot_view``) with its own ChainDB, VM contexts and
+(``execution.db.snapshot_view``) with its own ChainDB, VM contexts and
 head, read from the snapshot itself. What it shares with the live chain is
 immutable (genesis, the VM class). Writing through it raises
 ``ReadOnlyError``. It may be taken in any thread: a height is committed
@@ -20,7 +20,7 @@ from eth.vm.chain_context import ChainContext
 from execution.cache import ExecutionCache
 from execution.chain import ChainStats, PlumeChain
 from execution.chaindb import PlumeChainDB
-from plume_node.storage import PREFIX_CHAIN, PREFIX_EXEC, PrefixedDB, SnapshotDB, snapshot_view
+from execution.db import PREFIX_CHAIN, PREFIX_EXEC, PrefixedDB, SnapshotDB, snapshot_view
 
 
 class ChainSnapshot(PlumeChain):

@@ -33,6 +33,7 @@ from plume_node.genesis import GenesisDoc, load_genesis
 from plume_node.home import Home
 from plume_node.node_keys import Ed25519KeyFile, load_key_file
 from plume_node.signer_store import LevelDBSignStore
+from execution.db import StorageError as AnyStorageError  # LevelDB's errors and a closed batch's
 from plume_node.storage import PREFIX_NODE, LevelDB, StorageError, open_database
 
 _GENESIS_DOC_KEY = b"genesis-doc-hash"
@@ -113,13 +114,13 @@ class Node:
         _check_genesis_stamp(home.data_dir, genesis)
         try:
             db = open_database(home.data_dir, create=first_start)
-        except StorageError as exc:
+        except AnyStorageError as exc:
             raise UserError(str(exc)) from None
         try:
             _check_genesis_doc(db, genesis)
             _write_genesis_stamp(home.data_dir, genesis)
             node = cls(home, config, genesis, db, validator_key, node_key)
-        except (StorageError, ExecutionError) as exc:
+        except (AnyStorageError, ExecutionError) as exc:
             db.close()
             raise UserError(str(exc)) from None
         except BaseException:

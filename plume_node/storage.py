@@ -1,33 +1,24 @@
 """LevelDB storage for the whole node: one plyvel database, key spaces by prefix.
 
-This module owns:
+This module owns the plyvel backend and the node's key layout:
 
 * ``LevelDB``: a plyvel-backed implementation of py-evm's ``AtomicDatabaseAPI``
   (py-evm 0.12.1b1 ships none). Plain writes go straight to LevelDB (synced);
   ``atomic_batch()`` collects writes in memory and writes them as ONE plyvel
   ``WriteBatch`` with ``sync=True`` when the context exits without an
   exception. Reads inside a batch see the batch's own writes and deletes.
-* ``WriteBatch``: the object ``atomic_batch()`` yields. Batches nest: a batch's
-  ``atomic_batch()`` yields a child whose writes fold into the parent on
-  success (and are dropped on an exception), so py-evm code that opens its own
-  ``atomic_batch()`` on a view of our batch still lands in our single
-  LevelDB ``WriteBatch``.
-* ``PrefixedDB``: a view of any of the above under a key prefix. One root
-  batch with prefixed views over it is how the node writes py-evm's chain and
-  state data and its own records (sidecars, certificates, signer state...)
-  in the same ``WriteBatch``.
-* ``Overlay``: an in-memory, never-committing layer of writes over a read-only
-  base. The execution cache keeps a built/validated block's state writes in
-  one of these until ``commit`` flushes them into the commit batch.
-* ``SnapshotDB`` / ``snapshot_view(db)``: a read-only, point-in-time view of
-  the LevelDB (a plyvel snapshot) that another thread may read while the
-  node keeps committing; JSON-RPC executes calls and scans logs on one.
 * ``open_database(path, create=...)``: opens (or creates) a Plume database and
   refuses anything else. A directory is a Plume database when it holds our
   marker file ``PLUME_DB`` *and* a LevelDB whose meta record carries our schema
   version. A foreign LevelDB or a directory of other files is refused without
   being opened by LevelDB at all (opening would let LevelDB rewrite its log
   and manifest), so it is left byte-for-byte untouched.
+* the node's key spaces, beside execution's (``KEY_SPACES``).
+
+The storage pieces that do not need LevelDB (``WriteBatch``, ``PrefixedDB``,
+``Overlay``, ``SnapshotDB``/``snapshot_view``, execution's key spaces) live in
+``execution/db.py`` so execution can use them without importing the node;
+they are re-exported here under their old names.
 
 Key spaces (``KEY_SPACES``) are fixed byte prefixes, none a prefix of another,
 so keys of two spaces can never collide. See ``docs/execution.md``.
@@ -45,9 +36,27 @@ from pathlib import Path
 from typing import Any
 
 import plyvel
-from eth.abc import AtomicWriteBatchAPI, DatabaseAPI
-from eth.db.backends.base import BaseAtomicDB, BaseDB
+from eth.abc import DatabaseAPI
+from eth.db.backends.base import BaseAtomicDB
 
+from execution import db as execdb
+from execution.db import (
+    META_CHAIN_ID,
+    META_GENESIS_HASH,
+    META_SCHEMA_VERSION,
+    PREFIX_CHAIN,
+    PREFIX_EXEC,
+    PREFIX_META,
+    Overlay,
+    PrefixedDB,
+    PrefixMixin,
+    ReadOnlyError,
+    SnapshotDB,
+    WriteBatch,
+    check_key,
+    check_value,
+    snapshot_view,
+)
 from plume_node.errors import UserError
 
 SCHEMA_VERSION = 1
@@ -56,9 +65,7 @@ MARKER_CONTENT = b"plume-node leveldb\n"
 
 # Key spaces. Fixed, short, and prefix-free (checked below) so that no key of one
 # space can ever equal a key of another.
-PREFIX_META = b"m/"  # schema version, chain id, genesis hash
-PREFIX_CHAIN = b"e/"  # py-evm: headers, bodies, tx/receipt tries, state trie, indexes
-PREFIX_EXEC = b"x/"  # execution's own records: sidecars by block hash, head record
+# meta (m/), chain (e/) and exec (x/) are execution's: see execution/db.py.
 PREFIX_CERT = b"c/"  # commit certificates (node)
 PREFIX_SIGNER = b"s/"  # double-sign guard state (node)
 PREFIX_CONSENSUS = b"w/"  # consensus WAL (node)
@@ -87,13 +94,13 @@ def _check_prefix_free(spaces: dict[str, bytes]) -> None:
 
 _check_prefix_free(KEY_SPACES)
 
-META_SCHEMA_VERSION = b"schema_version"
-META_CHAIN_ID = b"chain_id"
-META_GENESIS_HASH = b"genesis_hash"
 
+class StorageError(UserError, execdb.StorageError):
+    """The database cannot be used as asked; the message says what to do.
 
-class StorageError(UserError):
-    """The database cannot be used as asked; the message says what to do."""
+    A ``UserError`` (the CLI prints it as one line) and an
+    ``execution.db.StorageError`` (catching that one catches both).
+    """
 
 
 class StorageWriteError(StorageError):
@@ -123,24 +130,6 @@ def _failing_writes_stop(path: Path | None) -> Iterator[None]:
         ) from None
 
 
-def _check_key(key: Any) -> bytes:
-    if not isinstance(key, (bytes, bytearray)):
-        raise TypeError(f"keys must be bytes, got {type(key).__name__}")
-    return bytes(key)
-
-
-def _check_value(value: Any) -> bytes:
-    if not isinstance(value, (bytes, bytearray)):
-        raise TypeError(f"values must be bytes, got {type(value).__name__}")
-    return bytes(value)
-
-
-class _PrefixMixin:
-    def prefixed(self, prefix: bytes) -> PrefixedDB:
-        """A view of this database whose keys all live under ``prefix``."""
-        return PrefixedDB(self, prefix)  # type: ignore[arg-type]
-
-
 _open_dbs: dict[int, weakref.ref[LevelDB]] = {}
 
 
@@ -164,7 +153,7 @@ class _ClosedHandle:
 _CLOSED = _ClosedHandle()
 
 
-class LevelDB(_PrefixMixin, BaseAtomicDB):
+class LevelDB(PrefixMixin, BaseAtomicDB):
     """py-evm ``AtomicDatabaseAPI`` over a plyvel database.
 
     Plain ``set``/``delete`` are written immediately with ``sync=True``: a write
@@ -178,28 +167,28 @@ class LevelDB(_PrefixMixin, BaseAtomicDB):
 
     # -- DatabaseAPI --------------------------------------------------------
     def __getitem__(self, key: bytes) -> bytes:
-        value = self._db.get(_check_key(key))
+        value = self._db.get(check_key(key))
         if value is None:
             raise KeyError(key)
         return value
 
     def get(self, key: bytes, default: Any = None) -> Any:  # type: ignore[override]
-        value = self._db.get(_check_key(key))
+        value = self._db.get(check_key(key))
         return default if value is None else value
 
     def __setitem__(self, key: bytes, value: bytes) -> None:
         with _failing_writes_stop(self.path):
-            self._db.put(_check_key(key), _check_value(value), sync=True)
+            self._db.put(check_key(key), check_value(value), sync=True)
 
     def __delitem__(self, key: bytes) -> None:
         # MemoryDB raises KeyError for a missing key; LevelDB would not, so check.
-        if self._db.get(_check_key(key)) is None:
+        if self._db.get(check_key(key)) is None:
             raise KeyError(key)
         with _failing_writes_stop(self.path):
             self._db.delete(key, sync=True)
 
     def _exists(self, key: bytes) -> bool:
-        return self._db.get(_check_key(key)) is not None
+        return self._db.get(check_key(key)) is not None
 
     # -- batches ------------------------------------------------------------
     @contextmanager
@@ -209,13 +198,13 @@ class LevelDB(_PrefixMixin, BaseAtomicDB):
         try:
             yield batch
         except BaseException:
-            batch._close()
+            batch.take_pending()
             raise
         else:
-            pending = batch._close()
-            self._apply_pending(pending)
+            self.apply_pending(batch.take_pending())
 
-    def _apply_pending(self, pending: dict[bytes, bytes | None]) -> None:
+    def apply_pending(self, pending: dict[bytes, bytes | None]) -> None:
+        """Write a closed batch's writes as one synced LevelDB WriteBatch."""
         if not pending:
             return
         with _failing_writes_stop(self.path), self._db.write_batch(sync=True) as wb:
@@ -295,263 +284,6 @@ class LevelDB(_PrefixMixin, BaseAtomicDB):
                 f"with genesis 0x{genesis_hash.hex()}; point the node at the right data "
                 "directory, or remove this one to start the new chain from scratch"
             )
-
-
-class WriteBatch(_PrefixMixin, BaseDB, AtomicWriteBatchAPI):
-    """Pending writes over a parent database, with read-your-writes (deletes too).
-
-    Yielded by ``atomic_batch()``; unusable once its context has exited.
-    """
-
-    def __init__(self, parent: DatabaseAPI) -> None:
-        self._parent: DatabaseAPI | None = parent
-        # value None marks a pending delete
-        self._pending: dict[bytes, bytes | None] | None = {}
-
-    def _live(self) -> dict[bytes, bytes | None]:
-        if self._pending is None:
-            raise StorageError("this write batch is closed: use it only inside its `with` block")
-        return self._pending
-
-    def _close(self) -> dict[bytes, bytes | None]:
-        pending = self._live()
-        self._pending = None
-        self._parent = None
-        return pending
-
-    def __getitem__(self, key: bytes) -> bytes:
-        pending = self._live()
-        key = _check_key(key)
-        if key in pending:
-            value = pending[key]
-            if value is None:
-                raise KeyError(key)
-            return value
-        assert self._parent is not None
-        return self._parent[key]
-
-    def __setitem__(self, key: bytes, value: bytes) -> None:
-        self._live()[_check_key(key)] = _check_value(value)
-
-    def __delitem__(self, key: bytes) -> None:
-        if not self._exists(key):
-            raise KeyError(key)
-        self._live()[bytes(key)] = None
-
-    def _exists(self, key: bytes) -> bool:
-        try:
-            self[key]
-        except KeyError:
-            return False
-        return True
-
-    def _apply_pending(self, pending: dict[bytes, bytes | None]) -> None:
-        self._live().update(pending)
-
-    def atomic_batch(self) -> Any:
-        """A nested batch: folds into this one on success, discarded on an exception."""
-        self._live()
-        return _nested_batch(self)
-
-    def pending_count(self) -> int:
-        return len(self._live())
-
-
-def _fold_into(parent: DatabaseAPI, pending: dict[bytes, bytes | None]) -> None:
-    apply = getattr(parent, "_apply_pending", None)
-    if apply is not None:
-        apply(pending)
-        return
-    for key, value in pending.items():
-        if value is None:
-            parent.delete(key)
-        else:
-            parent[key] = value
-
-
-@contextmanager
-def _nested_batch(parent: DatabaseAPI) -> Iterator[WriteBatch]:
-    child = WriteBatch(parent)
-    try:
-        yield child
-    except BaseException:
-        child._close()
-        raise
-    else:
-        _fold_into(parent, child._close())
-
-
-class PrefixedDB(_PrefixMixin, BaseAtomicDB):
-    """A view of ``inner`` in which every key is stored as ``prefix + key``.
-
-    Works over ``LevelDB``, ``WriteBatch``, ``Overlay`` or another view.
-    ``atomic_batch()`` opens a batch on ``inner`` and yields a view of it, so
-    nested batches all end in the root's single WriteBatch.
-    """
-
-    def __init__(self, inner: DatabaseAPI, prefix: bytes) -> None:
-        if not prefix:
-            raise ValueError("a prefixed view needs a non-empty prefix")
-        self.inner = inner
-        self.prefix = bytes(prefix)
-
-    def __getitem__(self, key: bytes) -> bytes:
-        return self.inner[self.prefix + _check_key(key)]
-
-    def get(self, key: bytes, default: Any = None) -> Any:  # type: ignore[override]
-        try:
-            return self.inner[self.prefix + _check_key(key)]
-        except KeyError:
-            return default
-
-    def __setitem__(self, key: bytes, value: bytes) -> None:
-        self.inner[self.prefix + _check_key(key)] = value
-
-    def __delitem__(self, key: bytes) -> None:
-        del self.inner[self.prefix + _check_key(key)]
-
-    def _exists(self, key: bytes) -> bool:
-        return (self.prefix + _check_key(key)) in self.inner
-
-    @contextmanager
-    def atomic_batch(self) -> Iterator[PrefixedDB]:  # type: ignore[override]
-        opener = getattr(self.inner, "atomic_batch", None)
-        if opener is not None:
-            with opener() as batch:
-                yield PrefixedDB(batch, self.prefix)
-            return
-        # `inner` is a batch that cannot nest (e.g. py-evm's AtomicDBWriteBatch):
-        # stage in a child batch and fold it in on success.
-        with _nested_batch(self.inner) as child:
-            yield PrefixedDB(child, self.prefix)
-
-    def iterate(self) -> Iterator[tuple[bytes, bytes]]:
-        """Committed (key, value) pairs of this view (needs a LevelDB underneath)."""
-        inner: Any = self.inner
-        prefix = self.prefix
-        while isinstance(inner, PrefixedDB):
-            prefix = inner.prefix + prefix
-            inner = inner.inner
-        if not isinstance(inner, LevelDB):
-            raise StorageError("iterate() needs a view over the LevelDB itself, not a batch")
-        return inner.iterate_prefix(prefix)
-
-
-class Overlay(_PrefixMixin, BaseAtomicDB):
-    """In-memory writes over a base that is only ever read.
-
-    Unlike a ``WriteBatch`` it never writes through: ``pending()`` hands the
-    writes to whoever persists them (the execution cache, at commit). Its
-    ``atomic_batch()`` nests like a ``WriteBatch`` so py-evm can use it as a
-    chain database.
-    """
-
-    def __init__(self, base: DatabaseAPI) -> None:
-        self.base = base
-        self._pending: dict[bytes, bytes | None] = {}
-
-    def __getitem__(self, key: bytes) -> bytes:
-        pending = self._pending
-        if key in pending:
-            value = pending[key]
-            if value is None:
-                raise KeyError(key)
-            return value
-        return self.base[key]
-
-    def __setitem__(self, key: bytes, value: bytes) -> None:
-        self._pending[_check_key(key)] = _check_value(value)
-
-    def __delitem__(self, key: bytes) -> None:
-        if not self._exists(key):
-            raise KeyError(key)
-        self._pending[bytes(key)] = None
-
-    def _exists(self, key: bytes) -> bool:
-        try:
-            self[key]
-        except KeyError:
-            return False
-        return True
-
-    def _apply_pending(self, pending: dict[bytes, bytes | None]) -> None:
-        self._pending.update(pending)
-
-    def atomic_batch(self) -> Any:
-        return _nested_batch(self)
-
-    def pending(self) -> dict[bytes, bytes | None]:
-        """The writes so far (value None = delete). Do not mutate."""
-        return self._pending
-
-    def flush_into(self, target: DatabaseAPI) -> None:
-        """Copy the pending writes into ``target`` (typically a prefixed view of a root batch)."""
-        for key, value in self._pending.items():
-            if value is None:
-                target.delete(key)
-            else:
-                target[key] = value
-
-
-class ReadOnlyError(StorageError):
-    """A write to a snapshot."""
-
-
-class SnapshotDB(_PrefixMixin, BaseAtomicDB):
-    """A plyvel snapshot as a read-only py-evm database.
-
-    Reads see the database as it was when the snapshot was taken, whatever is
-    committed afterwards, and may run in another thread than the writer's
-    (LevelDB snapshots are thread-safe). Every write raises ``ReadOnlyError``.
-    ``release()`` frees it (LevelDB keeps old values alive while it exists).
-    """
-
-    def __init__(self, snapshot: Any) -> None:
-        self._snapshot = snapshot
-
-    def __getitem__(self, key: bytes) -> bytes:
-        value = self._snapshot.get(_check_key(key))
-        if value is None:
-            raise KeyError(key)
-        return value
-
-    def get(self, key: bytes, default: Any = None) -> Any:  # type: ignore[override]
-        value = self._snapshot.get(_check_key(key))
-        return default if value is None else value
-
-    def _exists(self, key: bytes) -> bool:
-        return self._snapshot.get(_check_key(key)) is not None
-
-    def __setitem__(self, key: bytes, value: bytes) -> None:
-        raise ReadOnlyError("a database snapshot is read-only")
-
-    def __delitem__(self, key: bytes) -> None:
-        raise ReadOnlyError("a database snapshot is read-only")
-
-    def atomic_batch(self) -> Any:
-        raise ReadOnlyError("a database snapshot is read-only")
-
-    def release(self) -> None:
-        self._snapshot.release()
-
-
-def snapshot_view(db: DatabaseAPI) -> tuple[SnapshotDB, DatabaseAPI]:
-    """(the snapshot, a view of it shaped like ``db``) for a LevelDB or prefixed views of one.
-
-    Read through the view; ``release()`` the snapshot when done.
-    """
-    prefixes: list[bytes] = []
-    inner: Any = db
-    while isinstance(inner, PrefixedDB):
-        prefixes.append(inner.prefix)
-        inner = inner.inner
-    if not isinstance(inner, LevelDB):
-        raise StorageError(f"snapshots need a LevelDB underneath, not {type(inner).__name__}")
-    snapshot = inner.snapshot()
-    view: DatabaseAPI = snapshot
-    for prefix in reversed(prefixes):
-        view = PrefixedDB(view, prefix)
-    return snapshot, view
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,9 @@ from plume_node.storage import (
     LevelDB,
     Overlay,
     PrefixedDB,
-    StorageError,
     open_database,
 )
+from execution.db import StorageError  # the base: LevelDB's errors and a closed batch's
 
 REPO = Path(__file__).resolve().parents[1]
 

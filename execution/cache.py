@@ -17,7 +17,6 @@ from eth.abc import ReceiptAPI
 
 from execution.block import PlumeBlock
 from execution.db import Overlay
-from staking.fees import FeeSplit
 
 DEFAULT_CACHE_SIZE = 16  # a few rounds of proposals; each entry holds a block's trie writes
 
@@ -28,7 +27,6 @@ class ExecutionResult:
     receipts: tuple[ReceiptAPI, ...]
     state_writes: Overlay  # state trie nodes and code written by the block
     trie_nodes: dict[bytes, bytes]  # transaction and receipt trie nodes
-    fee_split: FeeSplit
 
 
 class ExecutionCache:

@@ -34,7 +34,6 @@ from eth.abc import (
     DatabaseAPI,
     ReceiptAPI,
     SignedTransactionAPI,
-    StateAPI,
 )
 from eth.consensus.context import ConsensusContext
 from eth.constants import BLANK_ROOT_HASH, GENESIS_PARENT_HASH
@@ -63,7 +62,13 @@ from execution.ordered_trie import ordered_trie_root_and_nodes
 from execution.reads import ChainReads
 from execution.sidecar import Sidecar
 from execution.vm import FIXED_HEADER_FIELDS, PlumeVM, expected_base_fee, header_problems, make_vm_class
-from staking.fees import FeeSplit, apply_fee_split
+from staking.end_of_block import (
+    END_OF_BLOCK_HOOKS,
+    NO_CONSENSUS_FACTS,
+    BlockContext,
+    ConsensusFacts,
+    EndOfBlockHook,
+)
 
 log = logging.getLogger("plume.execution")
 
@@ -72,10 +77,29 @@ log = logging.getLogger("plume.execution")
 # last failure instead of retried again.
 MAX_FAILED_TXS_PER_BUILD = 16
 
-# hook(state, header, sidecar, fee_split): runs at the end of every block, after
-# the fee split and before the state root. Must be deterministic: every node
-# runs it on every block it builds or validates. Exceptions propagate (a bug).
-EndBlockHook = Callable[[StateAPI, BlockHeaderAPI, Sidecar, FeeSplit], None]
+# read_sidecar(sidecar) -> ConsensusFacts: the node decodes the sidecar's
+# consensus content (the parent's certificate, evidence) into plain values for
+# the end-of-block hooks; execution never decodes consensus types itself.
+SidecarReader = Callable[[Sidecar], ConsensusFacts]
+
+
+def no_consensus_facts(sidecar: Sidecar) -> ConsensusFacts:
+    """The reader of a chain without a node around it (tests, tools): no signers, no evidence."""
+    return NO_CONSENSUS_FACTS
+
+
+def block_context(header: BlockHeaderAPI, consensus_round: int, facts: ConsensusFacts) -> BlockContext:
+    """The end-of-block hooks' view of a block whose transactions have all run."""
+    return BlockContext(
+        height=header.block_number,
+        timestamp=header.timestamp,
+        round=consensus_round,
+        coinbase=header.coinbase,
+        base_fee_per_gas=header.base_fee_per_gas,
+        gas_used=header.gas_used,
+        last_commit_signers=facts.last_commit_signers,
+        evidence=facts.evidence,
+    )
 
 
 class _MidBlockHeader:
@@ -142,7 +166,8 @@ class PlumeChain(ChainReads):
         genesis: GenesisState,
         *,
         cache_size: int = DEFAULT_CACHE_SIZE,
-        end_block_hooks: Sequence[EndBlockHook] = (),
+        end_block_hooks: Sequence[EndOfBlockHook] = END_OF_BLOCK_HOOKS,
+        read_sidecar: SidecarReader = no_consensus_facts,
     ) -> None:
         self.root_db = db
         self.genesis = genesis
@@ -153,6 +178,7 @@ class PlumeChain(ChainReads):
         self.chaindb = ChainDB(self.chain_view)
         self.cache = ExecutionCache(cache_size)
         self.end_block_hooks = tuple(end_block_hooks)
+        self.read_sidecar = read_sidecar
         self.stats = ChainStats()
         self._chain_context = ChainContext(self.chain_id)
         self._consensus_context = ConsensusContext(self.chain_view)
@@ -259,6 +285,7 @@ class PlumeChain(ChainReads):
         left out with its reason; without it (validating) it raises ``InvalidBlock``.
         """
         self.stats.executions += 1
+        facts = self.read_sidecar(sidecar)  # before the work: a bad sidecar fails fast
         overlay = Overlay(self.chain_view)
         vm = self.new_vm(template, overlay)
         state = vm.state
@@ -299,12 +326,10 @@ class PlumeChain(ChainReads):
         receipts = tuple(receipts_list)
         header = template.copy(gas_used=gas_used, bloom=bloom)
 
-        # End-of-block hook (inside the state root): the 50/50 base-fee split.
-        fee_split = apply_fee_split(state, header.base_fee_per_gas, header.gas_used)
-        # Later modules (staking: rewards to last_commit's signers, slashing of
-        # evidence) hook in here, still inside the state root.
+        # End of block, inside the state root: staking/end_of_block.py's hooks, in order.
+        context = block_context(header, sidecar.round, facts)
         for hook in self.end_block_hooks:
-            hook(state, header, sidecar, fee_split)
+            hook(state, context)
         # One state-root computation per block; trie nodes land in the overlay.
         state.persist()
         tx_root, tx_nodes = ordered_trie_root_and_nodes(tuple(applied))
@@ -324,7 +349,6 @@ class PlumeChain(ChainReads):
             receipts=receipts,
             state_writes=overlay,
             trie_nodes=tx_nodes,
-            fee_split=fee_split,
         )
         return result, rejected
 
@@ -467,7 +491,6 @@ class PlumeChain(ChainReads):
             receipts=result.receipts,
             state_writes=result.state_writes,
             trie_nodes=result.trie_nodes,
-            fee_split=result.fee_split,
         )
         self.cache.put(result)
         return result

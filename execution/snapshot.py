@@ -39,7 +39,8 @@ class ChainSnapshot(PlumeChain):
         self.exec_view = PrefixedDB(view, PREFIX_EXEC)
         self.chaindb = PlumeChainDB(self.chain_view)
         self.cache = ExecutionCache(1)
-        self.end_block_hooks = ()
+        self.end_block_hooks = ()  # a snapshot never executes a block
+        self.read_sidecar = chain.read_sidecar
         self.stats = ChainStats()
         self._chain_context = ChainContext(self.chain_id)
         self._consensus_context = ConsensusContext(self.chain_view)

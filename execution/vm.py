@@ -13,9 +13,10 @@ What differs from Ethereum's Prague (and why):
 * ``coinbase`` is the proposer's fee address (tips go there, as in Ethereum).
 * Gas limit: constant, equal to the parent's (so, to genesis).
 * EIP-1559 base fee with a floor: ``max(min_base_fee_per_gas, eip1559(parent))``.
-* End of block: of ``base_fee * gas_used``, half is credited to the staking
-  reward pool and half burned (``staking.fees.apply_fee_split``), inside the
-  state root.
+* End of block: ``staking.end_of_block.END_OF_BLOCK_HOOKS`` run in order,
+  inside the state root (``PlumeChain`` runs them after the last
+  transaction); the first splits ``base_fee * gas_used`` half to the staking
+  reward pool, half burned.
 * Only legacy (EIP-155 or not), EIP-2930 and EIP-1559 transactions; blob (type 3)
   and set-code (type 4) transactions are rejected.
 * Checked before execution, as the EIPs define them and py-evm does not: a

@@ -30,6 +30,7 @@ from execution.ordered_trie import ordered_trie_root_and_nodes
 from execution.sidecar import Sidecar
 from plume_node.genesis import GenesisDoc
 from plume_node.storage import PREFIX_CERT, PREFIX_NODE, LevelDB, PrefixedDB
+from staking.end_of_block import ConsensusFacts, Misbehaviour
 
 log = logging.getLogger("plume.app")
 
@@ -41,6 +42,24 @@ _OWN_PROPOSAL_KEY = b"own-proposal"
 
 def _height_key(prefix: bytes, height: int) -> bytes:
     return prefix + height.to_bytes(8, "big")
+
+
+def consensus_facts(sidecar: Sidecar) -> ConsensusFacts:
+    """A sidecar's consensus content as the plain values the end-of-block hooks read.
+
+    Execution calls this on every block it builds or validates (so also when
+    syncing). Decoding only: ``validate_block`` verifies the certificate and
+    the evidence before execution runs; a sidecar that does not decode makes
+    the block invalid (``ConsensusError`` out of execution).
+    """
+    signers: tuple[bytes, ...] = ()
+    if sidecar.last_commit:  # empty only at height 1
+        signers = CommitCertificate.decode(sidecar.last_commit).signers()
+    evidence = tuple(
+        Misbehaviour(validator=ev.validator, height=ev.height)
+        for ev in map(DuplicateVoteEvidence.decode, sidecar.evidence)
+    )
+    return ConsensusFacts(last_commit_signers=signers, evidence=evidence)
 
 
 class Application:
@@ -59,7 +78,7 @@ class Application:
         self.mempool = mempool
         self.fee_address = fee_address
         self.clock = clock
-        self.chain = PlumeChain(db, genesis.execution_state())
+        self.chain = PlumeChain(db, genesis.execution_state(), read_sidecar=consensus_facts)
         self._certs = db.prefixed(PREFIX_CERT)
         self._node = db.prefixed(PREFIX_NODE)
         self._pending_evidence: dict[bytes, DuplicateVoteEvidence] = {}

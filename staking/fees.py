@@ -1,7 +1,8 @@
 """Fee-burn accounting: the 50/50 split of every block's base fee, and the supply counters.
 
-Staking owns this; execution calls ``apply_fee_split`` at the end of every block
-(inside the state root) and ``init_genesis_accounting`` when it builds genesis.
+Staking owns this; ``apply_fee_split`` runs at the end of every block (inside
+the state root) as the first of ``staking.end_of_block.END_OF_BLOCK_HOOKS``,
+and execution calls ``init_genesis_accounting`` when it builds genesis.
 
 The REWARD POOL is a system account at ``REWARD_POOL_ADDRESS``. Its balance is
 the staking reward pool; its EVM storage holds three counters at fixed slots:

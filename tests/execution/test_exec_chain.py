@@ -20,6 +20,7 @@ from plume_exec_helpers import (
     transfer,
 )
 from plume_node.storage import PREFIX_CERT, PrefixedDB
+from staking.end_of_block import END_OF_BLOCK_HOOKS
 
 
 def two_nodes(genesis=None):
@@ -201,13 +202,14 @@ def test_end_block_hooks_run_inside_the_state_root() -> None:
     """Staking's future rewards/slashing hook point: deterministic writes, in the root."""
     seen = []
 
-    def hook(state, header, sc, split):
-        seen.append((header.block_number, sc.round, split.total))
-        state.set_storage(SINK, 1, header.block_number + 100)
+    def hook(state, ctx):
+        seen.append((ctx.height, ctx.round, ctx.base_fee_per_gas * ctx.gas_used))
+        state.set_storage(SINK, 1, ctx.height + 100)
 
     g = make_genesis()
-    proposer = PlumeChain(AtomicDB(), g, end_block_hooks=[hook])
-    validator = PlumeChain(AtomicDB(), g, end_block_hooks=[hook])
+    hooks = END_OF_BLOCK_HOOKS + (hook,)
+    proposer = PlumeChain(AtomicDB(), g, end_block_hooks=hooks)
+    validator = PlumeChain(AtomicDB(), g, end_block_hooks=hooks)
     plain = PlumeChain(AtomicDB(), g)
     blk = proposer.build_block([transfer(0, 0)], timestamp=0, coinbase=COINBASE, sidecar=sidecar(round=2)).block
     assert seen == [(1, 2, 21000 * blk.header.base_fee_per_gas)]
@@ -224,10 +226,10 @@ def test_unexpected_error_during_validation_is_an_invalid_block() -> None:
     proposer = PlumeChain(AtomicDB(), g)
     blk = proposer.build_block([transfer(0, 0)], timestamp=0, coinbase=COINBASE, sidecar=sidecar()).block
 
-    def broken(state, header, sc, split):
+    def broken(state, ctx):
         raise RuntimeError("unexpected")
 
-    validator = PlumeChain(AtomicDB(), g, end_block_hooks=[broken])
+    validator = PlumeChain(AtomicDB(), g, end_block_hooks=END_OF_BLOCK_HOOKS + (broken,))
     with pytest.raises(InvalidBlock, match="execution failed: RuntimeError"):
         validator.validate_block(blk)
     assert validator.height == 0 and len(validator.cache) == 0
@@ -242,3 +244,34 @@ def test_too_many_transactions_rejected_before_execution() -> None:
     with pytest.raises(InvalidBlock, match="cannot fit"):
         validator.validate_block(stuffed)
     assert validator.stats.executions == 0
+
+
+def test_hooks_read_the_consensus_facts_in_build_and_validate() -> None:
+    """read_sidecar's plain values reach every hook, the same when building and validating:
+    a hook writing from them agrees on the root only with a node that reads them alike."""
+    from staking.end_of_block import ConsensusFacts, Misbehaviour
+
+    def read(sc):
+        return ConsensusFacts((bytes([sc.round]) * 20,), (Misbehaviour(b"\x07" * 20, sc.round),))
+
+    def signer_hook(state, ctx):
+        state.set_storage(SINK, 2, int.from_bytes(ctx.last_commit_signers[0], "big") + ctx.evidence[0].height)
+
+    g = make_genesis()
+    hooks = END_OF_BLOCK_HOOKS + (signer_hook,)
+    proposer = PlumeChain(AtomicDB(), g, end_block_hooks=hooks, read_sidecar=read)
+    validator = PlumeChain(AtomicDB(), g, end_block_hooks=hooks, read_sidecar=read)
+    other = PlumeChain(AtomicDB(), g, end_block_hooks=hooks,
+                       read_sidecar=lambda sc: ConsensusFacts((b"\x00" * 20,), (Misbehaviour(b"", 0),)))
+    blk = proposer.build_block([transfer(0, 0)], timestamp=0, coinbase=COINBASE, sidecar=sidecar(round=3)).block
+    validator.validate_block(blk)
+    validator.commit(blk)
+    assert validator.state_at().storage(SINK, 2) == int.from_bytes(b"\x03" * 20, "big") + 3
+    with pytest.raises(InvalidBlock, match="state root mismatch"):
+        other.validate_block(blk)
+
+    def unreadable(sc):
+        raise ValueError("not a certificate")
+
+    with pytest.raises(InvalidBlock, match="execution failed: ValueError"):
+        PlumeChain(AtomicDB(), g, read_sidecar=unreadable).validate_block(blk)

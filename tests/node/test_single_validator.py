@@ -12,6 +12,7 @@ from consensus.messages import CommitCertificate
 from consensus.validators import Validator, ValidatorSet
 from node_helpers import running, wait_for_height
 from plume_node.node import Node
+from staking.end_of_block import END_OF_BLOCK_HOOKS, BlockContext
 
 HEIGHTS = 6
 
@@ -71,3 +72,25 @@ async def test_certificate_verification_is_not_vacuous(node: Node) -> None:
     forged = CommitCertificate(cert.height, cert.round, b"\x11" * 32, cert.precommits)
     with pytest.raises(ConsensusError):
         forged.verify(vset, node.app.chain_id)
+
+
+async def test_end_of_block_hooks_see_the_parent_certificates_signers(node: Node) -> None:
+    """The node decodes each sidecar's last_commit into the hooks' BlockContext:
+    block N+1's hooks see who signed block N (block 1's see no one)."""
+    seen: dict[int, BlockContext] = {}
+
+    def record(state, ctx: BlockContext) -> None:
+        seen[ctx.height] = ctx  # reads only: the state root is unchanged
+
+    node.chain.end_block_hooks = END_OF_BLOCK_HOOKS + (record,)
+    async with running(node):
+        await wait_for_height(node, 3, timeout=30)
+    assert seen[1].last_commit_signers == ()
+    for h in (2, 3):
+        header = node.chain.get_header(h)
+        assert seen[h].last_commit_signers == (node.validator_address,)
+        assert seen[h].evidence == ()
+        assert (seen[h].height, seen[h].timestamp, seen[h].coinbase) == (
+            h, header.timestamp, header.coinbase)
+        assert seen[h].gas_used == header.gas_used
+        assert seen[h].round == node.chain.get_sidecar(h).round

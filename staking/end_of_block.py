@@ -1,0 +1,72 @@
+"""End-of-block processing: an ordered list of hooks, each one rule over the block's state.
+
+Execution runs ``END_OF_BLOCK_HOOKS`` in order after a block's last
+transaction and before its state root is computed, identically when it
+builds, validates or syncs a block, so every hook's writes are in the state
+root. A hook is ``hook(state, ctx) -> None``: ``state`` is the block's py-evm
+state (``StateAPI``), ``ctx`` a ``BlockContext``, plain data that execution
+builds from the block's header and the consensus facts of its sidecar (the
+node decodes those: staking and execution never see consensus types).
+
+Hooks must be deterministic (every node runs them on every block) and may
+raise only on a bug: an exception makes a validated block invalid.
+
+Order (see docs/execution.md):
+
+1. ``process_fee_split``: the 50/50 base-fee split (``staking/fees.py``).
+
+Staking's rewards, slashing, unbonding and validator-set updates come after
+it, in that order, as they are written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from staking.fees import apply_fee_split
+
+
+@dataclass(frozen=True)
+class Misbehaviour:
+    """A validator proven to have double-signed at ``height`` (from the sidecar's evidence)."""
+
+    validator: bytes  # the validator's consensus address
+    height: int
+
+
+@dataclass(frozen=True)
+class ConsensusFacts:
+    """What a block's sidecar says about consensus, decoded by the node into plain values."""
+
+    last_commit_signers: tuple[bytes, ...] = ()  # validators whose precommits certify the parent
+    evidence: tuple[Misbehaviour, ...] = ()
+
+
+NO_CONSENSUS_FACTS = ConsensusFacts()
+
+
+@dataclass(frozen=True)
+class BlockContext:
+    """The block as the end-of-block hooks see it."""
+
+    height: int
+    timestamp: int
+    round: int  # the consensus round the block was proposed in
+    coinbase: bytes  # the proposer's fee address
+    base_fee_per_gas: int
+    gas_used: int  # by all of the block's transactions
+    last_commit_signers: tuple[bytes, ...]  # addresses, sorted, as in the parent's certificate
+    evidence: tuple[Misbehaviour, ...]  # in the sidecar's order
+
+
+EndOfBlockHook = Callable[[Any, BlockContext], None]
+
+
+def process_fee_split(state: Any, ctx: BlockContext) -> None:
+    """Half of ``base_fee_per_gas * gas_used`` to the reward pool, the rest burned."""
+    apply_fee_split(state, ctx.base_fee_per_gas, ctx.gas_used)
+
+
+END_OF_BLOCK_HOOKS: tuple[EndOfBlockHook, ...] = (process_fee_split,)

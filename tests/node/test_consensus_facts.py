@@ -1,0 +1,47 @@
+"""plume_node.app.consensus_facts: a sidecar's certificate and evidence as the
+plain values the end-of-block hooks read (real keys, real signatures)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from consensus.crypto import PrivateKey
+from consensus.errors import ConsensusError
+from consensus.messages import PRECOMMIT, CommitCertificate, DuplicateVoteEvidence, Vote
+from execution.sidecar import Sidecar
+from plume_node.app import consensus_facts
+from staking.end_of_block import ConsensusFacts, Misbehaviour
+
+CHAIN = "1337"
+KEYS = [PrivateKey.from_seed(hashlib.sha256(b"facts-key-%d" % i).digest()) for i in range(3)]
+
+
+def signed(k: PrivateKey, height: int, block_hash: bytes) -> Vote:
+    vote = Vote(PRECOMMIT, height, 0, block_hash, k.address)
+    return vote.with_signature(k.sign(vote.sign_bytes(CHAIN)))
+
+
+def certificate(height: int) -> CommitCertificate:
+    block_hash = hashlib.sha256(b"block %d" % height).digest()
+    votes = sorted((signed(k, height, block_hash) for k in KEYS), key=lambda v: v.validator)
+    return CommitCertificate(height, 0, block_hash, tuple(votes))
+
+
+def test_block_one_has_no_signers_and_no_evidence() -> None:
+    assert consensus_facts(Sidecar(round=0, last_commit=b"")) == ConsensusFacts((), ())
+
+
+def test_signers_and_evidence_are_decoded() -> None:
+    cert = certificate(4)
+    a, b = signed(KEYS[1], 3, b"\x01" * 32), signed(KEYS[1], 3, b"\x02" * 32)
+    evidence = DuplicateVoteEvidence.from_votes(a, b)
+    facts = consensus_facts(Sidecar(round=2, last_commit=cert.encode(), evidence=(evidence.encode(),)))
+    assert facts.last_commit_signers == tuple(sorted(k.address for k in KEYS))
+    assert facts.evidence == (Misbehaviour(validator=KEYS[1].address, height=3),)
+
+
+def test_an_undecodable_certificate_raises() -> None:
+    with pytest.raises(ConsensusError):
+        consensus_facts(Sidecar(round=0, last_commit=b"\x93junk"))

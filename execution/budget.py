@@ -17,6 +17,14 @@ for every opcode) checks the budget every ``CHECK_EVERY_OPCODES`` opcodes and
 raises ``ExecutionAborted``. That exception is not a py-evm ``VMError``, so it
 is not turned into a failed computation: it unwinds every call frame and ends
 the execution. Consensus never executes with a budget.
+
+One precompile escapes that check: MODEXP (0x05) is a single C-level
+``pow()`` that holds the interpreter lock for its whole run (an 8-byte
+modulus and a 2 MB exponent fit 50M gas and take over a second, stalling
+the consensus thread). RPC execution refuses MODEXP inputs longer than
+``MAX_MODEXP_INPUT_BYTES`` each, the bound EIP-7823 sets for Ethereum.
+Blocks still run MODEXP as the Prague fork defines it: the bound is the
+RPC's, not a consensus rule.
 """
 
 from __future__ import annotations
@@ -27,7 +35,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from eth.precompiles.modexp import extract_lengths
+
 from execution.errors import ExecutionError
+
+MODEXP_ADDRESS = (5).to_bytes(20, "big")
+# EIP-7823's upper bound on each of MODEXP's base, exponent and modulus lengths.
+MAX_MODEXP_INPUT_BYTES = 1024
 
 # ~1,000 opcodes take about a millisecond in py-evm: a stop is seen that fast,
 # and the clock is read rarely enough not to slow execution down.
@@ -38,6 +52,7 @@ class AbortReason(enum.Enum):
     TIMEOUT = "timeout"
     CANCELLED = "cancelled"
     GAS_BUDGET = "gas budget"
+    INPUT_BOUND = "input bound"
 
 
 class ExecutionAborted(ExecutionError):
@@ -112,11 +127,33 @@ def bounded_computation_class(base: type[Any], budget: ExecutionBudget) -> type[
             budget.check()
         base.consume_gas(self, amount, reason)
 
-    return type(f"Bounded{base.__name__}", (base,), {"consume_gas": consume_gas})
+    precompiles = dict(base._precompiles)
+    if MODEXP_ADDRESS in precompiles:
+        precompiles[MODEXP_ADDRESS] = _bounded_modexp(precompiles[MODEXP_ADDRESS])
+    return type(
+        f"Bounded{base.__name__}", (base,), {"consume_gas": consume_gas, "_precompiles": precompiles}
+    )
+
+
+def _bounded_modexp(modexp: Any) -> Any:
+    """MODEXP that refuses (with ExecutionAborted) inputs over EIP-7823's bound."""
+
+    def bounded(computation: Any) -> Any:
+        lengths = extract_lengths(computation.msg.data_as_bytes)
+        if max(lengths) > MAX_MODEXP_INPUT_BYTES:
+            raise ExecutionAborted(
+                AbortReason.INPUT_BOUND,
+                f"MODEXP input lengths {lengths} exceed the RPC bound of {MAX_MODEXP_INPUT_BYTES} bytes each "
+                "(EIP-7823); blocks still run it",
+            )
+        return modexp(computation)
+
+    return bounded
 
 
 __all__ = [
     "CHECK_EVERY_OPCODES",
+    "MAX_MODEXP_INPUT_BYTES",
     "AbortReason",
     "ExecutionAborted",
     "ExecutionBudget",

@@ -10,6 +10,7 @@ synced LevelDB batch, so stopping at any point loses nothing.
 from __future__ import annotations
 
 import logging
+import resource
 import signal
 import sys
 
@@ -33,11 +34,31 @@ def setup_logging(level: str, stream=None) -> None:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 
+def raise_open_file_limit() -> int:
+    """Raise the soft limit on open files to the hard limit; return the new soft limit.
+
+    Every RPC and p2p connection holds a descriptor, and so do LevelDB's
+    files: at a distribution's default soft limit (often 1024) a flood of
+    idle connections could leave LevelDB unable to open its next file, and a
+    failed write stops the node.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        wanted = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        except (ValueError, OSError):
+            pass  # keep what we have; the node still runs
+    return soft
+
+
 def run_node(home: Home, config: Config) -> None:
     """Run until a signal; an error a user can fix stops it as that one UserError."""
     from plume_node.node import Node
 
     setup_logging(config.log_level)
+    log.info("open file limit %d", raise_open_file_limit())
     node = Node.open(home, config)
     try:
         trio.run(_main, node)

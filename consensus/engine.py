@@ -455,10 +455,12 @@ class ConsensusEngine:
         if val is None:
             self._reject(v, RejectReason.NOT_VALIDATOR, f"{v.validator.hex()} at height {v.height}")
             return
-        vote_set = self._votes.get(v.round, v.type)
-        if vote_set.get_vote(v.validator, v.block_hash) == v:
+        # Looked up without creating it: a set per round is made only for a
+        # verified vote, so forged votes for arbitrary rounds leave nothing behind.
+        vote_set = self._votes.peek(v.round, v.type)
+        if vote_set is not None and vote_set.get_vote(v.validator, v.block_hash) == v:
             return  # exact duplicate: no need to check the signature again
-        first = vote_set.votes.get(v.validator)
+        first = vote_set.votes.get(v.validator) if vote_set is not None else None
         if first is None and v.round > rs.round and not self._future_round_slot(v.round, v.validator):
             return
         if not v.verify_signature(val.pub_key, self.chain_id):

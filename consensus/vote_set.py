@@ -128,6 +128,10 @@ class HeightVoteSet:
             vs = self._sets[key] = VoteSet(self.validator_set)
         return vs
 
+    def peek(self, round: int, vote_type: int) -> VoteSet | None:
+        """The vote set of (round, type) if it exists; never creates one."""
+        return self._sets.get((round, vote_type))
+
     def prevotes(self, round: int) -> VoteSet:
         return self.get(round, PREVOTE)
 

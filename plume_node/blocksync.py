@@ -148,7 +148,10 @@ class BlockSync:
             if blocks and size > budget:
                 break
             blocks.append(found)
-        self.service.send(peer_id, wire.BlockResponse(tuple(blocks)))
+        try:
+            self.service.send(peer_id, wire.BlockResponse(tuple(blocks)))
+        except ValueError as exc:  # one block and its certificate over the message cap: ours, not the asker's
+            log.warning("cannot serve block %d to %s: %s", request.start_height, peer_id[:12], exc)
 
     def receive(self, peer_id: str, response: wire.BlockResponse) -> None:
         request = self._requests.pop(peer_id, None)

@@ -162,9 +162,11 @@ class NodeNetwork:
     async def _tick_loop(self) -> None:
         while True:
             await trio.sleep(self.tick_s)
-            self._send_status(None)
-            self._catch_up_gossip()
-            self.blocksync.step()
+            for step in (lambda: self._send_status(None), self._catch_up_gossip, self.blocksync.step):
+                try:
+                    step()
+                except Exception as exc:  # a bug of ours must cost one tick, not the node
+                    log.error("network tick failed: %s", clip(f"{type(exc).__name__}: {exc}"), exc_info=True)
 
     # ---- inbound --------------------------------------------------------------
 
@@ -194,7 +196,10 @@ class NodeNetwork:
         """Hand a vote or proposal to the engine; it is relayed only if the
         engine verifies it (see `relay`)."""
         if self.service.is_banned(peer_id):
-            return  # queued before the ban: not worth the engine's time
+            # Queued before the ban: not worth the engine's time. Forget it, so
+            # an honest peer's copy of the same message still gets through.
+            self.service.forget(msg.hash())
+            return
         inner = msg.vote if isinstance(msg, wire.Vote) else msg.proposal
         try:
             message = Vote.decode(inner) if isinstance(msg, wire.Vote) else Proposal.decode(inner)
@@ -289,12 +294,13 @@ class NodeNetwork:
         self._send_status(None)
 
     def _broadcast_own(self, msg: wire.Message, height: int) -> None:
-        if height == self._height:
-            self._catch_up.add(msg)
         try:
             self.service.broadcast(msg)
         except ValueError as exc:  # over the message cap: ours to log, nobody's to punish
             log.warning("not sending %s: %s", type(msg).__name__, exc)
+            return  # nor kept for catch-up gossip, which would fail the same way
+        if height == self._height:
+            self._catch_up.add(msg)
 
     # ---- catch-up gossip --------------------------------------------------------
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from consensus.actions import BlockVerdict, Rejected, RejectReason, Relay
 from consensus.buffer import FutureBuffer
-from consensus.messages import NIL, Vote
-from engine_harness import Driver, block_for, key, of_type, prevote, sign_proposal
+from consensus.messages import NIL, PREVOTE, Vote
+from engine_harness import Driver, block_for, key, of_type, precommit, prevote, sign_proposal
 
 
 def _forged(vote: Vote) -> Vote:
@@ -123,3 +123,17 @@ def test_next_height_buffer_is_capped_in_bytes():
     assert buffer.add(second, big, known_sender=True)
     assert not buffer.add(third, big, known_sender=True)  # over the total
     assert len(buffer) == 2 and buffer.size_bytes <= 3500
+
+
+def test_forged_votes_for_far_rounds_leave_no_vote_sets_behind():
+    """Review finding: a vote set was created before the signature check, so
+    every forged vote left an empty set for its round, scanned on every event."""
+    d = Driver([1, 1, 1, 1], me=0)
+    d.start()
+    rounds = range(1000, 1050)
+    for r in rounds:
+        d.vote(_forged(precommit(d.others()[0], 1, r, b"\x11" * 32)))
+        d.vote(_forged(prevote(d.others()[1], 1, r, b"\x11" * 32)))
+    assert not set(rounds) & set(d.engine.votes.precommit_rounds())
+    assert all(d.engine.votes.peek(r, PREVOTE) is None for r in rounds)
+    assert d.relayed == []

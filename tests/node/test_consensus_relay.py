@@ -14,8 +14,8 @@ import random
 import trio
 
 from attacker import Session, forged_vote, junk_proposal, open_session
-from consensus.messages import PREVOTE, DuplicateVoteEvidence, Vote
-from node_helpers import running, wait_for_height
+from consensus.messages import PREVOTE, DuplicateVoteEvidence, Proposal, Vote
+from node_helpers import fast_config, make_home, running, wait_for_height
 from p2p import messages as wire
 from plume_node.network import CatchUpStore, IntakeBudget, PeerFault
 from plume_node.node import Node
@@ -85,6 +85,29 @@ async def test_forged_evidence_bans_its_sender_with_a_typed_reason(node: Node) -
         _, reason = node.network.service.bans()[f"id:{attacker.node_id}"]
         assert reason.startswith(PeerFault.INVALID_EVIDENCE.value), reason
         await attacker.aclose()
+
+
+async def test_a_relayed_message_over_the_cap_is_not_fatal(tmp_path) -> None:
+    """Review finding: an own or relayed message over the message cap was kept
+    for catch-up gossip, and re-sending it to a peer at the same height raised
+    out of the tick loop, ending the node. After height 1 the node pauses
+    10 s, so the height (and its catch-up store) stays put across ticks."""
+    home = make_home(tmp_path / "home")
+    node = Node.open(home, fast_config(home, block_time_ms=10_000))
+    try:
+        async with running(node):
+            await wait_for_height(node, 1)
+            peer = await _session(node)
+            height = 1
+            await peer.send(wire.Status(height=height, round=0))  # same height: catch-up gossip goes to it
+            await await_until(lambda: node.network.service.peers()[0].height == height, 5, "the peer's status")
+            cap = node.network.service.config.max_message_bytes
+            node.network.relay(Proposal(height, 0, b"\x11" * 32, -1, b"\x22" * 20), b"\x00" * (cap + 1))
+            await trio.sleep(3 * node.network.tick_s)  # ticks go by; the node must live through them
+            assert node.network.service.is_connected(peer.node_id)
+            await peer.aclose()
+    finally:
+        node.close()
 
 
 def test_catch_up_store_is_bounded_in_count_and_bytes() -> None:

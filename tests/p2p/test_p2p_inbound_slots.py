@@ -134,6 +134,23 @@ async def test_flood_of_handshakes_is_bounded_but_persistent_peer_still_gets_in(
         await stream.aclose()
 
 
+async def test_outbound_dial_to_a_persistent_peer_ignores_inbound_counts(nursery: trio.Nursery) -> None:
+    # A guard, not a regression test: full inbound slots and a full handshake
+    # lane never hold back our own dialer.
+    target_key = Ed25519PrivateKey.generate()
+    target_port = free_port()
+    target_address = f"{node_id_of(ed25519_public_bytes(target_key))}@{HOST}:{target_port}"
+    hub = await start(nursery, make_service(persistent=[target_address], config=SMALL))
+    await fill_inbound(nursery, hub.listen_port, SMALL.max_inbound)
+    stalled = [await trio.open_tcp_stream(HOST, hub.listen_port) for _ in range(SMALL.max_pending_inbound)]
+    # The target comes up only now: the hub's re-dial finds it.
+    target = await start(nursery, make_service(key=target_key, port=target_port, config=FAST))
+    await await_until(lambda: connected(hub, target), timeout=8, what="outbound to persistent peer")
+    assert [p.direction for p in hub.peers() if p.node_id == target.node_id] == ["outbound"]
+    for stream in stalled:
+        await stream.aclose()
+
+
 # ---- the decisions, with addresses this machine may not have ----------------
 
 CAP = P2PConfig(max_inbound=3, max_pending_inbound=4, max_inbound_per_ip=2)

@@ -10,10 +10,18 @@ node does not cut the others off. The ban list is bounded
 (`max_bans`, oldest evicted) and drops expired entries on its own (checked on
 insert and lookup, at most every `BAN_PRUNE_INTERVAL` seconds), and every
 reason it keeps is clipped to `MAX_ERROR_TEXT` characters.
+
+Also owns the inbound admission rules as pure functions (`admit_handshake`
+before the handshake, `admit_inbound` after it, with a typed `Admission`):
+a bounded number of handshakes in progress (`max_pending_inbound`), a
+per-IP cap (`max_inbound_per_ip`, loopback exempt), and a persistent peer
+that is never refused for the inbound limit (a non-persistent inbound peer
+is evicted for it).
 """
 
 from __future__ import annotations
 
+import enum
 import ipaddress
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -33,8 +41,15 @@ BAN_PRUNE_INTERVAL = 10.0  # seconds between sweeps of expired bans
 class P2PConfig:
     """Tunables of `P2PService`. Times are in seconds."""
 
-    max_inbound: int = 40
+    max_inbound: int = 40  # connected inbound peers (a persistent peer evicts a non-persistent one)
     max_outbound: int = 10
+    # Inbound handshakes in progress, on top of max_inbound: the node id is
+    # only known after the handshake, so a full node still hears who dials.
+    max_pending_inbound: int = 16
+    # Inbound connections (connected + in handshake) from one non-loopback IP;
+    # loopback is exempt (a devnet runs all its nodes on 127.0.0.1) and so
+    # are persistent peers once identified.
+    max_inbound_per_ip: int = 8
     send_queue_size: int = 1024  # per peer; full => that peer is dropped
     inbound_queue_size: int = 4096  # messages delivered to the node
     event_queue_size: int = 1024  # connected/disconnected events
@@ -65,6 +80,9 @@ class P2PConfig:
         for name in ("max_inbound", "max_outbound"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
+        for name in ("max_pending_inbound", "max_inbound_per_ip"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
         positive = ("handshake_timeout", "write_timeout", "ping_interval", "idle_timeout", "dial_backoff_initial")
         for name in (*positive, "replace_quiet_after", "stall_ban_seconds"):
             if getattr(self, name) <= 0:
@@ -121,13 +139,69 @@ class PeerDisconnected:
 PeerEvent = PeerConnected | PeerDisconnected
 
 
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 (also IPv4-mapped) or "localhost"."""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return host == "localhost"
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return (mapped or ip).is_loopback
+
+
+def ip_key(host: str) -> str:
+    """One spelling per IP, so "::ffff:1.2.3.4" and "1.2.3.4" share a per-IP count."""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return str(mapped or ip)
+
+
 def address_ban_key(host: str, port: int) -> str:
     """The key an address is banned under (see the module docstring)."""
-    try:
-        loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = host == "localhost"
-    return f"addr:{host}:{port}" if loopback else f"addr:{host}"
+    return f"addr:{host}:{port}" if is_loopback(host) else f"addr:{host}"
+
+
+class Admission(enum.Enum):
+    """What to do with an inbound connection."""
+
+    ADMIT = "admit"
+    ADMIT_EVICTING = "admit, evicting a non-persistent inbound peer"
+    REFUSE_PENDING_LIMIT = "too many inbound handshakes in progress"
+    REFUSE_IP_LIMIT = "too many inbound connections from this IP"
+    REFUSE_INBOUND_LIMIT = "inbound limit reached"
+
+
+def admit_handshake(host: str, pending: int, pending_from_ip: int, config: P2PConfig) -> Admission:
+    """Before the handshake (who dials is not known yet): bound the handshakes
+    in progress, in all and per IP. `pending_from_ip` counts this IP's
+    handshakes in progress; connected peers are judged after the handshake."""
+    if pending >= config.max_pending_inbound:
+        return Admission.REFUSE_PENDING_LIMIT
+    if not is_loopback(host) and pending_from_ip >= config.max_inbound_per_ip:
+        return Admission.REFUSE_IP_LIMIT
+    return Admission.ADMIT
+
+
+def admit_inbound(
+    host: str, persistent: bool, inbound: int, connected_from_ip: int, evictable: int, config: P2PConfig
+) -> Admission:
+    """After the handshake: `inbound` counts connected inbound peers,
+    `connected_from_ip` those of them from this IP that are not persistent,
+    `evictable` the non-persistent inbound ones. A persistent peer is never
+    refused: beyond the limit it evicts one, or (every slot held by
+    persistent peers) it is admitted above it, bounded by `persistent_peers`."""
+    if persistent:
+        if inbound >= config.max_inbound and evictable > 0:
+            return Admission.ADMIT_EVICTING
+        return Admission.ADMIT
+    if not is_loopback(host) and connected_from_ip >= config.max_inbound_per_ip:
+        return Admission.REFUSE_IP_LIMIT
+    if inbound >= config.max_inbound:
+        return Admission.REFUSE_INBOUND_LIMIT
+    return Admission.ADMIT
 
 
 def node_ban_key(node_id: str) -> str:

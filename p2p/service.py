@@ -1,7 +1,9 @@
 """`P2PService`: the node's peer-to-peer networking as one trio task.
 
 Owns the peer set and its policy: listening and accepting within the inbound
-limit, dialing persistent peers with exponential backoff (and re-dialing
+limits (handshakes in progress, per IP, connected peers; a persistent peer is
+never refused for the inbound limit but evicts the newest non-persistent
+inbound peer), dialing persistent peers with exponential backoff (and re-dialing
 after a loss), the Hello exchange (chain id, genesis, node id), one reader
 and one writer task per connection with a bounded send queue (a full queue
 drops the peer: a slow peer is never waited for), keep-alive pings and idle
@@ -45,6 +47,7 @@ from p2p.messages import (
     message_hash,
 )
 from p2p.peers import (
+    Admission,
     BanList,
     Direction,
     P2PConfig,
@@ -54,6 +57,9 @@ from p2p.peers import (
     PeerEvent,
     PeerInfo,
     address_ban_key,
+    admit_handshake,
+    admit_inbound,
+    ip_key,
     node_ban_key,
 )
 from p2p.transport import ConnectionClosed, SecureConnection, secure_handshake
@@ -91,6 +97,7 @@ class _Peer:
     known: LRUSet
     cancel_scope: trio.CancelScope = field(default_factory=trio.CancelScope)
     connected_since: float = field(default_factory=time.time)
+    registered_at: float = field(default_factory=trio.current_time)  # monotonic, orders evictions
     close_reason: str | None = None
     ban_reason: str | None = None
     # Liveness: any message received counts. `delivering` is set while the
@@ -139,6 +146,7 @@ class P2PService:
         self.listen_host = listen_host
         self.listen_port = listen_port
         self.persistent_peers = [PeerAddress.parse(p) for p in persistent_peers]
+        self._persistent_ids = frozenset(p.node_id for p in self.persistent_peers)
         self._height_fn = height_fn or (lambda: 0)
 
         self._inbound_send, self.inbound = trio.open_memory_channel[tuple[str, Message]](self.config.inbound_queue_size)
@@ -147,6 +155,7 @@ class P2PService:
         self._peers: dict[str, _Peer] = {}
         self._bans = BanList(self.config.max_bans)
         self._pending_inbound = 0  # accepted connections still in their handshake
+        self._pending_by_ip: dict[str, int] = {}  # the same, per IP (entries at 0 are removed)
         self._pending_outbound = 0
         self._changed = trio.Event()  # set and replaced whenever the peer set changes
         self._ping_nonce = 0
@@ -328,17 +337,22 @@ class P2PService:
             except OSError:  # reset before we looked at it
                 await _close_quietly(stream)
                 continue
-            now = trio.current_time()
-            inbound = sum(1 for p in self._peers.values() if p.direction == "inbound") + self._pending_inbound
-            if self._bans.is_banned(address_ban_key(host, port), now):
+            if self._bans.is_banned(address_ban_key(host, port), trio.current_time()):
                 log.info("p2p refused inbound %s:%d: address banned", host, port)
                 await _close_quietly(stream)
-            elif inbound >= self.config.max_inbound:
-                log.info("p2p refused inbound %s:%d: inbound limit %d reached", host, port, self.config.max_inbound)
+                continue
+            # The connected-peer limit is judged after the handshake, when we
+            # know who dials (a persistent peer always gets in); here only the
+            # handshakes in progress are bounded.
+            pending_from_ip = self._pending_by_ip.get(ip_key(host), 0)
+            verdict = admit_handshake(host, self._pending_inbound, pending_from_ip, self.config)
+            if verdict is not Admission.ADMIT:
+                log.info("p2p refused inbound %s:%d: %s", host, port, verdict.value)
                 await _close_quietly(stream)
-            else:
-                self._pending_inbound += 1
-                nursery.start_soon(self._connection, stream, "inbound", host, port, None)
+                continue
+            self._pending_inbound += 1
+            self._pending_by_ip[ip_key(host)] = pending_from_ip + 1
+            nursery.start_soon(self._connection, stream, "inbound", host, port, None)
 
     async def _dial_loop(self, target: PeerAddress) -> None:
         backoff = self.config.dial_backoff_initial
@@ -455,7 +469,7 @@ class P2PService:
             )
             refusal = self._register(peer)
             pending = False
-            self._decrement_pending(direction)
+            self._decrement_pending(direction, host)
             if refusal is not None:
                 log.info("p2p refused %s (%s): %s", label, peer.node_id, refusal)
                 peer = None
@@ -480,14 +494,20 @@ class P2PService:
             return False
         finally:
             if pending:
-                self._decrement_pending(direction)
+                self._decrement_pending(direction, host)
             if peer is not None:
                 self._unregister(peer)
             await _close_quietly(stream)
 
-    def _decrement_pending(self, direction: Direction) -> None:
+    def _decrement_pending(self, direction: Direction, host: str) -> None:
         if direction == "inbound":
             self._pending_inbound -= 1
+            key = ip_key(host)
+            left = self._pending_by_ip.get(key, 0) - 1
+            if left > 0:
+                self._pending_by_ip[key] = left
+            else:
+                self._pending_by_ip.pop(key, None)
         else:
             self._pending_outbound -= 1
 
@@ -544,12 +564,41 @@ class P2PService:
                 self._drop(existing, "replaced by a simultaneous connection")
             else:
                 return _ALREADY_CONNECTED
-        limit = self.config.max_inbound if peer.direction == "inbound" else self.config.max_outbound
-        count = sum(1 for p in self._peers.values() if p.direction == peer.direction and p is not existing)
-        if count >= limit:
-            return f"{peer.direction} limit {limit} reached"
+        if peer.direction == "inbound":
+            refusal = self._make_inbound_room(peer, existing)
+            if refusal is not None:
+                return refusal
+        else:
+            count = sum(1 for p in self._live_peers("outbound") if p is not existing)
+            if count >= self.config.max_outbound:
+                return f"outbound limit {self.config.max_outbound} reached"
         self._peers[peer.node_id] = peer
         self._notify_changed()
+        return None
+
+    def _live_peers(self, direction: Direction) -> list[_Peer]:
+        """Registered peers in `direction` not already on their way out (an
+        evicted or dropped peer frees its slot at once, not when it unregisters)."""
+        return [p for p in self._peers.values() if p.direction == direction and p.close_reason is None]
+
+    def _make_inbound_room(self, peer: _Peer, existing: _Peer | None) -> str | None:
+        """Apply the inbound limits to `peer`; evict for a persistent peer if
+        need be. Returns why `peer` is refused, or None."""
+        inbound = [p for p in self._live_peers("inbound") if p is not existing]
+        evictable = [p for p in inbound if p.node_id not in self._persistent_ids]
+        from_ip = sum(1 for p in evictable if ip_key(p.host) == ip_key(peer.host))
+        persistent = peer.node_id in self._persistent_ids
+        verdict = admit_inbound(peer.host, persistent, len(inbound), from_ip, len(evictable), self.config)
+        if verdict is Admission.ADMIT_EVICTING:
+            # The newest non-persistent inbound peer goes: peers that stayed
+            # long have been useful longest, and a flood's fresh keys are newest.
+            victim = max(reversed(evictable), key=lambda p: p.registered_at)  # ties: the later registered
+            self._drop(victim, f"evicted to make room for persistent peer {peer.node_id}")
+            log.info("p2p evicted inbound %s for persistent peer %s", victim.node_id, peer.node_id)
+        elif verdict is not Admission.ADMIT:
+            if verdict is Admission.REFUSE_INBOUND_LIMIT:
+                return f"inbound limit {self.config.max_inbound} reached"
+            return f"{verdict.value} (limit {self.config.max_inbound_per_ip})"
         return None
 
     def _initiator(self, peer: _Peer) -> str:

@@ -43,6 +43,8 @@ class P2PConfig:
     persistent_peers: list[str] = field(default_factory=list)  # NODEID@HOST:PORT
     max_inbound: int = 40
     max_outbound: int = 10
+    max_pending_inbound: int = 16  # inbound handshakes in progress, on top of max_inbound
+    max_inbound_per_ip: int = 8  # non-persistent inbound peers per IP (loopback exempt)
     send_queue_size: int = 1000
     ban_seconds: int = 600
     handshake_timeout_ms: int = 5000

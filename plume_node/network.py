@@ -117,6 +117,8 @@ class NodeNetwork:
             persistent_peers=c.persistent_peers,
             config=P2PConfig(
                 max_inbound=c.max_inbound,
+                max_pending_inbound=c.max_pending_inbound,
+                max_inbound_per_ip=c.max_inbound_per_ip,
                 max_outbound=c.max_outbound,
                 send_queue_size=c.send_queue_size,
                 ban_seconds=float(c.ban_seconds),

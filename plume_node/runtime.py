@@ -58,8 +58,9 @@ def run_node(home: Home, config: Config) -> None:
     from plume_node.node import Node
 
     setup_logging(config.log_level)
-    log.info("open file limit %d", raise_open_file_limit())
+    open_files = raise_open_file_limit()  # before LevelDB opens its files
     node = Node.open(home, config)
+    log.debug("open file limit %d", open_files)
     try:
         trio.run(_main, node)
     except KeyboardInterrupt:

@@ -16,6 +16,8 @@ peers by what they deliver, never by what they claim:
   one request in flight at a time; the next request goes out as soon as the
   previous batch is handed to the consensus driver, which verifies each
   block's certificate against this node's own validator set and executes it.
+  A certified block that we judge invalid (`REFUSED`) is our verdict, not
+  the server's fault: no one is punished, fetching rests.
 - Every failure is a typed `SyncFault`. A fault that proves malice bans the
   peer at once; the others down-score it and rest it for a moment so another
   peer is asked; `MAX_SYNC_FAULTS` of them ban it. Delivered blocks earn a
@@ -34,6 +36,7 @@ from consensus.errors import ConsensusError
 from consensus.messages import PRECOMMIT, CommitCertificate
 from p2p import messages as wire
 from p2p.errors import clip
+from plume_node.app import SyncedBlock
 
 log = logging.getLogger("plume.sync")
 
@@ -102,6 +105,7 @@ class BlockSync:
         self._handed_at = 0.0  # when blocks were last handed over, or the driver last made progress
         self._committed_seen = 0
         self._started: tuple[float, int] | None = None  # (monotonic time, committed height) of this sync run
+        self._fetch_resting_until = 0.0  # after a certified block we refused: no fetch from anyone until then
 
     # ---- what the node reports ------------------------------------------------
 
@@ -207,7 +211,7 @@ class BlockSync:
                 log.debug("asking %s to prove its tip %d", peer.node_id[:12], claimed)
 
     def _fetch(self, peers, committed: int, now: float) -> None:
-        if self._fetch_in_flight():
+        if self._fetch_in_flight() or now < self._fetch_resting_until:
             return
         start = max(committed, self._fetched_to) + 1
         best = None
@@ -266,9 +270,12 @@ class BlockSync:
         batch = [(request.start + i, block, cert) for i, (block, cert) in enumerate(response.blocks)]
         last = batch[-1][0]
 
-        def on_bad(reason: str) -> None:
+        def on_bad(outcome: SyncedBlock, reason: str) -> None:
             self._fetched_to = self.node.app.committed_height()
-            self._fault(peer_id, SyncFault.BAD_BLOCK, reason)
+            if outcome is SyncedBlock.BAD_DATA:
+                self._fault(peer_id, SyncFault.BAD_BLOCK, reason)
+            else:
+                self._refused(peer_id, reason)
 
         if self.node.driver.submit_synced_blocks(batch, on_bad):
             self._fetched_to = max(self._fetched_to, last)
@@ -276,6 +283,14 @@ class BlockSync:
             record = self._record(peer_id)
             record.faults = max(0, record.faults - 1)
             self._log_progress(last)
+
+    def _refused(self, peer_id: str, reason: str) -> None:
+        # A block with a valid +2/3 certificate that we judge invalid (our
+        # clock behind its timestamp, an error in our own checks): every
+        # honest peer would serve the same block, so no one is punished;
+        # fetching rests a moment instead of asking peer after peer for it.
+        self._fetch_resting_until = time.monotonic() + SYNC_REST_S
+        log.warning("block sync: refused a certified block from %s: %s", peer_id[:12], clip(reason))
 
     def _fault(self, peer_id: str, fault: SyncFault, detail: str = "") -> None:
         record = self._record(peer_id)

@@ -18,6 +18,7 @@ from consensus.messages import PRECOMMIT, CommitCertificate, Vote
 from consensus.validators import Validator, ValidatorSet
 from p2p import messages as wire
 from p2p.peers import P2PConfig, PeerInfo
+from plume_node.app import SyncedBlock
 from plume_node.blocksync import MAX_SYNC_FAULTS, BlockSync, SyncFault, TipBeyondTrust, verify_tip_certificate
 
 CHAIN = "1337"
@@ -56,8 +57,11 @@ class App:
 class Driver:
     batches: list = field(default_factory=list)
 
+    on_bad: list = field(default_factory=list)  # the callbacks block sync handed over, batch by batch
+
     def submit_synced_blocks(self, batch, on_bad) -> bool:
         self.batches.append(batch)
+        self.on_bad.append(on_bad)
         return True
 
 
@@ -199,3 +203,26 @@ def test_a_tip_beyond_trust_is_no_fault_and_the_peer_is_fetched_from_batch_by_ba
     assert (fetch.start_height, fetch.count) == (11, 32)
     assert sync.syncing() is None  # nothing proven, nothing reported
     assert sum(1 for _p, m in service.sent if m.start_height == 5000) == 1  # not re-probed at once
+
+
+def test_a_certified_block_we_judge_invalid_bans_no_one_and_bad_data_bans_its_server(monkeypatch) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr("plume_node.blocksync.time.monotonic", lambda: clock[0])
+    node = Node(app=App(committed=10))
+    service = Service({"server": 20})
+    sync = BlockSync(node, service)
+    sync.step()
+    for _ in range(MAX_SYNC_FAULTS + 1):  # were it a fault, this many would ban
+        assert service.sent[-1] == ("server", wire.BlockRequest(start_height=11, count=10))
+        sync.receive("server", wire.BlockResponse(((b"block", b"cert"),) * 10))
+        # Certified, but its timestamp is ahead of our (slow) clock: our verdict.
+        node.driver.on_bad[-1](SyncedBlock.REFUSED, "synced block 11: timestamp too far in the future")
+        assert not service.banned
+        sent = len(service.sent)
+        sync.step()
+        assert len(service.sent) == sent  # fetching rests instead of asking again at once
+        clock[0] += 2.5
+        sync.step()
+    sync.receive("server", wire.BlockResponse(((b"block", b"cert"),) * 10))
+    node.driver.on_bad[-1](SyncedBlock.BAD_DATA, "synced block 11: bad commit certificate")
+    assert SyncFault.BAD_BLOCK.text in service.banned["server"]

@@ -6,18 +6,22 @@ peers by what they deliver, never by what they claim:
 
 - A peer's claimed tip (its Status height - 1) is believed only once the peer
   has shown a commit certificate for it (a *tip probe*: a one-block request
-  for that height). A certificate for a height whose validator set this node
-  knows must verify fully (+2/3 of that set's power); one beyond it must carry
-  valid precommits of more than 1/3 of the power of the newest set this node
-  knows (the light-client trust rule: at least one honest validator signed it).
+  for that height). Every peer claiming to be ahead is probed once as soon as
+  it is seen (all in parallel), so silent identities time out together. A
+  certificate for a height whose validator set this node knows must verify
+  fully (+2/3 of that set's power); one beyond it must carry valid
+  precommits of more than 1/3 of the power of the newest set this node knows
+  (the light-client trust rule: at least one honest validator signed it).
   `syncing()` (and so `eth_syncing`) reports only verified tips.
 - Blocks are fetched from a peer whose tip is verified, or directly from a
   peer that claims to be only a batch ahead (the blocks are verified anyway),
-  one request in flight at a time; the next request goes out as soon as the
-  previous batch is handed to the consensus driver, which verifies each
-  block's certificate against this node's own validator set and executes it.
-  A certified block that we judge invalid (`REFUSED`) is our verdict, not
-  the server's fault: no one is punished, fetching rests.
+  one request in flight at a time, chosen by what peers did (blocks
+  delivered, configured as persistent, a proven tip, fewest faults), ties
+  at random, never by how far ahead they claim to be; the next request goes
+  out as soon as the previous batch is handed to the consensus driver, which
+  verifies each block's certificate against this node's own validator set
+  and executes it. A certified block that we judge invalid (`REFUSED`) is
+  our verdict, not the server's fault: no one is punished, fetching rests.
 - Every failure is a typed `SyncFault`. A fault that proves malice bans the
   peer at once; the others down-score it and rest it for a moment so another
   peer is asked; `MAX_SYNC_FAULTS` of them ban it. Delivered blocks earn a
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import random
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -87,6 +92,7 @@ class _Request:
 @dataclass
 class _SyncPeer:
     verified: int = 0  # highest committed height this peer has proven with a certificate
+    delivered: int = 0  # blocks it served in fetches since its last fault (the first rank key)
     faults: int = 0
     resting_until: float = 0.0
     probed: int = 0  # highest claimed tip whose certificate we checked (proven or beyond trust)
@@ -106,6 +112,7 @@ class BlockSync:
         self._committed_seen = 0
         self._started: tuple[float, int] | None = None  # (monotonic time, committed height) of this sync run
         self._fetch_resting_until = 0.0  # after a certified block we refused: no fetch from anyone until then
+        self._tie_break = random.Random()  # among equally ranked peers, pick one at random
 
     # ---- what the node reports ------------------------------------------------
 
@@ -197,18 +204,12 @@ class BlockSync:
         needed = max(committed, self._fetched_to) + SYNC_BATCH
         for peer in peers:
             claimed = _claimed_tip(peer)
+            if claimed <= committed or peer.node_id in self._requests:
+                continue
             record = self._record(peer.node_id)
-            # A peer within one batch is fetched from directly (delivery verifies
-            # it); one whose proven tip covers the next batch is not asked again.
-            beyond_trust = record.probed > record.verified and claimed <= record.probed + SYNC_BATCH
-            if claimed - committed <= SYNC_BATCH or claimed <= record.verified or record.verified >= needed:
-                continue
-            if beyond_trust:
-                continue  # asked lately; it is fetched from batch by batch meanwhile
-            if peer.node_id in self._requests:
-                continue
-            if self._send(peer.node_id, RequestKind.TIP_PROBE, claimed, 1, now):
-                log.debug("asking %s to prove its tip %d", peer.node_id[:12], claimed)
+            if _needs_probe(record, claimed, committed, needed):
+                if self._send(peer.node_id, RequestKind.TIP_PROBE, claimed, 1, now):
+                    log.debug("asking %s to prove its tip %d", peer.node_id[:12], claimed)
 
     def _fetch(self, peers, committed: int, now: float) -> None:
         if self._fetch_in_flight() or now < self._fetch_resting_until:
@@ -225,7 +226,7 @@ class BlockSync:
             reach = max(record.verified, min(claimed, committed + SYNC_BATCH))
             if reach < start:
                 continue
-            rank = (-record.faults, record.verified, reach)
+            rank = self._rank(peer.node_id, record)
             if best is None or rank > best[0]:
                 best = (rank, peer.node_id, reach)
         if best is None:
@@ -235,6 +236,20 @@ class BlockSync:
             if self._started is None and reach - committed > 1:  # one behind is consensus catching up
                 self._started = (now, committed)
                 log.info("behind: committed %d, peer %s has up to %d; syncing", committed, peer_id[:12], reach)
+
+    def _rank(self, peer_id: str, record: _SyncPeer) -> tuple:
+        # What a peer did, never what it claims: blocks it delivered, then
+        # whether the operator configured it, then whether it proved a tip
+        # with a certificate, then fewest faults; a random tie-break, so that
+        # fresh identities claiming a far tip and never answering cannot be
+        # picked ahead of an honest peer a few blocks ahead, time after time.
+        return (
+            record.delivered,
+            self.service.is_persistent(peer_id),
+            record.verified > 0,
+            -record.faults,
+            self._tie_break.random(),
+        )
 
     def _send(self, peer_id: str, kind: RequestKind, start: int, count: int, now: float) -> bool:
         if not self.service.send(peer_id, wire.BlockRequest(start_height=start, count=count)):
@@ -282,6 +297,7 @@ class BlockSync:
             self._handed_at = time.monotonic()
             record = self._record(peer_id)
             record.faults = max(0, record.faults - 1)
+            record.delivered += len(batch)
             self._log_progress(last)
 
     def _refused(self, peer_id: str, reason: str) -> None:
@@ -296,7 +312,7 @@ class BlockSync:
         record = self._record(peer_id)
         record.faults += 1
         record.resting_until = time.monotonic() + SYNC_REST_S
-        record.verified = record.probed = 0  # prove it again before it is believed
+        record.verified = record.probed = record.delivered = 0  # prove it again before it is believed
         self._requests.pop(peer_id, None)
         reason = clip(f"block sync: {fault.text}" + (f" ({detail})" if detail else ""))
         if fault.bans or record.faults >= MAX_SYNC_FAULTS:
@@ -351,6 +367,20 @@ class BlockSync:
             max(reached, self.target_height),
             (reached - from_height) / elapsed,
         )
+
+
+def _needs_probe(record: _SyncPeer, claimed: int, committed: int, needed: int) -> bool:
+    """Whether to ask a peer claiming `claimed` (above our head) for a certificate of it."""
+    if record.probed == 0 and record.delivered == 0:
+        # Not heard from since it connected (or since its last fault): every
+        # such peer is asked at once, in parallel, so silent ones time out
+        # together and one that answers is preferred to them for fetching.
+        return True
+    if claimed - committed <= SYNC_BATCH or claimed <= record.verified or record.verified >= needed:
+        return False  # within one batch it is fetched from directly; delivery verifies each block
+    # Beyond trust lately (validator set changed since our head): it is fetched
+    # from batch by batch meanwhile, not asked again at once.
+    return not (record.probed > record.verified and claimed <= record.probed + SYNC_BATCH)
 
 
 def _claimed_tip(peer) -> int:

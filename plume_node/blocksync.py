@@ -41,6 +41,7 @@ from consensus.errors import ConsensusError
 from consensus.messages import PRECOMMIT, CommitCertificate
 from p2p import messages as wire
 from p2p.errors import clip
+from p2p.peers import address_ban_key
 from plume_node.app import SyncedBlock
 
 log = logging.getLogger("plume.sync")
@@ -96,6 +97,7 @@ class _SyncPeer:
     faults: int = 0
     resting_until: float = 0.0
     probed: int = 0  # highest claimed tip whose certificate we checked (proven or beyond trust)
+    address: str = ""  # where it connects from (`address_key`): its faults count there too
     touched: float = 0.0  # last time it was looked at (every step while connected)
 
 
@@ -113,6 +115,9 @@ class BlockSync:
         self._started: tuple[float, int] | None = None  # (monotonic time, committed height) of this sync run
         self._fetch_resting_until = 0.0  # after a certified block we refused: no fetch from anyone until then
         self._tie_break = random.Random()  # among equally ranked peers, pick one at random
+        # Net faults by address (same bound and expiry as the records), so
+        # that new identities from an address that let us down rank lower.
+        self._address_faults: OrderedDict[str, tuple[int, float]] = OrderedDict()
 
     # ---- what the node reports ------------------------------------------------
 
@@ -206,7 +211,7 @@ class BlockSync:
             claimed = _claimed_tip(peer)
             if claimed <= committed or peer.node_id in self._requests:
                 continue
-            record = self._record(peer.node_id)
+            record = self._record_of(peer)
             if _needs_probe(record, claimed, committed, needed):
                 if self._send(peer.node_id, RequestKind.TIP_PROBE, claimed, 1, now):
                     log.debug("asking %s to prove its tip %d", peer.node_id[:12], claimed)
@@ -219,14 +224,14 @@ class BlockSync:
         for peer in peers:
             if peer.node_id in self._requests:
                 continue
-            record = self._record(peer.node_id)
+            record = self._record_of(peer)
             claimed = _claimed_tip(peer)
             # Beyond what it proved, a peer is asked for one batch past our
             # head at most: each block is verified on its own anyway.
             reach = max(record.verified, min(claimed, committed + SYNC_BATCH))
             if reach < start:
                 continue
-            rank = self._rank(peer.node_id, record)
+            rank = self._rank(peer.node_id, record, now)
             if best is None or rank > best[0]:
                 best = (rank, peer.node_id, reach)
         if best is None:
@@ -237,17 +242,19 @@ class BlockSync:
                 self._started = (now, committed)
                 log.info("behind: committed %d, peer %s has up to %d; syncing", committed, peer_id[:12], reach)
 
-    def _rank(self, peer_id: str, record: _SyncPeer) -> tuple:
+    def _rank(self, peer_id: str, record: _SyncPeer, now: float) -> tuple:
         # What a peer did, never what it claims: blocks it delivered, then
         # whether the operator configured it, then whether it proved a tip
-        # with a certificate, then fewest faults; a random tie-break, so that
-        # fresh identities claiming a far tip and never answering cannot be
-        # picked ahead of an honest peer a few blocks ahead, time after time.
+        # with a certificate, then fewest faults (its own, then its
+        # address's); a random tie-break, so that fresh identities claiming a
+        # far tip and never answering cannot be picked ahead of an honest
+        # peer a few blocks ahead, time after time.
         return (
             record.delivered,
             self.service.is_persistent(peer_id),
             record.verified > 0,
             -record.faults,
+            -self._faults_at(record.address, now),
             self._tie_break.random(),
         )
 
@@ -298,6 +305,7 @@ class BlockSync:
             record = self._record(peer_id)
             record.faults = max(0, record.faults - 1)
             record.delivered += len(batch)
+            self._count_address_fault(record.address, -1)
             self._log_progress(last)
 
     def _refused(self, peer_id: str, reason: str) -> None:
@@ -313,6 +321,7 @@ class BlockSync:
         record.faults += 1
         record.resting_until = time.monotonic() + SYNC_REST_S
         record.verified = record.probed = record.delivered = 0  # prove it again before it is believed
+        self._count_address_fault(record.address, +1)
         self._requests.pop(peer_id, None)
         reason = clip(f"block sync: {fault.text}" + (f" ({detail})" if detail else ""))
         if fault.bans or record.faults >= MAX_SYNC_FAULTS:
@@ -334,6 +343,26 @@ class BlockSync:
             self._records.move_to_end(peer_id)
         record.touched = now
         return record
+
+    def _record_of(self, peer) -> _SyncPeer:
+        record = self._record(peer.node_id)
+        record.address = address_key(peer)
+        return record
+
+    def _faults_at(self, address: str, now: float) -> int:
+        faults, touched = self._address_faults.get(address, (0, now))
+        return faults if now - touched <= SYNC_RECORD_TTL_S else 0
+
+    def _count_address_fault(self, address: str, change: int) -> None:
+        if not address:
+            return
+        now = time.monotonic()
+        faults = max(0, self._faults_at(address, now) + change)
+        self._address_faults.pop(address, None)
+        if faults:
+            self._address_faults[address] = (faults, now)
+            if len(self._address_faults) > MAX_SYNC_PEERS:
+                self._address_faults.popitem(last=False)
 
     def _forget_old_records(self, now: float) -> None:
         # Least recently touched first: stop at the first one still fresh.
@@ -381,6 +410,13 @@ def _needs_probe(record: _SyncPeer, claimed: int, committed: int, needed: int) -
     # Beyond trust lately (validator set changed since our head): it is fetched
     # from batch by batch meanwhile, not asked again at once.
     return not (record.probed > record.verified and claimed <= record.probed + SYNC_BATCH)
+
+
+def address_key(peer) -> str:
+    """Where a peer connects from, as the p2p service bans it: the host, or
+    on loopback (several nodes on one machine) the host and listen port."""
+    host, _sep, port = peer.address.rpartition(":")
+    return address_ban_key(host.strip("[]"), peer.listen_port or (int(port) if port.isdigit() else 0))
 
 
 def _claimed_tip(peer) -> int:

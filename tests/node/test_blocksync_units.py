@@ -78,10 +78,11 @@ class Node:
 
 
 class Service:
-    def __init__(self, claims: dict[str, int], persistent: tuple[str, ...] = ()) -> None:
+    def __init__(self, claims: dict[str, int], persistent: tuple[str, ...] = (), hosts: dict | None = None) -> None:
         self.config = P2PConfig()
         self.claims = claims  # peer id -> claimed committed height
         self.persistent = set(persistent)
+        self.hosts = hosts or {}  # peer id -> the host it connects from (default: one host each)
         self.sent: list[tuple[str, wire.BlockRequest]] = []
         self.banned: dict[str, str] = {}
         self.queued: dict[str, int] = {}
@@ -93,7 +94,13 @@ class Service:
         return peer_id in self.persistent
 
     def peers(self) -> list[PeerInfo]:
-        return [PeerInfo(pid, "127.0.0.1:1", "outbound", h + 1, 0.0, 1) for pid, h in self.claims.items()]
+        return [
+            PeerInfo(pid, f"{self.host_of(pid)}:40000", "inbound", h + 1, 0.0, 26656) for pid, h in self.claims.items()
+        ]
+
+    def host_of(self, peer_id: str) -> str:
+        digest = hashlib.sha256(peer_id.encode()).digest()
+        return self.hosts.get(peer_id, f"10.{digest[0]}.{digest[1]}.{digest[2]}")
 
     def send(self, peer_id: str, msg) -> bool:
         self.sent.append((peer_id, msg))
@@ -306,3 +313,25 @@ def test_a_certified_block_we_judge_invalid_bans_no_one_and_bad_data_bans_its_se
     sync.receive("server", wire.BlockResponse(((b"block", b"cert"),) * 10))
     node.driver.on_bad[-1](SyncedBlock.BAD_DATA, "synced block 11: bad commit certificate")
     assert SyncFault.BAD_BLOCK.text in service.banned["server"]
+
+
+def test_identities_from_an_address_that_stalled_a_fetch_rank_below_others(monkeypatch) -> None:
+    # Sybils from one address relay the real certificate for the true tip
+    # (so they look as good as the honest peer) and then ignore fetches.
+    # Once one of them has stalled a fetch, its siblings rank below the
+    # honest peer on another address: at most one fetch is lost.
+    clock = [1000.0]
+    monkeypatch.setattr("plume_node.blocksync.time.monotonic", lambda: clock[0])
+    for _trial in range(3):  # were it a coin toss among 31, the honest peer would rarely come second
+        sybils = [f"sybil{i}" for i in range(30)]
+        service = Service({s: 120 for s in sybils} | {"honest": 120}, hosts=dict.fromkeys(sybils, "203.0.113.9"))
+        sync = BlockSync(Node(app=App(committed=100)), service)
+        sync.step()
+        for peer_id in sybils + ["honest"]:  # the honest peer's answer comes last
+            _prove_tip(sync, peer_id, 120)
+        stalled = service.sent[-1][0]
+        assert stalled.startswith("sybil") and service.sent[-1][1].count == 20
+        clock[0] += SYNC_TIMEOUT_S + 0.5
+        sync.step()  # the fetch timed out: a fault for that identity and its address
+        assert service.sent[-1][0] == "honest" and service.sent[-1][1].count == 20
+        assert not service.banned

@@ -187,6 +187,10 @@ class P2PService:
     def is_connected(self, peer_id: str) -> bool:
         return peer_id in self._peers
 
+    def is_persistent(self, peer_id: str) -> bool:
+        """Whether `peer_id` is one of the `persistent_peers` the operator configured."""
+        return peer_id in self._persistent_ids
+
     def queued_bytes(self, peer_id: str) -> int:
         """Bytes queued to `peer_id` and not yet written to its socket (0 if not connected).
         Lets the node hold back bulk answers (block sync) to a peer that does not read."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from enum import Enum
 
 import msgpack
 from eth.constants import BLANK_ROOT_HASH, EMPTY_UNCLE_HASH
@@ -60,6 +61,20 @@ def consensus_facts(sidecar: Sidecar) -> ConsensusFacts:
         for ev in map(DuplicateVoteEvidence.decode, sidecar.evidence)
     )
     return ConsensusFacts(last_commit_signers=signers, evidence=evidence)
+
+
+class SyncedBlock(Enum):
+    """What `Application.apply_synced_block` made of a block fetched by block sync."""
+
+    COMMITTED = "committed"
+    # Not a validly certified block: an undecodable block or certificate, a
+    # certificate for another block, one without +2/3 of the validator set,
+    # or bytes that are not the certified block. Whoever served it made it up.
+    BAD_DATA = "bad data"
+    # Certified by +2/3 of the validator set, yet invalid by our own judgement
+    # (our clock behind the block's timestamp, an error in our own checks):
+    # not provably the server's fault, so it is not punished for it.
+    REFUSED = "refused"
 
 
 class Application:
@@ -285,29 +300,33 @@ class Application:
             return None
         return self.chain.get_block(height).encode(), cert
 
-    def apply_synced_block(self, height: int, payload: bytes, certificate: bytes) -> str | None:
+    def apply_synced_block(self, height: int, payload: bytes, certificate: bytes) -> tuple[SyncedBlock, str]:
         """Check a block fetched from a peer against its certificate and commit it.
 
         The certificate must carry +2/3 of the power of the validator set this
         chain itself defines for `height`; only then is the block executed.
-        Returns None on success, else why the peer's data is bad.
+        Returns the outcome and, unless COMMITTED, why (see `SyncedBlock`).
         """
         try:
             cert = CommitCertificate.decode(certificate)
             block = self._decode(payload)
         except (ConsensusError, ExecutionError) as exc:
-            return f"undecodable synced block or certificate: {exc}"
+            return SyncedBlock.BAD_DATA, f"undecodable synced block or certificate: {exc}"
         if cert.height != height or cert.block_hash != block.hash:
-            return f"certificate is for height {cert.height} block {cert.block_hash.hex()[:12]}, not this block"
+            return SyncedBlock.BAD_DATA, (
+                f"certificate is for height {cert.height} block {cert.block_hash.hex()[:12]}, not this block"
+            )
         try:
             cert.verify(self.validator_set(height), self.chain_id)
         except ConsensusError as exc:
-            return f"bad commit certificate for height {height}: {exc}"
+            return SyncedBlock.BAD_DATA, f"bad commit certificate for height {height}: {exc}"
         verdict, reason = self.validate_block(height, block.hash, payload)
+        if verdict is BlockVerdict.PAYLOAD_MISMATCH:
+            return SyncedBlock.BAD_DATA, reason
         if verdict is not BlockVerdict.VALID:
-            return reason
+            return SyncedBlock.REFUSED, reason
         self.commit(height, block.hash, payload, cert)
-        return None
+        return SyncedBlock.COMMITTED, ""
 
     def save_own_proposal(self, proposal: Proposal) -> None:
         """Keep the proposal the guard just signed, with its block, durably (synced).

@@ -6,16 +6,22 @@ peers by what they deliver, never by what they claim:
 
 - A peer's claimed tip (its Status height - 1) is believed only once the peer
   has shown a commit certificate for it (a *tip probe*: a one-block request
-  for that height). A certificate for a height whose validator set this node
-  knows must verify fully (+2/3 of that set's power); one beyond it must carry
-  valid precommits of more than 1/3 of the power of the newest set this node
-  knows (the light-client trust rule: at least one honest validator signed it).
+  for that height). Every peer claiming to be ahead is probed once as soon as
+  it is seen (all in parallel), so silent identities time out together. A
+  certificate for a height whose validator set this node knows must verify
+  fully (+2/3 of that set's power); one beyond it must carry valid
+  precommits of more than 1/3 of the power of the newest set this node knows
+  (the light-client trust rule: at least one honest validator signed it).
   `syncing()` (and so `eth_syncing`) reports only verified tips.
 - Blocks are fetched from a peer whose tip is verified, or directly from a
   peer that claims to be only a batch ahead (the blocks are verified anyway),
-  one request in flight at a time; the next request goes out as soon as the
-  previous batch is handed to the consensus driver, which verifies each
-  block's certificate against this node's own validator set and executes it.
+  one request in flight at a time, chosen by what peers did (blocks
+  delivered, configured as persistent, a proven tip, fewest faults), ties
+  at random, never by how far ahead they claim to be; the next request goes
+  out as soon as the previous batch is handed to the consensus driver, which
+  verifies each block's certificate against this node's own validator set
+  and executes it. A certified block that we judge invalid (`REFUSED`) is
+  our verdict, not the server's fault: no one is punished, fetching rests.
 - Every failure is a typed `SyncFault`. A fault that proves malice bans the
   peer at once; the others down-score it and rest it for a moment so another
   peer is asked; `MAX_SYNC_FAULTS` of them ban it. Delivered blocks earn a
@@ -26,6 +32,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import random
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -34,6 +41,8 @@ from consensus.errors import ConsensusError
 from consensus.messages import PRECOMMIT, CommitCertificate
 from p2p import messages as wire
 from p2p.errors import clip
+from p2p.peers import address_ban_key
+from plume_node.app import SyncedBlock
 
 log = logging.getLogger("plume.sync")
 
@@ -84,9 +93,11 @@ class _Request:
 @dataclass
 class _SyncPeer:
     verified: int = 0  # highest committed height this peer has proven with a certificate
+    delivered: int = 0  # blocks it served in fetches since its last fault (the first rank key)
     faults: int = 0
     resting_until: float = 0.0
     probed: int = 0  # highest claimed tip whose certificate we checked (proven or beyond trust)
+    address: str = ""  # where it connects from (`address_key`): its faults count there too
     touched: float = 0.0  # last time it was looked at (every step while connected)
 
 
@@ -102,6 +113,11 @@ class BlockSync:
         self._handed_at = 0.0  # when blocks were last handed over, or the driver last made progress
         self._committed_seen = 0
         self._started: tuple[float, int] | None = None  # (monotonic time, committed height) of this sync run
+        self._fetch_resting_until = 0.0  # after a certified block we refused: no fetch from anyone until then
+        self._tie_break = random.Random()  # among equally ranked peers, pick one at random
+        # Net faults by address (same bound and expiry as the records), so
+        # that new identities from an address that let us down rank lower.
+        self._address_faults: OrderedDict[str, tuple[int, float]] = OrderedDict()
 
     # ---- what the node reports ------------------------------------------------
 
@@ -196,35 +212,29 @@ class BlockSync:
         needed = max(committed, self._fetched_to) + SYNC_BATCH
         for peer in peers:
             claimed = _claimed_tip(peer)
-            record = self._record(peer.node_id)
-            # A peer within one batch is fetched from directly (delivery verifies
-            # it); one whose proven tip covers the next batch is not asked again.
-            beyond_trust = record.probed > record.verified and claimed <= record.probed + SYNC_BATCH
-            if claimed - committed <= SYNC_BATCH or claimed <= record.verified or record.verified >= needed:
+            if claimed <= committed or peer.node_id in self._requests:
                 continue
-            if beyond_trust:
-                continue  # asked lately; it is fetched from batch by batch meanwhile
-            if peer.node_id in self._requests:
-                continue
-            if self._send(peer.node_id, RequestKind.TIP_PROBE, claimed, 1, now):
-                log.debug("asking %s to prove its tip %d", peer.node_id[:12], claimed)
+            record = self._record_of(peer)
+            if _needs_probe(record, claimed, committed, needed):
+                if self._send(peer.node_id, RequestKind.TIP_PROBE, claimed, 1, now):
+                    log.debug("asking %s to prove its tip %d", peer.node_id[:12], claimed)
 
     def _fetch(self, peers, committed: int, now: float) -> None:
-        if self._fetch_in_flight():
+        if self._fetch_in_flight() or now < self._fetch_resting_until:
             return
         start = max(committed, self._fetched_to) + 1
         best = None
         for peer in peers:
             if peer.node_id in self._requests:
                 continue
-            record = self._record(peer.node_id)
+            record = self._record_of(peer)
             claimed = _claimed_tip(peer)
             # Beyond what it proved, a peer is asked for one batch past our
             # head at most: each block is verified on its own anyway.
             reach = max(record.verified, min(claimed, committed + SYNC_BATCH))
             if reach < start:
                 continue
-            rank = (-record.faults, record.verified, reach)
+            rank = self._rank(peer.node_id, record, now)
             if best is None or rank > best[0]:
                 best = (rank, peer.node_id, reach)
         if best is None:
@@ -234,6 +244,22 @@ class BlockSync:
             if self._started is None and reach - committed > 1:  # one behind is consensus catching up
                 self._started = (now, committed)
                 log.info("behind: committed %d, peer %s has up to %d; syncing", committed, peer_id[:12], reach)
+
+    def _rank(self, peer_id: str, record: _SyncPeer, now: float) -> tuple:
+        # What a peer did, never what it claims: blocks it delivered, then
+        # whether the operator configured it, then whether it proved a tip
+        # with a certificate, then fewest faults (its own, then its
+        # address's); a random tie-break, so that fresh identities claiming a
+        # far tip and never answering cannot be picked ahead of an honest
+        # peer a few blocks ahead, time after time.
+        return (
+            record.delivered,
+            self.service.is_persistent(peer_id),
+            record.verified > 0,
+            -record.faults,
+            -self._faults_at(record.address, now),
+            self._tie_break.random(),
+        )
 
     def _send(self, peer_id: str, kind: RequestKind, start: int, count: int, now: float) -> bool:
         if not self.service.send(peer_id, wire.BlockRequest(start_height=start, count=count)):
@@ -269,22 +295,36 @@ class BlockSync:
         batch = [(request.start + i, block, cert) for i, (block, cert) in enumerate(response.blocks)]
         last = batch[-1][0]
 
-        def on_bad(reason: str) -> None:
+        def on_bad(outcome: SyncedBlock, reason: str) -> None:
             self._fetched_to = self.node.app.committed_height()
-            self._fault(peer_id, SyncFault.BAD_BLOCK, reason)
+            if outcome is SyncedBlock.BAD_DATA:
+                self._fault(peer_id, SyncFault.BAD_BLOCK, reason)
+            else:
+                self._refused(peer_id, reason)
 
         if self.node.driver.submit_synced_blocks(batch, on_bad):
             self._fetched_to = max(self._fetched_to, last)
             self._handed_at = time.monotonic()
             record = self._record(peer_id)
             record.faults = max(0, record.faults - 1)
+            record.delivered += len(batch)
+            self._count_address_fault(record.address, -1)
             self._log_progress(last)
+
+    def _refused(self, peer_id: str, reason: str) -> None:
+        # A block with a valid +2/3 certificate that we judge invalid (our
+        # clock behind its timestamp, an error in our own checks): every
+        # honest peer would serve the same block, so no one is punished;
+        # fetching rests a moment instead of asking peer after peer for it.
+        self._fetch_resting_until = time.monotonic() + SYNC_REST_S
+        log.warning("block sync: refused a certified block from %s: %s", peer_id[:12], clip(reason))
 
     def _fault(self, peer_id: str, fault: SyncFault, detail: str = "") -> None:
         record = self._record(peer_id)
         record.faults += 1
         record.resting_until = time.monotonic() + SYNC_REST_S
-        record.verified = record.probed = 0  # prove it again before it is believed
+        record.verified = record.probed = record.delivered = 0  # prove it again before it is believed
+        self._count_address_fault(record.address, +1)
         self._requests.pop(peer_id, None)
         reason = clip(f"block sync: {fault.text}" + (f" ({detail})" if detail else ""))
         if fault.bans or record.faults >= MAX_SYNC_FAULTS:
@@ -306,6 +346,26 @@ class BlockSync:
             self._records.move_to_end(peer_id)
         record.touched = now
         return record
+
+    def _record_of(self, peer) -> _SyncPeer:
+        record = self._record(peer.node_id)
+        record.address = address_key(peer)
+        return record
+
+    def _faults_at(self, address: str, now: float) -> int:
+        faults, touched = self._address_faults.get(address, (0, now))
+        return faults if now - touched <= SYNC_RECORD_TTL_S else 0
+
+    def _count_address_fault(self, address: str, change: int) -> None:
+        if not address:
+            return
+        now = time.monotonic()
+        faults = max(0, self._faults_at(address, now) + change)
+        self._address_faults.pop(address, None)
+        if faults:
+            self._address_faults[address] = (faults, now)
+            if len(self._address_faults) > MAX_SYNC_PEERS:
+                self._address_faults.popitem(last=False)
 
     def _forget_old_records(self, now: float) -> None:
         # Least recently touched first: stop at the first one still fresh.
@@ -339,6 +399,27 @@ class BlockSync:
             max(reached, self.target_height),
             (reached - from_height) / elapsed,
         )
+
+
+def _needs_probe(record: _SyncPeer, claimed: int, committed: int, needed: int) -> bool:
+    """Whether to ask a peer claiming `claimed` (above our head) for a certificate of it."""
+    if record.probed == 0 and record.delivered == 0:
+        # Not heard from since it connected (or since its last fault): every
+        # such peer is asked at once, in parallel, so silent ones time out
+        # together and one that answers is preferred to them for fetching.
+        return True
+    if claimed - committed <= SYNC_BATCH or claimed <= record.verified or record.verified >= needed:
+        return False  # within one batch it is fetched from directly; delivery verifies each block
+    # Beyond trust lately (validator set changed since our head): it is fetched
+    # from batch by batch meanwhile, not asked again at once.
+    return not (record.probed > record.verified and claimed <= record.probed + SYNC_BATCH)
+
+
+def address_key(peer) -> str:
+    """Where a peer connects from, as the p2p service bans it: the host, or
+    on loopback (several nodes on one machine) the host and listen port."""
+    host, _sep, port = peer.address.rpartition(":")
+    return address_ban_key(host.strip("[]"), peer.listen_port or (int(port) if port.isdigit() else 0))
 
 
 def _claimed_tip(peer) -> int:

@@ -40,6 +40,7 @@ from consensus.messages import NIL, PRECOMMIT, PREVOTE, CommitCertificate, Dupli
 from consensus.signer import STEP_PREVOTE, STEP_PROPOSAL, Signer
 from consensus.validators import ValidatorSet
 from execution.errors import describe, truncate
+from plume_node.app import SyncedBlock
 from plume_node.storage import StorageWriteError
 
 log = logging.getLogger("plume.consensus")
@@ -63,6 +64,8 @@ class ConsensusApp(Protocol):
         ...
 
     def commit(self, height: int, block_hash: bytes, block: bytes, certificate: CommitCertificate) -> None: ...
+
+    def apply_synced_block(self, height: int, block: bytes, certificate: bytes) -> tuple[SyncedBlock, str]: ...
 
     def add_evidence(self, evidence: DuplicateVoteEvidence) -> None: ...
 
@@ -128,25 +131,28 @@ class ConsensusDriver:
         return self._offer(_then(lambda e: e.on_proposal(proposal, block), done))
 
     def submit_synced_blocks(
-        self, blocks: list[tuple[int, bytes, bytes]], on_bad: Callable[[str], None]
+        self, blocks: list[tuple[int, bytes, bytes]], on_bad: Callable[[SyncedBlock, str], None]
     ) -> bool:
         """Commit blocks fetched by block sync, inside the event loop.
 
         Ordered with every engine event, so a synced commit never races the
-        engine's own. `on_bad(reason)` is called for the first bad block.
+        engine's own. `on_bad(outcome, reason)` is called for the first block
+        not committed (BAD_DATA or REFUSED, see `SyncedBlock`).
         """
         return self._offer(lambda e: self._apply_synced(blocks, on_bad))
 
-    def _apply_synced(self, blocks: list[tuple[int, bytes, bytes]], on_bad: Callable[[str], None]) -> list:
+    def _apply_synced(
+        self, blocks: list[tuple[int, bytes, bytes]], on_bad: Callable[[SyncedBlock, str], None]
+    ) -> list:
         applied = 0
         for height, block, certificate in blocks:
             if height <= self.app.committed_height():
                 continue  # consensus got there first
             if height != self.app.committed_height() + 1:
                 break
-            reason = self.app.apply_synced_block(height, block, certificate)
-            if reason is not None:
-                on_bad(f"synced block {height}: {reason}")
+            outcome, reason = self.app.apply_synced_block(height, block, certificate)
+            if outcome is not SyncedBlock.COMMITTED:
+                on_bad(outcome, f"synced block {height}: {reason}")
                 break
             applied += 1
         if applied and self.on_commit is not None:

@@ -14,9 +14,10 @@ from eth_account import Account
 from eth_utils import to_checksum_address
 
 from consensus.actions import BlockVerdict
+from consensus.messages import PRECOMMIT, CommitCertificate, Vote
 from execution.block import PlumeBlock
 from node_helpers import CHAIN_ID, PASSWORD, fast_config, make_home
-from plume_node.app import MAX_FUTURE_DRIFT_S
+from plume_node.app import MAX_FUTURE_DRIFT_S, SyncedBlock
 from plume_node.keystore import Keystore
 from plume_node.node import Node
 
@@ -65,3 +66,24 @@ def test_a_bad_block_with_matching_bytes_is_invalid_not_a_mismatch(node, monkeyp
     monkeypatch.setattr(node.app, "clock", lambda: timestamp - MAX_FUTURE_DRIFT_S - 10)  # our clock lags
     verdict, reason = node.app.validate_block(1, block_hash, payload)
     assert verdict is BlockVerdict.INVALID and "too far in the future" in reason
+
+
+def test_a_certified_block_we_judge_invalid_is_refused_not_blamed_on_whoever_served_it(node, monkeypatch):
+    # Block sync bans the server of BAD_DATA; a block carrying a valid +2/3
+    # certificate that fails only our own checks (our clock lags its
+    # timestamp) is REFUSED: every honest peer would serve the same block.
+    block_hash, payload = _with_a_transfer(node)
+    precommit = node.signer.sign(Vote(PRECOMMIT, 1, 0, block_hash, node.validator_address))
+    certified = CommitCertificate(1, 0, block_hash, (precommit,)).encode()
+    unsigned = CommitCertificate(1, 0, block_hash, ()).encode()
+    _, other_block = node.app.propose_block(1, 1)
+    timestamp = PlumeBlock.decode(payload).header.timestamp
+    monkeypatch.setattr(node.app, "clock", lambda: timestamp - MAX_FUTURE_DRIFT_S - 10)  # our clock lags
+    outcome, reason = node.app.apply_synced_block(1, payload, certified)
+    assert outcome is SyncedBlock.REFUSED and "too far in the future" in reason
+    for served, cert in ((payload, unsigned), (other_block, certified), (b"\x00junk", certified), (payload, b"junk")):
+        assert node.app.apply_synced_block(1, served, cert)[0] is SyncedBlock.BAD_DATA
+    assert node.app.committed_height() == 0
+    monkeypatch.setattr(node.app, "clock", lambda: timestamp)  # the clock is right again
+    assert node.app.apply_synced_block(1, payload, certified) == (SyncedBlock.COMMITTED, "")
+    assert node.app.committed_height() == 1

@@ -18,7 +18,15 @@ from consensus.messages import PRECOMMIT, CommitCertificate, Vote
 from consensus.validators import Validator, ValidatorSet
 from p2p import messages as wire
 from p2p.peers import P2PConfig, PeerInfo
-from plume_node.blocksync import MAX_SYNC_FAULTS, BlockSync, SyncFault, TipBeyondTrust, verify_tip_certificate
+from plume_node.app import SyncedBlock
+from plume_node.blocksync import (
+    MAX_SYNC_FAULTS,
+    SYNC_TIMEOUT_S,
+    BlockSync,
+    SyncFault,
+    TipBeyondTrust,
+    verify_tip_certificate,
+)
 
 CHAIN = "1337"
 KEYS = [PrivateKey.from_seed(hashlib.sha256(b"sync-key-%d" % i).digest()) for i in range(4)]
@@ -55,9 +63,11 @@ class App:
 @dataclass
 class Driver:
     batches: list = field(default_factory=list)
+    on_bad: list = field(default_factory=list)  # the callbacks block sync handed over, batch by batch
 
     def submit_synced_blocks(self, batch, on_bad) -> bool:
         self.batches.append(batch)
+        self.on_bad.append(on_bad)
         return True
 
 
@@ -68,9 +78,11 @@ class Node:
 
 
 class Service:
-    def __init__(self, claims: dict[str, int]) -> None:
+    def __init__(self, claims: dict[str, int], persistent: tuple[str, ...] = (), hosts: dict | None = None) -> None:
         self.config = P2PConfig()
         self.claims = claims  # peer id -> claimed committed height
+        self.persistent = set(persistent)
+        self.hosts = hosts or {}  # peer id -> the host it connects from (default: one host each)
         self.sent: list[tuple[str, wire.BlockRequest]] = []
         self.banned: dict[str, str] = {}
         self.queued: dict[str, int] = {}
@@ -78,8 +90,17 @@ class Service:
     def queued_bytes(self, peer_id: str) -> int:
         return self.queued.get(peer_id, 0)
 
+    def is_persistent(self, peer_id: str) -> bool:
+        return peer_id in self.persistent
+
     def peers(self) -> list[PeerInfo]:
-        return [PeerInfo(pid, "127.0.0.1:1", "outbound", h + 1, 0.0, 1) for pid, h in self.claims.items()]
+        return [
+            PeerInfo(pid, f"{self.host_of(pid)}:40000", "inbound", h + 1, 0.0, 26656) for pid, h in self.claims.items()
+        ]
+
+    def host_of(self, peer_id: str) -> str:
+        digest = hashlib.sha256(peer_id.encode()).digest()
+        return self.hosts.get(peer_id, f"10.{digest[0]}.{digest[1]}.{digest[2]}")
 
     def send(self, peer_id: str, msg) -> bool:
         self.sent.append((peer_id, msg))
@@ -146,12 +167,20 @@ def test_an_invalid_tip_certificate_bans_at_once() -> None:
     assert SyncFault.BAD_TIP_CERTIFICATE.text in service.banned["forger"]
 
 
+def _prove_tip(sync: BlockSync, peer_id: str, height: int) -> None:
+    sync.receive(peer_id, wire.BlockResponse(((b"block", certificate(height, KEYS[:3]).encode()),)))
+
+
 def test_empty_answers_rotate_to_another_peer() -> None:
     node = Node()
     service = Service({"a": 20, "b": 20})  # within one batch: fetched from directly
     sync = BlockSync(node, service)
     sync.step()
+    assert {p: (m.start_height, m.count) for p, m in service.sent} == {"a": (20, 1), "b": (20, 1)}  # heard from?
+    _prove_tip(sync, "a", 20)
+    _prove_tip(sync, "b", 20)
     first = service.sent[-1][0]
+    assert service.sent[-1][1].start_height == 11
     _answer(sync, service, first)  # empty: EMPTY, and the peer rests
     assert service.sent[-1][0] != first and service.sent[-1][1].start_height == 11
     assert not service.banned
@@ -199,3 +228,110 @@ def test_a_tip_beyond_trust_is_no_fault_and_the_peer_is_fetched_from_batch_by_ba
     assert (fetch.start_height, fetch.count) == (11, 32)
     assert sync.syncing() is None  # nothing proven, nothing reported
     assert sum(1 for _p, m in service.sent if m.start_height == 5000) == 1  # not re-probed at once
+
+
+def _run_until_fetched_from(sync: BlockSync, service: Service, clock: list, peer_id: str, tip: int, limit_s: float):
+    """Step block sync every 0.5 s (simulated) while `peer_id` answers every
+    tip probe at once and the others stay silent; the simulated time at which
+    `peer_id` was first asked for blocks, or None within `limit_s`."""
+    started, answered = clock[0], 0
+    while clock[0] - started <= limit_s:
+        sync.step()
+        for _p, request in [sm for sm in service.sent if sm[0] == peer_id][answered:]:
+            answered += 1
+            if request.count > 1 or request.start_height != tip:
+                return clock[0] - started
+            _prove_tip(sync, peer_id, tip)
+        clock[0] += 0.5
+    return None
+
+
+def test_fresh_identities_claiming_a_batch_ahead_and_never_answering_do_not_starve_sync(monkeypatch) -> None:
+    # Each sybil claims exactly one batch ahead (so it is never tip-probed
+    # under a "probe only far claims" rule) and never answers; the honest peer
+    # is only 20 blocks ahead. It must be fetched from within a few seconds,
+    # not after every sybil has timed out in turn.
+    clock = [1000.0]
+    monkeypatch.setattr("plume_node.blocksync.time.monotonic", lambda: clock[0])
+    node = Node(app=App(committed=100))
+    service = Service({"honest": 120} | {f"sybil{i}": 132 for i in range(30)})
+    sync = BlockSync(node, service)
+    asked_after = _run_until_fetched_from(sync, service, clock, "honest", 120, limit_s=3 * SYNC_TIMEOUT_S)
+    assert asked_after is not None and asked_after <= 1.0
+    fetch = service.sent[-1][1]
+    assert service.sent[-1][0] == "honest" and (fetch.start_height, fetch.count) == (101, 20)
+    assert not any(p.startswith("sybil") and m.count > 1 for p, m in service.sent)  # never fetched from
+    assert not service.banned
+
+
+def test_a_peer_that_delivered_is_preferred_to_fresh_ones_and_a_persistent_peer_to_strangers(monkeypatch) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr("plume_node.blocksync.time.monotonic", lambda: clock[0])
+    node = Node(app=App(committed=100))
+    service = Service({"stranger": 120, "configured": 120}, persistent=("configured",))
+    sync = BlockSync(node, service)
+    sync.step()
+    _prove_tip(sync, "stranger", 120)
+    assert service.sent[-1][0] == "stranger"  # the only one heard from yet
+    _prove_tip(sync, "configured", 120)
+    sync.receive("stranger", wire.BlockResponse(((b"block", b"cert"),) * 20))
+    node.app.committed = 120
+    service.claims = {"stranger": 140, "configured": 140, "newcomer": 140}
+    sync.step()
+    _prove_tip(sync, "newcomer", 140)
+    assert service.sent[-1][0] == "stranger"  # it delivered 20 blocks; the others none
+    for _trial in range(20):  # were it a coin toss, the stranger would be picked about half the time
+        service = Service({"newcomer": 140, "stranger": 140, "configured": 140}, persistent=("configured",))
+        sync = BlockSync(Node(app=App(committed=120)), service)
+        sync.step()
+        for peer_id in ("newcomer", "stranger", "configured"):
+            _prove_tip(sync, peer_id, 140)
+        assert service.sent[-1][0] == "newcomer"  # the first heard from, while it was the only one
+        _answer(sync, service, "newcomer")  # empty: it rests
+        assert service.sent[-1][0] == "configured" and service.sent[-1][1].count == 20
+
+
+def test_a_certified_block_we_judge_invalid_bans_no_one_and_bad_data_bans_its_server(monkeypatch) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr("plume_node.blocksync.time.monotonic", lambda: clock[0])
+    node = Node(app=App(committed=10))
+    service = Service({"server": 20})
+    sync = BlockSync(node, service)
+    sync.step()
+    _prove_tip(sync, "server", 20)
+    for _ in range(MAX_SYNC_FAULTS + 1):  # were it a fault, this many would ban
+        assert service.sent[-1] == ("server", wire.BlockRequest(start_height=11, count=10))
+        sync.receive("server", wire.BlockResponse(((b"block", b"cert"),) * 10))
+        # Certified, but its timestamp is ahead of our (slow) clock: our verdict.
+        node.driver.on_bad[-1](SyncedBlock.REFUSED, "synced block 11: timestamp too far in the future")
+        assert not service.banned
+        sent = len(service.sent)
+        sync.step()
+        assert len(service.sent) == sent  # fetching rests instead of asking again at once
+        clock[0] += 2.5
+        sync.step()
+    sync.receive("server", wire.BlockResponse(((b"block", b"cert"),) * 10))
+    node.driver.on_bad[-1](SyncedBlock.BAD_DATA, "synced block 11: bad commit certificate")
+    assert SyncFault.BAD_BLOCK.text in service.banned["server"]
+
+
+def test_identities_from_an_address_that_stalled_a_fetch_rank_below_others(monkeypatch) -> None:
+    # Sybils from one address relay the real certificate for the true tip
+    # (so they look as good as the honest peer) and then ignore fetches.
+    # Once one of them has stalled a fetch, its siblings rank below the
+    # honest peer on another address: at most one fetch is lost.
+    clock = [1000.0]
+    monkeypatch.setattr("plume_node.blocksync.time.monotonic", lambda: clock[0])
+    for _trial in range(3):  # were it a coin toss among 31, the honest peer would rarely come second
+        sybils = [f"sybil{i}" for i in range(30)]
+        service = Service({s: 120 for s in sybils} | {"honest": 120}, hosts=dict.fromkeys(sybils, "203.0.113.9"))
+        sync = BlockSync(Node(app=App(committed=100)), service)
+        sync.step()
+        for peer_id in sybils + ["honest"]:  # the honest peer's answer comes last
+            _prove_tip(sync, peer_id, 120)
+        stalled = service.sent[-1][0]
+        assert stalled.startswith("sybil") and service.sent[-1][1].count == 20
+        clock[0] += SYNC_TIMEOUT_S + 0.5
+        sync.step()  # the fetch timed out: a fault for that identity and its address
+        assert service.sent[-1][0] == "honest" and service.sent[-1][1].count == 20
+        assert not service.banned

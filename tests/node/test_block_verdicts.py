@@ -8,7 +8,6 @@ is provably at fault); a block that is itself bad at this height is INVALID.
 
 from __future__ import annotations
 
-import pytest
 from eth.vm.forks.prague.blocks import PragueBlock
 from eth_account import Account
 from eth_utils import to_checksum_address
@@ -16,20 +15,12 @@ from eth_utils import to_checksum_address
 from consensus.actions import BlockVerdict
 from consensus.messages import PRECOMMIT, CommitCertificate, Vote
 from execution.block import PlumeBlock
-from node_helpers import CHAIN_ID, PASSWORD, fast_config, make_home
+from node_helpers import CHAIN_ID, PASSWORD
 from plume_node.app import MAX_FUTURE_DRIFT_S, SyncedBlock
 from plume_node.keystore import Keystore
 from plume_node.node import Node
 
 GWEI = 10**9
-
-
-@pytest.fixture
-def node(tmp_path):
-    home = make_home(tmp_path / "home")
-    n = Node.open(home, fast_config(home, block_time_ms=100))
-    yield n
-    n.close()
 
 
 def _with_a_transfer(node: Node) -> tuple[bytes, bytes]:

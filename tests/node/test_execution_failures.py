@@ -9,7 +9,6 @@ Before the fix each of them ended `Node.run`, and with it the validator.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import logging
 
@@ -18,14 +17,12 @@ from eth_account import Account
 from eth_utils import to_checksum_address
 
 from consensus.actions import BlockVerdict
-from consensus.crypto import PrivateKey
 from consensus.messages import Proposal
 from execution.block import PlumeBlock
 from execution.errors import NotFound
 from execution.mempool import MempoolError, MempoolErrorCode
 from execution.vm import PlumeTransactionExecutor
-from node_helpers import CHAIN_ID, PASSWORD, fast_config, make_home, running, wait_for_height
-from plume_node.genesis import GenesisValidator, dump_genesis, load_genesis
+from node_helpers import CHAIN_ID, PASSWORD, running, wait_for_height
 from plume_node.keystore import Keystore
 from plume_node.node import Node
 from waiting import await_until
@@ -105,24 +102,10 @@ async def test_propose_block_raising_costs_rounds_not_the_validator(node, autoju
     assert "propose_block raised RuntimeError: bug while proposing round 0" in caplog.text
 
 
-@pytest.fixture
-def node_with_silent_peer(tmp_path):
-    """A node holding 3 of 4 voting power; the test plays the other validator (power 1)."""
-    home = make_home(tmp_path / "home")
-    doc = load_genesis(home.genesis_path)
-    other = PrivateKey.from_seed(b"\x42" * 32)
-    ours = dataclasses.replace(doc.validators[0], power=3)
-    theirs = GenesisValidator(name="other", pub_key=other.public_key.raw, power=1, fee_address=b"\x01" * 20)
-    home.genesis_path.write_bytes(dump_genesis(dataclasses.replace(doc, validators=(ours, theirs))))
-    n = Node.open(home, fast_config(home, block_time_ms=100))
-    yield n, other
-    n.close()
-
-
 async def test_validate_block_raising_makes_the_block_invalid_not_the_validator_dead(
-    node_with_silent_peer, autojump_clock, monkeypatch, caplog
+    node_with_other_validator, autojump_clock, monkeypatch, caplog
 ):
-    node, other = node_with_silent_peer
+    node, other = node_with_other_validator
     calls: list[int] = []
 
     def broken_validate(height: int, block_hash: bytes, block: bytes):

@@ -25,10 +25,8 @@ import pytest
 import trio
 
 from attacker import Session, open_session
-from consensus.crypto import PrivateKey
 from consensus.messages import Proposal
 from node_helpers import fast_config, make_home, running, wait_for_height
-from plume_node.genesis import GenesisValidator
 from waiting import await_until
 from p2p import messages as wire
 from p2p.transport import ConnectionClosed
@@ -145,22 +143,8 @@ async def test_junk_payloads_raced_beside_genuine_proposals_ban_the_racer_not_th
             await s.aclose()
 
 
-@pytest.fixture
-def node_and_other(tmp_path):
-    """A node holding 3 of 4 voting power; the test plays the other validator (power 1)."""
-    home = make_home(tmp_path / "home")
-    doc = load_genesis(home.genesis_path)
-    other = PrivateKey.from_seed(b"\x43" * 32)
-    ours = dataclasses.replace(doc.validators[0], power=3)
-    theirs = GenesisValidator(name="other", pub_key=other.public_key.raw, power=1, fee_address=b"\x01" * 20)
-    home.genesis_path.write_bytes(dump_genesis(dataclasses.replace(doc, validators=(ours, theirs))))
-    n = Node.open(home, fast_config(home, block_time_ms=100))
-    yield n, other
-    n.close()
-
-
-async def test_the_copy_with_junk_bytes_is_blamed_not_the_one_with_the_block(node_and_other, monkeypatch) -> None:
-    node, other = node_and_other
+async def test_the_copy_with_junk_bytes_is_blamed_not_the_one_with_the_block(node_with_other_validator, monkeypatch) -> None:
+    node, other = node_with_other_validator
     held: list[tuple] = []
     submit = node.driver.submit_proposal
     async with running(node):

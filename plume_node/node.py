@@ -40,6 +40,9 @@ _GENESIS_DOC_KEY = b"genesis-doc-hash"
 _GENESIS_STAMP = "GENESIS_HASH"  # a file in the data directory, beside storage's marker
 
 log = logging.getLogger("plume.node")
+# Bans listed by plume_peers: enough to see who is banned and why, while a
+# batch of such calls cannot make the node build megabytes of answers.
+MAX_LISTED_BANS = 256
 
 
 class Node:
@@ -243,13 +246,14 @@ class Node:
         return len(self.network.service.peers()) if self.network is not None else 0
 
     def peer_status(self) -> dict:
+        """Connected peers, and the MAX_LISTED_BANS active bans with the most time
+        left (the ban list may hold thousands; one answer stays small)."""
         bans = self.network.service.bans() if self.network is not None else {}
+        newest = sorted(bans.items(), key=lambda item: (-item[1][0], item[0]))[:MAX_LISTED_BANS]
         return {
             "peers": self.peers(),
-            "bans": [
-                {"key": key, "seconds_left": int(left), "reason": reason}
-                for key, (left, reason) in sorted(bans.items())
-            ],
+            "bans": [{"key": key, "seconds_left": int(left), "reason": reason} for key, (left, reason) in newest],
+            "bans_total": len(bans),
         }
 
     def peers(self) -> list[dict]:

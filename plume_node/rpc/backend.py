@@ -54,5 +54,6 @@ class RpcBackend(Protocol):
 
     def peer_status(self) -> dict[str, Any]:
         """{"peers": [{"node_id", "address", "direction", "height": int}],
-        "bans": [{"key", "seconds_left": int, "reason"}]}: connected peers and
-        active bans ("id:<node id>" or "addr:<host>[:<port>]")."""
+        "bans": [{"key", "seconds_left": int, "reason"}], "bans_total": int}:
+        connected peers and the active bans with the most time left
+        ("id:<node id>" or "addr:<host>[:<port>]"), at most 256 of them."""

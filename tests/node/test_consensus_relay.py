@@ -18,7 +18,7 @@ from consensus.messages import PREVOTE, DuplicateVoteEvidence, Proposal, Vote
 from node_helpers import fast_config, make_home, running, wait_for_height
 from p2p import messages as wire
 from plume_node.network import CatchUpStore, IntakeBudget, PeerFault
-from plume_node.node import Node
+from plume_node.node import MAX_LISTED_BANS, Node
 from waiting import await_until
 
 
@@ -108,6 +108,18 @@ async def test_a_relayed_message_over_the_cap_is_not_fatal(tmp_path) -> None:
             await peer.aclose()
     finally:
         node.close()
+
+
+async def test_plume_peers_lists_a_bounded_number_of_bans(node: Node) -> None:
+    async with running(node):
+        await wait_for_height(node, 1)
+        for i in range(MAX_LISTED_BANS + 44):
+            node.network.service.ban(f"{i:040x}", "test", seconds=100 + i)
+        status = node.peer_status()
+        assert status["bans_total"] >= MAX_LISTED_BANS + 44
+        assert len(status["bans"]) == MAX_LISTED_BANS
+        lefts = [b["seconds_left"] for b in status["bans"]]
+        assert lefts == sorted(lefts, reverse=True) and lefts[-1] >= 100 + 44 - 2  # the longest bans
 
 
 def test_catch_up_store_is_bounded_in_count_and_bytes() -> None:

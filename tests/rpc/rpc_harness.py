@@ -95,7 +95,7 @@ class TestBackend:
         return self.peers
 
     def peer_status(self) -> dict[str, Any]:
-        return {"peers": [], "bans": list(self.bans)}
+        return {"peers": [], "bans": list(self.bans), "bans_total": len(self.bans)}
 
     # ---- test helpers
     def produce_block(self, *, timestamp: int | None = None) -> Any:

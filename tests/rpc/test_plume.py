@@ -46,6 +46,7 @@ async def test_peers_lists_bans_with_their_reasons(client, backend):
     assert result == {
         "peers": [],
         "bans": [{"key": "id:" + "cd" * 20, "secondsLeft": "0x2a", "reason": "consensus message rejected: bad signature"}],
+        "bansTotal": "0x1",
     }
 
 

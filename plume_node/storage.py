@@ -40,6 +40,7 @@ from eth.abc import DatabaseAPI
 from eth.db.backends.base import BaseAtomicDB
 
 from execution import db as execdb
+from execution.errors import truncate
 from execution.db import (
     META_CHAIN_ID,
     META_GENESIS_HASH,
@@ -109,8 +110,6 @@ class StorageWriteError(StorageError):
     before stays committed (every height is one synced batch)."""
 
 
-# How much of the OS's own reason goes into the one-line message.
-_MAX_REASON_CHARS = 200
 
 
 @contextmanager
@@ -122,7 +121,7 @@ def _failing_writes_stop(path: Path | None) -> Iterator[None]:
         reason = exc.args[0] if exc.args else exc
         if isinstance(reason, bytes):
             reason = reason.decode(errors="replace")
-        reason = str(reason)[:_MAX_REASON_CHARS]
+        reason = truncate(str(reason))
         where = f"the database at {path}" if path is not None else "the database"
         raise StorageWriteError(
             f"cannot write to {where}: {reason}. Free space on that disk (or fix it) and start "

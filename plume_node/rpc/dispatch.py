@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from execution.budget import ExecutionBudget
-from execution.errors import ExecutionError
+from execution.errors import ExecutionError, truncate
 from plume_node import jsonlimits
 from plume_node.rpc.errors import (
     INTERNAL_ERROR,
@@ -34,7 +34,6 @@ from plume_node.rpc.errors import (
     RpcError,
     METHOD_NOT_FOUND,
     execution_error,
-    truncate,
 )
 from plume_node.rpc.workers import OffThread, RpcWorkers
 

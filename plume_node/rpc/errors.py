@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from execution.budget import ExecutionAborted
-from execution.errors import CallError
+from execution.errors import CallError, truncate
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
@@ -28,13 +28,6 @@ SERVER_ERROR = -32000
 # viem) recognise it and split the range.
 LIMIT_EXCEEDED = -32005
 EXECUTION_REVERTED = 3
-# Error text built from a client's input is cut to this many characters.
-MAX_ERROR_TEXT = 200
-
-
-def truncate(text: str, limit: int = MAX_ERROR_TEXT) -> str:
-    """`text`, cut to `limit` characters (with "..." when cut)."""
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class RpcError(Exception):

@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.28;
+
+/// @title Plume staking system contract
+/// @notice Lives at 0x0000000000000000000000000000000000001000. It is not EVM
+///         bytecode: the node runs it in Python as a precompile of the Plume
+///         fork, with its state in the EVM storage of its own address. Call it
+///         like any contract. Amounts are in wei; times are unix seconds of
+///         block time; heights are block numbers.
+/// @dev A failed call reverts with `Error(string)` and is charged gas. Write
+///      methods refuse a static call and a DELEGATECALL/CALLCODE. See
+///      docs/staking.md for every rule, the gas table and the storage layout.
+interface IStaking {
+    /// @notice A validator was registered; `selfDelegation` is the value sent.
+    event ValidatorCreated(
+        address indexed operator,
+        bytes32 consensusPubkey,
+        string moniker,
+        uint256 selfDelegation,
+        uint16 commissionBps,
+        uint16 maxCommissionBps,
+        uint16 maxChangeBps
+    );
+    /// @notice A validator changed its moniker or commission.
+    event ValidatorEdited(address indexed operator, string moniker, uint16 commissionBps);
+    /// @notice A validator was jailed (its self-delegation fell under the minimum).
+    event ValidatorJailed(address indexed operator);
+    /// @notice A jailed validator asked to be considered for the active set again.
+    event ValidatorUnjailed(address indexed operator);
+    /// @notice `amount` wei bought `shares` of `validator` for `delegator`.
+    event Delegated(address indexed delegator, address indexed validator, uint256 amount, uint256 shares);
+    /// @notice `amount` wei entered the unbonding queue; paid at the end of the
+    ///         first block whose time is at least `completionTime`.
+    event Undelegated(
+        address indexed delegator,
+        address indexed validator,
+        uint256 amount,
+        uint256 creationHeight,
+        uint256 completionTime
+    );
+    /// @notice `amount` wei moved from `src` to `dst` at once; slashable for
+    ///         `src` until `completionTime`.
+    event Redelegated(
+        address indexed delegator,
+        address indexed src,
+        address indexed dst,
+        uint256 amount,
+        uint256 completionTime
+    );
+    /// @notice `amount` wei of an unbonding entry went back into the delegation.
+    event UnbondingCancelled(
+        address indexed delegator,
+        address indexed validator,
+        uint256 creationHeight,
+        uint256 amount
+    );
+
+    /// @notice Register the caller as a validator operator; the value sent is
+    ///         its self-delegation (at least `minSelfDelegation`).
+    /// @param consensusPubkey The node's Ed25519 consensus public key.
+    /// @param moniker A display name, at most 64 bytes.
+    /// @param commissionBps The commission rate, at most `maxCommissionBps`.
+    /// @param maxCommissionBps The rate the commission may never exceed (<= 10000).
+    /// @param maxChangeBps The most the rate may move in one edit (<= `maxCommissionBps`).
+    function createValidator(
+        bytes32 consensusPubkey,
+        string calldata moniker,
+        uint16 commissionBps,
+        uint16 maxCommissionBps,
+        uint16 maxChangeBps
+    ) external payable;
+
+    /// @notice Change the caller's validator's moniker and commission; the rate
+    ///         moves by at most `maxChangeBps`, at most once per 24 h of block time.
+    function editValidator(string calldata moniker, uint16 commissionBps) external;
+
+    /// @notice Clear the caller's validator's jail flag once its self-delegation
+    ///         is back at `minSelfDelegation`; it may join the set at the next epoch.
+    function unjail() external;
+
+    /// @notice Delegate the value sent to `validator`.
+    function delegate(address validator) external payable;
+
+    /// @notice Start unbonding `amount` wei from `validator`.
+    /// @return completionTime When the tokens become payable.
+    function undelegate(address validator, uint256 amount) external returns (uint256 completionTime);
+
+    /// @notice Move `amount` wei of delegation from `src` to `dst` at once.
+    /// @return completionTime Until when the moved tokens stay slashable for `src`.
+    function redelegate(address src, address dst, uint256 amount) external returns (uint256 completionTime);
+
+    /// @notice Put `amount` wei of the unbonding entry created at
+    ///         `creationHeight` back into the delegation to `validator`.
+    function cancelUnbonding(address validator, uint256 creationHeight, uint256 amount) external;
+
+    /// @notice A validator; `status` is 0 unbonded, 1 unbonding, 2 bonded (in the active set).
+    function getValidator(address operator)
+        external
+        view
+        returns (
+            bytes32 consensusPubkey,
+            string memory moniker,
+            uint256 tokens,
+            uint256 shares,
+            uint16 commissionBps,
+            bool jailed,
+            uint8 status
+        );
+
+    /// @notice A validator's commission limits and the time of its last rate change.
+    function getCommission(address operator)
+        external
+        view
+        returns (uint16 commissionBps, uint16 maxCommissionBps, uint16 maxChangeBps, uint256 lastChangeTime);
+
+    /// @notice The operator whose validator has this consensus key (zero if none).
+    function getValidatorByConsensusKey(bytes32 consensusPubkey) external view returns (address operator);
+
+    /// @notice Registered operators in registration order, `limit` at most 100.
+    function getValidators(uint256 offset, uint256 limit) external view returns (address[] memory);
+
+    /// @notice How many validators are registered.
+    function validatorCount() external view returns (uint256);
+
+    /// @notice The active set chosen at the last epoch end, with voting powers.
+    function getActiveValidators() external view returns (address[] memory operators, uint256[] memory powers);
+
+    /// @notice The delegation of `delegator` to `validator`: its shares and their value in wei.
+    function getDelegation(address delegator, address validator) external view returns (uint256 shares, uint256 tokens);
+
+    /// @notice The delegations of `delegator`, `limit` at most 100.
+    function getDelegations(address delegator, uint256 offset, uint256 limit)
+        external
+        view
+        returns (address[] memory validators, uint256[] memory shares, uint256[] memory tokens);
+
+    /// @notice The pending unbonding entries of a delegator with a validator.
+    function getUnbondings(address delegator, address validator)
+        external
+        view
+        returns (uint256[] memory creationHeights, uint256[] memory completionTimes, uint256[] memory amounts);
+
+    /// @notice The immature redelegations of `delegator`.
+    function getRedelegations(address delegator)
+        external
+        view
+        returns (
+            address[] memory srcs,
+            address[] memory dsts,
+            uint256[] memory creationHeights,
+            uint256[] memory completionTimes,
+            uint256[] memory amounts
+        );
+
+    /// @notice Wei delegated to all validators (in the active set or not).
+    function totalBonded() external view returns (uint256);
+
+    /// @notice Wei waiting in the unbonding queue.
+    function totalUnbonding() external view returns (uint256);
+
+    /// @notice The staking parameters in force.
+    function params()
+        external
+        view
+        returns (
+            uint256 unbondingPeriod,
+            uint256 maxValidators,
+            uint256 epochLength,
+            uint256 minSelfDelegation,
+            uint256 maxEntries,
+            uint256 powerReduction,
+            uint256 maxValidatorShareBps
+        );
+}

@@ -12,8 +12,10 @@ min_base_fee_per_gas])`` and the header's ``extra_data`` (its keccak) binds
 them into the genesis hash. Two nodes with different parameters therefore
 never share a genesis hash.
 
-Genesis also creates the staking reward pool system account with the supply
-counters (``staking.fees``): total supply starts as the sum of allocations.
+Genesis also creates the system accounts: the staking contract with its
+parameters and the genesis validators bonded (``staking/genesis.py``), and the
+reward pool with the supply counters (``staking.fees``): total supply starts
+as the sum of allocations plus the genesis validators' stake.
 """
 
 from __future__ import annotations
@@ -31,7 +33,10 @@ import msgpack
 
 from execution.sidecar import Sidecar
 from execution.vm import DEFAULT_MIN_BASE_FEE, FIXED_HEADER_FIELDS
-from staking.fees import REWARD_POOL_ADDRESS, SYSTEM_ADDRESSES, init_genesis_accounting
+from staking.addresses import SYSTEM_ADDRESSES
+from staking.fees import REWARD_POOL_ADDRESS, init_genesis_accounting
+from staking.genesis import GenesisValidator, genesis_stake, init_genesis_staking
+from staking.params import StakingParams
 
 DEFAULT_GAS_LIMIT = 30_000_000
 MAX_UINT256 = 2**256 - 1
@@ -70,6 +75,8 @@ class GenesisState:
     base_fee_per_gas: int = DEFAULT_MIN_BASE_FEE
     min_base_fee_per_gas: int = DEFAULT_MIN_BASE_FEE
     alloc: Mapping[bytes, GenesisAccount] = field(default_factory=dict)
+    staking: StakingParams = field(default_factory=StakingParams)
+    validators: tuple[GenesisValidator, ...] = ()  # bonded in the staking contract at genesis
 
     def __post_init__(self) -> None:
         for name in ("chain_id", "timestamp", "gas_limit", "base_fee_per_gas", "min_base_fee_per_gas"):
@@ -100,7 +107,8 @@ class GenesisState:
 
     @property
     def total_supply(self) -> int:
-        return sum(a.balance for a in self.alloc.values())
+        """The allocations plus the genesis validators' stake (minted into the staking contract)."""
+        return sum(a.balance for a in self.alloc.values()) + genesis_stake(self.validators)
 
 
 def write_genesis_state(genesis: GenesisState, db: DatabaseAPI) -> bytes:
@@ -117,6 +125,7 @@ def write_genesis_state(genesis: GenesisState, db: DatabaseAPI) -> bytes:
         for slot in sorted(acct.storage):
             if acct.storage[slot]:
                 adb.set_storage(addr, slot, acct.storage[slot])
+    init_genesis_staking(adb, genesis.staking, genesis.validators, genesis.timestamp)
     init_genesis_accounting(adb, genesis.total_supply)
     adb.persist()
     return adb.state_root

@@ -17,6 +17,8 @@ What differs from Ethereum's Prague (and why):
   inside the state root (``PlumeChain`` runs them after the last
   transaction); the first splits ``base_fee * gas_used`` half to the staking
   reward pool, half burned.
+* System contracts: the staking contract at ``0x…1000`` is a precompile
+  (``staking/contract.py``) registered in ``PlumeComputation``.
 * Only legacy (EIP-155 or not), EIP-2930 and EIP-1559 transactions; blob (type 3)
   and set-code (type 4) transactions are rejected.
 * Checked before execution, as the EIPs define them and py-evm does not: a
@@ -53,6 +55,7 @@ from eth.constants import (
 from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
 from eth.vm.forks.prague import PragueVM
 from eth.vm.forks.prague.blocks import PragueBlock, PragueBlockHeader
+from eth.vm.forks.prague.computation import PRAGUE_PRECOMPILES, PragueComputation
 from eth.vm.forks.prague.constants import STANDARD_TOKEN_COST, TOTAL_COST_FLOOR_PER_TOKEN
 from eth.vm.forks.prague.state import PragueState, PragueTransactionExecutor
 from eth.vm.forks.shanghai.constants import MAX_INITCODE_SIZE
@@ -62,6 +65,8 @@ from eth_utils import ValidationError
 from execution.budget import ExecutionAborted
 from execution.errors import TransactionFailed, describe
 from execution.transactions import ALLOWED_TX_TYPES, recover_sender
+from staking.addresses import STAKING_ADDRESS
+from staking.contract import staking_precompile
 
 DEFAULT_MIN_BASE_FEE = 10**9  # 1 gwei
 
@@ -163,7 +168,14 @@ class PlumeTransactionExecutor(PragueTransactionExecutor):
         super().validate_transaction(transaction)
 
 
+class PlumeComputation(PragueComputation):
+    """Prague's computation with the system contracts registered as precompiles."""
+
+    _precompiles = {**PRAGUE_PRECOMPILES, STAKING_ADDRESS: staking_precompile}
+
+
 class PlumeState(PragueState):
+    computation_class = PlumeComputation
     transaction_executor_class = PlumeTransactionExecutor
 
 

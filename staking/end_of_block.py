@@ -14,9 +14,13 @@ raise only on a bug: an exception makes a validated block invalid.
 Order (see docs/execution.md):
 
 1. ``process_fee_split``: the 50/50 base-fee split (``staking/fees.py``).
+2. ``process_unbonding_queue``: pay matured undelegations (``staking/queues.py``).
+3. ``process_redelegation_queue``: forget matured redelegations.
+4. ``process_validator_set_update``: at an epoch end, choose the next active
+   set (``staking/active_set.py``).
 
-Staking's rewards, slashing, unbonding and validator-set updates come after
-it, in that order, as they are written.
+Rewards and slashing (a later issue) go between the fee split and the queues,
+so a slash reaches entries before they mature.
 """
 
 from __future__ import annotations
@@ -25,7 +29,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from staking import queues
+from staking.active_set import update_active_set
+from staking.addresses import STAKING_ADDRESS
 from staking.fees import apply_fee_split
+from staking.store import Store
 
 
 @dataclass(frozen=True)
@@ -69,4 +77,28 @@ def process_fee_split(state: Any, ctx: BlockContext) -> None:
     apply_fee_split(state, ctx.base_fee_per_gas, ctx.gas_used)
 
 
-END_OF_BLOCK_HOOKS: tuple[EndOfBlockHook, ...] = (process_fee_split,)
+def process_unbonding_queue(state: Any, ctx: BlockContext) -> None:
+    """Pay every unbonding entry whose completion time is at most the block's time (bounded per block)."""
+    store = Store(state, STAKING_ADDRESS)
+    queues.mature(state, store, "ubd", ctx.timestamp, queues.complete_unbonding)
+
+
+def process_redelegation_queue(state: Any, ctx: BlockContext) -> None:
+    """Forget every redelegation entry whose completion time is at most the block's time."""
+    store = Store(state, STAKING_ADDRESS)
+    queues.mature(state, store, "red", ctx.timestamp, queues.complete_redelegation)
+
+
+def process_validator_set_update(state: Any, ctx: BlockContext) -> None:
+    """At the end of every ``epoch_length``-th block, record the top validators by stake."""
+    store = Store(state, STAKING_ADDRESS)
+    if ctx.height % store.get("param.epoch_length") == 0:
+        update_active_set(store, ctx.height, ctx.timestamp)
+
+
+END_OF_BLOCK_HOOKS: tuple[EndOfBlockHook, ...] = (
+    process_fee_split,
+    process_unbonding_queue,
+    process_redelegation_queue,
+    process_validator_set_update,
+)

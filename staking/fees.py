@@ -4,7 +4,7 @@ Staking owns this; ``apply_fee_split`` runs at the end of every block (inside
 the state root) as the first of ``staking.end_of_block.END_OF_BLOCK_HOOKS``,
 and execution calls ``init_genesis_accounting`` when it builds genesis.
 
-The REWARD POOL is a system account at ``REWARD_POOL_ADDRESS``. Its balance is
+The REWARD POOL is a system account at ``REWARD_POOL_ADDRESS`` (``staking/addresses.py``). Its balance is
 the staking reward pool; its EVM storage holds three counters at fixed slots:
 
 * ``SLOT_TOTAL_BURNED``: wei burned so far (base-fee burns; later also slashes),
@@ -33,11 +33,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-REWARD_POOL_ADDRESS = bytes.fromhex("0000000000000000000000000000000000001002")
-# Reserved for later modules; defined here so nothing else claims them.
-STAKING_ADDRESS = bytes.fromhex("0000000000000000000000000000000000001000")
-GOVERNANCE_ADDRESS = bytes.fromhex("0000000000000000000000000000000000001001")
-SYSTEM_ADDRESSES = (STAKING_ADDRESS, GOVERNANCE_ADDRESS, REWARD_POOL_ADDRESS)
+from staking.addresses import REWARD_POOL_ADDRESS
+
 
 SLOT_TOTAL_BURNED = 0
 SLOT_TOTAL_SUPPLY = 1

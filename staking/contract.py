@@ -1,0 +1,101 @@
+"""The staking contract at ``0x…1000``: a py-evm precompile of the Plume fork.
+
+``staking_precompile(computation)`` is called by py-evm for every message to
+the staking address, as it calls its own precompiles (``eth/precompiles/``).
+In order, before any work:
+
+1. the method's base gas is charged (``UNKNOWN_SELECTOR_GAS`` for a selector
+   that names none);
+2. a write method refuses a static call (``WriteProtection``, as SSTORE
+   does) and any call whose storage address is not the contract's own (a
+   DELEGATECALL or CALLCODE would otherwise write another account's storage);
+3. value sent to a method that is not payable is refused;
+4. the calldata is decoded strictly (padding checked).
+
+Then the method runs on a ``Store`` that charges gas per slot. A refusal
+(``StakingRevert``, or calldata that does not decode) reverts with ABI
+``Error(string)``: py-evm undoes the frame's writes, value transfer included,
+and keeps the gas used. Every state change emits a log (``staking/abi.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from eth.exceptions import Revert, WriteProtection
+
+from staking import abi, methods
+from staking.addresses import STAKING_ADDRESS
+from staking.errors import StakingRevert
+from staking.store import Store
+
+LOG_GAS, LOG_TOPIC_GAS, LOG_DATA_GAS = 375, 375, 8  # as the LOG opcodes charge
+
+
+@dataclass
+class Call:
+    """One call to the contract, as a method handler sees it."""
+
+    store: Store
+    state: Any  # the py-evm state (balances)
+    sender: bytes
+    value: int
+    height: int  # of the block being built or validated
+    now: int  # its timestamp
+    emit: Callable[[abi.Event, tuple, tuple], None]
+
+
+def _revert(computation: Any, reason: str) -> None:
+    computation.output = abi.revert_data(reason)
+    raise Revert(computation.output)
+
+
+def _emitter(computation: Any) -> Callable[[abi.Event, tuple, tuple], None]:
+    def emit(event: abi.Event, indexed: tuple, data: tuple) -> None:
+        topics, payload = abi.event_log(event, indexed, data)
+        computation.consume_gas(LOG_GAS + LOG_TOPIC_GAS * len(topics) + LOG_DATA_GAS * len(payload), "staking log")
+        computation.add_log_entry(STAKING_ADDRESS, topics, payload)
+
+    return emit
+
+
+def _check_call(computation: Any, method: abi.Method) -> None:
+    msg = computation.msg
+    if method.writes and msg.is_static:
+        raise WriteProtection(f"staking.{method.name} writes state and cannot run in a static call")
+    if method.writes and msg.storage_address != STAKING_ADDRESS:
+        _revert(computation, f"{method.name} cannot be called by DELEGATECALL or CALLCODE")
+    if msg.value and not method.payable:
+        _revert(computation, f"{method.name} is not payable")
+
+
+def staking_precompile(computation: Any) -> Any:
+    data = computation.msg.data_as_bytes
+    method = abi.METHODS.get(bytes(data[:4]))
+    if method is None:
+        computation.consume_gas(abi.UNKNOWN_SELECTOR_GAS, "staking: unknown selector")
+        _revert(computation, "unknown staking method selector" if len(data) >= 4 else "calldata shorter than a selector")
+    computation.consume_gas(method.base_gas, f"staking.{method.name}")
+    _check_call(computation, method)
+    try:
+        args = method.decode_args(data)
+    except Exception:  # eth_abi raises several types on malformed input
+        _revert(computation, f"calldata does not decode as {method.signature}")
+    state = computation.state
+    call = Call(
+        store=Store(state, STAKING_ADDRESS, computation.consume_gas),
+        state=state,
+        sender=computation.msg.sender,
+        value=computation.msg.value,
+        height=state.block_number,
+        now=state.timestamp,
+        emit=_emitter(computation),
+    )
+    try:
+        result = methods.HANDLERS[method.name](call, *args)
+    except StakingRevert as exc:
+        _revert(computation, exc.reason)
+    computation.output = method.encode_result(result)
+    return computation

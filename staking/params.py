@@ -1,0 +1,82 @@
+"""The staking parameters: what each means, its default, its bounds, and their slots.
+
+They are set in genesis (``genesis.json``, section ``staking``), written into
+the staking contract's storage at genesis, and read from there by every rule,
+so a later governance change (a storage write) takes effect at once and is
+inside the state root like everything else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+DAY = 24 * 3600
+PLUME = 10**18
+BPS = 10_000  # basis points in one whole
+
+# Bounds every parameter is checked against (at genesis load; governance later).
+MAX_ACTIVE_VALIDATORS = 10_000  # consensus carries at most this many validators per set
+MAX_UNBONDING_PERIOD = 10 * 365 * DAY
+MAX_EPOCH_LENGTH = 1_000_000
+MAX_ENTRIES_BOUND = 100  # views return up to max_entries entries per pair
+# Total voting power must stay within what consensus accepts (int64 / 8).
+MAX_TOTAL_VOTING_POWER = (2**63 - 1) // 8
+
+
+class ParamError(ValueError):
+    """A staking parameter out of its bounds; the message names it."""
+
+
+@dataclass(frozen=True)
+class StakingParams:
+    unbonding_period: int = 21 * DAY  # seconds of block time before undelegated tokens are paid
+    max_validators: int = 100  # size of the active set
+    epoch_length: int = 100  # blocks; the active set is recomputed at the end of every epoch_length-th block
+    min_self_delegation: int = PLUME  # wei an operator must keep delegated to its own validator
+    max_entries: int = 7  # pending unbonding (or redelegation) entries per delegator and validator
+    power_reduction: int = PLUME  # wei of stake per unit of voting power
+    max_validator_share_bps: int = 3_333  # no delegation may take a validator above this share of all stake
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if type(value) is not int:
+                raise ParamError(f"staking.{f.name} must be an integer, got {value!r}")
+        _check_range("unbonding_period", self.unbonding_period, 1, MAX_UNBONDING_PERIOD)
+        _check_range("max_validators", self.max_validators, 1, MAX_ACTIVE_VALIDATORS)
+        _check_range("epoch_length", self.epoch_length, 1, MAX_EPOCH_LENGTH)
+        _check_range("min_self_delegation", self.min_self_delegation, 1, 2**128)
+        _check_range("max_entries", self.max_entries, 1, MAX_ENTRIES_BOUND)
+        _check_range("power_reduction", self.power_reduction, 1, 2**128)
+        _check_range("max_validator_share_bps", self.max_validator_share_bps, 1, BPS)
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any]) -> "StakingParams":
+        """Defaults overridden by ``values``; an unknown key is an error."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ParamError(f"unknown staking parameter(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return cls(**values)
+
+    def to_mapping(self) -> dict[str, int]:
+        return asdict(self)
+
+    def cap_enforced_from(self) -> int:
+        """The active-set size from which ``max_validator_share_bps`` is enforced.
+
+        Below ``ceil(BPS / max_validator_share_bps)`` validators no split of the
+        stake can respect the cap (one validator holds 100%), so a small
+        network (a 1-validator devnet) delegates freely until it has that many.
+        """
+        return -(-BPS // self.max_validator_share_bps)
+
+
+def _check_range(name: str, value: int, low: int, high: int) -> None:
+    if not low <= value <= high:
+        raise ParamError(f"staking.{name} must be between {low} and {high}, got {value}")
+
+
+DEVNET_STAKING = {"unbonding_period": 60, "epoch_length": 10}
+"""Devnet defaults: a minute of unbonding and 10-block epochs, so the flows show in minutes."""

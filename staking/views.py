@@ -1,0 +1,118 @@
+"""Read-only views of the staking contract's state for the node (RPC, CLI, the validator set).
+
+Each takes ``state``: anything with ``get_storage(address, slot)`` (a py-evm
+``AccountDB`` at some state root) and reads without gas. They return plain
+frozen values; the contract's ABI views (``staking/methods.py``) are built
+on the same reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from staking import queues, validators
+from staking.active_set import ActiveValidator, read_active_set
+from staking.addresses import STAKING_ADDRESS
+from staking.delegation import delegations_of, token_value
+from staking.params import StakingParams
+from staking.store import Store
+
+
+@dataclass(frozen=True)
+class ValidatorInfo:
+    operator: bytes
+    consensus_pubkey: bytes
+    moniker: str
+    tokens: int
+    shares: int
+    commission_bps: int
+    max_commission_bps: int
+    max_change_bps: int
+    jailed: bool
+    status: int  # validators.Status
+    power: int  # in the active set, else 0
+
+
+@dataclass(frozen=True)
+class Delegation:
+    validator: bytes
+    shares: int
+    tokens: int
+
+
+def _store(state: Any) -> Store:
+    return Store(state, STAKING_ADDRESS)
+
+
+def params(state: Any) -> StakingParams:
+    store = _store(state)
+    return StakingParams(**{name: store.get("param." + name) for name in StakingParams.__dataclass_fields__})
+
+
+def validator(state: Any, operator: bytes, now: int) -> ValidatorInfo | None:
+    store = _store(state)
+    if not validators.exists(store, operator):
+        return None
+    get = store.get
+    return ValidatorInfo(
+        operator=operator,
+        consensus_pubkey=validators.pubkey(store, operator),
+        moniker=store.get_string("validator.moniker", operator),
+        tokens=get("validator.tokens", operator),
+        shares=get("validator.shares", operator),
+        commission_bps=get("validator.commission", operator),
+        max_commission_bps=get("validator.max_commission", operator),
+        max_change_bps=get("validator.max_change", operator),
+        jailed=bool(get("validator.jailed", operator)),
+        status=validators.status(store, operator, now),
+        power=get("validator.power", operator),
+    )
+
+
+def validator_operators(state: Any, offset: int = 0, limit: int | None = None) -> list[bytes]:
+    return [i.to_bytes(20, "big") for i in validators.operators(_store(state)).items(offset, limit)]
+
+
+def validator_count(state: Any) -> int:
+    return len(validators.operators(_store(state)))
+
+
+def operator_of_consensus_key(state: Any, pubkey: bytes) -> bytes | None:
+    operator = _store(state).get_address("consensus_key.operator", pubkey)
+    return None if operator == bytes(20) else operator
+
+
+def active_set(state: Any) -> tuple[ActiveValidator, ...]:
+    return read_active_set(_store(state))
+
+
+def active_set_chosen_at(state: Any) -> int:
+    """The height whose end chose the recorded active set (0: genesis)."""
+    return _store(state).get("active.updated_at")
+
+
+def delegations(state: Any, delegator: bytes, offset: int = 0, limit: int | None = None) -> list[Delegation]:
+    store = _store(state)
+    out = []
+    for item in delegations_of(store, delegator).items(offset, limit):
+        target = item.to_bytes(20, "big")
+        shares, tokens = token_value(store, delegator, target)
+        out.append(Delegation(target, shares, tokens))
+    return out
+
+
+def unbondings(state: Any, delegator: bytes, validator_operator: bytes) -> list[queues.Unbonding]:
+    return queues.unbondings(_store(state), delegator, validator_operator)
+
+
+def redelegations(state: Any, delegator: bytes) -> list[queues.Redelegation]:
+    return queues.redelegations(_store(state), delegator)
+
+
+def total_bonded(state: Any) -> int:
+    return _store(state).get("total_bonded")
+
+
+def total_unbonding(state: Any) -> int:
+    return _store(state).get("total_unbonding")

@@ -49,6 +49,13 @@ class StateView:
     def storage(self, address: bytes, slot: int) -> int:
         return self._adb.get_storage(address, slot)
 
+    @property
+    def accounts(self) -> AccountDB:
+        """The account database at this root, for readers written against py-evm's
+        ``get_storage``/``get_balance`` (``staking.views``). Read only: writes
+        would go nowhere, as nothing persists it."""
+        return self._adb
+
     # the supply counters of staking/fees.py
     def total_burned(self) -> int:
         return fees.total_burned(self._adb)

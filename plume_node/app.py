@@ -8,6 +8,11 @@ certificate in the sidecar, the evidence), and writes one height's everything
 in one LevelDB batch: the execution result (state, block, receipts, indexes,
 cached from validation, never re-executed), the commit certificate, and the
 validator set of the next height.
+
+The validator set follows stake: when the end of block E chose a new active
+set in the staking contract (at every epoch end), it decides consensus from
+height E+2 (CometBFT's ``ValidatorUpdateDelay``): committing E+1 reads the
+state of E and stores set(E+2) = set(E+1) with the changes, advanced once.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ from execution.ordered_trie import ordered_trie_root_and_nodes
 from execution.sidecar import Sidecar
 from plume_node.genesis import GenesisDoc
 from plume_node.storage import PREFIX_CERT, PREFIX_NODE, LevelDB, PrefixedDB
+from staking import views as staking_views
+from staking.active_set import ActiveValidator
 from staking.end_of_block import ConsensusFacts, Misbehaviour
 
 log = logging.getLogger("plume.app")
@@ -43,6 +50,15 @@ _OWN_PROPOSAL_KEY = b"own-proposal"
 
 def _height_key(prefix: bytes, height: int) -> bytes:
     return prefix + height.to_bytes(8, "big")
+
+
+def set_changes(current: ValidatorSet, chosen: tuple[ActiveValidator, ...]) -> list[Validator]:
+    """The updates that turn ``current`` into the staking contract's ``chosen`` active set
+    (power 0 removes; unchanged validators are left out, so their priorities carry on)."""
+    wanted = {v.address: v for v in (Validator.from_pub_key(a.consensus_pubkey, a.power) for a in chosen)}
+    removed = [Validator(v.address, v.pub_key, 0) for v in current.validators if v.address not in wanted]
+    changed = [v for address, v in sorted(wanted.items()) if current.power_of(address) != v.power]
+    return removed + changed
 
 
 def consensus_facts(sidecar: Sidecar) -> ConsensusFacts:
@@ -133,6 +149,26 @@ class Application:
         if len(self._vsets) > 64:
             self._vsets.pop(min(self._vsets))
         return vset
+
+    def next_validator_set(self, height: int) -> ValidatorSet:
+        """The set of height+1, derived when height is committed: height's set with
+        the active set chosen at the end of height-1 (if one was) applied, advanced once."""
+        current = self.validator_set(height)
+        changes = self.set_changes_chosen_at(height - 1, current)
+        if changes:
+            current = current.with_changes(changes)
+            log.info("validator set changes from height %d: %d updates, %d validators",
+                     height + 1, len(changes), len(current))
+        return current.advance(1)
+
+    def set_changes_chosen_at(self, height: int, current: ValidatorSet) -> list[Validator]:
+        """The updates to ``current`` if the end of ``height`` chose a new active set, else []."""
+        if height < 1:  # genesis's set is height 1's, built from the same validators
+            return []
+        state = self.chain.state_at(height).accounts
+        if staking_views.active_set_chosen_at(state) != height:
+            return []
+        return set_changes(current, staking_views.active_set(state))
 
     def account_state(self) -> "HeadAccounts":
         """The committed head's accounts, as the mempool reads them (cached until the head moves)."""
@@ -270,7 +306,7 @@ class Application:
     def commit(self, height: int, block_hash: bytes, payload: bytes, certificate: CommitCertificate) -> None:
         """Persist the height in one synced batch, then recheck the mempool."""
         block = self._decode(payload)
-        next_set = self.validator_set(height).advance(1)
+        next_set = self.next_validator_set(height)
         with self.chain.commit_batch(block) as batch:
             PrefixedDB(batch, PREFIX_CERT)[_height_key(b"", height)] = certificate.encode()
             PrefixedDB(batch, PREFIX_NODE)[_height_key(_VSET_KEY, height + 1)] = next_set.encode()

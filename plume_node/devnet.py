@@ -51,6 +51,7 @@ from plume_node.genesis import (
     parse_genesis,
 )
 from plume_node.home import Home
+from staking.params import DEVNET_STAKING, ParamError, StakingParams
 from plume_node.init import DEFAULT_POWER, OPERATOR_FUNDS, init_home
 
 DEVNET_FILE = "devnet.json"
@@ -205,6 +206,7 @@ def node_ports(base_port: int, index: int) -> tuple[int, int]:
 class Overrides:
     genesis: dict[str, int]
     config: tuple[tuple[str, str], ...]
+    staking: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
 def parse_overrides(items: Iterable[str]) -> Overrides:
@@ -214,6 +216,7 @@ def parse_overrides(items: Iterable[str]) -> Overrides:
     checked by applying them (`devnet_config`, `_apply_genesis_overrides`).
     """
     genesis: dict[str, int] = {}
+    staking: dict[str, int] = {}
     config: list[tuple[str, str]] = []
     probe = Config()
     for item in items:
@@ -232,6 +235,9 @@ def parse_overrides(items: Iterable[str]) -> Overrides:
                 raise BadOption(f"{key} must be a non-negative integer, got {value!r}", "--set")
             genesis[field] = int(value)
             continue
+        if key.startswith("staking."):
+            staking[key.removeprefix("staking.")] = _staking_value(key, value)
+            continue
         if key in MANAGED_KEYS:
             raise BadOption(f"{key} is set per node by devnet init: {MANAGED_KEYS[key]}", "--set")
         parts = key.split(".")
@@ -239,12 +245,30 @@ def parse_overrides(items: Iterable[str]) -> Overrides:
         section = known if len(parts) == 1 else known.get(parts[0])
         if len(parts) > 2 or not isinstance(section, dict) or parts[-1] not in section or isinstance(section[parts[-1]], dict):
             raise BadOption(
-                f"unknown key {key!r}: use genesis.{{{','.join(GENESIS_KEYS)}}} or a config.toml setting "
+                f"unknown key {key!r}: use genesis.{{{','.join(GENESIS_KEYS)}}}, staking.KEY or a config.toml setting "
                 "such as consensus.create_empty_blocks or mempool.max_txs (docs/operator.md lists them)",
                 "--set",
             )
         config.append((key, value))
-    return Overrides(genesis=genesis, config=tuple(config))
+    return Overrides(genesis=genesis, config=tuple(config), staking=staking)
+
+
+def _staking_value(key: str, value: str) -> int:
+    field = key.removeprefix("staking.")
+    if field not in StakingParams.__dataclass_fields__:
+        known = ", ".join("staking." + k for k in StakingParams.__dataclass_fields__)
+        raise BadOption(f"unknown staking key {key!r}; known: {known}", "--set")
+    if not value.strip().isdigit():
+        raise BadOption(f"{key} must be a non-negative integer, got {value!r}", "--set")
+    return int(value)
+
+
+def devnet_staking(overrides: dict[str, int]) -> StakingParams:
+    """The devnet's staking parameters: short unbonding and epochs (DEVNET_STAKING), then `--set`."""
+    try:
+        return StakingParams.from_mapping({**DEVNET_STAKING, **overrides})
+    except ParamError as exc:
+        raise BadOption(str(exc), "--set") from None
 
 
 def devnet_config(block_time_ms: int, settings: Sequence[tuple[str, str]]) -> Config:
@@ -311,6 +335,8 @@ def init_devnet(directory: Path, params: DevnetParams, *, force: bool = False) -
         )
     base_config = devnet_config(params.block_time_ms, params.overrides.config)
     genesis = _apply_genesis_overrides(new_genesis(params.chain_id), params.overrides.genesis)
+    genesis = dataclasses.replace(genesis, staking=devnet_staking(params.overrides.staking))
+    _check_validators_bondable(genesis.staking, params.validators)
     _prepare_dir(directory, force)
 
     password = secrets.token_urlsafe(24)
@@ -384,6 +410,18 @@ def init_devnet(directory: Path, params: DevnetParams, *, force: bool = False) -
     # Written last: its presence means the devnet is complete.
     write_atomic(directory / DEVNET_FILE, (json.dumps(devnet.to_json(), indent=2) + "\n").encode())
     return devnet
+
+
+def _check_validators_bondable(staking: StakingParams, validators: int) -> None:
+    """Before anything is written: the devnet's validators must fit the staking parameters."""
+    if validators > staking.max_validators:
+        raise BadOption(f"{validators} validators, but staking.max_validators is {staking.max_validators}", "--set")
+    if DEFAULT_POWER * staking.power_reduction < staking.min_self_delegation:
+        raise BadOption(
+            f"each devnet validator is bonded with {DEFAULT_POWER} * staking.power_reduction wei, "
+            "below staking.min_self_delegation",
+            "--set",
+        )
 
 
 def _prepare_dir(directory: Path, force: bool) -> None:

@@ -1,9 +1,13 @@
 """`genesis.json`: what every node of one chain must start from.
 
 Chain id, the first block's time and gas limit, the EIP-1559 base fee and its
-floor, the funded accounts, and the genesis validators (Ed25519 consensus key,
-voting power, fee address). Large amounts are decimal strings so no JSON
-parser rounds them. `GenesisDoc.hash()` identifies the chain: it is stored in
+floor, the funded accounts, the staking parameters (section ``staking``, see
+``staking/params.py``), and the genesis validators (Ed25519 consensus key,
+voting power, fee address). Each genesis validator is bonded in the staking
+contract at genesis: its fee address is its operator account, and its
+self-delegation, ``power * staking.power_reduction`` wei, is minted into the
+contract (it adds to the total supply). Large amounts are decimal strings so
+no JSON parser rounds them. `GenesisDoc.hash()` identifies the chain: it is stored in
 the data directory (a node refuses data from another genesis) and exchanged
 with peers (a node refuses peers of another chain).
 """
@@ -23,11 +27,14 @@ from consensus.crypto import address_of
 from plume_node import jsonlimits
 
 from plume_node.errors import UserError
+from staking.genesis import GenesisValidator as StakedValidator
+from staking.params import ParamError, StakingParams
 
 GWEI = 10**9
 PLUME = 10**18
 DEFAULT_CHAIN_ID = 1337
-MAX_SAFE_CHAIN_ID = 2**53 - 1  # wallets keep chain ids in JS numbers
+MAX_SAFE_JSON_INT = 2**53 - 1  # above this, a JS (or a double-based) JSON parser rounds
+MAX_SAFE_CHAIN_ID = MAX_SAFE_JSON_INT  # wallets keep chain ids in JS numbers
 
 
 class GenesisError(UserError):
@@ -55,6 +62,7 @@ class GenesisDoc:
     min_base_fee_per_gas: int = GWEI
     alloc: dict[bytes, int] = field(default_factory=dict)  # address -> balance in wei
     validators: tuple[GenesisValidator, ...] = ()
+    staking: StakingParams = field(default_factory=StakingParams)
 
     def hash(self) -> bytes:
         canonical = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
@@ -80,6 +88,7 @@ class GenesisDoc:
                 }
                 for v in self.validators
             ],
+            "staking": {name: _json_int(value) for name, value in self.staking.to_mapping().items()},
         }
 
     def with_account(self, address: bytes, balance: int) -> "GenesisDoc":
@@ -91,6 +100,11 @@ class GenesisDoc:
         for v in self.validators:
             if v.pub_key == validator.pub_key:
                 raise GenesisError(f"validator key {validator.pub_key.hex()} is already in the genesis ({v.name})")
+            if v.fee_address == validator.fee_address:
+                raise GenesisError(
+                    f"fee address {to_checksum_address(validator.fee_address)} already operates {v.name}; "
+                    "each genesis validator needs its own (it is the validator's operator account)"
+                )
         return replace(self, validators=self.validators + (validator,))
 
     def execution_state(self):  # -> execution.genesis.GenesisState
@@ -103,6 +117,16 @@ class GenesisDoc:
             base_fee_per_gas=self.base_fee_per_gas,
             min_base_fee_per_gas=self.min_base_fee_per_gas,
             alloc={addr: GenesisAccount(balance=bal) for addr, bal in self.alloc.items()},
+            staking=self.staking,
+            validators=tuple(
+                StakedValidator(
+                    operator=v.fee_address,
+                    consensus_pubkey=v.pub_key,
+                    tokens=v.power * self.staking.power_reduction,
+                    moniker=v.name,
+                )
+                for v in self.validators
+            ),
         )
 
 
@@ -114,7 +138,7 @@ def parse_genesis(data: Any, source: str = "genesis.json") -> GenesisDoc:
     """Validate a decoded genesis document; every problem names its field."""
     if not isinstance(data, dict):
         raise GenesisError(f"{source}: expected a JSON object at the top level")
-    known = {"chain_id", "genesis_time", "gas_limit", "base_fee_per_gas", "min_base_fee_per_gas", "alloc", "validators"}
+    known = {"chain_id", "genesis_time", "gas_limit", "base_fee_per_gas", "min_base_fee_per_gas", "alloc", "validators", "staking"}
     unknown = set(data) - known
     if unknown:
         raise GenesisError(f"{source}: unknown field(s) {', '.join(sorted(unknown))}; is this a Plume genesis?")
@@ -132,13 +156,46 @@ def parse_genesis(data: Any, source: str = "genesis.json") -> GenesisDoc:
         min_base_fee_per_gas=_int(data.get("min_base_fee_per_gas", GWEI), f"{source}: min_base_fee_per_gas", minimum=0),
         alloc=_alloc(data.get("alloc", {}), source),
         validators=tuple(_validator(v, f"{source}: validators[{i}]") for i, v in enumerate(_list(data["validators"], f"{source}: validators"))),
+        staking=_staking(data.get("staking", {}), source),
     )
     if doc.base_fee_per_gas < doc.min_base_fee_per_gas:
         raise GenesisError(f"{source}: base_fee_per_gas is below min_base_fee_per_gas")
+    check_validators_fit(doc, source)
+    return doc
+
+
+def check_validators_fit(doc: GenesisDoc, source: str = "genesis") -> None:
+    """The genesis validators must be distinct and bondable under the staking parameters."""
     keys = [v.pub_key for v in doc.validators]
     if len(set(keys)) != len(keys):
         raise GenesisError(f"{source}: the same validator key appears twice")
-    return doc
+    operators = [v.fee_address for v in doc.validators]
+    if len(set(operators)) != len(operators):
+        raise GenesisError(f"{source}: two validators share a fee_address (it is their operator account)")
+    params = doc.staking
+    if len(doc.validators) > params.max_validators:
+        raise GenesisError(f"{source}: {len(doc.validators)} validators, staking.max_validators is {params.max_validators}")
+    for v in doc.validators:
+        if v.power * params.power_reduction < params.min_self_delegation:
+            raise GenesisError(
+                f"{source}: validator {v.name or v.pub_key.hex()} has power {v.power}: "
+                f"power * staking.power_reduction is below staking.min_self_delegation"
+            )
+
+
+def _staking(value: Any, source: str) -> StakingParams:
+    if not isinstance(value, dict):
+        raise GenesisError(f"{source}: staking must be an object of parameter -> integer")
+    values = {key: _int(v, f"{source}: staking.{key}", minimum=0) for key, v in value.items()}
+    try:
+        return StakingParams.from_mapping(values)
+    except ParamError as exc:
+        raise GenesisError(f"{source}: {exc}") from None
+
+
+def _json_int(value: int) -> int | str:
+    """Integers a JSON parser may round (above 2^53) as decimal strings."""
+    return value if value <= MAX_SAFE_JSON_INT else str(value)
 
 
 def load_genesis(path: Path) -> GenesisDoc:

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import trio
 
-from consensus.crypto import PrivateKey
+from eth_utils import to_checksum_address
+
+from consensus.crypto import PrivateKey, address_of
 from consensus.engine import ConsensusEngine
 from consensus.signer import Signer
 from consensus.timeouts import TimeoutConfig
@@ -35,6 +37,7 @@ from plume_node.node_keys import Ed25519KeyFile, load_key_file
 from plume_node.signer_store import LevelDBSignStore
 from execution.db import StorageError as AnyStorageError  # LevelDB's errors and a closed batch's
 from plume_node.storage import PREFIX_NODE, LevelDB, StorageError, open_database
+from staking import views as staking_views
 
 _GENESIS_DOC_KEY = b"genesis-doc-hash"
 _GENESIS_STAMP = "GENESIS_HASH"  # a file in the data directory, beside storage's marker
@@ -233,6 +236,40 @@ class Node:
                 for v in self.app.validator_set(height).validators
             ],
             "proposer": "0x" + proposer.hex(),
+            "next_validators": self._next_validators(),
+        }
+
+    def validator_set(self, height: int) -> dict | None:
+        if not 1 <= height <= self.app.committed_height() + 1:
+            return None
+        vset = self.app.validator_set(height)
+        return {
+            "height": height,
+            "validators": [
+                {"address": "0x" + v.address.hex(), "power": v.power, "pub_key": "0x" + v.pub_key.hex(),
+                 "priority": vset.priority_of(v.address)}
+                for v in vset.validators
+            ],
+            "proposer": "0x" + vset.proposer_address.hex(),
+            "total_power": vset.total_power,
+        }
+
+    def _next_validators(self) -> dict:
+        """The active set the staking contract chose last, and the height consensus uses it from."""
+        state = self.chain.state_at().accounts
+        chosen_at = staking_views.active_set_chosen_at(state)
+        return {
+            "chosen_at": chosen_at,
+            "from_height": chosen_at + 2 if chosen_at else 1,
+            "validators": [
+                {
+                    "address": "0x" + address_of(v.consensus_pubkey).hex(),
+                    "operator": to_checksum_address(v.operator),
+                    "power": v.power,
+                    "pub_key": "0x" + v.consensus_pubkey.hex(),
+                }
+                for v in staking_views.active_set(state)
+            ],
         }
 
     def commit_certificate(self, height: int) -> bytes | None:

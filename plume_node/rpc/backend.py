@@ -47,6 +47,11 @@ class RpcBackend(Protocol):
     def commit_certificate(self, height: int) -> bytes | None:
         """The encoded `consensus.messages.CommitCertificate` of `height`, or None."""
 
+    def validator_set(self, height: int) -> dict[str, Any] | None:
+        """{"height", "validators": [{"address", "power": int, "pub_key", "priority": int}],
+        "proposer", "total_power": int} of the set that decides `height` (1 up to
+        the committed height + 1), or None for any other height."""
+
     def syncing(self) -> dict[str, int] | None:
         """None when caught up, else {"starting_block", "current_block", "highest_block"}."""
 

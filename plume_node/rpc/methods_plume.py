@@ -95,6 +95,15 @@ def _height(value: Any, name: str) -> int:
     return ref.number if ref.number is not None else -1 if ref.tag == "earliest" else -2
 
 
+@table.register("plume_getValidatorSet", Param("height", _height))
+def plume_get_validator_set(backend: Any, height: int) -> dict[str, Any] | None:
+    """The validator set (powers, proposer priorities, round-0 proposer) deciding
+    `height`, as the chain itself defined it; null beyond the next height."""
+    if height < 0:
+        height = 1 if height == -1 else ChainView(backend.chain).head_number() + 1
+    return _json_value(backend.validator_set(height))
+
+
 @table.register("plume_getBlockCommit", Param("height", _height))
 def plume_get_block_commit(backend: Any, height: int) -> dict[str, Any] | None:
     if height < 0:

@@ -65,6 +65,12 @@ class Target:
 # (relative imports work too), so a source may import docs/IStaking.sol.
 TARGETS: tuple[Target, ...] = (
     Target("docs/IStaking.sol", "IStaking", "staking/abi/IStaking.json", Output.ABI),
+    Target(
+        "tests/fixtures/contracts/StakingDelegator.sol",
+        "StakingDelegator",
+        "tests/fixtures/contracts/StakingDelegator.json",
+        Output.BYTECODE,
+    ),
 )
 
 _SELECTIONS = {

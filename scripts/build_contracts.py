@@ -64,7 +64,7 @@ class Target:
 # One line per artifact. Imports are resolved against the repository root
 # (relative imports work too), so a source may import docs/IStaking.sol.
 TARGETS: tuple[Target, ...] = (
-    Target("docs/IStaking.sol", "IStaking", "staking/abi/IStaking.json", Output.ABI),
+    Target("docs/IStaking.sol", "IStaking", "staking/interfaces/IStaking.json", Output.ABI),
     Target(
         "tests/fixtures/contracts/StakingDelegator.sol",
         "StakingDelegator",

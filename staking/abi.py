@@ -3,13 +3,15 @@
 ``METHODS`` is the dispatch table, keyed by 4-byte selector; each method
 names its Solidity argument and return types, whether it accepts value and
 whether it writes, and its base gas. The shipped ABI JSON
-(``staking/abi/IStaking.json``, compiled from docs/IStaking.sol) must agree
+(``staking/interfaces/IStaking.json``, compiled from docs/IStaking.sol) must agree
 with it; a test holds them together.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from importlib import resources
 
 from eth_abi import decode, encode
 from eth_hash.auto import keccak
@@ -125,3 +127,9 @@ def revert_data(reason: str) -> bytes:
     """ABI ``Error(string)`` with ``reason`` cut to ``MAX_REASON_BYTES``."""
     raw = reason.encode()[:MAX_REASON_BYTES].decode("utf-8", "ignore")
     return ERROR_SELECTOR + encode(["string"], [raw])
+
+
+def shipped_abi() -> list[dict]:
+    """The ABI JSON shipped in the package (``staking/interfaces/IStaking.json``), for clients."""
+    text = (resources.files("staking") / "interfaces" / "IStaking.json").read_text(encoding="utf-8")
+    return json.loads(text)["abi"]

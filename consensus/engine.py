@@ -125,6 +125,17 @@ class ConsensusEngine:
     def buffered(self) -> int:
         return len(self._buffer)
 
+    def decided_certificate(self) -> CommitCertificate | None:
+        """After a commit, until the next height starts: the decided block's
+        certificate with every precommit for it received so far in the deciding
+        round, late ones included (the Commit action carried only the first +2/3).
+        None before this height is decided."""
+        rs, votes = self._rs, self._votes
+        if rs is None or votes is None or rs.decided is None:
+            return None
+        precommits = tuple(votes.precommits(rs.decided_round).votes_for(rs.decided))
+        return CommitCertificate(rs.height, rs.decided_round, rs.decided, precommits)
+
     def is_validator(self) -> bool:
         return self._rs is not None and self.address is not None and self.address in self._rs.validator_set
 
@@ -580,7 +591,7 @@ class ConsensusEngine:
                 continue  # nothing decidable yet: wait for the block / its validation
             certificate = CommitCertificate(rs.height, r, h, tuple(pcs.votes_for(h)))
             rs.step = RoundStep.COMMITTED
-            rs.decided = h
+            rs.decided, rs.decided_round = h, r
             self._out.append(Commit(rs.height, r, h, rs.blocks[h], certificate))
             return True
         return False

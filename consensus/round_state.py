@@ -63,6 +63,7 @@ class RoundState:
     # the round in which we asked the application for a block, if any
     requested_proposal_round: int = -1
     decided: bytes | None = None
+    decided_round: int = -1
 
     def round_proposals(self, round: int) -> list[Proposal]:
         """The proposals of `round` in arrival order (more than one only if

@@ -325,6 +325,20 @@ class Application:
             f" pool_dropped={len(removed)}" if removed else "",
         )
 
+    def record_late_precommits(self, certificate: CommitCertificate) -> bool:
+        """Keep `certificate` instead of the stored one of its height if it
+        certifies the same block with more precommits (those that arrived after
+        the commit). The engine verified every precommit in it. Not synced: a
+        crash just leaves the first certificate, which is as valid."""
+        key = _height_key(b"", certificate.height)
+        stored = self.commit_certificate(certificate.height)
+        if stored is None or (stored.round, stored.block_hash) != (certificate.round, certificate.block_hash):
+            return False
+        if len(certificate.precommits) <= len(stored.precommits):
+            return False
+        self._certs[key] = certificate.encode()
+        return True
+
     # ---- block sync -------------------------------------------------------------
 
     def committed_block(self, height: int) -> tuple[bytes, bytes] | None:

@@ -65,6 +65,8 @@ class ConsensusApp(Protocol):
 
     def commit(self, height: int, block_hash: bytes, block: bytes, certificate: CommitCertificate) -> None: ...
 
+    def record_late_precommits(self, certificate: CommitCertificate) -> bool: ...
+
     def apply_synced_block(self, height: int, block: bytes, certificate: bytes) -> tuple[SyncedBlock, str]: ...
 
     def add_evidence(self, evidence: DuplicateVoteEvidence) -> None: ...
@@ -301,6 +303,7 @@ class ConsensusDriver:
         # every other engine event. Returns the start actions.
         if height != self.app.committed_height() + 1 or (self.engine.height or 0) >= height:
             return []  # stale: block sync moved past it meanwhile
+        self._keep_late_precommits(height - 1)
         self.height = height
         self._height_started = time.perf_counter()
         self.timings = {}
@@ -317,6 +320,17 @@ class ConsensusDriver:
         if vote is not None:
             actions += self.engine.on_vote(vote)
         return actions
+
+    def _keep_late_precommits(self, committed: int) -> None:
+        """Store `committed`'s certificate again if precommits came in after the
+        commit (during the block interval): the next proposer puts the stored
+        certificate in its block's `last_commit`, from which rewards and
+        downtime are counted, so it should name every validator that signed."""
+        if self.engine.height != committed:
+            return  # block sync moved us here: the certificate came with the block
+        certificate = self.engine.decided_certificate()
+        if certificate is not None and self.app.record_late_precommits(certificate):
+            log.debug("height %d: certificate now carries %d precommits", committed, len(certificate.precommits))
 
     async def _timer(self, timeout: ScheduleTimeout) -> None:
         await trio.sleep(timeout.duration_ms / 1000)

@@ -471,3 +471,20 @@ def test_restart_mid_height_guard_refuses_then_engine_catches_up():
     assert d2.engine.round == 4
     acts = d2.timeout(Step.PROPOSE, 4)
     assert [(v.round, v.block_hash) for v in own_votes(acts, PREVOTE)] == [(4, NIL)]
+
+
+def test_the_decided_certificate_gains_the_precommits_that_come_after_the_commit():
+    d = Driver([1, 1, 1, 1], me=0)
+    d.start()
+    assert d.engine.decided_certificate() is None  # nothing decided yet
+    a, _ = d.propose(0, "A", proposer=d.proposer_index(0))
+    late = d.others()[2]
+    d.prevotes_from(d.others(), 0, a)
+    commits = of_type(d.precommits_from(d.others()[:2], 0, a), Commit)
+    assert len(commits) == 1 and len(commits[0].certificate.precommits) == 3  # ours and two others
+    first = d.engine.decided_certificate()
+    assert first == commits[0].certificate
+    assert of_type(d.precommits_from([late], 0, a), Commit) == []  # decided once
+    final = d.engine.decided_certificate()
+    assert len(final.precommits) == 4 and late.address in {v.validator for v in final.precommits}
+    final.verify(d.vset, CHAIN)

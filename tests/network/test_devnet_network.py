@@ -65,6 +65,12 @@ def test_four_validators_agree_and_a_transfer_reaches_every_node(net_factory):
     top = min(node.height() for node in net.nodes)
     net.assert_same_chain([0, 1, 2, 3], top)
 
+    # Late precommits (after the first +2/3) are kept during the block interval:
+    # the certificates the next proposers put in last_commit name all four.
+    net.wait_height(range(4), top + 12)
+    full = [h for h in range(top, top + 12) if len(rpc(net.nodes[0].rpc_url, "plume_getBlockCommit", h)["signatures"]) == 4]
+    assert len(full) >= 9, f"only heights {full} of {top}..{top + 11} have a certificate with all 4 signers"
+
 
 def test_a_killed_validator_rejoins_by_block_sync_with_identical_state(net_factory):
     net = net_factory(4)

@@ -59,3 +59,10 @@ def test_refusal_reason_and_events():
 def test_printable_neutralises_terminal_control():
     assert printable("node\x1b[2J\nx") == "node?[2J?x"
     assert len(printable("a" * 200)) == 64
+
+
+def test_the_clients_revert_code_is_the_servers():
+    from plume_node.cli._rpc_client import EXECUTION_REVERTED as client_code
+    from plume_node.rpc.errors import EXECUTION_REVERTED as server_code
+
+    assert client_code == server_code

@@ -16,8 +16,7 @@ from eth_abi import decode, encode
 from eth_utils import to_checksum_address
 
 from plume_node.errors import UserError
-from plume_node.rpc.errors import decode_revert_reason
-from staking.abi import METHODS, Event, Method
+from staking.abi import ERROR_SELECTOR, METHODS, Event, Method
 from staking.addresses import STAKING_ADDRESS
 from staking.params import BPS
 
@@ -84,14 +83,18 @@ def encode_call(name: str, *args: Any) -> bytes:
 
 
 def refusal_reason(revert_data_hex: Any, message: str) -> str:
-    """The contract's Error(string) reason from an RPC error's data, else the node's message."""
+    """The contract's Error(string) reason from an RPC error's data, else the node's message.
+
+    Decoded here with eth_abi rather than with the RPC server's decoder, which
+    would make every `plume-node` command load py-evm.
+    """
     if isinstance(revert_data_hex, str) and revert_data_hex.startswith("0x"):
         try:
-            reason = decode_revert_reason(bytes.fromhex(revert_data_hex[2:]))
-        except ValueError:
-            reason = None
-        if reason is not None:
-            return reason
+            raw = bytes.fromhex(revert_data_hex[2:])
+            if raw[:4] == ERROR_SELECTOR:
+                return str(decode(["string"], raw[4:])[0])
+        except Exception:  # eth_abi raises several types on malformed data; fall back to the message
+            pass
     return message
 
 

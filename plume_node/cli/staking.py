@@ -19,7 +19,7 @@ import click
 from eth_account.signers.local import LocalAccount
 
 from plume_node.cli._common import address_arg, amount_arg, json_option, rpc_call, rpc_option
-from plume_node.cli._rpc_client import NodeRpcError, RpcClient, RpcClientError
+from plume_node.cli._rpc_client import EXECUTION_REVERTED, NodeRpcError, RpcClient, RpcClientError
 from plume_node.cli._staking import (
     GAS_MARGIN_PERCENT,
     STAKING_CONTRACT,
@@ -35,7 +35,6 @@ from plume_node.cli._units import format_plume
 from plume_node.cli.tx import Fees, Sent, report, signer, submit, tx
 from plume_node.home import Home
 from plume_node.node_keys import load_key_file
-from plume_node.rpc.errors import EXECUTION_REVERTED
 from staking.abi import REDELEGATED, UNDELEGATED
 
 DEFAULT_SIGNER = "operator"  # the key `plume-node init` puts in the home's keystore

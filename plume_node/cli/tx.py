@@ -3,7 +3,8 @@
 The key never leaves this process: it is unlocked from the home's keystore
 (or read from a private-key file), the transaction is signed with eth-account,
 and only the signed bytes go to the node. Nonce and fees come from the node
-unless given; the command then waits for the receipt.
+unless given; the command then waits for the receipt. `submit` and `report`
+are the flow every signing command shares (`tx staking` too).
 """
 
 from __future__ import annotations

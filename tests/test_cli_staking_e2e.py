@@ -220,3 +220,19 @@ def test_rates_must_say_their_unit(net):
     assert "a bare number is ambiguous" in fails(*base, "--commission", "5", code=2)
     assert "fraction of a basis point" in fails(*base, "--commission", "5.001%", code=2)
     assert "above 100%" in fails(*base, "--commission", "100.01%", code=2)
+
+
+def test_a_validator_under_its_minimum_is_jailed_and_unjails(net):
+    signed = net.signed(net.second.home)
+    minimum = int(net.rpc("plume_stakingParams")["minSelfDelegation"], 16)
+    own = int(net.rpc("plume_getDelegations", net.second.address)["delegations"][0]["tokens"], 16)
+    below = own - minimum + 1  # leaves one wei under the minimum
+    ok("tx", "staking", "undelegate", net.second.address, str(below), *signed)
+    assert net.rpc("plume_getValidator", net.second.address)["jailed"] is True
+    assert "jailed" in ok("query", "validator", net.second.address, "--rpc", net.node.rpc_url)
+    message = fails("tx", "staking", "unjail", *signed)
+    assert "refuses unjail: self-delegation" in message and "is below the minimum" in message
+    ok("tx", "staking", "delegate", net.second.address, str(below), *signed)
+    text = ok("tx", "staking", "unjail", *signed)
+    assert "status    success" in text
+    assert net.rpc("plume_getValidator", net.second.address)["jailed"] is False

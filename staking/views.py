@@ -102,8 +102,27 @@ def delegations(state: Any, delegator: bytes, offset: int = 0, limit: int | None
     return out
 
 
+def delegation_count(state: Any, delegator: bytes) -> int:
+    """How many validators ``delegator`` holds shares of (for paging ``delegations``)."""
+    return len(delegations_of(_store(state), delegator))
+
+
 def unbondings(state: Any, delegator: bytes, validator_operator: bytes) -> list[queues.Unbonding]:
     return queues.unbondings(_store(state), delegator, validator_operator)
+
+
+def unbonding_count(state: Any, delegator: bytes, validator_operator: bytes) -> int:
+    """Pending unbonding entries of one (delegator, validator) pair: one slot read."""
+    return len(queues.unbonding_pair(_store(state), delegator, validator_operator))
+
+
+def unbonding_page(
+    state: Any, delegator: bytes, validator_operator: bytes, offset: int, limit: int
+) -> list[queues.Unbonding]:
+    """Entries ``offset .. offset+limit`` of one pair, in the order ``unbondings`` gives."""
+    store = _store(state)
+    pair = queues.unbonding_pair(store, delegator, validator_operator)
+    return [queues.read_unbonding(store, entry) for entry in pair.items(offset, limit)]
 
 
 def redelegations(state: Any, delegator: bytes) -> list[queues.Redelegation]:

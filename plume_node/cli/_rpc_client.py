@@ -18,6 +18,7 @@ from typing import Any
 from plume_node import jsonlimits
 
 DEFAULT_RPC_URL = "http://127.0.0.1:8545"
+EXECUTION_REVERTED = 3  # the node's error code for a reverted eth_call / eth_estimateGas (docs/rpc.md)
 
 
 class RpcClientError(Exception):

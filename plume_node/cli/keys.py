@@ -1,4 +1,5 @@
-"""`plume-node keys ...`: account keys (secp256k1, keystore v3) of a home directory.
+"""`plume-node keys ...`: account keys (secp256k1, keystore v3) of a home directory,
+and `keys consensus-key`, the public half of the node's Ed25519 consensus key.
 
 Only the command line lives here; the files themselves are handled by
 `plume_node.keystore`. Passwords come from --password-file, $PLUME_PASSWORD,
@@ -12,7 +13,9 @@ from pathlib import Path
 
 import click
 
+from plume_node.home import Home
 from plume_node.keystore import KeyInfo, Keystore, resolve_password
+from plume_node.node_keys import load_key_file
 
 home_option = click.option(
     "--home",
@@ -105,6 +108,20 @@ def keys_list(home: str, as_json: bool) -> None:
 def keys_show(name_or_address: str, home: str, as_json: bool) -> None:
     """Show a key's address and file (never the private key)."""
     _print_info(_keystore(home).get(name_or_address), as_json)
+
+
+@keys.command("consensus-key")
+@home_option
+@json_option
+def keys_consensus_key(home: str, as_json: bool) -> None:
+    """Print the node's Ed25519 consensus public key (for `tx staking create-validator`)."""
+    path = Home.at(home).validator_key_path
+    key = load_key_file(path)
+    if as_json:
+        click.echo(json.dumps({"publicKey": "0x" + key.public_key.hex(), "address": "0x" + key.address.hex(),
+                               "path": str(path)}))
+    else:
+        click.echo("0x" + key.public_key.hex())
 
 
 def read_private_key_file(path: str) -> bytes:

@@ -21,7 +21,7 @@ def query() -> None:
     """Read chain data from a node."""
 
 
-def _block_tag(value: str) -> str:
+def block_tag(value: str) -> str:
     if value in ("latest", "earliest", "pending", "safe", "finalized"):
         return value
     try:
@@ -40,7 +40,7 @@ def _block_tag(value: str) -> str:
 @json_option
 def balance(address: str, block: str, rpc_url: str, as_json: bool) -> None:
     """Balance of ADDRESS."""
-    tag = _block_tag(block)
+    tag = block_tag(block)
     wei = int(rpc_call(RpcClient(rpc_url), "eth_getBalance", address, tag), 16)
     if as_json:
         echo_json({"address": address, "block": tag, "balance": str(wei)})
@@ -55,7 +55,7 @@ def balance(address: str, block: str, rpc_url: str, as_json: bool) -> None:
 @json_option
 def block(number: str, full: bool, rpc_url: str, as_json: bool) -> None:
     """A block by NUMBER (default latest)."""
-    tag = _block_tag(number)
+    tag = block_tag(number)
     result = rpc_call(RpcClient(rpc_url), "eth_getBlockByNumber", tag, full)
     if result is None:
         raise click.ClickException(f"no block {number} yet")
@@ -140,7 +140,7 @@ def _supply_json(result: dict[str, Any]) -> dict[str, Any]:
 @rpc_option
 @json_option
 def supply(rpc_url: str, as_json: bool) -> None:
-    """Total supply, burned fees, reward pool and bonded stake."""
+    """Total supply, burned fees, reward pool, bonded and unbonding stake."""
     result = _supply_json(rpc_call(RpcClient(rpc_url), "plume_supply"))
     if as_json:
         echo_json(result)
@@ -150,7 +150,8 @@ def supply(rpc_url: str, as_json: bool) -> None:
         f"  total supply  {format_plume(int(result['totalSupply']))}\n"
         f"  total burned  {format_plume(int(result['totalBurned']))}\n"
         f"  reward pool   {format_plume(int(result['rewardPool']))}\n"
-        f"  bonded        {format_plume(int(result['bonded']))}"
+        f"  bonded        {format_plume(int(result['bonded']))}\n"
+        f"  unbonding     {format_plume(int(result['unbonding']))}"
     )
 
 

@@ -3,13 +3,16 @@
 The key never leaves this process: it is unlocked from the home's keystore
 (or read from a private-key file), the transaction is signed with eth-account,
 and only the signed bytes go to the node. Nonce and fees come from the node
-unless given; the command then waits for the receipt.
+unless given; the command then waits for the receipt. `submit` and `report`
+are the flow every signing command shares (`tx staking` too).
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 from eth_account import Account
@@ -38,7 +41,7 @@ def tx() -> None:
     """Sign and submit transactions."""
 
 
-def _signer(from_key: str | None, home: str | None, private_key_file: str | None, password_file: str | None) -> LocalAccount:
+def signer(from_key: str | None, home: str | None, private_key_file: str | None, password_file: str | None) -> LocalAccount:
     if private_key_file and from_key:
         raise click.UsageError("give either --from (a keystore key) or --private-key-file, not both")
     if private_key_file:
@@ -90,13 +93,39 @@ def send(
         data = bytes.fromhex(data_hex[2:] if data_hex.lower().startswith("0x") else data_hex)
     except ValueError:
         raise click.BadParameter(f"{data_hex!r} is not hex data", param_hint="--data") from None
-    account = _signer(from_key, home, private_key_file, password_file)
+    account = signer(from_key, home, private_key_file, password_file)
     client = RpcClient(rpc_url)
-    chain_id = int(rpc_call(client, "eth_chainId"), 16)
+    fees = Fees(max_fee, priority_fee, nonce)
+    sent = submit(client, account, to_checksum_address(to), value, data, gas_limit, fees, None if no_wait else timeout)
+    report(sent.summary, as_json)
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A submitted transaction: what to print, and its receipt's logs (empty if not waited for)."""
+
+    summary: dict[str, Any]
+    logs: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Fees:
+    """What the user fixed of a transaction's fees and nonce (None: ask the node)."""
+
+    max_fee: int | None = None
+    priority_fee: int | None = None
+    nonce: int | None = None
+
+
+def _fill_fees(client: RpcClient, sender: str, fees: Fees) -> tuple[int, int, int]:
+    """(nonce, max fee, tip) with the node's values where the user gave none."""
+    nonce = fees.nonce
     if nonce is None:
-        nonce = int(rpc_call(client, "eth_getTransactionCount", account.address, "pending"), 16)
+        nonce = int(rpc_call(client, "eth_getTransactionCount", sender, "pending"), 16)
+    priority_fee = fees.priority_fee
     if priority_fee is None:
         priority_fee = int(rpc_call(client, "eth_maxPriorityFeePerGas"), 16)
+    max_fee = fees.max_fee
     if max_fee is None:
         # The last entry of feeHistory is the next block's base fee; twice it
         # survives six full blocks of base-fee increases.
@@ -104,64 +133,93 @@ def send(
         max_fee = 2 * int(history["baseFeePerGas"][-1], 16) + priority_fee
     if priority_fee > max_fee:
         raise click.UsageError(f"--priority-fee {priority_fee} is above --max-fee {max_fee}")
+    return nonce, max_fee, priority_fee
+
+
+def submit(
+    client: RpcClient,
+    account: LocalAccount,
+    to: str,
+    value: int,
+    data: bytes,
+    gas_limit: int | None,
+    fees: Fees,
+    timeout: float | None,
+) -> Sent:
+    """Sign and send one EIP-1559 transaction; wait for its receipt unless ``timeout`` is None.
+
+    The summary holds the receipt's block, status and gas when it was waited for.
+    """
+    chain_id = int(rpc_call(client, "eth_chainId"), 16)
+    nonce, max_fee, priority_fee = _fill_fees(client, account.address, fees)
     fields = {
         "type": 2,
         "chainId": chain_id,
         "nonce": nonce,
-        "to": to_checksum_address(to),
+        "to": to,
         "value": value,
         "data": data,
         "maxFeePerGas": max_fee,
         "maxPriorityFeePerGas": priority_fee,
     }
     if gas_limit is None:
-        estimate = {"from": account.address, "to": fields["to"], "value": hex(value), "input": "0x" + data.hex()}
+        estimate = {"from": account.address, "to": to, "value": hex(value), "input": "0x" + data.hex()}
         gas_limit = int(rpc_call(client, "eth_estimateGas", estimate, "latest"), 16)
     fields["gas"] = gas_limit
     signed = account.sign_transaction(fields)
     tx_hash = rpc_call(client, "eth_sendRawTransaction", "0x" + bytes(signed.raw_transaction).hex())
-    summary = {
+    summary: dict[str, Any] = {
         "hash": tx_hash,
         "from": account.address,
-        "to": fields["to"],
+        "to": to,
         "value": str(value),
         "nonce": nonce,
         "gasLimit": gas_limit,
         "maxFeePerGas": str(max_fee),
         "maxPriorityFeePerGas": str(priority_fee),
     }
-    if no_wait:
+    if timeout is None:
+        return Sent(summary)
+    receipt = _wait_for_receipt(client, tx_hash, timeout)
+    return Sent({**summary, **_receipt_fields(receipt)}, tuple(receipt["logs"]))
+
+
+def _receipt_fields(receipt: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "blockNumber": to_int(receipt["blockNumber"]),
+        "blockHash": receipt["blockHash"],
+        "status": "success" if receipt["status"] == "0x1" else "failed",
+        "gasUsed": to_int(receipt["gasUsed"]),
+        "effectiveGasPrice": str(to_int(receipt["effectiveGasPrice"])),
+    }
+
+
+def report(summary: dict[str, Any], as_json: bool, extra_lines: tuple[str, ...] = ()) -> None:
+    """Print a transaction summary; a failed transaction then ends the command with exit code 1."""
+    tx_hash = summary["hash"]
+    if "status" not in summary:  # not waited for
         if as_json:
             echo_json(summary)
         else:
             click.echo(f"submitted {tx_hash}\n  (check with `plume-node query receipt {tx_hash}`)")
         return
-    receipt = _wait_for_receipt(client, tx_hash, timeout)
-    status_ok = receipt["status"] == "0x1"
-    summary.update(
-        {
-            "blockNumber": to_int(receipt["blockNumber"]),
-            "blockHash": receipt["blockHash"],
-            "status": "success" if status_ok else "failed",
-            "gasUsed": to_int(receipt["gasUsed"]),
-            "effectiveGasPrice": str(to_int(receipt["effectiveGasPrice"])),
-        }
-    )
     if as_json:
         echo_json(summary)
     else:
         fee = summary["gasUsed"] * int(summary["effectiveGasPrice"])
-        click.echo(
-            f"transaction {tx_hash}\n"
-            f"  from      {account.address}\n"
-            f"  to        {fields['to']}\n"
-            f"  value     {format_plume(value)}\n"
-            f"  block     {summary['blockNumber']}\n"
-            f"  status    {summary['status']}\n"
+        lines = [
+            f"transaction {tx_hash}",
+            f"  from      {summary['from']}",
+            f"  to        {summary['to']}",
+            f"  value     {format_plume(int(summary['value']))}",
+            f"  block     {summary['blockNumber']}",
+            f"  status    {summary['status']}",
             f"  gas used  {summary['gasUsed']} at {format_gwei(int(summary['effectiveGasPrice']))} "
-            f"(fee {format_plume(fee)})"
-        )
-    if not status_ok:
+            f"(fee {format_plume(fee)})",
+            *extra_lines,
+        ]
+        click.echo("\n".join(lines))
+    if summary["status"] != "success":
         raise click.ClickException(f"transaction {tx_hash} failed (reverted) in block {summary['blockNumber']}")
 
 

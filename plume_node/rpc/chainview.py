@@ -18,6 +18,7 @@ from eth.exceptions import PyEVMError
 from eth_utils import ValidationError
 
 from execution.errors import ExecutionError, NotFound
+from staking import views as staking_views
 
 from plume_node.rpc.errors import ServerError, execution_error
 from plume_node.rpc.params import BlockRef
@@ -49,6 +50,15 @@ class AccountReader:
 
     def get_storage(self, address: bytes, slot: int) -> int:
         return self.view.storage(address, slot)
+
+
+@dataclass(frozen=True)
+class BlockState:
+    """The state after one block, with that block's number and time (staking views need "now")."""
+
+    state: AccountReader
+    number: int
+    timestamp: int
 
 
 # What a call or estimate may raise for a client's bad or too-costly request
@@ -129,6 +139,13 @@ class ChainView:
             raise ServerError(f"header not found: block {number} is beyond the head ({self.head_number()})")
         return AccountReader(self.chain.state_at(number))
 
+    def block_state_at(self, ref: BlockRef) -> BlockState:
+        number = self._existing(ref)
+        header = self.header_by_number(number)
+        if header is None:
+            raise ServerError(f"header not found: block {number}")
+        return BlockState(AccountReader(self.chain.state_at(number)), number, header.timestamp)
+
     def latest_state(self) -> AccountReader:
         return AccountReader(self.chain.state_at(None))
 
@@ -142,6 +159,8 @@ class ChainView:
             "total_supply": view.total_supply(),
             "total_burned": view.total_burned(),
             "reward_pool": view.reward_pool_balance(),
+            "bonded": staking_views.total_bonded(AccountReader(view)),
+            "unbonding": staking_views.total_unbonding(AccountReader(view)),
         }
 
     # -- execution without a transaction

@@ -7,10 +7,18 @@ from plume_node.rpc.dispatch import MethodTable
 
 def build_method_table() -> MethodTable:
     """A fresh table per server: the filter methods keep per-server state."""
-    from plume_node.rpc import methods_eth, methods_fees, methods_filters, methods_logs, methods_net, methods_plume
+    from plume_node.rpc import (
+        methods_eth,
+        methods_fees,
+        methods_filters,
+        methods_logs,
+        methods_net,
+        methods_plume,
+        methods_staking,
+    )
 
     table = MethodTable()
-    for module in (methods_net, methods_eth, methods_fees, methods_logs, methods_plume):
+    for module in (methods_net, methods_eth, methods_fees, methods_logs, methods_plume, methods_staking):
         table.merge(module.table)
     table.merge(methods_filters.make_table(methods_filters.FilterRegistry()))
     return table

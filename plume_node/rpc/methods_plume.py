@@ -69,8 +69,9 @@ def plume_supply(backend: Any, ref: p.BlockRef) -> dict[str, Any]:
         "totalSupply": q(supply["total_supply"]),
         "totalBurned": q(supply["total_burned"]),
         "rewardPool": q(supply["reward_pool"]),
-        # Staking (delegations) does not exist yet: nothing is bonded.
-        "bonded": q(supply.get("bonded", 0)),
+        # The staking contract's totalBonded() and totalUnbonding()
+        "bonded": q(supply["bonded"]),
+        "unbonding": q(supply["unbonding"]),
     }
 
 

@@ -18,6 +18,7 @@ async def test_supply_burn_grows_by_half_the_base_fee_of_each_tx(client, backend
         "totalBurned": "0x0",
         "rewardPool": "0x0",
         "bonded": "0x0",
+        "unbonding": "0x0",
     }
     await client.call("eth_sendRawTransaction", "0x" + sign_transfer(ALICE, BOB.address, 1, 0).hex())
     await client.call("eth_sendRawTransaction", "0x" + sign_transfer(CAROL, BOB.address, 1, 0).hex())

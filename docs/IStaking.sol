@@ -11,6 +11,13 @@ pragma solidity ^0.8.28;
 ///      methods refuse a static call and a DELEGATECALL/CALLCODE. See
 ///      docs/staking.md for every rule, the gas table and the storage layout.
 interface IStaking {
+    /// @notice Rewards of a delegation were paid to the delegator (by a claim, or
+    ///         because the delegation changed).
+    event RewardsClaimed(address indexed delegator, address indexed validator, uint256 amount);
+    /// @notice Rewards of a delegation were added to it.
+    event RewardsRestaked(address indexed delegator, address indexed validator, uint256 amount);
+    /// @notice A validator's operator withdrew its accumulated commission.
+    event CommissionWithdrawn(address indexed validator, uint256 amount);
     /// @notice A validator was registered; `selfDelegation` is the value sent.
     event ValidatorCreated(
         address indexed operator,
@@ -169,6 +176,25 @@ interface IStaking {
             uint256 minSelfDelegation,
             uint256 maxEntries,
             uint256 powerReduction,
-            uint256 maxValidatorShareBps
+            uint256 maxValidatorShareBps,
+            uint256 blockReward
         );
+
+    /// @notice Pay the caller's pending rewards from `validator` to its balance.
+    /// @return amount The wei paid; 0 (and nothing changes) if none are pending.
+    function claimRewards(address validator) external returns (uint256 amount);
+
+    /// @notice Add the caller's pending rewards from `validator` to its delegation there.
+    /// @return amount The wei restaked.
+    function restakeRewards(address validator) external returns (uint256 amount);
+
+    /// @notice Pay the caller's validator's accumulated commission to the caller.
+    /// @return amount The wei paid.
+    function withdrawCommission() external returns (uint256 amount);
+
+    /// @notice Rewards the delegation of `delegator` to `validator` has earned and not been paid.
+    function pendingRewards(address delegator, address validator) external view returns (uint256);
+
+    /// @notice Commission `validator` has accumulated and not withdrawn.
+    function pendingCommission(address validator) external view returns (uint256);
 }

@@ -63,6 +63,9 @@ class StateView:
     def total_supply(self) -> int:
         return fees.total_supply(self._adb)
 
+    def total_issued(self) -> int:
+        return fees.total_issued(self._adb)
+
     def reward_pool_balance(self) -> int:
         return fees.reward_pool_balance(self._adb)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from functools import partial
 from enum import Enum
 
 import msgpack
@@ -38,7 +39,7 @@ from plume_node.genesis import GenesisDoc
 from plume_node.storage import PREFIX_CERT, PREFIX_NODE, LevelDB, PrefixedDB
 from staking import views as staking_views
 from staking.active_set import ActiveValidator
-from staking.end_of_block import ConsensusFacts, Misbehaviour
+from staking.end_of_block import CommitSigner, ConsensusFacts, Misbehaviour
 
 log = logging.getLogger("plume.app")
 
@@ -61,17 +62,22 @@ def set_changes(current: ValidatorSet, chosen: tuple[ActiveValidator, ...]) -> l
     return removed + changed
 
 
-def consensus_facts(sidecar: Sidecar) -> ConsensusFacts:
-    """A sidecar's consensus content as the plain values the end-of-block hooks read.
+def consensus_facts(sidecar: Sidecar, validator_set_of: Callable[[int], ValidatorSet]) -> ConsensusFacts:
+    """A sidecar's consensus content as the plain values the end-of-block hooks read:
+    each signer of ``last_commit`` with its key and power in the set that decided
+    the certified height (``validator_set_of(height)``), and the evidence.
 
     Execution calls this on every block it builds or validates (so also when
     syncing). Decoding only: ``validate_block`` verifies the certificate and
     the evidence before execution runs; a sidecar that does not decode makes
     the block invalid (``ConsensusError`` out of execution).
     """
-    signers: tuple[bytes, ...] = ()
+    signers: tuple[CommitSigner, ...] = ()
     if sidecar.last_commit:  # empty only at height 1
-        signers = CommitCertificate.decode(sidecar.last_commit).signers()
+        cert = CommitCertificate.decode(sidecar.last_commit)
+        vset = validator_set_of(cert.height)
+        known = (vset.get(address) for address in cert.signers())
+        signers = tuple(CommitSigner(v.address, v.pub_key, v.power) for v in known if v is not None)
     evidence = tuple(
         Misbehaviour(validator=ev.validator, height=ev.height)
         for ev in map(DuplicateVoteEvidence.decode, sidecar.evidence)
@@ -109,7 +115,9 @@ class Application:
         self.mempool = mempool
         self.fee_address = fee_address
         self.clock = clock
-        self.chain = PlumeChain(db, genesis.execution_state(), read_sidecar=consensus_facts)
+        self.chain = PlumeChain(
+            db, genesis.execution_state(), read_sidecar=partial(consensus_facts, validator_set_of=self.validator_set)
+        )
         self._certs = db.prefixed(PREFIX_CERT)
         self._node = db.prefixed(PREFIX_NODE)
         self._pending_evidence: dict[bytes, DuplicateVoteEvidence] = {}

@@ -49,7 +49,7 @@ class Method:
 
 
 VALIDATOR_VIEW = ("bytes32", "string", "uint256", "uint256", "uint16", "bool", "uint8")
-PARAMS_VIEW = ("uint256",) * 7
+PARAMS_VIEW = ("uint256",) * 8
 
 _METHODS = (
     Method("createValidator", ("bytes32", "string", "uint16", "uint16", "uint16"), (), 50_000, True, True),
@@ -77,6 +77,11 @@ _METHODS = (
     Method("totalBonded", (), ("uint256",), 1_000),
     Method("totalUnbonding", (), ("uint256",), 1_000),
     Method("params", (), PARAMS_VIEW, 1_000),
+    Method("claimRewards", ("address",), ("uint256",), 20_000, True),
+    Method("restakeRewards", ("address",), ("uint256",), 30_000, True),
+    Method("withdrawCommission", (), ("uint256",), 20_000, True),
+    Method("pendingRewards", ("address", "address"), ("uint256",), 2_000),
+    Method("pendingCommission", ("address",), ("uint256",), 2_000),
 )
 
 METHODS: dict[bytes, Method] = {m.selector: m for m in _METHODS}
@@ -109,9 +114,13 @@ DELEGATED = Event("Delegated", ("address", "address"), ("uint256", "uint256"))
 UNDELEGATED = Event("Undelegated", ("address", "address"), ("uint256", "uint256", "uint256"))
 REDELEGATED = Event("Redelegated", ("address", "address", "address"), ("uint256", "uint256"))
 UNBONDING_CANCELLED = Event("UnbondingCancelled", ("address", "address"), ("uint256", "uint256"))
+REWARDS_CLAIMED = Event("RewardsClaimed", ("address", "address"), ("uint256",))
+REWARDS_RESTAKED = Event("RewardsRestaked", ("address", "address"), ("uint256",))
+COMMISSION_WITHDRAWN = Event("CommissionWithdrawn", ("address",), ("uint256",))
 EVENTS = (
     VALIDATOR_CREATED, VALIDATOR_EDITED, VALIDATOR_JAILED, VALIDATOR_UNJAILED,
     DELEGATED, UNDELEGATED, REDELEGATED, UNBONDING_CANCELLED,
+    REWARDS_CLAIMED, REWARDS_RESTAKED, COMMISSION_WITHDRAWN,
 )
 
 

@@ -14,13 +14,15 @@ raise only on a bug: an exception makes a validated block invalid.
 Order (see docs/execution.md):
 
 1. ``process_fee_split``: the 50/50 base-fee split (``staking/fees.py``).
-2. ``process_unbonding_queue``: pay matured undelegations (``staking/queues.py``).
-3. ``process_redelegation_queue``: forget matured redelegations.
-4. ``process_validator_set_update``: at an epoch end, choose the next active
+2. ``process_rewards``: issue ``block_reward`` into the reward pool and split
+   the pool among the signers of ``last_commit`` (``staking/rewards.py``).
+3. ``process_unbonding_queue``: pay matured undelegations (``staking/queues.py``).
+4. ``process_redelegation_queue``: forget matured redelegations.
+5. ``process_validator_set_update``: at an epoch end, choose the next active
    set (``staking/active_set.py``).
 
-Rewards and slashing (a later issue) go between the fee split and the queues,
-so a slash reaches entries before they mature.
+Slashing (a later issue) goes between rewards and the queues, so a slash
+reaches entries before they mature.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from staking import queues
+from staking import fees, queues, rewards
 from staking.active_set import update_active_set
 from staking.addresses import STAKING_ADDRESS
 from staking.fees import apply_fee_split
@@ -45,10 +47,19 @@ class Misbehaviour:
 
 
 @dataclass(frozen=True)
+class CommitSigner:
+    """A validator whose precommit is in a block's ``last_commit``, as the parent's set knew it."""
+
+    address: bytes  # consensus address
+    pub_key: bytes  # its Ed25519 consensus key (the staking contract's key for it)
+    power: int  # its voting power in the set that decided the parent
+
+
+@dataclass(frozen=True)
 class ConsensusFacts:
     """What a block's sidecar says about consensus, decoded by the node into plain values."""
 
-    last_commit_signers: tuple[bytes, ...] = ()  # validators whose precommits certify the parent
+    last_commit_signers: tuple[CommitSigner, ...] = ()  # whose precommits certify the parent, by address
     evidence: tuple[Misbehaviour, ...] = ()
 
 
@@ -65,7 +76,7 @@ class BlockContext:
     coinbase: bytes  # the proposer's fee address
     base_fee_per_gas: int
     gas_used: int  # by all of the block's transactions
-    last_commit_signers: tuple[bytes, ...]  # addresses, sorted, as in the parent's certificate
+    last_commit_signers: tuple[CommitSigner, ...]  # sorted by address, as in the parent's certificate
     evidence: tuple[Misbehaviour, ...]  # in the sidecar's order
 
 
@@ -75,6 +86,18 @@ EndOfBlockHook = Callable[[Any, BlockContext], None]
 def process_fee_split(state: Any, ctx: BlockContext) -> None:
     """Half of ``base_fee_per_gas * gas_used`` to the reward pool, the rest burned."""
     apply_fee_split(state, ctx.base_fee_per_gas, ctx.gas_used)
+
+
+def process_rewards(state: Any, ctx: BlockContext) -> None:
+    """Issue the block reward into the pool, then split the pool among the parent's signers by power."""
+    store = Store(state, STAKING_ADDRESS)
+    fees.issue(state, store.get("param.block_reward"))
+    signers = []
+    for signer in ctx.last_commit_signers:
+        operator = store.get_address("consensus_key.operator", signer.pub_key)
+        if operator != bytes(20):
+            signers.append((operator, signer.power))
+    rewards.allocate_block_rewards(state, store, signers)
 
 
 def process_unbonding_queue(state: Any, ctx: BlockContext) -> None:
@@ -98,6 +121,7 @@ def process_validator_set_update(state: Any, ctx: BlockContext) -> None:
 
 END_OF_BLOCK_HOOKS: tuple[EndOfBlockHook, ...] = (
     process_fee_split,
+    process_rewards,
     process_unbonding_queue,
     process_redelegation_queue,
     process_validator_set_update,

@@ -85,6 +85,15 @@ def apply_fee_split(state: Any, base_fee_per_gas: int, gas_used: int) -> FeeSpli
     return split
 
 
+def issue(state: Any, amount: int) -> None:
+    """Mint ``amount`` wei into the reward pool (staking issuance) and count it in the supply."""
+    if amount <= 0:
+        return
+    state.delta_balance(REWARD_POOL_ADDRESS, amount)
+    state.set_storage(REWARD_POOL_ADDRESS, SLOT_TOTAL_ISSUED, state.get_storage(REWARD_POOL_ADDRESS, SLOT_TOTAL_ISSUED) + amount)
+    state.set_storage(REWARD_POOL_ADDRESS, SLOT_TOTAL_SUPPLY, state.get_storage(REWARD_POOL_ADDRESS, SLOT_TOTAL_SUPPLY) + amount)
+
+
 def total_burned(state: Any) -> int:
     return int(state.get_storage(REWARD_POOL_ADDRESS, SLOT_TOTAL_BURNED))
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from staking import active_set, validators
+from staking import active_set, rewards, validators
 from staking.addresses import STAKING_ADDRESS, SYSTEM_CONTRACT_CODE
 from staking.delegation import add_delegation
 from staking.errors import StakingRevert
@@ -60,3 +60,4 @@ def _bond_genesis_validator(store: Store, params: StakingParams, v: GenesisValid
     except StakingRevert as exc:
         raise ParamError(f"genesis validator {v.moniker or v.operator.hex()}: {exc.reason}") from None
     add_delegation(store, v.operator, v.operator, v.tokens)
+    rewards.restart(store, v.operator, v.operator)

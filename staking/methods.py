@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from staking import abi, queues, validators
+from staking import abi, queues, rewards, validators
 from staking.active_set import read_active_set
 from staking.delegation import (
     add_delegation,
@@ -35,6 +35,7 @@ def create_validator(call: Any, pubkey: bytes, moniker: str, rate: int, max_rate
     validators.register(store, call.sender, pubkey, moniker, Commission(rate, max_rate, max_change), call.now)
     check_share_cap(store, call.sender, call.value, call.value)
     add_delegation(store, call.sender, call.sender, call.value)
+    rewards.restart(store, call.sender, call.sender)
     call.emit(abi.VALIDATOR_CREATED, (call.sender,), (pubkey, moniker, call.value, rate, max_rate, max_change))
     return ()
 
@@ -59,10 +60,21 @@ def unjail(call: Any) -> tuple:
     return ()
 
 
+def _settle(call: Any, validator: bytes) -> int:
+    """Before the caller's delegation to ``validator`` changes: its rewards so far are paid."""
+    earned = rewards.settle(call.store, call.sender, validator)
+    if earned:
+        rewards.pay(call.state, call.sender, earned)
+        call.emit(abi.REWARDS_CLAIMED, (call.sender, validator), (earned,))
+    return earned
+
+
 def delegate(call: Any, validator: bytes) -> tuple:
     require_validator(call.store, validator)
     check_share_cap(call.store, validator, call.value, call.value)
+    _settle(call, validator)
     shares = add_delegation(call.store, call.sender, validator, call.value)
+    rewards.restart(call.store, call.sender, validator)
     call.emit(abi.DELEGATED, (call.sender, validator), (call.value, shares))
     return ()
 
@@ -74,7 +86,9 @@ def _after_self_undelegation(call: Any, validator: bytes) -> None:
 
 def undelegate(call: Any, validator: bytes, amount: int) -> tuple:
     require_validator(call.store, validator)
+    _settle(call, validator)
     taken = remove_delegation(call.store, call.sender, validator, amount)
+    rewards.restart(call.store, call.sender, validator)
     _after_self_undelegation(call, validator)
     time = queues.add_unbonding(call.store, call.sender, validator, taken, call.height, call.now)
     call.emit(abi.UNDELEGATED, (call.sender, validator), (taken, call.height, time))
@@ -88,10 +102,14 @@ def redelegate(call: Any, src: bytes, dst: bytes, amount: int) -> tuple:
     require_validator(store, src)
     require_validator(store, dst)
     queues.check_redelegation(store, call.sender, src, dst)
+    _settle(call, src)
+    _settle(call, dst)
     taken = remove_delegation(store, call.sender, src, amount)
     _after_self_undelegation(call, src)
     check_share_cap(store, dst, taken, 0)
     add_delegation(store, call.sender, dst, taken)
+    rewards.restart(store, call.sender, src)
+    rewards.restart(store, call.sender, dst)
     time = queues.add_redelegation(store, call.sender, src, dst, taken, call.height, call.now)
     call.emit(abi.REDELEGATED, (call.sender, src, dst), (taken, time))
     return (time,)
@@ -102,9 +120,43 @@ def cancel_unbonding(call: Any, validator: bytes, height: int, amount: int) -> t
     require_validator(store, validator)
     queues.take_from_unbonding(store, call.sender, validator, height, amount)
     check_share_cap(store, validator, amount, amount)
+    _settle(call, validator)
     add_delegation(store, call.sender, validator, amount)
+    rewards.restart(store, call.sender, validator)
     call.emit(abi.UNBONDING_CANCELLED, (call.sender, validator), (height, amount))
     return ()
+
+
+def claim_rewards(call: Any, validator: bytes) -> tuple:
+    """Pay the caller's pending rewards from ``validator``; 0, changing nothing, if there are none."""
+    if rewards.pending(call.store, call.sender, validator) == 0:
+        return (0,)
+    earned = _settle(call, validator)
+    rewards.restart(call.store, call.sender, validator)
+    return (earned,)
+
+
+def restake_rewards(call: Any, validator: bytes) -> tuple:
+    """Add the caller's pending rewards from ``validator`` to its delegation there."""
+    store = call.store
+    earned = rewards.pending(store, call.sender, validator)
+    if earned == 0:
+        return (0,)
+    check_share_cap(store, validator, earned, earned)
+    earned = rewards.settle(store, call.sender, validator)
+    add_delegation(store, call.sender, validator, earned)  # the wei stay in the contract: now bonded
+    rewards.restart(store, call.sender, validator)
+    call.emit(abi.REWARDS_RESTAKED, (call.sender, validator), (earned,))
+    return (earned,)
+
+
+def withdraw_commission(call: Any) -> tuple:
+    require_validator(call.store, call.sender)
+    amount = rewards.take_commission(call.store, call.sender)
+    if amount:
+        rewards.pay(call.state, call.sender, amount)
+        call.emit(abi.COMMISSION_WITHDRAWN, (call.sender,), (amount,))
+    return (amount,)
 
 
 # -- views ------------------------------------------------------------------------
@@ -200,6 +252,14 @@ def params_view(call: Any) -> tuple:
 
 PARAM_ORDER = tuple(StakingParams.__dataclass_fields__)  # params() returns them in this order
 
+
+def pending_rewards(call: Any, delegator: bytes, validator: bytes) -> tuple:
+    return (rewards.pending(call.store, delegator, validator),)
+
+
+def pending_commission(call: Any, validator: bytes) -> tuple:
+    return (call.store.get("rewards.commission", validator),)
+
 HANDLERS: dict[str, Callable[..., tuple]] = {
     "createValidator": create_validator,
     "editValidator": edit_validator,
@@ -221,5 +281,10 @@ HANDLERS: dict[str, Callable[..., tuple]] = {
     "totalBonded": total_bonded,
     "totalUnbonding": total_unbonding,
     "params": params_view,
+    "claimRewards": claim_rewards,
+    "restakeRewards": restake_rewards,
+    "withdrawCommission": withdraw_commission,
+    "pendingRewards": pending_rewards,
+    "pendingCommission": pending_commission,
 }
 assert set(HANDLERS) == {m.name for m in abi.METHODS.values()}, "every ABI method needs a handler"

@@ -37,6 +37,7 @@ class StakingParams:
     max_entries: int = 7  # pending unbonding (or redelegation) entries per delegator and validator
     power_reduction: int = PLUME  # wei of stake per unit of voting power
     max_validator_share_bps: int = 3_333  # no delegation may take a validator above this share of all stake
+    block_reward: int = PLUME  # wei issued per block into the reward pool, shared among the signers
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -50,6 +51,7 @@ class StakingParams:
         _check_range("max_entries", self.max_entries, 1, MAX_ENTRIES_BOUND)
         _check_range("power_reduction", self.power_reduction, 1, 2**128)
         _check_range("max_validator_share_bps", self.max_validator_share_bps, 1, BPS)
+        _check_range("block_reward", self.block_reward, 0, 10**30)
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any]) -> "StakingParams":

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from staking import queues, validators
+from staking import queues, rewards, validators
 from staking.active_set import ActiveValidator, read_active_set
 from staking.addresses import STAKING_ADDRESS
 from staking.delegation import delegations_of, token_value
@@ -135,3 +135,16 @@ def total_bonded(state: Any) -> int:
 
 def total_unbonding(state: Any) -> int:
     return _store(state).get("total_unbonding")
+
+
+def outstanding_rewards(state: Any) -> int:
+    """Wei the contract holds for rewards and commission allocated and not yet paid."""
+    return _store(state).get("rewards.outstanding")
+
+
+def pending_rewards(state: Any, delegator: bytes, validator_operator: bytes) -> int:
+    return rewards.pending(_store(state), delegator, validator_operator)
+
+
+def pending_commission(state: Any, validator_operator: bytes) -> int:
+    return _store(state).get("rewards.commission", validator_operator)

@@ -140,7 +140,7 @@ def _supply_json(result: dict[str, Any]) -> dict[str, Any]:
 @rpc_option
 @json_option
 def supply(rpc_url: str, as_json: bool) -> None:
-    """Total supply, burned fees, reward pool, bonded and unbonding stake."""
+    """Total supply, issued and burned, reward pool, rewards owed, bonded and unbonding stake."""
     result = _supply_json(rpc_call(RpcClient(rpc_url), "plume_supply"))
     if as_json:
         echo_json(result)
@@ -148,8 +148,10 @@ def supply(rpc_url: str, as_json: bool) -> None:
     click.echo(
         f"at block {result['blockNumber']}\n"
         f"  total supply  {format_plume(int(result['totalSupply']))}\n"
+        f"  total issued  {format_plume(int(result['totalIssued']))}\n"
         f"  total burned  {format_plume(int(result['totalBurned']))}\n"
         f"  reward pool   {format_plume(int(result['rewardPool']))}\n"
+        f"  rewards owed  {format_plume(int(result['rewardsOutstanding']))}\n"
         f"  bonded        {format_plume(int(result['bonded']))}\n"
         f"  unbonding     {format_plume(int(result['unbonding']))}"
     )

@@ -161,6 +161,8 @@ class ChainView:
             "reward_pool": view.reward_pool_balance(),
             "bonded": staking_views.total_bonded(AccountReader(view)),
             "unbonding": staking_views.total_unbonding(AccountReader(view)),
+            "total_issued": view.total_issued(),
+            "rewards_outstanding": staking_views.outstanding_rewards(AccountReader(view)),
         }
 
     # -- execution without a transaction

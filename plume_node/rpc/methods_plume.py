@@ -72,6 +72,10 @@ def plume_supply(backend: Any, ref: p.BlockRef) -> dict[str, Any]:
         # The staking contract's totalBonded() and totalUnbonding()
         "bonded": q(supply["bonded"]),
         "unbonding": q(supply["unbonding"]),
+        # issued by staking so far, and what the staking contract holds for
+        # rewards and commission allocated but not yet paid
+        "totalIssued": q(supply["total_issued"]),
+        "rewardsOutstanding": q(supply["rewards_outstanding"]),
     }
 
 

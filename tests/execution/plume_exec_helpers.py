@@ -13,6 +13,7 @@ from execution.genesis import GenesisAccount, GenesisState
 from execution.sidecar import Sidecar
 from execution.transactions import decode_transaction
 from plume_node.storage import open_database
+from staking.params import StakingParams
 
 CHAIN_ID = 4242
 GWEI = 10**9
@@ -34,7 +35,10 @@ def make_genesis(
     min_base_fee: int = GWEI,
     timestamp: int = 1_700_000_000,
     balance: int = 1000 * ETHER,
+    block_reward: int = 0,
 ) -> GenesisState:
+    """Six funded accounts and the odd-gas contract. No staking issuance by default
+    (``block_reward`` 0), so the fee tests see the fee split alone."""
     alloc = {a: GenesisAccount(balance=balance) for a in ADDRS}
     alloc[ODD_GAS_CONTRACT] = GenesisAccount(balance=0, code=ODD_GAS_CODE)
     return GenesisState(
@@ -44,6 +48,7 @@ def make_genesis(
         base_fee_per_gas=base_fee,
         min_base_fee_per_gas=min_base_fee,
         alloc=alloc,
+        staking=StakingParams(block_reward=block_reward),
     )
 
 

@@ -249,20 +249,23 @@ def test_too_many_transactions_rejected_before_execution() -> None:
 def test_hooks_read_the_consensus_facts_in_build_and_validate() -> None:
     """read_sidecar's plain values reach every hook, the same when building and validating:
     a hook writing from them agrees on the root only with a node that reads them alike."""
-    from staking.end_of_block import ConsensusFacts, Misbehaviour
+    from staking.end_of_block import CommitSigner, ConsensusFacts, Misbehaviour
+
+    def signer(tag: bytes) -> CommitSigner:
+        return CommitSigner(tag * 20, tag * 32, 1)
 
     def read(sc):
-        return ConsensusFacts((bytes([sc.round]) * 20,), (Misbehaviour(b"\x07" * 20, sc.round),))
+        return ConsensusFacts((signer(bytes([sc.round])),), (Misbehaviour(b"\x07" * 20, sc.round),))
 
     def signer_hook(state, ctx):
-        state.set_storage(SINK, 2, int.from_bytes(ctx.last_commit_signers[0], "big") + ctx.evidence[0].height)
+        state.set_storage(SINK, 2, int.from_bytes(ctx.last_commit_signers[0].address, "big") + ctx.evidence[0].height)
 
     g = make_genesis()
     hooks = END_OF_BLOCK_HOOKS + (signer_hook,)
     proposer = PlumeChain(AtomicDB(), g, end_block_hooks=hooks, read_sidecar=read)
     validator = PlumeChain(AtomicDB(), g, end_block_hooks=hooks, read_sidecar=read)
     other = PlumeChain(AtomicDB(), g, end_block_hooks=hooks,
-                       read_sidecar=lambda sc: ConsensusFacts((b"\x00" * 20,), (Misbehaviour(b"", 0),)))
+                       read_sidecar=lambda sc: ConsensusFacts((signer(b"\x00"),), (Misbehaviour(b"", 0),)))
     blk = proposer.build_block([transfer(0, 0)], timestamp=0, coinbase=COINBASE, sidecar=sidecar(round=3)).block
     validator.validate_block(blk)
     validator.commit(blk)

@@ -11,11 +11,18 @@ from consensus.crypto import PrivateKey
 from consensus.errors import ConsensusError
 from consensus.messages import PRECOMMIT, CommitCertificate, DuplicateVoteEvidence, Vote
 from execution.sidecar import Sidecar
+from consensus.validators import Validator, ValidatorSet
 from plume_node.app import consensus_facts
-from staking.end_of_block import ConsensusFacts, Misbehaviour
+from staking.end_of_block import CommitSigner, ConsensusFacts, Misbehaviour
 
 CHAIN = "1337"
 KEYS = [PrivateKey.from_seed(hashlib.sha256(b"facts-key-%d" % i).digest()) for i in range(3)]
+VSET = ValidatorSet.new(Validator.from_pub_key(k.public_key.raw, 10 + i) for i, k in enumerate(KEYS))
+
+
+def set_of(height: int) -> ValidatorSet:
+    assert height == 4, "the facts read the set of the certified height"
+    return VSET
 
 
 def signed(k: PrivateKey, height: int, block_hash: bytes) -> Vote:
@@ -30,18 +37,20 @@ def certificate(height: int) -> CommitCertificate:
 
 
 def test_block_one_has_no_signers_and_no_evidence() -> None:
-    assert consensus_facts(Sidecar(round=0, last_commit=b"")) == ConsensusFacts((), ())
+    assert consensus_facts(Sidecar(round=0, last_commit=b""), set_of) == ConsensusFacts((), ())
 
 
 def test_signers_and_evidence_are_decoded() -> None:
     cert = certificate(4)
     a, b = signed(KEYS[1], 3, b"\x01" * 32), signed(KEYS[1], 3, b"\x02" * 32)
     evidence = DuplicateVoteEvidence.from_votes(a, b)
-    facts = consensus_facts(Sidecar(round=2, last_commit=cert.encode(), evidence=(evidence.encode(),)))
-    assert facts.last_commit_signers == tuple(sorted(k.address for k in KEYS))
+    facts = consensus_facts(Sidecar(round=2, last_commit=cert.encode(), evidence=(evidence.encode(),)), set_of)
+    assert facts.last_commit_signers == tuple(
+        CommitSigner(k.address, k.public_key.raw, 10 + i) for i, k in sorted(enumerate(KEYS), key=lambda e: e[1].address)
+    )
     assert facts.evidence == (Misbehaviour(validator=KEYS[1].address, height=3),)
 
 
 def test_an_undecodable_certificate_raises() -> None:
     with pytest.raises(ConsensusError):
-        consensus_facts(Sidecar(round=0, last_commit=b"\x93junk"))
+        consensus_facts(Sidecar(round=0, last_commit=b"\x93junk"), set_of)

@@ -88,7 +88,7 @@ async def test_end_of_block_hooks_see_the_parent_certificates_signers(node: Node
     assert seen[1].last_commit_signers == ()
     for h in (2, 3):
         header = node.chain.get_header(h)
-        assert seen[h].last_commit_signers == (node.validator_address,)
+        assert [s.address for s in seen[h].last_commit_signers] == [node.validator_address]
         assert seen[h].evidence == ()
         assert (seen[h].height, seen[h].timestamp, seen[h].coinbase) == (
             h, header.timestamp, header.coinbase)

@@ -22,6 +22,8 @@ from node_helpers import CHAIN_ID, PASSWORD, fast_config, make_home, running, wa
 from plume_node.keystore import Keystore
 from plume_node.node import Node
 from staking.fees import REWARD_POOL_ADDRESS
+from staking.params import StakingParams
+from staking.views import outstanding_rewards
 
 GWEI = 10**9
 BASE_FEE = 1_000_000_007  # odd, and the floor, so every block's base fee is this
@@ -98,14 +100,17 @@ def check_block_accounting(node: Node, number: int, *, sender: bytes, to: bytes,
 
     total = base_fee * gas_used
     burned = after.total_burned() - before.total_burned()
+    issued = after.total_issued() - before.total_issued()
     pooled = after.reward_pool_balance() - before.reward_pool_balance()
-    # odd-wei rule: the pool gets the floor of half, the odd wei (if any) burns
-    assert pooled == total // 2
+    allocated = outstanding_rewards(after.accounts) - outstanding_rewards(before.accounts)
+    # odd-wei rule: the pool gets the floor of half, the odd wei (if any) burns;
+    # then the block reward is issued into it and the pool is shared out to the signers
     assert burned == total - total // 2
-    assert burned + pooled == total
+    assert pooled + allocated == total // 2 + issued
+    assert issued == StakingParams().block_reward
     assert after.balance(REWARD_POOL_ADDRESS) == after.reward_pool_balance()
-    # supply falls by exactly what burned
-    assert before.total_supply() - after.total_supply() == burned
+    # supply moves by exactly what was issued and burned
+    assert after.total_supply() - before.total_supply() == issued - burned
 
 
 async def test_transfer_is_included_and_fees_split(tmp_path) -> None:

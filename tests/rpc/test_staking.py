@@ -70,6 +70,7 @@ async def test_staking_params_are_the_genesis_ones(client, backend):
         "maxEntries": hex(defaults.max_entries),
         "powerReduction": hex(defaults.power_reduction),
         "maxValidatorShareBps": hex(defaults.max_validator_share_bps),
+        "blockReward": hex(defaults.block_reward),
     }
     assert await client.call("plume_stakingParams", "earliest") == result
     error = await client.error("plume_stakingParams", "0x5")

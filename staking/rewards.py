@@ -1,0 +1,138 @@
+"""Rewards: each block's income split among the validators that signed, commission first,
+the rest to delegators through F1 cumulative reward ratios (Cosmos x/distribution).
+
+Per block (``allocate_block_rewards``, the ``process_rewards`` hook): the
+reward pool's balance (the unburned half of base fees, plus ``block_reward``
+wei issued for the block) is split among the validators whose precommits
+are in the block's ``last_commit``, in proportion to their voting power;
+the division's remainder stays in the pool for the next block. Of a
+validator's part, ``commission_bps`` goes to its commission; the rest
+accrues to its delegators in the validator's ``current`` period.
+
+F1: a validator's rewards are kept per *period*. A period ends whenever one
+of its delegations changes; its ``current`` rewards then become part of a
+cumulative ratio, ``ratio[p] = ratio[p-1] + current * PRECISION // tokens``
+(reward per token of stake, scaled). A delegation remembers the period it
+started after (``start``) and its stake in wei then (``stake``); what it
+earned is ``stake * (ratio[end] - ratio[start]) // PRECISION``. So a block
+costs work per signing validator, never per delegator, and a delegator's
+rewards are settled only when it acts: every change of a delegation pays its
+rewards first (to the delegator's balance) and starts it again.
+
+Rounding only ever leaves wei in the contract (counted in ``outstanding``),
+never pays more than was allocated.
+
+Slots: per validator ``rewards.period`` (0 read as 1), ``rewards.ratio``
+(per period), ``rewards.current``, ``rewards.commission``; per delegation
+``rewards.start``, ``rewards.stake``; ``rewards.outstanding``, the wei
+the contract holds for rewards and commission not yet paid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from staking.addresses import REWARD_POOL_ADDRESS, STAKING_ADDRESS
+from staking.delegation import token_value
+from staking.params import BPS
+from staking.store import Store
+
+PRECISION = 10**36  # scale of the cumulative reward ratios
+
+
+def period(store: Store, validator: bytes) -> int:
+    return store.get("rewards.period", validator) or 1
+
+
+def _ratio_now(store: Store, validator: bytes) -> tuple[int, int]:
+    """(the period in progress, the cumulative ratio it would end with now)."""
+    current_period = period(store, validator)
+    tokens = store.get("validator.tokens", validator)
+    current = store.get("rewards.current", validator)
+    ratio = store.get("rewards.ratio", validator, current_period - 1)
+    return current_period, ratio + (current * PRECISION // tokens if tokens else 0)
+
+
+def end_period(store: Store, validator: bytes) -> int:
+    """Close the validator's period in progress into its cumulative ratio; returns its number."""
+    ended, ratio = _ratio_now(store, validator)
+    if not store.get("validator.tokens", validator):  # nobody to share it: the operator's
+        store.add("rewards.commission", validator, store.get("rewards.current", validator))
+    store.set("rewards.ratio", validator, ended, ratio)
+    store.set("rewards.current", validator, 0)
+    store.set("rewards.period", validator, ended + 1)
+    return ended
+
+
+def pending(store: Store, delegator: bytes, validator: bytes) -> int:
+    """What the delegation has earned and not been paid (a read: nothing changes)."""
+    stake = store.get("rewards.stake", delegator, validator)
+    if not stake:
+        return 0
+    _, ratio = _ratio_now(store, validator)
+    return stake * (ratio - store.get("rewards.ratio", validator, store.get("rewards.start", delegator, validator))) // PRECISION
+
+
+def settle(store: Store, delegator: bytes, validator: bytes) -> int:
+    """Before the validator's tokens change: end its period (so the rewards so far are shared
+    over the stake that earned them) and take the delegation's rewards out of
+    ``outstanding``; returns them (the caller pays or restakes them, then calls ``restart``)."""
+    ended = end_period(store, validator)
+    stake = store.get("rewards.stake", delegator, validator)
+    if not stake:
+        return 0
+    start = store.get("rewards.start", delegator, validator)
+    earned = stake * (store.get("rewards.ratio", validator, ended) - store.get("rewards.ratio", validator, start)) // PRECISION
+    store.add("rewards.outstanding", -earned)
+    return earned
+
+
+def restart(store: Store, delegator: bytes, validator: bytes) -> None:
+    """Start the delegation earning again from the validator's last ended period, at its value now."""
+    _, stake = token_value(store, delegator, validator)
+    if stake:
+        store.set("rewards.start", delegator, validator, period(store, validator) - 1)
+    else:
+        store.set("rewards.start", delegator, validator, 0)
+    store.set("rewards.stake", delegator, validator, stake)
+
+
+def take_commission(store: Store, validator: bytes) -> int:
+    amount = store.get("rewards.commission", validator)
+    if amount:
+        store.set("rewards.commission", validator, 0)
+        store.add("rewards.outstanding", -amount)
+    return amount
+
+
+def pay(state: Any, to: bytes, amount: int) -> None:
+    """Wei the contract holds for rewards, to an account's balance."""
+    if amount:
+        state.delta_balance(STAKING_ADDRESS, -amount)
+        state.delta_balance(to, amount)
+
+
+def allocate(store: Store, validator: bytes, amount: int) -> None:
+    """A validator's part of a block's rewards: commission first, the rest to its delegators."""
+    commission = amount * store.get("validator.commission", validator) // BPS
+    store.add("rewards.commission", validator, commission)
+    store.add("rewards.current", validator, amount - commission)
+
+
+def allocate_block_rewards(state: Any, store: Store, signers: Sequence[tuple[bytes, int]]) -> int:
+    """Split the reward pool among ``signers`` (operator, power) by power; returns the wei allocated."""
+    pool = state.get_balance(REWARD_POOL_ADDRESS)
+    total_power = sum(power for _, power in signers)
+    if not pool or not total_power:
+        return 0
+    allocated = 0
+    for operator, power in signers:
+        share = pool * power // total_power
+        if share:
+            allocate(store, operator, share)
+            allocated += share
+    state.delta_balance(REWARD_POOL_ADDRESS, -allocated)
+    state.delta_balance(STAKING_ADDRESS, allocated)
+    store.add("rewards.outstanding", allocated)
+    return allocated

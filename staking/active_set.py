@@ -8,8 +8,15 @@ the active set, with their powers, and the height it was chosen at
 (``active.updated_at``). Consensus uses it from two heights later (the node
 applies it; see docs/staking.md, "When a new set takes effect").
 
-If no validator qualifies, the set stays as it was: a chain must always
-have someone to finalize it.
+Powers are capped: none above ``max_validator_share_bps`` of the set's total
+(``cap_powers``). If no validator qualifies, the set stays as it was: a
+chain must always have someone to finalize it.
+
+At the same epoch end, validators nobody delegates to any more, that are
+done unbonding and that no unbonding entry points at, are removed
+(``prune_empty_validators``): the registry (at most
+``MAX_REGISTERED_VALIDATORS``) cannot be filled for good with empty
+validators, and their consensus keys are free again.
 
 Slots: the list ``active`` (operators); ``active.updated_at``; per operator
 ``validator.bonded``, ``validator.power``, ``validator.unbonding_until``.
@@ -18,9 +25,10 @@ Slots: the list ``active`` (operators); ``active.updated_at``; per operator
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from staking import validators
-from staking.params import MAX_TOTAL_VOTING_POWER
+from staking import rewards, validators
+from staking.params import BPS, MAX_TOTAL_VOTING_POWER
 from staking.store import IdList, Store
 
 
@@ -52,18 +60,36 @@ def ranked_candidates(store: Store) -> list[tuple[int, bytes]]:
     return out
 
 
+def cap_powers(powers: list[int], cap_bps: int) -> list[int]:
+    """Lower the largest powers until none is above ``cap_bps`` of the total (water-filling).
+
+    The delegation rule refuses stake that would take a validator above the
+    cap of all bonded stake, but stake in jailed or inactive validators counts
+    in that total and gives no power: capping the powers themselves is what
+    keeps one validator from holding a third of the votes. With fewer than
+    ``ceil(10000 / cap_bps)`` validators no split can respect the cap, and the
+    powers stay as they are. Each round lowers the largest power, so it ends.
+    """
+    if len(powers) * cap_bps < BPS:
+        return powers
+    capped = list(powers)
+    while True:
+        limit = sum(capped) * cap_bps // BPS
+        if max(capped) <= limit:
+            return capped
+        capped = [min(p, limit) for p in capped]
+
+
 def choose_active_set(store: Store) -> list[tuple[bytes, int]]:
-    """(operator, power) of the next active set: top ``max_validators``, total power bounded."""
+    """(operator, power) of the next active set: the top ``max_validators`` by tokens,
+    power ``tokens // power_reduction`` (at most a ``max_validators``-th of the largest
+    total consensus accepts), then capped at ``max_validator_share_bps`` of the total."""
     reduction = store.get("param.power_reduction")
-    chosen: list[tuple[bytes, int]] = []
-    total = 0
-    for tokens, operator in ranked_candidates(store)[: store.get("param.max_validators")]:
-        power = tokens // reduction
-        if total + power > MAX_TOTAL_VOTING_POWER:
-            break
-        chosen.append((operator, power))
-        total += power
-    return chosen
+    size = store.get("param.max_validators")
+    most = MAX_TOTAL_VOTING_POWER // size
+    top = ranked_candidates(store)[:size]
+    powers = cap_powers([min(tokens // reduction, most) for tokens, _ in top], store.get("param.max_validator_share_bps"))
+    return [(operator, power) for (_, operator), power in zip(top, powers)]
 
 
 def write_active_set(store: Store, chosen: list[tuple[bytes, int]], height: int, now: int) -> None:
@@ -95,6 +121,50 @@ def update_active_set(store: Store, height: int, now: int) -> bool:
         return False
     write_active_set(store, chosen, height, now)
     return True
+
+
+def remove_validator(state: Any, store: Store, operator: bytes) -> None:
+    """Forget a validator nobody delegates to any more: its key and its registry slot
+    become free; what it still holds for its operator (commission) is paid out."""
+    owed = store.get("rewards.current", operator) + store.get("rewards.commission", operator)
+    if owed:
+        store.set("rewards.current", operator, 0)
+        store.set("rewards.commission", operator, 0)
+        store.add("rewards.outstanding", -owed)
+        rewards.pay(state, operator, owed)
+    store.set("consensus_key.operator", validators.pubkey(store, operator), 0)
+    store.set_string("validator.moniker", operator, "")
+    for name in validators.RECORD_FIELDS:
+        store.set(name, operator, 0)
+
+
+def removable(store: Store, operator: bytes, now: int) -> bool:
+    """No shares, out of the set and done unbonding, no unbonding entry pointing at it."""
+    return (
+        store.get("validator.shares", operator) == 0
+        and store.get("validator.tokens", operator) == 0
+        and validators.status(store, operator, now) == validators.Status.UNBONDED
+        and store.get("validator.unbonding_entries", operator) == 0
+    )
+
+
+def prune_empty_validators(state: Any, store: Store, now: int) -> int:
+    """Remove every removable validator and compact the registry; returns how many."""
+    listing = validators.operators(store)
+    kept = []
+    for item in list(listing.items()):
+        if removable(store, _address(item), now):
+            remove_validator(state, store, _address(item))
+        else:
+            kept.append(item)
+    removed = len(listing) - len(kept)
+    if removed:
+        for i, item in enumerate(kept):
+            store.set("validators.at", i, item)
+        for i in range(len(kept), len(kept) + removed):
+            store.set("validators.at", i, 0)
+        store.set("validators.count", len(kept))
+    return removed
 
 
 def read_active_set(store: Store) -> tuple[ActiveValidator, ...]:

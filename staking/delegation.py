@@ -44,9 +44,9 @@ def check_share_cap(store: Store, validator: bytes, added: int, total_added: int
         return
     tokens = store.get("validator.tokens", validator) + added
     total = store.get("total_bonded") + total_added
-    if tokens * BPS > cap * total:
+    if tokens and tokens * BPS > cap * total:
         raise StakingRevert(
-            f"the delegation would give 0x{validator.hex()} {tokens * BPS // total} bps of all stake; "
+            f"the delegation would give 0x{validator.hex()} {tokens * BPS // max(total, 1)} bps of all stake; "
             f"the cap is {cap} bps"
         )
 

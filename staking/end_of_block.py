@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from staking import fees, queues, rewards
-from staking.active_set import update_active_set
+from staking.active_set import prune_empty_validators, update_active_set
 from staking.addresses import STAKING_ADDRESS
 from staking.fees import apply_fee_split
 from staking.store import Store
@@ -113,9 +113,11 @@ def process_redelegation_queue(state: Any, ctx: BlockContext) -> None:
 
 
 def process_validator_set_update(state: Any, ctx: BlockContext) -> None:
-    """At the end of every ``epoch_length``-th block, record the top validators by stake."""
+    """At the end of every ``epoch_length``-th block, remove empty validators, then record
+    the top validators by stake."""
     store = Store(state, STAKING_ADDRESS)
     if ctx.height % store.get("param.epoch_length") == 0:
+        prune_empty_validators(state, store, ctx.timestamp)
         update_active_set(store, ctx.height, ctx.timestamp)
 
 

@@ -83,6 +83,7 @@ def add_unbonding(store: Store, delegator: bytes, validator: bytes, amount: int,
     pair.append(entry)
     Fifo(store, "ubd.queue").push(entry)
     store.add("total_unbonding", amount)
+    store.add("validator.unbonding_entries", validator, 1)  # keeps the validator registered
     return time
 
 
@@ -104,6 +105,7 @@ def take_from_unbonding(store: Store, delegator: bytes, validator: bytes, height
             store.add("total_unbonding", -amount)
             if entry.amount == amount:  # the queue skips it when its time comes
                 unbonding_pair(store, delegator, validator).remove(entry.id)
+                store.add("validator.unbonding_entries", validator, -1)
             return
     raise StakingRevert(f"no unbonding entry created at height {height} holds {amount} wei")
 
@@ -118,6 +120,7 @@ def complete_unbonding(state: Any, store: Store, entry: int) -> None:
         state.delta_balance(delegator, amount)
         store.add("total_unbonding", -amount)
         unbonding_pair(store, delegator, validator).remove(entry)
+        store.add("validator.unbonding_entries", validator, -1)
     for name in ("ubd.delegator", "ubd.validator", "ubd.height", "ubd.time", "ubd.amount"):
         store.set(name, entry, 0)
 

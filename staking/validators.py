@@ -7,7 +7,8 @@ Slots (``staking/store.py`` names, keyed by the operator address):
 ``validator.commission_time`` (block time of the last rate change),
 ``validator.jailed``, ``validator.bonded`` (1 while in the active set),
 ``validator.unbonding_until`` (block time its unbonding ends after leaving the
-set), ``validator.power`` (its power in the active set, else 0);
+set), ``validator.power`` (its power in the active set, else 0),
+``validator.unbonding_entries`` (unbonding entries from it still queued);
 ``consensus_key.operator`` keyed by the consensus key; the list
 ``validators`` of all operators in registration order.
 """
@@ -24,6 +25,15 @@ from staking.store import IdList, Store
 MAX_MONIKER_BYTES = 64
 MAX_REGISTERED_VALIDATORS = 1_000  # bounds the epoch-end scan over all validators
 COMMISSION_CHANGE_INTERVAL = DAY  # at most one rate change per 24 h of block time
+
+
+# The per-operator slots of a validator record (the moniker is a string beside them).
+RECORD_FIELDS = (
+    "validator.exists", "validator.pubkey", "validator.tokens", "validator.shares",
+    "validator.commission", "validator.max_commission", "validator.max_change",
+    "validator.commission_time", "validator.jailed", "validator.bonded",
+    "validator.unbonding_until", "validator.power", "validator.unbonding_entries",
+)
 
 
 class Status:

@@ -103,9 +103,10 @@ def _height(value: Any, name: str) -> int:
 @table.register("plume_getValidatorSet", Param("height", _height))
 def plume_get_validator_set(backend: Any, height: int) -> dict[str, Any] | None:
     """The validator set (powers, proposer priorities, round-0 proposer) deciding
-    `height`, as the chain itself defined it; null beyond the next height."""
+    `height`, as the chain itself defined it (`latest`: the set that decided the
+    head; `earliest`: height 1); null beyond the next height."""
     if height < 0:
-        height = 1 if height == -1 else ChainView(backend.chain).head_number() + 1
+        height = 1 if height == -1 else max(1, ChainView(backend.chain).head_number())
     return _json_value(backend.validator_set(height))
 
 

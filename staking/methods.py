@@ -90,7 +90,8 @@ def redelegate(call: Any, src: bytes, dst: bytes, amount: int) -> tuple:
     queues.check_redelegation(store, call.sender, src, dst)
     taken = remove_delegation(store, call.sender, src, amount)
     _after_self_undelegation(call, src)
-    check_share_cap(store, dst, taken, 0)
+    # remove_delegation took ``taken`` out of total_bonded; it comes back with the move
+    check_share_cap(store, dst, taken, taken)
     add_delegation(store, call.sender, dst, taken)
     time = queues.add_redelegation(store, call.sender, src, dst, taken, call.height, call.now)
     call.emit(abi.REDELEGATED, (call.sender, src, dst), (taken, time))

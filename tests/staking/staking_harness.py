@@ -144,12 +144,12 @@ class StakingChain:
         self.block([tx], dt=dt)
         receipt, _, _ = self.chain.get_receipt(tx.hash)
         ok = receipt.state_root == b"\x01"
-        output = b"" if ok else self._replay_revert(who, data, value, to)
+        output = b"" if ok else self._replay_revert(who, data, value, to, gas)
         return Outcome(ok, output, receipt.gas_used, list(receipt.logs), ADDRS[who])
 
-    def _replay_revert(self, who: int, data: bytes, value: int, to: bytes) -> bytes:
+    def _replay_revert(self, who: int, data: bytes, value: int, to: bytes, gas: int) -> bytes:
         """The revert data of a failed call, replayed on the state before its block."""
-        fields = {"from": ADDRS[who], "to": to, "data": data, "value": value}
+        fields = {"from": ADDRS[who], "to": to, "data": data, "value": value, "gas": gas}
         try:
             self.chain.call(fields, self.chain.head.block_number - 1)
         except CallError as exc:
@@ -220,11 +220,19 @@ class StakingChain:
 
     def refused(self, who: int, name: str, *args, value: int = 0, reason: str = "", gas: int = 2_000_000) -> Outcome:
         """Send a call that must be refused with ``reason`` in its text, and check it changed nothing."""
+        return self.refused_raw(who, calldata(name, *args), value=value, reason=reason, gas=gas)
+
+    def refused_raw(self, who: int, data: bytes, *, value: int = 0, to: bytes = STAKING_ADDRESS,
+                    reason: str | None = "", gas: int = 2_000_000) -> Outcome:
+        """``refused`` for any calldata and target; ``reason=None``: a failure without revert data."""
         self.away_from_epoch_end()
         before = self.snapshot()
-        outcome = self.send(who, name, *args, value=value, dt=0, gas=gas)
-        assert not outcome.ok, f"{name} succeeded"
-        assert reason in (outcome.reason or ""), outcome.reason
+        outcome = self.raw(who, data, value=value, to=to, dt=0, gas=gas)
+        assert not outcome.ok, "the call succeeded"
+        if reason is None:
+            assert outcome.output == b"", outcome.output
+        else:
+            assert reason in (outcome.reason or ""), outcome.reason
         assert outcome.gas_used > 21_000
         self.assert_clean_revert(before, outcome)
         return outcome

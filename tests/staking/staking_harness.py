@@ -114,6 +114,7 @@ class StakingChain:
         )
         self.chain = PlumeChain(AtomicDB(), self.genesis)
         self.nonces = [0] * len(KEYS)
+        self.observers: list = []  # called with the chain after every committed block
 
     # -- transactions -------------------------------------------------------------
 
@@ -132,6 +133,8 @@ class StakingChain:
         )
         assert not result.rejected and not result.failed, (result.rejected, result.failed)
         self.chain.commit(result.block)
+        for observe in self.observers:
+            observe(self)
         return result
 
     def send(self, who: int, name: str, *args, value: int = 0, dt: int = 1, gas: int = 2_000_000) -> Outcome:

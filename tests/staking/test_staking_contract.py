@@ -210,3 +210,27 @@ def test_a_contract_delegates_on_its_own_behalf(sc: StakingChain) -> None:
 def test_reason_text_is_bounded() -> None:
     data = abi.revert_data("x" * 1000)
     assert revert_reason(data) == "x" * abi.MAX_REASON_BYTES
+
+
+# -- views --------------------------------------------------------------------------------------------
+
+
+def test_params_view_in_the_interface_order(sc: StakingChain) -> None:
+    p = sc.params
+    assert sc.view("params") == (p.unbonding_period, p.max_validators, p.epoch_length, p.min_self_delegation,
+                                 p.max_entries, p.power_reduction, p.max_validator_share_bps)
+
+
+def test_paginated_views(sc: StakingChain) -> None:
+    from execution.errors import CallError
+    from staking.methods import MAX_PAGE
+
+    assert sc.view("getValidators", 0, MAX_PAGE) == ([a(i) for i in range(4)],)  # registration order
+    assert sc.view("getValidators", 1, 2) == ([a(1), a(2)],)
+    assert sc.view("getValidators", 10**30, 5) == ([],)
+    with pytest.raises(CallError) as err:
+        sc.chain.call({"to": STAKING_ADDRESS, "data": calldata("getValidators", 0, MAX_PAGE + 1)})
+    assert "above the page size" in revert_reason(err.value.revert_data)
+    with pytest.raises(CallError) as err:
+        sc.chain.call({"to": STAKING_ADDRESS, "data": calldata("getValidator", ADDRS[7])})
+    assert "no validator" in revert_reason(err.value.revert_data)

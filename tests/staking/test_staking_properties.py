@@ -147,6 +147,10 @@ def check_invariants(sc: StakingChain) -> None:
         assert sum(held) == v.shares
         pending += sum(e.amount for a in ADDRS for e in views.unbondings(state, a, v.operator))
     assert pending == unbonding
+    members = {v.operator: v.power for v in views.active_set(state)}
+    for v in infos:  # the per-validator flags agree with the recorded set
+        assert v.power == members.get(v.operator, 0)
+        assert (v.status == 2) == (v.operator in members)
     for a in ADDRS:
         for d in views.delegations(state, a):
             assert d.shares > 0  # a listed delegation holds shares

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from staking import fees, views
 from staking.addresses import STAKING_ADDRESS
 from staking.params import StakingParams
+from staking.store import Store
 from staking_harness import ADDRS, PLUME, StakingChain, calldata, consensus_key
 
 SOAK = os.environ.get("PLUME_SOAK") == "1"
@@ -42,7 +43,7 @@ action = st.one_of(
     st.tuples(st.just("cancel"), who, who, frac),
     st.tuples(st.just("unjail"), who),
     st.tuples(st.just("transfer"), who, who, st.sampled_from([0, PLUME])),
-    st.tuples(st.just("advance"), st.integers(1, 5), st.sampled_from([0, 1, 30, 61])),
+    st.tuples(st.just("advance"), st.integers(1, 5), st.sampled_from([0, 1, 30, 59, 60, 61])),
 )
 
 
@@ -147,6 +148,7 @@ def check_invariants(sc: StakingChain) -> None:
         assert sum(held) == v.shares
         pending += sum(e.amount for a in ADDRS for e in views.unbondings(state, a, v.operator))
     assert pending == unbonding
+    check_queues(sc, state)
     members = {v.operator: v.power for v in views.active_set(state)}
     for v in infos:  # the per-validator flags agree with the recorded set
         assert v.power == members.get(v.operator, 0)
@@ -155,6 +157,17 @@ def check_invariants(sc: StakingChain) -> None:
         for d in views.delegations(state, a):
             assert d.shares > 0  # a listed delegation holds shares
         assert len(views.redelegations(state, a)) <= 32
+
+
+def check_queues(sc: StakingChain, state) -> None:
+    """Each queue is in completion order, and nothing due at the head block's time is still waiting."""
+    store = Store(state, STAKING_ADDRESS)
+    now = sc.chain.head.timestamp
+    for prefix in ("ubd", "red"):
+        head, tail = store.get(prefix + ".queue.head"), store.get(prefix + ".queue.tail")
+        times = [store.get(prefix + ".time", store.get(prefix + ".queue.at", i)) for i in range(head, tail)]
+        assert times == sorted(times)
+        assert all(t > now for t in times), (prefix, times, now)
 
 
 def run(actions: list[tuple]) -> list[bool | None]:
@@ -200,7 +213,8 @@ def test_a_fixed_sequence_through_every_kind_of_step() -> None:
         (("cancel", 5, 0, 2), True),
         (("undelegate", 4, 3, 3), True),  # the operator takes all: jailed
         (("unjail", 4), False),
-        (("advance", 5, 61), None),  # matures; an epoch end leaves 4's validator out
+        (("advance", 1, 60), None),  # exactly the unbonding period: everything so far matures
+        (("advance", 5, 1), None),  # an epoch end leaves 4's validator out
         (("delegate", 4, 3, 20 * PLUME), True),
         (("unjail", 4), True),
         (("redelegate", 5, 1, 1, 3), True),  # matured: now the hop is allowed

@@ -125,3 +125,21 @@ def test_entries_complete_in_queue_order_across_delegators(monkeypatch) -> None:
     start = {w: sc.balance(ADDRS[w]) for w in (D, 6)}
     sc.advance(1, dt=60)
     assert (sc.balance(ADDRS[D]) - start[D], sc.balance(ADDRS[6]) - start[6]) == (PLUME, 0)
+
+
+def test_the_real_per_block_bound() -> None:
+    """MAX_MATURED_PER_BLOCK + 1 entries due in one block: all but one paid there, the last one next block."""
+    limit = queues.MAX_MATURED_PER_BLOCK
+    sc = StakingChain(StakingParams(unbonding_period=60, epoch_length=10_000, max_entries=100,
+                                    max_validator_share_bps=10_000))
+    senders = [4, 5, 6]
+    sc.block([sc.tx(w, calldata("delegate", ADDRS[1]), value=200 * PLUME) for w in senders])
+    txs = [sc.tx(senders[i % 3], calldata("undelegate", ADDRS[1], PLUME)) for i in range(limit + 1)]
+    for start in range(0, len(txs), 80):  # 80 undelegations fit in a block
+        sc.block(txs[start:start + 80], dt=0)
+    assert sc.view("totalUnbonding") == ((limit + 1) * PLUME,)
+    sc.advance(1, dt=60)
+    assert sc.view("totalUnbonding") == (PLUME,)
+    sc.advance(1, dt=0)
+    assert sc.view("totalUnbonding") == (0,)
+    assert sc.balance(STAKING_ADDRESS) == sc.view("totalBonded")[0]

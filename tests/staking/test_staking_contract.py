@@ -152,16 +152,19 @@ def test_undecodable_calldata(sc: StakingChain) -> None:
 STATICCALL, DELEGATECALL, CALLCODE, CALL = 0xFA, 0xF4, 0xF2, 0xF1
 
 
-def forwarder(opcode: int) -> bytes:
+def forwarder(opcode: int, always_revert: bool = False) -> bytes:
     """Runtime code: forward the calldata (and, for CALL/CALLCODE, the value) to 0x…1000 with
-    ``opcode``; return its output, or revert with it."""
+    ``opcode``; return its output, or revert with it (``always_revert``: revert with it even
+    when the call succeeded)."""
     code = bytes([0x36, 0x60, 0, 0x60, 0, 0x37])  # CALLDATACOPY(0, 0, CALLDATASIZE)
     code += bytes([0x60, 0, 0x60, 0, 0x36, 0x60, 0])  # retLen, retOff, argsLen, argsOff
     if opcode in (CALL, CALLCODE):
         code += bytes([0x34])  # CALLVALUE
     code += bytes([0x61, 0x10, 0x00, 0x5A, opcode])  # PUSH2 0x1000, GAS, the call
     code += bytes([0x3D, 0x60, 0, 0x60, 0, 0x3E])  # RETURNDATACOPY(0, 0, RETURNDATASIZE)
-    ok = len(code) + 3 + 4
+    ok = len(code) + 3 + 4 + (3 if always_revert else 0)
+    if always_revert:
+        code += bytes([0x50, 0x60, 0])  # POP the success flag, push 0: never jump
     code += bytes([0x60, ok, 0x57])  # JUMPI(ok, success)
     code += bytes([0x3D, 0x60, 0, 0xFD])  # REVERT(0, RETURNDATASIZE)
     assert len(code) == ok
@@ -170,7 +173,9 @@ def forwarder(opcode: int) -> bytes:
 
 
 FWD = {op: bytes(19) + bytes([op]) for op in (STATICCALL, DELEGATECALL, CALLCODE, CALL)}
-FORWARDERS = {address: forwarder(op) for op, address in FWD.items()}
+CALL_THEN_REVERT = bytes(19) + b"\xee"
+FORWARDERS = {address: forwarder(op) for op, address in FWD.items()} | {
+    CALL_THEN_REVERT: forwarder(CALL, always_revert=True)}
 
 
 def test_views_work_through_every_call_kind(sc: StakingChain) -> None:
@@ -205,6 +210,13 @@ def test_a_contract_delegates_on_its_own_behalf(sc: StakingChain) -> None:
     assert sc.raw(D, calldata("undelegate", ADDRS[1], 3 * PLUME), to=contract).ok
     sc.advance(1, dt=60)
     assert sc.balance(contract) == 3 * PLUME
+
+
+def test_an_outer_revert_undoes_a_successful_staking_call(sc: StakingChain) -> None:
+    """Staking state is EVM state: a caller's revert takes the delegation and the value back."""
+    out = sc.refused_raw(D, calldata("delegate", ADDRS[1]), value=3 * PLUME, to=CALL_THEN_REVERT, reason=None)
+    assert out.logs == []
+    assert sc.view("getDelegation", CALL_THEN_REVERT, ADDRS[1]) == (0, 0)
 
 
 def test_reason_text_is_bounded() -> None:

@@ -9,7 +9,7 @@ from staking.delegation import add_delegation, remove_delegation, token_value
 from staking.errors import StakingRevert
 from staking.params import StakingParams
 from staking.store import Store
-from staking_harness import ADDRS, PLUME, StakingChain, consensus_key
+from staking_harness import ADDRS, PLUME, StakingChain, calldata, consensus_key
 
 D = 5  # a delegator that operates no validator
 V = bytes.fromhex("11" * 20)
@@ -71,7 +71,7 @@ def test_delegators_last_shares_go_with_their_last_wei() -> None:
     """Taking a delegation's whole value sells all its shares, not all but a worthless few."""
     store = _store_with_validator(tokens=70, shares=100)
     add_delegation(store, A, V, 10)  # 14 shares worth 9 wei
-    shares, value = token_value(store, A, V)
+    _, value = token_value(store, A, V)
     assert remove_delegation(store, A, V, value) == value
     assert token_value(store, A, V) == (0, 0)
     assert store.get("delegation.shares", A, V) == 0
@@ -264,16 +264,10 @@ def test_max_redelegations_per_delegator() -> None:
     limit = queues.MAX_REDELEGATIONS_PER_DELEGATOR
     sc = StakingChain(StakingParams(unbonding_period=600, epoch_length=1000, max_entries=limit))
     assert sc.send(D, "delegate", ADDRS[1], value=10 * PLUME).ok
-    txs = [sc.tx(D, _redelegate_data(ADDRS[1], ADDRS[2 + i % 2], 1)) for i in range(limit)]
+    txs = [sc.tx(D, calldata("redelegate", ADDRS[1], ADDRS[2 + i % 2], 1)) for i in range(limit)]
     sc.block(txs)
     assert len(sc.view("getRedelegations", ADDRS[D])[0]) == limit
     sc.refused(D, "redelegate", ADDRS[1], ADDRS[3], 1, reason=f"too many pending redelegations (at most {limit})")
-
-
-def _redelegate_data(src: bytes, dst: bytes, amount: int) -> bytes:
-    from staking_harness import calldata
-
-    return calldata("redelegate", src, dst, amount)
 
 
 # -- cancelUnbonding -----------------------------------------------------------------------------

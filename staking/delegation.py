@@ -77,6 +77,9 @@ def remove_delegation(store: Store, delegator: bytes, validator: bytes, amount: 
 
     That is ``amount``, except when the last shares of the validator are sold:
     then the remaining tokens (``amount`` plus rounding dust) go with them.
+    Shares the delegator would keep that are worth less than one wei are sold
+    too (their value stays with the validator's other delegators): otherwise
+    a delegation could never be emptied.
     """
     if amount <= 0:
         raise StakingRevert("amount must be positive")
@@ -88,6 +91,9 @@ def remove_delegation(store: Store, delegator: bytes, validator: bytes, amount: 
     tokens = store.get("validator.tokens", validator)
     shares = store.get("validator.shares", validator)
     sold = min(held, -(-amount * shares // tokens))
+    left = held - sold
+    if left and left * (tokens - amount) // (shares - sold) == 0:
+        sold = held  # what would be left is worth no wei and could never be taken out: it goes too
     taken = tokens if sold == shares else amount
     store.set("validator.tokens", validator, tokens - taken)
     store.set("validator.shares", validator, shares - sold)

@@ -106,7 +106,8 @@ def redelegate(call: Any, src: bytes, dst: bytes, amount: int) -> tuple:
     _settle(call, dst)
     taken = remove_delegation(store, call.sender, src, amount)
     _after_self_undelegation(call, src)
-    check_share_cap(store, dst, taken, 0)
+    # remove_delegation took ``taken`` out of total_bonded; it comes back with the move
+    check_share_cap(store, dst, taken, taken)
     add_delegation(store, call.sender, dst, taken)
     rewards.restart(store, call.sender, src)
     rewards.restart(store, call.sender, dst)

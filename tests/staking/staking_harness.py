@@ -13,6 +13,7 @@ reward pool).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import rlp
@@ -99,8 +100,13 @@ class StakingChain:
         n_validators: int = 4,
         stake: int = 100 * PLUME,
         contracts: dict[bytes, bytes] | None = None,
+        rewards: bool = False,
     ):
+        """``rewards`` False (the default) sets ``block_reward`` to 0, so the rules of
+        delegation and its accounting are seen without the pool's issuance."""
         self.params = params or StakingParams(unbonding_period=60, epoch_length=5)
+        if not rewards:
+            self.params = dataclasses.replace(self.params, block_reward=0)
         alloc = {a: GenesisAccount(balance=START_BALANCE) for a in ADDRS}
         for address, code in (contracts or {}).items():
             alloc[address] = GenesisAccount(balance=0, code=code)

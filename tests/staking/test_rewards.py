@@ -20,7 +20,7 @@ COMMISSION_BPS = 1_000  # the genesis validators' rate
 
 def chain_signed_by(signers: list[int], powers: list[int] | None = None) -> StakingChain:
     """Four genesis validators (100 PLUME each); every block's last_commit is signed by ``signers``."""
-    c = StakingChain(StakingParams(unbonding_period=60, epoch_length=1000, block_reward=REWARD))
+    c = StakingChain(StakingParams(unbonding_period=60, epoch_length=1000, block_reward=REWARD), rewards=True)
     powers = powers or [100] * 4
     facts = ConsensusFacts(tuple(CommitSigner(bytes([i]) * 20, consensus_key(i), powers[i]) for i in signers))
     c.chain = PlumeChain(AtomicDB(), c.chain.genesis, read_sidecar=lambda sidecar: facts)

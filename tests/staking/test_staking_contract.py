@@ -28,6 +28,9 @@ SOLIDITY_EVENTS = {
                     ["address", "address", "address"], ["uint256", "uint256"]),
     "UnbondingCancelled": ("UnbondingCancelled(address,address,uint256,uint256)",
                            ["address", "address"], ["uint256", "uint256"]),
+    "RewardsClaimed": ("RewardsClaimed(address,address,uint256)", ["address", "address"], ["uint256"]),
+    "RewardsRestaked": ("RewardsRestaked(address,address,uint256)", ["address", "address"], ["uint256"]),
+    "CommissionWithdrawn": ("CommissionWithdrawn(address,uint256)", ["address"], ["uint256"]),
 }
 TOPIC0 = {int.from_bytes(keccak(text=sig), "big"): name for name, (sig, _, _) in SOLIDITY_EVENTS.items()}
 
@@ -230,7 +233,7 @@ def test_reason_text_is_bounded() -> None:
 def test_params_view_in_the_interface_order(sc: StakingChain) -> None:
     p = sc.params
     assert sc.view("params") == (p.unbonding_period, p.max_validators, p.epoch_length, p.min_self_delegation,
-                                 p.max_entries, p.power_reduction, p.max_validator_share_bps)
+                                 p.max_entries, p.power_reduction, p.max_validator_share_bps, p.block_reward)
 
 
 def test_paginated_views(sc: StakingChain) -> None:

@@ -14,7 +14,7 @@ from staking_harness import ADDRS, PLUME, StakingChain
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "staking.md").read_text()
-SLOT_NAME = re.compile(r'"((?:param|validator|validators|consensus_key|delegation|delegator|total|ubd|red|active)'
+SLOT_NAME = re.compile(r'"((?:param|validator|validators|consensus_key|delegation|delegator|total|ubd|red|active|rewards)'
                        r'(?:[._][a-z_]+)*)"')
 
 

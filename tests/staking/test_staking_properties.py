@@ -32,18 +32,20 @@ PARAMS = StakingParams(
 )
 N_GENESIS = 3
 who = st.integers(0, 7)
-frac = st.integers(0, 4)  # 0 wei, 1 wei, half, all, all + 1 wei
+frac = st.sampled_from([0, 1, 2, 2, 3, 3, 4])  # 0 wei, 1 wei, half, all, all + 1 wei
 
 action = st.one_of(
     st.tuples(st.just("create"), st.integers(3, 7), st.sampled_from(["own", "dup", "bad"]),
               st.sampled_from([5, 10, 30, 80])),
     st.tuples(st.just("delegate"), who, who, st.sampled_from([0, 1, PLUME, 20 * PLUME, 100 * PLUME])),
     st.tuples(st.just("undelegate"), who, who, frac),
+    st.tuples(st.just("undelegate"), who, who, frac),
     st.tuples(st.just("redelegate"), who, who, who, frac),
+    st.tuples(st.just("cancel"), who, who, frac),
     st.tuples(st.just("cancel"), who, who, frac),
     st.tuples(st.just("unjail"), who),
     st.tuples(st.just("transfer"), who, who, st.sampled_from([0, PLUME])),
-    st.tuples(st.just("advance"), st.integers(1, 5), st.sampled_from([0, 1, 30, 59, 60, 61])),
+    st.tuples(st.just("advance"), st.integers(1, 5), st.sampled_from([0, 1, 15, 30, 60, 61])),
 )
 
 
@@ -57,19 +59,31 @@ def _registered(state, v: int) -> bytes:
     return operators[v % len(operators)] if v < 6 else ADDRS[v]
 
 
+def _holder(state, w: int) -> int:
+    """``w`` if it holds a delegation, else mostly (w < 6) an account that does."""
+    holders = [i for i, a in enumerate(ADDRS) if views.delegations(state, a, 0, 1)]
+    if w in holders or not holders or w >= 6:
+        return w
+    return holders[w % len(holders)]
+
+
 def _delegated(state, w: int, v: int) -> bytes:
     """Mostly a validator ``w`` holds shares of (v < 6), sometimes any account."""
     held = [d.validator for d in views.delegations(state, ADDRS[w])]
     return held[v % len(held)] if held and v < 6 else ADDRS[v]
 
 
-def _unbonding(state, w: int, v: int) -> tuple[bytes, int, int]:
-    """(validator, creation height, amount) of one of ``w``'s unbonding entries, or of none."""
-    entries = [(op, e) for op in views.validator_operators(state) for e in views.unbondings(state, ADDRS[w], op)]
-    if not entries or v >= 6:
-        return ADDRS[v], 0, 2
-    op, entry = entries[v % len(entries)]
-    return op, entry.creation_height, entry.amount
+def _unbonding(state, w: int, v: int) -> tuple[int, bytes, int, int]:
+    """(delegator, validator, creation height, amount) of a pending unbonding entry: ``w``'s if it
+    has any, else mostly (w < 6) someone's; (w, ADDRS[v], 0, 2) if there is none."""
+    entries = [(i, op, e) for i, a in enumerate(ADDRS) for op in views.validator_operators(state)
+               for e in views.unbondings(state, a, op)]
+    own = [x for x in entries if x[0] == w]
+    pool = own or (entries if w < 6 else [])
+    if not pool:
+        return w, ADDRS[v], 0, 2
+    i, op, entry = pool[(w * 8 + v) % len(pool)]
+    return i, op, entry.creation_height, entry.amount
 
 
 def _call(sc: StakingChain, act: tuple) -> tuple[int, bytes, int, bytes] | None:
@@ -85,16 +99,18 @@ def _call(sc: StakingChain, act: tuple) -> tuple[int, bytes, int, bytes] | None:
         return w, calldata("delegate", _registered(state, v)), amount, STAKING_ADDRESS
     if kind == "undelegate":
         _, w, v, f = act
+        w = _holder(state, w)
         target = _delegated(state, w, v)
         return w, calldata("undelegate", target, _amount(_value(state, w, target), f)), 0, STAKING_ADDRESS
     if kind == "redelegate":
         _, w, src, dst, f = act
+        w = _holder(state, w)
         source = _delegated(state, w, src)
         data = calldata("redelegate", source, _registered(state, dst), _amount(_value(state, w, source), f))
         return w, data, 0, STAKING_ADDRESS
     if kind == "cancel":
         _, w, v, f = act
-        target, height, amount = _unbonding(state, w, v)
+        w, target, height, amount = _unbonding(state, w, v)
         return w, calldata("cancelUnbonding", target, height, _amount(amount, f)), 0, STAKING_ADDRESS
     if kind == "unjail":
         return act[1], calldata("unjail"), 0, STAKING_ADDRESS
@@ -196,7 +212,7 @@ def run(actions: list[tuple]) -> list[bool | None]:
 
 
 @settings(max_examples=300 if SOAK else 25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(actions=st.lists(action, min_size=1, max_size=80 if SOAK else 25))
+@given(actions=st.lists(action, min_size=10, max_size=80 if SOAK else 40))
 def test_random_staking_sequences_keep_every_invariant(actions) -> None:
     run(actions)
 

@@ -19,6 +19,7 @@ import os
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from staking.active_set import cap_powers
 from staking import fees, views
 from staking.addresses import STAKING_ADDRESS
 from staking.params import StakingParams
@@ -139,7 +140,10 @@ class ActiveSetModel:
             (v for v in infos if not v.jailed and v.tokens >= PARAMS.power_reduction),
             key=lambda v: (-v.tokens, v.operator),
         )
-        return [(v.operator, v.tokens // PARAMS.power_reduction) for v in ranked[: PARAMS.max_validators]]
+        top = ranked[: PARAMS.max_validators]
+        # powers capped at the stake cap's share of the set (cap_powers has its own property test)
+        powers = cap_powers([v.tokens // PARAMS.power_reduction for v in top], PARAMS.max_validator_share_bps)
+        return [(v.operator, power) for v, power in zip(top, powers)]
 
     def __call__(self, sc: StakingChain) -> None:
         state = sc.state()

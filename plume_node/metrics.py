@@ -12,6 +12,7 @@ the staking figures, which are read once per committed head and cached.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections.abc import Iterable, Iterator
@@ -22,6 +23,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from staking import views as staking_views
+
+log = logging.getLogger("plume.metrics")
 
 CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 UNKNOWN_METHOD = "unknown"  # the label of every RPC method name the node does not serve
@@ -77,7 +80,16 @@ class NodeMetrics:
             self.rpc_errors.labels(label).inc()
 
     def on_commit(self, height: int) -> None:
-        """A height was committed (by consensus, or the last of a synced batch)."""
+        """A height was committed (by consensus, or the last of a synced batch).
+
+        Runs inside the consensus driver's loop: a failure here is logged and
+        costs a sample, never the node."""
+        try:
+            self._record_commit(height)
+        except Exception:
+            log.exception("metrics: recording the commit of height %d failed", height)
+
+    def _record_commit(self, height: int) -> None:
         now = time.monotonic()
         previous, self._last_commit = self._last_commit, (height, now)
         if height != previous[0] + 1:

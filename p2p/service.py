@@ -159,6 +159,9 @@ class P2PService:
         self._pending_outbound = 0
         self._changed = trio.Event()  # set and replaced whenever the peer set changes
         self._ping_nonce = 0
+        # Message bytes on established connections (handshakes not counted), for metrics.
+        self.bytes_sent = 0
+        self.bytes_received = 0
 
     # ------------------------------------------------------------ public API
 
@@ -626,6 +629,7 @@ class P2PService:
         try:
             while True:
                 data = await peer.conn.receive_message()
+                self.bytes_received += len(data)
                 peer.heard()
                 msg = decode_message(data, self.config.max_message_bytes)
                 if not await self._handle(peer, msg, data):
@@ -672,6 +676,7 @@ class P2PService:
                 wire = peer.conn.encode(encoded)
                 with trio.move_on_after(self.config.write_timeout) as stuck:
                     await peer.conn.send_wire(wire)
+                self.bytes_sent += len(wire)
                 peer.queued_bytes -= len(encoded)
                 if stuck.cancelled_caught:
                     self._drop(peer, f"write stalled for {self.config.write_timeout}s (slow peer)")

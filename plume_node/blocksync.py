@@ -53,6 +53,7 @@ MAX_SYNC_FAULTS = 3  # net faults (faults minus deliveries) that get a peer bann
 MAX_SYNC_PEERS = 256  # sync records kept (connected peers and recently gone ones, oldest evicted)
 SYNC_RECORD_TTL_S = 600.0  # a record not touched this long (its peer gone) is forgotten
 MAX_RESPONSE_FRACTION = 2  # fill a block response to at most 1/2 of the message cap
+MIN_RATE_WINDOW_S = 1.0  # the sync progress line gives a rate only after this long
 
 
 class SyncFault(enum.Enum):
@@ -392,13 +393,11 @@ class BlockSync:
         if self._started is None:
             return
         started_at, from_height = self._started
-        elapsed = max(time.monotonic() - started_at, 1e-6)
-        log.info(
-            "sync: height %d of %d (%.1f blocks/s)",
-            reached,
-            max(reached, self.target_height),
-            (reached - from_height) / elapsed,
-        )
+        elapsed = time.monotonic() - started_at
+        # The first batch often arrives milliseconds after the sync started:
+        # a rate over so short a time would be absurd, so none is given yet.
+        rate = f"{(reached - from_height) / elapsed:.1f} blocks/s" if elapsed >= MIN_RATE_WINDOW_S else "rate pending"
+        log.info("sync: height %d of %d (%s)", reached, max(reached, self.target_height), rate)
 
 
 def _needs_probe(record: _SyncPeer, claimed: int, committed: int, needed: int) -> bool:

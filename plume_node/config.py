@@ -19,6 +19,7 @@ import tomli_w
 from plume_node.errors import UserError
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("text", "json")
 
 
 class ConfigError(UserError):
@@ -80,19 +81,39 @@ class MempoolSettings:
 
 
 @dataclass(frozen=True)
+class MetricsConfig:
+    # GET /metrics and /health are always served on the JSON-RPC port; this
+    # adds a listener of their own (e.g. one reachable by Prometheus only).
+    listen_addr: str = ""  # HOST:PORT, empty = no separate listener
+    # /health answers 503 when a height has been in progress this many block
+    # times (block_time_ms + timeout_propose_ms each) while not syncing.
+    stall_block_times: int = 5
+    min_free_disk_bytes: int = 64 * 1024 * 1024  # /health answers 503 below this under the data directory
+
+
+@dataclass(frozen=True)
 class Config:
     moniker: str = "plume-node"
     log_level: str = "info"
+    log_format: str = "text"  # or "json": one JSON object a line (docs/operator.md, "Logs")
+    log_file: str = ""  # append logs to this file instead of stderr
     fee_address: str = ""  # coinbase of the blocks this validator proposes (its operator account)
     consensus: ConsensusConfig = field(default_factory=ConsensusConfig)
     p2p: P2PConfig = field(default_factory=P2PConfig)
     rpc: RPCConfig = field(default_factory=RPCConfig)
     mempool: MempoolSettings = field(default_factory=MempoolSettings)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
     def check(self) -> None:
         """Range checks the types alone cannot express."""
         if self.log_level not in LOG_LEVELS:
             raise ConfigError(f"log_level must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}")
+        if self.log_format not in LOG_FORMATS:
+            raise ConfigError(f"log_format must be one of {', '.join(LOG_FORMATS)}, got {self.log_format!r}")
+        if self.metrics.listen_addr:
+            parse_host_port(self.metrics.listen_addr, "metrics.listen_addr")
+        if self.metrics.stall_block_times < 1:
+            raise ConfigError(f"metrics.stall_block_times must be at least 1, got {self.metrics.stall_block_times}")
         if self.consensus.block_time_ms < 100:
             raise ConfigError(
                 f"consensus.block_time_ms must be at least 100, got {self.consensus.block_time_ms}"
@@ -106,7 +127,7 @@ class Config:
                     "body_timeout_ms", "max_concurrent_requests"):
             if getattr(self.rpc, key) < 1:
                 raise ConfigError(f"rpc.{key} must be at least 1, got {getattr(self.rpc, key)}")
-        for name in ("consensus", "p2p", "rpc", "mempool"):
+        for name in ("consensus", "p2p", "rpc", "mempool", "metrics"):
             section = getattr(self, name)
             for f in fields(section):
                 value = getattr(section, f.name)

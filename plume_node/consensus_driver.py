@@ -120,6 +120,12 @@ class ConsensusDriver:
         # how long this height's steps took, for the debug log
         self.timings: dict[str, float] = {}
         self._height_started = time.perf_counter()
+        self.sign_refusals = 0  # times the double-sign guard refused (a metric)
+
+    @property
+    def height_started(self) -> float:
+        """`time.perf_counter()` when the current height started (health: how long it takes)."""
+        return self._height_started
 
     # ---- inputs -------------------------------------------------------------
 
@@ -197,6 +203,7 @@ class ConsensusDriver:
             if isinstance(action, Sign):
                 signed = self.signer.sign(action.message) if self.signer is not None else None
                 if signed is None:
+                    self.sign_refusals += 1
                     log.warning("double-sign guard refused to sign %r", action.message)
                 elif isinstance(signed, Proposal):
                     self.app.save_own_proposal(signed)  # durable before it leaves

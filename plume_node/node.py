@@ -33,6 +33,7 @@ from plume_node.consensus_driver import ConsensusDriver
 from plume_node.files import write_atomic
 from plume_node.genesis import GenesisDoc, load_genesis
 from plume_node.home import Home
+from plume_node.metrics import CONTENT_TYPE, NodeMetrics, health_body
 from plume_node.node_keys import Ed25519KeyFile, load_key_file
 from plume_node.signer_store import LevelDBSignStore
 from execution.db import StorageError as AnyStorageError  # LevelDB's errors and a closed batch's
@@ -105,7 +106,12 @@ class Node:
             create_empty_blocks=c.create_empty_blocks,
         )
         self.started_at = time.time()
+        from plume_node.rpc.methods import build_method_table
+
+        self.metrics = NodeMetrics(self, build_method_table().methods)
+        self.driver.on_commit = self.metrics.on_commit
         self.rpc_port: int | None = None
+        self.metrics_port: int | None = None
         self.p2p_port: int | None = None
         self.network = None  # NodeNetwork, once running
 
@@ -133,20 +139,30 @@ class Node:
             db.close()
             raise
         log.info(
-            "node %s (%s) chain %d at height %d, validator %s",
+            "node %s (%s) chain %d at height %d, %s",
             node.node_id[:12],
             config.moniker,
             genesis.chain_id,
             node.app.committed_height(),
-            node.validator_address.hex(),
+            node.role(),
         )
         return node
+
+    def role(self) -> str:
+        """Validator in the set of the next height, or full node (for the start-up line)."""
+        height = self.app.committed_height() + 1
+        member = self.app.validator_set(height).get(self.validator_address)
+        if member is None:
+            return f"full node (validator key {self.validator_address.hex()} is not in the set of height {height})"
+        return f"validator {self.validator_address.hex()} in the current set (power {member.power})"
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
             await self._start_network(nursery)
             if self.config.rpc.enabled:
                 await self._start_rpc(nursery)
+            if self.config.metrics.listen_addr:
+                await self._start_metrics(nursery)
             await nursery.start(self.driver.run)
             task_status.started()
 
@@ -189,6 +205,8 @@ class Node:
                     ),
                     body_timeout_s=rpc.body_timeout_ms / 1000,
                     max_concurrent_requests=rpc.max_concurrent_requests,
+                    gets=self.http_gets(),
+                    on_request=self.metrics.on_rpc_request,
                 )
             )
         except* OSError as group:
@@ -198,6 +216,29 @@ class Node:
                 "stop whatever uses that port or pass --rpc-addr HOST:PORT"
             ) from None
         log.info("JSON-RPC on http://%s:%d", host, self.rpc_port)
+
+    def http_gets(self) -> dict:
+        """GET /metrics and GET /health (docs/operator.md, "Metrics" and "Health")."""
+        def health() -> tuple[int, bytes, bytes]:
+            status, body = health_body(self)
+            return status, b"application/json", body
+
+        return {"/metrics": lambda: (200, CONTENT_TYPE, self.metrics.render()), "/health": health}
+
+    async def _start_metrics(self, nursery: trio.Nursery) -> None:
+        from plume_node.rpc.server import serve_gets
+
+        addr = self.config.metrics.listen_addr
+        host, port = parse_host_port(addr, "metrics.listen_addr")
+        try:
+            self.metrics_port = await nursery.start(partial(serve_gets, self.http_gets(), host, port))
+        except* OSError as group:
+            exc = _first_leaf(group)
+            raise UserError(
+                f"cannot serve metrics on {addr}: {exc.strerror or exc}; stop whatever uses that port "
+                "or change metrics.listen_addr"
+            ) from None
+        log.info("metrics on http://%s:%d/metrics", host, self.metrics_port)
 
     def close(self) -> None:
         self.db.close()

@@ -9,10 +9,12 @@ synced LevelDB batch, so stopping at any point loses nothing.
 
 from __future__ import annotations
 
+import json
 import logging
 import resource
 import signal
 import sys
+from datetime import datetime, timezone
 
 import trio
 
@@ -23,9 +25,40 @@ from plume_node.errors import UserError
 log = logging.getLogger("plume.node")
 
 
-def setup_logging(level: str, stream=None) -> None:
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S"))
+# Attributes every LogRecord has: anything else on a record came from `extra=` and is a field.
+_RECORD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line, with stable keys: ts (UTC, ISO 8601), level,
+    module (the logger's name), msg, then any `extra=` fields, and exc (a
+    traceback) when there is one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        ts = datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds")
+        entry: dict = {"ts": ts.replace("+00:00", "Z"), "level": record.levelname.lower(),
+                       "module": record.name, "msg": record.getMessage()}
+        for key, value in record.__dict__.items():
+            if key not in _RECORD_ATTRS and key not in entry:
+                entry[key] = value
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def setup_logging(level: str, stream=None, *, log_format: str = "text", log_file: str = "") -> None:
+    """Log at `level` to `log_file` (appended) or else `stream` (stderr), as text or JSON lines."""
+    if log_file:
+        try:
+            handler: logging.Handler = logging.FileHandler(log_file, encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"cannot open the log file {log_file}: {exc.strerror or exc}") from None
+    else:
+        handler = logging.StreamHandler(stream or sys.stderr)
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -57,7 +90,7 @@ def run_node(home: Home, config: Config) -> None:
     """Run until a signal; an error a user can fix stops it as that one UserError."""
     from plume_node.node import Node
 
-    setup_logging(config.log_level)
+    setup_logging(config.log_level, log_format=config.log_format, log_file=config.log_file)
     open_files = raise_open_file_limit()  # before LevelDB opens its files
     node = Node.open(home, config)
     log.debug("open file limit %d", open_files)

@@ -70,7 +70,12 @@ def init(home: str, chain_id: int, moniker: str, password_file: str | None, forc
 @click.option("--rpc-addr", help="Serve JSON-RPC on HOST:PORT (overrides rpc.listen_addr).")
 @click.option("--p2p-addr", help="Listen for peers on HOST:PORT (overrides p2p.listen_addr).")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), help="Overrides log_level.")
-def start(home: str, rpc_addr: str | None, p2p_addr: str | None, log_level: str | None) -> None:
+@click.option("--log-format", type=click.Choice(["text", "json"]), help="Overrides log_format (json: one object a line).")
+@click.option("--log-file", type=click.Path(dir_okay=False), help="Append logs to PATH instead of stderr (overrides log_file).")
+def start(
+    home: str, rpc_addr: str | None, p2p_addr: str | None, log_level: str | None,
+    log_format: str | None, log_file: str | None,
+) -> None:
     """Run the node until SIGINT or SIGTERM."""
     from plume_node.runtime import run_node
 
@@ -86,6 +91,10 @@ def start(home: str, rpc_addr: str | None, p2p_addr: str | None, log_level: str 
         config = config.replace(p2p=_replace(config.p2p, listen_addr=p2p_addr))
     if log_level:
         config = config.replace(log_level=log_level)
+    if log_format:
+        config = config.replace(log_format=log_format)
+    if log_file:
+        config = config.replace(log_file=log_file)
     run_node(h, config)
 
 

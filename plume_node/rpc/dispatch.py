@@ -135,9 +135,16 @@ class Dispatcher:
     """Answers JSON-RPC bodies by calling methods of `table` with `context`."""
 
     def __init__(
-        self, table: MethodTable, context: Any, *, max_batch: int = 100, workers: RpcWorkers | None = None
+        self,
+        table: MethodTable,
+        context: Any,
+        *,
+        max_batch: int = 100,
+        workers: RpcWorkers | None = None,
+        on_request: Callable[[str, bool], None] | None = None,
     ) -> None:
         self.table = table
+        self.on_request = on_request  # (method name, failed) of each call, for metrics
         self.context = context
         self.max_batch = max_batch
         self.workers = workers if workers is not None else RpcWorkers()
@@ -197,6 +204,8 @@ class Dispatcher:
             response = _error_response(request_id, error)
         else:
             response = {"jsonrpc": "2.0", "id": request_id, "result": result}
+        if self.on_request is not None:
+            self.on_request(name, "error" in response)
         return response if has_id else None
 
     async def call(self, name: str, params: Any, budget: ExecutionBudget) -> Any:

@@ -12,13 +12,18 @@ execution timeout is longer: it also runs while a request is answered) or
 stays idle (no request, or headers not complete) past `KEEP_ALIVE_TIMEOUT_S`; at most `max_concurrent_requests`
 requests are in progress at once, the next ones are answered 503 at once.
 (hypercorn 0.18 has no connection limit of its own.)
+
+GET requests to the paths in `gets` (the node's /metrics and /health) are
+answered by those handlers, under the same concurrency limit; any other GET
+is answered 405 as before. `serve_gets` serves only those paths on a
+listener of their own.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import trio
@@ -43,6 +48,8 @@ LISTEN_BACKLOG = 128
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
+# A GET handler: () -> (HTTP status, content type, body). Runs in the trio thread: must be cheap.
+GetHandler = Callable[[], tuple[int, bytes, bytes]]
 
 
 class BodyTooLarge(Exception):
@@ -60,8 +67,10 @@ class RpcApp:
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S,
         max_concurrent_requests: int = DEFAULT_MAX_CONCURRENT_REQUESTS,
+        gets: Mapping[str, GetHandler] | None = None,
     ) -> None:
         self.dispatcher = dispatcher
+        self.gets = dict(gets or {})
         self.cors_origins = tuple(cors_origins)
         self.max_body_bytes = max_body_bytes
         self.body_timeout_s = body_timeout_s
@@ -92,6 +101,9 @@ class RpcApp:
         method = scope["method"]
         if method == "OPTIONS":
             await self._preflight(send, headers, cors)
+            return
+        if method == "GET" and scope["path"] in self.gets:
+            await _answer_get(send, self.gets[scope["path"]], cors)
             return
         if method != "POST":
             await _send_json_error(
@@ -193,6 +205,41 @@ async def _lifespan(receive: Receive, send: Send) -> None:
             return
 
 
+async def _answer_get(send: Send, handler: GetHandler, headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
+    status, content_type, body = handler()
+    await _send(send, status, body, list(headers) + [(b"content-type", content_type), (b"cache-control", b"no-store")])
+
+
+class GetOnlyApp:
+    """ASGI app answering only GET on the paths of `gets` (404 elsewhere, 405 for other methods)."""
+
+    def __init__(self, gets: Mapping[str, GetHandler], max_concurrent_requests: int) -> None:
+        self.gets = dict(gets)
+        self.max_concurrent_requests = max_concurrent_requests
+        self.in_progress = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        if self.in_progress >= self.max_concurrent_requests:
+            await _send(send, 503, b"busy\n", [(b"content-type", b"text/plain")])
+            return
+        self.in_progress += 1
+        try:
+            handler = self.gets.get(scope["path"])
+            if scope["method"] != "GET":
+                await _send(send, 405, b"only GET\n", [(b"content-type", b"text/plain"), (b"allow", b"GET")])
+            elif handler is None:
+                await _send(send, 404, b"not found\n", [(b"content-type", b"text/plain")])
+            else:
+                await _answer_get(send, handler)
+        finally:
+            self.in_progress -= 1
+
+
 async def _send(send: Send, status: int, body: bytes, headers: Iterable[tuple[bytes, bytes]]) -> None:
     all_headers = list(headers) + [(b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": all_headers})
@@ -217,6 +264,8 @@ async def serve_rpc(
     limits: ExecutionLimits = ExecutionLimits(),
     body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S,
     max_concurrent_requests: int = DEFAULT_MAX_CONCURRENT_REQUESTS,
+    gets: Mapping[str, GetHandler] | None = None,
+    on_request: Callable[[str, bool], None] | None = None,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve the JSON-RPC API of `backend` (an `RpcBackend`) until cancelled.
@@ -227,10 +276,12 @@ async def serve_rpc(
     from plume_node.rpc.methods import build_method_table
 
     workers = RpcWorkers(limits)
-    dispatcher = Dispatcher(build_method_table(), backend, max_batch=max_batch, workers=workers)
+    dispatcher = Dispatcher(
+        build_method_table(), backend, max_batch=max_batch, workers=workers, on_request=on_request
+    )
     app = RpcApp(
         dispatcher, cors_origins=cors_origins, max_body_bytes=max_body_bytes,
-        body_timeout_s=body_timeout_s, max_concurrent_requests=max_concurrent_requests,
+        body_timeout_s=body_timeout_s, max_concurrent_requests=max_concurrent_requests, gets=gets,
     )
     # hypercorn's read timeout also runs while a request is being answered
     # (the client is silent then): leave room for the longest execution.
@@ -240,12 +291,27 @@ async def serve_rpc(
         async with trio.open_nursery() as nursery:
             binds = await nursery.start(serve, app, config)
             bound_port = int(binds[0].rsplit(":", 1)[1])
-            log.info("JSON-RPC listening on %s", binds[0])
+            log.debug("JSON-RPC listening on %s", binds[0])  # the node logs its URL once
             task_status.started(bound_port)
     finally:
         # Stop the EVM workers (they check the cancel flag every ~1000 opcodes)
         # before the node closes the database under them.
         await workers.drain()
+
+
+async def serve_gets(
+    gets: Mapping[str, GetHandler],
+    host: str,
+    port: int,
+    *,
+    max_concurrent_requests: int = DEFAULT_MAX_CONCURRENT_REQUESTS,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve only the GET paths of `gets` (the metrics listener) until cancelled; reports the bound port."""
+    app = GetOnlyApp(gets, max_concurrent_requests)
+    async with trio.open_nursery() as nursery:
+        binds = await nursery.start(serve, app, _hypercorn_config(host, port, DEFAULT_BODY_TIMEOUT_S))
+        task_status.started(int(binds[0].rsplit(":", 1)[1]))
 
 
 def _hypercorn_config(host: str, port: int, read_timeout_s: float) -> Config:
@@ -263,4 +329,4 @@ def _hypercorn_config(host: str, port: int, read_timeout_s: float) -> Config:
     return config
 
 
-__all__ = ["serve_rpc", "RpcApp"]
+__all__ = ["serve_rpc", "serve_gets", "RpcApp", "GetOnlyApp"]

@@ -136,7 +136,9 @@ def cli(*args: str, timeout: float = 60.0, input: str | None = None, env: dict |
 class NodeProcess:
     """`plume-node start` in a child process, its stderr (the log) in a file."""
 
-    def __init__(self, home: Path, log_path: Path, rpc_port: int, p2p_port: int) -> None:
+    def __init__(
+        self, home: Path, log_path: Path, rpc_port: int, p2p_port: int, extra_args: tuple[str, ...] = ()
+    ) -> None:
         self.home = home
         self.log_path = log_path
         self.rpc_port = rpc_port
@@ -147,6 +149,7 @@ class NodeProcess:
                 "--home", str(home),
                 "--rpc-addr", f"127.0.0.1:{rpc_port}",
                 "--p2p-addr", f"127.0.0.1:{p2p_port}",
+                *extra_args,
             ],
             stdout=subprocess.DEVNULL,
             stderr=self.log_file,

@@ -18,6 +18,9 @@ interface IStaking {
     event RewardsRestaked(address indexed delegator, address indexed validator, uint256 amount);
     /// @notice A validator's operator withdrew its accumulated commission.
     event CommissionWithdrawn(address indexed validator, uint256 amount);
+    /// @notice `delegator` opted its delegation to `validator` in (`enabled`) or out
+    ///         of auto-restaking.
+    event AutoRestakeSet(address indexed delegator, address indexed validator, bool enabled);
     /// @notice A validator was registered; `selfDelegation` is the value sent.
     event ValidatorCreated(
         address indexed operator,
@@ -197,4 +200,16 @@ interface IStaking {
 
     /// @notice Commission `validator` has accumulated and not withdrawn.
     function pendingCommission(address validator) external view returns (uint256);
+
+    /// @notice Opt the caller's delegation to `validator` in or out of auto-restaking:
+    ///         after every epoch end its pending rewards are added to the delegation
+    ///         (at most 64 delegations per block, from the epoch-end block on, so within
+    ///         ceil(N / 64) blocks for N opted-in delegations), or paid to the caller's
+    ///         balance when the stake cap refuses them. At most 10,000 delegations in
+    ///         all may be opted in. Opting in needs a delegation; one that reaches zero
+    ///         shares is opted out. Setting what is already set changes nothing.
+    function setAutoRestake(address validator, bool enabled) external;
+
+    /// @notice Whether `delegator`'s delegation to `validator` is auto-restaked.
+    function getAutoRestake(address delegator, address validator) external view returns (bool);
 }

@@ -82,6 +82,8 @@ _METHODS = (
     Method("withdrawCommission", (), ("uint256",), 20_000, True),
     Method("pendingRewards", ("address", "address"), ("uint256",), 2_000),
     Method("pendingCommission", ("address",), ("uint256",), 2_000),
+    Method("setAutoRestake", ("address", "bool"), (), 20_000, True),
+    Method("getAutoRestake", ("address", "address"), ("bool",), 2_000),
 )
 
 METHODS: dict[bytes, Method] = {m.selector: m for m in _METHODS}
@@ -117,10 +119,11 @@ UNBONDING_CANCELLED = Event("UnbondingCancelled", ("address", "address"), ("uint
 REWARDS_CLAIMED = Event("RewardsClaimed", ("address", "address"), ("uint256",))
 REWARDS_RESTAKED = Event("RewardsRestaked", ("address", "address"), ("uint256",))
 COMMISSION_WITHDRAWN = Event("CommissionWithdrawn", ("address",), ("uint256",))
+AUTO_RESTAKE_SET = Event("AutoRestakeSet", ("address", "address"), ("bool",))
 EVENTS = (
     VALIDATOR_CREATED, VALIDATOR_EDITED, VALIDATOR_JAILED, VALIDATOR_UNJAILED,
     DELEGATED, UNDELEGATED, REDELEGATED, UNBONDING_CANCELLED,
-    REWARDS_CLAIMED, REWARDS_RESTAKED, COMMISSION_WITHDRAWN,
+    REWARDS_CLAIMED, REWARDS_RESTAKED, COMMISSION_WITHDRAWN, AUTO_RESTAKE_SET,
 )
 
 

@@ -16,9 +16,12 @@ Order (see docs/execution.md):
 1. ``process_fee_split``: the 50/50 base-fee split (``staking/fees.py``).
 2. ``process_rewards``: issue ``block_reward`` into the reward pool and split
    the pool among the signers of ``last_commit`` (``staking/rewards.py``).
-3. ``process_unbonding_queue``: pay matured undelegations (``staking/queues.py``).
-4. ``process_redelegation_queue``: forget matured redelegations.
-5. ``process_validator_set_update``: at an epoch end, choose the next active
+3. ``process_auto_restake``: at an epoch end, start a round compounding the
+   opted-in delegations' rewards; every block, compound the next pairs of
+   the round (bounded per block; ``staking/autorestake.py``).
+4. ``process_unbonding_queue``: pay matured undelegations (``staking/queues.py``).
+5. ``process_redelegation_queue``: forget matured redelegations.
+6. ``process_validator_set_update``: at an epoch end, choose the next active
    set (``staking/active_set.py``).
 
 Slashing (a later issue) goes between rewards and the queues, so a slash
@@ -31,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from staking import fees, queues, rewards
+from staking import autorestake, fees, queues, rewards
 from staking.active_set import prune_empty_validators, update_active_set
 from staking.addresses import STAKING_ADDRESS
 from staking.fees import apply_fee_split
@@ -100,6 +103,15 @@ def process_rewards(state: Any, ctx: BlockContext) -> None:
     rewards.allocate_block_rewards(state, store, signers)
 
 
+def process_auto_restake(state: Any, ctx: BlockContext) -> None:
+    """At an epoch end, start (or queue) a round over the auto-restake list; every block,
+    compound at most ``AUTO_RESTAKE_PER_BLOCK`` pairs of the running round."""
+    store = Store(state, STAKING_ADDRESS)
+    if ctx.height % store.get("param.epoch_length") == 0:
+        autorestake.start_round(store)
+    autorestake.process(state, store)
+
+
 def process_unbonding_queue(state: Any, ctx: BlockContext) -> None:
     """Pay every unbonding entry whose completion time is at most the block's time (bounded per block)."""
     store = Store(state, STAKING_ADDRESS)
@@ -124,6 +136,7 @@ def process_validator_set_update(state: Any, ctx: BlockContext) -> None:
 END_OF_BLOCK_HOOKS: tuple[EndOfBlockHook, ...] = (
     process_fee_split,
     process_rewards,
+    process_auto_restake,
     process_unbonding_queue,
     process_redelegation_queue,
     process_validator_set_update,

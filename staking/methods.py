@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from staking import abi, queues, rewards, validators
+from staking import abi, autorestake, queues, rewards, validators
 from staking.active_set import read_active_set
 from staking.delegation import (
     add_delegation,
@@ -88,6 +88,7 @@ def undelegate(call: Any, validator: bytes, amount: int) -> tuple:
     require_validator(call.store, validator)
     _settle(call, validator)
     taken = remove_delegation(call.store, call.sender, validator, amount)
+    autorestake.forget_if_empty(call.store, call.sender, validator)
     rewards.restart(call.store, call.sender, validator)
     _after_self_undelegation(call, validator)
     time = queues.add_unbonding(call.store, call.sender, validator, taken, call.height, call.now)
@@ -105,6 +106,7 @@ def redelegate(call: Any, src: bytes, dst: bytes, amount: int) -> tuple:
     _settle(call, src)
     _settle(call, dst)
     taken = remove_delegation(store, call.sender, src, amount)
+    autorestake.forget_if_empty(store, call.sender, src)
     _after_self_undelegation(call, src)
     # remove_delegation took ``taken`` out of total_bonded; it comes back with the move
     check_share_cap(store, dst, taken, taken)
@@ -158,6 +160,16 @@ def withdraw_commission(call: Any) -> tuple:
         rewards.pay(call.state, call.sender, amount)
         call.emit(abi.COMMISSION_WITHDRAWN, (call.sender,), (amount,))
     return (amount,)
+
+
+def set_auto_restake(call: Any, validator: bytes, enabled: bool) -> tuple:
+    """Opt the caller's delegation to ``validator`` in or out of compounding at every epoch end.
+    Setting what is already set changes nothing and emits no log."""
+    require_validator(call.store, validator)
+    change = autorestake.enable if enabled else autorestake.disable
+    if change(call.store, call.sender, validator):
+        call.emit(abi.AUTO_RESTAKE_SET, (call.sender, validator), (enabled,))
+    return ()
 
 
 # -- views ------------------------------------------------------------------------
@@ -261,6 +273,11 @@ def pending_rewards(call: Any, delegator: bytes, validator: bytes) -> tuple:
 def pending_commission(call: Any, validator: bytes) -> tuple:
     return (call.store.get("rewards.commission", validator),)
 
+
+def get_auto_restake(call: Any, delegator: bytes, validator: bytes) -> tuple:
+    return (autorestake.is_enabled(call.store, delegator, validator),)
+
+
 HANDLERS: dict[str, Callable[..., tuple]] = {
     "createValidator": create_validator,
     "editValidator": edit_validator,
@@ -287,5 +304,7 @@ HANDLERS: dict[str, Callable[..., tuple]] = {
     "withdrawCommission": withdraw_commission,
     "pendingRewards": pending_rewards,
     "pendingCommission": pending_commission,
+    "setAutoRestake": set_auto_restake,
+    "getAutoRestake": get_auto_restake,
 }
 assert set(HANDLERS) == {m.name for m in abi.METHODS.values()}, "every ABI method needs a handler"

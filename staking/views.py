@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from staking import queues, rewards, validators
+from staking import autorestake, queues, rewards, validators
 from staking.active_set import ActiveValidator, read_active_set
 from staking.addresses import STAKING_ADDRESS
 from staking.delegation import delegations_of, token_value
@@ -148,3 +148,12 @@ def pending_rewards(state: Any, delegator: bytes, validator_operator: bytes) -> 
 
 def pending_commission(state: Any, validator_operator: bytes) -> int:
     return _store(state).get("rewards.commission", validator_operator)
+
+
+def auto_restake(state: Any, delegator: bytes, validator_operator: bytes) -> bool:
+    return autorestake.is_enabled(_store(state), delegator, validator_operator)
+
+
+def auto_restake_pair_count(state: Any) -> int:
+    """Opted-in (delegator, validator) pairs, in all."""
+    return autorestake.pair_count(_store(state))

@@ -22,10 +22,12 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
 from e2e_node import CHAIN_ID, RunningNode, cli, start_node  # noqa: E402
 from rpcclient import rpc  # noqa: E402
+from waiting import wait_until  # noqa: E402
 
 pytestmark = pytest.mark.slow
 PLUME = 10**18
 NOBODY = "0x" + "11" * 20
+EPOCH = 10  # blocks: an epoch end (auto-restake) comes within seconds
 
 
 def ok(*args: str) -> str:
@@ -77,7 +79,7 @@ def new_operator(node: RunningNode, home: Path) -> Operator:
 @pytest.fixture(scope="module")
 def net(tmp_path_factory) -> StakingNet:
     tmp = tmp_path_factory.mktemp("cli-staking")
-    node = start_node(tmp)
+    node = start_node(tmp, staking={"epoch_length": EPOCH})
     try:
         first, second = new_operator(node, tmp / "first"), new_operator(node, tmp / "second")
         spare = json.loads(ok("keys", "new", "spare", "--home", str(node.home), "--password-file",
@@ -236,3 +238,83 @@ def test_a_validator_under_its_minimum_is_jailed_and_unjails(net):
     text = ok("tx", "staking", "unjail", *signed)
     assert "status    success" in text
     assert net.rpc("plume_getValidator", net.second.address)["jailed"] is False
+
+
+def _rewards(net: StakingNet, address: str, height: int) -> dict[str, dict]:
+    result = net.rpc("plume_getRewards", address, hex(height))
+    return {r["validator"]: r for r in result["rewards"]}
+
+
+def _pending(net: StakingNet, delegator: str, validator: str, height: int) -> int:
+    return int(_rewards(net, delegator, height)[validator]["pending"], 16)
+
+
+def _stake(net: StakingNet, delegator: str, validator: str, height: int) -> int:
+    listed = net.rpc("plume_getDelegations", delegator, 0, 100, hex(height))["delegations"]
+    return next(int(d["tokens"], 16) for d in listed if d["validator"] == validator)
+
+
+def _height(net: StakingNet) -> int:
+    return int(net.rpc("eth_blockNumber"), 16)
+
+
+def _balance(net: StakingNet, address: str, height: int) -> int:
+    return int(net.rpc("eth_getBalance", address, hex(height)), 16)
+
+
+def test_rewards_claim_restake_auto_restake_and_commission(net):
+    # the genesis validator is operated by the node's own key, and it is the one that signs
+    me = net.node.operator().address
+    assert net.rpc("plume_getValidator", me) is not None
+    spare = ("--from", "spare", *net.signed(net.node.home))
+    start = json.loads(ok("tx", "staking", "delegate", me, "5plume", *spare, "--json"))["blockNumber"]
+
+    # pending rewards grow block by block
+    wait_until(lambda: _height(net) >= start + 3, 60, "three more blocks")
+    growth = [_pending(net, net.spare, me, h) for h in range(start, start + 4)]
+    assert all(a < b for a, b in zip(growth, growth[1:])), growth
+
+    # claim moves exactly what was pending when its block began (rewards come at the block's end)
+    out = json.loads(ok("tx", "staking", "claim", me, *spare, "--json"))
+    n, amount = out["blockNumber"], int(out["amount"])
+    assert out["status"] == "success" and amount == _pending(net, net.spare, me, n - 1) > 0
+    fee = out["gasUsed"] * int(out["effectiveGasPrice"])
+    assert _balance(net, net.spare, n) - _balance(net, net.spare, n - 1) == amount - fee
+
+    # restake adds it to the delegation instead
+    out = json.loads(ok("tx", "staking", "restake", me, *spare, "--json"))
+    n, amount = out["blockNumber"], int(out["amount"])
+    assert amount == _pending(net, net.spare, me, n - 1) > 0
+    assert _stake(net, net.spare, me, n) == _stake(net, net.spare, me, n - 1) + amount
+
+    # auto-restake: after the next epoch end the delegation grew with no transaction from spare
+    assert "compound into the delegation" in ok("tx", "staking", "auto-restake", me, "on", *spare)
+    shown = json.loads(ok("query", "rewards", net.spare, "--rpc", net.node.rpc_url, "--json"))
+    assert [r["autoRestake"] for r in shown["rewards"] if r["validator"] == me] == [True]
+    assert shown["commission"] is None and int(shown["total"]) >= int(
+        next(r["pending"] for r in shown["rewards"] if r["validator"] == me))
+    nonce = net.pending_nonce(net.spare)
+    epoch_end = (_height(net) // EPOCH + 1) * EPOCH
+    wait_until(lambda: _height(net) >= epoch_end, 60, f"the epoch end at height {epoch_end}")
+    assert _stake(net, net.spare, me, epoch_end) > _stake(net, net.spare, me, epoch_end - 1)
+    assert _pending(net, net.spare, me, epoch_end) == 0  # compounded after the block's rewards
+    assert net.pending_nonce(net.spare) == nonce
+    ok("tx", "staking", "auto-restake", me, "off", *spare)
+    assert "off" in ok("query", "rewards", net.spare, "--rpc", net.node.rpc_url).splitlines()[2]
+
+    # the operator's commission: exactly what had accumulated
+    out = json.loads(ok("tx", "staking", "withdraw-commission", *net.signed(net.node.home), "--json"))
+    n = out["blockNumber"]
+    before = int(net.rpc("plume_getRewards", me, hex(n - 1))["commission"], 16)
+    assert int(out["amount"]) == before > 0
+    text = ok("query", "rewards", me, "--rpc", net.node.rpc_url)
+    assert "pending commission" in text and "total pending rewards" in text
+
+    # refusals print the contract's reason and send nothing
+    before = net.pending_nonce(net.spare)
+    assert "refuses setAutoRestake: no delegation from" in fails("tx", "staking", "auto-restake", net.first.address,
+                                                                  "on", *spare)
+    assert "refuses withdrawCommission: no validator with operator" in fails("tx", "staking", "withdraw-commission",
+                                                                            *spare)
+    assert net.pending_nonce(net.spare) == before
+    assert "'maybe' is not one of 'on', 'off'" in fails("tx", "staking", "auto-restake", me, "maybe", *spare, code=2)

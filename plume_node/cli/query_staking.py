@@ -1,4 +1,4 @@
-"""`plume-node query validators|validator|delegations|unbondings|staking-params`: the staking contract's state.
+"""`plume-node query validators|validator|delegations|unbondings|rewards|staking-params`: the staking contract's state.
 
 They read the node's plume_ staking methods (docs/rpc.md). Lists are fetched
 page by page, every page at the block of the first, so a listing is one
@@ -175,6 +175,39 @@ def unbondings(delegator: str, block: str, rpc_url: str, as_json: bool) -> None:
         for r in result["redelegations"]
     ]
     click.echo(table(("FROM", "TO", "HEIGHT", "AMOUNT", "MATURES"), rows) if rows else "  none")
+
+
+def rewards_plain(result: dict[str, Any]) -> dict[str, Any]:
+    """plume_getRewards for --json: every amount (pending, total, commission) as a decimal string."""
+    def wei(quantity: str | None) -> str | None:
+        return None if quantity is None else str(int(quantity, 16))
+
+    return {
+        "blockNumber": int(result["blockNumber"], 16),
+        "delegator": result["delegator"],
+        "rewards": [{**r, "pending": wei(r["pending"])} for r in result["rewards"]],
+        "total": wei(result["total"]),
+        "commission": wei(result["commission"]),
+    }
+
+
+@query.command("rewards")
+@click.argument("address", callback=address_arg)
+@block_option
+@rpc_option
+@json_option
+def rewards(address: str, block: str, rpc_url: str, as_json: bool) -> None:
+    """ADDRESS's pending rewards by validator, its auto-restake settings, and its validator's commission."""
+    result = rpc_call(RpcClient(rpc_url), "plume_getRewards", address, block_tag(block))
+    if as_json:
+        echo_json(rewards_plain(result))
+        return
+    click.echo(f"rewards of {result['delegator']} at block {int(result['blockNumber'], 16)}")
+    rows = [(r["validator"], _amount(r["pending"]), "on" if r["autoRestake"] else "off") for r in result["rewards"]]
+    click.echo(table(("VALIDATOR", "PENDING", "AUTO-RESTAKE"), rows) if rows else "  no delegations")
+    click.echo(f"total pending rewards  {_amount(result['total'])}")
+    if result["commission"] is not None:
+        click.echo(f"pending commission     {_amount(result['commission'])} (its validator's)")
 
 
 @query.command("staking-params")

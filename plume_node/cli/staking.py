@@ -35,7 +35,7 @@ from plume_node.cli._units import format_plume
 from plume_node.cli.tx import Fees, Sent, report, signer, submit, tx
 from plume_node.home import Home
 from plume_node.node_keys import load_key_file
-from staking.abi import REDELEGATED, UNDELEGATED
+from staking.abi import COMMISSION_WITHDRAWN, REDELEGATED, REWARDS_CLAIMED, REWARDS_RESTAKED, UNDELEGATED
 
 DEFAULT_SIGNER = "operator"  # the key `plume-node init` puts in the home's keystore
 
@@ -143,7 +143,7 @@ def _utc(timestamp: int) -> str:
 
 @tx.group("staking")
 def staking() -> None:
-    """Create and run a validator; delegate, undelegate and redelegate stake."""
+    """Create and run a validator; delegate, undelegate and redelegate stake; claim or restake rewards."""
 
 
 def _consensus_pubkey(given: str | None, home: str | None) -> bytes:
@@ -282,3 +282,55 @@ def unjail(opts: SendOptions) -> None:
     _finish(opts, "unjail", sent, {}, ("  unjailed: it may rejoin the active set at the next epoch",))
 
 
+
+
+def _paid(sent: Sent, event: Any) -> int:
+    """The amount of the first ``event`` log (0 without one: nothing was pending)."""
+    values = event_values(sent.logs, event)
+    return values[0] if values else 0
+
+
+@staking.command("claim")
+@click.argument("validator", callback=address_arg)
+@send_options
+def claim(validator: str, opts: SendOptions) -> None:
+    """Pay the signer's pending rewards from VALIDATOR to its balance."""
+    sent = call_contract(opts, "claimRewards", (validator,))
+    amount = _paid(sent, REWARDS_CLAIMED)
+    _finish(opts, "claimRewards", sent, {"validator": validator, "amount": str(amount)},
+            (f"  claimed {format_plume(amount)} of rewards from {validator}",))
+
+
+@staking.command("restake")
+@click.argument("validator", callback=address_arg)
+@send_options
+def restake(validator: str, opts: SendOptions) -> None:
+    """Add the signer's pending rewards from VALIDATOR to its delegation there."""
+    sent = call_contract(opts, "restakeRewards", (validator,))
+    amount = _paid(sent, REWARDS_RESTAKED)
+    _finish(opts, "restakeRewards", sent, {"validator": validator, "amount": str(amount)},
+            (f"  restaked {format_plume(amount)} of rewards with {validator}",))
+
+
+@staking.command("auto-restake")
+@click.argument("validator", callback=address_arg)
+@click.argument("setting", type=click.Choice(["on", "off"]))
+@send_options
+def auto_restake(validator: str, setting: str, opts: SendOptions) -> None:
+    """Turn compounding of the signer's rewards from VALIDATOR at every epoch end on or off."""
+    enabled = setting == "on"
+    sent = call_contract(opts, "setAutoRestake", (validator, enabled))
+    line = ("  rewards from {v} compound into the delegation after every epoch end" if enabled
+            else "  rewards from {v} stay pending until claimed or restaked")
+    _finish(opts, "setAutoRestake", sent, {"validator": validator, "autoRestake": enabled},
+            (line.format(v=validator),))
+
+
+@staking.command("withdraw-commission")
+@send_options
+def withdraw_commission(opts: SendOptions) -> None:
+    """Pay the commission the signer's validator has accumulated to the signer."""
+    sent = call_contract(opts, "withdrawCommission", ())
+    amount = _paid(sent, COMMISSION_WITHDRAWN)
+    _finish(opts, "withdrawCommission", sent, {"amount": str(amount)},
+            (f"  withdrew {format_plume(amount)} of commission",))

@@ -15,7 +15,7 @@ from typing import Any
 
 from consensus.crypto import address_of
 from staking import views
-from staking.validators import Status
+from staking.validators import MAX_REGISTERED_VALIDATORS, Status
 
 from plume_node.rpc import params as p
 from plume_node.rpc.chainview import BlockState, ChainView
@@ -215,6 +215,34 @@ def _unbondings(ctx: ReadContext, delegator: bytes, offset: int, limit: int, ref
 def plume_get_unbondings(backend: Any, delegator: bytes, offset: int, limit: int, ref: p.BlockRef) -> OffThread:
     """`delegator`'s pending unbonding entries with every validator, and its immature redelegations."""
     return OffThread(lambda ctx: _unbondings(ctx, delegator, offset, limit, ref))
+
+
+def _rewards(ctx: ReadContext, delegator: bytes, ref: p.BlockRef) -> dict[str, Any]:
+    at = _at(ctx, ref)
+    entries = []
+    # a delegator holds shares of registered validators only: at most MAX_REGISTERED_VALIDATORS
+    for d in views.delegations(at.state, delegator, 0, MAX_REGISTERED_VALIDATORS):
+        ctx.budget.check()
+        pending = views.pending_rewards(at.state, delegator, d.validator)
+        entries.append((d.validator, pending, views.auto_restake(at.state, delegator, d.validator)))
+    operates = views.validator(at.state, delegator, at.timestamp) is not None
+    return {
+        "blockNumber": q(at.number),
+        "delegator": addr(delegator),
+        "rewards": [
+            {"validator": addr(validator), "pending": q(pending), "autoRestake": auto}
+            for validator, pending, auto in entries
+        ],
+        "total": q(sum(pending for _, pending, _ in entries)),
+        "commission": q(views.pending_commission(at.state, delegator)) if operates else None,
+    }
+
+
+@table.register("plume_getRewards", Param("delegator", p.address), _block_param())
+def plume_get_rewards(backend: Any, delegator: bytes, ref: p.BlockRef) -> OffThread:
+    """`delegator`'s pending rewards with every validator it delegates to, its auto-restake
+    settings, their total, and its validator's pending commission (null if it operates none)."""
+    return OffThread(lambda ctx: _rewards(ctx, delegator, ref))
 
 
 def _camel(name: str) -> str:

@@ -210,3 +210,47 @@ async def test_bad_params_are_refused_with_the_reason(client, backend):
         assert error["code"] == -32602 and reason in error["message"], (method, params, error)
     error = await client.error("plume_getUnbondings", ALICE.address, 0, 1, "0x99")
     assert error["code"] == -32000 and "beyond the head" in error["message"]
+
+
+def _signers(*seeds: int):
+    """Consensus facts naming the validators of ``seeds`` as the signers of every block's parent."""
+    from staking.end_of_block import CommitSigner, ConsensusFacts
+
+    facts = ConsensusFacts(tuple(CommitSigner(address_of(consensus_key(s)), consensus_key(s), 10) for s in seeds))
+    return lambda sidecar: facts
+
+
+async def test_rewards_of_a_delegator_and_an_operator(client, backend):
+    alice, bob, carol = Staker(client, ALICE), Staker(client, BOB), Staker(client, CAROL)
+    hashes = [await create(client, alice, 1, "a", 10 * PLUME), await create(client, carol, 2, "c", 10 * PLUME)]
+    hashes += [await bob.send("delegate", alice.address, value=5 * PLUME),
+               await bob.send("delegate", carol.address, value=PLUME)]
+    await committed_ok(client, backend, *hashes)
+    await committed_ok(client, backend, await bob.send("setAutoRestake", carol.address, True))
+    backend.chain.read_sidecar = _signers(1, 2)  # from now on both validators sign every block
+    backend.produce_block()
+    height = backend.produce_block().number
+
+    result = await client.call("plume_getRewards", bob.address)
+    assert result["blockNumber"] == hex(height) and result["delegator"] == to_checksum_address(bob.address)
+    assert result["commission"] is None  # bob operates no validator
+    by_validator = {r["validator"]: r for r in result["rewards"]}
+    assert set(by_validator) == {to_checksum_address(alice.address), to_checksum_address(carol.address)}
+    assert by_validator[to_checksum_address(carol.address)]["autoRestake"] is True
+    assert by_validator[to_checksum_address(alice.address)]["autoRestake"] is False
+    pending = [int(r["pending"], 16) for r in result["rewards"]]
+    assert all(pending) and result["total"] == hex(sum(pending))
+    for r in result["rewards"]:  # each as the contract's own view says
+        out = await client.call("eth_call", {"to": STAKING, "data": "0x" + calldata(
+            "pendingRewards", bob.address, r["validator"]).hex()})
+        assert int(out, 16) == int(r["pending"], 16)
+
+    operator = await client.call("plume_getRewards", alice.address)
+    assert operator["rewards"][0]["validator"] == to_checksum_address(alice.address)  # its self-delegation
+    assert int(operator["commission"], 16) > 0
+    earlier = await client.call("plume_getRewards", bob.address, hex(height - 2))
+    assert earlier["total"] == "0x0"  # nobody had signed yet
+    nobody = await client.call("plume_getRewards", DAVE.address)
+    assert nobody["rewards"] == [] and nobody["total"] == "0x0" and nobody["commission"] is None
+    error = await client.error("plume_getRewards", "0x1234")
+    assert error["code"] == -32602 and "expected 20 bytes" in error["message"]

@@ -31,6 +31,7 @@ SOLIDITY_EVENTS = {
     "RewardsClaimed": ("RewardsClaimed(address,address,uint256)", ["address", "address"], ["uint256"]),
     "RewardsRestaked": ("RewardsRestaked(address,address,uint256)", ["address", "address"], ["uint256"]),
     "CommissionWithdrawn": ("CommissionWithdrawn(address,uint256)", ["address"], ["uint256"]),
+    "AutoRestakeSet": ("AutoRestakeSet(address,address,bool)", ["address", "address"], ["bool"]),
 }
 TOPIC0 = {int.from_bytes(keccak(text=sig), "big"): name for name, (sig, _, _) in SOLIDITY_EVENTS.items()}
 

@@ -7,14 +7,14 @@ from pathlib import Path
 
 from eth_utils import keccak
 
-from staking import abi, methods, queues, validators
+from staking import abi, autorestake, methods, queues, validators
 from staking.addresses import STAKING_ADDRESS
 from staking.params import DEVNET_STAKING, StakingParams
 from staking_harness import ADDRS, PLUME, StakingChain
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "staking.md").read_text()
-SLOT_NAME = re.compile(r'"((?:param|validator|validators|consensus_key|delegation|delegator|total|ubd|red|active|rewards)'
+SLOT_NAME = re.compile(r'"((?:param|validator|validators|consensus_key|delegation|delegator|total|ubd|red|active|rewards|autorestake)'
                        r'(?:[._][a-z_]+)*)"')
 
 
@@ -38,7 +38,8 @@ def test_the_documented_slot_formula_reads_the_real_slot() -> None:
 def test_limits_base_gas_and_defaults_are_documented() -> None:
     for value in (validators.MAX_REGISTERED_VALIDATORS, queues.MAX_MATURED_PER_BLOCK,
                   queues.MAX_REDELEGATIONS_PER_DELEGATOR, methods.MAX_PAGE, validators.MAX_MONIKER_BYTES,
-                  abi.MAX_REASON_BYTES, abi.UNKNOWN_SELECTOR_GAS):
+                  abi.MAX_REASON_BYTES, abi.UNKNOWN_SELECTOR_GAS,
+                  autorestake.MAX_AUTO_RESTAKE_PAIRS, autorestake.AUTO_RESTAKE_PER_BLOCK):
         assert f"{value:,}" in DOC, value
     for m in abi.METHODS.values():
         assert f"| `{m.signature}` | `0x{m.selector.hex()}` |" in DOC and f"| {m.base_gas:,} |" in DOC, m.name

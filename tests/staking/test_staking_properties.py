@@ -45,6 +45,7 @@ action = st.one_of(
     st.tuples(st.just("cancel"), who, who, frac),
     st.tuples(st.just("cancel"), who, who, frac),
     st.tuples(st.just("unjail"), who),
+    st.tuples(st.just("autorestake"), who, who, st.booleans()),
     st.tuples(st.just("transfer"), who, who, st.sampled_from([0, PLUME])),
     st.tuples(st.just("advance"), st.integers(1, 5), st.sampled_from([0, 1, 15, 30, 60, 61])),
 )
@@ -115,6 +116,9 @@ def _call(sc: StakingChain, act: tuple) -> tuple[int, bytes, int, bytes] | None:
         return w, calldata("cancelUnbonding", target, height, _amount(amount, f)), 0, STAKING_ADDRESS
     if kind == "unjail":
         return act[1], calldata("unjail"), 0, STAKING_ADDRESS
+    if kind == "autorestake":
+        _, w, v, enabled = act
+        return w, calldata("setAutoRestake", _delegated(state, w, v), enabled), 0, STAKING_ADDRESS
     if kind == "transfer":
         return act[1], b"", act[3], ADDRS[act[2]]
     return None
@@ -169,6 +173,7 @@ def check_invariants(sc: StakingChain) -> None:
         pending += sum(e.amount for a in ADDRS for e in views.unbondings(state, a, v.operator))
     assert pending == unbonding
     check_queues(sc, state)
+    check_auto_restake_list(state)
     members = {v.operator: v.power for v in views.active_set(state)}
     for v in infos:  # the per-validator flags agree with the recorded set
         assert v.power == members.get(v.operator, 0)
@@ -177,6 +182,18 @@ def check_invariants(sc: StakingChain) -> None:
         for d in views.delegations(state, a):
             assert d.shares > 0  # a listed delegation holds shares
         assert len(views.redelegations(state, a)) <= 32
+
+
+def check_auto_restake_list(state) -> None:
+    """Every listed pair holds shares and knows its place; the cursor stays within the list."""
+    store = Store(state, STAKING_ADDRESS)
+    count = store.get("autorestake.count")
+    assert store.get("autorestake.cursor") <= count
+    for i in range(count):
+        delegator, validator = store.get_address("autorestake.delegator", i), store.get_address("autorestake.validator", i)
+        assert store.get("autorestake.index", delegator, validator) == i + 1
+        assert store.get("delegation.shares", delegator, validator) > 0
+    assert store.get("autorestake.delegator", count) == 0  # the slot past the end is cleared
 
 
 def check_queues(sc: StakingChain, state) -> None:
@@ -239,6 +256,11 @@ def test_a_fixed_sequence_through_every_kind_of_step() -> None:
         (("unjail", 4), True),
         (("redelegate", 5, 1, 1, 3), True),  # matured: now the hop is allowed
         (("transfer", 1, 2, PLUME), True),
+        (("autorestake", 5, 1, True), True),
+        (("autorestake", 4, 3, True), True),
+        (("undelegate", 5, 1, 3), True),  # all of it: the pair leaves the list (checked by the invariants)
+        (("autorestake", 5, 6, True), False),  # not a validator 5 delegates to
+        (("advance", 5, 1), None),  # an epoch end: a round over the list
         (("create", 6, "dup", 10), False),
         (("create", 7, "bad", 10), False),
         (("advance", 5, 61), None),

@@ -135,8 +135,8 @@ def test_the_real_per_block_bound() -> None:
     senders = [4, 5, 6]
     sc.block([sc.tx(w, calldata("delegate", ADDRS[1]), value=200 * PLUME) for w in senders])
     txs = [sc.tx(senders[i % 3], calldata("undelegate", ADDRS[1], PLUME)) for i in range(limit + 1)]
-    for start in range(0, len(txs), 80):  # 80 undelegations fit in a block
-        sc.block(txs[start:start + 80], dt=0)
+    for start in range(0, len(txs), 75):  # 75 undelegations fit in a block
+        sc.block(txs[start:start + 75], dt=0)
     assert sc.view("totalUnbonding") == ((limit + 1) * PLUME,)
     sc.advance(1, dt=60)
     assert sc.view("totalUnbonding") == (PLUME,)

@@ -24,8 +24,9 @@ Order (see docs/execution.md):
 6. ``process_validator_set_update``: at an epoch end, choose the next active
    set (``staking/active_set.py``).
 
-Slashing (a later issue) goes between rewards and the queues, so a slash
-reaches entries before they mature.
+Slashing (a later issue) goes right after rewards, before auto-restake and
+the queues, so a slash reaches stake and entries before they compound or
+mature.
 """
 
 from __future__ import annotations

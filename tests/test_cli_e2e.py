@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from rpcclient import rpc as call_rpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
 from e2e_node import CHAIN_ID, RunningNode, cli, free_port, start_node  # noqa: E402
@@ -101,6 +102,16 @@ def test_failures_are_one_clear_line(node, tmp_path):
     assert "unknown unit 'bananas'" in fails("tx", "send", "--from", "operator", "--home", home,
                                              "--to", "0x" + "11" * 20, "--value", "3bananas", code=2)
     assert "is not an address" in fails("query", "balance", "0x1234", "--rpc", rpc, code=2)
+    # a mistyped EIP-55 checksum is refused before anything is signed; the right one passes
+    good = "0x52908400098527886E0F7030069857D2E4169EE7"
+    typo = good[:-1] + "e"
+    operator = node.operator().address
+    nonce = call_rpc(rpc, "eth_getTransactionCount", operator, "pending")
+    assert "EIP-55 checksum" in fails("tx", "send", "--from", "operator", "--home", home, "--password-file", pw,
+                                      "--to", typo, "--value", "1", "--rpc", rpc, code=2)
+    assert call_rpc(rpc, "eth_getTransactionCount", operator, "pending") == nonce
+    ok("query", "balance", good, "--rpc", rpc)
+    ok("query", "balance", good.lower(), "--rpc", rpc)
     assert "knows no transaction" in fails("query", "tx", "0x" + "00" * 32, "--rpc", rpc)
     assert "no key named 'bob'" in fails("keys", "show", "bob", "--home", home)
 

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import click
+from eth_utils import to_checksum_address
 
 from plume_node.cli._rpc_client import DEFAULT_RPC_URL, RpcClient, RpcClientError
 from plume_node.cli._units import AmountError, parse_amount
@@ -30,6 +31,12 @@ def address_arg(ctx: click.Context | None, param: click.Parameter | None, value:
         return None
     if not _ADDRESS.match(value):
         raise click.BadParameter(f"{value!r} is not an address: expected 0x and 40 hex digits")
+    digits = value[2:]
+    if digits != digits.lower() and digits != digits.upper() and to_checksum_address(value) != value:
+        # mixed case is an EIP-55 checksum: a mistyped one is refused, as web3.py and ethers do
+        raise click.BadParameter(
+            f"{value} fails its EIP-55 checksum (mixed case): check it for a typo, or give it all lowercase"
+        )
     return value
 
 

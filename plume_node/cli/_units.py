@@ -18,6 +18,8 @@ UNITS: dict[str, int] = {
     "microplume": 10**12,
     "milliplume": 10**15,
     "plume": 10**18,
+    "ether": 10**18,  # aliases: one plume is one ether's worth of wei
+    "eth": 10**18,
 }
 
 _AMOUNT = re.compile(r"^\s*([0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)\s*([a-zA-Z]*)\s*$")

@@ -73,7 +73,8 @@ def test_amount_round_trip_through_plume(wei):
 
 
 @pytest.mark.parametrize("text, wei", [("10", 10), ("10wei", 10), ("1gwei", 10**9), ("1.5plume", 15 * 10**17),
-                                      ("0.1plume", 10**17), ("1_000", 1000), (" 2 GWEI ", 2 * 10**9), (".5gwei", 5 * 10**8)])
+                                      ("0.1plume", 10**17), ("1_000", 1000), (" 2 GWEI ", 2 * 10**9), (".5gwei", 5 * 10**8),
+                                      ("1eth", 10**18), ("0.25ether", 25 * 10**16)])
 def test_amounts(text, wei):
     assert parse_amount(text) == wei
 

@@ -323,14 +323,18 @@ class Application:
         for item in block.sidecar.evidence:  # canonical encodings: the pool's keys
             self._pending_evidence.pop(item, None)
         removed = self.mempool.recheck(self.account_state(), self.chain.next_base_fee(), self.clock())
+        mined = {tx.hash for tx in block.transactions}
+        included = sum(1 for r in removed if r.tx_hash in mined)
+        evicted = len(removed) - included  # stale (replaced elsewhere), expired or unaffordable
         log.info(
-            "committed height=%d txs=%d gas=%d round=%d hash=%s%s",
+            "committed height=%d txs=%d gas=%d round=%d hash=%s%s%s",
             height,
             len(block.transactions),
             block.header.gas_used,
             block.sidecar.round,
             block_hash.hex()[:16],
-            f" pool_dropped={len(removed)}" if removed else "",
+            f" included={included}" if included else "",
+            f" evicted={evicted}" if evicted else "",
         )
 
     def record_late_precommits(self, certificate: CommitCertificate) -> bool:

@@ -8,6 +8,8 @@ The genesis base fee is odd so the odd-wei rule of staking/fees.py is exercised.
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 import trio
 from eth.constants import SECPK1_N
@@ -113,7 +115,8 @@ def check_block_accounting(node: Node, number: int, *, sender: bytes, to: bytes,
     assert after.total_supply() - before.total_supply() == issued - burned
 
 
-async def test_transfer_is_included_and_fees_split(tmp_path) -> None:
+async def test_transfer_is_included_and_fees_split(tmp_path, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="plume.app")
     node = open_node(tmp_path)
     try:
         account = operator(node)
@@ -126,6 +129,9 @@ async def test_transfer_is_included_and_fees_split(tmp_path) -> None:
             assert tx_hash in node.mempool
             receipt, number, index = await wait_for_receipt(node, tx_hash)
             assert index == 0 and receipt.gas_used == 21000
+            # the commit line counts the pool's mined transactions as included, not evicted
+            line = next(r.getMessage() for r in caplog.records if f"committed height={number} " in r.getMessage())
+            assert "included=1" in line and "evicted" not in line, line
             check_block_accounting(node, number, sender=sender, to=RECIPIENT, value=value,
                                    max_fee=3 * GWEI, tip=2 * GWEI, expected_gas=21000)
             assert node.chain.state_at().balance(RECIPIENT) == value

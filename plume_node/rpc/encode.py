@@ -52,6 +52,14 @@ def effective_tip(tx: SignedTransactionAPI, base_fee: int) -> int:
     return effective_gas_price(tx, base_fee) - base_fee
 
 
+def mined_transaction(tx: SignedTransactionAPI, header: Any, index: int) -> dict[str, Any]:
+    """The transaction object of ``tx``, the ``index``-th of the block with ``header``."""
+    return transaction(
+        tx, block_hash=header.hash, block_number=header.block_number, index=index,
+        base_fee=header.base_fee_per_gas, block_timestamp=header.timestamp,
+    )
+
+
 def transaction(
     tx: SignedTransactionAPI,
     *,
@@ -59,12 +67,14 @@ def transaction(
     block_number: int | None,
     index: int | None,
     base_fee: int | None,
+    block_timestamp: int | None = None,
 ) -> dict[str, Any]:
     """A transaction object; block fields null for a pending one."""
     kind = tx_type(tx)
     result: dict[str, Any] = {
         "blockHash": None if block_hash is None else d(block_hash),
         "blockNumber": None if block_number is None else q(block_number),
+        "blockTimestamp": None if block_timestamp is None else q(block_timestamp),
         "from": addr(tx.sender),
         "gas": q(tx.gas),
         "hash": d(tx.hash),
@@ -110,9 +120,7 @@ def block(
     txs: list[Any]
     if full_transactions:
         txs = [
-            transaction(tx, block_hash=header.hash, block_number=header.block_number, index=i,
-                        base_fee=header.base_fee_per_gas)
-            for i, tx in enumerate(blk.transactions)
+            mined_transaction(tx, header, i) for i, tx in enumerate(blk.transactions)
         ]
     else:
         txs = [d(tx.hash) for tx in blk.transactions]

@@ -17,8 +17,8 @@ from execution.mempool import MempoolError
 from plume_node.rpc import params as p
 from plume_node.rpc.chainview import ChainView, resolve_block_number
 from plume_node.rpc.dispatch import MethodTable, Param
-from plume_node.rpc.encode import block as encode_block, d, q, receipt as encode_receipt, transaction, word
-from plume_node.rpc.errors import InvalidParams, ServerError
+from plume_node.rpc.encode import block as encode_block, d, mined_transaction, q, receipt as encode_receipt, transaction, word
+from plume_node.rpc.errors import METHOD_NOT_FOUND, InvalidParams, RpcError, ServerError
 from plume_node.rpc.workers import OffThread
 
 table = MethodTable()
@@ -56,7 +56,9 @@ def eth_accounts(backend: Any) -> list[str]:
 
 @table.register("eth_coinbase")
 def eth_coinbase(backend: Any) -> None:
-    raise ServerError("etherbase must be explicitly specified: this node does not mine; blocks are proposed by validators")
+    # As geth without an etherbase: the method is not supported here (a node
+    # does not mine; validators propose blocks, their fee address is per node).
+    raise RpcError(METHOD_NOT_FOUND, "the method eth_coinbase does not exist/is not available")
 
 
 def _no_keys(method: str) -> None:
@@ -180,11 +182,7 @@ def eth_get_transaction_by_hash(backend: Any, tx_hash: bytes) -> dict[str, Any] 
     found = view.transaction_location(tx_hash)
     if found is not None:
         blk, index = found
-        header = blk.header
-        return transaction(
-            blk.transactions[index], block_hash=header.hash, block_number=header.block_number, index=index,
-            base_fee=header.base_fee_per_gas,
-        )
+        return mined_transaction(blk.transactions[index], blk.header, index)
     pending = backend.mempool.get(tx_hash)
     if pending is not None:
         return transaction(pending, block_hash=None, block_number=None, index=None, base_fee=None)
@@ -194,11 +192,7 @@ def eth_get_transaction_by_hash(backend: Any, tx_hash: bytes) -> dict[str, Any] 
 def _tx_by_block_and_index(view: ChainView, blk: Any, index: int) -> dict[str, Any] | None:
     if blk is None or index >= len(blk.transactions):
         return None
-    header = blk.header
-    return transaction(
-        blk.transactions[index], block_hash=header.hash, block_number=header.block_number, index=index,
-        base_fee=header.base_fee_per_gas,
-    )
+    return mined_transaction(blk.transactions[index], blk.header, index)
 
 
 @table.register("eth_getTransactionByBlockHashAndIndex", Param("blockHash", p.hash32), Param("index", p.quantity))

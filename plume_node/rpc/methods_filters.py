@@ -71,7 +71,8 @@ class FilterRegistry:
                 f"log filters hold too many addresses and topics (at most {MAX_FILTER_ENTRIES} together); "
                 "uninstall some with eth_uninstallFilter or use eth_getLogs"
             )
-        fid = "0x" + secrets.token_hex(16)
+        # A QUANTITY as the spec types filter ids: no leading zero digit.
+        fid = hex(secrets.randbits(128) | 1 << 127)
         self.filters[fid] = flt
         return fid
 

@@ -49,6 +49,7 @@ async def test_transfer_lifecycle_shapes(client, backend, w3):
 
     pending = await client.call("eth_getTransactionByHash", tx_hash)
     assert pending["blockHash"] is None and pending["blockNumber"] is None and pending["transactionIndex"] is None
+    assert pending["blockTimestamp"] is None
     assert pending["from"] == ALICE.address and pending["type"] == "0x2"
     assert await client.call("eth_getTransactionReceipt", tx_hash) is None
     assert await client.call("eth_getTransactionCount", ALICE.address, "pending") == "0x1"
@@ -59,6 +60,9 @@ async def test_transfer_lifecycle_shapes(client, backend, w3):
     mined = await client.call("eth_getTransactionByHash", tx_hash)
     assert mined["blockHash"] == "0x" + block.hash.hex()
     assert mined["blockNumber"] == "0x1" and mined["transactionIndex"] == "0x0"
+    assert mined["blockTimestamp"] == hex(block.header.timestamp)  # required by the execution-apis schema
+    full = await client.call("eth_getBlockByNumber", "0x1", True)
+    assert full["transactions"][0] == mined == await client.call("eth_getTransactionByBlockNumberAndIndex", "0x1", "0x0")
     assert mined["gasPrice"] == hex(base_fee + 2 * GWEI)
     assert mined["yParity"] in ("0x0", "0x1") and mined["chainId"] == hex(CHAIN_ID)
     for key in ("nonce", "gas", "value", "maxFeePerGas", "maxPriorityFeePerGas", "r", "s", "v"):
@@ -206,3 +210,8 @@ async def test_syncing_and_pending_nonce_with_queue(client, backend):
     await client.call("eth_sendRawTransaction", "0x" + sign_transfer(ALICE, BOB.address, 1, 0).hex())
     await client.call("eth_sendRawTransaction", "0x" + sign_transfer(ALICE, BOB.address, 1, 2).hex())
     assert await client.call("eth_getTransactionCount", ALICE.address, "pending") == "0x1"
+
+
+async def test_eth_coinbase_is_not_supported_as_on_geth_without_an_etherbase(client):
+    error = await client.error("eth_coinbase")
+    assert error["code"] == -32601 and "eth_coinbase" in error["message"]

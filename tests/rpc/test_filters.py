@@ -79,3 +79,13 @@ async def test_filters_expire_and_are_capped(client, backend, monkeypatch):
     monkeypatch.setattr(methods_filters, "FILTER_TIMEOUT_S", -1.0)
     assert (await client.error("eth_getFilterChanges", first))["message"] == "filter not found"
     assert isinstance(await client.call("eth_newBlockFilter"), str)
+
+
+async def test_filter_ids_are_quantities_without_a_leading_zero(client):
+    # the execution-apis schema types filter ids as QUANTITY: ^0x(0|[1-9a-f][0-9a-f]*)$
+    import re
+
+    for _ in range(64):
+        fid = await client.call("eth_newBlockFilter")
+        assert re.fullmatch(r"0x[1-9a-f][0-9a-f]*", fid), fid
+        assert await client.call("eth_uninstallFilter", fid) is True

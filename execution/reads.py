@@ -9,6 +9,7 @@ they never write.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from eth.abc import BlockHeaderAPI, ChainDatabaseAPI, DatabaseAPI, ReceiptAPI, SignedTransactionAPI
@@ -22,6 +23,7 @@ from execution.block import PlumeBlock
 from execution.calls import call, estimate_gas
 from execution.db import sidecar_key
 from execution.errors import NotFound
+from execution.proofs import AccountProof, account_proof
 from execution.sidecar import Sidecar
 from staking import fees
 
@@ -164,6 +166,10 @@ class ChainReads:
             state_root=header.state_root,
             _adb=AccountDB(self.chain_view, header.state_root),
         )
+
+    def proof(self, address: bytes, slots: Sequence[int], number: int | None = None) -> AccountProof:
+        """EIP-1186: ``address`` and ``slots`` proven against block ``number``'s state root."""
+        return account_proof(self.chain_view, self.get_header(number).state_root, address, slots)
 
     # call / estimate_gas: see execution/calls.py
     # ``budget`` (execution/budget.py) bounds gas and time; JSON-RPC always passes one

@@ -13,11 +13,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from execution.mempool import MempoolError
+from execution.proofs import MAX_PROOF_SLOTS
 
 from plume_node.rpc import params as p
 from plume_node.rpc.chainview import ChainView, resolve_block_number
 from plume_node.rpc.dispatch import MethodTable, Param
-from plume_node.rpc.encode import block as encode_block, d, mined_transaction, q, receipt as encode_receipt, transaction, word
+from plume_node.rpc.encode import (
+    addr,
+    block as encode_block,
+    d,
+    mined_transaction,
+    q,
+    receipt as encode_receipt,
+    transaction,
+    word,
+)
 from plume_node.rpc.errors import METHOD_NOT_FOUND, InvalidParams, RpcError, ServerError
 from plume_node.rpc.workers import OffThread
 
@@ -107,6 +117,41 @@ def eth_get_code(backend: Any, address: bytes, ref: p.BlockRef) -> str:
 )
 def eth_get_storage_at(backend: Any, address: bytes, position: int, ref: p.BlockRef) -> str:
     return word(ChainView(backend.chain).state_at(ref).get_storage(address, position))
+
+
+def _storage_keys(value: Any, name: str) -> list[int]:
+    if not isinstance(value, list):
+        raise InvalidParams(f"{name}: expected a list of storage positions")
+    if len(value) > MAX_PROOF_SLOTS:
+        raise InvalidParams(f"{name}: at most {MAX_PROOF_SLOTS} storage keys per proof, got {len(value)}")
+    return [p.storage_slot(v, f"{name}[{i}]") for i, v in enumerate(value)]
+
+
+def _proof(ctx: Any, address: bytes, slots: list[int], ref: p.BlockRef) -> dict[str, Any]:
+    view = ChainView(ctx.chain, ctx.budget)
+    number = resolve_block_number(view, ref)
+    if number > view.head_number():
+        raise ServerError(f"header not found: block {number} is beyond the head ({view.head_number()})")
+    proof = ctx.chain.proof(address, slots, number)
+    return {
+        "address": addr(proof.address),
+        "accountProof": [d(node) for node in proof.proof],
+        "balance": q(proof.balance),
+        "codeHash": d(proof.code_hash),
+        "nonce": q(proof.nonce),
+        "storageHash": d(proof.storage_root),
+        "storageProof": [
+            {"key": q(s.slot), "value": q(s.value), "proof": [d(node) for node in s.proof]} for s in proof.storage
+        ],
+    }
+
+
+@table.register(
+    "eth_getProof", Param("address", p.address), Param("storageKeys", _storage_keys), Param("block", p.block_ref, LATEST)
+)
+def eth_get_proof(backend: Any, address: bytes, slots: list[int], ref: p.BlockRef) -> OffThread:
+    """EIP-1186: the account and the storage slots with Merkle proofs against the block's state root."""
+    return OffThread(lambda ctx: _proof(ctx, address, slots, ref))
 
 
 # ---- blocks ----------------------------------------------------------------

@@ -215,3 +215,39 @@ async def test_syncing_and_pending_nonce_with_queue(client, backend):
 async def test_eth_coinbase_is_not_supported_as_on_geth_without_an_etherbase(client):
     error = await client.error("eth_coinbase")
     assert error["code"] == -32601 and "eth_coinbase" in error["message"]
+
+
+async def test_eth_get_proof_verifies_against_the_state_root(client, backend):
+    """EIP-1186: account and storage proofs checked by an independent verifier (the trie package)."""
+    import rlp
+    from eth_hash.auto import keccak
+    from trie import HexaryTrie
+
+    from staking.addresses import REWARD_POOL_ADDRESS
+    from staking.fees import SLOT_TOTAL_SUPPLY
+
+    backend.produce_block()
+    block = await client.call("eth_getBlockByNumber", "latest", False)
+    state_root = bytes.fromhex(block["stateRoot"][2:])
+
+    def proven(root: bytes, key: bytes, proof: list[str]) -> bytes:
+        return HexaryTrie.get_from_proof(root, keccak(key), [rlp.decode(bytes.fromhex(n[2:])) for n in proof])
+
+    pool = "0x" + REWARD_POOL_ADDRESS.hex()
+    answer = await client.call("eth_getProof", pool, [hex(SLOT_TOTAL_SUPPLY), "0x7"], "latest")
+    account = rlp.decode(proven(state_root, REWARD_POOL_ADDRESS, answer["accountProof"]))
+    assert [int.from_bytes(account[0], "big"), int.from_bytes(account[1], "big")] == [
+        int(answer["nonce"], 16), int(answer["balance"], 16)]
+    assert "0x" + account[2].hex() == answer["storageHash"] and "0x" + account[3].hex() == answer["codeHash"]
+    storage_root = bytes.fromhex(answer["storageHash"][2:])
+    supply, empty = answer["storageProof"]
+    value = rlp.decode(proven(storage_root, SLOT_TOTAL_SUPPLY.to_bytes(32, "big"), supply["proof"]))
+    assert int.from_bytes(value, "big") == int(supply["value"], 16) > 0
+    assert empty["value"] == "0x0" and proven(storage_root, (7).to_bytes(32, "big"), empty["proof"]) == b""
+    # an account that does not exist is proven absent
+    ghost = "0x" + "ab" * 20
+    absent = await client.call("eth_getProof", ghost, [], "latest")
+    assert absent["balance"] == "0x0" and proven(state_root, bytes.fromhex("ab" * 20), absent["accountProof"]) == b""
+    # bounded
+    error = await client.error("eth_getProof", pool, ["0x1"] * 257, "latest")
+    assert error["code"] == -32602 and "at most 256" in error["message"]

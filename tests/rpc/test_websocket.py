@@ -9,8 +9,6 @@ from __future__ import annotations
 import functools
 import json
 import re
-import socket
-import time
 from functools import partial
 from typing import Any
 
@@ -22,6 +20,7 @@ from websockets.sync.client import ClientConnection, connect
 from plume_node.rpc.server import serve_rpc
 from plume_node.rpc.subscriptions import Kind, SubscriptionHub
 from plume_node.rpc.websocket import WsLimits, WsSession
+import wsraw
 from rpc_harness import ACCOUNTS, CHAIN_ID, GWEI, erc20_artifact, sign_transfer
 
 ALICE, BOB = ACCOUNTS[0], ACCOUNTS[1]
@@ -243,60 +242,19 @@ async def test_oversized_message_closes_with_1009(backend, nursery):
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
 
 
-def _raw_upgrade(port: int) -> socket.socket:
-    """A WebSocket client that reads nothing after the handshake, with a tiny receive buffer."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect(("127.0.0.1", port))
-    sock.sendall(
-        b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    )
-    response = b""
-    while b"\r\n\r\n" not in response:
-        response += sock.recv(1)
-    assert response.startswith(b"HTTP/1.1 101"), response
-    return sock
-
-
-def _send_frame(sock: socket.socket, text: str) -> None:
-    payload = text.encode()
-    assert len(payload) < 126
-    mask = b"\x01\x02\x03\x04"
-    sock.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
-
-
-TCP_ESTABLISHED = 1
-
-
-def _tcp_state(sock: socket.socket) -> int:
-    """The kernel's TCP state of `sock` (tcp_info.tcpi_state), read without consuming data."""
-    return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0]
-
-
-def _probe(sock: socket.socket) -> int:
-    """Send a WebSocket ping (never reading the pong) and say the TCP state after it."""
-    try:
-        sock.sendall(b"\x89\x80\x00\x00\x00\x00")
-    except (BrokenPipeError, ConnectionResetError):
-        return -1
-    time.sleep(0.05)
-    return _tcp_state(sock)
-
-
 async def test_a_client_that_never_reads_is_closed(backend, nursery):
     limits = WsLimits(send_queue=50, send_queue_bytes=64 * 1024)
     port = await nursery.start(partial(serve_rpc, backend, "127.0.0.1", 0, ws_limits=limits, send_timeout_s=2.0))
-    sock = await run(_raw_upgrade, port)
+    sock = await run(wsraw.upgrade, "127.0.0.1", port)
     for i in range(3):
-        await run(_send_frame, sock, json.dumps({"jsonrpc": "2.0", "id": i, "method": "eth_subscribe",
+        await run(wsraw.send_text, sock, json.dumps({"jsonrpc": "2.0", "id": i, "method": "eth_subscribe",
                                                  "params": ["newHeads"]}))
     # ~4 KB of notifications per block to a client that reads nothing: its
     # window closes, the server's queue fills (the client is dropped) and the
     # kernel aborts the socket send_timeout_s later. An aborted socket sends
     # no RST by itself: the client learns it when it next sends something.
     deadline = trio.current_time() + 60
-    while await run(_probe, sock) == TCP_ESTABLISHED:
+    while await run(wsraw.probe, sock) == wsraw.TCP_ESTABLISHED:
         assert trio.current_time() < deadline, "the server did not close the connection"
         for _ in range(5):
             backend.produce_block()

@@ -99,6 +99,7 @@ class SubscriptionHub:
         self.mempool = mempool
         self.subscriptions: dict[str, Subscription] = {}
         self.entries = 0
+        self.pending_count = 0  # newPendingTransactions subscriptions, so admission checks one integer
         self._head = ChainView(chain).head_number()
         self._published = self._head
         self._wake = trio.Event()
@@ -113,7 +114,7 @@ class SubscriptionHub:
             self._wake.set()
 
     def pending(self, tx_hash: bytes) -> None:
-        if not any(s.kind is Kind.PENDING for s in self.subscriptions.values()):
+        if not self.pending_count:
             return
         try:
             self._pending_send.send_nowait(tx_hash)
@@ -131,12 +132,14 @@ class SubscriptionHub:
             )
         self.subscriptions[sub.id] = sub
         self.entries += sub.entry_count()
+        self.pending_count += sub.kind is Kind.PENDING
 
     def remove(self, subscription_id: str) -> bool:
         sub = self.subscriptions.pop(subscription_id, None)
         if sub is None:
             return False
         self.entries -= sub.entry_count()
+        self.pending_count -= sub.kind is Kind.PENDING
         return True
 
     # ---- the hub's task

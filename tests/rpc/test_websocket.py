@@ -17,6 +17,7 @@ import trio
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
+from plume_node.events import ChainEvents
 from plume_node.rpc.server import serve_rpc
 from plume_node.rpc.subscriptions import Kind, SubscriptionHub
 from plume_node.rpc.websocket import WsLimits, WsSession
@@ -126,6 +127,20 @@ async def test_new_heads(ws, backend, client):
     backend.produce_block()
     # nothing more for the ended subscription: the next message is our answer
     assert await ws.call("eth_chainId") == hex(CHAIN_ID) and ws.notifications == []
+
+
+async def test_heads_committed_together_are_each_announced(ws, backend, client):
+    # Block sync commits a batch and the node reports only the new head:
+    # every height in between is still announced, in order.
+    sub = await ws.call("eth_subscribe", "newHeads")
+    announced = backend.events
+    backend.events = ChainEvents()  # commits below go unreported...
+    blocks = [backend.produce_block() for _ in range(3)]
+    announced.committed(blocks[-1].number)  # ...until the head is reported once
+    for blk in blocks:
+        message = await ws.notification()
+        assert message["params"]["subscription"] == sub
+        assert message["params"]["result"]["hash"] == "0x" + blk.hash.hex()
 
 
 async def test_new_pending_transactions(ws, client):

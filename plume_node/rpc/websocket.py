@@ -25,6 +25,11 @@ Bounds (config `[rpc]`, docs/rpc.md "WebSocket"):
   (not even a pong) arrives for the read timeout (server.py).
 * a browser page may connect only from an origin in `cors_origins`, as it
   may POST (a WebSocket is not subject to CORS, so the Origin is checked here).
+* permessage-deflate is declined: wsproto inflates a compressed message
+  without a bound before hypercorn's size check sees it (64 KiB in, ~64 MiB
+  out, and ~100 ms of the trio thread, per read), so compression would turn a
+  few KiB of a client's bytes into a stall of consensus. Clients fall back to
+  uncompressed messages; a compressed frame anyway closes the connection (1002).
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import trio
+from hypercorn.protocol import ws_stream
+from wsproto.extensions import Extension
 
 from plume_node.rpc import params as p
 from plume_node.rpc.dispatch import Dispatcher, MethodTable, Param
@@ -182,6 +189,27 @@ def http_subscription_methods() -> MethodTable:
     return table
 
 
+class _DeclinedDeflate(Extension):
+    """Answers a client's permessage-deflate offer with no."""
+
+    name = "permessage-deflate"
+
+    def offer(self) -> bool:
+        return False
+
+    def accept(self, offer: str) -> None:
+        return None
+
+
+def decline_compression() -> None:
+    """Make hypercorn's handshake decline permessage-deflate.
+
+    hypercorn builds its server extensions from this module global on every
+    accept and offers no setting for it, so the global is replaced (for this
+    process: the node runs one hypercorn, this one)."""
+    ws_stream.PerMessageDeflate = _DeclinedDeflate  # type: ignore[misc, assignment]
+
+
 class WsEndpoint:
     """Serves websocket scopes for `RpcApp`."""
 
@@ -192,6 +220,7 @@ class WsEndpoint:
         self.limits = limits
         self.cors_origins = cors_origins
         self.connections = 0
+        decline_compression()
 
     def origin_allowed(self, origin: str | None) -> bool:
         # No Origin header: not a browser page, which is what CORS protects.

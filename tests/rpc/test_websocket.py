@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import zlib
 from functools import partial
 from typing import Any
 
@@ -274,6 +275,31 @@ async def test_a_client_that_never_reads_is_closed(backend, nursery):
         for _ in range(5):
             backend.produce_block()
         await trio.sleep(0.2)
+    sock.close()
+
+
+async def test_compression_is_declined(server, ws):
+    # The client offers permessage-deflate; the server answers without it.
+    assert ws.conn.response.headers.get("Sec-WebSocket-Extensions") is None
+    assert await ws.call("eth_chainId") == hex(CHAIN_ID)
+    # A compressed frame anyway (RSV1 set) is a protocol error, not inflated.
+    sock = await run(wsraw.upgrade, "127.0.0.1", int(server.rsplit(":", 1)[1]), 1 << 16,
+                     b"Sec-WebSocket-Extensions: permessage-deflate\r\n")
+    bomb = zlib.compressobj(9, zlib.DEFLATED, -15)
+    payload = (bomb.compress(b" " * (64 << 20)) + bomb.flush(zlib.Z_SYNC_FLUSH))[:-4]
+    frame = bytes([0xC1, 0x80 | 127]) + len(payload).to_bytes(8, "big") + b"\0\0\0\0" + payload
+    await run(sock.sendall, frame)
+    sock.settimeout(10)
+    reply = b""
+    while True:
+        chunk = await run(sock.recv, 64)
+        reply += chunk
+        while reply.startswith(b"\x89\x00"):  # the server's pings, if any came first
+            reply = reply[2:]
+        if not chunk or len(reply) >= 4:
+            break
+    # closed as a protocol error (wsproto drops the connection, or says 1002), never inflated (1009)
+    assert reply == b"" or (reply[:1] == b"\x88" and int.from_bytes(reply[2:4], "big") == 1002), reply
     sock.close()
 
 

@@ -10,13 +10,13 @@ import time
 TCP_ESTABLISHED = 1  # tcp_info.tcpi_state
 
 
-def upgrade(host: str, port: int, rcvbuf: int = 4096) -> socket.socket:
+def upgrade(host: str, port: int, rcvbuf: int = 4096, extra_headers: bytes = b"") -> socket.socket:
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     sock.connect((host, port))
     sock.sendall(
         b"GET / HTTP/1.1\r\nHost: " + host.encode() + b"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" + extra_headers + b"\r\n"
     )
     response = b""
     while b"\r\n\r\n" not in response:

@@ -156,10 +156,14 @@ def _npm_ethers(tmp: Path) -> Path:
     if npm is None or node_bin is None:
         reason = "node/npm are not installed"
     else:
-        done = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--silent", "ethers@6"], cwd=tmp,
-                              capture_output=True, text=True, timeout=300)
-        if done.returncode != 0:
-            reason = f"npm install ethers@6 failed: {done.stderr[-500:]}"
+        try:
+            done = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--silent", "ethers@6"], cwd=tmp,
+                                  capture_output=True, text=True, timeout=300)
+        except subprocess.TimeoutExpired:
+            reason = "npm install ethers@6 did not finish within 300 s (no registry?)"
+        else:
+            if done.returncode != 0:
+                reason = f"npm install ethers@6 failed: {done.stderr[-500:]}"
     if reason is None:
         return tmp
     if os.environ.get("CI") == "true":

@@ -22,6 +22,7 @@ from plume_node.events import ChainEvents
 from plume_node.rpc.server import serve_rpc
 from plume_node.rpc.subscriptions import Kind, SubscriptionHub
 from plume_node.rpc.websocket import WsLimits, WsSession
+from plume_node.rpc.workers import ExecutionLimits
 import wsraw
 from rpc_harness import ACCOUNTS, CHAIN_ID, GWEI, erc20_artifact, sign_transfer
 
@@ -301,6 +302,19 @@ async def test_compression_is_declined(server, ws):
     # closed as a protocol error (wsproto drops the connection, or says 1002), never inflated (1009)
     assert reply == b"" or (reply[:1] == b"\x88" and int.from_bytes(reply[2:4], "big") == 1002), reply
     sock.close()
+
+
+async def test_idle_clients_that_answer_pings_stay_and_silent_ones_go(backend, nursery):
+    # read timeout = max(body timeout, evm timeout + 6 s) = 6.1 s; pings every 3.05 s
+    port = await nursery.start(partial(serve_rpc, backend, "127.0.0.1", 0, body_timeout_s=1.0,
+                                       limits=ExecutionLimits(timeout_s=0.1)))
+    live = await Ws.open(f"http://127.0.0.1:{port}")  # the websockets client answers pings by itself
+    silent = await run(wsraw.upgrade, "127.0.0.1", port, 1 << 16)  # sends nothing, not even pongs
+    await trio.sleep(9)
+    assert await live.call("eth_chainId") == hex(CHAIN_ID)
+    assert wsraw.tcp_state(silent) != wsraw.TCP_ESTABLISHED  # closed by the server after 6.1 s
+    silent.close()
+    await live.close()
 
 
 def test_session_drops_on_a_full_queue(backend):

@@ -14,7 +14,9 @@ block-sync batch committed together. Logs of a block go out one notification
 per log (`removed` is always false: committed blocks are final).
 Subscriptions hold at most `MAX_SUBSCRIPTION_ENTRIES` addresses and topic
 values together (as the polling filters do), so the per-block matching work
-stays bounded.
+stays bounded. A failure while building an announcement or handing it to one
+connection is logged and skipped: it never ends the hub, the RPC server or
+the node.
 """
 
 from __future__ import annotations
@@ -155,7 +157,7 @@ class SubscriptionHub:
             self._wake = trio.Event()
             while self._published < self._head:
                 self._published += 1
-                self._announce_block(self._published)
+                _guarded("block", self._announce_block, self._published)
                 await trio.lowlevel.checkpoint()  # let the connections' writers run between blocks
 
     def _announce_block(self, number: int) -> None:
@@ -171,7 +173,7 @@ class SubscriptionHub:
         if heads:
             header_json = _dumps(header_fields(blk.header))
             for sub in heads:
-                sub.outbox.push(notification(sub.id, header_json))
+                _deliver(sub, notification(sub.id, header_json))
         bloom = int(blk.header.bloom)
         logs_subs = [
             s for s in subs
@@ -188,29 +190,49 @@ class SubscriptionHub:
                 if sub.criteria.matches(found.address, found.topics):
                     if entry_json is None:
                         entry_json = _dumps(found.entry(blk.header))
-                    sub.outbox.push(notification(sub.id, entry_json))
+                    _deliver(sub, notification(sub.id, entry_json))
 
     async def _announce_pending(self) -> None:
         async for tx_hash in self._pending_receive:
-            subs = [s for s in self.subscriptions.values() if s.kind is Kind.PENDING]
-            hash_json = _dumps(d(tx_hash))
-            full_json: str | None = None
-            for sub in subs:
-                if not sub.full_transactions:
-                    sub.outbox.push(notification(sub.id, hash_json))
-                    continue
-                if full_json is None:
-                    tx = self.mempool.get(tx_hash)
-                    if tx is None:
-                        continue  # already mined or evicted: nothing to show in full
-                    full_json = _dumps(
-                        transaction(tx, block_hash=None, block_number=None, index=None, base_fee=None)
-                    )
-                sub.outbox.push(notification(sub.id, full_json))
-            if self.pending_dropped:
-                log.warning("%d pending transaction(s) not announced: the announcement queue was full",
-                            self.pending_dropped)
-                self.pending_dropped = 0
+            _guarded("pending transaction", self._announce_transaction, tx_hash)
+
+    def _announce_transaction(self, tx_hash: bytes) -> None:
+        subs = [s for s in self.subscriptions.values() if s.kind is Kind.PENDING]
+        hash_json = _dumps(d(tx_hash))
+        full_json: str | None = None
+        for sub in subs:
+            if not sub.full_transactions:
+                _deliver(sub, notification(sub.id, hash_json))
+                continue
+            if full_json is None:
+                tx = self.mempool.get(tx_hash)
+                if tx is None:
+                    continue  # already mined or evicted: nothing to show in full
+                full_json = _dumps(
+                    transaction(tx, block_hash=None, block_number=None, index=None, base_fee=None)
+                )
+            _deliver(sub, notification(sub.id, full_json))
+        if self.pending_dropped:
+            log.warning("%d pending transaction(s) not announced: the announcement queue was full",
+                        self.pending_dropped)
+            self.pending_dropped = 0
+
+
+def _deliver(sub: Subscription, message: str) -> None:
+    # One connection's failure must not keep the message from the others.
+    try:
+        sub.outbox.push(message)
+    except Exception:
+        log.exception("subscriptions: delivering to %s failed", sub.id)
+
+
+def _guarded(what: str, announce: Any, value: Any) -> None:
+    # A bug in building one announcement must not end the RPC server (and
+    # with it the node): it is logged and that announcement is skipped.
+    try:
+        announce(value)
+    except Exception:
+        log.exception("subscriptions: announcing a %s failed", what)
 
 
 def _dumps(value: Any) -> str:

@@ -20,10 +20,11 @@ from websockets.sync.client import ClientConnection, connect
 
 from plume_node.events import ChainEvents
 from plume_node.rpc.server import serve_rpc
-from plume_node.rpc.subscriptions import Kind, SubscriptionHub
+from plume_node.rpc.subscriptions import Kind, Subscription, SubscriptionHub
 from plume_node.rpc.websocket import WsLimits, WsSession
 from plume_node.rpc.workers import ExecutionLimits
 import wsraw
+from waiting import await_until
 from rpc_harness import ACCOUNTS, CHAIN_ID, GWEI, erc20_artifact, sign_transfer
 
 ALICE, BOB = ACCOUNTS[0], ACCOUNTS[1]
@@ -315,6 +316,31 @@ async def test_idle_clients_that_answer_pings_stay_and_silent_ones_go(backend, n
     assert wsraw.tcp_state(silent) != wsraw.TCP_ESTABLISHED  # closed by the server after 6.1 s
     silent.close()
     await live.close()
+
+
+async def test_a_failing_announcement_does_not_end_the_hub(backend, nursery):
+    hub = SubscriptionHub(backend.chain, backend.mempool)
+    backend.events.listen(on_commit=hub.committed, on_pending=hub.pending)
+    nursery.start_soon(hub.run)
+
+    class Broken:
+        def push(self, message: str) -> bool:
+            raise RuntimeError("a bug in an outbox")
+
+    got: list[str] = []
+
+    class Kept:
+        def push(self, message: str) -> bool:
+            got.append(message)
+            return True
+
+    hub.add(Subscription("0x1" + "0" * 31, Kind.NEW_HEADS, Broken()))
+    backend.produce_block()
+    await trio.sleep(0.1)
+    hub.add(Subscription("0x2" + "0" * 31, Kind.NEW_HEADS, Kept()))
+    blk = backend.produce_block()
+    await await_until(lambda: bool(got), 10, "the next block announced")
+    assert json.loads(got[0])["params"]["result"]["hash"] == "0x" + blk.hash.hex()
 
 
 def test_session_drops_on_a_full_queue(backend):

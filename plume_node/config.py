@@ -67,6 +67,12 @@ class RPCConfig:
     # HTTP
     body_timeout_ms: int = 10_000  # a request body must arrive within this
     max_concurrent_requests: int = 256  # more in progress are answered 503
+    send_timeout_ms: int = 10_000  # a client that accepts no data this long is disconnected
+    # WebSocket (docs/rpc.md, "WebSocket")
+    max_ws_connections: int = 100  # more upgrades are answered 503
+    max_ws_subscriptions: int = 100  # per connection
+    ws_send_queue: int = 1000  # messages waiting for a client; past it the client is dropped
+    ws_send_queue_bytes: int = 4 * 1024 * 1024  # their size; past it the client is dropped
 
 
 @dataclass(frozen=True)
@@ -124,7 +130,8 @@ class Config:
         for peer in self.p2p.persistent_peers:
             parse_peer(peer)
         for key in ("gas_cap", "batch_gas_cap", "evm_timeout_ms", "max_concurrent_executions",
-                    "body_timeout_ms", "max_concurrent_requests"):
+                    "body_timeout_ms", "max_concurrent_requests", "send_timeout_ms", "max_ws_connections",
+                    "max_ws_subscriptions", "ws_send_queue", "ws_send_queue_bytes"):
             if getattr(self.rpc, key) < 1:
                 raise ConfigError(f"rpc.{key} must be at least 1, got {getattr(self.rpc, key)}")
         for name in ("consensus", "p2p", "rpc", "mempool", "metrics"):

@@ -30,6 +30,7 @@ from plume_node.errors import UserError
 from plume_node.app import Application
 from plume_node.config import Config, parse_host_port
 from plume_node.consensus_driver import ConsensusDriver
+from plume_node.events import ChainEvents
 from plume_node.files import write_atomic
 from plume_node.genesis import GenesisDoc, load_genesis
 from plume_node.home import Home
@@ -85,6 +86,8 @@ class Node:
         key = PrivateKey.from_seed(validator_key.private_bytes)
         self.validator_address = key.address
         self.signer = Signer(key, LevelDBSignStore(db), self.app.chain_id)
+        # Commits and admitted transactions, for the RPC server's subscriptions.
+        self.events = ChainEvents()
         c = config.consensus
         self.engine = ConsensusEngine(
             chain_id=self.app.chain_id,
@@ -104,12 +107,13 @@ class Node:
             self.signer,
             block_time_ms=c.block_time_ms,
             create_empty_blocks=c.create_empty_blocks,
+            on_commit=self.events.committed,
         )
         self.started_at = time.time()
         from plume_node.rpc.methods import build_method_table
 
         self.metrics = NodeMetrics(self, build_method_table().methods)
-        self.driver.on_commit = self.metrics.on_commit
+        self.events.listen(on_commit=self.metrics.on_commit)
         self.rpc_port: int | None = None
         self.metrics_port: int | None = None
         self.p2p_port: int | None = None
@@ -183,6 +187,7 @@ class Node:
 
     async def _start_rpc(self, nursery: trio.Nursery) -> None:
         from plume_node.rpc.server import serve_rpc
+        from plume_node.rpc.websocket import WsLimits
         from plume_node.rpc.workers import ExecutionLimits
 
         rpc = self.config.rpc
@@ -207,6 +212,13 @@ class Node:
                     max_concurrent_requests=rpc.max_concurrent_requests,
                     gets=self.http_gets(),
                     on_request=self.metrics.on_rpc_request,
+                    ws_limits=WsLimits(
+                        max_connections=rpc.max_ws_connections,
+                        max_subscriptions=rpc.max_ws_subscriptions,
+                        send_queue=rpc.ws_send_queue,
+                        send_queue_bytes=rpc.ws_send_queue_bytes,
+                    ),
+                    send_timeout_s=rpc.send_timeout_ms / 1000,
                 )
             )
         except* OSError as group:
@@ -356,6 +368,7 @@ class Node:
         """Add a signed raw transaction to the mempool only (gossip relays call this)."""
         result = self.mempool.add_raw(raw, self.app.account_state(), self.app.chain.next_base_fee(), time.time())
         self.driver.notify_transactions()
+        self.events.pending(result.tx_hash)
         return result.tx_hash
 
     def version(self) -> str:

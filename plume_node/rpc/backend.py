@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from execution.chain import PlumeChain
     from execution.mempool import Mempool
+    from plume_node.events import ChainEvents
 
 
 class RpcBackend(Protocol):
@@ -29,6 +30,10 @@ class RpcBackend(Protocol):
 
     @property
     def chain_id(self) -> int: ...
+
+    @property
+    def events(self) -> "ChainEvents":
+        """Where the node announces commits and admitted transactions (for eth_subscribe)."""
 
     def submit_transaction(self, raw: bytes) -> bytes:
         """Add a raw signed transaction to the mempool and gossip it; return its

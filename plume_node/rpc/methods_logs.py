@@ -12,6 +12,7 @@ before any is parsed. The scan runs in an RPC worker on a snapshot
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -134,21 +135,41 @@ def log_filter(value: Any, name: str) -> LogFilter:
     return LogFilter(ref("fromBlock"), ref("toBlock"), block_hash, addresses, tuple(topics))
 
 
-def _logs_of_block(view: ChainView, blk: Any, flt: LogFilter, out: list[dict[str, Any]]) -> None:
-    header = blk.header
+@dataclass(frozen=True)
+class BlockLog:
+    """One log of a committed block, with what a filter matches on."""
+
+    address: bytes
+    topics: tuple[bytes, ...]
+    log: Any  # py-evm's LogAPI
+    tx_hash: bytes
+    tx_index: int
+    log_index: int  # within the block
+
+    def entry(self, header: Any) -> dict[str, Any]:
+        return log_entry(self.log, block_hash=header.hash, block_number=header.block_number,
+                         tx_hash=self.tx_hash, tx_index=self.tx_index, log_index=self.log_index)
+
+
+def block_logs(view: ChainView, blk: Any) -> Iterator[BlockLog]:
+    """Every log of `blk`, in order."""
     log_index = 0
     for tx_index, (tx, rcpt) in enumerate(zip(blk.transactions, view.receipts(blk))):
         for log in rcpt.logs:
             topics = tuple(t.to_bytes(32, "big") if isinstance(t, int) else bytes(t) for t in log.topics)
-            if flt.matches(log.address, topics):
-                if len(out) >= MAX_LOGS:
-                    raise RpcError(
-                        LIMIT_EXCEEDED,
-                        f"query returned more than {MAX_LOGS} results; narrow the block range or the filter",
-                    )
-                out.append(log_entry(log, block_hash=header.hash, block_number=header.block_number,
-                                     tx_hash=tx.hash, tx_index=tx_index, log_index=log_index))
+            yield BlockLog(log.address, topics, log, tx.hash, tx_index, log_index)
             log_index += 1
+
+
+def _logs_of_block(view: ChainView, blk: Any, flt: LogFilter, out: list[dict[str, Any]]) -> None:
+    for found in block_logs(view, blk):
+        if flt.matches(found.address, found.topics):
+            if len(out) >= MAX_LOGS:
+                raise RpcError(
+                    LIMIT_EXCEEDED,
+                    f"query returned more than {MAX_LOGS} results; narrow the block range or the filter",
+                )
+            out.append(found.entry(blk.header))
 
 
 @table.register("eth_getLogs", Param("filter", log_filter))

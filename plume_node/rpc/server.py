@@ -11,7 +11,14 @@ a connection that sends nothing for as long (`read_timeout`, longer when the
 execution timeout is longer: it also runs while a request is answered) or
 stays idle (no request, or headers not complete) past `KEEP_ALIVE_TIMEOUT_S`; at most `max_concurrent_requests`
 requests are in progress at once, the next ones are answered 503 at once.
-(hypercorn 0.18 has no connection limit of its own.)
+(hypercorn 0.18 has no connection limit of its own.) A client that accepts no
+data for `send_timeout_s` has its connection aborted by the kernel
+(TCP_USER_TIMEOUT on the listening socket): hypercorn's writes cannot be
+cancelled, so without it such a client would hold its connection, and the
+server's shutdown, for good.
+
+WebSocket upgrades (any path) are served by `websocket.WsEndpoint`: the same
+JSON-RPC methods plus eth_subscribe.
 
 GET requests to the paths in `gets` (the node's /metrics and /health) are
 answered by those handlers, under the same concurrency limit; any other GET
@@ -23,6 +30,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -32,6 +40,8 @@ from hypercorn.trio import serve
 
 from plume_node.rpc.dispatch import Dispatcher
 from plume_node.rpc.errors import INVALID_REQUEST, SERVER_ERROR
+from plume_node.rpc.subscriptions import SubscriptionHub
+from plume_node.rpc.websocket import WsEndpoint, WsLimits
 from plume_node.rpc.workers import BACKSTOP_GRACE_S, ExecutionLimits, RpcWorkers
 
 log = logging.getLogger("plume.rpc")
@@ -42,6 +52,7 @@ DEFAULT_MAX_BATCH = 100
 DISCARD_LIMIT = 64 * 1024 * 1024
 DEFAULT_BODY_TIMEOUT_S = 10.0
 DEFAULT_MAX_CONCURRENT_REQUESTS = 256
+DEFAULT_SEND_TIMEOUT_S = 10.0
 KEEP_ALIVE_TIMEOUT_S = 5.0  # hypercorn's default, stated here because it is a bound we rely on
 LISTEN_BACKLOG = 128
 
@@ -68,9 +79,11 @@ class RpcApp:
         body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S,
         max_concurrent_requests: int = DEFAULT_MAX_CONCURRENT_REQUESTS,
         gets: Mapping[str, GetHandler] | None = None,
+        websockets: WsEndpoint | None = None,
     ) -> None:
         self.dispatcher = dispatcher
         self.gets = dict(gets or {})
+        self.websockets = websockets
         self.cors_origins = tuple(cors_origins)
         self.max_body_bytes = max_body_bytes
         self.body_timeout_s = body_timeout_s
@@ -81,8 +94,11 @@ class RpcApp:
         if scope["type"] == "lifespan":
             await _lifespan(receive, send)
             return
+        if scope["type"] == "websocket" and self.websockets is not None:
+            await self.websockets(scope, receive, send)
+            return
         if scope["type"] != "http":
-            return  # websockets are not offered; hypercorn closes the connection
+            return  # hypercorn closes the connection
         if self.in_progress >= self.max_concurrent_requests:
             await _send_json_error(
                 send, 503, SERVER_ERROR,
@@ -266,12 +282,15 @@ async def serve_rpc(
     max_concurrent_requests: int = DEFAULT_MAX_CONCURRENT_REQUESTS,
     gets: Mapping[str, GetHandler] | None = None,
     on_request: Callable[[str, bool], None] | None = None,
+    ws_limits: WsLimits = WsLimits(),
+    send_timeout_s: float = DEFAULT_SEND_TIMEOUT_S,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve the JSON-RPC API of `backend` (an `RpcBackend`) until cancelled.
 
     Start it with `port = await nursery.start(serve_rpc, backend, host, port)`:
     it reports the port actually bound (so `port=0` picks a free one).
+    `backend.events` (a `ChainEvents`) feeds the WebSocket subscriptions.
     """
     from plume_node.rpc.methods import build_method_table
 
@@ -279,16 +298,24 @@ async def serve_rpc(
     dispatcher = Dispatcher(
         build_method_table(), backend, max_batch=max_batch, workers=workers, on_request=on_request
     )
+    hub = SubscriptionHub(backend.chain, backend.mempool)
+    backend.events.listen(on_commit=hub.committed, on_pending=hub.pending)
     app = RpcApp(
         dispatcher, cors_origins=cors_origins, max_body_bytes=max_body_bytes,
         body_timeout_s=body_timeout_s, max_concurrent_requests=max_concurrent_requests, gets=gets,
+        websockets=WsEndpoint(dispatcher, hub, ws_limits, tuple(cors_origins)),
     )
     # hypercorn's read timeout also runs while a request is being answered
     # (the client is silent then): leave room for the longest execution.
     read_timeout_s = max(body_timeout_s, limits.timeout_s + BACKSTOP_GRACE_S + 5.0)
     config = _hypercorn_config(host, port, read_timeout_s)
+    config.websocket_max_message_size = max_body_bytes
+    # A live WebSocket client answers pings, so an idle one is not dropped by the read timeout.
+    config.websocket_ping_interval = read_timeout_s / 2
+    _listen_with_send_timeout(config, send_timeout_s)
     try:
         async with trio.open_nursery() as nursery:
+            nursery.start_soon(hub.run)
             binds = await nursery.start(serve, app, config)
             bound_port = int(binds[0].rsplit(":", 1)[1])
             log.debug("JSON-RPC listening on %s", binds[0])  # the node logs its URL once
@@ -327,6 +354,17 @@ def _hypercorn_config(host: str, port: int, read_timeout_s: float) -> Config:
     config.keep_alive_timeout = KEEP_ALIVE_TIMEOUT_S
     config.backlog = LISTEN_BACKLOG
     return config
+
+
+def _listen_with_send_timeout(config: Config, send_timeout_s: float) -> None:
+    """Bind the socket here and hand it to hypercorn by file descriptor, with
+    TCP_USER_TIMEOUT set: accepted connections inherit it, so the kernel aborts
+    one whose client accepted no data (a zero receive window included) for
+    `send_timeout_s`. Raises OSError when the address cannot be bound."""
+    (sock,) = config.create_sockets().insecure_sockets
+    if hasattr(socket, "TCP_USER_TIMEOUT"):  # Linux
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, max(1, int(send_timeout_s * 1000)))
+    config.bind = [f"fd://{sock.detach()}"]
 
 
 __all__ = ["serve_rpc", "serve_gets", "RpcApp", "GetOnlyApp"]

@@ -25,6 +25,7 @@ from execution.chain import PlumeChain
 from execution.genesis import GenesisAccount, GenesisState
 from execution.mempool import Mempool
 from execution.sidecar import Sidecar
+from plume_node.events import ChainEvents
 from plume_node.rpc.chainview import AccountReader
 from plume_node.storage import PREFIX_CHAIN, LevelDB, open_database
 from rpcclient import post
@@ -57,6 +58,7 @@ class TestBackend:
     peers: int = 0
     bans: list[dict[str, Any]] = field(default_factory=list)
     submitted: list[bytes] = field(default_factory=list)
+    events: ChainEvents = field(default_factory=ChainEvents)
 
     # ---- RpcBackend
     def submit_transaction(self, raw: bytes) -> bytes:
@@ -64,6 +66,7 @@ class TestBackend:
             raw, AccountReader(self.chain.state_at(None)), self.chain.next_base_fee(), time.time()
         )
         self.submitted.append(result.tx_hash)
+        self.events.pending(result.tx_hash)
         return result.tx_hash
 
     # node_info / consensus_state answer in the node's own shape (snake_case,
@@ -113,6 +116,7 @@ class TestBackend:
         self.certificates[block.number] = self._certificate(block.number, block.hash).encode()
         self.mempool.remove([tx.hash for tx in built.included])
         self.mempool.recheck(AccountReader(self.chain.state_at(None)), self.chain.next_base_fee(), time.time())
+        self.events.committed(block.number)
         return block
 
     def _certificate(self, height: int, block_hash: bytes) -> CommitCertificate:

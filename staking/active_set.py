@@ -68,16 +68,31 @@ def cap_powers(powers: list[int], cap_bps: int) -> list[int]:
     in that total and gives no power: capping the powers themselves is what
     keeps one validator from holding a third of the votes. With fewer than
     ``ceil(10000 / cap_bps)`` validators no split can respect the cap, and the
-    powers stay as they are. Each round lowers the largest power, so it ends.
+    powers stay as they are.
+
+    In closed form, not by repeated lowering (which can take 10^4 rounds):
+    with the ``k`` largest powers lowered to a common limit ``L`` and the rest,
+    summing to ``rest``, left as they are, the cap holds when
+    ``L * 10000 <= cap * (k * L + rest)``, i.e. ``L <= cap * rest / (10000 - k * cap)``.
+    The first ``k`` (from 1) whose largest such ``L`` is at least the next power
+    gives the answer; if ``k * cap >= 10000`` first, the ``k`` largest are
+    lowered to the ``k``-th largest, which the cap then allows whatever ``rest`` is.
     """
-    if len(powers) * cap_bps < BPS:
+    if len(powers) * cap_bps < BPS or max(powers) * BPS <= cap_bps * sum(powers):
         return powers
-    capped = list(powers)
-    while True:
-        limit = sum(capped) * cap_bps // BPS
-        if max(capped) <= limit:
-            return capped
-        capped = [min(p, limit) for p in capped]
+    ranked = sorted(powers, reverse=True)
+    rest = sum(powers)
+    limit = ranked[-1]
+    for k in range(1, len(ranked) + 1):
+        rest -= ranked[k - 1]
+        following = ranked[k] if k < len(ranked) else 0
+        if k * cap_bps >= BPS:
+            limit = ranked[k - 1]
+            break
+        limit = rest * cap_bps // (BPS - k * cap_bps)
+        if following <= limit:
+            break
+    return [min(p, limit) for p in powers]
 
 
 def choose_active_set(store: Store) -> list[tuple[bytes, int]]:
@@ -103,6 +118,7 @@ def write_active_set(store: Store, chosen: list[tuple[bytes, int]], height: int,
             store.set("validator.bonded", operator, 0)
             store.set("validator.power", operator, 0)
             store.set("validator.unbonding_until", operator, unbonding_until)
+            store.set("validator.left_at", operator, height)
     old_count = len(listing)
     for i, (operator, power) in enumerate(chosen):
         store.set("active.at", i, int.from_bytes(operator, "big"))
@@ -138,22 +154,31 @@ def remove_validator(state: Any, store: Store, operator: bytes) -> None:
         store.set(name, operator, 0)
 
 
-def removable(store: Store, operator: bytes, now: int) -> bool:
-    """No shares, out of the set and done unbonding, no unbonding entry pointing at it."""
+# A validator that left the recorded set at E still decides E+1 (the set takes
+# effect two heights later); its last precommit is rewarded at the end of E+2.
+# Its key is freed only after that, so nobody who registers the key again is
+# paid for the old validator's signature.
+HEIGHTS_IN_CONSENSUS_AFTER_LEAVING = 2
+
+
+def removable(store: Store, operator: bytes, now: int, height: int) -> bool:
+    """No shares, out of the set (and out of consensus) and done unbonding, no
+    unbonding entry pointing at it."""
     return (
-        store.get("validator.shares", operator) == 0
+        height > store.get("validator.left_at", operator) + HEIGHTS_IN_CONSENSUS_AFTER_LEAVING
+        and store.get("validator.shares", operator) == 0
         and store.get("validator.tokens", operator) == 0
         and validators.status(store, operator, now) == validators.Status.UNBONDED
         and store.get("validator.unbonding_entries", operator) == 0
     )
 
 
-def prune_empty_validators(state: Any, store: Store, now: int) -> int:
+def prune_empty_validators(state: Any, store: Store, now: int, height: int) -> int:
     """Remove every removable validator and compact the registry; returns how many."""
     listing = validators.operators(store)
     kept = []
     for item in list(listing.items()):
-        if removable(store, _address(item), now):
+        if removable(store, _address(item), now, height):
             remove_validator(state, store, _address(item))
         else:
             kept.append(item)

@@ -32,7 +32,7 @@ from __future__ import annotations
 from typing import Any
 
 from staking import rewards
-from staking.delegation import add_delegation, check_share_cap
+from staking.delegation import add_delegation, check_share_cap, token_value
 from staking.errors import StakingRevert
 from staking.store import Store
 
@@ -69,6 +69,10 @@ def enable(store: Store, delegator: bytes, validator: bytes) -> bool:
         return False
     if not store.get("delegation.shares", delegator, validator):
         raise StakingRevert(f"no delegation from 0x{delegator.hex()} to 0x{validator.hex()} to auto-restake")
+    minimum = store.get("param.power_reduction")
+    if token_value(store, delegator, validator)[1] < minimum:
+        # the list is shared by the whole chain: a place in it costs a unit of power's worth of stake
+        raise StakingRevert(f"auto-restake needs a delegation worth at least {minimum} wei (one unit of power)")
     count = pair_count(store)
     if count >= MAX_AUTO_RESTAKE_PAIRS:
         raise StakingRevert(f"the auto-restake list is full (at most {MAX_AUTO_RESTAKE_PAIRS:,} pairs)")
@@ -99,8 +103,11 @@ def disable(store: Store, delegator: bytes, validator: bytes) -> bool:
 
 
 def forget_if_empty(store: Store, delegator: bytes, validator: bytes) -> None:
-    """After shares were sold: a delegation left with none leaves the list."""
-    if is_enabled(store, delegator, validator) and not store.get("delegation.shares", delegator, validator):
+    """After shares were sold: a delegation left under the opt-in minimum (one unit of
+    power's worth, see ``enable``) leaves the list."""
+    if not is_enabled(store, delegator, validator):
+        return
+    if token_value(store, delegator, validator)[1] < store.get("param.power_reduction"):
         disable(store, delegator, validator)
 
 

@@ -130,7 +130,7 @@ def process_validator_set_update(state: Any, ctx: BlockContext) -> None:
     the top validators by stake."""
     store = Store(state, STAKING_ADDRESS)
     if ctx.height % store.get("param.epoch_length") == 0:
-        prune_empty_validators(state, store, ctx.timestamp)
+        prune_empty_validators(state, store, ctx.timestamp, ctx.height)
         update_active_set(store, ctx.height, ctx.timestamp)
 
 

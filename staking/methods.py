@@ -271,7 +271,7 @@ def pending_rewards(call: Any, delegator: bytes, validator: bytes) -> tuple:
 
 
 def pending_commission(call: Any, validator: bytes) -> tuple:
-    return (call.store.get("rewards.commission", validator),)
+    return (rewards.commission_owed(call.store, validator),)
 
 
 def get_auto_restake(call: Any, delegator: bytes, validator: bytes) -> tuple:

@@ -98,7 +98,18 @@ def restart(store: Store, delegator: bytes, validator: bytes) -> None:
     store.set("rewards.stake", delegator, validator, stake)
 
 
+def commission_owed(store: Store, validator: bytes) -> int:
+    """The operator's commission, plus its delegators' part while the validator has no tokens
+    (nobody else to share it: ``end_period`` would move it to the commission)."""
+    owed = store.get("rewards.commission", validator)
+    if not store.get("validator.tokens", validator):
+        owed += store.get("rewards.current", validator)
+    return owed
+
+
 def take_commission(store: Store, validator: bytes) -> int:
+    if not store.get("validator.tokens", validator) and store.get("rewards.current", validator):
+        end_period(store, validator)  # the delegators' part of an empty validator is the operator's
     amount = store.get("rewards.commission", validator)
     if amount:
         store.set("rewards.commission", validator, 0)

@@ -32,7 +32,7 @@ RECORD_FIELDS = (
     "validator.exists", "validator.pubkey", "validator.tokens", "validator.shares",
     "validator.commission", "validator.max_commission", "validator.max_change",
     "validator.commission_time", "validator.jailed", "validator.bonded",
-    "validator.unbonding_until", "validator.power", "validator.unbonding_entries",
+    "validator.unbonding_until", "validator.power", "validator.unbonding_entries", "validator.left_at",
 )
 
 

@@ -147,7 +147,7 @@ def pending_rewards(state: Any, delegator: bytes, validator_operator: bytes) -> 
 
 
 def pending_commission(state: Any, validator_operator: bytes) -> int:
-    return _store(state).get("rewards.commission", validator_operator)
+    return rewards.commission_owed(_store(state), validator_operator)
 
 
 def auto_restake(state: Any, delegator: bytes, validator_operator: bytes) -> bool:

@@ -248,3 +248,17 @@ def test_a_round_longer_than_an_epoch_is_followed_by_the_next():
         assert len(done) == 4, (i, done)
         assert [h - done[0] for h in done] == [0, 3, 6, 9], (i, done)
     assert_books_balance(c, extra=tuple(SYNTHETIC))
+
+
+def test_a_place_on_the_list_costs_one_unit_of_power_worth_of_stake():
+    # the list is shared by the whole chain: 1-wei delegations must not fill it
+    c = signed_chain()
+    assert c.send(5, "delegate", ADDRS[1], value=PLUME - 1).ok
+    out = c.send(5, "setAutoRestake", ADDRS[1], True)
+    assert not out.ok and "at least" in out.reason
+    assert c.send(5, "delegate", ADDRS[1], value=1).ok
+    assert c.send(5, "setAutoRestake", ADDRS[1], True).ok
+    assert c.view("getAutoRestake", ADDRS[5], ADDRS[1]) == (True,)
+    # undelegating under the minimum takes the pair off the list
+    assert c.send(5, "undelegate", ADDRS[1], 1).ok
+    assert c.view("getAutoRestake", ADDRS[5], ADDRS[1]) == (False,)

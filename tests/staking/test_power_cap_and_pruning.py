@@ -6,6 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings, strategies as st
 
 from staking.active_set import cap_powers
+from staking import views
 from staking.params import BPS, StakingParams
 from staking_harness import ADDRS, PLUME, StakingChain, consensus_key
 
@@ -60,3 +61,18 @@ def test_an_emptied_validator_leaves_the_registry_and_its_key_is_free_again():
     # its key and its operator can register again
     assert c.send(6, "createValidator", consensus_key(5), "reuse", 0, 1000, 100, value=PLUME).ok
     assert c.send(5, "createValidator", consensus_key(7), "back", 0, 1000, 100, value=PLUME).ok
+
+
+def test_a_validator_is_not_removed_while_it_is_still_in_consensus():
+    # with 1-block epochs a validator that left the set at E still decides E+1 and is
+    # rewarded for it at the end of E+2: its key must stay its own until then (review finding)
+    c = StakingChain(StakingParams(unbonding_period=1, epoch_length=1))
+    assert c.send(5, "createValidator", consensus_key(5), "brief", 0, 1000, 100, value=PLUME).ok
+    c.advance(2)
+    assert ADDRS[5] in [bytes.fromhex(a[2:]) for a in c.view("getActiveValidators")[0]]
+    assert c.send(5, "undelegate", ADDRS[5], PLUME).ok  # empty and jailed: out at this block's end
+    left = c.chain.height
+    c.advance(5, dt=2)  # its unbonding entry matures; removal waits for left + 3 as well
+    for height in range(left, c.chain.height + 1):
+        present = views.validator(c.chain.state_at(height).accounts, ADDRS[5], 0) is not None
+        assert present == (height <= left + 2), (height, left)

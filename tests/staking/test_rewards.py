@@ -125,3 +125,18 @@ def test_supply_adds_up_with_issuance():
     assert state.get_balance(STAKING_ADDRESS) == (
         views.total_bonded(state) + views.total_unbonding(state) + views.outstanding_rewards(state)
     )
+
+
+def test_an_emptied_validators_delegator_part_is_its_operators_commission():
+    # the review's case: a validator with no tokens keeps signing until the set changes
+    c = chain_signed_by([0, 1, 2, 3])
+    assert c.send(3, "undelegate", ADDRS[3], 100 * PLUME).ok  # jailed, no tokens left, still signing
+    c.advance(2)
+    owed = views.pending_commission(accounts(c), ADDRS[3])
+    # its undelegation's block and two more, each its whole quarter (the first with a fee share):
+    # commission and the delegators' part, nobody else to share it
+    assert 3 * (REWARD // 4) <= owed < 3 * (REWARD // 4) + PLUME // 100
+    balance = c.balance(ADDRS[3])
+    out = c.send(3, "withdrawCommission")
+    assert out.ok
+    assert c.balance(ADDRS[3]) == balance + owed - out.gas_used * (c.chain.head.base_fee_per_gas + TIP)

@@ -17,42 +17,63 @@ from plume_node.genesis import (
     parse_address,
 )
 from plume_node.home import Home
-from plume_node.init import DEFAULT_POWER, init_home
+from plume_node.init import DEFAULT_POWER, init_home, refuse_existing
+from plume_node.join import obtain_genesis, parse_peers
 from plume_node.keystore import PASSWORD_ENV, resolve_password
 
 home_option = click.option(
     "--home",
     "home",
     required=True,
+    envvar="PLUME_HOME",
     type=click.Path(file_okay=False),
-    help="The node's home directory (config, genesis, keys, data).",
+    help="The node's home directory (config, genesis, keys, data); or set PLUME_HOME.",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 
 
 @click.command()
 @home_option
-@click.option("--chain-id", type=click.IntRange(1, MAX_SAFE_CHAIN_ID), default=DEFAULT_CHAIN_ID, show_default=True)
+@click.option("--chain-id", type=click.IntRange(1, MAX_SAFE_CHAIN_ID), help=f"Chain id of a new chain [default: {DEFAULT_CHAIN_ID}]; with --genesis, the id the chain must have.")
 @click.option("--moniker", default="plume-node", show_default=True, help="A human name for this node.")
+@click.option("--genesis", "genesis_source", metavar="FILE_OR_URL", help="Join an existing chain: its genesis.json, or the JSON-RPC URL of one of its nodes.")
+@click.option("--genesis-hash", metavar="0xHASH", help="With --genesis: the hash the chain's genesis must have (as published by the network).")
+@click.option("--peers", metavar="NODEID@HOST:PORT,...", help="Peers to dial and keep dialing (p2p.persistent_peers).")
 @click.option("--password-file", type=click.Path(dir_okay=False), help="File holding the operator keystore password.")
 @click.option("--force", is_flag=True, help="Replace an existing home (deletes its keys and data).")
 @json_option
-def init(home: str, chain_id: int, moniker: str, password_file: str | None, force: bool, as_json: bool) -> None:
-    """Create a node home: keys, operator account, config.toml and a genesis naming this node the sole validator."""
+def init(
+    home: str, chain_id: int | None, moniker: str, genesis_source: str | None, genesis_hash: str | None,
+    peers: str | None, password_file: str | None, force: bool, as_json: bool,
+) -> None:
+    """Create a node home: keys, operator account, config.toml and genesis.json.
+
+    Without --genesis the genesis names this node the sole validator of a new
+    chain; with it, the node joins that chain as a full node.
+    """
     import os
     import sys
 
     h = Home.at(home)
+    refuse_existing(h, force)
+    peer_list = parse_peers(peers)
+    joined = _joined_genesis(genesis_source, genesis_hash, chain_id)
     if password_file or PASSWORD_ENV in os.environ or sys.stdin.isatty():
         password: str | None = resolve_password(password_file, confirm=True)
     else:
         password = None  # unattended: init generates one and says where it is
-    result = init_home(h, chain_id=chain_id, moniker=moniker, password=password, force=force)
+    result = init_home(
+        h, chain_id=chain_id or DEFAULT_CHAIN_ID, moniker=moniker, password=password, force=force,
+        genesis=joined.doc if joined else None, peers=peer_list,
+    )
     if as_json:
         click.echo(json.dumps(result.to_json()))
         return
     click.echo(f"initialized node home {result.home}")
+    if joined:
+        click.echo(f"  joins the chain of {joined.source} as a full node")
     click.echo(f"  chain id          {result.chain_id}")
+    click.echo(f"  genesis hash      {result.genesis_hash}")
     click.echo(f"  moniker           {result.moniker}")
     click.echo(f"  operator address  {result.operator_address}  (keystore/operator.json)")
     click.echo(f"  validator address {result.validator_address}")
@@ -62,7 +83,26 @@ def init(home: str, chain_id: int, moniker: str, password_file: str | None, forc
             f"  no password given and no terminal: the operator password was generated into "
             f"{result.password_file} (0600); move it somewhere safe"
         )
+    for peer in result.persistent_peers:
+        click.echo(f"  peer              {peer}")
+    if joined:
+        click.echo("  to become a validator once synced: docs/operator.md, \"Joining a network\"")
     click.echo(f"start it with: plume-node start --home {result.home}")
+
+
+def _joined_genesis(source: str | None, expected_hash: str | None, chain_id: int | None):
+    """The genesis to join (None: a new chain), checked against --genesis-hash and --chain-id."""
+    if source is None:
+        if expected_hash:
+            raise click.UsageError("--genesis-hash needs --genesis")
+        return None
+    joined = obtain_genesis(source, expected_hash)
+    if chain_id is not None and joined.doc.chain_id != chain_id:
+        raise click.BadParameter(
+            f"the genesis from {source[:200]} is chain {joined.doc.chain_id}, not {chain_id}: another chain",
+            param_hint="--chain-id",
+        )
+    return joined
 
 
 @click.command()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import click
+from eth_utils import to_checksum_address
 
 from plume_node.config import load_config, parse_host_port
 from plume_node.files import write_atomic
@@ -162,13 +163,18 @@ def _editable_genesis(h: Home):
 @click.argument("address")
 @click.argument("amount_wei", type=click.IntRange(min=1))
 @home_option
-def add_account(address: str, amount_wei: int, home: str) -> None:
+@json_option
+def add_account(address: str, amount_wei: int, home: str, as_json: bool) -> None:
     """Fund ADDRESS with AMOUNT_WEI at genesis (added to any existing balance)."""
     h = Home.at(home)
     doc = _editable_genesis(h)
-    doc = doc.with_account(parse_address(address, "ADDRESS"), amount_wei)
+    raw = parse_address(address, "ADDRESS")
+    doc = doc.with_account(raw, amount_wei)
     write_atomic(h.genesis_path, dump_genesis(doc))
-    click.echo(f"genesis: {address} now starts with {doc.alloc[parse_address(address, 'ADDRESS')]} wei")
+    if as_json:
+        click.echo(json.dumps({"address": to_checksum_address(raw), "balance_wei": str(doc.alloc[raw]), "genesis_hash": "0x" + doc.hash().hex()}))
+        return
+    click.echo(f"genesis: {address} now starts with {doc.alloc[raw]} wei")
 
 
 @genesis.command("add-validator")
@@ -177,7 +183,8 @@ def add_account(address: str, amount_wei: int, home: str) -> None:
 @click.option("--power", type=click.IntRange(min=1), default=DEFAULT_POWER, show_default=True)
 @click.option("--name", default="", help="The validator's moniker.")
 @click.option("--fee-address", required=True, help="Address credited with the tips of blocks it proposes.")
-def add_validator(pub_key: str, home: str, power: int, name: str, fee_address: str) -> None:
+@json_option
+def add_validator(pub_key: str, home: str, power: int, name: str, fee_address: str, as_json: bool) -> None:
     """Add a genesis validator by its Ed25519 consensus PUB_KEY (hex, from its keys/validator_key.json)."""
     h = Home.at(home)
     doc = _editable_genesis(h)
@@ -190,13 +197,33 @@ def add_validator(pub_key: str, home: str, power: int, name: str, fee_address: s
     validator = GenesisValidator(name=name, pub_key=raw, power=power, fee_address=parse_address(fee_address, "--fee-address"))
     doc = doc.with_validator(validator)
     write_atomic(h.genesis_path, dump_genesis(doc))
+    if as_json:
+        click.echo(json.dumps({
+            "validator_address": validator.address.hex(), "name": name, "power": power,
+            "fee_address": to_checksum_address(validator.fee_address), "genesis_hash": "0x" + doc.hash().hex(),
+        }))
+        return
     click.echo(f"genesis: validator {validator.address.hex()} ({name or 'unnamed'}) added with power {power}")
 
 
 @genesis.command("show")
 @home_option
-def show(home: str) -> None:
-    """Print genesis.json and its hash."""
+@json_option
+def show(home: str, as_json: bool) -> None:
+    """Print the genesis: its hash, chain id, fees, funded accounts and validators (--json: the whole document)."""
     h = Home.at(home)
     doc = load_genesis(h.genesis_path)
-    click.echo(json.dumps({"hash": doc.hash().hex(), "genesis": doc.to_json()}, indent=2))
+    if as_json:
+        click.echo(json.dumps({"hash": "0x" + doc.hash().hex(), "genesis": doc.to_json()}, indent=2))
+        return
+    click.echo(f"genesis {h.genesis_path}")
+    click.echo(f"  hash              0x{doc.hash().hex()}")
+    click.echo(f"  chain id          {doc.chain_id}")
+    click.echo(f"  genesis time      {doc.genesis_time} (unix seconds)")
+    click.echo(f"  gas limit         {doc.gas_limit}")
+    click.echo(f"  base fee          {doc.base_fee_per_gas} wei (floor {doc.min_base_fee_per_gas})")
+    click.echo(f"  funded accounts   {len(doc.alloc)}, {sum(doc.alloc.values())} wei in all")
+    click.echo(f"  validators        {len(doc.validators)}")
+    for v in doc.validators:
+        click.echo(f"    {v.address.hex()}  power {v.power:<6} operator {to_checksum_address(v.fee_address)}  {v.name}")
+    click.echo("  the whole document: --json")

@@ -26,7 +26,7 @@ def rpc_option(func: Callable[..., Any]) -> Callable[..., Any]:
         explicit, verbose = kwargs.pop("rpc_url"), kwargs.pop("verbose")
         source = click.get_current_context().get_parameter_source("rpc_url")
         explicit_from = "PLUME_RPC" if source is ParameterSource.ENVIRONMENT else "--rpc"
-        home = kwargs.get("home") or os.environ.get("PLUME_HOME") or None
+        home = kwargs.pop("rpc_home", None) or kwargs.get("home") or os.environ.get("PLUME_HOME") or None
         target = resolve_rpc_target(explicit, explicit_from, home, Path.cwd())
         if verbose:
             click.echo(f"using the node at {target.url} ({target.reason})", err=True)
@@ -41,6 +41,15 @@ def rpc_option(func: Callable[..., Any]) -> Callable[..., Any]:
         help=f"JSON-RPC URL of the node (or set PLUME_RPC) [default: --home's node, else a running ./.devnet node 0, else {DEFAULT_RPC_URL}].",
     )(wrapper)
 
+# `--home` for commands that need a home only to find their node (queries); a
+# command with its own --home (tx: the keystore) uses that one for the node too.
+node_home_option = click.option(
+    "--home",
+    "rpc_home",
+    envvar="PLUME_HOME",
+    type=click.Path(file_okay=False),
+    help="Talk to the node of this home (its config.toml's RPC address); or set PLUME_HOME.",
+)
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")

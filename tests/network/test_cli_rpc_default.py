@@ -62,6 +62,9 @@ def test_rpc_defaults_to_the_home_then_the_running_devnet_then_8545(tmp_path, mo
         result = cli("query", "status", "--json", "--verbose", env={"PLUME_HOME": str(node0.home)})
         assert result.exit_code == 0, result.output
         assert f"(rpc.listen_addr of {node0.home / 'config.toml'})" in result.stderr
+        result = cli("query", "validators", "--home", str(node0.home), "--json", "--verbose")
+        assert result.exit_code == 0, result.output
+        assert f"(rpc.listen_addr of {node0.home / 'config.toml'})" in result.stderr
         sent = cli(
             "tx", "send", "--home", str(node0.home), "--from", "operator", "--password-file",
             str(net.dir / "password.txt"), "--to", ADDRESS, "--value", "1gwei", "--json", "--verbose",

@@ -149,7 +149,7 @@ def _print_accounts(net: Devnet) -> None:
     click.echo("")
 
 
-def _print_summary(net: Devnet) -> None:
+def _print_summary(net: Devnet, *, starting: bool = False) -> None:
     click.echo(f"devnet created in {net.dir}")
     click.echo(f"  chain id      {net.chain_id}")
     click.echo(f"  genesis hash  {net.genesis_hash}")
@@ -164,7 +164,8 @@ def _print_summary(net: Devnet) -> None:
             f"warning: port(s) {', '.join(busy)} are in use right now; `devnet start` will refuse until they are "
             "free (or recreate with --force --base-port P)"
         )
-    click.echo(f"start it with: plume-node devnet start --dir {net.dir}")
+    if not starting:
+        click.echo(f"start it with: plume-node devnet start --dir {net.dir}")
 
 
 @devnet.command("start")
@@ -248,7 +249,7 @@ def up_cmd(validators: int | None, directory: str, base_port: int, mnemonic: str
     else:
         params = DevnetParams(validators=validators or DEFAULT_UP_VALIDATORS, base_port=base_port, mnemonic=mnemonic)
         net = init_devnet(path, params)
-        _print_summary(net)
+        _print_summary(net, starting=True)
     code = run_supervisor(net, list(net.nodes), timeout=timeout, on_ready=lambda: _print_try_it(net, net.nodes[0]))
     raise SystemExit(code)
 

@@ -87,7 +87,7 @@ def init(
     for peer in result.persistent_peers:
         click.echo(f"  peer              {peer}")
     if joined:
-        click.echo("  to become a validator once synced: docs/operator.md, \"Joining a network\"")
+        click.echo("  to become a validator once synced: docs/operator.md, \"Become a validator\"")
     click.echo(f"start it with: plume-node start --home {result.home}")
 
 

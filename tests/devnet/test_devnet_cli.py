@@ -506,3 +506,32 @@ def test_stop_ignores_a_record_whose_process_is_gone_or_another(tmp_path):
     finally:
         other.kill()
         other.wait()
+
+
+def test_ctrl_c_through_dev_py_lets_the_devnet_stop_its_nodes_and_report(tmp_path):
+    """A terminal's Ctrl-C reaches dev.py and `devnet up` (one process group): dev.py must wait, not kill it."""
+    base = free_base_port(1)
+    launcher = subprocess.Popen(
+        [sys.executable, str(REPO / "scripts" / "dev.py"), "devnet", "--validators", "1", "--dir", str(tmp_path / "net"),
+         "--base-port", str(base)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, process_group=0,
+    )
+    out = Output(launcher.stdout)
+    node_pids: list[int] = []
+    try:
+        out.wait_for("Ctrl-C stops them all", timeout=120)
+        node_pids = [int(line.split(" pid ")[1].split()[0]) for line in out.lines if " pid " in line]
+        os.killpg(launcher.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
+        assert launcher.wait(timeout=60) == 0
+        out.close()
+        assert "all nodes stopped" in out.text
+        assert not any(alive(pid) for pid in node_pids)
+        assert "stopped cleanly" in (tmp_path / "net" / "node0" / "node.log").read_text()
+    finally:
+        for pid in [launcher.pid, *node_pids]:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        launcher.wait(timeout=10)
+        out.close()

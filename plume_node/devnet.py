@@ -822,12 +822,21 @@ def running_supervisors(devnet: Devnet) -> list[SupervisorRecord]:
     return records
 
 
-def stop_devnet(devnet: Devnet, timeout: float = STOP_TIMEOUT_S, echo: Callable[[str], None] = click.echo) -> int:
+@dataclass(frozen=True)
+class StopOutcome:
+    stopped: tuple[int, ...]  # pids of the `devnet start`/`up` processes that stopped
+    still_running: tuple[int, ...]  # pids still stopping when the timeout ran out
+
+    def to_json(self) -> dict[str, Any]:
+        return {"stopped": list(self.stopped), "still_running": list(self.still_running)}
+
+
+def stop_devnet(devnet: Devnet, timeout: float = STOP_TIMEOUT_S, echo: Callable[[str], None] = click.echo) -> StopOutcome:
     """SIGTERM every running `devnet start`/`up` of `devnet` and wait until they have stopped their nodes."""
     records = running_supervisors(devnet)
     if not records:
         echo(f"no `devnet start` or `devnet up` is running the devnet in {devnet.dir}")
-        return 0
+        return StopOutcome((), ())
     for record in records:
         echo(f"stopping pid {record.pid} (nodes {', '.join(record.nodes)})")
         try:
@@ -835,14 +844,14 @@ def stop_devnet(devnet: Devnet, timeout: float = STOP_TIMEOUT_S, echo: Callable[
         except ProcessLookupError:
             pass
     deadline = time.monotonic() + timeout
-    while any(_alive(r) and r.path.exists() for r in records):
-        if time.monotonic() > deadline:
-            left = [str(r.pid) for r in records if _alive(r)]
-            echo(f"still stopping after {timeout:g}s: pid {', '.join(left)}; run `devnet stop` again, or kill them")
-            return 1
+    while any(_alive(r) and r.path.exists() for r in records) and time.monotonic() < deadline:
         time.sleep(POLL_S)
-    echo("devnet stopped")
-    return 0
+    left = tuple(r.pid for r in records if _alive(r) and r.path.exists())
+    if left:
+        echo(f"still stopping after {timeout:g}s: pid {', '.join(map(str, left))}; run `devnet stop` again, or kill them")
+    else:
+        echo("devnet stopped")
+    return StopOutcome(tuple(r.pid for r in records if r.pid not in left), left)
 
 
 def run_supervisor(

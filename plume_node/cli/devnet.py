@@ -187,14 +187,18 @@ def start_cmd(directory: str, node_list: str | None, timeout: float) -> None:
 @devnet.command("stop")
 @dir_option
 @click.option("--timeout", type=click.FloatRange(min=1), default=30.0, show_default=True, help="Seconds to wait for the nodes to stop.")
-def stop_cmd(directory: str, timeout: float) -> None:
+@json_option
+def stop_cmd(directory: str, timeout: float, as_json: bool) -> None:
     """Stop the `devnet start` or `devnet up` running DIR (from another terminal), as Ctrl-C would.
 
     It stops its nodes in order and reports in its own terminal; this command
     waits until it has. Nothing running is not an error.
     """
     net = load_devnet(_dir(directory))
-    raise SystemExit(stop_devnet(net, timeout))
+    outcome = stop_devnet(net, timeout, echo=(lambda line: None) if as_json else click.echo)
+    if as_json:
+        click.echo(json.dumps({"dir": str(net.dir), **outcome.to_json()}))
+    raise SystemExit(1 if outcome.still_running else 0)
 
 
 @devnet.command("status")

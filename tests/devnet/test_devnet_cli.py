@@ -479,6 +479,9 @@ def test_stop_ends_a_running_start_and_commands_default_to_dot_devnet(tmp_path, 
         assert list((tmp_path / ".devnet" / "run").iterdir()) == []
         again = cli("devnet", "stop")
         assert again.exit_code == 0 and "no `devnet start` or `devnet up` is running" in again.output
+        as_json = cli("devnet", "stop", "--json")
+        assert as_json.exit_code == 0 and json.loads(as_json.stdout) == {
+            "dir": str(tmp_path / ".devnet"), "stopped": [], "still_running": []}
     finally:
         for pid in [supervisor.pid, *node_pids]:
             try:

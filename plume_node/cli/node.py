@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import click
 from eth_utils import to_checksum_address
@@ -31,6 +32,7 @@ home_option = click.option(
     help="The node's home directory (config, genesis, keys, data); or set PLUME_HOME.",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+_HASH = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
 
 
 @click.command()
@@ -69,7 +71,11 @@ def init(
     )
     if as_json:
         click.echo(json.dumps(result.to_json()))
-        return
+    else:
+        _print_init(result, joined)
+
+
+def _print_init(result, joined) -> None:
     click.echo(f"initialized node home {result.home}")
     if joined:
         click.echo(f"  joins the chain of {joined.source} as a full node")
@@ -97,6 +103,8 @@ def _joined_genesis(source: str | None, expected_hash: str | None, chain_id: int
         if expected_hash:
             raise click.UsageError("--genesis-hash needs --genesis")
         return None
+    if expected_hash is not None and not _HASH.match(expected_hash):
+        raise click.BadParameter("must be 0x and 64 hex digits, as the network publishes it", param_hint="--genesis-hash")
     joined = obtain_genesis(source, expected_hash)
     if chain_id is not None and joined.doc.chain_id != chain_id:
         raise click.BadParameter(

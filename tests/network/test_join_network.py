@@ -49,6 +49,7 @@ def _refusals(net: Net, tmp_path) -> None:
         (["--genesis", node0.rpc_url, "--chain-id", "999"], 2, "another chain"),
         (["--genesis", node0.rpc_url, "--genesis-hash", "0x" + "00" * 32], 2, "another chain's"),
         (["--genesis", str(tmp_path / "missing.json")], 2, "is not a file"),
+        (["--genesis", node0.rpc_url, "--genesis-hash", "abc"], 2, "64 hex digits"),
     ]
     server = http.server.HTTPServer(("127.0.0.1", 0), _NotJsonRpc)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -3,6 +3,7 @@
     DIR/devnet.json     what `start` and `status` read: chain id, genesis hash, every node
     DIR/accounts.json   funded dev accounts with their private keys (0600, TEST KEYS ONLY)
     DIR/password.txt    the operator keystore password of every node (0600)
+    DIR/run/PID.json    one per running `devnet start`/`up`: what `devnet stop` signals
     DIR/nodeI/          a node home (plume_node.home), validators first, then full nodes
 
 `init_devnet` builds the homes with `init_home`, then replaces each home's
@@ -12,7 +13,9 @@ on 127.0.0.1 only, and dials every other node (`p2p.persistent_peers`).
 
 `Supervisor` runs the nodes of a devnet as child processes of `devnet start`:
 one process group each, output appended to HOME/node.log. It never restarts
-a node (a crash must stay visible) and stops them all on SIGINT/SIGTERM.
+a node (a crash must stay visible) and stops them all on SIGINT/SIGTERM
+(which `devnet stop` sends it). Dev accounts derive from a BIP-39 mnemonic
+(default the well-known test one), so every devnet has the same ones.
 """
 
 from __future__ import annotations
@@ -61,6 +64,10 @@ HOST = "127.0.0.1"
 DEFAULT_BASE_PORT = 26600
 DEFAULT_BLOCK_TIME_MS = 500
 DEFAULT_ACCOUNTS = 10
+# The well-known test mnemonic (anvil's, hardhat's): the same dev accounts on every run.
+DEFAULT_MNEMONIC = "test test test test test test test test test test test junk"
+DERIVATION_PATH = "m/44'/60'/0'/0/{index}"
+MNEMONIC_WORDS = (12, 15, 18, 21, 24)
 DEV_ACCOUNT_FUNDS = 1_000_000 * PLUME
 ACCOUNTS_WARNING = "TEST KEYS ONLY: anyone who reads this file controls these accounts"
 GENESIS_KEYS = ("chain_id", "gas_limit", "base_fee_per_gas", "min_base_fee_per_gas")
@@ -194,6 +201,21 @@ def load_devnet(directory: Path) -> Devnet:
         raise DevnetError(f"{path} is unreadable or not a devnet description ({exc!r}); recreate it with `devnet init --force`") from None
 
 
+def read_dev_accounts(devnet: Devnet) -> dict[str, Any]:
+    """accounts.json: {"balance_wei", "mnemonic", "derivation_path", "accounts": [{"address", "private_key"}]}."""
+    try:
+        data = jsonlimits.loads(devnet.accounts_path.read_text())
+        accounts = [{"address": str(a["address"]), "private_key": str(a["private_key"])} for a in data["accounts"]]
+        return {
+            "balance_wei": str(int(data["balance_wei"])),
+            "mnemonic": data.get("mnemonic"),  # None in a devnet created before accounts came from one
+            "derivation_path": data.get("derivation_path"),
+            "accounts": accounts,
+        }
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DevnetError(f"{devnet.accounts_path} is unreadable ({type(exc).__name__}); recreate the devnet with --force") from None
+
+
 def node_ports(base_port: int, index: int) -> tuple[int, int]:
     """(p2p, rpc) ports of node `index`."""
     return base_port + 2 * index, base_port + 2 * index + 1
@@ -316,6 +338,7 @@ class DevnetParams:
     chain_id: int = DEFAULT_CHAIN_ID
     accounts: int = DEFAULT_ACCOUNTS
     overrides: Overrides = Overrides({}, ())
+    mnemonic: str = DEFAULT_MNEMONIC
 
 
 def init_devnet(directory: Path, params: DevnetParams, *, force: bool = False) -> Devnet:
@@ -337,6 +360,7 @@ def init_devnet(directory: Path, params: DevnetParams, *, force: bool = False) -
     genesis = _apply_genesis_overrides(new_genesis(params.chain_id), params.overrides.genesis)
     genesis = dataclasses.replace(genesis, staking=devnet_staking(params.overrides.staking))
     _check_validators_bondable(genesis.staking, params.validators)
+    accounts = dev_accounts(params.mnemonic, params.accounts)
     _prepare_dir(directory, force)
 
     password = secrets.token_urlsafe(24)
@@ -376,7 +400,6 @@ def init_devnet(directory: Path, params: DevnetParams, *, force: bool = False) -
                 fee_address=fee_address,
             )
         )
-    accounts = [Account.create() for _ in range(params.accounts)]
     for account in accounts:
         genesis = genesis.with_account(bytes.fromhex(account.address[2:]), DEV_ACCOUNT_FUNDS)
 
@@ -397,6 +420,8 @@ def init_devnet(directory: Path, params: DevnetParams, *, force: bool = False) -
                     "warning": ACCOUNTS_WARNING,
                     "chain_id": genesis.chain_id,
                     "balance_wei": str(DEV_ACCOUNT_FUNDS),
+                    "mnemonic": params.mnemonic,
+                    "derivation_path": DERIVATION_PATH.format(index=""),
                     "accounts": [
                         {"address": a.address, "private_key": "0x" + bytes(a.key).hex()} for a in accounts
                     ],
@@ -410,6 +435,22 @@ def init_devnet(directory: Path, params: DevnetParams, *, force: bool = False) -
     # Written last: its presence means the devnet is complete.
     write_atomic(directory / DEVNET_FILE, (json.dumps(devnet.to_json(), indent=2) + "\n").encode())
     return devnet
+
+
+def dev_accounts(mnemonic: str, count: int) -> list[Any]:
+    """The first `count` accounts of the BIP-39 `mnemonic` on the paths m/44'/60'/0'/0/i, as anvil derives them."""
+    from eth_account.hdaccount import key_from_seed, seed_from_mnemonic
+    from eth_utils import ValidationError
+
+    words = mnemonic.split()
+    # The phrase is never echoed: it may be someone's real secret.
+    if len(words) not in MNEMONIC_WORDS:
+        raise BadOption(f"a BIP-39 mnemonic has 12, 15, 18, 21 or 24 words, not {len(words)}", "--mnemonic")
+    try:
+        seed = seed_from_mnemonic(" ".join(words), passphrase="")  # once: the PBKDF2 stretch is the slow part
+    except (ValidationError, ValueError):
+        raise BadOption("not a valid BIP-39 mnemonic (unknown word or wrong checksum)", "--mnemonic") from None
+    return [Account.from_key(key_from_seed(seed, DERIVATION_PATH.format(index=i))) for i in range(count)]
 
 
 def _check_validators_bondable(staking: StakingParams, validators: int) -> None:
@@ -705,6 +746,114 @@ class Supervisor:
             pass
 
 
+# ---------------------------------------------------------------- devnet stop
+#
+# `devnet start` and `up` run in the foreground; each records itself in
+# DIR/run/PID.json while it runs, so `devnet stop` (another terminal, a script)
+# can ask it to stop as Ctrl-C would: SIGTERM, after which it stops its nodes
+# in order and reports. The record holds the process's start time, so a pid
+# the system has since given to another program is never signalled.
+
+RUN_DIR = "run"
+STOP_TIMEOUT_S = 30.0
+_MAX_RECORD_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class SupervisorRecord:
+    path: Path
+    pid: int
+    started: str | None  # the kernel's start time of the process (Linux), None elsewhere
+    nodes: tuple[str, ...]
+
+
+def _process_start(pid: int) -> str | None:
+    """Field 22 of /proc/PID/stat (start time in clock ticks); None without /proc; "" for a zombie or no process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return "" if Path("/proc/self/stat").exists() else None
+    except OSError:
+        return None
+    fields = stat.rpartition(")")[2].split()
+    return "" if fields[0] in ("Z", "X") else fields[19]
+
+
+def _alive(record: SupervisorRecord) -> bool:
+    start = _process_start(record.pid)
+    if start is None:  # no /proc: the pid alone
+        try:
+            os.kill(record.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    return start != "" and start == record.started
+
+
+def record_supervisor(devnet: Devnet, nodes: Sequence[NodeSpec]) -> Path:
+    pid = os.getpid()
+    run_dir = devnet.dir / RUN_DIR
+    run_dir.mkdir(exist_ok=True)
+    path = run_dir / f"{pid}.json"
+    record = {"pid": pid, "started": _process_start(pid), "nodes": [n.name for n in nodes]}
+    write_atomic(path, json.dumps(record).encode())
+    return path
+
+
+def running_supervisors(devnet: Devnet) -> list[SupervisorRecord]:
+    """The `devnet start`/`up` processes running this devnet; stale records are removed."""
+    records = []
+    run_dir = devnet.dir / RUN_DIR
+    for path in sorted(run_dir.glob("*.json")) if run_dir.is_dir() else []:
+        try:
+            if path.stat().st_size > _MAX_RECORD_BYTES:
+                raise ValueError("oversized")
+            data = jsonlimits.loads(path.read_text())
+            record = SupervisorRecord(path, int(data["pid"]), data["started"], tuple(str(n) for n in data["nodes"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            path.unlink(missing_ok=True)
+            continue
+        if _alive(record):
+            records.append(record)
+        else:
+            path.unlink(missing_ok=True)  # its process died without cleaning up (SIGKILL)
+    return records
+
+
+@dataclass(frozen=True)
+class StopOutcome:
+    stopped: tuple[int, ...]  # pids of the `devnet start`/`up` processes that stopped
+    still_running: tuple[int, ...]  # pids still stopping when the timeout ran out
+
+    def to_json(self) -> dict[str, Any]:
+        return {"stopped": list(self.stopped), "still_running": list(self.still_running)}
+
+
+def stop_devnet(devnet: Devnet, timeout: float = STOP_TIMEOUT_S, echo: Callable[[str], None] = click.echo) -> StopOutcome:
+    """SIGTERM every running `devnet start`/`up` of `devnet` and wait until they have stopped their nodes."""
+    records = running_supervisors(devnet)
+    if not records:
+        echo(f"no `devnet start` or `devnet up` is running the devnet in {devnet.dir}")
+        return StopOutcome((), ())
+    for record in records:
+        echo(f"stopping pid {record.pid} (nodes {', '.join(record.nodes)})")
+        try:
+            os.kill(record.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + timeout
+    while any(_alive(r) and r.path.exists() for r in records) and time.monotonic() < deadline:
+        time.sleep(POLL_S)
+    left = tuple(r.pid for r in records if _alive(r) and r.path.exists())
+    if left:
+        echo(f"still stopping after {timeout:g}s: pid {', '.join(map(str, left))}; run `devnet stop` again, or kill them")
+    else:
+        echo("devnet stopped")
+    return StopOutcome(tuple(r.pid for r in records if r.pid not in left), left)
+
+
 def run_supervisor(
     devnet: Devnet,
     nodes: Sequence[NodeSpec],
@@ -721,7 +870,9 @@ def run_supervisor(
     sup.check_ports()
     handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     previous = {s: signal.signal(s, sup.request_stop) for s in handled}
+    record: Path | None = None
     try:
+        record = record_supervisor(devnet, sup.nodes)
         echo(f"starting {len(sup.nodes)} node(s) of the devnet in {devnet.dir} (chain id {devnet.chain_id})")
         sup.launch()
         if not sup.wait_ready(timeout):
@@ -735,6 +886,8 @@ def run_supervisor(
         return sup.watch()
     finally:
         sup.stop()
+        if record is not None:
+            record.unlink(missing_ok=True)
         for s, handler in previous.items():
             signal.signal(s, handler)
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import secrets
 import shutil
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 
@@ -35,6 +36,9 @@ class InitResult:
     validator_address: str
     validator_pub_key: str
     password_file: Path | None  # set when init generated the operator password itself
+    genesis_hash: str = ""  # 0x-hex
+    validator_in_genesis: bool = True  # False when the home joins an existing chain as a full node
+    persistent_peers: tuple[str, ...] = ()
 
     def to_json(self) -> dict:
         return {
@@ -46,6 +50,9 @@ class InitResult:
             "validator_address": self.validator_address,
             "validator_pub_key": self.validator_pub_key,
             "password_file": str(self.password_file) if self.password_file else None,
+            "genesis_hash": self.genesis_hash,
+            "validator_in_genesis": self.validator_in_genesis,
+            "persistent_peers": list(self.persistent_peers),
         }
 
 
@@ -57,18 +64,19 @@ def init_home(
     password: str | None,
     force: bool = False,
     config: Config | None = None,
+    genesis: GenesisDoc | None = None,
+    peers: Sequence[str] = (),
 ) -> InitResult:
     """Create keys, operator account, config.toml and genesis.json under `home`.
 
     `password=None` generates a random operator password and stores it beside
     the keystore (0600), for unattended set-ups; the caller says so to the user.
+    `genesis`: join that existing chain (written as is, `chain_id` ignored):
+    the node starts as a full node, its own validator key in no set. `peers`
+    become `p2p.persistent_peers`.
     """
+    refuse_existing(home, force)
     if home.initialized():
-        if not force:
-            raise UserError(
-                f"{home.root} already holds a Plume home; pass --force to replace it "
-                "(this deletes its keys, accounts and chain data)"
-            )
         _wipe(home)
     home.root.mkdir(parents=True, exist_ok=True)
 
@@ -83,24 +91,39 @@ def init_home(
     operator = Keystore(home.root).new(OPERATOR_KEY, password)
 
     config = (config or Config()).replace(moniker=moniker, fee_address=operator.address)
+    if peers:
+        config = config.replace(p2p=replace(config.p2p, persistent_peers=list(peers)))
     write_atomic(home.config_path, dump_config(config).encode())
 
-    fee_address = bytes.fromhex(operator.address[2:])
-    genesis: GenesisDoc = new_genesis(chain_id).with_account(fee_address, OPERATOR_FUNDS)
-    genesis = genesis.with_validator(
-        GenesisValidator(name=moniker, pub_key=validator_key.public_key, power=DEFAULT_POWER, fee_address=fee_address)
-    )
+    joining = genesis is not None
+    if genesis is None:
+        fee_address = bytes.fromhex(operator.address[2:])
+        genesis = new_genesis(chain_id).with_account(fee_address, OPERATOR_FUNDS).with_validator(
+            GenesisValidator(name=moniker, pub_key=validator_key.public_key, power=DEFAULT_POWER, fee_address=fee_address)
+        )
     write_atomic(home.genesis_path, dump_genesis(genesis))
     return InitResult(
         home=home.root,
-        chain_id=chain_id,
+        chain_id=genesis.chain_id,
         moniker=moniker,
         operator_address=operator.address,
         node_id=node_key.address.hex(),
         validator_address=validator_key.address.hex(),
         validator_pub_key=validator_key.public_key.hex(),
         password_file=password_file,
+        genesis_hash="0x" + genesis.hash().hex(),
+        validator_in_genesis=not joining,
+        persistent_peers=tuple(config.p2p.persistent_peers),
     )
+
+
+def refuse_existing(home: Home, force: bool) -> None:
+    """Refuse a directory that already holds a home, unless `force` (checked before any slow work)."""
+    if home.initialized() and not force:
+        raise UserError(
+            f"{home.root} already holds a Plume home; pass --force to replace it "
+            "(this deletes its keys, accounts and chain data)"
+        )
 
 
 def _wipe(home: Home) -> None:

@@ -270,7 +270,11 @@ class Node:
             "peer_list": self.peers(),
             "rpc_addr": self.config.rpc.listen_addr,
             "uptime_s": int(time.time() - self.started_at),
+            "genesis_hash": "0x" + self.genesis.hash().hex(),
         }
+
+    def genesis_document(self) -> tuple[dict, bytes]:
+        return self.genesis.to_json(), self.genesis.hash()
 
     def consensus_state(self) -> dict:
         engine = self.engine

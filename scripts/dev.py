@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -57,7 +58,26 @@ def main(argv: list[str]) -> int:
     if command == "test":
         return subprocess.call([str(python), "-m", "pytest", *rest], cwd=ROOT)
     plume = [str(python), "-m", "plume_node.cli"]
-    return subprocess.call(plume + ["devnet", "up", *rest], cwd=ROOT)
+    return run_devnet(plume + ["devnet", "up", *rest])
+
+
+def run_devnet(command: list[str]) -> int:
+    """Run `devnet up` and wait for it, however it is stopped.
+
+    Ctrl-C reaches `devnet up` as well (one process group): it stops its nodes
+    in order and reports, so this process ignores SIGINT meanwhile instead of
+    killing it half-way, and passes a SIGTERM or SIGHUP on to it.
+    """
+    child = subprocess.Popen(command, cwd=ROOT)
+    # Set after the spawn: a child inheriting SIG_IGN would ignore Ctrl-C.
+    previous = {signal.SIGINT: signal.signal(signal.SIGINT, signal.SIG_IGN)}
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        previous[signum] = signal.signal(signum, lambda sig, frame: child.send_signal(sig))
+    try:
+        return child.wait()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 if __name__ == "__main__":

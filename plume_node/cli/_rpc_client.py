@@ -37,10 +37,25 @@ class NodeRpcError(RpcClientError):
         return self.message
 
 
+UNREACHABLE_HINT = "start it with `plume-node start` or pass --rpc URL"
+
+
 class RpcClient:
-    def __init__(self, url: str = DEFAULT_RPC_URL, *, timeout: float = 10.0) -> None:
+    """`max_response_bytes`: refuse a longer answer (None: no bound); `unreachable_hint`
+    ends the message when the node cannot be reached."""
+
+    def __init__(
+        self,
+        url: str = DEFAULT_RPC_URL,
+        *,
+        timeout: float = 10.0,
+        max_response_bytes: int | None = None,
+        unreachable_hint: str = UNREACHABLE_HINT,
+    ) -> None:
         self.url = url
         self.timeout = timeout
+        self.max_response_bytes = max_response_bytes
+        self.unreachable_hint = unreachable_hint
         self._ids = itertools.count(1)
 
     def call(self, method: str, *params: Any) -> Any:
@@ -51,7 +66,7 @@ class RpcClient:
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                raw = response.read()
+                raw = self._read(response)
         except urllib.error.HTTPError as exc:
             # The node answers some errors (oversized body, ...) with a non-200
             # status and a JSON-RPC error body: show its message if there is one.
@@ -60,16 +75,11 @@ class RpcClient:
             raise RpcClientError(message or f"node at {self.url} answered HTTP {exc.code} {exc.reason}") from None
         except urllib.error.URLError as exc:
             reason = exc.reason
-            raise RpcClientError(
-                f"cannot reach the node at {self.url} ({reason}); start it with `plume-node start` "
-                f"or pass --rpc URL"
-            ) from None
+            raise RpcClientError(f"cannot reach the node at {self.url} ({reason}); {self.unreachable_hint}") from None
         except (TimeoutError, socket.timeout):
             raise RpcClientError(f"the node at {self.url} did not answer within {self.timeout:g}s") from None
         except (ConnectionError, OSError) as exc:
-            raise RpcClientError(
-                f"cannot reach the node at {self.url} ({exc}); start it with `plume-node start` or pass --rpc URL"
-            ) from None
+            raise RpcClientError(f"cannot reach the node at {self.url} ({exc}); {self.unreachable_hint}") from None
         try:
             answer = jsonlimits.loads(raw)
         except ValueError:
@@ -82,6 +92,14 @@ class RpcClient:
         if "result" not in answer:
             raise RpcClientError(f"the server at {self.url} sent an unexpected answer to {method}")
         return answer["result"]
+
+    def _read(self, response: Any) -> bytes:
+        if self.max_response_bytes is None:
+            return response.read()
+        raw = response.read(self.max_response_bytes + 1)
+        if len(raw) > self.max_response_bytes:
+            raise RpcClientError(f"the answer of {self.url} is larger than {self.max_response_bytes} bytes")
+        return raw
 
 
 def _error_message(raw: bytes) -> str | None:

@@ -1,4 +1,4 @@
-"""`plume-node devnet init|start|status|up`: a local multi-node chain for development.
+"""`plume-node devnet init|start|stop|status|up`: a local multi-node chain for development.
 
 The logic lives in `plume_node.devnet`; this module parses arguments and
 prints. See docs/devnet.md.
@@ -14,10 +14,10 @@ import click
 
 from plume_node import jsonlimits
 from plume_node.devnet import (
-    ACCOUNTS_WARNING,
     DEFAULT_ACCOUNTS,
     DEFAULT_BASE_PORT,
     DEFAULT_BLOCK_TIME_MS,
+    DEFAULT_MNEMONIC,
     Devnet,
     DevnetParams,
     NodeSpec,
@@ -27,8 +27,11 @@ from plume_node.devnet import (
     node_status,
     parse_overrides,
     port_free,
+    read_dev_accounts,
     run_supervisor,
+    stop_devnet,
 )
+from plume_node.cli._units import format_plume
 from plume_node.genesis import DEFAULT_CHAIN_ID, MAX_SAFE_CHAIN_ID
 from plume_node.init import OPERATOR_KEY
 
@@ -38,10 +41,18 @@ DEFAULT_UP_VALIDATORS = 4
 dir_option = click.option(
     "--dir",
     "directory",
-    required=True,
+    default=DEFAULT_UP_DIR,
+    show_default=True,
     type=click.Path(file_okay=False),
     help="The devnet's directory (node homes, devnet.json, accounts.json).",
 )
+mnemonic_option = click.option(
+    "--mnemonic",
+    default=DEFAULT_MNEMONIC,
+    help="BIP-39 phrase the dev accounts derive from (m/44'/60'/0'/0/i) [default: the well-known test mnemonic].",
+)
+# `up` and `init` print at most this many dev accounts; accounts.json holds them all.
+MAX_PRINTED_ACCOUNTS = 20
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 timeout_option = click.option(
     "--timeout",
@@ -77,6 +88,7 @@ def devnet() -> None:
 @click.option("--chain-id", type=click.IntRange(1, MAX_SAFE_CHAIN_ID), default=DEFAULT_CHAIN_ID, show_default=True, help="The chain id wallets see (eth_chainId).")
 @click.option("--accounts", type=click.IntRange(0, 10_000), default=DEFAULT_ACCOUNTS, show_default=True, help="Funded dev accounts to generate.")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="genesis.chain_id|gas_limit|base_fee_per_gas|min_base_fee_per_gas, staking.KEY (unbonding_period, epoch_length, max_validators, ...), or a config.toml key such as consensus.create_empty_blocks (repeatable).")
+@mnemonic_option
 @click.option("--force", is_flag=True, help="Replace a devnet already in DIR (deletes its keys and chain data).")
 @json_option
 def init_cmd(
@@ -88,6 +100,7 @@ def init_cmd(
     chain_id: int,
     accounts: int,
     settings: tuple[str, ...],
+    mnemonic: str,
     force: bool,
     as_json: bool,
 ) -> None:
@@ -100,30 +113,59 @@ def init_cmd(
         chain_id=chain_id,
         accounts=accounts,
         overrides=parse_overrides(settings),
+        mnemonic=mnemonic,
     )
     net = init_devnet(_dir(directory), params, force=force)
     if as_json:
-        click.echo(json.dumps({"dir": str(net.dir), **net.to_json()}, indent=2))
+        click.echo(json.dumps({"dir": str(net.dir), **net.to_json(), "dev_accounts": read_dev_accounts(net)}, indent=2))
     else:
-        _print_summary(net, accounts)
+        _print_summary(net)
 
 
-def _print_summary(net: Devnet, accounts: int) -> None:
+def _print_accounts(net: Devnet) -> None:
+    """The dev accounts as anvil prints them: index, address, balance, then the private keys and the wallet."""
+    info = read_dev_accounts(net)
+    shown = info["accounts"][:MAX_PRINTED_ACCOUNTS]
+    balance = format_plume(int(info["balance_wei"]))
+    click.echo("")
+    click.echo("Available Accounts (TEST ONLY: their keys are public; never send them anything of value)")
+    click.echo("==================")
+    for i, account in enumerate(shown):
+        click.echo(f"({i}) {account['address']} ({balance})")
+    click.echo("")
+    click.echo("Private Keys (TEST ONLY: never use them on a real network)")
+    click.echo("==================")
+    for i, account in enumerate(shown):
+        click.echo(f"({i}) {account['private_key']}")
+    if len(info["accounts"]) > len(shown):
+        click.echo(f"... and {len(info['accounts']) - len(shown)} more")
+    click.echo(f"all {len(info['accounts'])} with their keys: {net.accounts_path}")
+    if info.get("mnemonic"):
+        click.echo("")
+        click.echo("Wallet")
+        click.echo("==================")
+        click.echo(f"Mnemonic:          {info['mnemonic']}")
+        click.echo(f"Derivation path:   {info['derivation_path']}  (account i at i)")
+    click.echo("")
+
+
+def _print_summary(net: Devnet, *, starting: bool = False) -> None:
     click.echo(f"devnet created in {net.dir}")
     click.echo(f"  chain id      {net.chain_id}")
     click.echo(f"  genesis hash  {net.genesis_hash}")
     click.echo(f"  {'node':<7} {'role':<9} {'rpc':<24} {'p2p':<17} node id")
     for node in net.nodes:
         click.echo(f"  {node.name:<7} {node.role:<9} {node.rpc_url:<24} {node.p2p_addr:<17} {node.node_id}")
-    click.echo(f"  {accounts} funded dev accounts in {net.accounts_path} ({ACCOUNTS_WARNING})")
     click.echo(f"  operator keystore password of every node: {net.password_path}")
+    _print_accounts(net)
     busy = [f"{port}" for node in net.nodes for port in (node.p2p_port, node.rpc_port) if not port_free(port)]
     if busy:
         click.echo(
             f"warning: port(s) {', '.join(busy)} are in use right now; `devnet start` will refuse until they are "
             "free (or recreate with --force --base-port P)"
         )
-    click.echo(f"start it with: plume-node devnet start --dir {net.dir}")
+    if not starting:
+        click.echo(f"start it with: plume-node devnet start --dir {net.dir}")
 
 
 @devnet.command("start")
@@ -140,6 +182,23 @@ def start_cmd(directory: str, node_list: str | None, timeout: float) -> None:
     nodes = net.select(node_list)
     code = run_supervisor(net, nodes, timeout=timeout, on_ready=lambda: _print_try_it(net, nodes[0]))
     raise SystemExit(code)
+
+
+@devnet.command("stop")
+@dir_option
+@click.option("--timeout", type=click.FloatRange(min=1), default=30.0, show_default=True, help="Seconds to wait for the nodes to stop.")
+@json_option
+def stop_cmd(directory: str, timeout: float, as_json: bool) -> None:
+    """Stop the `devnet start` or `devnet up` running DIR (from another terminal), as Ctrl-C would.
+
+    It stops its nodes in order and reports in its own terminal; this command
+    waits until it has. Nothing running is not an error.
+    """
+    net = load_devnet(_dir(directory))
+    outcome = stop_devnet(net, timeout, echo=(lambda line: None) if as_json else click.echo)
+    if as_json:
+        click.echo(json.dumps({"dir": str(net.dir), **outcome.to_json()}))
+    raise SystemExit(1 if outcome.still_running else 0)
 
 
 @devnet.command("status")
@@ -173,10 +232,11 @@ def _cell(value: object) -> str:
 
 @devnet.command("up")
 @click.option("--validators", type=click.IntRange(min=1), help=f"Validators of a new devnet [default: {DEFAULT_UP_VALIDATORS}].")
-@click.option("--dir", "directory", default=DEFAULT_UP_DIR, show_default=True, type=click.Path(file_okay=False), help="The devnet's directory.")
+@dir_option
 @base_port_option
+@mnemonic_option
 @timeout_option
-def up_cmd(validators: int | None, directory: str, base_port: int, timeout: float) -> None:
+def up_cmd(validators: int | None, directory: str, base_port: int, mnemonic: str, timeout: float) -> None:
     """Create a devnet in DIR unless one is there, then start it."""
     path = _dir(directory)
     if has_devnet(path):
@@ -189,10 +249,11 @@ def up_cmd(validators: int | None, directory: str, base_port: int, timeout: floa
             )
         else:
             click.echo(f"using the devnet in {path}")
+        _print_accounts(net)
     else:
-        params = DevnetParams(validators=validators or DEFAULT_UP_VALIDATORS, base_port=base_port)
+        params = DevnetParams(validators=validators or DEFAULT_UP_VALIDATORS, base_port=base_port, mnemonic=mnemonic)
         net = init_devnet(path, params)
-        _print_summary(net, params.accounts)
+        _print_summary(net, starting=True)
     code = run_supervisor(net, list(net.nodes), timeout=timeout, on_ready=lambda: _print_try_it(net, net.nodes[0]))
     raise SystemExit(code)
 

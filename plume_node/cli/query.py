@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from plume_node.cli._common import address_arg, echo_json, hash_arg, json_option, rpc_call, rpc_option, to_int
+from plume_node.cli._common import address_arg, echo_json, hash_arg, json_option, node_home_option, rpc_call, rpc_option, to_int
 from plume_node.cli._rpc_client import RpcClient
 from plume_node.cli._units import format_gwei, format_plume
 
@@ -37,6 +37,7 @@ def block_tag(value: str) -> str:
 @click.argument("address", callback=address_arg)
 @click.option("--block", "block", default="latest", show_default=True, help="Block number or tag.")
 @rpc_option
+@node_home_option
 @json_option
 def balance(address: str, block: str, rpc_url: str, as_json: bool) -> None:
     """Balance of ADDRESS."""
@@ -52,6 +53,7 @@ def balance(address: str, block: str, rpc_url: str, as_json: bool) -> None:
 @click.argument("number", default="latest")
 @click.option("--full", is_flag=True, help="Include full transactions.")
 @rpc_option
+@node_home_option
 @json_option
 def block(number: str, full: bool, rpc_url: str, as_json: bool) -> None:
     """A block by NUMBER (default latest)."""
@@ -81,6 +83,7 @@ def block(number: str, full: bool, rpc_url: str, as_json: bool) -> None:
 @query.command("tx")
 @click.argument("tx_hash", callback=hash_arg)
 @rpc_option
+@node_home_option
 @json_option
 def tx(tx_hash: str, rpc_url: str, as_json: bool) -> None:
     """A transaction by hash (committed or pending)."""
@@ -111,6 +114,7 @@ def tx(tx_hash: str, rpc_url: str, as_json: bool) -> None:
 @query.command("receipt")
 @click.argument("tx_hash", callback=hash_arg)
 @rpc_option
+@node_home_option
 @json_option
 def receipt(tx_hash: str, rpc_url: str, as_json: bool) -> None:
     """The receipt of a committed transaction."""
@@ -138,6 +142,7 @@ def _supply_json(result: dict[str, Any]) -> dict[str, Any]:
 
 @query.command("supply")
 @rpc_option
+@node_home_option
 @json_option
 def supply(rpc_url: str, as_json: bool) -> None:
     """Total supply, issued and burned, reward pool, rewards owed, bonded and unbonding stake."""
@@ -159,6 +164,7 @@ def supply(rpc_url: str, as_json: bool) -> None:
 
 @query.command("status")
 @rpc_option
+@node_home_option
 @json_option
 def status(rpc_url: str, as_json: bool) -> None:
     """The node's identity, height, peers and sync state."""
@@ -169,7 +175,7 @@ def status(rpc_url: str, as_json: bool) -> None:
     lines = [
         f"node     {info.get('nodeId', '?')}" + (f" ({info['moniker']})" if info.get("moniker") else ""),
         f"version  {info['version']}",
-        f"chain    {to_int(info['chainId'])}",
+        f"chain    {to_int(info['chainId'])}" + (f" (genesis {info['genesisHash']})" if info.get("genesisHash") else ""),
         f"height   {to_int(info['height'])} ({info['latestBlockHash']})",
         f"peers    {info['peers']}",
         f"syncing  {'yes' if info['syncing'] else 'no'}",

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from plume_node.cli._common import address_arg, echo_json, json_option, rpc_call, rpc_option
+from plume_node.cli._common import address_arg, echo_json, json_option, node_home_option, rpc_call, rpc_option
 from plume_node.cli._rpc_client import RpcClient
 from plume_node.cli._staking import format_bps, printable
 from plume_node.cli._units import format_plume
@@ -92,6 +92,7 @@ def _status(v: dict[str, Any]) -> str:
 @query.command("validators")
 @block_option
 @rpc_option
+@node_home_option
 @json_option
 def validators(block: str, rpc_url: str, as_json: bool) -> None:
     """Every registered validator: status, stake, power and commission."""
@@ -113,6 +114,7 @@ def validators(block: str, rpc_url: str, as_json: bool) -> None:
 @click.argument("operator", callback=address_arg)
 @block_option
 @rpc_option
+@node_home_option
 @json_option
 def validator(operator: str, block: str, rpc_url: str, as_json: bool) -> None:
     """The validator operated by OPERATOR."""
@@ -140,6 +142,7 @@ def validator(operator: str, block: str, rpc_url: str, as_json: bool) -> None:
 @click.argument("delegator", callback=address_arg)
 @block_option
 @rpc_option
+@node_home_option
 @json_option
 def delegations(delegator: str, block: str, rpc_url: str, as_json: bool) -> None:
     """The stake DELEGATOR has delegated, by validator."""
@@ -156,6 +159,7 @@ def delegations(delegator: str, block: str, rpc_url: str, as_json: bool) -> None
 @click.argument("delegator", callback=address_arg)
 @block_option
 @rpc_option
+@node_home_option
 @json_option
 def unbondings(delegator: str, block: str, rpc_url: str, as_json: bool) -> None:
     """DELEGATOR's pending unbonding entries and immature redelegations."""
@@ -195,6 +199,7 @@ def rewards_plain(result: dict[str, Any]) -> dict[str, Any]:
 @click.argument("address", callback=address_arg)
 @block_option
 @rpc_option
+@node_home_option
 @json_option
 def rewards(address: str, block: str, rpc_url: str, as_json: bool) -> None:
     """ADDRESS's pending rewards by validator, its auto-restake settings, and its validator's commission."""
@@ -213,6 +218,7 @@ def rewards(address: str, block: str, rpc_url: str, as_json: bool) -> None:
 @query.command("staking-params")
 @block_option
 @rpc_option
+@node_home_option
 @json_option
 def staking_params(block: str, rpc_url: str, as_json: bool) -> None:
     """The staking parameters in force."""

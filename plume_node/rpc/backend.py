@@ -40,9 +40,12 @@ class RpcBackend(Protocol):
         hash. Raises `execution.mempool.MempoolError` with the precise reason."""
 
     def node_info(self) -> dict[str, Any]:
-        """{"node_id": hex str, "moniker": str, "listen_addr": str, ...}: keys
+        """{"node_id": hex str, "moniker": str, "listen_addr": str, "genesis_hash": 0x-hex, ...}: keys
         camelCased into plume_nodeInfo, which adds version, chainId, height,
         latestBlockHash, peers and syncing."""
+
+    def genesis_document(self) -> tuple[dict[str, Any], bytes]:
+        """(the genesis document as JSON, its 32-byte hash): plume_genesis."""
 
     def consensus_state(self) -> dict[str, Any]:
         """{"height": int, "round": int, "step": str, "validators": [{"address",

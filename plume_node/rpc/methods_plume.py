@@ -60,6 +60,15 @@ def plume_node_info(backend: Any) -> dict[str, Any]:
     return info
 
 
+@table.register("plume_genesis")
+def plume_genesis(backend: Any) -> dict[str, Any]:
+    """The node's genesis document as its genesis.json holds it, and its hash (the
+    chain's identity, as plume_nodeInfo's genesisHash): what `plume-node init
+    --genesis URL` fetches to join the chain."""
+    document, digest = backend.genesis_document()
+    return {"genesis": document, "hash": d(digest)}
+
+
 @table.register("plume_supply", Param("block", p.block_ref, p.BlockRef(tag="latest")))
 def plume_supply(backend: Any, ref: p.BlockRef) -> dict[str, Any]:
     view = ChainView(backend.chain)

@@ -396,3 +396,145 @@ def test_stop_kills_a_node_that_ignores_sigterm(tmp_path):
             os.killpg(ignoring.pid, signal.SIGKILL)
             ignoring.wait()
         ignoring.stdout.close()
+
+
+# ------------------------------------------------------------------ dev accounts, default dir, stop
+
+ANVIL_ACCOUNT_0 = ("0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266", "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")
+
+
+def _account_lines(output: str) -> list[str]:
+    """The printed dev accounts and keys: the `(i) ...` lines."""
+    return [line for line in output.splitlines() if line.startswith("(")]
+
+
+def test_init_twice_on_clean_directories_prints_the_same_dev_accounts(tmp_path):
+    outputs = []
+    for name in ("a", "b"):
+        result = cli("devnet", "init", "--validators", "1", "--accounts", "3", "--dir", str(tmp_path / name))
+        assert result.exit_code == 0, result.output
+        outputs.append(result.output)
+    lines = _account_lines(outputs[0])
+    assert len(lines) == 6 and lines == _account_lines(outputs[1])
+    assert f"(0) {ANVIL_ACCOUNT_0[0]} (1000000 PLUME)" in lines and f"(0) {ANVIL_ACCOUNT_0[1]}" in lines
+    assert "TEST ONLY" in outputs[0] and "test test test test test test test test test test test junk" in outputs[0]
+    stored = json.loads((tmp_path / "a" / "accounts.json").read_text())["accounts"]
+    assert (stored[0]["address"], stored[0]["private_key"]) == ANVIL_ACCOUNT_0
+    for account in stored:
+        assert Account.from_key(account["private_key"]).address == account["address"]
+    balance = load_genesis(tmp_path / "a" / "node0" / "genesis.json").alloc[bytes.fromhex(ANVIL_ACCOUNT_0[0][2:])]
+    assert balance == 10**24
+
+
+def test_mnemonic_changes_the_accounts_and_a_bad_one_is_a_usage_error(tmp_path):
+    phrase = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
+    result = cli("devnet", "init", "--validators", "1", "--accounts", "2", "--mnemonic", phrase, "--dir", str(tmp_path / "m"), "--json")
+    assert result.exit_code == 0, result.output
+    accounts = json.loads(result.stdout)["dev_accounts"]["accounts"]
+    # m/44'/60'/0'/0/0 of the BIP-39 test vector phrase, as every wallet derives it
+    assert accounts[0]["address"] == "0x9858EfFD232B4033E47d90003D41EC34EcaEda94"
+    for bad in ("test test junk", "test test test test test test test test test test test test"):
+        refused = cli("devnet", "init", "--validators", "1", "--mnemonic", bad, "--dir", str(tmp_path / "bad"))
+        assert refused.exit_code == 2 and "--mnemonic" in refused.output and bad not in refused.output
+        assert not (tmp_path / "bad").exists()
+
+
+def test_up_twice_on_clean_directories_prints_the_same_dev_accounts(tmp_path):
+    base = free_base_port(4)
+    outputs = []
+    with socket.socket() as squatter:  # `up` stops after init: node0's RPC port is taken
+        squatter.bind(("127.0.0.1", base + 1))
+        squatter.listen()
+        for name in ("one", "two"):
+            result = cli("devnet", "up", "--dir", str(tmp_path / name), "--base-port", str(base))
+            assert result.exit_code == 1 and "in use" in result.output
+            outputs.append(result.output)
+        again = cli("devnet", "up", "--dir", str(tmp_path / "one"))  # an existing devnet prints them too
+    assert len(_account_lines(outputs[0])) == 20
+    assert _account_lines(outputs[0]) == _account_lines(outputs[1]) == _account_lines(again.output)
+
+
+def test_stop_ends_a_running_start_and_commands_default_to_dot_devnet(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    base = free_base_port(1)
+    init = cli("devnet", "init", "--validators", "1", "--accounts", "1", "--base-port", str(base))
+    assert init.exit_code == 0, init.output
+    assert (tmp_path / ".devnet" / "devnet.json").exists()
+    supervisor = subprocess.Popen(
+        [sys.executable, "-m", "plume_node.cli", "devnet", "start"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, process_group=0,
+    )
+    out = Output(supervisor.stdout)
+    node_pids: list[int] = []
+    try:
+        out.wait_for("Ctrl-C stops them all", timeout=100)
+        node_pids = [int(line.split(" pid ")[1].split()[0]) for line in out.lines if " pid " in line]
+        rows = json.loads(cli("devnet", "status", "--json").stdout)["nodes"]
+        assert rows[0]["state"] == "up"
+        stopped = cli("devnet", "stop")
+        assert stopped.exit_code == 0, stopped.output
+        assert f"stopping pid {supervisor.pid} (nodes node0)" in stopped.output and "devnet stopped" in stopped.output
+        assert supervisor.wait(timeout=30) == 0
+        assert "all nodes stopped" in out.text and not any(alive(pid) for pid in node_pids)
+        assert list((tmp_path / ".devnet" / "run").iterdir()) == []
+        again = cli("devnet", "stop")
+        assert again.exit_code == 0 and "no `devnet start` or `devnet up` is running" in again.output
+        as_json = cli("devnet", "stop", "--json")
+        assert as_json.exit_code == 0 and json.loads(as_json.stdout) == {
+            "dir": str(tmp_path / ".devnet"), "stopped": [], "still_running": []}
+    finally:
+        for pid in [supervisor.pid, *node_pids]:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        supervisor.wait(timeout=10)
+        out.close()
+
+
+def test_stop_ignores_a_record_whose_process_is_gone_or_another(tmp_path):
+    """A record left by a killed supervisor, or whose pid now names another process, is removed, never signalled."""
+    from plume_node.devnet import load_devnet, running_supervisors
+
+    assert cli("devnet", "init", "--validators", "1", "--accounts", "0", "--dir", str(tmp_path / "d")).exit_code == 0
+    net = load_devnet(tmp_path / "d")
+    run = tmp_path / "d" / "run"
+    run.mkdir()
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (run / "1.json").write_text(json.dumps({"pid": other.pid, "started": "1", "nodes": ["node0"]}))
+        (run / "2.json").write_text("not json")
+        assert running_supervisors(net) == []
+        assert list(run.iterdir()) == [] and other.poll() is None
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_ctrl_c_through_dev_py_lets_the_devnet_stop_its_nodes_and_report(tmp_path):
+    """A terminal's Ctrl-C reaches dev.py and `devnet up` (one process group): dev.py must wait, not kill it."""
+    base = free_base_port(1)
+    launcher = subprocess.Popen(
+        [sys.executable, str(REPO / "scripts" / "dev.py"), "devnet", "--validators", "1", "--dir", str(tmp_path / "net"),
+         "--base-port", str(base)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, process_group=0,
+    )
+    out = Output(launcher.stdout)
+    node_pids: list[int] = []
+    try:
+        out.wait_for("Ctrl-C stops them all", timeout=120)
+        node_pids = [int(line.split(" pid ")[1].split()[0]) for line in out.lines if " pid " in line]
+        os.killpg(launcher.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
+        assert launcher.wait(timeout=60) == 0
+        out.close()
+        assert "all nodes stopped" in out.text
+        assert not any(alive(pid) for pid in node_pids)
+        assert "stopped cleanly" in (tmp_path / "net" / "node0" / "node.log").read_text()
+    finally:
+        for pid in [launcher.pid, *node_pids]:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        launcher.wait(timeout=10)
+        out.close()

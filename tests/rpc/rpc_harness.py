@@ -74,6 +74,12 @@ class TestBackend:
     def node_info(self) -> dict[str, Any]:
         return {"node_id": "ab" * 20, "moniker": "test-node", "uptime_s": 5}
 
+    def genesis_document(self) -> tuple[dict[str, Any], bytes]:
+        from plume_node.genesis import GenesisDoc
+
+        doc = GenesisDoc(chain_id=self.chain_id, genesis_time=0)
+        return doc.to_json(), doc.hash()
+
     def consensus_state(self) -> dict[str, Any]:
         height = self.chain.height + 1
         validators = [

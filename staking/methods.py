@@ -51,6 +51,8 @@ def unjail(call: Any) -> tuple:
     require_validator(store, call.sender)
     if not store.get("validator.jailed", call.sender):
         raise StakingRevert("the validator is not jailed")
+    if store.get("slashing.tombstoned", call.sender):
+        raise StakingRevert("the validator is tombstoned for double-signing: it can never be unjailed")
     _, self_tokens = token_value(store, call.sender, call.sender)
     minimum = store.get("param.min_self_delegation")
     if self_tokens < minimum:

@@ -115,6 +115,8 @@ def slash_double_sign(state: Any, store: Store, pub_key: bytes, infraction_heigh
     operator = store.get_address("consensus_key.operator", pub_key)
     if operator == bytes(20) or store.get("slashing.tombstoned", operator):
         return 0
+    if store.get("validator.created_at", operator) > infraction_height:
+        return 0  # the key was registered again since (its old validator was removed): not this one's deed
     if height - infraction_height > store.get("param.slashing.max_evidence_age"):
         return 0
     fraction = store.get("param.slashing.slash_fraction_double_sign_bps")

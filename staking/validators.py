@@ -33,6 +33,7 @@ RECORD_FIELDS = (
     "validator.commission", "validator.max_commission", "validator.max_change",
     "validator.commission_time", "validator.jailed", "validator.bonded",
     "validator.unbonding_until", "validator.power", "validator.unbonding_entries", "validator.left_at",
+    "validator.created_at",
 )
 
 

@@ -124,3 +124,12 @@ def test_rewards_stay_exact_across_a_slash():
         pending = views.pending_rewards(e.state(), ADDRS[who], ADDRS[1])
         assert c.send(who, "claimRewards", ADDRS[1]).ok and pending > 0
     books_balance(e)
+
+
+def test_evidence_against_a_key_registered_again_since_slashes_nobody():
+    e = Evidence()
+    c = e.c
+    assert c.send(5, "createValidator", consensus_key(5), "later", 0, 1000, 100, value=PLUME).ok
+    e.double_sign(5, c.chain.height - 1, power=1)  # an infraction from before its registration
+    info = views.validator(e.state(), ADDRS[5], 0)
+    assert info.tokens == PLUME and not info.tombstoned

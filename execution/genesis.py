@@ -36,7 +36,7 @@ from execution.vm import DEFAULT_MIN_BASE_FEE, FIXED_HEADER_FIELDS
 from staking.addresses import SYSTEM_ADDRESSES
 from staking.fees import REWARD_POOL_ADDRESS, init_genesis_accounting
 from staking.genesis import GenesisValidator, genesis_stake, init_genesis_staking
-from staking.params import StakingParams
+from staking.params import SlashingParams, StakingParams
 
 DEFAULT_GAS_LIMIT = 30_000_000
 MAX_UINT256 = 2**256 - 1
@@ -76,6 +76,7 @@ class GenesisState:
     min_base_fee_per_gas: int = DEFAULT_MIN_BASE_FEE
     alloc: Mapping[bytes, GenesisAccount] = field(default_factory=dict)
     staking: StakingParams = field(default_factory=StakingParams)
+    slashing: SlashingParams = field(default_factory=SlashingParams)
     validators: tuple[GenesisValidator, ...] = ()  # bonded in the staking contract at genesis
 
     def __post_init__(self) -> None:
@@ -125,7 +126,7 @@ def write_genesis_state(genesis: GenesisState, db: DatabaseAPI) -> bytes:
         for slot in sorted(acct.storage):
             if acct.storage[slot]:
                 adb.set_storage(addr, slot, acct.storage[slot])
-    init_genesis_staking(adb, genesis.staking, genesis.validators, genesis.timestamp)
+    init_genesis_staking(adb, genesis.staking, genesis.validators, genesis.timestamp, genesis.slashing)
     init_genesis_accounting(adb, genesis.total_supply)
     adb.persist()
     return adb.state_root

@@ -68,6 +68,9 @@ class StateView:
     def total_issued(self) -> int:
         return fees.total_issued(self._adb)
 
+    def total_slashed(self) -> int:
+        return fees.total_slashed(self._adb)
+
     def reward_pool_balance(self) -> int:
         return fees.reward_pool_balance(self._adb)
 

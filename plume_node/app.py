@@ -62,6 +62,14 @@ def set_changes(current: ValidatorSet, chosen: tuple[ActiveValidator, ...]) -> l
     return removed + changed
 
 
+def _misbehaviour(evidence: DuplicateVoteEvidence, validator_set_of: Callable[[int], ValidatorSet]) -> Misbehaviour:
+    """The evidence as staking reads it: the validator's key and power in the set of its height."""
+    validator = validator_set_of(evidence.height).get(evidence.validator)
+    if validator is None:  # validate_block verified it against that set: cannot happen in a valid block
+        return Misbehaviour(validator=evidence.validator, height=evidence.height)
+    return Misbehaviour(evidence.validator, evidence.height, validator.pub_key, validator.power)
+
+
 def consensus_facts(sidecar: Sidecar, validator_set_of: Callable[[int], ValidatorSet]) -> ConsensusFacts:
     """A sidecar's consensus content as the plain values the end-of-block hooks read:
     each signer of ``last_commit`` with its key and power in the set that decided
@@ -78,10 +86,7 @@ def consensus_facts(sidecar: Sidecar, validator_set_of: Callable[[int], Validato
         vset = validator_set_of(cert.height)
         known = (vset.get(address) for address in cert.signers())
         signers = tuple(CommitSigner(v.address, v.pub_key, v.power) for v in known if v is not None)
-    evidence = tuple(
-        Misbehaviour(validator=ev.validator, height=ev.height)
-        for ev in map(DuplicateVoteEvidence.decode, sidecar.evidence)
-    )
+    evidence = tuple(_misbehaviour(ev, validator_set_of) for ev in map(DuplicateVoteEvidence.decode, sidecar.evidence))
     return ConsensusFacts(last_commit_signers=signers, evidence=evidence)
 
 

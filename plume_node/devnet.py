@@ -54,7 +54,7 @@ from plume_node.genesis import (
     parse_genesis,
 )
 from plume_node.home import Home
-from staking.params import DEVNET_STAKING, ParamError, StakingParams
+from staking.params import DEVNET_STAKING, ParamError, SlashingParams, StakingParams
 from plume_node.init import DEFAULT_POWER, OPERATOR_FUNDS, init_home
 
 DEVNET_FILE = "devnet.json"
@@ -229,6 +229,7 @@ class Overrides:
     genesis: dict[str, int]
     config: tuple[tuple[str, str], ...]
     staking: dict[str, int] = dataclasses.field(default_factory=dict)
+    slashing: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
 def parse_overrides(items: Iterable[str]) -> Overrides:
@@ -239,6 +240,7 @@ def parse_overrides(items: Iterable[str]) -> Overrides:
     """
     genesis: dict[str, int] = {}
     staking: dict[str, int] = {}
+    slashing: dict[str, int] = {}
     config: list[tuple[str, str]] = []
     probe = Config()
     for item in items:
@@ -258,7 +260,10 @@ def parse_overrides(items: Iterable[str]) -> Overrides:
             genesis[field] = int(value)
             continue
         if key.startswith("staking."):
-            staking[key.removeprefix("staking.")] = _staking_value(key, value)
+            staking[key.removeprefix("staking.")] = _param_value(key, value, StakingParams)
+            continue
+        if key.startswith("slashing."):
+            slashing[key.removeprefix("slashing.")] = _param_value(key, value, SlashingParams)
             continue
         if key in MANAGED_KEYS:
             raise BadOption(f"{key} is set per node by devnet init: {MANAGED_KEYS[key]}", "--set")
@@ -267,22 +272,30 @@ def parse_overrides(items: Iterable[str]) -> Overrides:
         section = known if len(parts) == 1 else known.get(parts[0])
         if len(parts) > 2 or not isinstance(section, dict) or parts[-1] not in section or isinstance(section[parts[-1]], dict):
             raise BadOption(
-                f"unknown key {key!r}: use genesis.{{{','.join(GENESIS_KEYS)}}}, staking.KEY or a config.toml setting "
+                f"unknown key {key!r}: use genesis.{{{','.join(GENESIS_KEYS)}}}, staking.KEY, slashing.KEY or a config.toml setting "
                 "such as consensus.create_empty_blocks or mempool.max_txs (docs/operator.md lists them)",
                 "--set",
             )
         config.append((key, value))
-    return Overrides(genesis=genesis, config=tuple(config), staking=staking)
+    return Overrides(genesis=genesis, config=tuple(config), staking=staking, slashing=slashing)
 
 
-def _staking_value(key: str, value: str) -> int:
-    field = key.removeprefix("staking.")
-    if field not in StakingParams.__dataclass_fields__:
-        known = ", ".join("staking." + k for k in StakingParams.__dataclass_fields__)
-        raise BadOption(f"unknown staking key {key!r}; known: {known}", "--set")
+def _param_value(key: str, value: str, params: type) -> int:
+    """`--set staking.KEY=N` or `slashing.KEY=N`: a known parameter and a non-negative integer."""
+    section, _, field = key.partition(".")
+    if field not in params.__dataclass_fields__:
+        known = ", ".join(f"{section}.{k}" for k in params.__dataclass_fields__)
+        raise BadOption(f"unknown {section} key {key!r}; known: {known}", "--set")
     if not value.strip().isdigit():
         raise BadOption(f"{key} must be a non-negative integer, got {value!r}", "--set")
     return int(value)
+
+
+def devnet_slashing(overrides: dict[str, int]) -> SlashingParams:
+    try:
+        return SlashingParams.from_mapping(overrides)
+    except ParamError as exc:
+        raise BadOption(str(exc), "--set") from None
 
 
 def devnet_staking(overrides: dict[str, int]) -> StakingParams:
@@ -358,7 +371,11 @@ def init_devnet(directory: Path, params: DevnetParams, *, force: bool = False) -
         )
     base_config = devnet_config(params.block_time_ms, params.overrides.config)
     genesis = _apply_genesis_overrides(new_genesis(params.chain_id), params.overrides.genesis)
-    genesis = dataclasses.replace(genesis, staking=devnet_staking(params.overrides.staking))
+    genesis = dataclasses.replace(
+        genesis,
+        staking=devnet_staking(params.overrides.staking),
+        slashing=devnet_slashing(params.overrides.slashing),
+    )
     _check_validators_bondable(genesis.staking, params.validators)
     accounts = dev_accounts(params.mnemonic, params.accounts)
     _prepare_dir(directory, force)

@@ -28,7 +28,7 @@ from plume_node import jsonlimits
 
 from plume_node.errors import UserError
 from staking.genesis import GenesisValidator as StakedValidator
-from staking.params import ParamError, StakingParams
+from staking.params import ParamError, SlashingParams, StakingParams
 
 GWEI = 10**9
 PLUME = 10**18
@@ -63,6 +63,7 @@ class GenesisDoc:
     alloc: dict[bytes, int] = field(default_factory=dict)  # address -> balance in wei
     validators: tuple[GenesisValidator, ...] = ()
     staking: StakingParams = field(default_factory=StakingParams)
+    slashing: SlashingParams = field(default_factory=SlashingParams)
 
     def hash(self) -> bytes:
         canonical = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
@@ -89,6 +90,7 @@ class GenesisDoc:
                 for v in self.validators
             ],
             "staking": {name: _json_int(value) for name, value in self.staking.to_mapping().items()},
+            "slashing": {name: _json_int(value) for name, value in self.slashing.to_mapping().items()},
         }
 
     def with_account(self, address: bytes, balance: int) -> "GenesisDoc":
@@ -118,6 +120,7 @@ class GenesisDoc:
             min_base_fee_per_gas=self.min_base_fee_per_gas,
             alloc={addr: GenesisAccount(balance=bal) for addr, bal in self.alloc.items()},
             staking=self.staking,
+            slashing=self.slashing,
             validators=tuple(
                 StakedValidator(
                     operator=v.fee_address,
@@ -138,7 +141,7 @@ def parse_genesis(data: Any, source: str = "genesis.json") -> GenesisDoc:
     """Validate a decoded genesis document; every problem names its field."""
     if not isinstance(data, dict):
         raise GenesisError(f"{source}: expected a JSON object at the top level")
-    known = {"chain_id", "genesis_time", "gas_limit", "base_fee_per_gas", "min_base_fee_per_gas", "alloc", "validators", "staking"}
+    known = {"chain_id", "genesis_time", "gas_limit", "base_fee_per_gas", "min_base_fee_per_gas", "alloc", "validators", "staking", "slashing"}
     unknown = set(data) - known
     if unknown:
         raise GenesisError(f"{source}: unknown field(s) {', '.join(sorted(unknown))}; is this a Plume genesis?")
@@ -157,6 +160,7 @@ def parse_genesis(data: Any, source: str = "genesis.json") -> GenesisDoc:
         alloc=_alloc(data.get("alloc", {}), source),
         validators=tuple(_validator(v, f"{source}: validators[{i}]") for i, v in enumerate(_list(data["validators"], f"{source}: validators"))),
         staking=_staking(data.get("staking", {}), source),
+        slashing=_slashing(data.get("slashing", {}), source),
     )
     if doc.base_fee_per_gas < doc.min_base_fee_per_gas:
         raise GenesisError(f"{source}: base_fee_per_gas is below min_base_fee_per_gas")
@@ -189,6 +193,16 @@ def _staking(value: Any, source: str) -> StakingParams:
     values = {key: _int(v, f"{source}: staking.{key}", minimum=0) for key, v in value.items()}
     try:
         return StakingParams.from_mapping(values)
+    except ParamError as exc:
+        raise GenesisError(f"{source}: {exc}") from None
+
+
+def _slashing(value: Any, source: str) -> SlashingParams:
+    if not isinstance(value, dict):
+        raise GenesisError(f"{source}: slashing must be an object of parameter -> integer")
+    values = {key: _int(v, f"{source}: slashing.{key}", minimum=0) for key, v in value.items()}
+    try:
+        return SlashingParams.from_mapping(values)
     except ParamError as exc:
         raise GenesisError(f"{source}: {exc}") from None
 

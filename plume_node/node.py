@@ -17,10 +17,13 @@ from pathlib import Path
 
 import trio
 
+from eth_hash.auto import keccak
 from eth_utils import to_checksum_address
 
 from consensus.crypto import PrivateKey, address_of
 from consensus.engine import ConsensusEngine
+from consensus.errors import ConsensusError
+from consensus.messages import DuplicateVoteEvidence
 from consensus.signer import Signer
 from consensus.timeouts import TimeoutConfig
 from execution.errors import ExecutionError
@@ -48,6 +51,10 @@ log = logging.getLogger("plume.node")
 # Bans listed by plume_peers: enough to see who is banned and why, while a
 # batch of such calls cannot make the node build megabytes of answers.
 MAX_LISTED_BANS = 256
+
+
+class EvidenceRefused(ValueError):
+    """Evidence submitted to the node that it will not keep; the message says why."""
 
 
 class Node:
@@ -338,6 +345,23 @@ class Node:
 
     def peer_count(self) -> int:
         return len(self.network.service.peers()) if self.network is not None else 0
+
+    def submit_evidence(self, encoded: bytes) -> bytes:
+        """Double-sign evidence from outside (``plume_submitEvidence``): decoded, verified
+        against the validator set of its height, then kept for the next proposal and
+        gossiped, exactly as evidence from a peer. Returns its keccak hash. Raises
+        ``EvidenceRefused`` with the reason."""
+        try:
+            evidence = DuplicateVoteEvidence.decode(encoded)
+            evidence.verify(self.app.validator_set(evidence.height), self.app.chain_id)
+        except LookupError:
+            raise EvidenceRefused("the evidence is for a height this node has no validator set for yet") from None
+        except ConsensusError as exc:
+            raise EvidenceRefused(f"invalid evidence: {exc}") from None
+        self.app.add_evidence(evidence)
+        if self.network is not None:
+            self.network.broadcast_evidence(evidence)
+        return keccak(evidence.encode())
 
     def peer_status(self) -> dict:
         """Connected peers, and the MAX_LISTED_BANS active bans with the most time

@@ -16,17 +16,20 @@ Order (see docs/execution.md):
 1. ``process_fee_split``: the 50/50 base-fee split (``staking/fees.py``).
 2. ``process_rewards``: issue ``block_reward`` into the reward pool and split
    the pool among the signers of ``last_commit`` (``staking/rewards.py``).
-3. ``process_auto_restake``: at an epoch end, start a round compounding the
+3. ``process_slashings``: slash, jail and tombstone each double-signer the
+   block's evidence proves (``staking/slashing.py``).
+4. ``process_auto_restake``: at an epoch end, start a round compounding the
    opted-in delegations' rewards; every block, compound the next pairs of
    the round (bounded per block; ``staking/autorestake.py``).
-4. ``process_unbonding_queue``: pay matured undelegations (``staking/queues.py``).
-5. ``process_redelegation_queue``: forget matured redelegations.
-6. ``process_validator_set_update``: at an epoch end, choose the next active
-   set (``staking/active_set.py``).
+5. ``process_unbonding_queue``: pay matured undelegations (``staking/queues.py``).
+6. ``process_redelegation_queue``: forget matured redelegations.
+7. ``process_validator_set_update``: at an epoch end (or at once after a
+   tombstoning), choose the next active set (``staking/active_set.py``).
 
-Slashing (a later issue) goes right after rewards, before auto-restake and
-the queues, so a slash reaches stake and entries before they compound or
-mature.
+``process_slashings`` (double-sign evidence, ``staking/slashing.py``) runs
+right after rewards, before auto-restake and the queues, so a slash reaches
+stake and entries before they compound or mature; a tombstoned validator
+leaves the active set at the end of the same block.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from staking import autorestake, fees, queues, rewards
+from staking import autorestake, fees, queues, rewards, slashing
 from staking.active_set import prune_empty_validators, update_active_set
 from staking.addresses import STAKING_ADDRESS
 from staking.fees import apply_fee_split
@@ -48,6 +51,8 @@ class Misbehaviour:
 
     validator: bytes  # the validator's consensus address
     height: int
+    pub_key: bytes = b""  # its consensus key, as the set of ``height`` knew it
+    power: int = 0  # its voting power in that set
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,15 @@ def process_auto_restake(state: Any, ctx: BlockContext) -> None:
     autorestake.process(state, store)
 
 
+def process_slashings(state: Any, ctx: BlockContext) -> None:
+    """Slash, jail and tombstone each validator the block's evidence proves double-signed."""
+    store = Store(state, STAKING_ADDRESS)
+    for misbehaviour in ctx.evidence:
+        if misbehaviour.pub_key:
+            slashing.slash_double_sign(state, store, misbehaviour.pub_key, misbehaviour.height,
+                                       misbehaviour.power, ctx.height)
+
+
 def process_unbonding_queue(state: Any, ctx: BlockContext) -> None:
     """Pay every unbonding entry whose completion time is at most the block's time (bounded per block)."""
     store = Store(state, STAKING_ADDRESS)
@@ -132,11 +146,16 @@ def process_validator_set_update(state: Any, ctx: BlockContext) -> None:
     if ctx.height % store.get("param.epoch_length") == 0:
         prune_empty_validators(state, store, ctx.timestamp, ctx.height)
         update_active_set(store, ctx.height, ctx.timestamp)
+    elif store.get("active.dirty"):  # a validator was tombstoned: it leaves now, not at the epoch end
+        update_active_set(store, ctx.height, ctx.timestamp)
+    if store.get("active.dirty"):
+        store.set("active.dirty", 0)
 
 
 END_OF_BLOCK_HOOKS: tuple[EndOfBlockHook, ...] = (
     process_fee_split,
     process_rewards,
+    process_slashings,
     process_auto_restake,
     process_unbonding_queue,
     process_redelegation_queue,

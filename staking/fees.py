@@ -10,7 +10,8 @@ the staking reward pool; its EVM storage holds three counters at fixed slots:
 * ``SLOT_TOTAL_BURNED``: wei burned so far (base-fee burns; later also slashes),
 * ``SLOT_TOTAL_SUPPLY``: wei in existence: the genesis allocations, minus burns,
   plus issuance,
-* ``SLOT_TOTAL_ISSUED``: wei issued by staking (0 until staking issuance exists).
+* ``SLOT_TOTAL_ISSUED``: wei issued by staking (the block rewards),
+* ``SLOT_TOTAL_SLASHED``: of the burned wei, what slashing burned (the rest is base fees).
 
 Why the arithmetic works: py-evm takes ``gas_used * (base_fee + tip)`` from the
 sender, gives the tip to the coinbase and credits the base-fee part to nobody.
@@ -39,6 +40,7 @@ from staking.addresses import REWARD_POOL_ADDRESS
 SLOT_TOTAL_BURNED = 0
 SLOT_TOTAL_SUPPLY = 1
 SLOT_TOTAL_ISSUED = 2
+SLOT_TOTAL_SLASHED = 3  # of the burned wei, what slashing burned
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,18 @@ def issue(state: Any, amount: int) -> None:
     state.delta_balance(REWARD_POOL_ADDRESS, amount)
     state.set_storage(REWARD_POOL_ADDRESS, SLOT_TOTAL_ISSUED, state.get_storage(REWARD_POOL_ADDRESS, SLOT_TOTAL_ISSUED) + amount)
     state.set_storage(REWARD_POOL_ADDRESS, SLOT_TOTAL_SUPPLY, state.get_storage(REWARD_POOL_ADDRESS, SLOT_TOTAL_SUPPLY) + amount)
+
+
+def burn_slashed(state: Any, amount: int) -> None:
+    """Record ``amount`` wei, already taken out of an account's balance, as burned by slashing."""
+    if amount <= 0:
+        return
+    for slot, delta in ((SLOT_TOTAL_BURNED, amount), (SLOT_TOTAL_SLASHED, amount), (SLOT_TOTAL_SUPPLY, -amount)):
+        state.set_storage(REWARD_POOL_ADDRESS, slot, state.get_storage(REWARD_POOL_ADDRESS, slot) + delta)
+
+
+def total_slashed(state: Any) -> int:
+    return int(state.get_storage(REWARD_POOL_ADDRESS, SLOT_TOTAL_SLASHED))
 
 
 def total_burned(state: Any) -> int:

@@ -15,7 +15,7 @@ from staking import active_set, rewards, validators
 from staking.addresses import STAKING_ADDRESS, SYSTEM_CONTRACT_CODE
 from staking.delegation import add_delegation
 from staking.errors import StakingRevert
-from staking.params import ParamError, StakingParams
+from staking.params import ParamError, SlashingParams, StakingParams
 from staking.store import Store
 
 GENESIS_COMMISSION = validators.Commission(rate_bps=1_000, max_rate_bps=2_000, max_change_bps=100)
@@ -33,13 +33,21 @@ def genesis_stake(genesis_validators: Sequence[GenesisValidator]) -> int:
     return sum(v.tokens for v in genesis_validators)
 
 
-def init_genesis_staking(state: Any, params: StakingParams, genesis_validators: Sequence[GenesisValidator], timestamp: int) -> None:
+def init_genesis_staking(
+    state: Any,
+    params: StakingParams,
+    genesis_validators: Sequence[GenesisValidator],
+    timestamp: int,
+    slashing: SlashingParams = SlashingParams(),
+) -> None:
     """Write the contract's genesis state into ``state`` (a py-evm AccountDB or state)."""
     state.set_nonce(STAKING_ADDRESS, 1)
     state.set_code(STAKING_ADDRESS, SYSTEM_CONTRACT_CODE)
     store = Store(state, STAKING_ADDRESS)
     for name, value in params.to_mapping().items():
         store.set("param." + name, value)
+    for name, value in slashing.to_mapping().items():
+        store.set("param.slashing." + name, value)
     for v in genesis_validators:
         _bond_genesis_validator(store, params, v, timestamp)
     state.set_balance(STAKING_ADDRESS, genesis_stake(genesis_validators))

@@ -33,6 +33,7 @@ def create_validator(call: Any, pubkey: bytes, moniker: str, rate: int, max_rate
     if call.value < minimum:
         raise StakingRevert(f"self-delegation {call.value} wei is below the minimum {minimum} wei")
     validators.register(store, call.sender, pubkey, moniker, Commission(rate, max_rate, max_change), call.now)
+    store.set("validator.created_at", call.sender, call.height)
     check_share_cap(store, call.sender, call.value, call.value)
     add_delegation(store, call.sender, call.sender, call.value)
     rewards.restart(store, call.sender, call.sender)
@@ -51,6 +52,8 @@ def unjail(call: Any) -> tuple:
     require_validator(store, call.sender)
     if not store.get("validator.jailed", call.sender):
         raise StakingRevert("the validator is not jailed")
+    if store.get("slashing.tombstoned", call.sender):
+        raise StakingRevert("the validator is tombstoned for double-signing: it can never be unjailed")
     _, self_tokens = token_value(store, call.sender, call.sender)
     minimum = store.get("param.min_self_delegation")
     if self_tokens < minimum:

@@ -75,9 +75,35 @@ class StakingParams:
         return -(-BPS // self.max_validator_share_bps)
 
 
-def _check_range(name: str, value: int, low: int, high: int) -> None:
+@dataclass(frozen=True)
+class SlashingParams:
+    """Genesis section ``slashing``: what a proven double-sign costs (stored as ``param.slashing.<name>``)."""
+
+    slash_fraction_double_sign_bps: int = 500  # 5% of the stake at the infraction, burned
+    max_evidence_age: int = 100_000  # blocks: older evidence slashes nobody
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            if type(getattr(self, f.name)) is not int:
+                raise ParamError(f"slashing.{f.name} must be an integer, got {getattr(self, f.name)!r}")
+        _check_range("slash_fraction_double_sign_bps", self.slash_fraction_double_sign_bps, 0, BPS, "slashing")
+        _check_range("max_evidence_age", self.max_evidence_age, 1, 10**9, "slashing")
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any]) -> "SlashingParams":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ParamError(f"unknown slashing parameter(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return cls(**values)
+
+    def to_mapping(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def _check_range(name: str, value: int, low: int, high: int, section: str = "staking") -> None:
     if not low <= value <= high:
-        raise ParamError(f"staking.{name} must be between {low} and {high}, got {value}")
+        raise ParamError(f"{section}.{name} must be between {low} and {high}, got {value}")
 
 
 DEVNET_STAKING = {"unbonding_period": 60, "epoch_length": 10}

@@ -22,8 +22,15 @@ rewards first (to the delegator's balance) and starts it again.
 Rounding only ever leaves wei in the contract (counted in ``outstanding``),
 never pays more than was allocated.
 
+A slash cuts every delegation's value by the same fraction; F1 records it
+(``record_slash``: the period it ended and the fraction) and a delegation's
+stake is cut by each recorded fraction (rounded up) as its rewards are
+counted past it.
+
 Slots: per validator ``rewards.period`` (0 read as 1), ``rewards.ratio``
-(per period), ``rewards.current``, ``rewards.commission``; per delegation
+(per period), ``rewards.current``, ``rewards.commission``,
+``rewards.slash_count``, ``rewards.slash_period`` and
+``rewards.slash_fraction`` (per slash); per delegation
 ``rewards.start``, ``rewards.stake``; ``rewards.outstanding``, the wei
 the contract holds for rewards and commission not yet paid.
 """
@@ -65,13 +72,43 @@ def end_period(store: Store, validator: bytes) -> int:
     return ended
 
 
+SLASH_PRECISION = 10**18  # scale of a recorded slash fraction
+
+
+def record_slash(store: Store, validator: bytes, fraction: int) -> None:
+    """Before a slash takes ``fraction / SLASH_PRECISION`` of the validator's tokens: end
+    its period (rewards so far were earned by the whole stake) and remember the fraction,
+    so each delegation's stake counts smaller from then on (F1's slash events)."""
+    ended = end_period(store, validator)
+    count = store.get("rewards.slash_count", validator)
+    store.set("rewards.slash_period", validator, count, ended)
+    store.set("rewards.slash_fraction", validator, count, fraction)
+    store.set("rewards.slash_count", validator, count + 1)
+
+
+def _earned(store: Store, validator: bytes, start: int, stake: int, final_ratio: int) -> int:
+    """Rewards of ``stake`` from period ``start`` to ``final_ratio``, the stake cut by
+    every slash recorded in between (in order)."""
+    earned = 0
+    ratio = store.get("rewards.ratio", validator, start)
+    for i in range(store.get("rewards.slash_count", validator)):
+        period = store.get("rewards.slash_period", validator, i)
+        if period <= start:
+            continue
+        at_slash = store.get("rewards.ratio", validator, period)
+        earned += stake * (at_slash - ratio) // PRECISION
+        stake -= -(-stake * store.get("rewards.slash_fraction", validator, i) // SLASH_PRECISION)
+        ratio = at_slash
+    return earned + stake * (final_ratio - ratio) // PRECISION
+
+
 def pending(store: Store, delegator: bytes, validator: bytes) -> int:
     """What the delegation has earned and not been paid (a read: nothing changes)."""
     stake = store.get("rewards.stake", delegator, validator)
     if not stake:
         return 0
     _, ratio = _ratio_now(store, validator)
-    return stake * (ratio - store.get("rewards.ratio", validator, store.get("rewards.start", delegator, validator))) // PRECISION
+    return _earned(store, validator, store.get("rewards.start", delegator, validator), stake, ratio)
 
 
 def settle(store: Store, delegator: bytes, validator: bytes) -> int:
@@ -83,7 +120,7 @@ def settle(store: Store, delegator: bytes, validator: bytes) -> int:
     if not stake:
         return 0
     start = store.get("rewards.start", delegator, validator)
-    earned = stake * (store.get("rewards.ratio", validator, ended) - store.get("rewards.ratio", validator, start)) // PRECISION
+    earned = _earned(store, validator, start, stake, store.get("rewards.ratio", validator, ended))
     store.add("rewards.outstanding", -earned)
     return earned
 

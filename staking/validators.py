@@ -33,6 +33,7 @@ RECORD_FIELDS = (
     "validator.commission", "validator.max_commission", "validator.max_change",
     "validator.commission_time", "validator.jailed", "validator.bonded",
     "validator.unbonding_until", "validator.power", "validator.unbonding_entries", "validator.left_at",
+    "validator.created_at",
 )
 
 
@@ -84,6 +85,8 @@ def register(store: Store, operator: bytes, pubkey: bytes, moniker: str, c: Comm
         raise StakingRevert(f"0x{operator.hex()} already operates a validator")
     if not is_valid_public_key(pubkey):
         raise StakingRevert("consensus key is not a valid Ed25519 public key")
+    if store.get("slashing.tombstoned_key", pubkey):
+        raise StakingRevert("consensus key was tombstoned for double-signing: it can never validate again")
     if store.get("consensus_key.operator", pubkey) != 0:
         raise StakingRevert(f"consensus key 0x{pubkey.hex()} is already used by another validator")
     check_moniker(moniker)

@@ -30,6 +30,7 @@ class ValidatorInfo:
     max_commission_bps: int
     max_change_bps: int
     jailed: bool
+    tombstoned: bool  # slashed for double-signing: jailed for good
     status: int  # validators.Status
     power: int  # in the active set, else 0
 
@@ -65,6 +66,7 @@ def validator(state: Any, operator: bytes, now: int) -> ValidatorInfo | None:
         max_commission_bps=get("validator.max_commission", operator),
         max_change_bps=get("validator.max_change", operator),
         jailed=bool(get("validator.jailed", operator)),
+        tombstoned=bool(get("slashing.tombstoned", operator)),
         status=validators.status(store, operator, now),
         power=get("validator.power", operator),
     )

@@ -52,6 +52,8 @@ def _register() -> None:
     main.add_command(sim)
     from plume_node.cli.devnet import devnet
     main.add_command(devnet)
+    from plume_node.cli.debug import debug
+    main.add_command(debug)
 
 
 _register()

@@ -86,7 +86,7 @@ def _utc(quantity: str) -> str:
 
 
 def _status(v: dict[str, Any]) -> str:
-    return v["status"] + (", jailed" if v["jailed"] else "")
+    return v["status"] + (", tombstoned" if v.get("tombstoned") else ", jailed" if v["jailed"] else "")
 
 
 @query.command("validators")

@@ -55,6 +55,9 @@ class RpcBackend(Protocol):
     def commit_certificate(self, height: int) -> bytes | None:
         """The encoded `consensus.messages.CommitCertificate` of `height`, or None."""
 
+    def submit_evidence(self, encoded: bytes) -> bytes:
+        """Verify and keep double-sign evidence; its keccak hash. Raises ValueError with the reason."""
+
     def validator_set(self, height: int) -> dict[str, Any] | None:
         """{"height", "validators": [{"address", "power": int, "pub_key", "priority": int}],
         "proposer", "total_power": int} of the set that decides `height` (1 up to

@@ -162,6 +162,7 @@ class ChainView:
             "bonded": staking_views.total_bonded(AccountReader(view)),
             "unbonding": staking_views.total_unbonding(AccountReader(view)),
             "total_issued": view.total_issued(),
+            "burned_by_slashing": view.total_slashed(),
             "rewards_outstanding": staking_views.outstanding_rewards(AccountReader(view)),
         }
 

@@ -11,12 +11,13 @@ from typing import Any
 from consensus.errors import DecodeError as ConsensusDecodeError
 from consensus.messages import CommitCertificate
 
+from execution.errors import truncate
 from plume_node import __version__
 from plume_node.rpc import params as p
 from plume_node.rpc.chainview import ChainView
 from plume_node.rpc.dispatch import MethodTable, Param
 from plume_node.rpc.encode import d, q
-from plume_node.rpc.errors import ServerError
+from plume_node.rpc.errors import InvalidParams, ServerError
 
 table = MethodTable()
 
@@ -84,6 +85,8 @@ def plume_supply(backend: Any, ref: p.BlockRef) -> dict[str, Any]:
         # issued by staking so far, and what the staking contract holds for
         # rewards and commission allocated but not yet paid
         "totalIssued": q(supply["total_issued"]),
+        # of totalBurned, what slashing burned (the rest is base fees)
+        "burnedBySlashing": q(supply["burned_by_slashing"]),
         "rewardsOutstanding": q(supply["rewards_outstanding"]),
     }
 
@@ -107,6 +110,25 @@ def _height(value: Any, name: str) -> int:
         return value
     ref = p.block_ref(value, name, allow_hash=False)
     return ref.number if ref.number is not None else -1 if ref.tag == "earliest" else -2
+
+
+MAX_EVIDENCE_HEX = 2 * 65536 + 2  # a sidecar evidence item is at most 64 KiB
+
+
+def _evidence_bytes(value: Any, name: str) -> bytes:
+    if not isinstance(value, str) or len(value) > MAX_EVIDENCE_HEX:
+        raise InvalidParams(f"{name}: expected 0x-hex evidence of at most 64 KiB")
+    return p.data(value, name)
+
+
+@table.register("plume_submitEvidence", Param("evidence", _evidence_bytes))
+def plume_submit_evidence(backend: Any, evidence: bytes) -> str:
+    """Double-sign evidence (two conflicting votes of one validator, encoded as in a block's
+    sidecar): verified, kept for the next proposal and gossiped; returns its keccak hash."""
+    try:
+        return d(backend.submit_evidence(evidence))
+    except ValueError as exc:  # EvidenceRefused: built from the caller's bytes
+        raise InvalidParams(truncate(str(exc), 200)) from None
 
 
 @table.register("plume_getValidatorSet", Param("height", _height))

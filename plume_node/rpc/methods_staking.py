@@ -69,6 +69,7 @@ def validator_json(v: views.ValidatorInfo) -> dict[str, Any]:
         "maxCommissionBps": q(v.max_commission_bps),
         "maxChangeBps": q(v.max_change_bps),
         "jailed": v.jailed,
+        "tombstoned": v.tombstoned,
         "status": STATUS_NAMES.get(v.status, "unknown"),
         "statusCode": q(v.status),
         "power": q(v.power),

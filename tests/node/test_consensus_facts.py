@@ -21,7 +21,8 @@ VSET = ValidatorSet.new(Validator.from_pub_key(k.public_key.raw, 10 + i) for i, 
 
 
 def set_of(height: int) -> ValidatorSet:
-    assert height == 4, "the facts read the set of the certified height"
+    # the certificate's height (4) for the signers, the evidence's (3) for the double-signer
+    assert height in (3, 4), "the facts read the set of the certified or the infraction height"
     return VSET
 
 
@@ -48,7 +49,8 @@ def test_signers_and_evidence_are_decoded() -> None:
     assert facts.last_commit_signers == tuple(
         CommitSigner(k.address, k.public_key.raw, 10 + i) for i, k in sorted(enumerate(KEYS), key=lambda e: e[1].address)
     )
-    assert facts.evidence == (Misbehaviour(validator=KEYS[1].address, height=3),)
+    # with the double-signer's key and power in the set of its height, for staking to slash
+    assert facts.evidence == (Misbehaviour(KEYS[1].address, 3, KEYS[1].public_key.raw, 11),)
 
 
 def test_an_undecodable_certificate_raises() -> None:

@@ -95,6 +95,7 @@ async def test_a_validator_and_its_delegator(client, backend):
         "maxCommissionBps": hex(2_000),
         "maxChangeBps": hex(100),
         "jailed": False,
+        "tombstoned": False,
         "status": "unbonded",  # no epoch has ended since it registered
         "statusCode": "0x0",
         "power": "0x0",

@@ -1,0 +1,129 @@
+"""Double-sign slashing: a validator proven to have signed two conflicting votes loses a
+fraction of its stake, is jailed for good and tombstoned (its key never validates again).
+
+Evidence reaches staking as a ``Misbehaviour`` of the block's context: the node
+verified the two signed votes against the validator set of their height and
+passes the validator's key and power at that height. For each
+(``process_slashings``, right after rewards):
+
+1. Ignored if the key belongs to no validator, if that validator is already
+   tombstoned (each validator is slashed for double-signing once), or if the
+   evidence is older than ``max_evidence_age`` blocks.
+2. ``amount = power_at_infraction * power_reduction * slash_fraction_double_sign_bps // 10000``:
+   the fraction of the stake it had when it signed.
+3. Unbonding entries from it created at or after the infraction height lose
+   that fraction (they were slashable stake then); redelegations away from it
+   created since lose it from the delegation they went to; what is left of
+   ``amount`` comes out of the validator's tokens (at most all of them), which
+   cuts every delegator's shares' value at once (F1 records the fraction).
+4. Everything taken is burned (``fees.burn_slashed``), the validator is
+   jailed, tombstoned (``slashing.tombstoned``, and its key in
+   ``slashing.tombstoned_key``) and the active set is chosen again at the end
+   of this block (``active.dirty``), so consensus drops it two heights later.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from staking import rewards
+from staking.addresses import STAKING_ADDRESS
+from staking.delegation import jail_if_under_min_self_delegation, remove_delegation, token_value
+from staking.fees import burn_slashed
+from staking.params import BPS
+from staking.queues import unbonding_pair
+from staking.store import Store
+
+MAX_SLASH_SCAN = 10_000  # queue entries one slash looks at, newest first
+
+
+def slash_unbondings(store: Store, operator: bytes, since: int, fraction_bps: int) -> int:
+    """Cut the unbonding entries from ``operator`` created at or after height ``since``."""
+    head, tail = store.get("ubd.queue.head"), store.get("ubd.queue.tail")
+    cut_total = 0
+    for position in range(tail - 1, max(head, tail - MAX_SLASH_SCAN) - 1, -1):
+        entry = store.get("ubd.queue.at", position)
+        if store.get("ubd.height", entry) < since:
+            break  # the queue is in creation order: everything before is older
+        if store.get_address("ubd.validator", entry) != operator:
+            continue
+        amount = store.get("ubd.amount", entry)
+        cut = amount * fraction_bps // BPS
+        if cut:
+            store.set("ubd.amount", entry, amount - cut)
+            store.add("total_unbonding", -cut)
+            cut_total += cut
+            if cut == amount:  # nothing left to pay: the entry goes, as a cancelled one does
+                unbonding_pair(store, store.get_address("ubd.delegator", entry), operator).remove(entry)
+                store.add("validator.unbonding_entries", operator, -1)
+    return cut_total
+
+
+def slash_redelegations(state: Any, store: Store, operator: bytes, since: int, fraction_bps: int) -> int:
+    """Cut, from the delegation it went to, each redelegation away from ``operator`` made since ``since``."""
+    head, tail = store.get("red.queue.head"), store.get("red.queue.tail")
+    cut_total = 0
+    for position in range(tail - 1, max(head, tail - MAX_SLASH_SCAN) - 1, -1):
+        entry = store.get("red.queue.at", position)
+        if store.get("red.height", entry) < since:
+            break
+        if store.get_address("red.src", entry) != operator:
+            continue
+        delegator, dst = store.get_address("red.delegator", entry), store.get_address("red.dst", entry)
+        cut = min(store.get("red.amount", entry) * fraction_bps // BPS, token_value(store, delegator, dst)[1])
+        if cut:
+            rewards.pay(state, delegator, rewards.settle(store, delegator, dst))
+            cut_total += remove_delegation(store, delegator, dst, cut)
+            rewards.restart(store, delegator, dst)
+            if delegator == dst:
+                jail_if_under_min_self_delegation(store, dst)
+    return cut_total
+
+
+def slash_tokens(store: Store, operator: bytes, amount: int) -> int:
+    """Take up to ``amount`` of the validator's tokens (every share loses the same fraction)."""
+    tokens = store.get("validator.tokens", operator)
+    taken = min(tokens, amount)
+    if taken:
+        rewards.record_slash(store, operator, -(-taken * rewards.SLASH_PRECISION // tokens))
+        store.set("validator.tokens", operator, tokens - taken)
+        store.add("total_bonded", -taken)
+    return taken
+
+
+def slash(state: Any, store: Store, operator: bytes, since: int, power: int, fraction_bps: int) -> int:
+    """Slash ``fraction_bps`` of the stake ``operator`` had at height ``since`` (its ``power``); returns wei burned."""
+    amount = power * store.get("param.power_reduction") * fraction_bps // BPS
+    burned = slash_unbondings(store, operator, since, fraction_bps)
+    burned += slash_redelegations(state, store, operator, since, fraction_bps)
+    burned += slash_tokens(store, operator, max(0, amount - burned))
+    if burned:
+        state.delta_balance(STAKING_ADDRESS, -burned)
+        burn_slashed(state, burned)
+    return burned
+
+
+def tombstone(store: Store, operator: bytes, pub_key: bytes) -> None:
+    store.set("validator.jailed", operator, 1)
+    store.set("slashing.tombstoned", operator, 1)
+    store.set("slashing.tombstoned_key", pub_key, 1)
+    store.set("active.dirty", 1)  # chosen again at the end of this block
+
+
+def slash_double_sign(state: Any, store: Store, pub_key: bytes, infraction_height: int, power: int, height: int) -> int:
+    """The double-sign rule for one piece of evidence; returns wei burned (0 if it applies to nobody)."""
+    operator = store.get_address("consensus_key.operator", pub_key)
+    if operator == bytes(20) or store.get("slashing.tombstoned", operator):
+        return 0
+    if store.get("validator.created_at", operator) > infraction_height:
+        return 0  # the key was registered again since (its old validator was removed): not this one's deed
+    if height - infraction_height > store.get("param.slashing.max_evidence_age"):
+        return 0
+    fraction = store.get("param.slashing.slash_fraction_double_sign_bps")
+    burned = slash(state, store, operator, infraction_height, power, fraction)
+    tombstone(store, operator, pub_key)
+    return burned
+
+
+def is_tombstoned(store: Store, operator: bytes) -> bool:
+    return store.get("slashing.tombstoned", operator) == 1

@@ -15,7 +15,7 @@ import os
 import random
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from consensus.actions import (
@@ -58,6 +58,7 @@ class RandomNet:
         self.byz_rounds: set[tuple[int, int]] = set()
         self.hashes: list[bytes] = [NIL]
         self.relayed: set = set()
+        self.proposed: dict[tuple[int, bytes], tuple] = {}  # (height, block hash) -> (proposal, block)
 
     # ------------------------------------------------------------ plumbing
 
@@ -89,6 +90,7 @@ class RandomNet:
                 if isinstance(a.message, Vote):
                     self.send_all(i, "on_vote", (a.message,))
                 else:
+                    self.proposed[(a.message.height, a.message.block_hash)] = (a.message, a.block)
                     self.send_all(i, "on_proposal", (a.message, a.block))
             elif isinstance(a, ScheduleTimeout):
                 self.timers.append((i, a))
@@ -104,6 +106,10 @@ class RandomNet:
                 # (or that never got the block) could wait forever.
                 for v in a.certificate.precommits:
                     self.send_all(i, "on_vote", (v,))
+                # A peer two heights behind dropped the proposal when it came
+                # (only the next height is buffered): catch-up gossip resends it.
+                if (a.height, a.block_hash) in self.proposed:
+                    self.send_all(i, "on_proposal", self.proposed[(a.height, a.block_hash)])
                 if a.height < self.heights:
                     todo += eng.start_height(a.height + 1, self.vsets[a.height + 1])
             elif isinstance(a, EvidenceFound):
@@ -118,7 +124,9 @@ class RandomNet:
         if self.vsets[h].advance(r).proposer_address == k.address:
             for j in self.honest:
                 bh, payload = x if self.rng.random() < 0.5 else y
-                self.inflight.append((j, "on_proposal", (sign_proposal(k, h, r, bh), payload)))
+                proposal = sign_proposal(k, h, r, bh)
+                self.proposed.setdefault((h, bh), (proposal, payload))
+                self.inflight.append((j, "on_proposal", (proposal, payload)))
         for t in (PREVOTE, PRECOMMIT):
             for j in self.honest:
                 bh = self.rng.choice(self.hashes[-8:] + [NIL, x[0], y[0]])
@@ -192,7 +200,11 @@ def test_byzantine_without_drops_is_safe_and_live(seed):
     assert net.done()
 
 
-# Seeds that once failed, kept as regression cases. 306225: an equivocator's
+# Seeds that once failed, kept as regression cases. 184555587 (no Byzantine,
+# powers 3,1,1,1): a node two heights behind dropped the last height's
+# proposal and, once its peers had decided, never got the block; the catch-up
+# now resends the decided proposal with the certificate (as the node's
+# catch-up gossip and block sync do). 306225: an equivocator's
 # prevote for the POL value reached a node before the proposal did and was
 # dropped over the unknown-value cap; the POL stayed hidden from that node.
 @pytest.mark.parametrize("seed", [306225])
@@ -205,6 +217,7 @@ def test_byzantine_seeds_that_once_stalled(seed):
 
 @settings(max_examples=10, deadline=None)
 @given(st.integers(0, 2**32), st.sampled_from([(1, 1, 1, 1), (3, 1, 1, 1), (1, 2, 3, 4, 5)]))
+@example(184555587, (3, 1, 1, 1))
 def test_random_order_without_drops_terminates(seed, powers):
     net = RandomNet(seed, 0.0, byzantine=False, powers=powers, heights=3)
     net.run(30000)

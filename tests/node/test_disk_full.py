@@ -1,7 +1,8 @@
 """A full disk stops the node with one line naming the database, and a restart
 after space is freed resumes where it stopped (real process, real tmpfs).
 
-The disk is a 4 MiB tmpfs mounted for the test, so this needs root (CI runs as
+The disk is a 16 MiB tmpfs mounted for the test (room for the node to reach
+its first heights with every staking write before the test fills it), so this needs root (CI runs as
 root); elsewhere it is skipped, except under CI=true where it must run.
 """
 
@@ -26,7 +27,7 @@ if not CAN_MOUNT and os.environ.get("CI") != "true":
 def small_disk(tmp_path: Path):
     mount_point = tmp_path / "disk"
     mount_point.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4M", "tmpfs", str(mount_point)], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16M", "tmpfs", str(mount_point)], check=True)
     try:
         yield mount_point
     finally:
@@ -35,13 +36,13 @@ def small_disk(tmp_path: Path):
 
 def _fill(disk: Path) -> Path:
     filler = disk / "filler"
-    with open(filler, "wb") as f:
-        try:
+    try:
+        with open(filler, "wb") as f:
             while True:
                 f.write(b"\0" * 65536)
                 f.flush()
-        except OSError:
-            pass  # ENOSPC: the disk is full
+    except OSError:
+        pass  # ENOSPC (writing, or creating the file if the node got there first): the disk is full
     return filler
 
 
@@ -67,7 +68,7 @@ def test_full_disk_stops_with_one_line_and_restart_resumes(tmp_path: Path, small
     assert f"{home / 'data'}" in error_lines[0] and "No space left on device" in error_lines[0]
     stopped_at = first.committed_heights()[-1]
 
-    filler.unlink()
+    filler.unlink(missing_ok=True)
     second = NodeProcess(home, tmp_path / "run2.log", free_port(), free_port())
     try:
         second.wait_for_block(stopped_at + 3, timeout=60)

@@ -159,8 +159,8 @@ def parse_genesis(data: Any, source: str = "genesis.json") -> GenesisDoc:
         min_base_fee_per_gas=_int(data.get("min_base_fee_per_gas", GWEI), f"{source}: min_base_fee_per_gas", minimum=0),
         alloc=_alloc(data.get("alloc", {}), source),
         validators=tuple(_validator(v, f"{source}: validators[{i}]") for i, v in enumerate(_list(data["validators"], f"{source}: validators"))),
-        staking=_staking(data.get("staking", {}), source),
-        slashing=_slashing(data.get("slashing", {}), source),
+        staking=_params(data.get("staking", {}), source, "staking", StakingParams),
+        slashing=_params(data.get("slashing", {}), source, "slashing", SlashingParams),
     )
     if doc.base_fee_per_gas < doc.min_base_fee_per_gas:
         raise GenesisError(f"{source}: base_fee_per_gas is below min_base_fee_per_gas")
@@ -187,22 +187,13 @@ def check_validators_fit(doc: GenesisDoc, source: str = "genesis") -> None:
             )
 
 
-def _staking(value: Any, source: str) -> StakingParams:
+def _params(value: Any, source: str, section: str, params: Any) -> Any:
+    """A parameter section (`staking`, `slashing`): integers by name, checked by `params`."""
     if not isinstance(value, dict):
-        raise GenesisError(f"{source}: staking must be an object of parameter -> integer")
-    values = {key: _int(v, f"{source}: staking.{key}", minimum=0) for key, v in value.items()}
+        raise GenesisError(f"{source}: {section} must be an object of parameter -> integer")
+    values = {key: _int(v, f"{source}: {section}.{key}", minimum=0) for key, v in value.items()}
     try:
-        return StakingParams.from_mapping(values)
-    except ParamError as exc:
-        raise GenesisError(f"{source}: {exc}") from None
-
-
-def _slashing(value: Any, source: str) -> SlashingParams:
-    if not isinstance(value, dict):
-        raise GenesisError(f"{source}: slashing must be an object of parameter -> integer")
-    values = {key: _int(v, f"{source}: slashing.{key}", minimum=0) for key, v in value.items()}
-    try:
-        return SlashingParams.from_mapping(values)
+        return params.from_mapping(values)
     except ParamError as exc:
         raise GenesisError(f"{source}: {exc}") from None
 

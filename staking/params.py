@@ -56,11 +56,7 @@ class StakingParams:
     @classmethod
     def from_mapping(cls, values: dict[str, Any]) -> "StakingParams":
         """Defaults overridden by ``values``; an unknown key is an error."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ParamError(f"unknown staking parameter(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        return cls(**values)
+        return _from_mapping(cls, values, "staking")
 
     def to_mapping(self) -> dict[str, int]:
         return asdict(self)
@@ -91,14 +87,19 @@ class SlashingParams:
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any]) -> "SlashingParams":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ParamError(f"unknown slashing parameter(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        return cls(**values)
+        """Defaults overridden by ``values``; an unknown key is an error."""
+        return _from_mapping(cls, values, "slashing")
 
     def to_mapping(self) -> dict[str, int]:
         return asdict(self)
+
+
+def _from_mapping(cls: Any, values: dict[str, Any], section: str) -> Any:
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ParamError(f"unknown {section} parameter(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    return cls(**values)
 
 
 def _check_range(name: str, value: int, low: int, high: int, section: str = "staking") -> None:

@@ -77,6 +77,16 @@ def check_value(value: Any) -> bytes:
     return bytes(value)
 
 
+def readable(db: Any, key: bytes) -> bool:
+    """Whether ``db[key]`` answers (a batch or overlay that records deletions as None
+    raises KeyError for them, so membership is the read itself)."""
+    try:
+        db[key]
+    except KeyError:
+        return False
+    return True
+
+
 class PrefixMixin:
     def prefixed(self, prefix: bytes) -> PrefixedDB:
         """A view of this database whose keys all live under ``prefix``."""
@@ -125,11 +135,7 @@ class WriteBatch(PrefixMixin, BaseDB, AtomicWriteBatchAPI):
         self._live()[bytes(key)] = None
 
     def _exists(self, key: bytes) -> bool:
-        try:
-            self[key]
-        except KeyError:
-            return False
-        return True
+        return readable(self, key)
 
     def apply_pending(self, pending: Pending) -> None:
         """Absorb a child batch's writes."""
@@ -264,11 +270,7 @@ class Overlay(PrefixMixin, BaseAtomicDB):
         self._pending[bytes(key)] = None
 
     def _exists(self, key: bytes) -> bool:
-        try:
-            self[key]
-        except KeyError:
-            return False
-        return True
+        return readable(self, key)
 
     def apply_pending(self, pending: Pending) -> None:
         """Absorb a child batch's writes."""

@@ -11,7 +11,7 @@ import pytest
 from rpcclient import rpc as call_rpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
-from e2e_node import CHAIN_ID, RunningNode, cli, free_port, start_node  # noqa: E402
+from e2e_node import CHAIN_ID, RunningNode, fails, free_port, ok, start_node  # noqa: E402
 
 pytestmark = pytest.mark.slow
 PLUME = 10**18
@@ -22,18 +22,6 @@ def node(tmp_path_factory) -> RunningNode:
     running = start_node(tmp_path_factory.mktemp("cli-e2e"))
     yield running
     running.stop()
-
-
-def ok(*args: str) -> str:
-    done = cli(*args)
-    assert done.returncode == 0, f"plume-node {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
-    return done.stdout
-
-
-def fails(*args: str, code: int = 1) -> str:
-    done = cli(*args)
-    assert done.returncode == code, f"expected exit {code}: {done.returncode}\n{done.stdout}\n{done.stderr}"
-    return done.stderr.strip()
 
 
 def test_keys_send_and_query(node, tmp_path):

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
-from e2e_node import CHAIN_ID, RunningNode, cli, start_node  # noqa: E402
+from e2e_node import CHAIN_ID, RunningNode, fails, ok, start_node  # noqa: E402
 from rpcclient import rpc  # noqa: E402
 from waiting import wait_until  # noqa: E402
 
@@ -28,18 +28,6 @@ pytestmark = pytest.mark.slow
 PLUME = 10**18
 NOBODY = "0x" + "11" * 20
 EPOCH = 10  # blocks: an epoch end (auto-restake) comes within seconds
-
-
-def ok(*args: str) -> str:
-    done = cli(*args)
-    assert done.returncode == 0, f"plume-node {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
-    return done.stdout
-
-
-def fails(*args: str, code: int = 1) -> str:
-    done = cli(*args)
-    assert done.returncode == code, f"expected exit {code}: {done.returncode}\n{done.stdout}\n{done.stderr}"
-    return done.stderr.strip()
 
 
 @dataclass(frozen=True)

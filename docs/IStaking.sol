@@ -33,10 +33,17 @@ interface IStaking {
     );
     /// @notice A validator changed its moniker or commission.
     event ValidatorEdited(address indexed operator, string moniker, uint16 commissionBps);
-    /// @notice A validator was jailed (its self-delegation fell under the minimum).
-    event ValidatorJailed(address indexed operator);
+    /// @notice A validator was jailed: it leaves the active set at the next update.
+    /// @param reason 0 its self-delegation fell under the minimum, 1 double-sign, 2 downtime.
+    /// @param until Unix time from which `unjail` may succeed (0: at once; 2**64-1: never).
+    event Jailed(address indexed operator, uint8 reason, uint64 until);
     /// @notice A jailed validator asked to be considered for the active set again.
-    event ValidatorUnjailed(address indexed operator);
+    event Unjailed(address indexed operator);
+    /// @notice `amount` wei of the validator's stake (and of entries since the infraction) was burned.
+    /// @param reason 1 double-sign, 2 downtime.
+    event Slashed(address indexed operator, uint8 reason, uint256 amount, uint64 infractionHeight);
+    /// @notice Double-sign evidence with keccak hash `evidenceHash` was applied (once, ever).
+    event EvidenceApplied(address indexed operator, bytes32 evidenceHash, uint64 infractionHeight);
     /// @notice `amount` wei bought `shares` of `validator` for `delegator`.
     event Delegated(address indexed delegator, address indexed validator, uint256 amount, uint256 shares);
     /// @notice `amount` wei entered the unbonding queue; paid at the end of the

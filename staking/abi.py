@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from enum import IntEnum
 from importlib import resources
 
 from eth_abi import decode, encode
@@ -110,8 +111,22 @@ VALIDATOR_CREATED = Event(
     "ValidatorCreated", ("address",), ("bytes32", "string", "uint256", "uint16", "uint16", "uint16")
 )
 VALIDATOR_EDITED = Event("ValidatorEdited", ("address",), ("string", "uint16"))
-VALIDATOR_JAILED = Event("ValidatorJailed", ("address",), ())
-VALIDATOR_UNJAILED = Event("ValidatorUnjailed", ("address",), ())
+
+
+class Infraction(IntEnum):
+    """Why a validator was jailed or slashed (the ``reason`` of ``Jailed`` and ``Slashed``)."""
+
+    LOW_SELF_DELEGATION = 0  # its operator's own stake fell under min_self_delegation
+    DOUBLE_SIGN = 1  # two conflicting votes: tombstoned, jailed forever
+    DOWNTIME = 2  # too few blocks signed over the signing window
+
+
+JAILED_FOREVER = 2**64 - 1  # the ``until`` of a tombstoned validator's ``Jailed``
+
+JAILED = Event("Jailed", ("address",), ("uint8", "uint64"))  # reason (Infraction), jailed until (unix s)
+UNJAILED = Event("Unjailed", ("address",), ())
+SLASHED = Event("Slashed", ("address",), ("uint8", "uint256", "uint64"))  # reason, wei burned, infraction height
+EVIDENCE_APPLIED = Event("EvidenceApplied", ("address",), ("bytes32", "uint64"))  # evidence hash, infraction height
 DELEGATED = Event("Delegated", ("address", "address"), ("uint256", "uint256"))
 UNDELEGATED = Event("Undelegated", ("address", "address"), ("uint256", "uint256", "uint256"))
 REDELEGATED = Event("Redelegated", ("address", "address", "address"), ("uint256", "uint256"))
@@ -121,7 +136,7 @@ REWARDS_RESTAKED = Event("RewardsRestaked", ("address", "address"), ("uint256",)
 COMMISSION_WITHDRAWN = Event("CommissionWithdrawn", ("address",), ("uint256",))
 AUTO_RESTAKE_SET = Event("AutoRestakeSet", ("address", "address"), ("bool",))
 EVENTS = (
-    VALIDATOR_CREATED, VALIDATOR_EDITED, VALIDATOR_JAILED, VALIDATOR_UNJAILED,
+    VALIDATOR_CREATED, VALIDATOR_EDITED, JAILED, UNJAILED, SLASHED, EVIDENCE_APPLIED,
     DELEGATED, UNDELEGATED, REDELEGATED, UNBONDING_CANCELLED,
     REWARDS_CLAIMED, REWARDS_RESTAKED, COMMISSION_WITHDRAWN, AUTO_RESTAKE_SET,
 )

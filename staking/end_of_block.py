@@ -35,10 +35,10 @@ leaves the active set at the end of the same block.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from staking import autorestake, fees, queues, rewards, slashing
+from staking import abi, autorestake, fees, queues, rewards, slashing
 from staking.active_set import prune_empty_validators, update_active_set
 from staking.addresses import STAKING_ADDRESS
 from staking.fees import apply_fee_split
@@ -87,6 +87,14 @@ class BlockContext:
     gas_used: int  # by all of the block's transactions
     last_commit_signers: tuple[CommitSigner, ...]  # sorted by address, as in the parent's certificate
     evidence: tuple[Misbehaviour, ...]  # in the sidecar's order
+    # The EVM logs the hooks emit, in order: (address, topics, data). Execution
+    # publishes them after the block's transactions (docs/execution.md).
+    system_logs: list[tuple[bytes, tuple[int, ...], bytes]] = field(default_factory=list, compare=False)
+
+    def emit(self, address: bytes, event: abi.Event, indexed: tuple, data: tuple) -> None:
+        """Record one event of a system contract at ``address`` (no gas: no transaction pays)."""
+        topics, payload = abi.event_log(event, indexed, data)
+        self.system_logs.append((address, topics, payload))
 
 
 EndOfBlockHook = Callable[[Any, BlockContext], None]

@@ -59,7 +59,7 @@ def unjail(call: Any) -> tuple:
     if self_tokens < minimum:
         raise StakingRevert(f"self-delegation {self_tokens} wei is below the minimum {minimum} wei")
     store.set("validator.jailed", call.sender, 0)
-    call.emit(abi.VALIDATOR_UNJAILED, (call.sender,), ())
+    call.emit(abi.UNJAILED, (call.sender,), ())
     return ()
 
 
@@ -84,7 +84,7 @@ def delegate(call: Any, validator: bytes) -> tuple:
 
 def _after_self_undelegation(call: Any, validator: bytes) -> None:
     if call.sender == validator and jail_if_under_min_self_delegation(call.store, validator):
-        call.emit(abi.VALIDATOR_JAILED, (validator,), ())
+        call.emit(abi.JAILED, (validator,), (abi.Infraction.LOW_SELF_DELEGATION, 0))
 
 
 def undelegate(call: Any, validator: bytes, amount: int) -> tuple:

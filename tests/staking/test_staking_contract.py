@@ -19,8 +19,10 @@ SOLIDITY_EVENTS = {
     "ValidatorCreated": ("ValidatorCreated(address,bytes32,string,uint256,uint16,uint16,uint16)",
                          ["address"], ["bytes32", "string", "uint256", "uint16", "uint16", "uint16"]),
     "ValidatorEdited": ("ValidatorEdited(address,string,uint16)", ["address"], ["string", "uint16"]),
-    "ValidatorJailed": ("ValidatorJailed(address)", ["address"], []),
-    "ValidatorUnjailed": ("ValidatorUnjailed(address)", ["address"], []),
+    "Jailed": ("Jailed(address,uint8,uint64)", ["address"], ["uint8", "uint64"]),
+    "Unjailed": ("Unjailed(address)", ["address"], []),
+    "Slashed": ("Slashed(address,uint8,uint256,uint64)", ["address"], ["uint8", "uint256", "uint64"]),
+    "EvidenceApplied": ("EvidenceApplied(address,bytes32,uint64)", ["address"], ["bytes32", "uint64"]),
     "Delegated": ("Delegated(address,address,uint256,uint256)", ["address", "address"], ["uint256", "uint256"]),
     "Undelegated": ("Undelegated(address,address,uint256,uint256,uint256)",
                     ["address", "address"], ["uint256", "uint256", "uint256"]),
@@ -75,10 +77,11 @@ def test_events_decode_to_the_right_values() -> None:
     time = sc.chain.head.timestamp
     assert [decoded(log) for log in out.logs] == [("Redelegated", [a(6), a(D), a(1)], (PLUME, time + 60))]
     out = sc.send(D, "undelegate", ADDRS[D], 3 * PLUME)  # 4 PLUME left: under the minimum
-    assert [decoded(log)[:2] for log in out.logs] == [("ValidatorJailed", [a(D)]), ("Undelegated", [a(D), a(D)])]
+    assert [decoded(log) for log in out.logs][0] == ("Jailed", [a(D)], (0, 0))
+    assert [decoded(log)[:2] for log in out.logs][1:] == [("Undelegated", [a(D), a(D)])]
     assert sc.send(D, "delegate", ADDRS[D], value=PLUME).ok
     out = sc.send(D, "unjail")
-    assert [decoded(log) for log in out.logs] == [("ValidatorUnjailed", [a(D)], ())]
+    assert [decoded(log) for log in out.logs] == [("Unjailed", [a(D)], ())]
     out = sc.send(D, "editValidator", "renamed", 100)
     assert [decoded(log) for log in out.logs] == [("ValidatorEdited", [a(D)], ("renamed", 100))]
 

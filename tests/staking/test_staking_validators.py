@@ -171,7 +171,7 @@ def test_self_undelegation_under_minimum_jails_and_unjail_needs_the_minimum_back
     out = sc.send(0, "undelegate", ADDRS[0], 1)
     assert out.ok and sc.view("getValidator", ADDRS[0])[5]
     jailed = [log for log in out.logs if len(log.topics) == 2]
-    assert len(jailed) == 1  # ValidatorJailed(operator)
+    assert len(jailed) == 1  # Jailed(operator, reason, until)
     sc.refused(0, "unjail", reason="below the minimum")
     # jailed: out of the active set at the next epoch end
     sc.to_epoch_end()

@@ -17,8 +17,9 @@ What differs from Ethereum's Prague (and why):
   inside the state root (``PlumeChain`` runs them after the last
   transaction); the first splits ``base_fee * gas_used`` half to the staking
   reward pool, half burned.
-* System contracts: the staking contract at ``0x…1000`` is a precompile
-  (``staking/contract.py``) registered in ``PlumeComputation``.
+* System contracts: the staking contract at ``0x…1000`` and the governance
+  contract at ``0x…1001`` are precompiles (``staking/contract.py``,
+  ``staking/governance/contract.py``) registered in ``PlumeComputation``.
 * Only legacy (EIP-155 or not), EIP-2930 and EIP-1559 transactions; blob (type 3)
   and set-code (type 4) transactions are rejected.
 * Checked before execution, as the EIPs define them and py-evm does not: a
@@ -65,8 +66,9 @@ from eth_utils import ValidationError
 from execution.budget import ExecutionAborted
 from execution.errors import TransactionFailed, describe
 from execution.transactions import ALLOWED_TX_TYPES, recover_sender
-from staking.addresses import STAKING_ADDRESS
+from staking.addresses import GOVERNANCE_ADDRESS, STAKING_ADDRESS
 from staking.contract import staking_precompile
+from staking.governance.contract import governance_precompile
 
 DEFAULT_MIN_BASE_FEE = 10**9  # 1 gwei
 
@@ -171,7 +173,11 @@ class PlumeTransactionExecutor(PragueTransactionExecutor):
 class PlumeComputation(PragueComputation):
     """Prague's computation with the system contracts registered as precompiles."""
 
-    _precompiles = {**PRAGUE_PRECOMPILES, STAKING_ADDRESS: staking_precompile}
+    _precompiles = {
+        **PRAGUE_PRECOMPILES,
+        STAKING_ADDRESS: staking_precompile,
+        GOVERNANCE_ADDRESS: governance_precompile,
+    }
 
 
 class PlumeState(PragueState):

@@ -65,6 +65,7 @@ class Target:
 # (relative imports work too), so a source may import docs/IStaking.sol.
 TARGETS: tuple[Target, ...] = (
     Target("docs/IStaking.sol", "IStaking", "staking/interfaces/IStaking.json", Output.ABI),
+    Target("docs/IGovernance.sol", "IGovernance", "staking/interfaces/IGovernance.json", Output.ABI),
     Target(
         "tests/fixtures/contracts/StakingDelegator.sol",
         "StakingDelegator",

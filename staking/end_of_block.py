@@ -25,6 +25,9 @@ Order (see docs/execution.md):
 6. ``process_redelegation_queue``: forget matured redelegations.
 7. ``process_validator_set_update``: at an epoch end (or at once after a
    tombstoning), choose the next active set (``staking/active_set.py``).
+8. ``process_governance``: close the proposals whose deposit or voting period
+   is over; a passed one's parameter changes apply here, last, so every rule
+   of this block ran under the old values (``staking/governance/rules.py``).
 
 ``process_slashings`` (double-sign evidence, ``staking/slashing.py``) runs
 right after rewards, before auto-restake and the queues, so a slash reaches
@@ -42,6 +45,7 @@ from staking import abi, autorestake, fees, queues, rewards, slashing
 from staking.active_set import prune_empty_validators, update_active_set
 from staking.addresses import STAKING_ADDRESS
 from staking.fees import apply_fee_split
+from staking.governance.rules import process_governance
 from staking.store import Store
 
 
@@ -168,4 +172,5 @@ END_OF_BLOCK_HOOKS: tuple[EndOfBlockHook, ...] = (
     process_unbonding_queue,
     process_redelegation_queue,
     process_validator_set_update,
+    process_governance,
 )

@@ -18,7 +18,9 @@ from eth.exceptions import PyEVMError
 from eth_utils import ValidationError
 
 from execution.errors import ExecutionError, NotFound
+from staking import fees as staking_fees
 from staking import views as staking_views
+from staking.governance import views as gov_views
 
 from plume_node.rpc.errors import ServerError, execution_error
 from plume_node.rpc.params import BlockRef
@@ -164,6 +166,8 @@ class ChainView:
             "total_issued": view.total_issued(),
             "burned_by_slashing": view.total_slashed(),
             "rewards_outstanding": staking_views.outstanding_rewards(AccountReader(view)),
+            "burned_by_governance": staking_fees.total_gov_burned(AccountReader(view)),
+            "governance_deposits": gov_views.deposits_held(AccountReader(view)),
         }
 
     # -- execution without a transaction

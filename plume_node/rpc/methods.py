@@ -12,6 +12,7 @@ def build_method_table() -> MethodTable:
         methods_eth,
         methods_fees,
         methods_filters,
+        methods_gov,
         methods_logs,
         methods_net,
         methods_plume,
@@ -21,6 +22,7 @@ def build_method_table() -> MethodTable:
     table = MethodTable()
     for module in (methods_net, methods_eth, methods_fees, methods_logs, methods_plume, methods_staking):
         table.merge(module.table)
+    table.merge(methods_gov.table)
     table.merge(methods_filters.make_table(methods_filters.FilterRegistry()))
     # Over HTTP these answer "not supported"; a WebSocket connection has its own (websocket.py).
     table.merge(http_subscription_methods())

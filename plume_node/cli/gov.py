@@ -163,7 +163,7 @@ def proposals(block: str, rpc_url: str, as_json: bool) -> None:
     if as_json:
         echo_json(plain(result))
         return
-    rows = [(str(int(p["id"], 16)), p["status"] + (f" ({p['outcome']})" if p["outcome"] else ""),
+    rows = [(str(int(p["id"], 16)), p["status"] + (f" ({p['outcome']})" if p["status"] == "rejected" else ""),
              printable(p["title"], 40), format_plume(int(p["totalDeposit"], 16)), _utc(p["votingEnd"]))
             for p in result["proposals"]]
     click.echo(f"{total} proposal(s) at block {int(result['blockNumber'], 16)}")
@@ -190,7 +190,7 @@ def proposal(proposal_id: int, block: str, rpc_url: str, as_json: bool) -> None:
     lines = [
         f"proposal {int(p['id'], 16)}: {printable(p['title'])}",
         f"  proposer     {p['proposer']}",
-        f"  status       {p['status']}" + (f" ({p['outcome']})" if p["outcome"] else ""),
+        f"  status       {p['status']}" + (f" ({p['outcome']})" if p["status"] == "rejected" else ""),
         f"  deposit      {format_plume(int(p['totalDeposit'], 16))} (deposit period ends {_utc(p['depositEnd'])})",
         f"  voting       {_utc(p['votingStart'])} .. {_utc(p['votingEnd'])}",
         *(f"  change       {c['key']} = {c['value']}" for c in p["changes"]),

@@ -28,7 +28,7 @@ from staking.governance.tally import Outcome, TallyResult, VoteOption, counted_v
 from staking.params import GovParams
 from staking.store import Store
 
-MAX_CLOSED_PER_BLOCK = 2  # proposals one block closes (tallies) at most; the rest wait a block
+MAX_CLOSED_PER_BLOCK = 1  # proposals one block closes (tallies) at most; the rest wait for the next blocks
 BURNING_OUTCOMES = (Outcome.NO_QUORUM, Outcome.VETOED)
 
 

@@ -30,7 +30,7 @@ from staking.delegation import delegations_of
 from staking.params import BPS, GovParams
 from staking.store import IdList, Store
 
-MAX_DELEGATIONS_COUNTED = 16  # of one voter's delegations, looked at by a tally
+MAX_DELEGATIONS_COUNTED = 8  # of one voter's delegations, looked at by a tally (bounds its reads)
 
 
 class VoteOption(IntEnum):

@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 
 from staking import fees
-from staking.addresses import GOVERNANCE_ADDRESS, REWARD_POOL_ADDRESS
+from staking.addresses import GOVERNANCE_ADDRESS, REWARD_POOL_ADDRESS, STAKING_ADDRESS
 from staking.governance import methods as gov_methods
+from staking.governance import rules
 from staking.governance.proposals import Status
 from staking.governance.tally import Outcome
 from staking.params import ExecutionParams, StakingParams
+from staking.store import Store
 from staking_harness import ADDRS, PLUME, StakingChain, gov_calldata
 from gov_helpers import (
     ABSTAIN, GOV, MIN_DEPOSIT, NO, VETO, YES, change, end_voting, outcome_of, propose, status, uint, vote,
@@ -246,3 +248,29 @@ def test_pages_of_proposals(sc: StakingChain) -> None:
     assert sc.gov_view("getProposals", 3, 5) == ([], [], [])
     assert ids == [1, 2, 3]
     sc.gov_refused(0, "getProposals", 0, 101, reason="page size")
+
+
+class _Emits:
+    """Collects the end-of-block events a rule emits (a BlockContext's ``emit``)."""
+
+    def __init__(self) -> None:
+        self.events: list = []
+
+    def emit(self, address, event, indexed, data) -> None:
+        self.events.append((event.name, indexed, data))
+
+
+def test_changes_apply_all_or_none_when_revalidated_at_execution(sc: StakingChain) -> None:
+    pid = propose(sc, 0, [change("staking.unbonding_period", 500), change("staking.max_validators", 50)])
+    state = sc.state()  # the head state, changed in memory only
+    gov_store = Store(state, GOVERNANCE_ADDRESS)
+    # as if a bound had moved since submission: the second change no longer fits
+    gov_store.set("proposal.change.value", pid, 1, 0)
+    ctx = _Emits()
+    assert rules.execute_changes(state, gov_store, ctx, pid) == Outcome.INVALID_CHANGE
+    assert Store(state, STAKING_ADDRESS).get("param.unbonding_period") == 60  # the valid one did not apply either
+    assert ctx.events == []
+    gov_store.set("proposal.change.value", pid, 1, 50)
+    assert rules.execute_changes(state, gov_store, ctx, pid) == Outcome.PASSED
+    assert Store(state, STAKING_ADDRESS).get("param.unbonding_period") == 500
+    assert [name for name, _, _ in ctx.events] == ["ParamChanged", "ParamChanged"]

@@ -47,11 +47,11 @@ class Call:
     height: int  # of the block being built or validated
     now: int  # its timestamp
     emit: Callable[[abi.Event, tuple, tuple], None]
-    charge: Callable[[int, str], None] | None = None  # the call's gas meter, for another contract's Store
+    charge_gas: Callable[[int, str], None] | None = None  # the call's gas meter, for another contract's Store
 
     def store_of(self, address: bytes) -> Store:
         """Another system contract's storage, metered on this call's gas."""
-        return Store(self.state, address, self.charge)
+        return Store(self.state, address, self.charge_gas)
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ def dispatch(contract: SystemContract, computation: Any) -> Any:
         height=state.block_number,
         now=state.timestamp,
         emit=_emitter(computation, contract),
-        charge=computation.consume_gas,
+        charge_gas=computation.consume_gas,
     )
     try:
         result = contract.handlers[method.name](call, *args)

@@ -37,7 +37,7 @@ def _decoded_changes(call: Any, raw_changes: tuple) -> list[tuple[str, int]]:
         if any(key == seen for seen, _ in out):
             raise StakingRevert(f"{key} is changed twice in one proposal")
         out.append((key, value))
-    params_registry.apply_changes(call.state, out, call.charge)  # raises on the first change out of bounds
+    params_registry.apply_changes(call.state, out, call.charge_gas)  # raises on the first change out of bounds
     return out
 
 
@@ -64,7 +64,7 @@ def submit_proposal(call: Any, title: str, description: str, raw_changes: tuple)
     if not title.strip():
         raise StakingRevert("a proposal needs a title")
     changes = _decoded_changes(call, raw_changes)
-    params = rules.gov_params(call.state, call.charge)
+    params = rules.gov_params(call.state, call.charge_gas)
     minimum = params.min_deposit * MIN_INITIAL_DEPOSIT_BPS // BPS
     if call.value < minimum:
         raise StakingRevert(f"initial deposit {call.value} wei is below {minimum} wei (a tenth of gov.min_deposit)")
@@ -90,7 +90,7 @@ def deposit(call: Any, proposal_id: int) -> tuple:
     end_slot = "proposal.deposit_end" if status == Status.DEPOSIT_PERIOD else "proposal.voting_end"
     if status not in (Status.DEPOSIT_PERIOD, Status.VOTING_PERIOD) or call.now >= call.store.get(end_slot, proposal_id):
         raise StakingRevert(f"proposal {proposal_id} is closed: it takes no deposit")
-    _add_deposit(call, proposal_id, rules.gov_params(call.state, call.charge))
+    _add_deposit(call, proposal_id, rules.gov_params(call.state, call.charge_gas))
     return ()
 
 
@@ -180,7 +180,7 @@ def tally_view(call: Any, proposal_id: int) -> tuple:
 
 
 def params_view(call: Any) -> tuple:
-    return tuple(rules.gov_params(call.state, call.charge).to_mapping().values())
+    return tuple(rules.gov_params(call.state, call.charge_gas).to_mapping().values())
 
 
 HANDLERS: dict[str, Callable[..., tuple]] = {

@@ -274,3 +274,37 @@ def test_changes_apply_all_or_none_when_revalidated_at_execution(sc: StakingChai
     assert rules.execute_changes(state, gov_store, ctx, pid) == Outcome.PASSED
     assert Store(state, STAKING_ADDRESS).get("param.unbonding_period") == 500
     assert [name for name, _, _ in ctx.events] == ["ParamChanged", "ParamChanged"]
+
+
+class _StateApi:
+    """The head's real AccountDB with py-evm state's ``delta_balance``, as end-of-block hooks use it."""
+
+    def __init__(self, db) -> None:
+        self.db = db
+
+    def __getattr__(self, name):
+        return getattr(self.db, name)
+
+    def delta_balance(self, address: bytes, delta: int) -> None:
+        self.db.set_balance(address, self.db.get_balance(address) + delta)
+
+
+def test_closing_emits_the_changes_the_outcome_and_the_deposits(sc: StakingChain) -> None:
+    passing = propose(sc, 0, [change("staking.block_reward", 5)])
+    vetoed = propose(sc, 1)
+    for i in range(3):
+        vote(sc, i, passing, YES)
+        vote(sc, i, vetoed, VETO)
+    end = max(sc.gov_view("getProposal", pid)[8] for pid in (passing, vetoed))
+    state = _StateApi(sc.state())
+    ctx = _Emits()
+    ctx.timestamp = end
+    rules.process_governance(state, ctx)  # one proposal per block: the older first
+    rules.process_governance(state, ctx)
+    assert [(name, indexed) for name, indexed, _ in ctx.events] == [
+        ("ParamChanged", (passing,)), ("ProposalPassed", (passing,)), ("DepositsReturned", (passing,)),
+        ("ProposalRejected", (vetoed,)), ("DepositsBurned", (vetoed,)),
+    ]
+    assert ctx.events[0][2] == ("staking.block_reward", 5)
+    assert ctx.events[3][2][0] == Outcome.VETOED
+    assert ctx.events[4][2] == (MIN_DEPOSIT,)

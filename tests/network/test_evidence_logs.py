@@ -14,6 +14,7 @@ import sys
 import pytest
 from eth_abi import decode
 from eth_utils import keccak, to_checksum_address
+from web3 import Web3
 
 import stakingrpc
 from netharness import Net
@@ -114,6 +115,13 @@ def test_double_sign_logs_by_sidecar_and_by_transaction_and_on_a_synced_node(tmp
         assert receipt["logs"][0]["data"][:66] == "0x" + keccak(good).hex()
         assert rpc(url, "plume_getValidator", operators[2])["tombstoned"]
         last = int(receipt["blockNumber"], 16)
+
+        # web3.py decodes both kinds with the shipped ABI: by sidecar (end-of-block) and by transaction
+        contract = Web3(Web3.HTTPProvider(url)).eth.contract(address=STAKING, abi=abi.shipped_abi())
+        found = contract.events.EvidenceApplied().get_logs(from_block=0, to_block=last)
+        assert [(e.args.operator, "0x" + e.args.evidenceHash.hex()) for e in found] == [
+            (operators[3], digest), (operators[2], "0x" + keccak(good).hex())]
+        assert found[0].transactionHash.to_0x_hex() == derived
 
         # 3. the chain goes on with 0 and 1; a node syncing from height 1 serves the same logs
         net.wait_height(range(2), last + 8)

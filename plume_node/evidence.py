@@ -23,17 +23,23 @@ from eth_hash.auto import keccak
 from consensus.errors import ConsensusError
 from consensus.messages import DuplicateVoteEvidence
 from consensus.validators import ValidatorSet
-from staking.evidence import MAX_EVIDENCE_BYTES, EvidenceDefect, InvalidEvidence, Misbehaviour
+from staking.evidence import (
+    EVIDENCE_GAS_PER_VALIDATOR,
+    MAX_EVIDENCE_BYTES,
+    EvidenceDefect,
+    InvalidEvidence,
+    Misbehaviour,
+)
 
 
 class ChainEvidenceVerifier:
-    """``verify(evidence, height) -> Misbehaviour`` over a chain's validator-set history."""
+    """``verify(evidence, height, charge) -> Misbehaviour`` over a chain's validator-set history."""
 
     def __init__(self, validator_set_of: Callable[[int], ValidatorSet], chain_id: str) -> None:
         self.validator_set_of = validator_set_of
         self.chain_id = chain_id
 
-    def __call__(self, encoded: bytes, height: int) -> Misbehaviour:
+    def __call__(self, encoded: bytes, height: int, charge: Callable[[int], None]) -> Misbehaviour:
         evidence = _decode(encoded)
         if not 1 <= evidence.height < height:
             raise InvalidEvidence(EvidenceDefect.HEIGHT_NOT_PAST,
@@ -42,6 +48,7 @@ class ChainEvidenceVerifier:
             vset = self.validator_set_of(evidence.height)
         except LookupError:
             raise InvalidEvidence(EvidenceDefect.NO_VALIDATOR_SET, f"height {evidence.height}") from None
+        charge(EVIDENCE_GAS_PER_VALIDATOR * len(vset))  # before the signatures; the same on every node
         validator = vset.get(evidence.validator)
         if validator is None:
             raise InvalidEvidence(EvidenceDefect.UNKNOWN_VALIDATOR, f"0x{evidence.validator.hex()}")

@@ -48,6 +48,7 @@ class Call:
     now: int  # its timestamp
     emit: Callable[[abi.Event, tuple, tuple], None]
     verify_evidence: EvidenceVerifier | None = None  # the node's, through the VM; None in a bare chain
+    charge_gas: Callable[[int, str], None] | None = None  # for work a Store does not meter (the verifier's)
 
 
 def _revert(computation: Any, reason: str) -> None:
@@ -98,6 +99,7 @@ def staking_precompile(computation: Any) -> Any:
         now=state.timestamp,
         emit=_emitter(computation),
         verify_evidence=getattr(computation, "evidence_verifier", None),
+        charge_gas=computation.consume_gas,
     )
     try:
         result = methods.HANDLERS[method.name](call, *args)

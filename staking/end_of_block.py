@@ -17,7 +17,8 @@ Order (see docs/execution.md):
 2. ``process_rewards``: issue ``block_reward`` into the reward pool and split
    the pool among the signers of ``last_commit`` (``staking/rewards.py``).
 3. ``process_slashings``: slash, jail and tombstone each double-signer the
-   block's evidence proves (``staking/slashing.py``).
+   block's evidence proves, logging ``EvidenceApplied``, ``Slashed`` and
+   ``Jailed`` through ``ctx.emit`` (``staking/slashing.py``).
 4. ``process_auto_restake``: at an epoch end, start a round compounding the
    opted-in delegations' rewards; every block, compound the next pairs of
    the round (bounded per block; ``staking/autorestake.py``).

@@ -7,6 +7,7 @@ it makes is then undone with the call frame.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Callable
 
 from staking import abi, autorestake, queues, rewards, slashing, validators
@@ -184,7 +185,7 @@ def submit_evidence(call: Any, evidence: bytes) -> tuple:
     if call.verify_evidence is None:
         raise StakingRevert("evidence verification unavailable")
     try:
-        misbehaviour = call.verify_evidence(evidence, call.height)
+        misbehaviour = call.verify_evidence(evidence, call.height, partial(call.charge_gas, reason="staking.submitEvidence"))
     except InvalidEvidence as exc:
         raise StakingRevert(exc.reason) from None
     refusal = slashing.double_sign_refusal(call.store, misbehaviour.pub_key, misbehaviour.height, call.height)

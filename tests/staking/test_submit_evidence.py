@@ -25,7 +25,13 @@ from plume_node.evidence import ChainEvidenceVerifier
 from staking import abi, views
 from staking.addresses import STAKING_ADDRESS
 from staking.end_of_block import ConsensusFacts
-from staking.evidence import MAX_EVIDENCE_BYTES, SUBMIT_EVIDENCE_GAS, Misbehaviour
+from staking.evidence import (
+    EVIDENCE_GAS_PER_VALIDATOR,
+    MAX_EVIDENCE_BYTES,
+    SUBMIT_EVIDENCE_GAS,
+    InvalidEvidence,
+    Misbehaviour,
+)
 from staking.params import SlashingParams, StakingParams
 from staking_harness import ADDRS, CHAIN_ID, PLUME, StakingChain, calldata, consensus_key
 
@@ -264,3 +270,28 @@ def _bits(value: bytes) -> int:
     bloom = BloomFilter()
     bloom.add(value)
     return int(bloom)
+
+
+def test_the_verifier_charges_per_validator_of_the_set_it_read_before_verifying():
+    verify = ChainEvidenceVerifier(validator_set_of, str(CHAIN_ID))
+    charged: list[int] = []
+    assert verify(evidence(1, 5), 10, charged.append).pub_key == consensus_key(1)
+    assert charged == [EVIDENCE_GAS_PER_VALIDATOR * 5]  # the set of height 5 has 5 validators
+    charged.clear()
+    with pytest.raises(InvalidEvidence, match="bad signature"):
+        verify(_forged(2), 10, charged.append)
+    assert charged == [EVIDENCE_GAS_PER_VALIDATOR * 3]  # charged before the signatures
+    charged.clear()
+    with pytest.raises(InvalidEvidence, match="malformed"):
+        verify(b"junk", 10, charged.append)
+    assert charged == []  # no set read
+
+
+def test_gas_for_the_base_but_not_for_the_set_runs_out_and_changes_nothing():
+    c = Chain()
+    c.advance(6)
+    data = calldata("submitEvidence", evidence(1, 5))
+    intrinsic = 21_000 + sum(4 if b == 0 else 16 for b in data)
+    gas = intrinsic + SUBMIT_EVIDENCE_GAS + EVIDENCE_GAS_PER_VALIDATOR * 5 - 1
+    out = c.refused_raw(5, data, reason=None, gas=gas)  # out of gas: no revert data
+    assert out.gas_used == gas and not c.tombstoned(1)

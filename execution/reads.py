@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from eth.abc import BlockHeaderAPI, ChainDatabaseAPI, DatabaseAPI, ReceiptAPI, SignedTransactionAPI
+from eth.abc import BlockHeaderAPI, ChainDatabaseAPI, DatabaseAPI, LogAPI, ReceiptAPI, SignedTransactionAPI
 from eth.db.account import AccountDB
 from eth.exceptions import HeaderNotFound, TransactionNotFound
 from eth.vm.forks.prague.blocks import PragueBlock
@@ -25,6 +25,7 @@ from execution.db import sidecar_key
 from execution.errors import NotFound
 from execution.proofs import AccountProof, account_proof
 from execution.sidecar import Sidecar
+from execution.system_logs import decode_logs, system_logs_key
 from staking import fees
 
 if TYPE_CHECKING:
@@ -140,6 +141,11 @@ class ChainReads:
         """
         header = self.get_header(number)
         return tuple(self.chaindb.get_receipts(header, PragueReceiptBuilder))
+
+    def get_system_logs_by_hash(self, block_hash: bytes) -> tuple[LogAPI, ...]:
+        """The end-of-block logs of a committed block (execution/system_logs.py), in order."""
+        raw = self.exec_view.get(system_logs_key(block_hash))
+        return decode_logs(raw) if raw is not None else ()
 
     def get_transaction_location(self, tx_hash: bytes) -> tuple[int, int]:
         """(block number, index in block) of a committed transaction."""

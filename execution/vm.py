@@ -67,6 +67,7 @@ from execution.errors import TransactionFailed, describe
 from execution.transactions import ALLOWED_TX_TYPES, recover_sender
 from staking.addresses import STAKING_ADDRESS
 from staking.contract import staking_precompile
+from staking.evidence import EvidenceVerifier
 
 DEFAULT_MIN_BASE_FEE = 10**9  # 1 gwei
 
@@ -172,6 +173,9 @@ class PlumeComputation(PragueComputation):
     """Prague's computation with the system contracts registered as precompiles."""
 
     _precompiles = {**PRAGUE_PRECOMPILES, STAKING_ADDRESS: staking_precompile}
+    # The node's double-sign evidence verifier (staking/evidence.py) for
+    # ``submitEvidence``; set per chain by make_vm_class, None in a bare chain.
+    evidence_verifier: ClassVar[EvidenceVerifier | None] = None
 
 
 class PlumeState(PragueState):
@@ -232,11 +236,19 @@ def header_problems(
     return out
 
 
-def make_vm_class(min_base_fee_per_gas: int) -> type[PlumeVM]:
-    """The PlumeVM configured with a chain's base-fee floor."""
-    if min_base_fee_per_gas == PlumeVM.min_base_fee_per_gas:
+def make_vm_class(min_base_fee_per_gas: int, evidence_verifier: EvidenceVerifier | None = None) -> type[PlumeVM]:
+    """The PlumeVM configured with a chain's base-fee floor and evidence verifier."""
+    if min_base_fee_per_gas == PlumeVM.min_base_fee_per_gas and evidence_verifier is None:
         return PlumeVM
+    state_class = PlumeState
+    if evidence_verifier is not None:
+        computation = PlumeComputation.configure(
+            __name__="PlumeComputationWithEvidence",
+            evidence_verifier=staticmethod(evidence_verifier),  # a plain callable, not a method
+        )
+        state_class = PlumeState.configure(__name__="PlumeStateWithEvidence", computation_class=computation)
     return PlumeVM.configure(  # type: ignore[return-value]
         __name__=f"PlumeVM_minfee_{min_base_fee_per_gas}",
         min_base_fee_per_gas=min_base_fee_per_gas,
+        _state_class=state_class,
     )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import rlp
-from eth.abc import BlockHeaderAPI, ReceiptAPI
+from eth.abc import BlockHeaderAPI, LogAPI, ReceiptAPI
 from eth.exceptions import PyEVMError
 from eth_utils import ValidationError
 
@@ -121,6 +121,10 @@ class ChainView:
             cached = self.chain.get_receipts(blk.number)
             self._receipts[blk.hash] = cached
         return cached
+
+    def system_logs(self, blk: "PlumeBlock") -> tuple[LogAPI, ...]:
+        """The block's end-of-block logs (they follow its transactions' logs)."""
+        return self.chain.get_system_logs_by_hash(blk.hash)
 
     def transaction_location(self, tx_hash: bytes) -> "tuple[PlumeBlock, int] | None":
         try:

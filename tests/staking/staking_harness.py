@@ -33,7 +33,7 @@ from execution.transactions import decode_transaction
 from staking import abi
 from staking.addresses import REWARD_POOL_ADDRESS, STAKING_ADDRESS
 from staking.genesis import GenesisValidator
-from staking.params import StakingParams
+from staking.params import SlashingParams, StakingParams
 
 CHAIN_ID = 4343
 GWEI = 10**9
@@ -101,9 +101,14 @@ class StakingChain:
         stake: int = 100 * PLUME,
         contracts: dict[bytes, bytes] | None = None,
         rewards: bool = False,
+        slashing: SlashingParams | None = None,
+        db=None,
+        **chain_options,
     ):
         """``rewards`` False (the default) sets ``block_reward`` to 0, so the rules of
-        delegation and its accounting are seen without the pool's issuance."""
+        delegation and its accounting are seen without the pool's issuance. ``db``
+        (default in memory) and ``chain_options`` (``read_sidecar``,
+        ``evidence_verifier``) go to ``PlumeChain``."""
         self.params = params or StakingParams(unbonding_period=60, epoch_length=5)
         if not rewards:
             self.params = dataclasses.replace(self.params, block_reward=0)
@@ -116,9 +121,10 @@ class StakingChain:
             for i in range(n_validators)
         )
         self.genesis = GenesisState(
-            chain_id=CHAIN_ID, timestamp=GENESIS_TIME, alloc=alloc, staking=self.params, validators=gvals
+            chain_id=CHAIN_ID, timestamp=GENESIS_TIME, alloc=alloc, staking=self.params, validators=gvals,
+            **({"slashing": slashing} if slashing is not None else {}),
         )
-        self.chain = PlumeChain(AtomicDB(), self.genesis)
+        self.chain = PlumeChain(AtomicDB() if db is None else db, self.genesis, **chain_options)
         self.nonces = [0] * len(KEYS)
         self.observers: list = []  # called with the chain after every committed block
 

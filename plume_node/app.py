@@ -127,7 +127,7 @@ class Application:
         self._vsets_lock = threading.Lock()  # RPC workers verify evidence (eth_call) off the node's thread
         self.chain = PlumeChain(
             db, genesis.execution_state(), read_sidecar=partial(consensus_facts, validator_set_of=self.validator_set),
-            evidence_verifier=ChainEvidenceVerifier(self.validator_set, self.chain_id),
+            evidence_verifier=ChainEvidenceVerifier(self.validator_set, self.validator_set_size, self.chain_id),
         )
         self._certs = db.prefixed(PREFIX_CERT)
         self._node = db.prefixed(PREFIX_NODE)
@@ -158,10 +158,23 @@ class Application:
             return cached
         vset = self._load_validator_set(height)
         with self._vsets_lock:
-            self._vsets[height] = vset
-            if len(self._vsets) > 64:
-                self._vsets.pop(min(self._vsets))
+            # Keep the newest 64 heights: an old height read once (evidence) does
+            # not push a recent one out, and is not kept only to be evicted.
+            if len(self._vsets) < 64 or height > min(self._vsets):
+                self._vsets[height] = vset
+                if len(self._vsets) > 64:
+                    self._vsets.pop(min(self._vsets))
         return vset
+
+    def validator_set_size(self, height: int) -> int:
+        """The byte length of the stored validator set of ``height`` (canonical, so the same on
+        every node), read without decoding it. Raises LookupError if there is none."""
+        if height <= 1:
+            return len(self._load_validator_set(height).encode())
+        data = self._node.get(_height_key(_VSET_KEY, height))
+        if data is None:
+            raise LookupError(f"no validator set stored for height {height}")
+        return len(data)
 
     def _load_validator_set(self, height: int) -> ValidatorSet:
         if height <= 1:

@@ -24,7 +24,7 @@ from consensus.errors import ConsensusError
 from consensus.messages import DuplicateVoteEvidence
 from consensus.validators import ValidatorSet
 from staking.evidence import (
-    EVIDENCE_GAS_PER_VALIDATOR,
+    EVIDENCE_GAS_PER_SET_BYTE,
     MAX_EVIDENCE_BYTES,
     EvidenceDefect,
     InvalidEvidence,
@@ -33,10 +33,17 @@ from staking.evidence import (
 
 
 class ChainEvidenceVerifier:
-    """``verify(evidence, height, charge) -> Misbehaviour`` over a chain's validator-set history."""
+    """``verify(evidence, height, charge) -> Misbehaviour`` over a chain's validator-set history.
 
-    def __init__(self, validator_set_of: Callable[[int], ValidatorSet], chain_id: str) -> None:
+    ``set_size_of(height)`` is the byte length of that height's stored set
+    (raises LookupError if none): it is read without decoding, so the charge
+    for decoding comes before the decoding.
+    """
+
+    def __init__(self, validator_set_of: Callable[[int], ValidatorSet], set_size_of: Callable[[int], int],
+                 chain_id: str) -> None:
         self.validator_set_of = validator_set_of
+        self.set_size_of = set_size_of
         self.chain_id = chain_id
 
     def __call__(self, encoded: bytes, height: int, charge: Callable[[int], None]) -> Misbehaviour:
@@ -45,10 +52,10 @@ class ChainEvidenceVerifier:
             raise InvalidEvidence(EvidenceDefect.HEIGHT_NOT_PAST,
                                   f"votes are for height {evidence.height}, the block is {height}")
         try:
+            charge(EVIDENCE_GAS_PER_SET_BYTE * self.set_size_of(evidence.height))  # before decoding it
             vset = self.validator_set_of(evidence.height)
         except LookupError:
             raise InvalidEvidence(EvidenceDefect.NO_VALIDATOR_SET, f"height {evidence.height}") from None
-        charge(EVIDENCE_GAS_PER_VALIDATOR * len(vset))  # before the signatures; the same on every node
         validator = vset.get(evidence.validator)
         if validator is None:
             raise InvalidEvidence(EvidenceDefect.UNKNOWN_VALIDATOR, f"0x{evidence.validator.hex()}")

@@ -68,15 +68,15 @@ class InvalidEvidence(Exception):
         return f"{self.defect.value}: {self.detail}" if self.detail else self.defect.value
 
 
-# Gas per validator of the evidence height's set, charged by the verifier
-# (``charge``) once it holds the set and before it verifies: reading a stored
-# set decodes every validator (~4 us each, 0.4 ms for 100), work the base gas
-# does not cover for large sets. Deterministic: every node holds the same set.
-EVIDENCE_GAS_PER_VALIDATOR = 1_000
+# Gas per byte of the evidence height's stored validator set, charged by the
+# verifier (``charge``) before it decodes the set: decoding takes ~4-6 us per
+# validator (~70 bytes each), work the base gas does not cover for large sets.
+# Deterministic: the set's encoding is canonical and the same on every node.
+EVIDENCE_GAS_PER_SET_BYTE = 16
 
 # verify(evidence, height, charge) -> Misbehaviour, for a transaction in block
 # ``height``: decodes the bytes, checks the votes conflict, that their height is
 # below ``height`` and that the validator was in that height's set with a valid
-# signature on both for this chain; calls ``charge(gas)`` for the set it read
-# (out of gas propagates). Raises InvalidEvidence for evidence that proves nothing.
+# signature on both for this chain; calls ``charge(gas)`` for the set it is
+# about to decode (out of gas propagates). Raises InvalidEvidence for evidence that proves nothing.
 EvidenceVerifier = Callable[[bytes, int, Callable[[int], None]], Misbehaviour]

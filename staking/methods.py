@@ -188,10 +188,9 @@ def submit_evidence(call: Any, evidence: bytes) -> tuple:
         misbehaviour = call.verify_evidence(evidence, call.height, partial(call.charge_gas, reason="staking.submitEvidence"))
     except InvalidEvidence as exc:
         raise StakingRevert(exc.reason) from None
-    refusal = slashing.double_sign_refusal(call.store, misbehaviour.pub_key, misbehaviour.height, call.height)
+    refusal = slashing.apply_evidence(call.state, call.store, misbehaviour, call.height, call.emit)
     if refusal is not None:
-        raise StakingRevert(refusal.value)
-    slashing.apply_evidence(call.state, call.store, misbehaviour, call.height, call.emit)
+        raise StakingRevert(refusal.value)  # nothing was changed
     return ()
 
 

@@ -43,6 +43,12 @@ from staking.store import Store
 
 MAX_SLASH_SCAN = 10_000  # queue entries one slash looks at, newest first
 
+Emit = Callable[[abi.Event, tuple, tuple], None]  # emit(event, indexed, data): an EVM log of 0x…1000
+
+
+def _no_log(event: abi.Event, indexed: tuple, data: tuple) -> None:
+    """The emitter of a caller that publishes no logs (unit tests of one rule)."""
+
 
 def slash_unbondings(store: Store, operator: bytes, since: int, fraction_bps: int) -> int:
     """Cut the unbonding entries from ``operator`` created at or after height ``since``."""
@@ -66,7 +72,8 @@ def slash_unbondings(store: Store, operator: bytes, since: int, fraction_bps: in
     return cut_total
 
 
-def slash_redelegations(state: Any, store: Store, operator: bytes, since: int, fraction_bps: int) -> int:
+def slash_redelegations(state: Any, store: Store, operator: bytes, since: int, fraction_bps: int,
+                        emit: Emit = _no_log) -> int:
     """Cut, from the delegation it went to, each redelegation away from ``operator`` made since ``since``."""
     head, tail = store.get("red.queue.head"), store.get("red.queue.tail")
     cut_total = 0
@@ -82,8 +89,8 @@ def slash_redelegations(state: Any, store: Store, operator: bytes, since: int, f
             rewards.pay(state, delegator, rewards.settle(store, delegator, dst))
             cut_total += remove_delegation(store, delegator, dst, cut)
             rewards.restart(store, delegator, dst)
-            if delegator == dst:
-                jail_if_under_min_self_delegation(store, dst)
+            if delegator == dst and jail_if_under_min_self_delegation(store, dst):
+                emit(abi.JAILED, (dst,), (abi.Infraction.LOW_SELF_DELEGATION, 0))
     return cut_total
 
 
@@ -98,11 +105,13 @@ def slash_tokens(store: Store, operator: bytes, amount: int) -> int:
     return taken
 
 
-def slash(state: Any, store: Store, operator: bytes, since: int, power: int, fraction_bps: int) -> int:
-    """Slash ``fraction_bps`` of the stake ``operator`` had at height ``since`` (its ``power``); returns wei burned."""
+def slash(state: Any, store: Store, operator: bytes, since: int, power: int, fraction_bps: int,
+          emit: Emit = _no_log) -> int:
+    """Slash ``fraction_bps`` of the stake ``operator`` had at height ``since`` (its ``power``); returns
+    wei burned. ``emit`` gets the ``Jailed`` of a redelegation's destination the cut jails."""
     amount = power * store.get("param.power_reduction") * fraction_bps // BPS
     burned = slash_unbondings(store, operator, since, fraction_bps)
-    burned += slash_redelegations(state, store, operator, since, fraction_bps)
+    burned += slash_redelegations(state, store, operator, since, fraction_bps, emit)
     burned += slash_tokens(store, operator, max(0, amount - burned))
     if burned:
         state.delta_balance(STAKING_ADDRESS, -burned)
@@ -140,37 +149,30 @@ def double_sign_refusal(store: Store, pub_key: bytes, infraction_height: int, he
     return None
 
 
-def slash_double_sign(state: Any, store: Store, pub_key: bytes, infraction_height: int, power: int, height: int) -> int:
-    """The double-sign rule for one piece of evidence; returns wei burned (0 if it applies to nobody)."""
-    if double_sign_refusal(store, pub_key, infraction_height, height) is not None:
-        return 0
-    return slash_and_tombstone(state, store, pub_key, infraction_height, power)
-
-
-def slash_and_tombstone(state: Any, store: Store, pub_key: bytes, infraction_height: int, power: int) -> int:
+def slash_and_tombstone(state: Any, store: Store, pub_key: bytes, infraction_height: int, power: int,
+                        emit: Emit) -> int:
     """Steps 2-4 for evidence ``double_sign_refusal`` let through; returns wei burned."""
     operator = store.get_address("consensus_key.operator", pub_key)
     fraction = store.get("param.slashing.slash_fraction_double_sign_bps")
-    burned = slash(state, store, operator, infraction_height, power, fraction)
+    burned = slash(state, store, operator, infraction_height, power, fraction, emit)
     tombstone(store, operator, pub_key)
     return burned
 
 
-Emit = Callable[[abi.Event, tuple, tuple], None]
-
-
-def apply_evidence(state: Any, store: Store, misbehaviour: Misbehaviour, height: int, emit: Emit) -> bool:
+def apply_evidence(state: Any, store: Store, misbehaviour: Misbehaviour, height: int,
+                   emit: Emit) -> NotApplicable | None:
     """Apply verified evidence in block ``height``: slash, tombstone and emit ``EvidenceApplied``,
-    ``Slashed`` and ``Jailed`` (forever). False, emitting nothing, if it applies to nobody."""
+    ``Slashed`` and ``Jailed`` (forever). If it applies to nobody, why, and nothing changed."""
     key, infraction = misbehaviour.pub_key, misbehaviour.height
-    if double_sign_refusal(store, key, infraction, height) is not None:
-        return False
+    refusal = double_sign_refusal(store, key, infraction, height)
+    if refusal is not None:
+        return refusal
     operator = store.get_address("consensus_key.operator", key)
-    burned = slash_and_tombstone(state, store, key, infraction, misbehaviour.power)
+    burned = slash_and_tombstone(state, store, key, infraction, misbehaviour.power, emit)
     emit(abi.EVIDENCE_APPLIED, (operator,), (misbehaviour.evidence_hash, infraction))
     emit(abi.SLASHED, (operator,), (abi.Infraction.DOUBLE_SIGN, burned, infraction))
     emit(abi.JAILED, (operator,), (abi.Infraction.DOUBLE_SIGN, abi.JAILED_FOREVER))
-    return True
+    return None
 
 
 def is_tombstoned(store: Store, operator: bytes) -> bool:

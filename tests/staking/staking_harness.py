@@ -251,3 +251,16 @@ class StakingChain:
         assert outcome.gas_used > 21_000
         self.assert_clean_revert(before, outcome)
         return outcome
+
+
+def decoded_logs(logs) -> list[tuple[str, tuple]]:
+    """(event name, (indexed..., data...)) of staking logs, in order."""
+    by_topic = {e.topic0: e for e in abi.EVENTS}
+    out = []
+    for log in logs:
+        address, topics, data = (log.address, log.topics, log.data) if hasattr(log, "address") else log
+        assert address == STAKING_ADDRESS
+        event = by_topic[topics[0]]
+        indexed = tuple(bytes(t.to_bytes(32, "big")[12:]) for t in topics[1:])
+        out.append((event.name, indexed + tuple(decode(list(event.data), data))))
+    return out

@@ -43,7 +43,7 @@ def test_limits_base_gas_and_defaults_are_documented() -> None:
         assert f"{value:,}" in DOC, value
     for m in abi.METHODS.values():
         assert f"| `{m.signature}` | `0x{m.selector.hex()}` |" in DOC and f"| {m.base_gas:,} |" in DOC, m.name
-    for name in ("MAX_EVIDENCE_BYTES", "SUBMIT_EVIDENCE_GAS", "EVIDENCE_GAS_PER_VALIDATOR"):
+    for name in ("MAX_EVIDENCE_BYTES", "SUBMIT_EVIDENCE_GAS", "EVIDENCE_GAS_PER_SET_BYTE"):
         assert f"| `{name}` | {getattr(evidence, name):,} |" in DOC, name
     defaults = StakingParams()
     for name in StakingParams.__dataclass_fields__:

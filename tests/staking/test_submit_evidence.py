@@ -10,7 +10,6 @@ import hashlib
 from functools import partial
 
 import pytest
-from eth_abi import decode
 from eth_bloom import BloomFilter
 from eth_utils import keccak
 
@@ -26,14 +25,14 @@ from staking import abi, views
 from staking.addresses import STAKING_ADDRESS
 from staking.end_of_block import ConsensusFacts
 from staking.evidence import (
-    EVIDENCE_GAS_PER_VALIDATOR,
+    EVIDENCE_GAS_PER_SET_BYTE,
     MAX_EVIDENCE_BYTES,
     SUBMIT_EVIDENCE_GAS,
     InvalidEvidence,
     Misbehaviour,
 )
 from staking.params import SlashingParams, StakingParams
-from staking_harness import ADDRS, CHAIN_ID, PLUME, StakingChain, calldata, consensus_key
+from staking_harness import ADDRS, CHAIN_ID, PLUME, StakingChain, calldata, consensus_key, decoded_logs
 
 JOINS_AT = 3  # validator 3 is in the consensus set from this height on (0..2 from genesis)
 
@@ -48,6 +47,11 @@ def validator_set_of(height: int) -> ValidatorSet:
     """A history: validators 0..2 from genesis, 3 and 6 join at JOINS_AT (every one 100 power)."""
     members = (0, 1, 2, 3, 6) if height >= JOINS_AT else (0, 1, 2)  # 6: a key no staking validator has
     return ValidatorSet.new([Validator.from_pub_key(consensus_key(i), 100) for i in members])
+
+
+def set_size_of(height: int) -> int:
+    """What the node reads without decoding: the byte length of the stored set."""
+    return len(validator_set_of(height).encode())
 
 
 def vote(who: int, height: int, tag: bytes, *, rnd: int = 0, kind: int = PREVOTE,
@@ -70,7 +74,7 @@ class Chain(StakingChain):
         super().__init__(
             StakingParams(unbonding_period=60, epoch_length=1000), slashing=slashing,
             read_sidecar=lambda sidecar: ConsensusFacts((), self.pending),
-            evidence_verifier=ChainEvidenceVerifier(validator_set_of, str(CHAIN_ID)) if verifier else None,
+            evidence_verifier=ChainEvidenceVerifier(validator_set_of, set_size_of, str(CHAIN_ID)) if verifier else None,
         )
 
     def submit(self, who: int, encoded: bytes):
@@ -84,19 +88,6 @@ class Chain(StakingChain):
 
     def tombstoned(self, i: int) -> bool:
         return views.validator(self.state(), ADDRS[i], 0).tombstoned
-
-
-def decoded_logs(logs) -> list[tuple[str, tuple]]:
-    """(event name, (indexed..., data...)) of staking logs, in order."""
-    by_topic = {e.topic0: e for e in abi.EVENTS}
-    out = []
-    for log in logs:
-        address, topics, data = (log.address, log.topics, log.data) if hasattr(log, "address") else log
-        assert address == STAKING_ADDRESS
-        event = by_topic[topics[0]]
-        indexed = tuple(bytes(t.to_bytes(32, "big")[12:]) for t in topics[1:])
-        out.append((event.name, indexed + tuple(decode(list(event.data), data))))
-    return out
 
 
 def expected_events(i: int, ev: bytes, height: int, burned: int) -> list[tuple[str, tuple]]:
@@ -272,15 +263,15 @@ def _bits(value: bytes) -> int:
     return int(bloom)
 
 
-def test_the_verifier_charges_per_validator_of_the_set_it_read_before_verifying():
-    verify = ChainEvidenceVerifier(validator_set_of, str(CHAIN_ID))
+def test_the_verifier_charges_per_byte_of_the_stored_set_before_decoding_it():
+    verify = ChainEvidenceVerifier(validator_set_of, set_size_of, str(CHAIN_ID))
     charged: list[int] = []
     assert verify(evidence(1, 5), 10, charged.append).pub_key == consensus_key(1)
-    assert charged == [EVIDENCE_GAS_PER_VALIDATOR * 5]  # the set of height 5 has 5 validators
+    assert charged == [EVIDENCE_GAS_PER_SET_BYTE * set_size_of(5)]
     charged.clear()
     with pytest.raises(InvalidEvidence, match="bad signature"):
         verify(_forged(2), 10, charged.append)
-    assert charged == [EVIDENCE_GAS_PER_VALIDATOR * 3]  # charged before the signatures
+    assert charged == [EVIDENCE_GAS_PER_SET_BYTE * set_size_of(2)]  # charged before the signatures
     charged.clear()
     with pytest.raises(InvalidEvidence, match="malformed"):
         verify(b"junk", 10, charged.append)
@@ -292,6 +283,6 @@ def test_gas_for_the_base_but_not_for_the_set_runs_out_and_changes_nothing():
     c.advance(6)
     data = calldata("submitEvidence", evidence(1, 5))
     intrinsic = 21_000 + sum(4 if b == 0 else 16 for b in data)
-    gas = intrinsic + SUBMIT_EVIDENCE_GAS + EVIDENCE_GAS_PER_VALIDATOR * 5 - 1
+    gas = intrinsic + SUBMIT_EVIDENCE_GAS + EVIDENCE_GAS_PER_SET_BYTE * set_size_of(5) - 1
     out = c.refused_raw(5, data, reason=None, gas=gas)  # out of gas: no revert data
     assert out.gas_used == gas and not c.tombstoned(1)

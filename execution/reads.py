@@ -20,10 +20,11 @@ from eth.vm.forks.prague.receipts import PragueReceiptBuilder
 from eth.vm.forks.prague.transactions import PragueTransactionBuilder
 
 from execution.block import PlumeBlock
-from execution.calls import call, estimate_gas
+from execution.calls import AccessListResult, call, create_access_list, estimate_gas
 from execution.db import sidecar_key
 from execution.errors import NotFound
 from execution.proofs import AccountProof, account_proof
+from execution.simulate import SimulatedBlock, SimulatedBlockSpec, simulate
 from execution.sidecar import Sidecar
 from staking import fees
 
@@ -191,3 +192,22 @@ class ChainReads:
         budget: ExecutionBudget | None = None,
     ) -> int:
         return estimate_gas(self, tx_fields, at_block, budget)
+
+    def create_access_list(
+        self,
+        tx_fields: dict[str, Any],
+        at_block: int | None = None,
+        budget: ExecutionBudget | None = None,
+    ) -> AccessListResult:
+        return create_access_list(self, tx_fields, at_block, budget)
+
+    def simulate(
+        self,
+        blocks: tuple[SimulatedBlockSpec, ...],
+        at_block: int | None,
+        budget: ExecutionBudget,
+        *,
+        validation: bool,
+    ) -> list[SimulatedBlock]:
+        """eth_simulateV1: see execution/simulate.py."""
+        return simulate(self, blocks, at_block, budget, validation=validation)

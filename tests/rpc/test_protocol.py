@@ -43,7 +43,7 @@ async def test_unknown_method_is_named(client):
 
 async def test_signing_methods_say_to_sign_locally(client):
     error = await client.error("eth_sendTransaction", {"from": "0x" + "11" * 20, "to": "0x" + "22" * 20})
-    assert error["code"] == -32000
+    assert error["code"] == -32601
     assert "holds no user keys" in error["message"] and "eth_sendRawTransaction" in error["message"]
 
 

@@ -198,7 +198,7 @@ def _run_calls(
     for fields in calls:
         gas_left = header.gas_limit - used
         requested = fields.get("gas")
-        if requested is not None and requested > gas_left:
+        if gas_left <= 0 or requested is not None and requested > gas_left:
             raise SimulationError(
                 SimulationRule.BLOCK_GAS_LIMIT,
                 f"call {len(out)} asks for {requested} gas, the block has {gas_left} left of {header.gas_limit}",

@@ -397,8 +397,7 @@ def test_malformed_trailing_bytes() -> None:
     err = reject(pool(), raw)
     assert err.code is Code.MALFORMED
     assert err.message == (
-        f"malformed transaction: cannot decode {len(raw)} bytes "
-        "(DecodingError: RLP string ends with 1 superfluous bytes)"
+        f"malformed transaction: cannot decode {len(raw)} bytes as an RLP legacy, EIP-2930 or EIP-1559 transaction"
     )
 
 

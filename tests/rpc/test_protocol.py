@@ -170,7 +170,7 @@ async def test_a_failing_method_is_an_internal_error_not_a_500(client, backend, 
     monkeypatch.setattr(backend, "node_info", broken)
     error = await client.error("plume_nodeInfo")
     assert error["code"] == -32603
-    assert error["message"] == "internal error in plume_nodeInfo: RuntimeError: disk on fire"
+    assert error["message"] == "internal error in plume_nodeInfo: a node bug, logged by the node"
     assert await client.call("net_version") == "7357"
 
 

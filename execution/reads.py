@@ -208,6 +208,7 @@ class ChainReads:
         budget: ExecutionBudget,
         *,
         validation: bool,
+        trace_transfers: bool = False,
     ) -> list[SimulatedBlock]:
         """eth_simulateV1: see execution/simulate.py."""
-        return simulate(self, blocks, at_block, budget, validation=validation)
+        return simulate(self, blocks, at_block, budget, validation=validation, trace_transfers=trace_transfers)

@@ -17,8 +17,13 @@ What differs from a real block, as in geth:
   nonce is the sender's (the given one is ignored) and its fee is what it
   says (default 0); with ``validation`` the base fee is the chain's next one,
   the nonce must match, and a call without a fee pays the base fee;
-* Plume's end-of-block rules (fee split, rewards, slashing) do not run;
-* ``traceTransfers`` is not supported (the RPC layer refuses it).
+* Plume's end-of-block rules (fee split, rewards, slashing) do not run.
+
+With ``trace_transfers`` every value transfer of a call (the call's own and
+those of its inner CALLs and CREATEs, not a SELFDESTRUCT's) is reported as an
+ERC-20 ``Transfer(from, to, value)`` log emitted by ``0xeeee…eeee``, in
+order with the contracts' own logs, and dropped with them when its frame
+reverts, as the spec asks.
 
 Bounds: the ``ExecutionBudget`` (every call's gas at most its cap, the gas of
 all calls at most its total, the deadline); the number of blocks, calls and
@@ -50,6 +55,11 @@ from execution.db import Overlay
 from execution.errors import CallError, CallRule, ExecutionError, InvalidCall
 from execution.ordered_trie import trie_root_and_nodes_from_values
 from execution.vm import expected_base_fee, gas_too_low, initcode_too_large
+
+
+# The spec's emitter of traced value transfers, and ERC-20's Transfer event.
+TRANSFER_LOG_ADDRESS = b"\xee" * 20
+TRANSFER_TOPIC = int.from_bytes(keccak(b"Transfer(address,address,uint256)"), "big")
 
 
 class SimulationRule(enum.Enum):
@@ -128,6 +138,7 @@ def simulate(
     budget: ExecutionBudget,
     *,
     validation: bool,
+    trace_transfers: bool = False,
 ) -> list[SimulatedBlock]:
     """Run ``blocks`` on the state after ``at_block``; one result per block."""
     parent = chain.get_header(at_block)
@@ -137,12 +148,32 @@ def simulate(
         template = _next_header(chain, parent, spec.overrides, validation)
         state = chain.new_vm(template, db).state
         state.computation_class = bounded_computation_class(state.computation_class, budget)
+        if trace_transfers:
+            state.computation_class = transfer_tracing_class(state.computation_class)
         _apply_overrides(state, spec.accounts)
         calls = _run_calls(chain, state, template, spec.calls, budget, validation)
         state.persist()
         parent = _sealed(template, state, calls)
         out.append(SimulatedBlock(parent, calls))
     return out
+
+
+def transfer_tracing_class(base: type[Any]) -> type[Any]:
+    """A subclass of the computation class ``base`` whose frames log the value they receive.
+
+    A frame's computation is made after its value moved and before its first
+    opcode, so the log takes its place before the frame's own logs; py-evm
+    drops the logs of a frame that fails, this one with them. Children are
+    made with the parent's class, so inner calls are traced too.
+    """
+
+    def __init__(self: Any, state: StateAPI, message: Any, transaction_context: Any) -> None:
+        base.__init__(self, state, message, transaction_context)
+        if message.should_transfer_value and message.value:
+            topics = (TRANSFER_TOPIC, int.from_bytes(message.sender, "big"), int.from_bytes(message.storage_address, "big"))
+            self.add_log_entry(TRANSFER_LOG_ADDRESS, topics, message.value.to_bytes(32, "big"))
+
+    return type(f"TransferTraced{base.__name__}", (base,), {"__init__": __init__})
 
 
 def _next_header(chain: CallHost, parent: BlockHeaderAPI, o: BlockOverrides, validation: bool) -> BlockHeaderAPI:

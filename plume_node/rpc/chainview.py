@@ -175,11 +175,13 @@ class ChainView:
         # (web3.py sends the next pending nonce when it estimates gas).
         return call_fields(request, with_nonce=False)
 
-    def simulate(self, blocks: "tuple[SimulatedBlockSpec, ...]", ref: BlockRef, validation: bool) -> "list[SimulatedBlock]":
+    def simulate(
+        self, blocks: "tuple[SimulatedBlockSpec, ...]", ref: BlockRef, validation: bool, trace_transfers: bool
+    ) -> "list[SimulatedBlock]":
         number = self._existing(ref)
         assert self.budget is not None  # simulations only run in RPC workers, under a budget
         try:
-            return self.chain.simulate(blocks, number, self.budget, validation=validation)
+            return self.chain.simulate(blocks, number, self.budget, validation=validation, trace_transfers=trace_transfers)
         except SimulationError as exc:
             raise simulation_error(exc) from None
         except _EXECUTION_FAILURES as exc:

@@ -11,6 +11,7 @@ the spec's -38026 "client adjustable limit exceeded".
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import rlp
@@ -168,11 +169,20 @@ def _block_spec(value: Any, name: str, counts: _Counts) -> SimulatedBlockSpec:
     )
 
 
-def simulate_payload(value: Any, name: str) -> tuple[tuple[SimulatedBlockSpec, ...], bool]:
-    """(the blocks, validation) of an eth_simulateV1 payload, checked and bounded."""
+@dataclass(frozen=True)
+class SimulatePayload:
+    blocks: tuple[SimulatedBlockSpec, ...]
+    validation: bool
+    trace_transfers: bool
+
+
+def _flag(o: dict[str, Any], key: str, name: str) -> bool:
+    return False if o.get(key) is None else p.boolean(o[key], f"{name}.{key}")
+
+
+def simulate_payload(value: Any, name: str) -> SimulatePayload:
+    """An eth_simulateV1 payload, checked and bounded."""
     o = _object(value, name, {"blockStateCalls", "validation", "traceTransfers", "returnFullTransactions"})
-    if o.get("traceTransfers"):
-        raise InvalidParams(f"{name}.traceTransfers: tracing transfers is not supported by this node")
     if o.get("returnFullTransactions"):
         raise InvalidParams(f"{name}.returnFullTransactions: only transaction hashes are returned by this node")
     blocks = o.get("blockStateCalls")
@@ -180,9 +190,12 @@ def simulate_payload(value: Any, name: str) -> tuple[tuple[SimulatedBlockSpec, .
         raise InvalidParams(f"{name}.blockStateCalls: expected a non-empty array")
     if len(blocks) > MAX_SIMULATE_BLOCKS:
         raise RpcError(CLIENT_LIMIT_EXCEEDED, f"eth_simulateV1: at most {MAX_SIMULATE_BLOCKS} blocks, got {len(blocks)}")
-    validation = False if o.get("validation") is None else p.boolean(o["validation"], f"{name}.validation")
     counts = _Counts()
-    return tuple(_block_spec(b, f"{name}.blockStateCalls[{i}]", counts) for i, b in enumerate(blocks)), validation
+    return SimulatePayload(
+        blocks=tuple(_block_spec(b, f"{name}.blockStateCalls[{i}]", counts) for i, b in enumerate(blocks)),
+        validation=_flag(o, "validation", name),
+        trace_transfers=_flag(o, "traceTransfers", name),
+    )
 
 
 # ---- eth_simulateV1: answer -------------------------------------------------
@@ -222,11 +235,11 @@ def _block_json(blk: SimulatedBlock) -> dict[str, Any]:
     return out
 
 
-def _simulate(ctx: Any, blocks: Any, validation: bool, ref: p.BlockRef) -> list[dict[str, Any]]:
-    return [_block_json(b) for b in ChainView(ctx.chain, ctx.budget).simulate(blocks, ref, validation)]
+def _simulate(ctx: Any, payload: SimulatePayload, ref: p.BlockRef) -> list[dict[str, Any]]:
+    view = ChainView(ctx.chain, ctx.budget)
+    return [_block_json(b) for b in view.simulate(payload.blocks, ref, payload.validation, payload.trace_transfers)]
 
 
 @table.register("eth_simulateV1", Param("payload", simulate_payload), Param("block", p.block_ref, LATEST))
-def eth_simulate_v1(backend: Any, payload: Any, ref: p.BlockRef) -> OffThread:
-    blocks, validation = payload
-    return OffThread(lambda ctx: _simulate(ctx, blocks, validation, ref))
+def eth_simulate_v1(backend: Any, payload: SimulatePayload, ref: p.BlockRef) -> OffThread:
+    return OffThread(lambda ctx: _simulate(ctx, payload, ref))

@@ -134,6 +134,31 @@ async def test_simulate_v1_through_web3(server, backend):
     assert await run(w3.eth.get_balance, Web3.to_checksum_address(C1)) == 0
 
 
+async def test_simulate_traces_transfers_as_erc20_logs(client):
+    """traceTransfers: the call's own value and an inner CALL's, as Transfer logs of 0xeeee..,
+    in order with the contract's log; the transfer of an inner call that reverts is dropped."""
+    c3 = "0x" + "c3" + "00" * 19
+    call_with_value = lambda to, value: "6000600060006000" + f"60{value:02x}" + "73" + to[2:] + "5af150"  # noqa: E731
+    forwarder = call_with_value(C1, 100) + call_with_value(c3, 50) + LOGGER
+    payload = {"traceTransfers": True, "blockStateCalls": [{
+        "stateOverrides": {C0: {"balance": hex(10**6)}, C2: {"code": "0x" + forwarder}, c3: {"code": "0x60006000fd"}},
+        "calls": [{"from": C0, "to": C2, "value": hex(1000)}]}]}
+    (block,) = await client.call("eth_simulateV1", payload, "latest")
+    (call,) = block["calls"]
+    transfer = "0x" + Web3.keccak(text="Transfer(address,address,uint256)").hex().removeprefix("0x")
+    pad = lambda a: "0x" + "00" * 12 + a[2:]  # noqa: E731
+    assert [(log["address"].lower(), log["topics"], int(log["data"], 16)) for log in call["logs"]] == [
+        ("0x" + "ee" * 20, [transfer, pad(C0), pad(C2)], 1000),
+        ("0x" + "ee" * 20, [transfer, pad(C2), pad(C1)], 100),
+        (C2, ["0x" + "00" * 31 + "aa"], 42),
+    ]
+    assert [log["logIndex"] for log in call["logs"]] == ["0x0", "0x1", "0x2"]
+    # without the flag, only the contract's own log
+    payload["traceTransfers"] = False
+    (block,) = await client.call("eth_simulateV1", payload, "latest")
+    assert [log["address"].lower() for log in block["calls"][0]["logs"]] == [C2]
+
+
 async def test_simulate_state_and_state_diff(client, backend):
     slot0, slot1 = "0x" + "00" * 32, "0x" + "00" * 31 + "01"
     word = lambda n: "0x" + n.to_bytes(32, "big").hex()  # noqa: E731
@@ -187,7 +212,7 @@ async def test_simulate_call_failures_are_per_call(client):
     ({"blockStateCalls": [{"stateOverrides": {"0x" + f"{i:040x}": {"balance": "0x1"} for i in range(1_001)}}]},
      -38026, "more than 1000 accounts"),
     ({"blockStateCalls": []}, -32602, "non-empty array"),
-    ({"blockStateCalls": [{"calls": [{"to": C1}]}], "traceTransfers": True}, -32602, "traceTransfers"),
+    ({"blockStateCalls": [{"calls": [{"to": C1}]}], "traceTransfers": "yes"}, -32602, "traceTransfers: expected true or false"),
     ({"blockStateCalls": [{"calls": [{"to": C1}]}], "returnFullTransactions": True}, -32602, "returnFullTransactions"),
     ({"blockStateCalls": [{"cals": []}]}, -32602, "unknown field(s) ['cals']"),
     ({"blockStateCalls": [{"stateOverrides": {C1: {"movePrecompileToAddress": C2}}}]}, -32602, "not supported"),

@@ -78,6 +78,8 @@ class CallHost(Protocol):
 log = logging.getLogger("plume.execution")
 
 ZERO_ADDRESS = b"\x00" * 20
+# EIP-2681: an account whose nonce is 2**64 - 1 can send nothing more.
+MAX_NONCE = 2**64 - 1
 # the tolerance of the gas search: estimates are exact to within this much gas
 ESTIMATE_TOLERANCE = 1
 
@@ -142,6 +144,8 @@ def precheck(state: StateAPI, tx: Any) -> None:
             CallRule.INSUFFICIENT_FUNDS,
         )
     nonce = state.get_nonce(sender)
+    if nonce >= MAX_NONCE:
+        raise InvalidCall(f"nonce has max value: address 0x{sender.hex()} has nonce {nonce} (EIP-2681)")
     if tx.nonce != nonce:
         rule = CallRule.NONCE_TOO_LOW if tx.nonce < nonce else CallRule.NONCE_TOO_HIGH
         raise InvalidCall(f"{rule.value}: address 0x{sender.hex()} has nonce {nonce}, the call has {tx.nonce}", rule)

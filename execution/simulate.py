@@ -230,9 +230,10 @@ def _run_calls(
         gas_left = header.gas_limit - used
         requested = fields.get("gas")
         if gas_left <= 0 or requested is not None and requested > gas_left:
+            asked = "has no gas left" if requested is None else f"asks for {requested} gas"
             raise SimulationError(
                 SimulationRule.BLOCK_GAS_LIMIT,
-                f"call {len(out)} asks for {requested} gas, the block has {gas_left} left of {header.gas_limit}",
+                f"call {len(out)} {asked}: the block has {gas_left} left of {header.gas_limit}",
             )
         gas = budget.gas_for(gas_left if requested is None else requested)
         tx = call_transaction(state, chain, _call_fields(state, header, fields, validation), gas)

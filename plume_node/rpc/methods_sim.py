@@ -132,6 +132,13 @@ def _account_override(address: Any, value: Any, name: str, counts: _Counts) -> A
 _BLOCK_FIELDS = {"number", "time", "gasLimit", "feeRecipient", "prevRandao", "baseFeePerGas", "withdrawals", "blobBaseFee"}
 
 
+def _uint64(value: Any, name: str) -> int:
+    number = p.quantity(value, name)
+    if number >= 2**64:
+        raise InvalidParams(f"{name}: must be below 2**64 (a header field of 64 bits)")
+    return number
+
+
 def _block_overrides(value: Any, name: str) -> BlockOverrides:
     o = _object(value, name, _BLOCK_FIELDS)
     if o.get("withdrawals"):
@@ -141,9 +148,9 @@ def _block_overrides(value: Any, name: str) -> BlockOverrides:
         return None if o.get(key) is None else parse(o[key], f"{name}.{key}")
 
     return BlockOverrides(
-        number=opt("number", p.quantity),
-        time=opt("time", p.quantity),
-        gas_limit=opt("gasLimit", p.quantity),
+        number=opt("number", _uint64),
+        time=opt("time", _uint64),
+        gas_limit=opt("gasLimit", _uint64),
         fee_recipient=opt("feeRecipient", p.address),
         prev_randao=opt("prevRandao", p.hash32),
         base_fee=opt("baseFeePerGas", p.quantity),

@@ -181,6 +181,7 @@ async def test_simulate_validation_and_block_order_errors(client, backend):
         ({"blockStateCalls": [{"blockOverrides": {"time": "0x7000000000"}}, {"blockOverrides": {"time": "0x10"}}]}, -38021),
         ({"blockStateCalls": [{"calls": [{"from": alice, "to": C1, "gas": "0x1"}]}]}, -38013),
         ({"blockStateCalls": [{"blockOverrides": {"baseFeePerGas": "0x10"}, "calls": [{"from": alice, "to": C1}]}]}, -38012),
+        ({"blockStateCalls": [{"blockOverrides": {"gasLimit": "0x0"}, "calls": [{"from": alice, "to": C1}]}]}, -38015),
         ({"blockStateCalls": [{"blockOverrides": {"gasLimit": "0x5208"},
                                "calls": [{"from": alice, "to": C1, "gas": "0x5208"}, {"from": alice, "to": C1, "gas": "0x5208"}]}]}, -38015),
     ]
@@ -221,6 +222,10 @@ async def test_simulate_call_failures_are_per_call(client):
     ({"blockStateCalls": [{"stateOverrides": {C1: {"nonce": "0x10000000000000000"}}}]}, -32602, "below 2**64"),
     ({"blockStateCalls": [{"stateOverrides": {"0x12": {}}}]}, -32602, "expected 20 bytes"),
     ({"blockStateCalls": [{"blockOverrides": {"withdrawals": [{"index": "0x0"}]}}]}, -32602, "no withdrawals"),
+    ({"blockStateCalls": [{"blockOverrides": {"gasLimit": "0x1" + "0" * 16}}]}, -32602, "below 2**64"),
+    ({"blockStateCalls": [{"blockOverrides": {"number": "0x" + "f" * 64}}]}, -32602, "below 2**64"),
+    ({"blockStateCalls": [{"stateOverrides": {C0: {"nonce": "0x" + "f" * 16}}, "calls": [{"from": C0, "to": C1}]}]},
+     -32000, "nonce has max value"),
     ({"blockStateCalls": [{"calls": "nope"}]}, -32602, "expected an array"),
     ({"blockStateCalls": [{"calls": [{"to": C1, "frm": C0}]}]}, -32602, "unknown field(s) ['frm']"),
     ([], -32602, "expected an object"),

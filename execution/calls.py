@@ -1,4 +1,4 @@
-"""``eth_call`` and ``eth_estimateGas`` on a committed block's state.
+"""``eth_call``, ``eth_estimateGas`` and ``eth_createAccessList`` on a committed block's state.
 
 ``tx_fields`` (all optional except as noted; addresses are 20-byte ``bytes``):
 
@@ -16,10 +16,13 @@
 
 The call runs as the next block would (number + 1, same timestamp, same gas
 limit) but with base fee 0, on an ``Overlay`` that is thrown away: it never
-changes the chain. A revert raises ``CallError`` with the revert payload in
-``revert_data``; another EVM failure raises ``CallError`` with empty
-``revert_data``; an invalid call (nonce, funds, initcode above the EIP-3860
-limit) raises ``InvalidCall``, a ``CallError``.
+changes the chain. A failure raises ``CallError`` with its ``kind``: a
+revert (``CallFailure.REVERTED``, the payload in ``revert_data``), another
+EVM halt (``VM_ERROR``, named as geth names it), py-evm blowing up
+(``INTERNAL``, logged); a call refused before executing (nonce, funds,
+intrinsic gas, initcode above the EIP-3860 limit) raises ``InvalidCall``
+(``INVALID``, with its ``CallRule``). Messages are the node's own words:
+py-evm's exception text goes to the debug log only.
 
 With a ``budget`` (``execution/budget.py``; JSON-RPC always passes one) every
 execution gets at most the budget's gas cap, its gas used is charged to the

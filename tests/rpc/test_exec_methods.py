@@ -79,6 +79,9 @@ async def test_create_access_list_through_web3_and_a_real_transaction_uses_it(cl
     backend.produce_block()
     receipt = await client.call("eth_getTransactionReceipt", tx_hash)
     assert receipt["status"] == "0x1" and int(receipt["gasUsed"], 16) == answer["gasUsed"]
+    listed = [{"address": e["address"], "storageKeys": [hx(k) for k in e["storageKeys"]]} for e in answer["accessList"]]
+    with_list = await client.call("eth_estimateGas", {"from": ALICE.address, "to": contract, "accessList": listed})
+    assert int(with_list, 16) == answer["gasUsed"]  # eth_estimateGas honours the list too
     plain = int(await client.call("eth_estimateGas", {"from": ALICE.address, "to": contract}), 16)
     # EIP-2930 arithmetic: the 0xbb.. entry and the slot each save 100 gas (2,400 + 100 for 2,600; 1,900 + 100
     # for 2,100); the slots need their (already warm) contract listed, 2,400 more, as geth's lists do

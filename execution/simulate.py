@@ -145,6 +145,7 @@ def simulate(
     db = Overlay(chain.chain_view)
     out: list[SimulatedBlock] = []
     for spec in blocks:
+        budget.check()  # a block without calls runs no opcode that would check it
         template = _next_header(chain, parent, spec.overrides, validation)
         state = chain.new_vm(template, db).state
         state.computation_class = bounded_computation_class(state.computation_class, budget)

@@ -250,6 +250,14 @@ def test_simulate_stops_at_the_request_gas_budget(backend):
     assert info.value.reason is AbortReason.GAS_BUDGET
 
 
+def test_simulate_of_empty_blocks_still_obeys_the_budget(backend):
+    budget = ExecutionBudget.start(gas_cap=1_000_000, total_gas=1_000_000, timeout_s=30)
+    budget.cancel()  # the node is stopping
+    with pytest.raises(ExecutionAborted) as info:
+        backend.chain.simulate((SimulatedBlockSpec(),) * 256, None, budget, validation=False)
+    assert info.value.reason is AbortReason.CANCELLED
+
+
 async def test_simulate_is_answered_within_the_time_budget(client, monkeypatch):
     monkeypatch.setattr(methods_sim, "MAX_SIMULATE_CALLS", 1_000)
     payload = {"blockStateCalls": [{"stateOverrides": {C2: {"code": "0x" + LOOP}}, "calls": [{"to": C2}] * 5}] * 4}

@@ -235,19 +235,32 @@ def test_not_served_list_is_in_the_docs():
         assert f"`{method}`" in section, method
 
 
-async def test_subscriptions_conform_over_websocket(server, backend):
-    from websockets.sync.client import connect
+async def test_subscriptions_and_notifications_conform_over_websocket(server, client, backend):
+    """eth_subscribe / eth_unsubscribe on a WebSocket, and one notification of each kind
+    (newHeads, logs, newPendingTransactions) checked against the spec's notification shapes."""
+    from test_websocket import Ws
 
-    url = server.replace("http://", "ws://")
-
-    def exchange() -> tuple[Any, Any]:
-        with connect(url) as ws:
-            ws.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe", "params": ["newHeads"]}))
-            sub = json.loads(ws.recv(timeout=10))
-            ws.send(json.dumps({"jsonrpc": "2.0", "id": 2, "method": "eth_unsubscribe", "params": [sub["result"]]}))
-            return sub, json.loads(ws.recv(timeout=10))
-
-    sub, unsub = await trio.to_thread.run_sync(exchange)
-    assert check(sub["result"], SPEC["methods"]["eth_subscribe"]["result"], "eth_subscribe") == []
-    assert unsub["result"] is True
-
+    data = await _chain_with_data(client, backend)
+    ws = await Ws.open(server)
+    try:
+        kinds = {"newHeads": ["newHeads"], "logs": ["logs", {"address": data["token"]}],
+                 "newPendingTransactions": ["newPendingTransactions"]}
+        ids = {}
+        for kind, params in kinds.items():
+            ids[kind] = await ws.call("eth_subscribe", *params)
+            assert check(ids[kind], SPEC["methods"]["eth_subscribe"]["result"], "eth_subscribe") == []
+        await client.call("eth_sendRawTransaction", "0x" + sign_transfer(ALICE, data["token"], 0, 2, gas=100_000,
+                                                                           data=data["transfer"]).hex())
+        backend.produce_block()
+        by_id = {}
+        while len(by_id) < len(kinds):
+            message = await ws.notification()
+            by_id.setdefault(message["params"]["subscription"], message)
+        for kind, sub in ids.items():
+            problems = check(by_id[sub], "Notification", "notification")
+            problems += check(by_id[sub]["params"]["result"], SPEC["notifications"][kind], kind)
+            assert problems == [], (kind, problems)
+        for sub in ids.values():
+            assert await ws.call("eth_unsubscribe", sub) is True
+    finally:
+        await ws.close()

@@ -18,7 +18,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import trio
 
 from plume_node.rpc.methods import build_method_table
 from rpc_harness import ACCOUNTS, CHAIN_ID, GWEI, erc20_artifact, sign_transfer

@@ -318,11 +318,17 @@ async def test_execution_failures_are_worded_by_the_node(client, backend):
         ("eth_sendRawTransaction", ["0x80"], -32000, "malformed transaction"),
         ("eth_getProof", [C1, [], {"blockHash": "0x" + "ee" * 32}], -32000, "header not found"),
         ("eth_call", [{"to": C1}, "0xffff"], -32000, "header not found"),
+        ("eth_call", [{"to": "0x" + "00" * 19 + "05", "data": "0x" + _modexp_lengths(1, 2000, 8)}], -32000,
+         "MODEXP input lengths (base 1, exponent 2000, modulus 8 bytes) exceed"),
     ]
     for method, params, code, fragment in cases:
         error = await client.error(method, *params)
         assert error["code"] == code and fragment in error["message"], (method, params, error)
         assert_node_wording(error["message"])
+
+
+def _modexp_lengths(*lengths: int) -> str:
+    return "".join(n.to_bytes(32, "big").hex() for n in lengths)
 
 
 async def test_a_bad_signature_is_worded_by_the_node(client):

@@ -36,6 +36,7 @@ from plume_node.rpc.errors import (
     METHOD_NOT_FOUND,
     execution_error,
 )
+from plume_node.rpc.params import names as key_names
 from plume_node.rpc.workers import OffThread, RpcWorkers
 
 log = logging.getLogger("plume.rpc")
@@ -104,7 +105,9 @@ def _bind(method: Method, raw: Any) -> list[Any]:
         names = {p.name for p in specs}
         unknown = sorted(set(raw) - names)
         if unknown:
-            raise InvalidParams(f"unknown parameter(s) {unknown} for {method.name}; it takes {[p.name for p in specs]}")
+            raise InvalidParams(
+                f"unknown parameter(s) {key_names(unknown)} for {method.name}; it takes {', '.join(p.name for p in specs)}"
+            )
         given = [raw.get(p.name, _MISSING) for p in specs]
         while given and given[-1] is _MISSING:
             given.pop()

@@ -308,7 +308,7 @@ def call_request(value: Any, name: str) -> CallRequest:
         raise InvalidParams(f"{name}: expected a transaction object like {{\"to\": \"0x..\", \"data\": \"0x..\"}}")
     unknown = sorted(set(value) - _CALL_FIELDS)
     if unknown:
-        raise InvalidParams(f"{name}: unknown field(s) {unknown}")
+        raise InvalidParams(f"{name}: unknown field(s) {p.names(unknown)}")
 
     def opt(key: str, parse: Any) -> Any:
         raw = value.get(key)

@@ -89,7 +89,7 @@ def _object(value: Any, name: str, fields: set[str]) -> dict[str, Any]:
         raise InvalidParams(f"{name}: expected an object")
     unknown = sorted(set(value) - fields)
     if unknown:
-        raise InvalidParams(f"{name}: unknown field(s) {unknown[:8]}")
+        raise InvalidParams(f"{name}: unknown field(s) {p.names(unknown)}")
     return value
 
 

@@ -218,7 +218,7 @@ async def test_simulate_call_failures_are_per_call(client):
     ({"blockStateCalls": []}, -32602, "non-empty array"),
     ({"blockStateCalls": [{"calls": [{"to": C1}]}], "traceTransfers": "yes"}, -32602, "traceTransfers: expected true or false"),
     ({"blockStateCalls": [{"calls": [{"to": C1}]}], "returnFullTransactions": True}, -32602, "returnFullTransactions"),
-    ({"blockStateCalls": [{"cals": []}]}, -32602, "unknown field(s) ['cals']"),
+    ({"blockStateCalls": [{"cals": []}]}, -32602, "unknown field(s) \"cals\""),
     ({"blockStateCalls": [{"stateOverrides": {C1: {"movePrecompileToAddress": C2}}}]}, -32602, "not supported"),
     ({"blockStateCalls": [{"stateOverrides": {C1: {"state": {}, "stateDiff": {}}}}]}, -32602, "not both"),
     ({"blockStateCalls": [{"stateOverrides": {C1: {"code": "0x" + "00" * 24_577}}}]}, -32602, "at most 24576"),
@@ -230,7 +230,7 @@ async def test_simulate_call_failures_are_per_call(client):
     ({"blockStateCalls": [{"stateOverrides": {C0: {"nonce": "0x" + "f" * 16}}, "calls": [{"from": C0, "to": C1}]}]},
      -32000, "nonce has max value"),
     ({"blockStateCalls": [{"calls": "nope"}]}, -32602, "expected an array"),
-    ({"blockStateCalls": [{"calls": [{"to": C1, "frm": C0}]}]}, -32602, "unknown field(s) ['frm']"),
+    ({"blockStateCalls": [{"calls": [{"to": C1, "frm": C0}]}]}, -32602, "unknown field(s) \"frm\""),
     ([], -32602, "expected an object"),
 ])
 async def test_simulate_hostile_payloads(client, payload, code, fragment):
@@ -338,3 +338,19 @@ async def test_a_bad_signature_is_worded_by_the_node(client):
     assert error["code"] == -32000
     assert_node_wording(error["message"])
     assert json.dumps(error).isascii()
+
+
+async def test_unknown_keys_are_quoted_and_cut_in_messages(client):
+    """A key of 100,000 characters is not echoed back whole, nor as a Python list."""
+    huge = "k" * 100_000
+    for method, params in [
+        ("eth_call", [{"to": C1, huge: 1}]),
+        ("eth_simulateV1", [{"blockStateCalls": [{huge: 1}]}]),
+        ("eth_getLogs", [{huge: 1}]),
+        ("eth_getBalance", [C1, {"blockHash": "0x" + "00" * 32, huge: 1}]),
+    ]:
+        error = await client.error(method, *params)
+        assert error["code"] == -32602 and '"kkkk' in error["message"] and len(error["message"]) <= 250, error
+        assert "['" not in error["message"]
+    answer = await client.raw({"jsonrpc": "2.0", "id": 1, "method": "eth_getBalance", "params": {huge: 1}})
+    assert answer["error"]["code"] == -32602 and len(answer["error"]["message"]) <= 300

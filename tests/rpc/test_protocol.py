@@ -61,7 +61,7 @@ async def test_signing_methods_say_to_sign_locally(client):
         ("eth_sendRawTransaction", ["0xzz"], "transaction: \"0xzz\" is not valid hex"),
         ("eth_sendRawTransaction", ["0x"], "empty transaction data"),
         ("eth_call", ["0x00"], "expected a transaction object"),
-        ("eth_call", [{"to": "0x" + "11" * 20, "bogus": 1}], "unknown field(s) ['bogus']"),
+        ("eth_call", [{"to": "0x" + "11" * 20, "bogus": 1}], "unknown field(s) \"bogus\""),
         ("eth_feeHistory", ["0x1", "latest", [50, 10]], "percentiles must be increasing"),
         ("eth_feeHistory", ["0x1", "latest", [101]], "not between 0 and 100"),
         ("eth_getLogs", [{"topics": "0x00"}], "topics: expected an array"),

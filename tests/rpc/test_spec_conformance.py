@@ -261,5 +261,10 @@ async def test_subscriptions_and_notifications_conform_over_websocket(server, cl
             assert problems == [], (kind, problems)
         for sub in ids.values():
             assert await ws.call("eth_unsubscribe", sub) is True
+        # a kind the spec lists and this node does not serve ("syncing"), and a non-string: -32601 in geth's words
+        error = await ws.error("eth_subscribe", "syncing")
+        assert error["code"] == -32601 and error["message"].startswith('no "syncing" subscription in eth namespace')
+        error = await ws.error("eth_subscribe", {"kind": 1})
+        assert error["code"] == -32601 and error["message"].startswith("no such subscription in eth namespace")
     finally:
         await ws.close()

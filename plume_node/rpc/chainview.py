@@ -187,7 +187,6 @@ class ChainView:
         except _EXECUTION_FAILURES as exc:
             raise execution_error(exc) from None
 
-
     def call(self, request: "CallRequest", ref: BlockRef) -> bytes:
         number = self._existing(ref)
         try:

@@ -258,8 +258,8 @@ def test_simulate_of_empty_blocks_still_obeys_the_budget(backend):
     assert info.value.reason is AbortReason.CANCELLED
 
 
-async def test_simulate_is_answered_within_the_time_budget(client, monkeypatch):
-    monkeypatch.setattr(methods_sim, "MAX_SIMULATE_CALLS", 1_000)
+async def test_simulate_is_answered_within_the_time_budget(client):
+    """20 calls that loop until out of gas: stopped by the body's deadline or gas budget, answered."""
     payload = {"blockStateCalls": [{"stateOverrides": {C2: {"code": "0x" + LOOP}}, "calls": [{"to": C2}] * 5}] * 4}
     started = trio.current_time()
     error = await client.error("eth_simulateV1", payload, "latest")
@@ -354,3 +354,21 @@ async def test_unknown_keys_are_quoted_and_cut_in_messages(client):
         assert "['" not in error["message"]
     answer = await client.raw({"jsonrpc": "2.0", "id": 1, "method": "eth_getBalance", "params": {huge: 1}})
     assert answer["error"]["code"] == -32602 and len(answer["error"]["message"]) <= 300
+
+
+def test_docs_state_the_simulate_and_access_list_bounds():
+    from pathlib import Path
+
+    from execution.calls import MAX_ACCESS_LIST_ROUNDS
+    from plume_node.rpc import methods_eth
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "rpc.md").read_text()
+    for name, value in [
+        ("MAX_SIMULATE_BLOCKS", methods_sim.MAX_SIMULATE_BLOCKS), ("MAX_SIMULATE_CALLS", methods_sim.MAX_SIMULATE_CALLS),
+        ("MAX_OVERRIDE_ACCOUNTS", methods_sim.MAX_OVERRIDE_ACCOUNTS), ("MAX_OVERRIDE_SLOTS", methods_sim.MAX_OVERRIDE_SLOTS),
+        ("MAX_OVERRIDE_CODE_BYTES", methods_sim.MAX_OVERRIDE_CODE_BYTES),
+        ("MAX_ACCESS_LIST_ADDRESSES", methods_eth.MAX_ACCESS_LIST_ADDRESSES),
+        ("MAX_ACCESS_LIST_KEYS", methods_eth.MAX_ACCESS_LIST_KEYS), ("MAX_ACCESS_LIST_ROUNDS", MAX_ACCESS_LIST_ROUNDS),
+    ]:
+        line = next((row for row in docs.splitlines() if f"`{name}`" in row), "")
+        assert f"{value:,}" in line, (name, value, line)

@@ -20,10 +20,11 @@ from eth.vm.forks.prague.receipts import PragueReceiptBuilder
 from eth.vm.forks.prague.transactions import PragueTransactionBuilder
 
 from execution.block import PlumeBlock
-from execution.calls import call, estimate_gas
+from execution.calls import AccessListResult, call, create_access_list, estimate_gas
 from execution.db import sidecar_key
 from execution.errors import NotFound
 from execution.proofs import AccountProof, account_proof
+from execution.simulate import SimulatedBlock, SimulatedBlockSpec, simulate
 from execution.sidecar import Sidecar
 from execution.system_logs import decode_logs, system_logs_key
 from staking import fees
@@ -197,3 +198,23 @@ class ChainReads:
         budget: ExecutionBudget | None = None,
     ) -> int:
         return estimate_gas(self, tx_fields, at_block, budget)
+
+    def create_access_list(
+        self,
+        tx_fields: dict[str, Any],
+        at_block: int | None = None,
+        budget: ExecutionBudget | None = None,
+    ) -> AccessListResult:
+        return create_access_list(self, tx_fields, at_block, budget)
+
+    def simulate(
+        self,
+        blocks: tuple[SimulatedBlockSpec, ...],
+        at_block: int | None,
+        budget: ExecutionBudget,
+        *,
+        validation: bool,
+        trace_transfers: bool = False,
+    ) -> list[SimulatedBlock]:
+        """eth_simulateV1: see execution/simulate.py."""
+        return simulate(self, blocks, at_block, budget, validation=validation, trace_transfers=trace_transfers)

@@ -63,7 +63,7 @@ from eth.vm.spoof import SpoofTransaction
 from eth_utils import ValidationError
 
 from execution.budget import ExecutionAborted
-from execution.errors import TransactionFailed, describe
+from execution.errors import InvalidTransaction, TransactionFailed, describe
 from execution.transactions import ALLOWED_TX_TYPES, recover_sender
 from staking.addresses import STAKING_ADDRESS
 from staking.contract import staking_precompile
@@ -143,14 +143,14 @@ class PlumeTransactionExecutor(PragueTransactionExecutor):
     def validate_transaction(self, transaction: SignedTransactionAPI) -> None:
         type_id = getattr(transaction, "type_id", None) or 0
         if type_id not in ALLOWED_TX_TYPES:
-            raise ValidationError(f"transaction type {type_id} is not supported on Plume")
+            raise InvalidTransaction(f"transaction type {type_id} is not supported on Plume")
         # py-evm never compares a transaction's chain id with the chain's: without
         # this check a transaction signed for another chain would replay here.
         # Legacy transactions without EIP-155 (chain_id None) stay valid, as on Ethereum.
         tx_chain_id = getattr(transaction, "chain_id", None)
         chain_id = self.vm_state.execution_context.chain_id
         if tx_chain_id is not None and tx_chain_id != chain_id:
-            raise ValidationError(
+            raise InvalidTransaction(
                 f"transaction is signed for chain id {tx_chain_id}, this chain is {chain_id}"
             )
         # Fills the tx's cached sender from the process-wide sender cache, so a
@@ -162,10 +162,10 @@ class PlumeTransactionExecutor(PragueTransactionExecutor):
         # executing it, and raises OutOfGas out of the transaction.
         too_large = initcode_too_large(transaction)
         if too_large is not None:
-            raise ValidationError(too_large)
+            raise InvalidTransaction(too_large)
         too_little = gas_too_low(transaction)
         if too_little is not None:
-            raise ValidationError(too_little)
+            raise InvalidTransaction(too_little)
         super().validate_transaction(transaction)
 
 

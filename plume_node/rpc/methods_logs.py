@@ -94,7 +94,7 @@ def log_filter(value: Any, name: str) -> LogFilter:
         raise InvalidParams(f"{name}: expected a filter object like {{\"fromBlock\": \"0x1\", \"address\": \"0x..\"}}")
     unknown = sorted(set(value) - {"fromBlock", "toBlock", "blockHash", "address", "topics"})
     if unknown:
-        raise InvalidParams(f"{name}: unknown field(s) {unknown}")
+        raise InvalidParams(f"{name}: unknown field(s) {p.names(unknown)}")
     block_hash = None
     if value.get("blockHash") is not None:
         if value.get("fromBlock") is not None or value.get("toBlock") is not None:

@@ -150,10 +150,11 @@ def _kind(value: Any, name: str) -> Kind:
     try:
         return Kind(value)
     except ValueError:
-        shown = value[:64] if isinstance(value, str) else type(value).__name__
+        # as geth words it, the name JSON-quoted (a non-string is no name at all)
+        shown = json.dumps(value[:64]) if isinstance(value, str) else "such"
         raise RpcError(
             METHOD_NOT_FOUND,
-            f"no {shown!r} subscription in eth namespace (there are {', '.join(k.value for k in Kind)})",
+            f"no {shown} subscription in eth namespace (there are {', '.join(k.value for k in Kind)})",
         ) from None
 
 

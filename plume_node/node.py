@@ -121,10 +121,24 @@ class Node:
 
         self.metrics = NodeMetrics(self, build_method_table().methods)
         self.events.listen(on_commit=self.metrics.on_commit)
+        self.observer = config.compliance.observer  # the RPC server refuses submitting/signing methods
+        self.compliance = self._open_compliance(home, config)
         self.rpc_port: int | None = None
         self.metrics_port: int | None = None
         self.p2p_port: int | None = None
         self.network = None  # NodeNetwork, once running
+
+    def _open_compliance(self, home: Home, config: Config):
+        """The compliance service when this node has a compliance.toml or is an observer
+        (docs/compliance.md); a bad policy file raises PolicyError, a UserError."""
+        from plume_node.compliance.service import ComplianceService, policy_path
+
+        if not (self.observer or policy_path(home.root).exists()):
+            return None
+        service = ComplianceService.for_home(home.root, config, self.app.chain, self.events)
+        self.mempool.screen = service.screen
+        self.events.listen(on_commit=service.committed)
+        return service
 
     @classmethod
     def open(cls, home: Home, config: Config) -> "Node":
@@ -143,6 +157,11 @@ class Node:
             _check_genesis_doc(db, genesis)
             _write_genesis_stamp(home.data_dir, genesis)
             node = cls(home, config, genesis, db, validator_key, node_key)
+            if node.observer and node.is_validator():
+                raise UserError(
+                    "an observer must not be a validator: this node's validator key is in the current set; "
+                    "start the observer from its own home (a full node)"
+                )
         except (AnyStorageError, ExecutionError) as exc:
             db.close()
             raise UserError(str(exc)) from None
@@ -159,6 +178,11 @@ class Node:
         )
         return node
 
+    def is_validator(self) -> bool:
+        """Whether this node's validator key is in the set of the next height."""
+        height = self.app.committed_height() + 1
+        return self.app.validator_set(height).get(self.validator_address) is not None
+
     def role(self) -> str:
         """Validator in the set of the next height, or full node (for the start-up line)."""
         height = self.app.committed_height() + 1
@@ -174,6 +198,8 @@ class Node:
                 await self._start_rpc(nursery)
             if self.config.metrics.listen_addr:
                 await self._start_metrics(nursery)
+            if self.compliance is not None:
+                await nursery.start(self.compliance.run)
             await nursery.start(self.driver.run)
             task_status.started()
 

@@ -61,11 +61,12 @@ class FundFlow:
 
     @classmethod
     def from_json(cls, data: dict) -> "FundFlow":
-        """The inverse of `to_json` (the report reads flows served over RPC)."""
+        """The inverse of `to_json` (the report reads flows served over RPC); raises
+        ValueError/KeyError/TypeError for anything else."""
         asset = data["asset"]
         tx_hash = data.get("transactionHash")
         token_id = data.get("tokenId")
-        return cls(
+        flow = cls(
             kind=FlowKind(data["kind"]),
             sender=bytes.fromhex(data["from"][2:]),
             recipient=bytes.fromhex(data["to"][2:]),
@@ -75,6 +76,10 @@ class FundFlow:
             asset=None if asset == "native" else bytes.fromhex(asset[2:]),
             token_id=None if token_id is None else int(token_id),
         )
+        addresses = (flow.sender, flow.recipient) + (() if flow.asset is None else (flow.asset,))
+        if any(len(a) != 20 for a in addresses) or not 0 <= flow.amount < 2**256:
+            raise ValueError("not a fund flow: addresses of 20 bytes and amounts of 0 to 2**256-1")
+        return flow
 
 
 @dataclass(frozen=True)

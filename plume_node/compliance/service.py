@@ -63,6 +63,12 @@ def policy_path(home_root: Path) -> Path:
     return home_root / POLICY_FILE_NAME
 
 
+def load_home_policy(home_root: Path) -> Policy | None:
+    """HOME/compliance.toml's rules, None without the file; raises PolicyError."""
+    path = policy_path(home_root)
+    return load_policy(path) if path.exists() else None
+
+
 class ComplianceService:
     def __init__(
         self,
@@ -71,13 +77,16 @@ class ComplianceService:
         policy_file: Path | None,
         alerts_file: Path,
         webhook: WebhookSettings | None = None,
+        policy: Policy | None = None,
     ) -> None:
         self.chain = chain
         self.events = events  # ChainEvents: compliance(kind, json) reaches the subscribers
         self.policy_file = policy_file
         self.alerts_file = alerts_file
         self.webhook = webhook
-        self.engine = PolicyEngine(load_policy(policy_file) if policy_file is not None else Policy())
+        if policy is None:
+            policy = load_policy(policy_file) if policy_file is not None else Policy()
+        self.engine = PolicyEngine(policy)
         self.processed = chain.head.block_number
         self._target = self.processed
         self._wake = trio.Event()
@@ -87,8 +96,10 @@ class ComplianceService:
         self.alerts_raised = 0
 
     @classmethod
-    def for_home(cls, home_root: Path, config: Any, chain: Any, events: Any) -> "ComplianceService":
-        """Raises PolicyError (a UserError) for a bad compliance.toml or denylist."""
+    def for_home(cls, home_root: Path, config: Any, chain: Any, events: Any,
+                 policy: Policy | None = None) -> "ComplianceService":
+        """`policy`: HOME/compliance.toml already loaded (`load_home_policy`), else it is loaded
+        here. Raises PolicyError (a UserError) for a bad compliance.toml or denylist."""
         path = policy_path(home_root)
         settings = config.compliance
         webhook = None
@@ -96,7 +107,7 @@ class ComplianceService:
             webhook = WebhookSettings(settings.webhook_url, settings.webhook_timeout_ms / 1000,
                                       settings.webhook_retries, settings.webhook_queue)
         alerts = Path(settings.alerts_file) if settings.alerts_file else home_root / ALERTS_FILE_NAME
-        return cls(chain, events, path if path.exists() else None, alerts, webhook)
+        return cls(chain, events, path if path.exists() else None, alerts, webhook, policy)
 
     # ---- the mempool's screen (trio thread, synchronous)
 
@@ -249,4 +260,4 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-__all__ = ["ComplianceService", "WebhookSettings", "policy_path"]
+__all__ = ["ComplianceService", "WebhookSettings", "load_home_policy", "policy_path"]

@@ -164,3 +164,95 @@ def test_a_bad_policy_stops_the_start(tmp_path):
 
     with pytest.raises(PolicyError, match=r"d.txt, line 2: not an address"):
         Node.open(home, fast_config(home))
+
+
+class _Hook:
+    """A real HTTP server on 127.0.0.1 that fails the first `failures` POSTs with 500."""
+
+    def __init__(self, failures: int) -> None:
+        import http.server
+        import threading
+
+        hook = self
+        self.failures, self.bodies, self.attempts = failures, [], 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                hook.attempts += 1
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if hook.attempts <= hook.failures:
+                    self.send_response(500)
+                else:
+                    hook.bodies.append(json.loads(body))
+                    self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/alerts"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _flagging_node(tmp_path, webhook_url: str) -> Node:
+    import dataclasses
+
+    home = make_home(tmp_path / "home")
+    (home.root / "compliance.toml").write_text(
+        '[[rule]]\nname = "big"\nkind = "threshold"\naction = "flag"\nmin_value = "1 ether"\n')
+    config = fast_config(home, block_time_ms=100)
+    config = config.replace(compliance=dataclasses.replace(config.compliance, webhook_url=webhook_url,
+                                                           webhook_retries=2, webhook_timeout_ms=2000))
+    return Node.open(home, config)
+
+
+async def test_webhook_is_retried_after_a_failure(tmp_path):
+    hook = _Hook(failures=1)
+    node = _flagging_node(tmp_path, hook.url)
+    try:
+        sender = Sender(node)
+        async with running(node):
+            await wait_for_height(node, 1)
+            tx_hash = sender.send(RECIPIENT, value=2 * ETHER, gas=21_000)
+            await await_until(lambda: hook.bodies, 30, "the webhook to receive the alert on its second attempt")
+            assert hook.attempts == 2
+            assert hook.bodies[0]["flow"]["transactionHash"] == "0x" + tx_hash.hex() and hook.bodies[0]["rule"] == "big"
+    finally:
+        hook.close()
+        node.close()
+
+
+async def test_a_dead_webhook_never_holds_the_chain(tmp_path, caplog):
+    from node_helpers import free_port
+
+    node = _flagging_node(tmp_path, f"http://127.0.0.1:{free_port()}/nobody")
+    alerts_file = node.home.root / "compliance-alerts.jsonl"
+    try:
+        sender = Sender(node)
+        async with running(node):
+            await wait_for_height(node, 1)
+            sender.send(RECIPIENT, value=2 * ETHER, gas=21_000)
+            await await_until(lambda: alerts(alerts_file), 30, "the alert in the JSON-lines file")
+            height = node.app.committed_height()
+            await wait_for_height(node, height + 5)  # blocks go on while the webhook is retried
+            await await_until(lambda: "webhook gave up" in caplog.text, 30, "the webhook to give up after its retries")
+    finally:
+        node.close()
+
+
+def test_an_observer_must_not_be_a_validator(tmp_path):
+    import dataclasses
+
+    from plume_node.errors import UserError
+
+    home = make_home(tmp_path / "home")  # the sole genesis validator
+    config = fast_config(home)
+    config = config.replace(compliance=dataclasses.replace(config.compliance, observer=True))
+    with pytest.raises(UserError, match="an observer must not be a validator"):
+        Node.open(home, config)

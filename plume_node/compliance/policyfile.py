@@ -88,7 +88,8 @@ def load_policy(path: Path) -> Policy:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         match = _TOML_LINE.search(str(exc))
-        raise PolicyError(path, int(match.group(1)) if match else None, f"not valid TOML: {exc}") from None
+        line = int(match.group(1)) if match else len(text.splitlines()) or 1  # "(at end of document)"
+        raise PolicyError(path, line, f"not valid TOML: {exc}") from None
     except RecursionError:
         raise PolicyError(path, None, "values nested too deeply") from None
     return parse_policy(data, text, path)

@@ -86,6 +86,7 @@ def test_the_documented_example_parses(tmp_path):
     ('[[rule]]\nname = "x"\nkind = "threshold"\naction = "flag"\nasset = "eth"\nmin_value = 1\n', 5, "asset must be"),
     ('[[rule]\nname = "x"\n', 1, "not valid TOML"),
     ('rules = 3\n', 1, "unknown key 'rules'"),
+    ('[[rule]]\nname = "x"\nbad = [\n', 3, "not valid TOML"),
     ('[[rule]]\nname = "has space"\nkind = "threshold"\naction = "flag"\nmin_value = 1\n', 2, "name must be"),
 ])
 def test_a_bad_policy_names_file_line_and_problem(tmp_path, text, line, problem):

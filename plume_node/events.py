@@ -22,7 +22,7 @@ class ChainEvents:
     def __init__(self) -> None:
         self._on_commit: list[Callable[[int], None]] = []
         self._on_pending: list[Callable[[bytes], None]] = []
-        self._on_compliance: list[Callable[[str, str], None]] = []
+        self._on_compliance: list[Callable[[str, Callable[[], str]], None]] = []
 
     def listen(
         self, *, on_commit: Callable[[int], None] | None = None, on_pending: Callable[[bytes], None] | None = None
@@ -36,14 +36,15 @@ class ChainEvents:
         if on_pending is not None:
             self._on_pending.append(on_pending)
 
-    def listen_compliance(self, callback: Callable[[str, str], None]) -> None:
-        """`callback(kind, result_json)` for each compliance notification ("alerts", "fundFlows")."""
+    def listen_compliance(self, callback: Callable[[str, Callable[[], str]], None]) -> None:
+        """`callback(kind, make_json)` for each compliance notification ("alerts",
+        "fundFlows"); `make_json()` builds its JSON (call it only if someone wants it)."""
         self._on_compliance.append(callback)
 
-    def compliance(self, kind: str, result_json: str) -> None:
+    def compliance(self, kind: str, make_json: Callable[[], str]) -> None:
         for callback in self._on_compliance:
             try:
-                callback(kind, result_json)
+                callback(kind, make_json)
             except Exception:
                 log.exception("compliance event listener %r failed", callback)
 

@@ -36,7 +36,7 @@ from execution.errors import truncate
 from execution.mempool import MempoolError, MempoolErrorCode, PooledTx
 from execution.snapshot import ChainSnapshot
 from plume_node.compliance.flows import block_flows, transaction_flows
-from plume_node.compliance.model import BlockFlows, Hit, Policy
+from plume_node.compliance.model import Action, BlockFlows, Hit, Policy
 from plume_node.compliance.policyfile import POLICY_FILE_NAME, PolicyError, load_policy
 from plume_node.compliance.rules import PolicyEngine
 
@@ -44,9 +44,11 @@ log = logging.getLogger("plume.compliance")
 
 ALERTS_FILE_NAME = "compliance-alerts.jsonl"
 # At start the windows are filled from this many blocks before the head at most
-# (silently: those blocks' alerts were raised, or not, before).
+# (silently: those blocks' alerts were raised, or not, before), while the node runs.
 MAX_WARMUP_BLOCKS = 1000
 WEBHOOK_MAX_BACKOFF_S = 30.0
+# Movements judged between two checkpoints of the trio thread.
+OBSERVE_CHUNK = 256
 # The webhook's answer is read up to this many bytes (it is not used).
 WEBHOOK_MAX_ANSWER_BYTES = 4096
 
@@ -153,8 +155,8 @@ class ComplianceService:
                 nursery.start_soon(self._reload_on_sighup)
             if self.webhook is not None:
                 nursery.start_soon(self._post_alerts)
+            task_status.started()  # the node starts at once; the windows fill while it runs
             await self._warm_up()
-            task_status.started()
             await self._follow()
 
     async def _warm_up(self) -> None:
@@ -163,7 +165,7 @@ class ComplianceService:
         for number in range(first, head + 1):
             block = await self._flows_of(number)
             if block is not None:
-                self.engine.observe(block, actions=())
+                await self._judge(block, ())
 
     async def _follow(self) -> None:
         while True:
@@ -174,7 +176,7 @@ class ComplianceService:
                 block = await self._flows_of(number)
                 self.processed = number
                 if block is not None:
-                    self._publish(block)
+                    await self._publish(block)
 
     async def _flows_of(self, number: int) -> BlockFlows | None:
         started = time.perf_counter()
@@ -187,10 +189,24 @@ class ComplianceService:
                   (time.perf_counter() - started) * 1000)
         return block
 
-    def _publish(self, block: BlockFlows) -> None:
-        hits = self.engine.observe(block)
+    async def _judge(self, block: BlockFlows, actions: tuple[Action, ...]) -> list[Hit]:
+        """Judge the block in the trio thread (the mempool's screen reads the same windows),
+        letting other tasks run every OBSERVE_CHUNK movements: a block of many movements
+        never holds consensus for long."""
+        engine = self.engine
+        rules = engine.begin_block(block, actions)
+        hits: list[Hit] = []
+        for index, flow in enumerate(block.flows):
+            hits.extend(engine.observe_flow(flow, rules))
+            if index % OBSERVE_CHUNK == OBSERVE_CHUNK - 1:
+                await trio.lowlevel.checkpoint()
+        engine.end_block(block.number)
+        return hits
+
+    async def _publish(self, block: BlockFlows) -> None:
+        hits = await self._judge(block, (Action.FLAG,))
         if block.flows:
-            self.events.compliance("fundFlows", _dumps({
+            self.events.compliance("fundFlows", lambda: _dumps({
                 "blockNumber": block.number, "flows": [f.to_json() for f in block.flows]}))
         for hit in hits:
             self._alert(hit)
@@ -199,7 +215,7 @@ class ComplianceService:
         self.alerts_raised += 1
         line = _dumps(hit.to_json())
         log.warning("compliance alert: rule %s: %s", hit.rule, hit.detail)
-        self.events.compliance("alerts", line)
+        self.events.compliance("alerts", lambda: line)
         try:
             with open(self.alerts_file, "a", encoding="utf-8") as f:
                 f.write(line + "\n")

@@ -26,6 +26,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from enum import Enum
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 import trio
@@ -130,11 +131,15 @@ class SubscriptionHub:
         except trio.WouldBlock:
             self.pending_dropped += 1
 
-    def compliance(self, kind: str, result_json: str) -> None:
+    def compliance(self, kind: str, make_json: Callable[[], str]) -> None:
         """ChainEvents listen_compliance: hand a compliance notification to its subscribers
-        (each outbox is bounded and never blocks)."""
+        (each outbox is bounded and never blocks); its JSON is built only if there are any."""
         wanted = PlumeKind(kind)
-        for sub in [s for s in self.subscriptions.values() if s.kind is wanted]:
+        subs = [s for s in self.subscriptions.values() if s.kind is wanted]
+        if not subs:
+            return
+        result_json = make_json()
+        for sub in subs:
             _deliver(sub, notification(sub.id, result_json, "plume_subscription"))
 
     # ---- the connections' side

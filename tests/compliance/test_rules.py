@@ -108,18 +108,50 @@ def test_fresh_account_only_within_its_window():
 
 
 def test_windows_are_bounded_and_evict_the_oldest():
-    rule = Rule("many", RuleKind.VELOCITY, Action.FLAG, window_blocks=100, max_count=1_000_000)
-    e = engine(rule, limits=WindowLimits(tracked_senders=3, events_per_sender=4, tracked_new_accounts=2))
+    many = Rule("many", RuleKind.VELOCITY, Action.FLAG, window_blocks=100, max_count=1_000_000)
+    smurf = Rule("smurf", RuleKind.STRUCTURING, Action.FLAG, threshold=10, window_blocks=100)
+    fresh = Rule("fresh", RuleKind.FRESH_ACCOUNT, Action.FLAG, min_value=10**30, window_blocks=100)
+    e = engine(many, smurf, fresh, limits=WindowLimits(tracked_senders=6, blocks_per_sender=4, tracked_new_accounts=2))
     for i in range(10):
         sender = bytes([i]) * 20
-        e.observe(BlockFlows(i + 1, tuple(flow(sender=sender, block=i + 1) for _ in range(9)), frozenset({sender})))
-    assert len(e.windows.sent) == 3 and all(len(h) == 4 for h in e.windows.sent.values())
-    assert list(e.windows.sent) == [bytes([i]) * 20 for i in (7, 8, 9)]
+        for block in range(1, 10):  # nine blocks of nine movements each
+            e.observe(BlockFlows(block, tuple(flow(sender=sender, amount=9, block=block) for _ in range(9)),
+                                 frozenset({sender})))
+    senders = e.windows.by_rule[many]
+    assert list(senders) == [bytes([i]) * 20 for i in (7, 8, 9)]  # 6 senders shared by 2 rules
+    assert all(len(w.entries) == 4 and w.count == 36 for w in senders.values())  # the last 4 blocks
     assert len(e.windows.appeared) == 2
+    # an evicted history only hides a pattern: 4 blocks x 9 movements are still seen
+    assert e.windows.since(many, bytes([9]) * 20, 1) == (36, 36 * 9)
 
 
-def test_replace_policy_keeps_the_windows():
-    e = engine(Rule("many", RuleKind.VELOCITY, Action.FLAG, window_blocks=10, max_count=100))
+def test_a_block_of_many_movements_costs_linear_work():
+    """20,000 movements of one sender against windowed rules: each costs O(1) amortized."""
+    import time
+
+    rules = [Rule(f"v{i}", RuleKind.VELOCITY, Action.FLAG, window_blocks=50, max_count=10**9) for i in range(32)]
+    e = engine(*rules)
+    flows = tuple(flow(amount=1, block=1) for _ in range(20_000))
+    started = time.perf_counter()
+    e.observe(BlockFlows(1, flows))
+    assert time.perf_counter() - started < 20  # the per-movement history scan made this minutes
+
+
+def test_reject_check_does_not_change_the_windows():
+    rule = Rule("many", RuleKind.VELOCITY, Action.REJECT, window_blocks=3, max_count=2)
+    e = engine(rule)
+    e.observe(BlockFlows(1, (flow(block=1),)))
+    for _ in range(5):
+        assert e.check([flow(block=2)]) is None  # 2 movements: not over
+    assert e.check([flow(block=5)]) is None  # block 1 is out of the window of block 5
+    assert e.windows.since(rule, ALICE, 1) == (1, 1)
+
+
+def test_replace_policy_keeps_the_windows_of_unchanged_rules():
+    kept = Rule("kept", RuleKind.VELOCITY, Action.REJECT, window_blocks=10, max_count=2)
+    e = engine(kept, Rule("gone", RuleKind.VELOCITY, Action.FLAG, window_blocks=10, max_count=100))
     e.observe(BlockFlows(1, (flow(block=1), flow(block=1))))
-    e.replace_policy(Policy((Rule("two", RuleKind.VELOCITY, Action.REJECT, window_blocks=10, max_count=2),)))
-    assert e.check([flow(block=2)]).rule == "two"
+    new = Rule("new", RuleKind.VELOCITY, Action.REJECT, window_blocks=10, max_count=1)
+    e.replace_policy(Policy((kept, new)))
+    assert e.check([flow(block=2)]).rule == "kept"  # its history survived the reload
+    assert e.windows.since(new, ALICE, 1) == (0, 0)  # a new rule starts empty

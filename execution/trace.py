@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from execution.budget import ExecutionBudget, bounded_computation_class
 from execution.db import Overlay
 
 # Deepest call nesting walked (the EVM's own limit is 1024); deeper children are not reported.
@@ -35,17 +36,20 @@ class ValueTransfer:
     amount: int
 
 
-def block_value_transfers(chain: Any, number: int) -> tuple[ValueTransfer, ...]:
+def block_value_transfers(chain: Any, number: int, budget: ExecutionBudget | None = None) -> tuple[ValueTransfer, ...]:
     """The internal value transfers of committed block `number`, in execution order.
 
     `chain` is a `PlumeChain` or a `ChainSnapshot` (get_block, get_header,
-    new_vm, chain_view)."""
+    new_vm, chain_view). With a `budget` (JSON-RPC's) the EVM stops with
+    `ExecutionAborted` at its deadline or on cancellation."""
     if number < 1:
         return ()
     block = chain.get_block(number)
     parent = chain.get_header(number - 1)
     template = block.header.copy(state_root=parent.state_root, gas_used=0)
     vm = chain.new_vm(template, Overlay(chain.chain_view))
+    if budget is not None:  # an instance attribute: only this throwaway state runs bounded
+        vm.state.computation_class = bounded_computation_class(vm.state.computation_class, budget)
     found: list[ValueTransfer] = []
     gas_used = 0
     for index, tx in enumerate(block.transactions):

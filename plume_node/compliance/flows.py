@@ -105,14 +105,15 @@ def _uint_array(data: bytes, offset: int) -> list[int]:
     return [_word(data, offset // 32 + 1 + i) for i in range(length)]
 
 
-def block_flows(chain: Any, number: int) -> BlockFlows:
+def block_flows(chain: Any, number: int, budget: Any = None) -> BlockFlows:
     """Every fund flow of committed block `number`, and the accounts it created.
 
-    `chain` is a `ChainSnapshot` (call this in a worker thread: it re-executes the block)."""
+    `chain` is a `ChainSnapshot` (call this in a worker thread: it re-executes the block);
+    `budget`: an `ExecutionBudget` bounding that execution (JSON-RPC's)."""
     block = chain.get_block(number)
     receipts = chain.get_receipts(number)
     internal: dict[int, list[ValueTransfer]] = {}
-    for transfer in block_value_transfers(chain, number):
+    for transfer in block_value_transfers(chain, number, budget):
         internal.setdefault(transfer.tx_index, []).append(transfer)
     flows: list[FundFlow] = []
     for index, (tx, receipt) in enumerate(zip(block.transactions, receipts)):

@@ -1,7 +1,8 @@
 """plume_fundFlows: the fund flows of one committed block (docs/compliance.md, "Fund flows").
 
-Re-executes the block in an RPC worker on a snapshot (`execution.trace`),
-so it runs under the worker limits like eth_call; `plume-node report
+Re-executes the block in an RPC worker on a snapshot (`execution.trace`)
+under the request's budget: the workers' number and the deadline
+(`rpc.evm_timeout_ms`) apply as to eth_call; `plume-node report
 compliance` reads a range through it.
 """
 
@@ -25,7 +26,7 @@ def plume_fund_flows(backend: Any, number: int) -> Any:
         return None
 
     def work(ctx: ReadContext) -> dict[str, Any]:
-        block = block_flows(ctx.chain, number)
+        block = block_flows(ctx.chain, number, ctx.budget)
         return {
             "blockNumber": number,
             "flows": [f.to_json() for f in block.flows],

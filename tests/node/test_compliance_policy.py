@@ -32,10 +32,17 @@ TARGET = bytes.fromhex("7a" * 20)
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
-def forwarder_initcode(target: bytes) -> bytes:
-    """A contract that CALLs `target` with all the value it receives (35-byte runtime)."""
-    runtime = bytes.fromhex("6000600060006000" "34" "73") + target + bytes.fromhex("5a" "f1" "50" "00")
+def initcode(runtime: bytes) -> bytes:
+    """CODECOPY the runtime to memory and RETURN it (12 bytes, then the runtime)."""
     return bytes([0x60, len(runtime), 0x60, 0x0C, 0x60, 0x00, 0x39, 0x60, len(runtime), 0x60, 0x00, 0xF3]) + runtime
+
+
+def forwarder_initcode(target: bytes) -> bytes:
+    """A contract that CALLs `target` with all the value it receives, ignoring the call's outcome."""
+    return initcode(bytes.fromhex("6000600060006000" "34" "73") + target + bytes.fromhex("5a" "f1" "50" "00"))
+
+
+REVERTER_INITCODE = initcode(bytes.fromhex("60006000fd"))  # REVERT(0, 0) whatever it is sent
 
 
 def contract_address(sender: bytes, nonce: int) -> bytes:
@@ -122,9 +129,15 @@ async def test_reject_and_flag_rules_in_a_running_node(policy_node):
         tokens = sender.send(token, data=transfer)
         small = sender.send(token, data=keccak(b"transfer(address,uint256)")[:4] + encode(["address", "uint256"], [RECIPIENT, 99]))
         forwarded = sender.send(forwarder, value=ETHER + 5)
+        reverter = contract_address(sender.address, sender.nonce)
+        sender.send(None, data=REVERTER_INITCODE, gas=100_000)
+        forwarder_to_reverter = contract_address(sender.address, sender.nonce)
+        sender.send(None, data=forwarder_initcode(reverter), gas=200_000)
+        bounced = sender.send(forwarder_to_reverter, value=2 * ETHER)  # the inner call fails: no internal flow
 
         want = {("0x" + deploy.hex(), "erc20"), ("0x" + native.hex(), "native"), ("0x" + tokens.hex(), "erc20"),
-                ("0x" + forwarded.hex(), "native"), ("0x" + forwarded.hex(), "internal")}
+                ("0x" + forwarded.hex(), "native"), ("0x" + forwarded.hex(), "internal"),
+                ("0x" + bounced.hex(), "native")}
         await await_until(lambda: {(a["flow"]["transactionHash"], a["flow"]["kind"]) for a in alerts(alerts_file)} >= want,
                           30, "alerts for the native, token and internal movements")
         await wait_for_height(node, node.app.committed_height() + 1)
@@ -138,6 +151,7 @@ async def test_reject_and_flag_rules_in_a_running_node(policy_node):
         token_alert = next(a for a in got if a["flow"]["kind"] == "erc20")
         assert token_alert["rule"] == "big-token" and token_alert["flow"]["asset"] == to_checksum_address(token)
         assert node.chain.state_at().balance(TARGET) == ETHER + 5
+        assert node.chain.state_at().balance(forwarder_to_reverter) == 2 * ETHER  # it stayed there
 
 
 async def test_reload_keeps_the_old_rules_when_the_new_file_is_bad(policy_node, caplog):

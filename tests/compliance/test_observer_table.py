@@ -44,3 +44,14 @@ def test_the_dispatcher_answers_the_refusal():
 
     error = trio.run(call)
     assert error is not None and error.code == OBSERVER_REFUSED
+
+
+def test_plume_subscribe_over_http_says_where_it_works():
+    table = build_method_table()
+    for name in ("plume_subscribe", "plume_unsubscribe"):
+        try:
+            table.methods[name].func(None, "alerts")
+        except RpcError as exc:
+            assert exc.code == -32601 and "WebSocket" in exc.message
+        else:
+            raise AssertionError(f"{name} answered over HTTP")

@@ -196,6 +196,12 @@ def test_local_policy_observer_alerts_and_report(tmp_path):
         denied_block = receipt_block(validator.rpc_url, denied_hash)
         wait_until(lambda: rpc(guarded.rpc_url, "eth_getTransactionReceipt", denied_hash), 60,
                    "the guarded node to commit the block with the denylisted transfer")
+        # the copy gossiped by the validator was screened too (dropped, not relayed), and the
+        # relaying validator was not banned for it
+        refusal = f"tx {denied_hash} refused by rule sanctions"
+        wait_until(lambda: guarded.log_text().count(refusal) >= 2, 30, "the gossiped copy to be refused as well")
+        assert rpc(guarded.rpc_url, "plume_peers")["bans"] == []
+        net.assert_same_chain([0, 1], min(validator.height(), guarded.height()))
 
         # -- the observer refuses what submits or signs
         with pytest.raises(RpcError) as read_only:

@@ -129,13 +129,24 @@ class ComplianceService:
 
     def reload(self) -> bool:
         """Read compliance.toml again; on any error keep the running rules (logged). True if replaced."""
+        return self._apply(self._read_for_reload())
+
+    async def reload_off_thread(self) -> bool:
+        """`reload` with the file read and parsed in a worker thread (a denylist may be large)."""
+        return self._apply(await trio.to_thread.run_sync(self._read_for_reload))
+
+    def _read_for_reload(self) -> Policy | None:
         if self.policy_file is None:
             log.warning("SIGHUP: no %s was loaded at start; nothing to reload", POLICY_FILE_NAME)
-            return False
+            return None
         try:
-            policy = load_policy(self.policy_file)
+            return load_policy(self.policy_file)
         except PolicyError as exc:
             log.error("SIGHUP: %s; the previous rules stay in force", exc)
+            return None
+
+    def _apply(self, policy: Policy | None) -> bool:
+        if policy is None:
             return False
         self.engine.replace_policy(policy)
         log.info("SIGHUP: reloaded %s: %d rules", self.policy_file, len(policy.rules))
@@ -234,7 +245,7 @@ class ComplianceService:
     async def _reload_on_sighup(self) -> None:
         with trio.open_signal_receiver(signal.SIGHUP) as signals:
             async for _ in signals:
-                self.reload()
+                await self.reload_off_thread()
 
     async def _post_alerts(self) -> None:
         assert self.webhook is not None

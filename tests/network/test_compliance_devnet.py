@@ -260,3 +260,29 @@ def test_local_policy_observer_alerts_and_report(tmp_path):
         if listener is not None:
             listener.close()
         net.stop_all()
+
+
+def test_sighup_reloads_and_a_bad_file_keeps_the_rules(tmp_path):
+    import signal
+
+    net = Net.create(tmp_path / "net", validators=1)
+    (node,) = net.nodes
+    policy = node.home / "compliance.toml"
+    policy.write_text(f'[[rule]]\nname = "sanctions"\nkind = "denylist"\naction = "reject"\naddresses = ["{DENIED}"]\n')
+    net.start()
+    try:
+        net.wait_height([0], 1)
+        alice = Wallet(net, net.accounts[0], node.rpc_url)
+        policy.write_text('[[rule]]\nname = "x"\nkind = "threshold"\naction = "flag"\nmin_value = "much"\n')
+        node.process.send_signal(signal.SIGHUP)
+        wait_until(lambda: "line 5: rule 1: min_value must be" in node.log_text(), 30, "the bad reload to be logged")
+        assert "the previous rules stay in force" in node.log_text() and node.running()
+        with pytest.raises(RpcError) as refused:
+            rpc(node.rpc_url, "eth_sendRawTransaction", alice.raw(DENIED, value=1))
+        assert "'sanctions'" in refused.value.error["message"]
+        policy.write_text('[[rule]]\nname = "big"\nkind = "threshold"\naction = "flag"\nmin_value = "5 ether"\n')
+        node.process.send_signal(signal.SIGHUP)
+        wait_until(lambda: "reloaded" in node.log_text(), 30, "the good reload to be logged")
+        receipt_block(node.rpc_url, alice.send(DENIED, value=1))  # the denylist is gone
+    finally:
+        net.stop_all()

@@ -44,6 +44,8 @@ def collect_blocks(call: Callable[..., Any], first: int, last: int) -> list[Bloc
         try:
             flows = tuple(FundFlow.from_json(f) for f in answer["flows"])
             new = frozenset(bytes.fromhex(a[2:]) for a in answer["newAccounts"])
+            if any(len(a) != 20 for a in new):
+                raise ValueError("not an address")
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             raise ReportError(f"the node's plume_fundFlows answer for block {number} is malformed ({type(exc).__name__})") from None
         if any(f.block != number for f in flows):

@@ -270,3 +270,37 @@ def test_an_observer_must_not_be_a_validator(tmp_path):
     config = config.replace(compliance=dataclasses.replace(config.compliance, observer=True))
     with pytest.raises(UserError, match="an observer must not be a validator"):
         Node.open(home, config)
+
+
+async def test_staking_deposits_and_payouts_are_fund_flows(tmp_path):
+    """A delegation is a stakeDeposit (value to 0x…1000), a reward claim a stakePayout (its event)."""
+    from eth_abi import encode as abi_encode
+
+    from staking import abi
+    from staking.addresses import STAKING_ADDRESS
+
+    home = make_home(tmp_path / "home")
+    (home.root / "compliance.toml").write_text(
+        '[[rule]]\nname = "all"\nkind = "threshold"\naction = "flag"\nmin_value = 1\n')
+    node = Node.open(home, fast_config(home, block_time_ms=100))
+    alerts_file = node.home.root / "compliance-alerts.jsonl"
+    methods = {m.name: m for m in abi.METHODS.values()}
+
+    def call(name: str, *args) -> bytes:
+        return methods[name].selector + abi_encode(list(methods[name].inputs), list(args))
+
+    try:
+        sender = Sender(node)
+        async with running(node):
+            await wait_for_height(node, 1)
+            deposit = sender.send(STAKING_ADDRESS, value=2 * ETHER, data=call("delegate", sender.address), gas=500_000)
+            await wait_for_height(node, node.app.committed_height() + 5)  # rewards accrue
+            claim = sender.send(STAKING_ADDRESS, data=call("claimRewards", sender.address), gas=500_000)
+            want = {("0x" + deposit.hex(), "stakeDeposit"), ("0x" + claim.hex(), "stakePayout")}
+            await await_until(lambda: {(a["flow"]["transactionHash"], a["flow"]["kind"]) for a in alerts(alerts_file)} >= want,
+                              30, "the deposit and the payout as flows")
+            payout = next(a["flow"] for a in alerts(alerts_file) if a["flow"]["kind"] == "stakePayout")
+            assert payout["from"] == to_checksum_address(STAKING_ADDRESS) and payout["to"] == sender.account.address
+            assert int(payout["amount"]) > 0
+    finally:
+        node.close()

@@ -28,6 +28,7 @@ _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _AMOUNT = re.compile(r"^\s*(\d{1,60})(?:\.(\d{1,18}))?\s*(wei|gwei|ether)?\s*$")
 _UNITS = {"wei": 0, "gwei": 9, "ether": 18, None: 0}
 _RULE_HEADER = re.compile(r"^\s*\[\[\s*rule\s*\]\]")
+# Python 3.11's TOMLDecodeError carries its position only in its message (3.14 adds lineno).
 _TOML_LINE = re.compile(r"\(at line (\d+)")
 
 # The keys each kind reads, besides name, kind and action.

@@ -284,5 +284,13 @@ def test_sighup_reloads_and_a_bad_file_keeps_the_rules(tmp_path):
         node.process.send_signal(signal.SIGHUP)
         wait_until(lambda: "reloaded" in node.log_text(), 30, "the good reload to be logged")
         receipt_block(node.rpc_url, alice.send(DENIED, value=1))  # the denylist is gone
+        # a node started without compliance.toml survives a SIGHUP and says why nothing happens
+        policy.unlink()
+        node.kill(signal.SIGTERM)
+        node.start()
+        wait_until(lambda: node.height() >= 1, 60, "the node to serve again without a policy")
+        node.process.send_signal(signal.SIGHUP)
+        wait_until(lambda: "nothing to reload" in node.log_text(), 30, "the SIGHUP to be logged")
+        assert node.running()
     finally:
         net.stop_all()

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-from plume_node.rpc.dispatch import MethodTable
+import re
+from typing import Any
+
+from plume_node.rpc.dispatch import Method, MethodTable
+from plume_node.rpc.errors import RpcError
 from plume_node.rpc.websocket import http_subscription_methods
+
+# An observer node (docs/compliance.md, "Observer") refuses these with OBSERVER_REFUSED:
+# every method that submits or signs, by name (so one added later is covered too).
+SUBMITS_OR_SIGNS = re.compile(r"^[a-z]+_(send|sign|submit)", re.IGNORECASE)
+OBSERVER_REFUSED = -32003  # EIP-1474's "transaction rejected"
 
 
 def build_method_table() -> MethodTable:
@@ -13,6 +22,7 @@ def build_method_table() -> MethodTable:
         methods_eth,
         methods_fees,
         methods_filters,
+        methods_compliance,
         methods_logs,
         methods_net,
         methods_plume,
@@ -21,7 +31,8 @@ def build_method_table() -> MethodTable:
     )
 
     table = MethodTable()
-    for module in (methods_net, methods_eth, methods_fees, methods_logs, methods_plume, methods_staking):
+    for module in (methods_net, methods_eth, methods_fees, methods_logs, methods_plume, methods_staking,
+                   methods_compliance):
         table.merge(module.table)
     for module in (methods_sim, methods_config):
         table.merge(module.table)
@@ -38,3 +49,18 @@ def _modules_table(served: MethodTable) -> MethodTable:
     table = MethodTable()
     table.register("rpc_modules")(lambda backend: {ns: "1.0" for ns in namespaces})
     return table
+
+
+def refuse_submissions(table: MethodTable) -> None:
+    """Make every method that submits or signs answer OBSERVER_REFUSED (an observer node)."""
+    for name, method in list(table.methods.items()):
+        if SUBMITS_OR_SIGNS.match(name):
+            table.methods[name] = Method(name, method.params, _refusal(name))
+
+
+def _refusal(name: str) -> Any:
+    def refuse(backend: Any, *args: Any) -> None:
+        raise RpcError(OBSERVER_REFUSED, f"this node is a read-only observer: {name} submits or signs and is refused",
+                       data="observer")
+
+    return refuse

@@ -12,7 +12,8 @@ In order, before any work:
    does) and any call whose storage address is not the contract's own (a
    DELEGATECALL or CALLCODE would otherwise write another account's storage);
 3. value sent to a method that is not payable is refused;
-4. the calldata is decoded strictly (padding checked).
+4. calldata longer than the method's bound (``submitEvidence``) is refused;
+5. the calldata is decoded strictly (padding checked).
 
 Then the method runs on a ``Store`` that charges gas per slot. A refusal
 (``StakingRevert``, or calldata that does not decode) reverts with ABI
@@ -31,6 +32,7 @@ from eth.exceptions import Revert, WriteProtection
 from staking import abi, methods
 from staking.addresses import STAKING_ADDRESS
 from staking.errors import StakingRevert
+from staking.evidence import EvidenceVerifier
 from staking.store import Store
 
 LOG_GAS, LOG_TOPIC_GAS, LOG_DATA_GAS = 375, 375, 8  # as the LOG opcodes charge
@@ -47,7 +49,8 @@ class Call:
     height: int  # of the block being built or validated
     now: int  # its timestamp
     emit: Callable[[abi.Event, tuple, tuple], None]
-    charge_gas: Callable[[int, str], None] | None = None  # the call's gas meter, for another contract's Store
+    verify_evidence: EvidenceVerifier | None = None  # the node's, through the VM; None in a bare chain
+    charge_gas: Callable[[int, str], None] | None = None  # the call's gas meter: another contract's Store, the verifier
 
     def store_of(self, address: bytes) -> Store:
         """Another system contract's storage, metered on this call's gas."""
@@ -97,6 +100,8 @@ def dispatch(contract: SystemContract, computation: Any) -> Any:
         _revert(computation, f"unknown {contract.label} method selector" if len(data) >= 4 else "calldata shorter than a selector")
     computation.consume_gas(method.base_gas, f"{contract.label}.{method.name}")
     _check_call(computation, contract, method)
+    if method.max_calldata is not None and len(data) > method.max_calldata:
+        _revert(computation, f"{method.name}: calldata of {len(data)} bytes is over the {method.max_calldata}-byte bound")
     try:
         args = method.decode_args(data)
     except Exception:  # eth_abi raises several types on malformed input
@@ -110,6 +115,7 @@ def dispatch(contract: SystemContract, computation: Any) -> Any:
         height=state.block_number,
         now=state.timestamp,
         emit=_emitter(computation, contract),
+        verify_evidence=getattr(computation, "evidence_verifier", None),
         charge_gas=computation.consume_gas,
     )
     try:

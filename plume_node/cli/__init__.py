@@ -56,6 +56,8 @@ def _register() -> None:
     main.add_command(devnet)
     from plume_node.cli.debug import debug
     main.add_command(debug)
+    from plume_node.cli.report import report
+    main.add_command(report)
 
 
 _register()

@@ -34,7 +34,7 @@ from staking import abi
 from staking.addresses import GOVERNANCE_ADDRESS, REWARD_POOL_ADDRESS, STAKING_ADDRESS
 from staking.genesis import GenesisValidator
 from staking.governance import abi as gov_abi
-from staking.params import ExecutionParams, GovParams, StakingParams
+from staking.params import ExecutionParams, GovParams, SlashingParams, StakingParams
 
 CHAIN_ID = 4343
 GWEI = 10**9
@@ -116,9 +116,14 @@ class StakingChain:
         rewards: bool = False,
         gov: GovParams | None = None,
         execution: ExecutionParams | None = None,
+        slashing: SlashingParams | None = None,
+        db=None,
+        **chain_options,
     ):
         """``rewards`` False (the default) sets ``block_reward`` to 0, so the rules of
-        delegation and its accounting are seen without the pool's issuance."""
+        delegation and its accounting are seen without the pool's issuance. ``db``
+        (default in memory) and ``chain_options`` (``read_sidecar``,
+        ``evidence_verifier``) go to ``PlumeChain``."""
         self.params = params or StakingParams(unbonding_period=60, epoch_length=5)
         if not rewards:
             self.params = dataclasses.replace(self.params, block_reward=0)
@@ -133,8 +138,9 @@ class StakingChain:
         self.genesis = GenesisState(
             chain_id=CHAIN_ID, timestamp=GENESIS_TIME, alloc=alloc, staking=self.params, validators=gvals,
             gov=gov or GovParams(), execution=execution or ExecutionParams(),
+            **({"slashing": slashing} if slashing is not None else {}),
         )
-        self.chain = PlumeChain(AtomicDB(), self.genesis)
+        self.chain = PlumeChain(AtomicDB() if db is None else db, self.genesis, **chain_options)
         self.nonces = [0] * len(KEYS)
         self.observers: list = []  # called with the chain after every committed block
 
@@ -276,3 +282,16 @@ class StakingChain:
         assert outcome.gas_used > 21_000
         self.assert_clean_revert(before, outcome)
         return outcome
+
+
+def decoded_logs(logs) -> list[tuple[str, tuple]]:
+    """(event name, (indexed..., data...)) of staking logs, in order."""
+    by_topic = {e.topic0: e for e in abi.EVENTS}
+    out = []
+    for log in logs:
+        address, topics, data = (log.address, log.topics, log.data) if hasattr(log, "address") else log
+        assert address == STAKING_ADDRESS
+        event = by_topic[topics[0]]
+        indexed = tuple(bytes(t.to_bytes(32, "big")[12:]) for t in topics[1:])
+        out.append((event.name, indexed + tuple(decode(list(event.data), data))))
+    return out

@@ -71,6 +71,17 @@ TARGETS: tuple[Target, ...] = (
         "tests/fixtures/contracts/StakingDelegator.json",
         Output.BYTECODE,
     ),
+    Target(
+        "tests/fixtures/contracts/TestToken.sol",
+        "TestToken",
+        "tests/fixtures/contracts/TestToken.json",
+        Output.BYTECODE,
+    ),
+    # the real-world-asset library (docs/tokenization.md)
+    *(
+        Target(f"execution/contracts/rwa/{name}.sol", name, f"execution/contracts/rwa/{name}.json", Output.BYTECODE)
+        for name in ("AssetToken", "RevenueShareVault")
+    ),
 )
 
 _SELECTIONS = {

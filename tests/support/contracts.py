@@ -295,6 +295,15 @@ class ContractChain:
         assert outcome.ok, f"deploying {name} reverted: {contract.decode_revert(outcome.output)}"
         return self.track(contract)
 
+    def deploy_refused(self, name: str, *args, who: int = 0) -> Revert:
+        """Deploy ``name``, which must revert: the decoded revert of its constructor."""
+        artifact = load_artifact(name)
+        (ctor,) = [e for e in artifact["abi"] if e["type"] == "constructor"]
+        init = bytes.fromhex(artifact["bytecode"][2:]) + encode(types_of(ctor["inputs"]), list(args))
+        outcome = self.transact(who, b"", init)
+        assert not outcome.ok, f"deploying {name} succeeded"
+        return Contract(self, b"", artifact["abi"], name).decode_revert(outcome.output)
+
     def track(self, contract: Contract) -> Contract:
         """Include ``contract`` in the snapshots ``refused`` compares."""
         self.contracts.append(contract)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from contracts import ADDRS, ETHER, Contract, ContractChain
+from contracts import ADDRS, CHAIN_ID, ETHER, Contract, ContractChain
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from eth_utils import to_checksum_address
 
 MAX_UINT = 2**256 - 1
 SHARE_OFFSET = 10**6  # Vault4626.DECIMALS_OFFSET = 6: a first deposit mints assets * 1e6 shares
@@ -37,3 +40,56 @@ def revenue_setup(holders=(1, 2, 3), issuer: int = 0) -> RevenueSetup:
     revenue.send(issuer, "mint", ADDRS[issuer], START_TOKENS)
     revenue.send(issuer, "approve", vault.address, MAX_UINT)
     return RevenueSetup(chain, asset, revenue, vault)
+
+
+# --- milestone vaults and EIP-712 attestations --------------------------------------
+
+VERIFIERS = (6, 7, 8)  # account indexes of the three verifiers
+RECIPIENT = 9
+DEPOSIT_WINDOW = 100  # seconds from deployment to the deposit deadline
+MILESTONE_STEP = 100  # seconds between milestone deadlines
+
+
+@dataclass
+class MilestoneSetup:
+    chain: ContractChain
+    asset: Contract
+    vault: Contract
+    deposit_deadline: int
+    milestones: list  # (amount, recipient, deadline)
+
+
+def milestone_setup(amounts=(100 * ETHER, 200 * ETHER, 300 * ETHER), quorum: int = 2,
+                    backers=(1, 2, 3)) -> MilestoneSetup:
+    chain = ContractChain()
+    asset = chain.deploy("TestToken", "Asset", "AST")
+    deposit_deadline = chain.timestamp + DEPOSIT_WINDOW
+    milestones = [
+        (amount, ADDRS[RECIPIENT], deposit_deadline + MILESTONE_STEP * (i + 1)) for i, amount in enumerate(amounts)
+    ]
+    vault = chain.deploy(
+        "MilestoneVault", asset.address, ADDRS[0], "School mission", "SCHOOL", deposit_deadline,
+        [ADDRS[v] for v in VERIFIERS], quorum, milestones,
+    )
+    fund(asset, vault, backers)
+    return MilestoneSetup(chain, asset, vault, deposit_deadline, milestones)
+
+
+def attestation(vault_address: bytes, milestone: int, evidence: bytes, signer_key: bytes,
+                chain_id: int = CHAIN_ID) -> bytes:
+    """A verifier's EIP-712 signature (r || s || v) of a milestone attestation."""
+    typed = {
+        "types": {
+            "EIP712Domain": [
+                {"name": "name", "type": "string"}, {"name": "version", "type": "string"},
+                {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"},
+            ],
+            "MilestoneAttestation": [{"name": "milestone", "type": "uint256"}, {"name": "evidence", "type": "bytes32"}],
+        },
+        "primaryType": "MilestoneAttestation",
+        "domain": {"name": "PlumeMilestoneVault", "version": "1", "chainId": chain_id,
+                   "verifyingContract": to_checksum_address(vault_address)},
+        "message": {"milestone": milestone, "evidence": evidence},
+    }
+    signed = Account.sign_message(encode_typed_data(full_message=typed), signer_key)
+    return bytes(signed.signature)

@@ -179,7 +179,11 @@ class Contract:
         return Revert("<unknown>", (data,))
 
     def refused(self, who: int, error: str, name: str, *args, value: int = 0) -> Revert:
-        """Send a call that must revert with custom error ``error`` and move nothing."""
+        """Send a call that must revert with custom error ``error`` and move nothing.
+
+        The call is mined at the head's timestamp (``dt=0``), the time views and
+        the replay that reads the revert data run at: advance the chain first
+        (``advance_to``) to test a deadline."""
         data = self.calldata(name, *args)
         before = self.chain.snapshot()
         outcome = self.chain.transact(who, self.address, data, value=value, dt=0)

@@ -53,7 +53,7 @@ abstract contract Vault4626 is ERC20, ReentrancyGuard {
     // -- views ------------------------------------------------------------------------
 
     /// @notice The ERC-20 the vault holds.
-    function asset() external view returns (address) {
+    function asset() public view returns (address) {
         return _asset;
     }
 

@@ -80,7 +80,7 @@ TARGETS: tuple[Target, ...] = (
     # the real-world-asset library (docs/tokenization.md)
     *(
         Target(f"execution/contracts/rwa/{name}.sol", name, f"execution/contracts/rwa/{name}.json", Output.BYTECODE)
-        for name in ("AssetToken", "RevenueShareVault", "MilestoneVault", "EscrowVault")
+        for name in ("AssetToken", "RevenueShareVault", "MilestoneVault", "EscrowVault", "UsageRightsToken")
     ),
 )
 

@@ -82,6 +82,16 @@ TARGETS: tuple[Target, ...] = (
         Target(f"execution/contracts/rwa/{name}.sol", name, f"execution/contracts/rwa/{name}.json", Output.BYTECODE)
         for name in ("AssetToken", "RevenueShareVault", "MilestoneVault", "EscrowVault", "UsageRightsToken")
     ),
+    *(
+        Target("execution/contracts/rwa/RwaFactories.sol", name, f"execution/contracts/rwa/{name}.json", Output.BYTECODE)
+        for name in (
+            "AssetTokenFactory",
+            "UsageRightsFactory",
+            "MilestoneVaultFactory",
+            "RevenueShareVaultFactory",
+            "EscrowVaultFactory",
+        )
+    ),
 )
 
 _SELECTIONS = {

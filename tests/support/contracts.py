@@ -110,6 +110,19 @@ def error_selector(entry: dict) -> bytes:
     return keccak(f"{entry['name']}({','.join(types_of(entry['inputs']))})".encode())[:4]
 
 
+_KNOWN_ERRORS: dict[bytes, dict] = {}
+
+
+def known_errors() -> dict[bytes, dict]:
+    """Every custom error of every artifact in the build table, by selector."""
+    if not _KNOWN_ERRORS:
+        for row in TARGETS:
+            for entry in load_artifact(row.contract)["abi"]:
+                if entry["type"] == "error":
+                    _KNOWN_ERRORS.setdefault(error_selector(entry), entry)
+    return _KNOWN_ERRORS
+
+
 @dataclass
 class Outcome:
     """One transaction's result: its receipt status, revert data, gas and logs."""
@@ -169,8 +182,8 @@ class Contract:
 
     def decode_revert(self, data: bytes) -> Revert:
         selector = data[:4]
-        if selector in self.errors:
-            entry = self.errors[selector]
+        entry = self.errors.get(selector) or known_errors().get(selector)  # a created contract's error bubbles up
+        if entry is not None:
             return Revert(entry["name"], decode(types_of(entry["inputs"]), data[4:]))
         if selector == PANIC_SELECTOR:
             return Revert("Panic", decode(["uint256"], data[4:]))

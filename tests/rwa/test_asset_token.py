@@ -152,3 +152,13 @@ def test_the_permissions_link_is_inert_while_no_contract_is_there(token) -> None
     token.send(ISSUER, "setPermissionsContract", address)
     assert token.view("isVerified", ADDRS[CAROL]) is False
     token.refused(ALICE, "ReceiverNotVerified", "transfer", ADDRS[CAROL], 1)
+
+
+def test_the_permissions_link_accepts_the_allowlists_accounts(chain, token) -> None:
+    allowlist = chain.deploy("TestAllowlist")
+    token.send(ISSUER, "setPermissionsContract", allowlist.address)
+    allowlist.send(ISSUER, "set", ADDRS[CAROL], True)
+    assert token.view("identity", ADDRS[CAROL]) == (True, 0)  # verified, no country known
+    token.send(ALICE, "transfer", ADDRS[CAROL], 10)
+    allowlist.send(ISSUER, "set", ADDRS[CAROL], False)
+    token.refused(ALICE, "ReceiverNotVerified", "transfer", ADDRS[CAROL], 1)

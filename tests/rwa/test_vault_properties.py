@@ -5,7 +5,8 @@ donations, native and token revenue, and claims, by three holders. After every
 step, against an exact model (fractions) of what each holder earned:
 
 - the vault's assets cover its shares: redeeming every share pays at most what it holds;
-- no holder has claimed or can claim more than it accrued (and it lacks < 1 wei of it);
+- no holder has claimed or can claim more than it accrued (its exact pro-rata part of
+  each distribution and of the sub-wei remainder carried into it), and it lacks < 1 wei of it;
 - for each revenue currency, total claimed + unclaimed (booked to holders, in
   1/INDEX_SCALE wei) + the index remainder == total distributed, exactly, and the
   vault holds exactly distributed - claimed;
@@ -21,7 +22,7 @@ import os
 from fractions import Fraction
 
 from contracts import ADDRS
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from rwa_fixtures import revenue_setup
 
@@ -70,8 +71,12 @@ class Model:
         if supply == 0:
             vault.refused(ISSUER, "NoShares", "distributeNative", value=value)
             return
+        # the contract carries the sub-wei remainder of the last distribution into
+        # this one (docs/tokenization.md): the holders of now share it
+        carried = vault.view("streamInfo", stream)[1]
         for w in HOLDERS:
-            self.accrued[(w, stream)] += Fraction(value * self.shares(w), supply)
+            self.accrued[(w, stream)] += Fraction(value * INDEX_SCALE + carried, INDEX_SCALE) * Fraction(
+                self.shares(w), supply)
         if stream == NATIVE:
             vault.send(ISSUER, "distributeNative", value=value)
         else:
@@ -144,7 +149,17 @@ def apply(model: Model, op: tuple) -> None:
         model.claim(op[1])
 
 
+# found by this test: holder 2 joins after a distribution left a remainder, and the
+# next distribution carries that remainder to it (the model must count it)
+CARRIED_REMAINDER = [
+    ("deposit", 1, 7), ("deposit", 1, 332), ("deposit", 1, 25_755_651_735), ("native", 25), ("native", 1131),
+    ("donate", 3, 94389034), ("claim", 2), ("donate", 2, 1), ("deposit", 2, 7975523), ("native", 42813483),
+    ("transfer", 1, 3, 1), ("donate", 1, 1575),
+]
+
+
 @PROPERTY_SETTINGS
+@example(ops=CARRIED_REMAINDER)
 @given(ops=operations)
 def test_random_vault_histories_keep_the_books_exact(ops) -> None:
     model = Model(revenue_setup(holders=HOLDERS))

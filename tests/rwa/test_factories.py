@@ -94,3 +94,21 @@ def test_vault_and_rights_factories_create_working_contracts(chain) -> None:
     rights, _ = created(chain, rights_factory, outcome, "UsageRightsToken")
     assert rights.view("issuer") == "0x" + ADDRS[OTHER].hex()
     assert rights_factory.view("createdCount", ADDRS[ISSUER]) == 0
+
+
+def test_factories_predeployed_in_genesis_work_at_their_fixed_addresses() -> None:
+    from eth._utils.address import generate_contract_address
+
+    from execution.contracts.rwa.predeploy import FACTORY_ADDRESSES, factory_accounts
+
+    chain = ContractChain(extra_alloc=factory_accounts())
+    assert [a.hex()[-4:] for a in FACTORY_ADDRESSES.values()] == ["2000", "2001", "2002", "2003", "2004"]
+    factory = chain.at("AssetTokenFactory", FACTORY_ADDRESSES["AssetTokenFactory"])
+    outcome = factory.send(ISSUER, "createAssetToken", "Solar", "SUN")
+    token, _ = created(chain, factory, outcome, "AssetToken")
+    assert token.address == generate_contract_address(factory.address, 1)  # the predeploy's nonce is 1
+    assert token.view("owner") == "0x" + ADDRS[ISSUER].hex()
+    escrows = chain.at("EscrowVaultFactory", FACTORY_ADDRESSES["EscrowVaultFactory"])
+    created(chain, escrows, escrows.send(OTHER, "createEscrow", ADDRS[PAYEE], ADDRS[ARBITER], ZERO, ETHER,
+                                         chain.timestamp + 100), "EscrowVault")
+    assert escrows.view("createdCount", ADDRS[OTHER]) == 1

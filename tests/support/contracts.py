@@ -234,12 +234,14 @@ class ChainSnapshot:
 class ContractChain:
     """An in-memory Plume chain with funded accounts ``ADDRS`` for contract tests."""
 
-    def __init__(self, n_accounts: int = len(KEYS)):
+    def __init__(self, n_accounts: int = len(KEYS), extra_alloc: dict | None = None):
+        """``extra_alloc``: more genesis accounts, ``{address: GenesisAccount}`` (predeployed code)."""
         from execution.chain import PlumeChain
         from execution.genesis import GenesisAccount, GenesisState
         from staking.params import StakingParams
 
         alloc = {a: GenesisAccount(balance=START_BALANCE) for a in ADDRS[:n_accounts]}
+        alloc.update(extra_alloc or {})
         genesis = GenesisState(
             chain_id=CHAIN_ID, timestamp=GENESIS_TIME, gas_limit=60_000_000, alloc=alloc,
             staking=StakingParams(block_reward=0),

@@ -53,6 +53,7 @@ def test_asset_token_factory_and_the_registry(chain) -> None:
     assert list(factory.view("createdBy", ADDRS[ISSUER], 0, 100)) == listed
     assert list(factory.view("createdBy", ADDRS[ISSUER], 1, 1)) == listed[1:2]
     assert list(factory.view("createdBy", ADDRS[ISSUER], 5, 10)) == []
+    assert list(factory.view("createdBy", ADDRS[ISSUER], 2**256 - 1, 100)) == []  # no overflow
     assert factory.view("totalCreated") == 4
     revert = factory.refused(ISSUER, "PageTooLarge", "createdBy", ADDRS[ISSUER], 0, 101)
     assert revert.args == (101, 100)

@@ -39,8 +39,8 @@ abstract contract RwaRegistry {
     function createdBy(address issuer, uint256 offset, uint256 limit) external view returns (address[] memory page) {
         if (limit > MAX_PAGE) revert PageTooLarge(limit, MAX_PAGE);
         address[] storage all = _created[issuer];
-        uint256 end = offset + limit > all.length ? all.length : offset + limit;
-        if (offset >= end) return new address[](0);
+        if (offset >= all.length) return new address[](0);
+        uint256 end = limit > all.length - offset ? all.length : offset + limit;
         page = new address[](end - offset);
         for (uint256 i = offset; i < end; ++i) {
             page[i - offset] = all[i];

@@ -16,6 +16,8 @@ import {ERC20, IERC20, ReentrancyGuard, TransferLib} from "./RwaBase.sol";
 ///      part of donated assets stays in the vault for good (dust).
 ///      Arithmetic is plain checked 256-bit: a product above 2**256 reverts,
 ///      it is never wrong (assets and supply up to ~1e35 each are fine).
+///      Deposits have no cap (maxDeposit and maxMint are unlimited while open),
+///      so the only deposit refusals are a closed gate, zero, and ZeroShares.
 ///      Derived vaults gate deposits and withdrawals with `_checkDeposit` and
 ///      `_checkWithdraw` (which revert with their own errors) and keep the
 ///      max* views in step through `_depositOpen`/`_withdrawOpen`.
@@ -31,10 +33,6 @@ abstract contract Vault4626 is ERC20, ReentrancyGuard {
         address indexed sender, address indexed receiver, address indexed owner, uint256 assets, uint256 shares
     );
 
-    /// @notice A deposit of `assets` for `receiver` is above the `max` allowed.
-    error ExceededMaxDeposit(address receiver, uint256 assets, uint256 max);
-    /// @notice A mint of `shares` for `receiver` is above the `max` allowed.
-    error ExceededMaxMint(address receiver, uint256 shares, uint256 max);
     /// @notice A withdrawal of `assets` from `owner` is above the `max` it may take.
     error ExceededMaxWithdraw(address owner, uint256 assets, uint256 max);
     /// @notice A redemption of `shares` from `owner` is above the `max` it holds.

@@ -47,9 +47,11 @@ contract AssetToken is ERC20, ReentrancyGuard {
     /// @notice Where the chain's permissions contract is planned (not deployed yet).
     address public constant DEFAULT_PERMISSIONS = 0x0000000000000000000000000000000000001003;
 
+    /// @notice The issuer: appoints agents and sets the compliance rules.
     address public owner;
     /// @notice Optional on-chain allowlist accepted as identity registry (zero: none).
     address public permissions;
+    /// @notice Holder transfers are stopped (agents' forced transfers are not).
     bool public paused;
     /// @notice Holder-to-holder transfers are refused before this unix time (mints are not).
     uint64 public lockupUntil;
@@ -62,10 +64,14 @@ contract AssetToken is ERC20, ReentrancyGuard {
     /// @notice No holder may hold more than this (0: no limit).
     uint256 public maxBalance;
 
+    /// @notice Whether `agent` holds the agent powers.
     mapping(address agent => bool) public isAgent;
     mapping(address holder => Identity) private _identities;
+    /// @notice Whether holders of `country` may receive, when countryRestricted.
     mapping(uint16 country => bool) public countryAllowed;
+    /// @notice Whether all of `holder`'s transfers are frozen.
     mapping(address holder => bool) public isFrozen;
+    /// @notice How much of `holder`'s balance is frozen.
     mapping(address holder => uint256) public frozenTokens;
 
     event OwnershipTransferred(address indexed previousOwner, address indexed newOwner);

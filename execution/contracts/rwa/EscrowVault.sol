@@ -29,14 +29,19 @@ contract EscrowVault is ReentrancyGuard {
         TimedOut
     }
 
+    /// @notice Funds the escrow; may release to the payee.
     address public immutable payer;
+    /// @notice Is paid on release; may refund the payer.
     address public immutable payee;
+    /// @notice Alone resolves a dispute.
     address public immutable arbiter;
     /// @notice The ERC-20 held (zero: the native token).
     address public immutable token;
+    /// @notice The amount held.
     uint256 public immutable amount;
     /// @notice After this unix time an undisputed escrow can be refunded to the payer.
     uint64 public immutable timeout;
+    /// @notice Where the escrow is in its life.
     State public state;
 
     event EscrowFunded(address indexed payer, uint256 amount);

@@ -20,11 +20,14 @@ import {Vault4626} from "./Vault4626.sol";
 ///      protection); a signature from anyone else is refused. Signatures must
 ///      have a low `s` and `v` of 27 or 28 (no malleable duplicates).
 contract MilestoneVault is Vault4626 {
-    /// @notice At most this many milestones and verifiers (bounds the constructor's work).
+    /// @notice At most this many milestones (bounds the constructor's work).
     uint256 public constant MAX_MILESTONES = 32;
+    /// @notice At most this many verifiers.
     uint256 public constant MAX_VERIFIERS = 32;
 
-    bytes32 public constant ATTESTATION_TYPEHASH = keccak256("MilestoneAttestation(uint256 milestone,bytes32 evidence)");
+    /// @notice The EIP-712 type hash of an attestation.
+    bytes32 public constant ATTESTATION_TYPEHASH =
+        keccak256("MilestoneAttestation(uint256 milestone,bytes32 evidence)");
     bytes32 private constant DOMAIN_TYPEHASH =
         keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
     bytes32 private constant NAME_HASH = keccak256("PlumeMilestoneVault");
@@ -39,16 +42,22 @@ contract MilestoneVault is Vault4626 {
         uint64 deadline;
     }
 
+    /// @notice Who created the vault (informational; it has no powers).
     address public immutable issuer;
+    /// @notice Deposits are accepted until this unix time (inclusive).
     uint64 public immutable depositDeadline;
+    /// @notice Attestations of one evidence hash that release a milestone.
     uint8 public immutable quorum;
 
     Milestone[] private _milestones;
+    /// @notice Whether `account` is a designated verifier.
     mapping(address account => bool) public isVerifier;
     address[] private _verifiers;
     /// @notice The next milestone to release (== milestoneCount when all are released).
     uint256 public nextMilestone;
+    /// @notice Whether `verifier` has attested `milestone`.
     mapping(uint256 milestone => mapping(address verifier => bool)) public hasAttested;
+    /// @notice Attestations of `milestone` with `evidence` so far.
     mapping(uint256 milestone => mapping(bytes32 evidence => uint256)) public attestations;
 
     /// @notice `verifier` attested `milestone` with `evidence`; `count` attestations of that evidence so far.

@@ -36,6 +36,7 @@ contract UsageRightsToken is ReentrancyGuard {
         string uri;
     }
 
+    /// @notice Creates rights and mints them.
     address public immutable issuer;
     /// @notice The last id created (ids count from 1).
     uint256 public rightCount;

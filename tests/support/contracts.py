@@ -350,8 +350,8 @@ class ContractChain:
     def assert_moved_nothing(self, before: ChainSnapshot, outcome: Outcome) -> None:
         """Only the sender's gas changed between ``before`` and now."""
         after = self.snapshot()
-        assert after.storage_roots == {**before.storage_roots, **{
-            a: r for a, r in after.storage_roots.items() if a not in before.storage_roots}}, "storage changed"
+        changed = [a.hex() for a, root in before.storage_roots.items() if after.storage_roots[a] != root]
+        assert not changed, f"a refused call changed the storage of {changed}"
         fee = outcome.gas_used * (self.chain.head.base_fee_per_gas + TIP)
         expected = dict(before.balances)
         expected[outcome.sender] -= fee

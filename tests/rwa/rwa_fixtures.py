@@ -56,16 +56,19 @@ class MilestoneSetup:
     asset: Contract
     vault: Contract
     deposit_deadline: int
-    milestones: list  # (amount, recipient, deadline)
+    milestones: list  # (amount, shareBps, recipient, deadline)
 
 
 def milestone_setup(amounts=(100 * ETHER, 200 * ETHER, 300 * ETHER), quorum: int = 2,
-                    backers=(1, 2, 3)) -> MilestoneSetup:
+                    backers=(1, 2, 3), shares_bps=None) -> MilestoneSetup:
+    """A vault with one milestone per amount (or, given ``shares_bps``, per share of the raise)."""
     chain = ContractChain()
     asset = chain.deploy("TestToken", "Asset", "AST")
     deposit_deadline = chain.timestamp + DEPOSIT_WINDOW
+    terms = [(0, bps) for bps in shares_bps] if shares_bps else [(amount, 0) for amount in amounts]
     milestones = [
-        (amount, ADDRS[RECIPIENT], deposit_deadline + MILESTONE_STEP * (i + 1)) for i, amount in enumerate(amounts)
+        (amount, bps, ADDRS[RECIPIENT], deposit_deadline + MILESTONE_STEP * (i + 1))
+        for i, (amount, bps) in enumerate(terms)
     ]
     vault = chain.deploy(
         "MilestoneVault", asset.address, ADDRS[0], "School mission", "SCHOOL", deposit_deadline,

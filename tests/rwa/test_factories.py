@@ -71,14 +71,14 @@ def test_vault_and_rights_factories_create_working_contracts(chain) -> None:
     deadline = chain.timestamp + 100
     outcome = milestone_factory.send(
         ISSUER, "createMilestoneVault", asset.address, "School", "SCH", deadline, [ADDRS[v] for v in VERIFIERS], 2,
-        [(ETHER, ADDRS[RECIPIENT], deadline + 100)],
+        [(ETHER, 0, ADDRS[RECIPIENT], deadline + 100)],
     )
     milestone, _ = created(chain, milestone_factory, outcome, "MilestoneVault")
     assert milestone.view("quorum") == 2 and milestone.view("milestoneCount") == 1
     # a bad configuration reverts the whole creation with the vault's own error
     bad = milestone_factory.refused(
         ISSUER, "InvalidConfiguration", "createMilestoneVault", asset.address, "S", "S", deadline,
-        [ADDRS[v] for v in VERIFIERS], 4, [(ETHER, ADDRS[RECIPIENT], deadline + 100)],
+        [ADDRS[v] for v in VERIFIERS], 4, [(ETHER, 0, ADDRS[RECIPIENT], deadline + 100)],
     )
     assert bad.args == ("quorum",)
 

@@ -97,7 +97,7 @@ def test_a_missed_deadline_lets_backers_withdraw_their_pro_rata_remainder(setup)
     vault, asset, chain = setup.vault, setup.asset, setup.chain
     vault.send(A, "attest", 0, EVIDENCE, sign(setup, V1))
     vault.send(A, "attest", 0, EVIDENCE, sign(setup, V2))
-    deadline = setup.milestones[1][2]
+    deadline = setup.milestones[1][3]
     chain.advance_to(deadline - 1)
     vault.send(A, "attest", 1, EVIDENCE, sign(setup, V1, milestone=1))  # in time, but alone
     assert vault.view("failed") is False
@@ -140,6 +140,30 @@ def test_a_release_the_vault_cannot_pay_is_refused() -> None:
     assert revert.args == (0, 10 * ETHER, 3 * ETHER)
 
 
+def test_share_milestones_release_their_share_of_the_raise() -> None:
+    """Milestones of 25% and 40% of what was raised (6,000): 1,500 then 2,400, exactly."""
+    setup = milestone_setup(shares_bps=(2_500, 4_000))
+    vault = setup.vault
+    for who, assets in ((A, 1_000), (B, 2_000), (C, 3_000)):
+        vault.send(who, "deposit", assets * ETHER, ADDRS[who])
+    setup.chain.advance_to(setup.deposit_deadline)
+    first = vault.send(A, "attest", 0, EVIDENCE, sign(setup, V1))
+    assert vault.events(first, "RaiseClosed") == [{"raised": 6_000 * ETHER}]
+    vault.send(A, "attest", 0, EVIDENCE, sign(setup, V2))
+    assert recipient_balance(setup) == 1_500 * ETHER
+    for v in (V2, V3):
+        vault.send(A, "attest", 1, EVIDENCE, sign(setup, v, milestone=1))
+    assert recipient_balance(setup) == 3_900 * ETHER
+    assert vault.view("raised") == 6_000 * ETHER
+    assert vault.view("milestone", 1) == (0, 4_000, "0x" + ADDRS[RECIPIENT].hex(), setup.milestones[1][3], True)
+
+
+def test_an_empty_vault_has_nothing_to_attest() -> None:
+    setup = milestone_setup(shares_bps=(5_000,))
+    setup.chain.advance_to(setup.deposit_deadline + 1)
+    setup.vault.refused(A, "NothingRaised", "attest", 0, EVIDENCE, sign(setup, V1))
+
+
 @pytest.mark.parametrize("quorum, reason", [(0, "quorum"), (4, "quorum")])
 def test_bad_configurations_are_refused(quorum, reason) -> None:
     setup = milestone_setup()
@@ -148,6 +172,13 @@ def test_bad_configurations_are_refused(quorum, reason) -> None:
             setup.milestones)
     revert = chain.deploy_refused("MilestoneVault", *args)
     assert revert.name == "InvalidConfiguration" and revert.args == (reason,)
-    late_first = [(ETHER, ADDRS[RECIPIENT], setup.deposit_deadline)]
-    revert = chain.deploy_refused("MilestoneVault", *args[:6], 2, late_first)
-    assert revert.args == ("milestone deadlines must increase",)
+    later = setup.deposit_deadline + 100
+    for milestones, reason in [
+        ([(ETHER, 0, ADDRS[RECIPIENT], setup.deposit_deadline)], "milestone deadlines must increase"),
+        ([(ETHER, 100, ADDRS[RECIPIENT], later)], "milestone amount or share"),
+        ([(0, 0, ADDRS[RECIPIENT], later)], "milestone amount or share"),
+        ([(0, 6_000, ADDRS[RECIPIENT], later), (0, 4_001, ADDRS[RECIPIENT], later + 1)], "milestone shares above 100%"),
+        ([(ETHER, 0, b"\0" * 20, later)], "milestone recipient"),
+    ]:
+        revert = chain.deploy_refused("MilestoneVault", *args[:6], 2, milestones)
+        assert revert.args == (reason,)

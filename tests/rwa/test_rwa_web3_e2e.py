@@ -122,8 +122,8 @@ def test_milestone_vault_flow_from_web3(w3, node) -> None:
     factory = deploy(w3, issuer, "MilestoneVaultFactory")
     now = w3.eth.get_block("latest")["timestamp"]
     deposit_deadline = now + DEPOSIT_WINDOW_S
-    milestones = [(100 * PLUME, recipient.address, deposit_deadline + 600),
-                  (200 * PLUME, recipient.address, deposit_deadline + 1200)]
+    milestones = [(100 * PLUME, 0, recipient.address, deposit_deadline + 600),
+                  (200 * PLUME, 0, recipient.address, deposit_deadline + 1200)]
     receipt = transact(w3, issuer, factory.functions.createMilestoneVault(
         asset.address, "School", "SCH", deposit_deadline, verifiers, 2, milestones))
     vault = created(w3, factory, receipt, "MilestoneVault")

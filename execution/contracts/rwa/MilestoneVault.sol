@@ -7,7 +7,8 @@ import {Vault4626} from "./Vault4626.sol";
 /// @title MilestoneVault: capital released milestone by milestone on verified achievement
 /// @notice Backers deposit the `asset` for shares until `depositDeadline`.
 ///         After it, the ordered milestones are released one at a time: a
-///         milestone's `amount` goes to its `recipient` when `quorum` of the
+///         milestone's amount (a fixed `amount`, or `shareBps` basis points
+///         of the assets raised) goes to its `recipient` when `quorum` of the
 ///         designated verifiers have signed an EIP-712 attestation of it (the
 ///         same evidence hash) before the milestone's deadline. Anyone may
 ///         submit a signature. If the next milestone passes its deadline
@@ -32,12 +33,15 @@ contract MilestoneVault is Vault4626 {
         keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
     bytes32 private constant NAME_HASH = keccak256("PlumeMilestoneVault");
     bytes32 private constant VERSION_HASH = keccak256("1");
+    uint256 private constant BPS = 10_000;
     /// @dev secp256k1n / 2: larger `s` values are the malleable twins.
     uint256 private constant HALF_ORDER = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0;
 
-    /// @notice One milestone: `amount` of the asset for `recipient`, attestable until `deadline`.
+    /// @notice One milestone: for `recipient`, attestable until `deadline`, either a fixed
+    ///         `amount` of the asset or (`amount` 0) `shareBps` of the assets raised.
     struct Milestone {
         uint256 amount;
+        uint16 shareBps;
         address recipient;
         uint64 deadline;
     }
@@ -50,6 +54,8 @@ contract MilestoneVault is Vault4626 {
     uint8 public immutable quorum;
 
     Milestone[] private _milestones;
+    /// @notice The assets held when the first attestation came in (the base of share milestones; 0 before).
+    uint256 public raised;
     /// @notice Whether `account` is a designated verifier.
     mapping(address account => bool) public isVerifier;
     address[] private _verifiers;
@@ -62,6 +68,8 @@ contract MilestoneVault is Vault4626 {
 
     /// @notice `verifier` attested `milestone` with `evidence`; `count` attestations of that evidence so far.
     event Attested(uint256 indexed milestone, address indexed verifier, bytes32 evidence, uint256 count);
+    /// @notice Funding closed with `raised` assets (recorded at the first attestation).
+    event RaiseClosed(uint256 raised);
     /// @notice `milestone`'s `amount` went to `recipient` on a quorum of `evidence`.
     event MilestoneReleased(uint256 indexed milestone, address indexed recipient, uint256 amount, bytes32 evidence);
 
@@ -76,6 +84,8 @@ contract MilestoneVault is Vault4626 {
     error WrongMilestone(uint256 milestone, uint256 next);
     error MilestoneExpired(uint256 milestone, uint64 deadline);
     error InsufficientAssets(uint256 milestone, uint256 amount, uint256 available);
+    /// @notice Nothing was raised, so there is nothing to attest.
+    error NothingRaised();
 
     constructor(
         address asset_,
@@ -97,13 +107,18 @@ contract MilestoneVault is Vault4626 {
             _verifiers.push(v);
         }
         uint64 previous = depositDeadline_;
+        uint256 totalBps = 0;
         for (uint256 i = 0; i < milestones_.length; ++i) {
             Milestone memory m = milestones_[i];
-            if (m.amount == 0 || m.recipient == address(0)) revert InvalidConfiguration("milestone amount or recipient");
+            // exactly one of amount and share
+            if ((m.amount == 0) == (m.shareBps == 0)) revert InvalidConfiguration("milestone amount or share");
+            if (m.recipient == address(0)) revert InvalidConfiguration("milestone recipient");
             if (m.deadline <= previous) revert InvalidConfiguration("milestone deadlines must increase");
+            totalBps += m.shareBps;
             previous = m.deadline;
             _milestones.push(m);
         }
+        if (totalBps > BPS) revert InvalidConfiguration("milestone shares above 100%");
         issuer = issuer_;
         depositDeadline = depositDeadline_;
         quorum = quorum_;
@@ -116,14 +131,14 @@ contract MilestoneVault is Vault4626 {
         return _milestones.length;
     }
 
-    /// @notice Milestone `index`: amount, recipient, deadline and whether it is released.
+    /// @notice Milestone `index`: its fixed amount or share, recipient, deadline and whether it is released.
     function milestone(uint256 index)
         external
         view
-        returns (uint256 amount, address recipient, uint64 deadline, bool released)
+        returns (uint256 amount, uint16 shareBps, address recipient, uint64 deadline, bool released)
     {
         Milestone storage m = _milestones[index];
-        return (m.amount, m.recipient, m.deadline, index < nextMilestone);
+        return (m.amount, m.shareBps, m.recipient, m.deadline, index < nextMilestone);
     }
 
     /// @notice The designated verifiers.
@@ -164,6 +179,7 @@ contract MilestoneVault is Vault4626 {
         if (milestone_ != next) revert WrongMilestone(milestone_, next);
         Milestone memory m = _milestones[next];
         if (block.timestamp > m.deadline) revert MilestoneExpired(milestone_, m.deadline);
+        _closeRaise();
         address signer = _recover(attestationDigest(milestone_, evidence), signature);
         if (!isVerifier[signer]) revert NotVerifier(signer);
         if (hasAttested[milestone_][signer]) revert AlreadyAttested(milestone_, signer);
@@ -174,11 +190,22 @@ contract MilestoneVault is Vault4626 {
     }
 
     function _release(uint256 index, Milestone memory m, bytes32 evidence) private {
+        uint256 amount = m.amount != 0 ? m.amount : raised * m.shareBps / BPS; // a share rounds down
         uint256 available = totalAssets();
-        if (available < m.amount) revert InsufficientAssets(index, m.amount, available);
+        if (amount == 0 || available < amount) revert InsufficientAssets(index, amount, available);
         nextMilestone = index + 1;
-        emit MilestoneReleased(index, m.recipient, m.amount, evidence);
-        TransferLib.safeTransfer(asset(), m.recipient, m.amount);
+        emit MilestoneReleased(index, m.recipient, amount, evidence);
+        TransferLib.safeTransfer(asset(), m.recipient, amount);
+    }
+
+    /// @dev The base of share milestones: the assets held when attestation starts
+    ///      (after the deposit deadline no deposit or withdrawal can change it).
+    function _closeRaise() private {
+        if (raised != 0) return;
+        uint256 held = totalAssets();
+        if (held == 0) revert NothingRaised();
+        raised = held;
+        emit RaiseClosed(held);
     }
 
     /// @dev ECDSA recovery with OpenZeppelin's malleability rules.

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from contracts import load_artifact
+from eth._utils.address import generate_contract_address
 from eth_account import Account
 from eth_utils import keccak
 from rwa_fixtures import attestation
@@ -29,7 +30,7 @@ from e2e_node import CHAIN_ID, RunningNode, start_node  # noqa: E402
 
 pytestmark = pytest.mark.slow
 PLUME = 10**18
-DEPOSIT_WINDOW_S = 8
+DEPOSIT_WINDOW_S = 12  # from the vault's creation; only the deposit must land in it
 
 
 @pytest.fixture(scope="module")
@@ -120,6 +121,10 @@ def test_milestone_vault_flow_from_web3(w3, node) -> None:
     asset = deploy(w3, issuer, "TestToken", "Dollar", "USD")
     transact(w3, backer, asset.functions.mint(backer.address, 1_000 * PLUME))
     factory = deploy(w3, issuer, "MilestoneVaultFactory")
+    # approve the vault before it exists (its address: the factory's first CREATE, nonce 1),
+    # so the deposit is the only transaction that must be mined before the deadline
+    predicted = Web3.to_checksum_address(generate_contract_address(bytes.fromhex(factory.address[2:]), 1))
+    transact(w3, backer, asset.functions.approve(predicted, 2**256 - 1))
     now = w3.eth.get_block("latest")["timestamp"]
     deposit_deadline = now + DEPOSIT_WINDOW_S
     milestones = [(100 * PLUME, 0, recipient.address, deposit_deadline + 600),
@@ -127,7 +132,7 @@ def test_milestone_vault_flow_from_web3(w3, node) -> None:
     receipt = transact(w3, issuer, factory.functions.createMilestoneVault(
         asset.address, "School", "SCH", deposit_deadline, verifiers, 2, milestones))
     vault = created(w3, factory, receipt, "MilestoneVault")
-    transact(w3, backer, asset.functions.approve(vault.address, 2**256 - 1))
+    assert vault.address == predicted
     transact(w3, backer, vault.functions.deposit(500 * PLUME, backer.address))
     wait_until(lambda: w3.eth.get_block("latest")["timestamp"] > deposit_deadline, timeout=60,
                what="the deposit deadline to pass")

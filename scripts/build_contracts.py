@@ -72,6 +72,31 @@ TARGETS: tuple[Target, ...] = (
         "tests/fixtures/contracts/StakingDelegator.json",
         Output.BYTECODE,
     ),
+    Target(
+        "tests/fixtures/contracts/TestToken.sol",
+        "TestToken",
+        "tests/fixtures/contracts/TestToken.json",
+        Output.BYTECODE,
+    ),
+    *(
+        Target("tests/fixtures/contracts/RwaFixtures.sol", name, f"tests/fixtures/contracts/{name}.json", Output.BYTECODE)
+        for name in ("ReentrantToken", "Reenterer", "TestAllowlist")
+    ),
+    # the real-world-asset library (docs/tokenization.md)
+    *(
+        Target(f"execution/contracts/rwa/{name}.sol", name, f"execution/contracts/rwa/{name}.json", Output.BYTECODE)
+        for name in ("AssetToken", "RevenueShareVault", "MilestoneVault", "EscrowVault", "UsageRightsToken")
+    ),
+    *(
+        Target("execution/contracts/rwa/RwaFactories.sol", name, f"execution/contracts/rwa/{name}.json", Output.BYTECODE)
+        for name in (
+            "AssetTokenFactory",
+            "UsageRightsFactory",
+            "MilestoneVaultFactory",
+            "RevenueShareVaultFactory",
+            "EscrowVaultFactory",
+        )
+    ),
 )
 
 _SELECTIONS = {

@@ -15,7 +15,9 @@ never share a genesis hash.
 Genesis also creates the system accounts: the staking contract with its
 parameters and the genesis validators bonded (``staking/genesis.py``), and the
 reward pool with the supply counters (``staking.fees``): total supply starts
-as the sum of allocations plus the genesis validators' stake.
+as the sum of allocations plus the genesis validators' stake. And it places
+the real-world-asset factories at ``0x…2000``-``0x…2004``
+(``execution/contracts/rwa/predeploy.py``, docs/tokenization.md).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from eth.vm.forks.prague.blocks import PragueBlockHeader
 
 import msgpack
 
+from execution.contracts.rwa.predeploy import PREDEPLOYED_ADDRESSES, write_genesis_factories
 from execution.sidecar import Sidecar
 from execution.vm import DEFAULT_MIN_BASE_FEE, FIXED_HEADER_FIELDS
 from staking.addresses import SYSTEM_ADDRESSES
@@ -101,10 +104,10 @@ class GenesisState:
         for addr, acct in self.alloc.items():
             if type(addr) is not bytes or len(addr) != 20:
                 raise GenesisError(f"alloc keys must be 20-byte addresses, got {addr!r}")
-            if addr in SYSTEM_ADDRESSES:
+            if addr in SYSTEM_ADDRESSES or addr in PREDEPLOYED_ADDRESSES:
                 raise GenesisError(
                     f"alloc must not include system address 0x{addr.hex()}; "
-                    "it is created by the protocol"
+                    "it is created by the protocol (a system account or a predeployed factory)"
                 )
             if not isinstance(acct, GenesisAccount):
                 raise GenesisError(f"alloc[0x{addr.hex()}] must be a GenesisAccount")
@@ -132,6 +135,7 @@ def write_genesis_state(genesis: GenesisState, db: DatabaseAPI) -> bytes:
     init_genesis_staking(adb, genesis.staking, genesis.validators, genesis.timestamp, genesis.slashing)
     init_genesis_governance(adb, genesis.gov, genesis.execution)
     init_genesis_accounting(adb, genesis.total_supply)
+    write_genesis_factories(adb)
     adb.persist()
     return adb.state_root
 

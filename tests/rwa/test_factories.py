@@ -97,13 +97,18 @@ def test_vault_and_rights_factories_create_working_contracts(chain) -> None:
     assert rights_factory.view("createdCount", ADDRS[ISSUER]) == 0
 
 
-def test_factories_predeployed_in_genesis_work_at_their_fixed_addresses() -> None:
+def test_every_genesis_has_the_factories_at_their_fixed_addresses() -> None:
+    """Any Plume chain (here one built from a plain GenesisState) starts with the factories."""
     from eth._utils.address import generate_contract_address
 
-    from execution.contracts.rwa.predeploy import FACTORY_ADDRESSES, factory_accounts
+    from execution.contracts.rwa.predeploy import FACTORY_ADDRESSES, PREDEPLOY_NONCE, runtime_code
 
-    chain = ContractChain(extra_alloc=factory_accounts())
+    chain = ContractChain()
     assert [a.hex()[-4:] for a in FACTORY_ADDRESSES.values()] == ["2000", "2001", "2002", "2003", "2004"]
+    state = chain.chain.state_at(0)
+    for name, address in FACTORY_ADDRESSES.items():
+        assert state.code(address) == runtime_code(name)
+        assert state.nonce(address) == PREDEPLOY_NONCE and state.balance(address) == 0
     factory = chain.at("AssetTokenFactory", FACTORY_ADDRESSES["AssetTokenFactory"])
     outcome = factory.send(ISSUER, "createAssetToken", "Solar", "SUN")
     token, _ = created(chain, factory, outcome, "AssetToken")
@@ -113,3 +118,32 @@ def test_factories_predeployed_in_genesis_work_at_their_fixed_addresses() -> Non
     created(chain, escrows, escrows.send(OTHER, "createEscrow", ADDRS[PAYEE], ADDRS[ARBITER], ZERO, ETHER,
                                          chain.timestamp + 100), "EscrowVault")
     assert escrows.view("createdCount", ADDRS[OTHER]) == 1
+
+
+def test_genesis_refuses_an_allocation_at_a_factory_address() -> None:
+    from execution.contracts.rwa.predeploy import FACTORY_ADDRESSES
+    from execution.genesis import GenesisAccount, GenesisError, GenesisState
+
+    with pytest.raises(GenesisError, match="system address 0x0+2002"):
+        GenesisState(chain_id=1, timestamp=0,
+                     alloc={FACTORY_ADDRESSES["MilestoneVaultFactory"]: GenesisAccount(balance=1)})
+
+
+def test_the_factories_change_the_genesis_hash() -> None:
+    """The factories are part of the genesis state: without them the state root differs."""
+    from eth.db.account import AccountDB
+    from eth.db.atomic import AtomicDB
+
+    from execution.contracts.rwa import predeploy
+    from execution.genesis import GenesisState, write_genesis_state
+
+    genesis = GenesisState(chain_id=1, timestamp=0)
+    with_factories = write_genesis_state(genesis, AtomicDB())
+    original = predeploy.FACTORY_ADDRESSES.copy()
+    predeploy.FACTORY_ADDRESSES.clear()
+    try:
+        without = write_genesis_state(genesis, AtomicDB())
+    finally:
+        predeploy.FACTORY_ADDRESSES.update(original)
+    assert with_factories != without
+    assert AccountDB(AtomicDB()).state_root != with_factories

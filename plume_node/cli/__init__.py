@@ -58,6 +58,9 @@ def _register() -> None:
     main.add_command(debug)
     from plume_node.cli.report import report
     main.add_command(report)
+    # the `rwa` group with `rwa vault` (added by rwa_vault) and `query rwa`
+    from plume_node.cli.rwa_vault import rwa
+    main.add_command(rwa)
 
 
 _register()

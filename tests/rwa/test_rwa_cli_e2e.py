@@ -234,3 +234,52 @@ def test_revenue_share_vault_from_the_cli(node, tmp_path) -> None:
     assert 0 <= dust <= len(holders)  # at most a wei per holder, still owed (docs: "Exact to the wei")
     error = actors.refused("rwa", "vault", "claim", vault, who="h2")
     assert "NothingToClaim()" in error
+
+
+def native_balance(node: RunningNode, address: str) -> int:
+    return int(rpc(node.rpc_url, "eth_getBalance", address, "latest"), 16)
+
+
+def test_pause_partial_freeze_escrow_and_rights_from_the_cli(node, tmp_path) -> None:
+    actors = Actors(node, tmp_path, ("alice", "bob"))
+    token = actors.run("rwa", "token", "create", "Roof", "ROOF", who="issuer")["token"]
+    verify(actors, token, actors.address["alice"], actors.address["bob"])
+    actors.run("rwa", "token", "mint", token, actors.address["alice"], "10tokens", who="issuer")
+    actors.run("rwa", "token", "pause", token, who="issuer")
+    assert "TokenPaused()" in actors.refused("rwa", "token", "transfer", token, actors.address["bob"], "1", who="alice")
+    actors.run("rwa", "token", "pause", token, "--unpause", who="issuer")
+    actors.run("rwa", "token", "freeze", token, actors.address["alice"], "--amount", "9.5tokens", who="issuer")
+    error = actors.refused("rwa", "token", "transfer", token, actors.address["bob"], "1tokens", who="alice")
+    assert f"InsufficientUnfrozenBalance(holder={actors.address['alice']}, unfrozen={UNIT // 2}, needed={UNIT})" in error
+    actors.run("rwa", "token", "identity", "remove", token, actors.address["bob"], who="issuer")
+    info = actors.run("rwa", "token", "info", token, "--holder", actors.address["alice"], "--holder", actors.address["bob"])
+    assert [h["verified"] for h in info["holders"]] == [True, False]
+    assert info["holders"][0]["frozenTokens"] == str(95 * UNIT // 10)
+    error = actors.refused("rwa", "token", "mint", token, actors.address["bob"], "1", who="alice")
+    assert f"NotAgent(caller={actors.address['alice']})" in error
+
+    # an escrow of 2 PLUME: the payee disputes, only the arbiter resolves, here a split
+    escrow = actors.run("rwa", "vault", "create", "escrow", "--payee", actors.address["alice"], "--arbiter",
+                        actors.address["bob"], "--amount", "2plume", "--timeout-at", "+1h", who="issuer")["vault"]
+    actors.run("rwa", "vault", "deposit", escrow, who="issuer")
+    actors.run("rwa", "vault", "dispute", escrow, who="alice")
+    error = actors.refused("rwa", "vault", "resolve", escrow, "--to-payee", "1plume", who="alice")
+    assert f"NotArbiter(caller={actors.address['alice']})" in error
+    before = native_balance(node, actors.address["alice"])
+    resolved = actors.run("rwa", "vault", "resolve", escrow, "--to-payee", "1.5plume", who="bob")
+    assert (resolved["toPayee"], resolved["toPayer"]) == (str(15 * UNIT // 10), str(UNIT // 2))
+    assert native_balance(node, actors.address["alice"]) == before + 15 * UNIT // 10
+    assert actors.run("rwa", "vault", "info", escrow)["state"] == "closed"
+
+    # usage rights: a new rights contract and its first right, minted up to its supply
+    right = actors.run("rwa", "rights", "create", "--start", "+1h", "--end", "+2h", "--max-supply", "10",
+                       "--uri", "ipfs://gpu-hour", who="issuer")
+    contract = right["contract"]
+    assert right["id"] == 1
+    actors.run("rwa", "rights", "mint", contract, "1", actors.address["alice"], "4", who="issuer")
+    error = actors.refused("rwa", "rights", "mint", contract, "1", actors.address["bob"], "7", who="issuer")
+    assert "SupplyExceeded(id=1, requested=7, available=6)" in error
+    shown = actors.run("rwa", "rights", "info", contract, "--holder", actors.address["alice"])
+    assert shown["rights"][0]["balance"] == "4" and shown["rights"][0]["active"] is False
+    listed = actors.run("query", "rwa", actors.address["issuer"])["assets"]
+    assert escrow in listed["EscrowVault"] and contract in listed["UsageRightsToken"] and token in listed["AssetToken"]

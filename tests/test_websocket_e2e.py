@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +21,7 @@ from web3 import AsyncWeb3, Web3
 from web3.providers import HTTPProvider, WebSocketProvider
 
 import wsraw
+from npm import npm_ethers
 from waiting import wait_until
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
@@ -149,30 +148,8 @@ setTimeout(() => { console.error("timed out", JSON.stringify({ blocks, logs }));
 """
 
 
-def _npm_ethers(tmp: Path) -> Path:
-    """`tmp` with ethers@6 installed; otherwise the test is skipped (or fails under CI=true) with the reason."""
-    npm, node_bin = shutil.which("npm"), shutil.which("node")
-    reason = None
-    if npm is None or node_bin is None:
-        reason = "node/npm are not installed"
-    else:
-        try:
-            done = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--silent", "ethers@6"], cwd=tmp,
-                                  capture_output=True, text=True, timeout=300)
-        except subprocess.TimeoutExpired:
-            reason = "npm install ethers@6 did not finish within 300 s (no registry?)"
-        else:
-            if done.returncode != 0:
-                reason = f"npm install ethers@6 failed: {done.stderr[-500:]}"
-    if reason is None:
-        return tmp
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"ethers.js test cannot run under CI: {reason}")
-    pytest.skip(f"ethers.js test skipped: {reason}")
-
-
 def test_ethers_websocket_provider_receives_blocks_and_filtered_logs(w3, node, token, tmp_path):
-    workdir = _npm_ethers(tmp_path)
+    workdir = npm_ethers(tmp_path)
     script = workdir / "watch.js"
     script.write_text(ETHERS_SCRIPT)
     process = subprocess.Popen(["node", str(script), ws_url(node), token.address, TRANSFER_TOPIC],

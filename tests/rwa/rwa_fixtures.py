@@ -12,6 +12,7 @@ from eth_utils import to_checksum_address
 MAX_UINT = 2**256 - 1
 SHARE_OFFSET = 10**6  # Vault4626.DECIMALS_OFFSET = 6: a first deposit mints assets * 1e6 shares
 START_TOKENS = 1_000_000 * ETHER
+INDEX_SCALE = 10**30  # RevenueShareVault.INDEX_SCALE
 
 
 @dataclass
@@ -96,3 +97,26 @@ def attestation(vault_address: bytes, milestone: int, evidence: bytes, signer_ke
     }
     signed = Account.sign_message(encode_typed_data(full_message=typed), signer_key)
     return bytes(signed.signature)
+
+
+class RevenueModel:
+    """docs/tokenization.md's index arithmetic for one currency, to check claims to the wei."""
+
+    def __init__(self) -> None:
+        self.index = self.remainder = 0
+        self.accrued: dict[str, int] = {}
+        self.paid: dict[str, int] = {}
+
+    def settle(self, who: str, shares: int) -> None:
+        self.accrued[who] = self.accrued.get(who, 0) + shares * (self.index - self.paid.get(who, 0))
+        self.paid[who] = self.index
+
+    def distribute(self, amount: int, supply: int) -> None:
+        scaled = amount * INDEX_SCALE + self.remainder
+        self.index += scaled // supply
+        self.remainder = scaled % supply
+
+    def claim(self, who: str, shares: int) -> int:
+        self.settle(who, shares)
+        whole, self.accrued[who] = divmod(self.accrued[who], INDEX_SCALE)
+        return whole

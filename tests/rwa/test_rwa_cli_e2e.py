@@ -20,6 +20,7 @@ import pytest
 from eth_account import Account
 from eth_utils import keccak
 from rpcclient import rpc
+from rwa_fixtures import RevenueModel
 from waiting import wait_until
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
@@ -27,8 +28,6 @@ from e2e_node import RunningNode, cli, start_node  # noqa: E402
 
 pytestmark = pytest.mark.slow
 UNIT = 10**18  # an AssetToken's whole token
-SHARE_UNIT = 10**24  # a vault share's whole unit: the asset's decimals plus DECIMALS_OFFSET 6
-INDEX_SCALE = 10**30
 VIRTUAL_SHARES = 10**6
 
 
@@ -172,29 +171,6 @@ def test_milestone_vault_from_the_cli(node, tmp_path) -> None:
         remaining, supply, paid = remaining - expected, supply - shares, paid + expected
         assert balance(actors, usd, backer) == expected
     assert 400 * UNIT - paid <= 2
-
-
-class RevenueModel:
-    """docs/tokenization.md's index arithmetic for one currency, to check claims to the wei."""
-
-    def __init__(self) -> None:
-        self.index = self.remainder = 0
-        self.accrued: dict[str, int] = {}
-        self.paid: dict[str, int] = {}
-
-    def settle(self, who: str, shares: int) -> None:
-        self.accrued[who] = self.accrued.get(who, 0) + shares * (self.index - self.paid.get(who, 0))
-        self.paid[who] = self.index
-
-    def distribute(self, amount: int, supply: int) -> None:
-        scaled = amount * INDEX_SCALE + self.remainder
-        self.index += scaled // supply
-        self.remainder = scaled % supply
-
-    def claim(self, who: str, shares: int) -> int:
-        self.settle(who, shares)
-        whole, self.accrued[who] = divmod(self.accrued[who], INDEX_SCALE)
-        return whole
 
 
 def test_revenue_share_vault_from_the_cli(node, tmp_path) -> None:

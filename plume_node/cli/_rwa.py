@@ -160,9 +160,12 @@ def event_logs(logs: tuple[dict[str, Any], ...], contract: str, name: str, addre
             continue
         indexed = [i for i in entry["inputs"] if i["indexed"]]
         plain = [i for i in entry["inputs"] if not i["indexed"]]
-        values = {i["name"]: decode([abi_type(i)], bytes.fromhex(t[2:]))[0] for i, t in zip(indexed, topics[1:])}
-        values.update(zip((i["name"] for i in plain),
-                          decode([abi_type(i) for i in plain], bytes.fromhex(log["data"][2:]))))
+        try:
+            values = {i["name"]: decode([abi_type(i)], bytes.fromhex(t[2:]))[0] for i, t in zip(indexed, topics[1:])}
+            values.update(zip((i["name"] for i in plain),
+                              decode([abi_type(i) for i in plain], bytes.fromhex(log["data"][2:]))))
+        except Exception:  # a log of another shape under the same topic: not this event
+            continue
         found.append({"address": to_checksum_address(log["address"]), **values})
     return found
 

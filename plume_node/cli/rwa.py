@@ -60,7 +60,11 @@ class Session:
         data = bytes.fromhex(raw[2:])
         if not data:
             raise click.ClickException(f"{address} has no {contract} code (is it the right address and chain?)")
-        return fn.result(data)
+        try:
+            return fn.result(data)
+        except Exception:  # eth_abi raises several types on data of another shape
+            raise click.ClickException(f"{address} answered {name} with data that is not {contract}'s "
+                                       f"(is it a {contract}?)") from None
 
     def send(self, address: str, contract: str, name: str, *args: Any, value: int = 0) -> Sent:
         """Estimate (a revert is refused with its decoded error), sign, send, wait."""

@@ -376,4 +376,5 @@ def vault_info(vault_address: str, holder: str | None, rpc_url: str, as_json: bo
     click.echo(f"{info['kind']} {address}" + (f": {printable(info['name'])}" if "name" in info else ""))
     for key, value in info.items():
         if key not in ("vault", "kind", "name"):
-            click.echo(f"  {key:<15} {value}")
+            # on-chain strings (the symbol) may hold control characters: printable() shows them as '?'
+            click.echo(f"  {key:<15} {printable(str(value), 400)}")

@@ -246,6 +246,8 @@ def test_pause_partial_freeze_escrow_and_rights_from_the_cli(node, tmp_path) -> 
     assert (resolved["toPayee"], resolved["toPayer"]) == (str(15 * UNIT // 10), str(UNIT // 2))
     assert native_balance(node, actors.address["alice"]) == before + 15 * UNIT // 10
     assert actors.run("rwa", "vault", "info", escrow)["state"] == "closed"
+    not_a_vault = cli("rwa", "vault", "info", token, "--rpc", node.rpc_url)
+    assert not_a_vault.returncode == 1 and "is not a vault created by the RWA factories" in not_a_vault.stderr
 
     # usage rights: a new rights contract and its first right, minted up to its supply
     right = actors.run("rwa", "rights", "create", "--start", "+1h", "--end", "+2h", "--max-supply", "10",

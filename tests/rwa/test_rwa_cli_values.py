@@ -92,3 +92,26 @@ def test_attestation_signature_is_the_contracts_eip712_digest_signed() -> None:
     assert signed == attestation(vault, 2, evidence, key, chain_id=1337)
     assert signed != attestation(vault, 2, evidence, key, chain_id=1338)  # the chain is in the domain
     assert _rwa.parse_evidence("0x" + "ab" * 32) == b"\xab" * 32
+
+
+def invoke(*args: str):
+    from click.testing import CliRunner
+
+    from plume_node.cli import main
+
+    # an unreachable node: these must be refused before any RPC
+    return CliRunner().invoke(main, [*args, "--rpc", "http://127.0.0.1:9", "--private-key-file", __file__],
+                              catch_exceptions=False)
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (("rwa", "token", "transfer", "0x8464135c8F25Da09e49BC8782676a84730C318BC", HOLDER, "1"), "EIP-55 checksum"),
+    (("rwa", "vault", "create", "milestone", "--asset", HOLDER, "--name", "n", "--symbol", "s", "--deposit-deadline",
+      "+1h", "--verifier", HOLDER, "--quorum", "1", "--milestone", "100tokens"), "AMOUNT:RECIPIENT:DEADLINE"),
+    (("rwa", "vault", "create", "milestone", "--asset", HOLDER, "--name", "n", "--symbol", "s", "--deposit-deadline",
+      "+1h", "--verifier", HOLDER, "--quorum", "1", "--milestone", f"101%:{HOLDER}:+2h"), "above 100%"),
+    (("rwa", "rights", "create", "--start", "+1y", "--end", "+2h", "--max-supply", "1"), "+N[s|m|h|d]"),
+])
+def test_malformed_arguments_are_usage_errors_before_any_rpc(args, says) -> None:
+    result = invoke(*args)
+    assert result.exit_code == 2 and says in result.output, result.output

@@ -225,7 +225,10 @@ def vault_attest(vault_address: str, milestone: int, evidence: str, sign_only: b
     if sign_only:
         shown = {"vault": address, "milestone": milestone, "evidence": "0x" + digest.hex(),
                  "verifier": session.account.address, "signature": "0x" + signature.hex()}
-        echo_json(shown) if opts.as_json else click.echo(shown["signature"])
+        if opts.as_json:
+            echo_json(shown)
+        else:
+            click.echo(shown["signature"])
         return
     sent = session.send(address, "MilestoneVault", "attest", milestone, digest, signature)
     attested = _rwa.event_logs(sent.logs, "MilestoneVault", "Attested", address)

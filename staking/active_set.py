@@ -142,12 +142,7 @@ def update_active_set(store: Store, height: int, now: int) -> bool:
 def remove_validator(state: Any, store: Store, operator: bytes) -> None:
     """Forget a validator nobody delegates to any more: its key and its registry slot
     become free; what it still holds for its operator (commission) is paid out."""
-    owed = store.get("rewards.current", operator) + store.get("rewards.commission", operator)
-    if owed:
-        store.set("rewards.current", operator, 0)
-        store.set("rewards.commission", operator, 0)
-        store.add("rewards.outstanding", -owed)
-        rewards.pay(state, operator, owed)
+    rewards.pay(state, operator, rewards.forget_commission(store, operator))
     store.set("consensus_key.operator", validators.pubkey(store, operator), 0)
     store.set_string("validator.moniker", operator, "")
     for name in validators.RECORD_FIELDS:

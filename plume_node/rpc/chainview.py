@@ -18,7 +18,7 @@ from eth.exceptions import PyEVMError
 from eth_utils import ValidationError
 
 from execution.errors import ExecutionError, NotFound
-from staking import views as staking_views
+from staking.supply import SupplyReport, read_supply
 
 from plume_node.rpc.errors import ServerError, execution_error
 from plume_node.rpc.params import BlockRef
@@ -149,22 +149,13 @@ class ChainView:
     def latest_state(self) -> AccountReader:
         return AccountReader(self.chain.state_at(None))
 
-    def supply_at(self, ref: BlockRef) -> dict[str, int]:
+    def supply_at(self, ref: BlockRef) -> tuple[int, int, SupplyReport]:
+        """(block number, genesis supply, the supply report at that block)."""
         number = resolve_block_number(self, ref)
         if number > self.head_number():
             raise ServerError(f"header not found: block {number} is beyond the head ({self.head_number()})")
         view = self.chain.state_at(number)
-        return {
-            "block_number": view.block_number,
-            "total_supply": view.total_supply(),
-            "total_burned": view.total_burned(),
-            "reward_pool": view.reward_pool_balance(),
-            "bonded": staking_views.total_bonded(AccountReader(view)),
-            "unbonding": staking_views.total_unbonding(AccountReader(view)),
-            "total_issued": view.total_issued(),
-            "burned_by_slashing": view.total_slashed(),
-            "rewards_outstanding": staking_views.outstanding_rewards(AccountReader(view)),
-        }
+        return view.block_number, self.chain.genesis.total_supply, read_supply(AccountReader(view))
 
     # -- execution without a transaction
     def _call_fields(self, request: "CallRequest") -> dict[str, Any]:

@@ -13,7 +13,7 @@ After every block (docs/staking.md, "Supply"):
     again from the parts: each delegation's token value, each unbonding entry, each
     pair's ``pendingRewards`` and each validator's ``pendingCommission``. The parts may
     fall short of the counters only by rounding dust, never exceed them (the dust stays
-    in the contract): see ``dust_bound``.
+    in the contract): see ``dust_bound`` and ``stake_gap_loss``.
 
 A refused call leaves the staking contract's storage and every balance as they were,
 its fee aside. A long run: PLUME_SOAK=1.
@@ -33,6 +33,7 @@ from staking import fees, views
 from staking.addresses import REWARD_POOL_ADDRESS, STAKING_ADDRESS
 from staking.end_of_block import NO_CONSENSUS_FACTS, CommitSigner, ConsensusFacts, Misbehaviour
 from staking.params import SlashingParams, StakingParams
+from staking.rewards import SLASH_PRECISION
 from staking.store import Store
 from staking.supply import read_supply
 from staking_harness import ADDRS, COINBASE, PLUME, TIP, StakingChain, calldata, consensus_key
@@ -70,8 +71,8 @@ def supply_chain() -> tuple[StakingChain, Consensus]:
 # -- the identities ---------------------------------------------------------------
 
 
-def check_supply(sc: StakingChain) -> int:
-    """Both identities at the head; returns the rewards' rounding dust."""
+def check_supply(sc: StakingChain, gap_loss: int = 0) -> int:
+    """Both identities at the head; returns the rewards' rounding dust (``gap_loss``: see ``dust_bound``)."""
     state = sc.state()
     report = read_supply(state)
     balances = sum(state.get_balance(a) for a in sc.accounts())
@@ -81,10 +82,10 @@ def check_supply(sc: StakingChain) -> int:
     assert report.staking_balance == (
         report.bonded + report.unbonding + report.undistributed_rewards + report.unwithdrawn_commission
     )
-    return check_parts(state, report)
+    return check_parts(state, report, gap_loss)
 
 
-def check_parts(state, report) -> int:
+def check_parts(state, report, gap_loss: int) -> int:
     """The counters again from every delegation, entry, pending reward and commission."""
     store = Store(state, STAKING_ADDRESS)
     operators = views.validator_operators(state)
@@ -103,7 +104,7 @@ def check_parts(state, report) -> int:
     assert values <= report.bonded and unbonding == report.unbonding
     assert commission == report.unwithdrawn_commission
     dust = report.undistributed_rewards - pending
-    assert 0 <= dust <= dust_bound(store, operators), (dust, dust_bound(store, operators))
+    assert 0 <= dust <= dust_bound(store, operators) + gap_loss, (dust, dust_bound(store, operators), gap_loss)
     return dust
 
 
@@ -117,10 +118,8 @@ def dust_bound(store: Store, operators: list[bytes]) -> int:
 
     Every ended period floors its ratio (``current * PRECISION // tokens``: under a wei
     over the whole stake); every settlement and every pending delegation floors its
-    payout once per slash it crosses, plus once; and a delegation's recorded ``stake``
-    may be below its true value by the rounding of other delegators' share trades (a
-    share is worth about a wei), which loses at most ``stake gap / tokens`` of a period's
-    rewards. Ended periods count settlements too (every settlement ends one).
+    payout once per slash it crosses, plus once. Ended periods count settlements too
+    (every settlement ends one). The rest of the dust is ``gap_loss`` (``stake_gap_loss``).
     """
     bound = 0
     for op in operators:
@@ -129,6 +128,34 @@ def dust_bound(store: Store, operators: list[bytes]) -> int:
         holders = sum(1 for a in ADDRS if store.get("rewards.stake", a, op))
         bound += 2 * periods + holders * (slashes + 1)
     return bound
+
+
+def stake_gap_loss(before, header, block_reward: int) -> int:
+    """At most what one block's rewards lose to stake F1 does not see: the delegators'
+    recorded ``stake`` adds up to less than the validator's tokens (each was a token value
+    rounded down, and other delegators' share trades round in favour of the rest), and a
+    period's ratio is per token, so ``income * gap / tokens`` of it is owed to nobody.
+    ``before`` is the state the block started from; it must carry no staking call (the
+    stakes are those of ``before``)."""
+    store = Store(before, STAKING_ADDRESS)
+    income = before.get_balance(REWARD_POOL_ADDRESS) + block_reward + header.gas_used * header.base_fee_per_gas
+    loss = 0
+    for op in views.validator_operators(before):
+        tokens = store.get("validator.tokens", op)
+        gap = tokens - sum(counted_stake(store, a, op) for a in ADDRS)
+        assert gap >= 0, "the delegations' recorded stake is above the validator's tokens"
+        loss += -(-income * gap // tokens) if tokens else 0
+    return loss
+
+
+def counted_stake(store: Store, delegator: bytes, validator: bytes) -> int:
+    """The stake F1 counts a delegation's rewards on now: its recorded ``stake``, cut by
+    every slash recorded since it started (rounded up, as ``staking/rewards.py`` does)."""
+    stake, start = store.get("rewards.stake", delegator, validator), store.get("rewards.start", delegator, validator)
+    for i in range(store.get("rewards.slash_count", validator)):
+        if store.get("rewards.slash_period", validator, i) > start:
+            stake -= -(-stake * store.get("rewards.slash_fraction", validator, i) // SLASH_PRECISION)
+    return stake
 
 
 # -- the steps --------------------------------------------------------------------
@@ -235,11 +262,15 @@ class Run:
     def __init__(self) -> None:
         self.sc, self.consensus = supply_chain()
         self.max_dust = 0
+        self.gap_loss = 0  # what stake_gap_loss allows so far
         self.sc.observers.append(self.after_block)
-        self.after_block(self.sc)
+        check_supply(self.sc)
 
     def after_block(self, sc: StakingChain) -> None:
-        self.max_dust = max(self.max_dust, check_supply(sc))
+        if self.consensus.facts.last_commit_signers:  # only then does the block allocate rewards
+            before = sc.state(sc.chain.height - 1)
+            self.gap_loss += stake_gap_loss(before, sc.chain.head, PARAMS.block_reward)
+        self.max_dust = max(self.max_dust, check_supply(sc, self.gap_loss))
 
     def block_with(self, facts: ConsensusFacts, txs=(), dt: int = 1) -> None:
         self.consensus.facts = facts

@@ -89,7 +89,7 @@ def check_parts(state, report, gap_loss: int) -> int:
     """The counters again from every delegation, entry, pending reward and commission."""
     store = Store(state, STAKING_ADDRESS)
     operators = views.validator_operators(state)
-    values = unbonding = pending = commission = 0
+    tokens_total = values = unbonding = pending = commission = delegations = 0
     for op in operators:
         holders = [a for a in ADDRS if store.get("delegation.shares", a, op)]
         worth = sum(views.pending_rewards(state, a, op) for a in holders)
@@ -98,10 +98,12 @@ def check_parts(state, report, gap_loss: int) -> int:
         # each delegation's value is rounded down: at most a wei short per holder
         assert 0 <= tokens - held <= max(len(holders) - 1, 0)
         assert store.get("rewards.current", op) == 0 or tokens > 0  # no tokens: all of it is commission
-        values, pending = values + held, pending + worth
+        values, pending, tokens_total = values + held, pending + worth, tokens_total + tokens
+        delegations += len(holders)
         commission += views.pending_commission(state, op)
         unbonding += sum(e.amount for a in ADDRS for e in views.unbondings(state, a, op))
-    assert values <= report.bonded and unbonding == report.unbonding
+    assert tokens_total == report.bonded and unbonding == report.unbonding
+    assert 0 <= report.bonded - values <= delegations  # the delegations' values, rounded down
     assert commission == report.unwithdrawn_commission
     dust = report.undistributed_rewards - pending
     assert 0 <= dust <= dust_bound(store, operators) + gap_loss, (dust, dust_bound(store, operators), gap_loss)
@@ -163,12 +165,12 @@ def counted_stake(store: Store, delegator: bytes, validator: bytes) -> int:
 who = st.integers(0, 7)
 frac = st.sampled_from([0, 1, 2, 3, 3, 4])  # 0 wei, 1 wei, half, all, all + 1 wei
 signers = st.integers(0, 7)  # a bit mask over the active set
-gap = st.sampled_from([0, 1, 1, 15, 61])  # seconds between blocks; 61 matures everything
+seconds = st.sampled_from([0, 1, 1, 15, 61])  # between blocks; 61 matures everything
 
 step = st.one_of(
     st.tuples(st.just("transfers"), st.lists(st.tuples(who, who, st.sampled_from([0, 1, 10**15, PLUME])),
-                                             min_size=1, max_size=4), signers, gap),
-    st.tuples(st.just("blocks"), st.integers(1, 5), signers, gap),
+                                             min_size=1, max_size=4), signers, seconds),
+    st.tuples(st.just("blocks"), st.integers(1, 5), signers, seconds),
     st.tuples(st.just("double_sign"), st.integers(0, 5), st.integers(0, 14), signers),
     st.tuples(st.just("create"), st.integers(3, 7), st.sampled_from([0, 500, 2_000]), st.sampled_from([10, 30])),
     st.tuples(st.just("delegate"), who, who, st.sampled_from([1, PLUME, 20 * PLUME])),

@@ -367,3 +367,22 @@ def test_a_fixed_sequence_reaches_every_kind_of_step() -> None:
     assert report.total_issued == PARAMS.block_reward * r.sc.chain.height
     assert dict(report.burned_by_cause)["Slashing"] > 0 and dict(report.burned_by_cause)["BaseFee"] > 0
     assert report.unbonding == 0 and report.undistributed_rewards > 0
+
+
+def test_an_emptied_validators_whole_share_is_credited_as_commission() -> None:
+    """A validator with no tokens left still signs until the set changes: its whole share is
+    its operator's commission at once (unwithdrawnCommission), nothing waits in its period."""
+    r = Run()
+    operator = ADDRS[2]
+    assert r.play(("undelegate", 2, 0, 3)) is True  # all of its self-delegation: no tokens, jailed
+    store = Store(r.sc.state(), STAKING_ADDRESS)
+    assert store.get("validator.tokens", operator) == 0 and operator in [v.operator for v in views.active_set(r.sc.state())]
+    before = views.pending_commission(r.sc.state(), operator)
+    r.play(("blocks", 1, 7, 1))  # all three sign: a third of the pool is its share
+    state = r.sc.state()
+    assert views.pending_commission(state, operator) > before
+    assert Store(state, STAKING_ADDRESS).get("rewards.current", operator) == 0
+    assert read_supply(state).unwithdrawn_commission == sum(
+        views.pending_commission(state, op) for op in views.validator_operators(state))
+    assert r.play(("withdraw", 2)) is True
+    assert views.pending_commission(r.sc.state(), operator) == 0

@@ -17,6 +17,7 @@ from staking.addresses import STAKING_ADDRESS
 from staking.delegation import delegations_of, token_value
 from staking.params import StakingParams
 from staking.store import Store
+from staking.supply import SupplyReport, read_supply
 
 
 @dataclass(frozen=True)
@@ -159,3 +160,8 @@ def auto_restake(state: Any, delegator: bytes, validator_operator: bytes) -> boo
 def auto_restake_pair_count(state: Any) -> int:
     """Opted-in (delegator, validator) pairs, in all."""
     return autorestake.pair_count(_store(state))
+
+
+def supply(state: Any) -> SupplyReport:
+    """Every supply counter at ``state`` (``staking/supply.py``: what ``plume_supply`` reports)."""
+    return read_supply(state)

@@ -18,7 +18,7 @@ from eth.exceptions import PyEVMError
 from eth_utils import ValidationError
 
 from execution.errors import ExecutionError, NotFound
-from staking.supply import SupplyReport, read_supply
+from staking import views as staking_views
 
 from plume_node.rpc.errors import ServerError, execution_error
 from plume_node.rpc.params import BlockRef
@@ -149,13 +149,13 @@ class ChainView:
     def latest_state(self) -> AccountReader:
         return AccountReader(self.chain.state_at(None))
 
-    def supply_at(self, ref: BlockRef) -> tuple[int, int, SupplyReport]:
+    def supply_at(self, ref: BlockRef) -> "tuple[int, int, staking_views.SupplyReport]":
         """(block number, genesis supply, the supply report at that block)."""
         number = resolve_block_number(self, ref)
         if number > self.head_number():
             raise ServerError(f"header not found: block {number} is beyond the head ({self.head_number()})")
         view = self.chain.state_at(number)
-        return view.block_number, self.chain.genesis.total_supply, read_supply(AccountReader(view))
+        return view.block_number, self.chain.genesis.total_supply, staking_views.supply(AccountReader(view))
 
     # -- execution without a transaction
     def _call_fields(self, request: "CallRequest") -> dict[str, Any]:

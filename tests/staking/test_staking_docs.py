@@ -7,8 +7,9 @@ from pathlib import Path
 
 from eth_utils import keccak
 
-from staking import abi, autorestake, fees, methods, queues, validators
+from staking import abi, autorestake, methods, queues, validators
 from staking.addresses import STAKING_ADDRESS
+from staking.fees import BURN_CAUSES, SLOT_TOTAL_BURNED, SLOT_TOTAL_ISSUED, SLOT_TOTAL_SUPPLY
 from staking.params import DEVNET_STAKING, StakingParams
 from staking_harness import ADDRS, PLUME, StakingChain
 
@@ -55,8 +56,8 @@ def test_limits_base_gas_and_defaults_are_documented() -> None:
 
 def test_every_supply_counter_and_burn_cause_is_documented() -> None:
     rpc_doc = (ROOT / "docs" / "rpc.md").read_text()
-    for cause in fees.BURN_CAUSES:
+    for cause in BURN_CAUSES:
         assert f"`0x…1002` slot {cause.slot}" in DOC, cause
         assert f"`burnedBy{cause.name}`" in DOC and f"`burnedBy{cause.name}`" in rpc_doc, cause
-    for slot in (fees.SLOT_TOTAL_BURNED, fees.SLOT_TOTAL_SUPPLY, fees.SLOT_TOTAL_ISSUED):
+    for slot in (SLOT_TOTAL_BURNED, SLOT_TOTAL_SUPPLY, SLOT_TOTAL_ISSUED):
         assert f"`0x…1002` slot {slot}" in DOC, slot

@@ -92,6 +92,8 @@ def plume_supply(backend: Any, ref: p.BlockRef) -> dict[str, Any]:
         "unwithdrawnCommission": q(supply.unwithdrawn_commission),
         # undistributedRewards + unwithdrawnCommission (the name dapps already read)
         "rewardsOutstanding": q(supply.rewards_outstanding),
+        # deposits the governance contract holds for open proposals
+        "governanceDeposits": q(supply.governance_deposits),
     }
 
 

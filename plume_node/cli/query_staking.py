@@ -28,7 +28,7 @@ AMOUNT_KEYS = frozenset({"tokens", "shares", "amount", "minSelfDelegation", "pow
 INT_KEYS = frozenset({
     "blockNumber", "total", "offset", "commissionBps", "maxCommissionBps", "maxChangeBps", "statusCode", "power",
     "creationHeight", "completionTime", "unbondingPeriod", "maxValidators", "epochLength", "maxEntries",
-    "maxValidatorShareBps",
+    "maxValidatorShareBps", "jailedUntil", "missedBlocks",
 })
 
 block_option = click.option("--block", "block", default="latest", show_default=True, help="Block number or tag.")

@@ -53,6 +53,11 @@ def missed_blocks_metric(url: str) -> dict[str, float]:
     return {s.labels["validator"]: s.value for s in families["plume_validator_missed_blocks"].samples}
 
 
+def signed_by(url: str, height: int, address: str) -> bool:
+    commit = rpc(url, "plume_getBlockCommit", hex(height))
+    return bool(commit) and address.lower() in [s["validator"].lower() for s in commit["signatures"]]
+
+
 def in_consensus_set(url: str, address: str) -> bool:
     return address in [v["address"] for v in rpc(url, "plume_getValidatorSet", "latest")["validators"]]
 
@@ -119,6 +124,8 @@ def test_a_stopped_validator_is_jailed_for_downtime_and_returns_after_unjail(tmp
         assert not info["tombstoned"] and int(info["tokens"], 16) == tokens - tokens * 100 // 10_000
         assert int(rpc(url, "plume_supply")["burnedBySlashing"], 16) == tokens * 100 // 10_000
         until = int(info["jailedUntil"], 16)
+        shown = plume_node("query", "validator", operator, "--rpc", url)
+        assert shown.returncode == 0 and "jailed" in shown.stdout and "  jailed until   " in shown.stdout, shown
         wait_until(lambda: not in_consensus_set(url, address), 60, "the jailed validator out of the consensus set")
         left_at = net.nodes[0].height()
         net.wait_height([0, 1, 2], left_at + 5, timeout=120)  # the other three keep finalizing
@@ -134,6 +141,9 @@ def test_a_stopped_validator_is_jailed_for_downtime_and_returns_after_unjail(tmp
         assert not rpc(url, "plume_getValidator", operator)["jailed"]
 
         wait_until(lambda: in_consensus_set(url, address), 120, "the unjailed validator back in the consensus set")
+        returned = net.nodes[0].height()
+        wait_until(lambda: any(signed_by(url, h, address) for h in range(returned, net.nodes[0].height())), 120,
+                   "its precommit in a certificate after its return")
         # it signs again: counted a whole window since it returned and not judged down
         wait_until(lambda: stakingrpc.view(url, "getSigningInfo", operator)[1] >= window, 180,
                    "a whole window counted since it returned")

@@ -15,6 +15,7 @@ from staking import abi, views
 from staking.addresses import STAKING_ADDRESS
 from staking.end_of_block import END_OF_BLOCK_HOOKS, CommitSigner, ConsensusFacts, Misbehaviour
 from staking.params import SlashingParams, StakingParams
+from staking.store import Store
 from staking_harness import ADDRS, PLUME, StakingChain, consensus_key
 from test_slashing import books_balance
 
@@ -30,14 +31,14 @@ SLASHING = SlashingParams(
 class Signing:
     """A chain whose every block's ``last_commit`` is the head's active set, less ``absent``."""
 
-    def __init__(self, slashing: SlashingParams = SLASHING, epoch_length: int = 1000):
+    def __init__(self, slashing: SlashingParams = SLASHING, epoch_length: int = 1000, first_hooks=()):
         c = StakingChain(StakingParams(unbonding_period=60, epoch_length=epoch_length))
         self.c = c
         self.absent: set[int] = set()
         self.evidence: tuple[Misbehaviour, ...] = ()
         self.logs: list[tuple[int, tuple, bytes]] = []  # (height, topics, data) the hooks emitted
         genesis = dataclasses.replace(c.chain.genesis, slashing=slashing)
-        hooks = (*END_OF_BLOCK_HOOKS, self._record_logs)
+        hooks = (*first_hooks, *END_OF_BLOCK_HOOKS, self._record_logs)
         c.chain = PlumeChain(AtomicDB(), genesis, read_sidecar=self.facts, end_block_hooks=hooks)
 
     def facts(self, sidecar) -> ConsensusFacts:
@@ -193,3 +194,29 @@ def test_jailed_validators_are_not_counted():
     c.advance(3)  # it is out of the set, and would be skipped anyway while jailed
     assert c.view("getSigningInfo", ADDRS[3])[:3] == (0, 0, 0)
     assert len(s.events(abi.SLASHED)) == 1
+
+
+def test_a_changed_window_restarts_each_record_instead_of_reading_stale_bits():
+    change_at = 9
+
+    def shrink_the_window(state, ctx) -> None:  # as a parameter change would, before the rules run
+        if ctx.height == change_at:
+            Store(state, STAKING_ADDRESS).set("param.slashing.signed_blocks_window", 5)
+
+    s = Signing(first_hooks=(shrink_the_window,))
+    c = s.c
+    c.advance(4)
+    s.absent = {2}
+    c.advance(4)  # 4 missed of 8 counted with the window of 10
+    assert c.view("getSigningInfo", ADDRS[2])[1:3] == (8, 4)
+    s.absent = set()
+    c.block()  # the window is 5 from here: the record starts afresh, its bitmap cleared
+    assert c.chain.height == change_at
+    assert c.view("getSigningInfo", ADDRS[2]) == (change_at - 1, 1, 0, 0, False)
+    c.advance(6)  # signs across the positions where the old bits were: nothing stale is read
+    assert c.view("getSigningInfo", ADDRS[2])[1:3] == (7, 0) and not s.info(2).jailed
+    s.absent = {2}
+    c.advance(2)
+    assert not s.info(2).jailed  # 2 missed of 5: allowed (5 - ceil(2.5) = 2)
+    c.block()
+    assert s.info(2).jailed

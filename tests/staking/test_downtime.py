@@ -220,3 +220,18 @@ def test_a_changed_window_restarts_each_record_instead_of_reading_stale_bits():
     assert not s.info(2).jailed  # 2 missed of 5: allowed (5 - ceil(2.5) = 2)
     c.block()
     assert s.info(2).jailed
+
+
+def test_a_removed_validator_registered_again_starts_with_a_clean_record():
+    s = Signing(epoch_length=5)
+    c = s.c
+    assert c.send(4, "createValidator", consensus_key(4), "v4", 1_000, 2_000, 100, value=PLUME).ok
+    c.to_epoch_end()
+    s.absent = {4}
+    c.advance(3)  # 3 missed: allowed, and not yet a whole window
+    assert c.view("getSigningInfo", ADDRS[4])[1:3] == (3, 3)
+    assert c.send(4, "undelegate", ADDRS[4], PLUME).ok  # empty and jailed: it leaves, then is removed
+    c.advance(10, dt=20)  # its entry and its unbonding (60 s each) end, then an epoch end removes it
+    assert views.validator(c.chain.state_at().accounts, ADDRS[4], 0) is None
+    assert c.send(4, "createValidator", consensus_key(6), "again", 1_000, 2_000, 100, value=PLUME).ok
+    assert c.view("getSigningInfo", ADDRS[4]) == (0, 0, 0, 0, False)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 from eth.db.atomic import AtomicDB
 from eth_abi import decode
 
@@ -14,7 +15,7 @@ from execution.chain import PlumeChain
 from staking import abi, views
 from staking.addresses import STAKING_ADDRESS
 from staking.end_of_block import END_OF_BLOCK_HOOKS, CommitSigner, ConsensusFacts, Misbehaviour
-from staking.params import SlashingParams, StakingParams
+from staking.params import MAX_SIGNED_BLOCKS_WINDOW, ParamError, SlashingParams, StakingParams
 from staking.store import Store
 from staking_harness import ADDRS, PLUME, StakingChain, consensus_key
 from test_slashing import books_balance
@@ -235,3 +236,16 @@ def test_a_removed_validator_registered_again_starts_with_a_clean_record():
     assert views.validator(c.chain.state_at().accounts, ADDRS[4], 0) is None
     assert c.send(4, "createValidator", consensus_key(6), "again", 1_000, 2_000, 100, value=PLUME).ok
     assert c.view("getSigningInfo", ADDRS[4]) == (0, 0, 0, 0, False)
+
+
+def test_the_downtime_parameters_have_cosmos_defaults_and_are_bounded_at_genesis_load():
+    defaults = SlashingParams()
+    assert (defaults.signed_blocks_window, defaults.min_signed_per_window_bps,
+            defaults.slash_fraction_downtime_bps, defaults.downtime_jail_duration) == (100, 5_000, 100, 600)
+    assert SlashingParams().max_missed() == 50 and SLASHING.max_missed() == MAX_MISSED
+    for bad in ({"signed_blocks_window": 0}, {"signed_blocks_window": MAX_SIGNED_BLOCKS_WINDOW + 1},
+                {"min_signed_per_window_bps": 10_001}, {"slash_fraction_downtime_bps": 10_001},
+                {"downtime_jail_duration": -1}, {"signed_blocks_window": "100"}):
+        with pytest.raises(ParamError) as refused:
+            SlashingParams.from_mapping(bad)
+        assert next(iter(bad)) in str(refused.value)

@@ -227,4 +227,11 @@ interface IStaking {
 
     /// @notice Whether `delegator`'s delegation to `validator` is auto-restaked.
     function getAutoRestake(address delegator, address validator) external view returns (bool);
+
+    /// @notice Prove a double-sign: `evidence` is a duplicate-vote evidence (two votes of one
+    ///         validator for the same height, round and type and different blocks, both signed
+    ///         for this chain), at most 512 bytes. Anyone may call it. Valid evidence slashes,
+    ///         jails and tombstones the validator in this transaction (EvidenceApplied, Slashed,
+    ///         Jailed); evidence that is invalid, too old or already applied reverts with the reason.
+    function submitEvidence(bytes calldata evidence) external;
 }

@@ -141,10 +141,11 @@ def _bounded_modexp(modexp: Any) -> Any:
     def bounded(computation: Any) -> Any:
         lengths = extract_lengths(computation.msg.data_as_bytes)
         if max(lengths) > MAX_MODEXP_INPUT_BYTES:
+            base, exponent, modulus = lengths
             raise ExecutionAborted(
                 AbortReason.INPUT_BOUND,
-                f"MODEXP input lengths {lengths} exceed the RPC bound of {MAX_MODEXP_INPUT_BYTES} bytes each "
-                "(EIP-7823); blocks still run it",
+                f"MODEXP input lengths (base {base}, exponent {exponent}, modulus {modulus} bytes) exceed the RPC "
+                f"bound of {MAX_MODEXP_INPUT_BYTES} bytes each (EIP-7823); blocks still run it",
             )
         return modexp(computation)
 

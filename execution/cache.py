@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from eth.abc import ReceiptAPI
+from eth.abc import LogAPI, ReceiptAPI
 
 from execution.block import PlumeBlock
 from execution.db import Overlay
@@ -27,6 +27,7 @@ class ExecutionResult:
     receipts: tuple[ReceiptAPI, ...]
     state_writes: Overlay  # state trie nodes and code written by the block
     trie_nodes: dict[bytes, bytes]  # transaction and receipt trie nodes
+    system_logs: tuple[LogAPI, ...] = ()  # the end-of-block hooks' logs (execution/system_logs.py)
 
 
 class ExecutionCache:

@@ -61,6 +61,7 @@ from execution.genesis import GenesisState, build_genesis, genesis_header, genes
 from execution.ordered_trie import ordered_trie_root_and_nodes
 from execution.reads import ChainReads
 from execution.sidecar import Sidecar
+from execution.system_logs import encode_logs, logs_bloom, system_logs_key, to_logs
 from execution.vm import FIXED_HEADER_FIELDS, PlumeVM, expected_base_fee, header_problems, make_vm_class
 from staking.end_of_block import (
     END_OF_BLOCK_HOOKS,
@@ -69,6 +70,7 @@ from staking.end_of_block import (
     ConsensusFacts,
     EndOfBlockHook,
 )
+from staking.evidence import EvidenceVerifier
 
 log = logging.getLogger("plume.execution")
 
@@ -169,11 +171,12 @@ class PlumeChain(ChainReads):
         cache_size: int = DEFAULT_CACHE_SIZE,
         end_block_hooks: Sequence[EndOfBlockHook] = END_OF_BLOCK_HOOKS,
         read_sidecar: SidecarReader = no_consensus_facts,
+        evidence_verifier: EvidenceVerifier | None = None,
     ) -> None:
         self.root_db = db
         self.genesis = genesis
         self.chain_id = genesis.chain_id
-        self.vm_class: type[PlumeVM] = make_vm_class(genesis.min_base_fee_per_gas)
+        self.vm_class: type[PlumeVM] = make_vm_class(genesis.min_base_fee_per_gas, evidence_verifier)
         self.chain_view = PrefixedDB(db, PREFIX_CHAIN)
         self.exec_view = PrefixedDB(db, PREFIX_EXEC)
         self.chaindb = ChainDB(self.chain_view)
@@ -331,6 +334,8 @@ class PlumeChain(ChainReads):
         context = block_context(header, sidecar.round, facts)
         for hook in self.end_block_hooks:
             hook(state, context)
+        # The hooks' logs: in the bloom, not in the receipts root (execution/system_logs.py).
+        system_logs = to_logs(context.system_logs)
         # One state-root computation per block; trie nodes land in the overlay.
         state.persist()
         tx_root, tx_nodes = ordered_trie_root_and_nodes(tuple(applied))
@@ -339,6 +344,7 @@ class PlumeChain(ChainReads):
             state_root=state.state_root,
             transaction_root=tx_root,
             receipt_root=receipt_root,
+            bloom=bloom | logs_bloom(system_logs),
         )
         tx_nodes.update(receipt_nodes)
         block = PlumeBlock(
@@ -350,6 +356,7 @@ class PlumeChain(ChainReads):
             receipts=receipts,
             state_writes=overlay,
             trie_nodes=tx_nodes,
+            system_logs=system_logs,
         )
         return result, rejected
 
@@ -492,6 +499,7 @@ class PlumeChain(ChainReads):
             receipts=result.receipts,
             state_writes=result.state_writes,
             trie_nodes=result.trie_nodes,
+            system_logs=result.system_logs,
         )
         self.cache.put(result)
         return result
@@ -520,6 +528,8 @@ class PlumeChain(ChainReads):
             ChainDB._persist_block(chain, result.block.block, GENESIS_PARENT_HASH)
             # everything from the validated result, not from the (maybe re-decoded) argument
             PrefixedDB(batch, PREFIX_EXEC)[sidecar_key(block.hash)] = result.block.sidecar_bytes
+            if result.system_logs:  # with the block, in the same batch
+                PrefixedDB(batch, PREFIX_EXEC)[system_logs_key(block.hash)] = encode_logs(result.system_logs)
             yield batch
         self._head = result.block.header
         self.stats.commits += 1

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import enum
+
+from eth_utils import ValidationError
+
 # Error text that carries input (a transaction's fields, an exception raised on
 # it) is cut to this many characters before it is logged or returned.
 MAX_REASON_CHARS = 200
@@ -44,18 +48,47 @@ class NotFound(ExecutionError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-class CallError(ExecutionError):
-    """``call``/``estimate_gas`` failed: reverted (``revert_data`` holds the revert
-    payload) or hit another EVM error (``revert_data`` is empty)."""
+class CallFailure(enum.Enum):
+    """How an RPC execution (call, estimate, access list, simulation) failed."""
 
-    def __init__(self, message: str, revert_data: bytes = b"") -> None:
+    REVERTED = "reverted"  # REVERT: ``revert_data`` holds the payload
+    VM_ERROR = "vm error"  # another EVM exceptional halt (out of gas, bad jump, ...)
+    INVALID = "invalid"  # refused before executing (nonce, funds, gas, initcode size, ...)
+    INTERNAL = "internal"  # py-evm raised unexpectedly: a node bug, logged
+
+
+class CallError(ExecutionError):
+    """``call``/``estimate_gas`` failed; ``kind`` says how, the message in the
+    node's own words (never py-evm's text), ``revert_data`` the REVERT payload."""
+
+    def __init__(self, message: str, revert_data: bytes = b"", kind: CallFailure = CallFailure.VM_ERROR) -> None:
         super().__init__(message)
         self.revert_data = revert_data
+        self.kind = kind
+
+
+class CallRule(enum.Enum):
+    """Which pre-execution rule an ``InvalidCall`` breaks."""
+
+    NONCE_TOO_LOW = "nonce too low"
+    NONCE_TOO_HIGH = "nonce too high"
+    INSUFFICIENT_FUNDS = "insufficient funds"
+    OTHER = "other"
 
 
 class InvalidCall(CallError):
     """``call``/``estimate_gas`` refused before executing: the call breaks a rule
     the EVM checks first (nonce, funds, gas, EIP-3860 initcode size, ...)."""
+
+    def __init__(self, message: str, rule: CallRule = CallRule.OTHER) -> None:
+        super().__init__(message, kind=CallFailure.INVALID)
+        self.rule = rule
+
+
+class InvalidTransaction(ValidationError):
+    """A transaction breaks a validity rule Plume checks itself (type, chain id,
+    initcode size, intrinsic gas): py-evm's ``ValidationError`` with a message
+    in the node's own words, which may be shown to a client as it is."""
 
 
 class TransactionFailed(ExecutionError):

@@ -36,7 +36,8 @@ from execution.vm import DEFAULT_MIN_BASE_FEE, FIXED_HEADER_FIELDS
 from staking.addresses import SYSTEM_ADDRESSES
 from staking.fees import REWARD_POOL_ADDRESS, init_genesis_accounting
 from staking.genesis import GenesisValidator, genesis_stake, init_genesis_staking
-from staking.params import SlashingParams, StakingParams
+from staking.governance.genesis import init_genesis_governance
+from staking.params import ExecutionParams, GovParams, SlashingParams, StakingParams
 
 DEFAULT_GAS_LIMIT = 30_000_000
 MAX_UINT256 = 2**256 - 1
@@ -78,6 +79,8 @@ class GenesisState:
     staking: StakingParams = field(default_factory=StakingParams)
     slashing: SlashingParams = field(default_factory=SlashingParams)
     validators: tuple[GenesisValidator, ...] = ()  # bonded in the staking contract at genesis
+    gov: GovParams = field(default_factory=GovParams)
+    execution: ExecutionParams = field(default_factory=ExecutionParams)
 
     def __post_init__(self) -> None:
         for name in ("chain_id", "timestamp", "gas_limit", "base_fee_per_gas", "min_base_fee_per_gas"):
@@ -127,6 +130,7 @@ def write_genesis_state(genesis: GenesisState, db: DatabaseAPI) -> bytes:
             if acct.storage[slot]:
                 adb.set_storage(addr, slot, acct.storage[slot])
     init_genesis_staking(adb, genesis.staking, genesis.validators, genesis.timestamp, genesis.slashing)
+    init_genesis_governance(adb, genesis.gov, genesis.execution)
     init_genesis_accounting(adb, genesis.total_supply)
     adb.persist()
     return adb.state_root

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from eth.abc import BlockHeaderAPI, ChainDatabaseAPI, DatabaseAPI, ReceiptAPI, SignedTransactionAPI
+from eth.abc import BlockHeaderAPI, ChainDatabaseAPI, DatabaseAPI, LogAPI, ReceiptAPI, SignedTransactionAPI
 from eth.db.account import AccountDB
 from eth.exceptions import HeaderNotFound, TransactionNotFound
 from eth.vm.forks.prague.blocks import PragueBlock
@@ -20,11 +20,13 @@ from eth.vm.forks.prague.receipts import PragueReceiptBuilder
 from eth.vm.forks.prague.transactions import PragueTransactionBuilder
 
 from execution.block import PlumeBlock
-from execution.calls import call, estimate_gas
+from execution.calls import AccessListResult, call, create_access_list, estimate_gas
 from execution.db import sidecar_key
 from execution.errors import NotFound
 from execution.proofs import AccountProof, account_proof
+from execution.simulate import SimulatedBlock, SimulatedBlockSpec, simulate
 from execution.sidecar import Sidecar
+from execution.system_logs import decode_logs, system_logs_key
 from staking import fees
 
 if TYPE_CHECKING:
@@ -141,6 +143,11 @@ class ChainReads:
         header = self.get_header(number)
         return tuple(self.chaindb.get_receipts(header, PragueReceiptBuilder))
 
+    def get_system_logs_by_hash(self, block_hash: bytes) -> tuple[LogAPI, ...]:
+        """The end-of-block logs of a committed block (execution/system_logs.py), in order."""
+        raw = self.exec_view.get(system_logs_key(block_hash))
+        return decode_logs(raw) if raw is not None else ()
+
     def get_transaction_location(self, tx_hash: bytes) -> tuple[int, int]:
         """(block number, index in block) of a committed transaction."""
         try:
@@ -191,3 +198,23 @@ class ChainReads:
         budget: ExecutionBudget | None = None,
     ) -> int:
         return estimate_gas(self, tx_fields, at_block, budget)
+
+    def create_access_list(
+        self,
+        tx_fields: dict[str, Any],
+        at_block: int | None = None,
+        budget: ExecutionBudget | None = None,
+    ) -> AccessListResult:
+        return create_access_list(self, tx_fields, at_block, budget)
+
+    def simulate(
+        self,
+        blocks: tuple[SimulatedBlockSpec, ...],
+        at_block: int | None,
+        budget: ExecutionBudget,
+        *,
+        validation: bool,
+        trace_transfers: bool = False,
+    ) -> list[SimulatedBlock]:
+        """eth_simulateV1: see execution/simulate.py."""
+        return simulate(self, blocks, at_block, budget, validation=validation, trace_transfers=trace_transfers)

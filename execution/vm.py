@@ -17,8 +17,9 @@ What differs from Ethereum's Prague (and why):
   inside the state root (``PlumeChain`` runs them after the last
   transaction); the first splits ``base_fee * gas_used`` half to the staking
   reward pool, half burned.
-* System contracts: the staking contract at ``0x…1000`` is a precompile
-  (``staking/contract.py``) registered in ``PlumeComputation``.
+* System contracts: the staking contract at ``0x…1000`` and the governance
+  contract at ``0x…1001`` are precompiles (``staking/contract.py``,
+  ``staking/governance/contract.py``) registered in ``PlumeComputation``.
 * Only legacy (EIP-155 or not), EIP-2930 and EIP-1559 transactions; blob (type 3)
   and set-code (type 4) transactions are rejected.
 * Checked before execution, as the EIPs define them and py-evm does not: a
@@ -63,10 +64,12 @@ from eth.vm.spoof import SpoofTransaction
 from eth_utils import ValidationError
 
 from execution.budget import ExecutionAborted
-from execution.errors import TransactionFailed, describe
+from execution.errors import InvalidTransaction, TransactionFailed, describe
 from execution.transactions import ALLOWED_TX_TYPES, recover_sender
-from staking.addresses import STAKING_ADDRESS
+from staking.addresses import GOVERNANCE_ADDRESS, STAKING_ADDRESS
 from staking.contract import staking_precompile
+from staking.governance.contract import governance_precompile
+from staking.evidence import EvidenceVerifier
 
 DEFAULT_MIN_BASE_FEE = 10**9  # 1 gwei
 
@@ -142,14 +145,14 @@ class PlumeTransactionExecutor(PragueTransactionExecutor):
     def validate_transaction(self, transaction: SignedTransactionAPI) -> None:
         type_id = getattr(transaction, "type_id", None) or 0
         if type_id not in ALLOWED_TX_TYPES:
-            raise ValidationError(f"transaction type {type_id} is not supported on Plume")
+            raise InvalidTransaction(f"transaction type {type_id} is not supported on Plume")
         # py-evm never compares a transaction's chain id with the chain's: without
         # this check a transaction signed for another chain would replay here.
         # Legacy transactions without EIP-155 (chain_id None) stay valid, as on Ethereum.
         tx_chain_id = getattr(transaction, "chain_id", None)
         chain_id = self.vm_state.execution_context.chain_id
         if tx_chain_id is not None and tx_chain_id != chain_id:
-            raise ValidationError(
+            raise InvalidTransaction(
                 f"transaction is signed for chain id {tx_chain_id}, this chain is {chain_id}"
             )
         # Fills the tx's cached sender from the process-wide sender cache, so a
@@ -161,17 +164,24 @@ class PlumeTransactionExecutor(PragueTransactionExecutor):
         # executing it, and raises OutOfGas out of the transaction.
         too_large = initcode_too_large(transaction)
         if too_large is not None:
-            raise ValidationError(too_large)
+            raise InvalidTransaction(too_large)
         too_little = gas_too_low(transaction)
         if too_little is not None:
-            raise ValidationError(too_little)
+            raise InvalidTransaction(too_little)
         super().validate_transaction(transaction)
 
 
 class PlumeComputation(PragueComputation):
     """Prague's computation with the system contracts registered as precompiles."""
 
-    _precompiles = {**PRAGUE_PRECOMPILES, STAKING_ADDRESS: staking_precompile}
+    _precompiles = {
+        **PRAGUE_PRECOMPILES,
+        STAKING_ADDRESS: staking_precompile,
+        GOVERNANCE_ADDRESS: governance_precompile,
+    }
+    # The node's double-sign evidence verifier (staking/evidence.py) for
+    # ``submitEvidence``; set per chain by make_vm_class, None in a bare chain.
+    evidence_verifier: ClassVar[EvidenceVerifier | None] = None
 
 
 class PlumeState(PragueState):
@@ -232,11 +242,19 @@ def header_problems(
     return out
 
 
-def make_vm_class(min_base_fee_per_gas: int) -> type[PlumeVM]:
-    """The PlumeVM configured with a chain's base-fee floor."""
-    if min_base_fee_per_gas == PlumeVM.min_base_fee_per_gas:
+def make_vm_class(min_base_fee_per_gas: int, evidence_verifier: EvidenceVerifier | None = None) -> type[PlumeVM]:
+    """The PlumeVM configured with a chain's base-fee floor and evidence verifier."""
+    if min_base_fee_per_gas == PlumeVM.min_base_fee_per_gas and evidence_verifier is None:
         return PlumeVM
+    state_class = PlumeState
+    if evidence_verifier is not None:
+        computation = PlumeComputation.configure(
+            __name__="PlumeComputationWithEvidence",
+            evidence_verifier=staticmethod(evidence_verifier),  # a plain callable, not a method
+        )
+        state_class = PlumeState.configure(__name__="PlumeStateWithEvidence", computation_class=computation)
     return PlumeVM.configure(  # type: ignore[return-value]
         __name__=f"PlumeVM_minfee_{min_base_fee_per_gas}",
         min_base_fee_per_gas=min_base_fee_per_gas,
+        _state_class=state_class,
     )

@@ -18,6 +18,7 @@ state of E and stores set(E+2) = set(E+1) with the changes, advanced once.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from functools import partial
@@ -25,6 +26,7 @@ from enum import Enum
 
 import msgpack
 from eth.constants import BLANK_ROOT_HASH, EMPTY_UNCLE_HASH
+from eth_hash.auto import keccak
 
 from consensus.actions import BlockVerdict
 from consensus.errors import ConsensusError
@@ -35,6 +37,7 @@ from execution.chain import PlumeChain
 from execution.errors import ExecutionError, describe
 from execution.ordered_trie import ordered_trie_root_and_nodes
 from execution.sidecar import Sidecar
+from plume_node.evidence import ChainEvidenceVerifier
 from plume_node.genesis import GenesisDoc
 from plume_node.storage import PREFIX_CERT, PREFIX_NODE, LevelDB, PrefixedDB
 from staking import views as staking_views
@@ -67,7 +70,8 @@ def _misbehaviour(evidence: DuplicateVoteEvidence, validator_set_of: Callable[[i
     validator = validator_set_of(evidence.height).get(evidence.validator)
     if validator is None:  # validate_block verified it against that set: cannot happen in a valid block
         return Misbehaviour(validator=evidence.validator, height=evidence.height)
-    return Misbehaviour(evidence.validator, evidence.height, validator.pub_key, validator.power)
+    return Misbehaviour(evidence.validator, evidence.height, validator.pub_key, validator.power,
+                        keccak(evidence.encode()))  # as plume_submitEvidence answers
 
 
 def consensus_facts(sidecar: Sidecar, validator_set_of: Callable[[int], ValidatorSet]) -> ConsensusFacts:
@@ -124,8 +128,10 @@ class Application:
         self.mempool = mempool
         self.fee_address = fee_address
         self.clock = clock
+        self._vsets_lock = threading.Lock()  # RPC workers verify evidence (eth_call) off the node's thread
         self.chain = PlumeChain(
-            db, genesis.execution_state(), read_sidecar=partial(consensus_facts, validator_set_of=self.validator_set)
+            db, genesis.execution_state(), read_sidecar=partial(consensus_facts, validator_set_of=self.validator_set),
+            evidence_verifier=ChainEvidenceVerifier(self.validator_set, self.validator_set_size, self.chain_id),
         )
         self._certs = db.prefixed(PREFIX_CERT)
         self._node = db.prefixed(PREFIX_NODE)
@@ -150,9 +156,31 @@ class Application:
         Height 1's comes from genesis; each commit stores the next height's
         (priorities advanced once, CometBFT's rule) in the same batch.
         """
-        cached = self._vsets.get(height)
+        with self._vsets_lock:
+            cached = self._vsets.get(height)
         if cached is not None:
             return cached
+        vset = self._load_validator_set(height)
+        with self._vsets_lock:
+            # Keep the newest 64 heights: an old height read once (evidence) does
+            # not push a recent one out, and is not kept only to be evicted.
+            if len(self._vsets) < 64 or height > min(self._vsets):
+                self._vsets[height] = vset
+                if len(self._vsets) > 64:
+                    self._vsets.pop(min(self._vsets))
+        return vset
+
+    def validator_set_size(self, height: int) -> int:
+        """The byte length of the stored validator set of ``height`` (canonical, so the same on
+        every node), read without decoding it. Raises LookupError if there is none."""
+        if height <= 1:
+            return len(self._load_validator_set(height).encode())
+        data = self._node.get(_height_key(_VSET_KEY, height))
+        if data is None:
+            raise LookupError(f"no validator set stored for height {height}")
+        return len(data)
+
+    def _load_validator_set(self, height: int) -> ValidatorSet:
         if height <= 1:
             vset = ValidatorSet.new(
                 [Validator.from_pub_key(v.pub_key, v.power) for v in self.genesis.validators]
@@ -162,9 +190,6 @@ class Application:
             if data is None:
                 raise LookupError(f"no validator set stored for height {height}")
             vset = ValidatorSet.decode(data)
-        self._vsets[height] = vset
-        if len(self._vsets) > 64:
-            self._vsets.pop(min(self._vsets))
         return vset
 
     def next_validator_set(self, height: int) -> ValidatorSet:
@@ -327,7 +352,8 @@ class Application:
         with self.chain.commit_batch(block) as batch:
             PrefixedDB(batch, PREFIX_CERT)[_height_key(b"", height)] = certificate.encode()
             PrefixedDB(batch, PREFIX_NODE)[_height_key(_VSET_KEY, height + 1)] = next_set.encode()
-        self._vsets[height + 1] = next_set
+        with self._vsets_lock:
+            self._vsets[height + 1] = next_set
         self._decoded.clear()  # every block held was for this height
         for item in block.sidecar.evidence:  # canonical encodings: the pool's keys
             self._pending_evidence.pop(item, None)

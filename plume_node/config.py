@@ -98,6 +98,17 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True)
+class ComplianceConfig:
+    # Local policy and alerts (docs/compliance.md); the rules live in HOME/compliance.toml.
+    observer: bool = False  # refuse every RPC method that submits or signs (also `start --observer`)
+    alerts_file: str = ""  # JSON-lines file the alerts are appended to; empty = HOME/compliance-alerts.jsonl
+    webhook_url: str = ""  # POST each alert here (http:// or https://); empty = no webhook
+    webhook_timeout_ms: int = 5000  # per attempt
+    webhook_retries: int = 3  # attempts after the first, 1 s, 2 s, 4 s... apart
+    webhook_queue: int = 1000  # alerts waiting for the webhook; past it they are only in the file
+
+
+@dataclass(frozen=True)
 class Config:
     moniker: str = "plume-node"
     log_level: str = "info"
@@ -109,6 +120,7 @@ class Config:
     rpc: RPCConfig = field(default_factory=RPCConfig)
     mempool: MempoolSettings = field(default_factory=MempoolSettings)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    compliance: ComplianceConfig = field(default_factory=ComplianceConfig)
 
     def check(self) -> None:
         """Range checks the types alone cannot express."""
@@ -134,7 +146,12 @@ class Config:
                     "max_ws_subscriptions", "ws_send_queue", "ws_send_queue_bytes"):
             if getattr(self.rpc, key) < 1:
                 raise ConfigError(f"rpc.{key} must be at least 1, got {getattr(self.rpc, key)}")
-        for name in ("consensus", "p2p", "rpc", "mempool", "metrics"):
+        url = self.compliance.webhook_url
+        if url and not url.startswith(("http://", "https://")):
+            raise ConfigError(f"compliance.webhook_url must start with http:// or https://, got {url[:200]!r}")
+        if self.compliance.webhook_queue < 1 or self.compliance.webhook_timeout_ms < 1:
+            raise ConfigError("compliance.webhook_queue and compliance.webhook_timeout_ms must be at least 1")
+        for name in ("consensus", "p2p", "rpc", "mempool", "metrics", "compliance"):
             section = getattr(self, name)
             for f in fields(section):
                 value = getattr(section, f.name)

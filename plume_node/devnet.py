@@ -54,7 +54,7 @@ from plume_node.genesis import (
     parse_genesis,
 )
 from plume_node.home import Home
-from staking.params import DEVNET_STAKING, ParamError, SlashingParams, StakingParams
+from staking.params import DEVNET_GOV, DEVNET_STAKING, ExecutionParams, GovParams, ParamError, SlashingParams, StakingParams
 from plume_node.init import DEFAULT_POWER, OPERATOR_FUNDS, init_home
 
 DEVNET_FILE = "devnet.json"
@@ -230,6 +230,12 @@ class Overrides:
     config: tuple[tuple[str, str], ...]
     staking: dict[str, int] = dataclasses.field(default_factory=dict)
     slashing: dict[str, int] = dataclasses.field(default_factory=dict)
+    gov: dict[str, int] = dataclasses.field(default_factory=dict)
+    execution: dict[str, int] = dataclasses.field(default_factory=dict)
+
+
+# governed sections besides staking/slashing: `--set gov.KEY=N`, `--set execution.KEY=N`
+_GOVERNED_SECTIONS = {"gov": GovParams, "execution": ExecutionParams}
 
 
 def parse_overrides(items: Iterable[str]) -> Overrides:
@@ -241,6 +247,7 @@ def parse_overrides(items: Iterable[str]) -> Overrides:
     genesis: dict[str, int] = {}
     staking: dict[str, int] = {}
     slashing: dict[str, int] = {}
+    governed: dict[str, dict[str, int]] = {}
     config: list[tuple[str, str]] = []
     probe = Config()
     for item in items:
@@ -265,6 +272,10 @@ def parse_overrides(items: Iterable[str]) -> Overrides:
         if key.startswith("slashing."):
             slashing[key.removeprefix("slashing.")] = _param_value(key, value, SlashingParams)
             continue
+        if key.partition(".")[0] in _GOVERNED_SECTIONS:
+            section, _, name = key.partition(".")
+            governed.setdefault(section, {})[name] = _param_value(key, value, _GOVERNED_SECTIONS[section])
+            continue
         if key in MANAGED_KEYS:
             raise BadOption(f"{key} is set per node by devnet init: {MANAGED_KEYS[key]}", "--set")
         parts = key.split(".")
@@ -272,12 +283,16 @@ def parse_overrides(items: Iterable[str]) -> Overrides:
         section = known if len(parts) == 1 else known.get(parts[0])
         if len(parts) > 2 or not isinstance(section, dict) or parts[-1] not in section or isinstance(section[parts[-1]], dict):
             raise BadOption(
-                f"unknown key {key!r}: use genesis.{{{','.join(GENESIS_KEYS)}}}, staking.KEY, slashing.KEY or a config.toml setting "
+                f"unknown key {key!r}: use genesis.{{{','.join(GENESIS_KEYS)}}}, staking.KEY, slashing.KEY, gov.KEY, "
+                "execution.KEY or a config.toml setting "
                 "such as consensus.create_empty_blocks or mempool.max_txs (docs/operator.md lists them)",
                 "--set",
             )
         config.append((key, value))
-    return Overrides(genesis=genesis, config=tuple(config), staking=staking, slashing=slashing)
+    return Overrides(
+        genesis=genesis, config=tuple(config), staking=staking, slashing=slashing,
+        gov=governed.get("gov", {}), execution=governed.get("execution", {}),
+    )
 
 
 def _param_value(key: str, value: str, params: type) -> int:
@@ -294,6 +309,14 @@ def _param_value(key: str, value: str, params: type) -> int:
 def devnet_slashing(overrides: dict[str, int]) -> SlashingParams:
     try:
         return SlashingParams.from_mapping(overrides)
+    except ParamError as exc:
+        raise BadOption(str(exc), "--set") from None
+
+
+def devnet_governed(section: type, overrides: dict[str, int], defaults: dict[str, int] | None = None) -> Any:
+    """A governed section (GovParams, ExecutionParams): its devnet defaults, then `--set`."""
+    try:
+        return section.from_mapping({**(defaults or {}), **overrides})
     except ParamError as exc:
         raise BadOption(str(exc), "--set") from None
 
@@ -375,6 +398,8 @@ def init_devnet(directory: Path, params: DevnetParams, *, force: bool = False) -
         genesis,
         staking=devnet_staking(params.overrides.staking),
         slashing=devnet_slashing(params.overrides.slashing),
+        gov=devnet_governed(GovParams, params.overrides.gov, DEVNET_GOV),
+        execution=devnet_governed(ExecutionParams, params.overrides.execution),
     )
     _check_validators_bondable(genesis.staking, params.validators)
     accounts = dev_accounts(params.mnemonic, params.accounts)

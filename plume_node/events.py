@@ -1,5 +1,6 @@
 """`ChainEvents`: the node tells whoever listens that blocks were committed or
-transactions entered the mempool.
+transactions entered the mempool, and (the compliance service) fund flows
+and alerts.
 
 The publishers are the consensus driver's commit hook and the mempool
 admission (`Node.accept_transaction`); the listeners (the WebSocket
@@ -21,6 +22,7 @@ class ChainEvents:
     def __init__(self) -> None:
         self._on_commit: list[Callable[[int], None]] = []
         self._on_pending: list[Callable[[bytes], None]] = []
+        self._on_compliance: list[Callable[[str, Callable[[], str]], None]] = []
 
     def listen(
         self, *, on_commit: Callable[[int], None] | None = None, on_pending: Callable[[bytes], None] | None = None
@@ -33,6 +35,18 @@ class ChainEvents:
             self._on_commit.append(on_commit)
         if on_pending is not None:
             self._on_pending.append(on_pending)
+
+    def listen_compliance(self, callback: Callable[[str, Callable[[], str]], None]) -> None:
+        """`callback(kind, make_json)` for each compliance notification ("alerts",
+        "fundFlows"); `make_json()` builds its JSON (call it only if someone wants it)."""
+        self._on_compliance.append(callback)
+
+    def compliance(self, kind: str, make_json: Callable[[], str]) -> None:
+        for callback in self._on_compliance:
+            try:
+                callback(kind, make_json)
+            except Exception:
+                log.exception("compliance event listener %r failed", callback)
 
     def committed(self, height: int) -> None:
         for callback in self._on_commit:

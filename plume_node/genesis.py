@@ -1,8 +1,8 @@
 """`genesis.json`: what every node of one chain must start from.
 
 Chain id, the first block's time and gas limit, the EIP-1559 base fee and its
-floor, the funded accounts, the staking parameters (section ``staking``, see
-``staking/params.py``), and the genesis validators (Ed25519 consensus key,
+floor, the funded accounts, the governed parameters (sections ``staking``,
+``slashing``, ``gov`` and ``execution``, see ``staking/params.py``), and the genesis validators (Ed25519 consensus key,
 voting power, fee address). Each genesis validator is bonded in the staking
 contract at genesis: its fee address is its operator account, and its
 self-delegation, ``power * staking.power_reduction`` wei, is minted into the
@@ -28,7 +28,7 @@ from plume_node import jsonlimits
 
 from plume_node.errors import UserError
 from staking.genesis import GenesisValidator as StakedValidator
-from staking.params import ParamError, SlashingParams, StakingParams
+from staking.params import ExecutionParams, GovParams, ParamError, SlashingParams, StakingParams
 
 GWEI = 10**9
 PLUME = 10**18
@@ -64,6 +64,8 @@ class GenesisDoc:
     validators: tuple[GenesisValidator, ...] = ()
     staking: StakingParams = field(default_factory=StakingParams)
     slashing: SlashingParams = field(default_factory=SlashingParams)
+    gov: GovParams = field(default_factory=GovParams)
+    execution: ExecutionParams = field(default_factory=ExecutionParams)
 
     def hash(self) -> bytes:
         canonical = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
@@ -91,6 +93,8 @@ class GenesisDoc:
             ],
             "staking": {name: _json_int(value) for name, value in self.staking.to_mapping().items()},
             "slashing": {name: _json_int(value) for name, value in self.slashing.to_mapping().items()},
+            "gov": {name: _json_int(value) for name, value in self.gov.to_mapping().items()},
+            "execution": {name: _json_int(value) for name, value in self.execution.to_mapping().items()},
         }
 
     def with_account(self, address: bytes, balance: int) -> "GenesisDoc":
@@ -121,6 +125,8 @@ class GenesisDoc:
             alloc={addr: GenesisAccount(balance=bal) for addr, bal in self.alloc.items()},
             staking=self.staking,
             slashing=self.slashing,
+            gov=self.gov,
+            execution=self.execution,
             validators=tuple(
                 StakedValidator(
                     operator=v.fee_address,
@@ -141,7 +147,7 @@ def parse_genesis(data: Any, source: str = "genesis.json") -> GenesisDoc:
     """Validate a decoded genesis document; every problem names its field."""
     if not isinstance(data, dict):
         raise GenesisError(f"{source}: expected a JSON object at the top level")
-    known = {"chain_id", "genesis_time", "gas_limit", "base_fee_per_gas", "min_base_fee_per_gas", "alloc", "validators", "staking", "slashing"}
+    known = {"chain_id", "genesis_time", "gas_limit", "base_fee_per_gas", "min_base_fee_per_gas", "alloc", "validators", "staking", "slashing", "gov", "execution"}
     unknown = set(data) - known
     if unknown:
         raise GenesisError(f"{source}: unknown field(s) {', '.join(sorted(unknown))}; is this a Plume genesis?")
@@ -161,6 +167,8 @@ def parse_genesis(data: Any, source: str = "genesis.json") -> GenesisDoc:
         validators=tuple(_validator(v, f"{source}: validators[{i}]") for i, v in enumerate(_list(data["validators"], f"{source}: validators"))),
         staking=_params(data.get("staking", {}), source, "staking", StakingParams),
         slashing=_params(data.get("slashing", {}), source, "slashing", SlashingParams),
+        gov=_params(data.get("gov", {}), source, "gov", GovParams),
+        execution=_params(data.get("execution", {}), source, "execution", ExecutionParams),
     )
     if doc.base_fee_per_gas < doc.min_base_fee_per_gas:
         raise GenesisError(f"{source}: base_fee_per_gas is below min_base_fee_per_gas")

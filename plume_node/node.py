@@ -66,6 +66,7 @@ class Node:
         db: LevelDB,
         validator_key: Ed25519KeyFile,
         node_key: Ed25519KeyFile,
+        compliance_policy=None,  # HOME/compliance.toml loaded by `open` (else loaded here)
     ) -> None:
         self.home = home
         self.config = config
@@ -121,10 +122,24 @@ class Node:
 
         self.metrics = NodeMetrics(self, build_method_table().methods)
         self.events.listen(on_commit=self.metrics.on_commit)
+        self.observer = config.compliance.observer  # the RPC server refuses submitting/signing methods
+        self.compliance = self._open_compliance(home, config, compliance_policy)
         self.rpc_port: int | None = None
         self.metrics_port: int | None = None
         self.p2p_port: int | None = None
         self.network = None  # NodeNetwork, once running
+
+    def _open_compliance(self, home: Home, config: Config, policy):
+        """The compliance service when this node has a compliance.toml or is an observer
+        (docs/compliance.md); a bad policy file raises PolicyError, a UserError."""
+        from plume_node.compliance.service import ComplianceService, policy_path
+
+        if not (self.observer or policy_path(home.root).exists()):
+            return None
+        service = ComplianceService.for_home(home.root, config, self.app.chain, self.events, policy)
+        self.mempool.screen = service.screen
+        self.events.listen(on_commit=service.committed)
+        return service
 
     @classmethod
     def open(cls, home: Home, config: Config) -> "Node":
@@ -133,6 +148,9 @@ class Node:
         # stop the node before LevelDB creates or rewrites anything there.
         validator_key = load_key_file(home.validator_key_path)
         node_key = load_key_file(home.node_key_path)
+        from plume_node.compliance.service import load_home_policy
+
+        compliance_policy = load_home_policy(home.root)  # a bad file stops the start here, too
         first_start = not home.started()
         _check_genesis_stamp(home.data_dir, genesis)
         try:
@@ -142,7 +160,12 @@ class Node:
         try:
             _check_genesis_doc(db, genesis)
             _write_genesis_stamp(home.data_dir, genesis)
-            node = cls(home, config, genesis, db, validator_key, node_key)
+            node = cls(home, config, genesis, db, validator_key, node_key, compliance_policy)
+            if node.observer and node.is_validator():
+                raise UserError(
+                    "an observer must not be a validator: this node's validator key is in the current set; "
+                    "start the observer from its own home (a full node)"
+                )
         except (AnyStorageError, ExecutionError) as exc:
             db.close()
             raise UserError(str(exc)) from None
@@ -159,6 +182,11 @@ class Node:
         )
         return node
 
+    def is_validator(self) -> bool:
+        """Whether this node's validator key is in the set of the next height."""
+        height = self.app.committed_height() + 1
+        return self.app.validator_set(height).get(self.validator_address) is not None
+
     def role(self) -> str:
         """Validator in the set of the next height, or full node (for the start-up line)."""
         height = self.app.committed_height() + 1
@@ -174,6 +202,8 @@ class Node:
                 await self._start_rpc(nursery)
             if self.config.metrics.listen_addr:
                 await self._start_metrics(nursery)
+            if self.compliance is not None:
+                await nursery.start(self.compliance.run)
             await nursery.start(self.driver.run)
             task_status.started()
 

@@ -124,7 +124,17 @@ def _first_user_error(group: BaseExceptionGroup) -> UserError | None:
 async def _main(node) -> None:
     async with trio.open_nursery() as nursery:
         nursery.start_soon(_stop_on_signal, nursery.cancel_scope)
+        if node.compliance is None:  # else the compliance service reloads on SIGHUP
+            nursery.start_soon(_sighup_has_nothing_to_reload)
         await nursery.start(node.run)
+
+
+async def _sighup_has_nothing_to_reload() -> None:
+    """SIGHUP (a reload, e.g. systemd's ExecReload) must not stop a node that has nothing to reload."""
+    with trio.open_signal_receiver(signal.SIGHUP) as signals:
+        async for _ in signals:
+            log.warning("SIGHUP: this node started without compliance.toml; nothing to reload "
+                        "(restart it to apply a new one)")
 
 
 async def _stop_on_signal(scope: trio.CancelScope) -> None:

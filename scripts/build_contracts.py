@@ -65,11 +65,37 @@ class Target:
 # (relative imports work too), so a source may import docs/IStaking.sol.
 TARGETS: tuple[Target, ...] = (
     Target("docs/IStaking.sol", "IStaking", "staking/interfaces/IStaking.json", Output.ABI),
+    Target("docs/IGovernance.sol", "IGovernance", "staking/interfaces/IGovernance.json", Output.ABI),
     Target(
         "tests/fixtures/contracts/StakingDelegator.sol",
         "StakingDelegator",
         "tests/fixtures/contracts/StakingDelegator.json",
         Output.BYTECODE,
+    ),
+    Target(
+        "tests/fixtures/contracts/TestToken.sol",
+        "TestToken",
+        "tests/fixtures/contracts/TestToken.json",
+        Output.BYTECODE,
+    ),
+    *(
+        Target("tests/fixtures/contracts/RwaFixtures.sol", name, f"tests/fixtures/contracts/{name}.json", Output.BYTECODE)
+        for name in ("ReentrantToken", "Reenterer", "TestAllowlist")
+    ),
+    # the real-world-asset library (docs/tokenization.md)
+    *(
+        Target(f"execution/contracts/rwa/{name}.sol", name, f"execution/contracts/rwa/{name}.json", Output.BYTECODE)
+        for name in ("AssetToken", "RevenueShareVault", "MilestoneVault", "EscrowVault", "UsageRightsToken")
+    ),
+    *(
+        Target("execution/contracts/rwa/RwaFactories.sol", name, f"execution/contracts/rwa/{name}.json", Output.BYTECODE)
+        for name in (
+            "AssetTokenFactory",
+            "UsageRightsFactory",
+            "MilestoneVaultFactory",
+            "RevenueShareVaultFactory",
+            "EscrowVaultFactory",
+        )
     ),
 )
 

@@ -17,6 +17,8 @@ from importlib import resources
 from eth_abi import decode, encode
 from eth_hash.auto import keccak
 
+from staking.evidence import MAX_EVIDENCE_BYTES, SUBMIT_EVIDENCE_GAS
+
 ERROR_SELECTOR = keccak(b"Error(string)")[:4]
 MAX_REASON_BYTES = 256
 
@@ -29,6 +31,7 @@ class Method:
     base_gas: int  # charged before anything else, on top of the per-slot costs
     writes: bool = False
     payable: bool = False
+    max_calldata: int | None = None  # longer calldata reverts before it is decoded
 
     @property
     def signature(self) -> str:
@@ -86,6 +89,9 @@ _METHODS = (
     Method("pendingCommission", ("address",), ("uint256",), 2_000),
     Method("setAutoRestake", ("address", "bool"), (), 20_000, True),
     Method("getAutoRestake", ("address", "address"), ("bool",), 2_000),
+    # selector, offset and length words, then the evidence padded to 32 bytes
+    Method("submitEvidence", ("bytes",), (), SUBMIT_EVIDENCE_GAS, True,
+           max_calldata=4 + 64 + -(-MAX_EVIDENCE_BYTES // 32) * 32),
 )
 
 METHODS: dict[bytes, Method] = {m.selector: m for m in _METHODS}

@@ -17,9 +17,11 @@ Order (see docs/execution.md):
 2. ``process_rewards``: issue ``block_reward`` into the reward pool and split
    the pool among the signers of ``last_commit`` (``staking/rewards.py``).
 3. ``process_slashings``: slash, jail and tombstone each double-signer the
-   block's evidence proves (``staking/slashing.py``).
+   block's evidence proves, logging ``EvidenceApplied``, ``Slashed`` and
+   ``Jailed`` through ``ctx.emit`` (``staking/slashing.py``).
 4. ``process_downtime``: count who of the parent's set missed it; slash and
-   jail a validator that missed too many of the window (``staking/downtime.py``).
+   jail a validator that missed too many of the window, logging ``Slashed``
+   and ``Jailed`` (``staking/downtime.py``).
 5. ``process_auto_restake``: at an epoch end, start a round compounding the
    opted-in delegations' rewards; every block, compound the next pairs of
    the round (bounded per block; ``staking/autorestake.py``).
@@ -27,6 +29,9 @@ Order (see docs/execution.md):
 7. ``process_redelegation_queue``: forget matured redelegations.
 8. ``process_validator_set_update``: at an epoch end (or at once after a
    tombstoning or a downtime jailing), choose the next active set (``staking/active_set.py``).
+9. ``process_governance``: close the proposals whose deposit or voting period
+   is over; a passed one's parameter changes apply here, last, so every rule
+   of this block ran under the old values (``staking/governance/rules.py``).
 
 ``process_slashings`` (double-sign evidence, ``staking/slashing.py``) runs
 right after rewards, before auto-restake and the queues, so a slash reaches
@@ -38,23 +43,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from staking import abi, autorestake, downtime, fees, queues, rewards, slashing
 from staking.active_set import prune_empty_validators, update_active_set
 from staking.addresses import STAKING_ADDRESS
+from staking.evidence import Misbehaviour
 from staking.fees import apply_fee_split
+from staking.governance.rules import process_governance
 from staking.store import Store
-
-
-@dataclass(frozen=True)
-class Misbehaviour:
-    """A validator proven to have double-signed at ``height`` (from the sidecar's evidence)."""
-
-    validator: bytes  # the validator's consensus address
-    height: int
-    pub_key: bytes = b""  # its consensus key, as the set of ``height`` knew it
-    power: int = 0  # its voting power in that set
 
 
 @dataclass(frozen=True)
@@ -134,10 +132,10 @@ def process_auto_restake(state: Any, ctx: BlockContext) -> None:
 def process_slashings(state: Any, ctx: BlockContext) -> None:
     """Slash, jail and tombstone each validator the block's evidence proves double-signed."""
     store = Store(state, STAKING_ADDRESS)
+    emit = partial(ctx.emit, STAKING_ADDRESS)  # EvidenceApplied, Slashed, Jailed per applied evidence
     for misbehaviour in ctx.evidence:
         if misbehaviour.pub_key:
-            slashing.slash_double_sign(state, store, misbehaviour.pub_key, misbehaviour.height,
-                                       misbehaviour.power, ctx.height)
+            slashing.apply_evidence(state, store, misbehaviour, ctx.height, emit)
 
 
 def process_downtime(state: Any, ctx: BlockContext) -> None:
@@ -195,4 +193,5 @@ END_OF_BLOCK_HOOKS: tuple[EndOfBlockHook, ...] = (
     process_unbonding_queue,
     process_redelegation_queue,
     process_validator_set_update,
+    process_governance,
 )

@@ -1,4 +1,4 @@
-"""Fee-burn accounting: the 50/50 split of every block's base fee, and the supply counters.
+"""Fee-burn accounting: the split of every block's base fee (``execution.base_fee_burn_bps``, default 50/50), and the supply counters.
 
 Staking owns this; ``apply_fee_split`` runs at the end of every block (inside
 the state root) as the first of ``staking.end_of_block.END_OF_BLOCK_HOOKS``,
@@ -11,16 +11,21 @@ the staking reward pool; its EVM storage holds three counters at fixed slots:
 * ``SLOT_TOTAL_SUPPLY``: wei in existence: the genesis allocations, minus burns,
   plus issuance,
 * ``SLOT_TOTAL_ISSUED``: wei issued by staking (the block rewards),
-* ``SLOT_TOTAL_SLASHED``: of the burned wei, what slashing burned (the rest is base fees).
+* ``SLOT_TOTAL_SLASHED``: of the burned wei, what slashing burned,
+* ``SLOT_TOTAL_GOV_BURNED``: of the burned wei, what governance burned (deposits of
+  vetoed, quorum-less and dropped proposals; the rest of the burned wei is base fees).
 
 Why the arithmetic works: py-evm takes ``gas_used * (base_fee + tip)`` from the
 sender, gives the tip to the coinbase and credits the base-fee part to nobody.
 So the base fee has already vanished from the supply when the block ends; the
-hook hands half of it back to the reward pool and records the other half as
-burned: supply falls by exactly the burned half.
+hook hands the pool's share (``10000 - base_fee_burn_bps`` bps, read from the
+staking contract's slot ``param.execution.base_fee_burn_bps``, which governance
+may change) back to the reward pool and records the rest as burned: supply
+falls by exactly the burned part.
 
-Odd-wei rule: when ``base_fee * gas_used`` is odd, the extra wei is BURNED
-(the pool gets the floor of half). Burning the odd wei keeps the pool's share
+Odd-wei rule: when the pool's share is not a whole number of wei, the
+rounding wei is BURNED (the pool gets the floor of its share; with the
+default 5000 bps: when ``base_fee * gas_used`` is odd, the odd wei burns). Burning the odd wei keeps the pool's share
 an exact function of the total that never exceeds half, and keeps
 ``burned + pooled == base_fee * gas_used`` exact.
 
@@ -34,13 +39,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from staking.addresses import REWARD_POOL_ADDRESS
+from staking.addresses import REWARD_POOL_ADDRESS, STAKING_ADDRESS
+from staking.params import BPS, ExecutionParams
+from staking.store import slot as named_slot
 
 
 SLOT_TOTAL_BURNED = 0
 SLOT_TOTAL_SUPPLY = 1
 SLOT_TOTAL_ISSUED = 2
 SLOT_TOTAL_SLASHED = 3  # of the burned wei, what slashing burned
+SLOT_TOTAL_GOV_BURNED = 4  # of the burned wei, governance deposits burned (veto, no quorum, dropped)
+DEFAULT_BURN_BPS = ExecutionParams().base_fee_burn_bps  # 5000: half
+BURN_BPS_SLOT_NAME = "param.execution.base_fee_burn_bps"  # a named slot of the staking contract
 
 
 @dataclass(frozen=True)
@@ -48,17 +58,22 @@ class FeeSplit:
     """How one block's base fee was divided."""
 
     total: int  # base_fee * gas_used
-    burned: int  # ceil(total / 2): the odd wei, if any, is burned
-    to_pool: int  # floor(total / 2)
+    burned: int  # total - to_pool: the rounding wei, if any, is burned
+    to_pool: int  # floor(total * (10000 - burn_bps) / 10000)
 
 
-def split_base_fee(base_fee_per_gas: int, gas_used: int) -> FeeSplit:
-    """Split ``base_fee_per_gas * gas_used``: pool gets the floor of half, the rest burns."""
-    if base_fee_per_gas < 0 or gas_used < 0:
-        raise ValueError("base fee and gas used must be non-negative")
+def split_base_fee(base_fee_per_gas: int, gas_used: int, burn_bps: int = DEFAULT_BURN_BPS) -> FeeSplit:
+    """Split ``base_fee_per_gas * gas_used``: the pool gets the floor of its share, the rest burns."""
+    if base_fee_per_gas < 0 or gas_used < 0 or not 0 <= burn_bps <= BPS:
+        raise ValueError("base fee and gas used must be non-negative, the burn share within 0..10000 bps")
     total = base_fee_per_gas * gas_used
-    to_pool = total // 2
+    to_pool = total * (BPS - burn_bps) // BPS
     return FeeSplit(total=total, burned=total - to_pool, to_pool=to_pool)
+
+
+def burn_bps(state: Any) -> int:
+    """The governed burn share ``execution.base_fee_burn_bps`` (staking contract storage)."""
+    return int(state.get_storage(STAKING_ADDRESS, named_slot(BURN_BPS_SLOT_NAME)))
 
 
 def init_genesis_accounting(state: Any, total_supply: int) -> None:
@@ -74,8 +89,8 @@ def init_genesis_accounting(state: Any, total_supply: int) -> None:
 
 
 def apply_fee_split(state: Any, base_fee_per_gas: int, gas_used: int) -> FeeSplit:
-    """End-of-block hook: credit half the base fee to the pool, record the other half burned."""
-    split = split_base_fee(base_fee_per_gas, gas_used)
+    """End-of-block hook: credit the pool's share of the base fee to the pool, record the rest burned."""
+    split = split_base_fee(base_fee_per_gas, gas_used, burn_bps(state))
     if split.total == 0:
         return split
     if split.to_pool:
@@ -102,6 +117,19 @@ def burn_slashed(state: Any, amount: int) -> None:
         return
     for slot, delta in ((SLOT_TOTAL_BURNED, amount), (SLOT_TOTAL_SLASHED, amount), (SLOT_TOTAL_SUPPLY, -amount)):
         state.set_storage(REWARD_POOL_ADDRESS, slot, state.get_storage(REWARD_POOL_ADDRESS, slot) + delta)
+
+
+def burn_deposit(state: Any, holder: bytes, amount: int) -> None:
+    """Burn ``amount`` wei of governance deposits out of ``holder``'s balance, counted apart."""
+    if amount <= 0:
+        return
+    state.delta_balance(holder, -amount)
+    for slot_number, delta in ((SLOT_TOTAL_BURNED, amount), (SLOT_TOTAL_GOV_BURNED, amount), (SLOT_TOTAL_SUPPLY, -amount)):
+        state.set_storage(REWARD_POOL_ADDRESS, slot_number, state.get_storage(REWARD_POOL_ADDRESS, slot_number) + delta)
+
+
+def total_gov_burned(state: Any) -> int:
+    return int(state.get_storage(REWARD_POOL_ADDRESS, SLOT_TOTAL_GOV_BURNED))
 
 
 def total_slashed(state: Any) -> int:

@@ -7,9 +7,10 @@ it makes is then undone with the call frame.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Callable
 
-from staking import abi, autorestake, downtime, queues, rewards, validators
+from staking import abi, autorestake, downtime, queues, rewards, slashing, validators
 from staking.active_set import read_active_set
 from staking.delegation import (
     add_delegation,
@@ -20,6 +21,7 @@ from staking.delegation import (
     token_value,
 )
 from staking.errors import StakingRevert
+from staking.evidence import MAX_EVIDENCE_BYTES, EvidenceDefect, InvalidEvidence
 from staking.params import StakingParams
 from staking.store import Store
 from staking.validators import Commission, require_validator
@@ -178,6 +180,23 @@ def set_auto_restake(call: Any, validator: bytes, enabled: bool) -> tuple:
     return ()
 
 
+def submit_evidence(call: Any, evidence: bytes) -> tuple:
+    """Anyone may prove a double-sign: verified by the node's verifier, applied as in a block's
+    sidecar (``slashing.apply_evidence``); evidence that proves or slashes nothing reverts."""
+    if len(evidence) > MAX_EVIDENCE_BYTES:
+        raise StakingRevert(f"{EvidenceDefect.TOO_LARGE.value}: {len(evidence)} bytes, at most {MAX_EVIDENCE_BYTES}")
+    if call.verify_evidence is None:
+        raise StakingRevert("evidence verification unavailable")
+    try:
+        misbehaviour = call.verify_evidence(evidence, call.height, partial(call.charge_gas, reason="staking.submitEvidence"))
+    except InvalidEvidence as exc:
+        raise StakingRevert(exc.reason) from None
+    refusal = slashing.apply_evidence(call.state, call.store, misbehaviour, call.height, call.emit)
+    if refusal is not None:
+        raise StakingRevert(refusal.value)  # nothing was changed
+    return ()
+
+
 # -- views ------------------------------------------------------------------------
 
 
@@ -321,5 +340,6 @@ HANDLERS: dict[str, Callable[..., tuple]] = {
     "pendingCommission": pending_commission,
     "setAutoRestake": set_auto_restake,
     "getAutoRestake": get_auto_restake,
+    "submitEvidence": submit_evidence,
 }
 assert set(HANDLERS) == {m.name for m in abi.METHODS.values()}, "every ABI method needs a handler"

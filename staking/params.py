@@ -130,3 +130,59 @@ def _check_range(name: str, value: int, low: int, high: int, section: str = "sta
 
 DEVNET_STAKING = {"unbonding_period": 60, "epoch_length": 10}
 """Devnet defaults: a minute of unbonding and 10-block epochs, so the flows show in minutes."""
+
+DEVNET_GOV = {"max_deposit_period": 300, "voting_period": 60}
+"""Devnet governance defaults: five minutes to deposit, a minute of voting."""
+
+
+MAX_GOV_PERIOD = 365 * DAY  # bound of the deposit and voting periods
+
+
+@dataclass(frozen=True)
+class GovParams:
+    """Genesis section ``gov``: how proposals are decided (stored in the governance contract as ``param.<name>``)."""
+
+    min_deposit: int = 10 * PLUME  # wei of deposits a proposal needs to enter its voting period
+    max_deposit_period: int = 2 * DAY  # seconds of block time to reach min_deposit, else dropped
+    voting_period: int = 2 * DAY  # seconds of block time votes are taken
+    quorum_bps: int = 3_340  # of all bonded stake (active set) that must vote
+    threshold_bps: int = 5_000  # yes must be more than this share of the non-abstain votes
+    veto_threshold_bps: int = 3_340  # veto above this share of all votes rejects and burns the deposits
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            if type(getattr(self, f.name)) is not int:
+                raise ParamError(f"gov.{f.name} must be an integer, got {getattr(self, f.name)!r}")
+        _check_range("min_deposit", self.min_deposit, 1, 2**128, "gov")
+        _check_range("max_deposit_period", self.max_deposit_period, 1, MAX_GOV_PERIOD, "gov")
+        _check_range("voting_period", self.voting_period, 1, MAX_GOV_PERIOD, "gov")
+        _check_range("quorum_bps", self.quorum_bps, 1, BPS, "gov")
+        _check_range("threshold_bps", self.threshold_bps, 1, BPS - 1, "gov")  # BPS would make passing impossible
+        _check_range("veto_threshold_bps", self.veto_threshold_bps, 1, BPS, "gov")
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any]) -> "GovParams":
+        return _from_mapping(cls, values, "gov")
+
+    def to_mapping(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ExecutionParams:
+    """Genesis section ``execution``: the fee-burn share (stored in the staking contract as ``param.execution.<name>``)."""
+
+    base_fee_burn_bps: int = 5_000  # of every block's base fee, burned; the rest goes to the reward pool
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            if type(getattr(self, f.name)) is not int:
+                raise ParamError(f"execution.{f.name} must be an integer, got {getattr(self, f.name)!r}")
+        _check_range("base_fee_burn_bps", self.base_fee_burn_bps, 0, BPS, "execution")
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any]) -> "ExecutionParams":
+        return _from_mapping(cls, values, "execution")
+
+    def to_mapping(self) -> dict[str, int]:
+        return asdict(self)

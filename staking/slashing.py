@@ -8,7 +8,8 @@ passes the validator's key and power at that height. For each
 
 1. Ignored if the key belongs to no validator, if that validator is already
    tombstoned (each validator is slashed for double-signing once), or if the
-   evidence is older than ``max_evidence_age`` blocks.
+   evidence is older than ``max_evidence_age`` blocks (``double_sign_refusal``
+   says which; ``submitEvidence`` reverts with it).
 2. ``amount = power_at_infraction * power_reduction * slash_fraction_double_sign_bps // 10000``:
    the fraction of the stake it had when it signed.
 3. Unbonding entries from it created at or after the infraction height lose
@@ -20,21 +21,33 @@ passes the validator's key and power at that height. For each
    jailed, tombstoned (``slashing.tombstoned``, and its key in
    ``slashing.tombstoned_key``) and the active set is chosen again at the end
    of this block (``active.dirty``), so consensus drops it two heights later.
+5. ``apply_evidence`` emits ``EvidenceApplied(operator, evidenceHash, height)``,
+   ``Slashed(operator, DOUBLE_SIGN, burned, height)`` and
+   ``Jailed(operator, DOUBLE_SIGN, JAILED_FOREVER)``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from enum import Enum
 from typing import Any
 
-from staking import rewards
+from staking import abi, rewards
 from staking.addresses import STAKING_ADDRESS
 from staking.delegation import jail_if_under_min_self_delegation, remove_delegation, token_value
+from staking.evidence import Misbehaviour
 from staking.fees import burn_slashed
 from staking.params import BPS
 from staking.queues import unbonding_pair
 from staking.store import Store
 
 MAX_SLASH_SCAN = 10_000  # queue entries one slash looks at, newest first
+
+Emit = Callable[[abi.Event, tuple, tuple], None]  # emit(event, indexed, data): an EVM log of 0x…1000
+
+
+def _no_log(event: abi.Event, indexed: tuple, data: tuple) -> None:
+    """The emitter of a caller that publishes no logs (unit tests of one rule)."""
 
 
 def slash_unbondings(store: Store, operator: bytes, since: int, fraction_bps: int) -> int:
@@ -59,7 +72,8 @@ def slash_unbondings(store: Store, operator: bytes, since: int, fraction_bps: in
     return cut_total
 
 
-def slash_redelegations(state: Any, store: Store, operator: bytes, since: int, fraction_bps: int) -> int:
+def slash_redelegations(state: Any, store: Store, operator: bytes, since: int, fraction_bps: int,
+                        emit: Emit = _no_log) -> int:
     """Cut, from the delegation it went to, each redelegation away from ``operator`` made since ``since``."""
     head, tail = store.get("red.queue.head"), store.get("red.queue.tail")
     cut_total = 0
@@ -75,8 +89,8 @@ def slash_redelegations(state: Any, store: Store, operator: bytes, since: int, f
             rewards.pay(state, delegator, rewards.settle(store, delegator, dst))
             cut_total += remove_delegation(store, delegator, dst, cut)
             rewards.restart(store, delegator, dst)
-            if delegator == dst:
-                jail_if_under_min_self_delegation(store, dst)
+            if delegator == dst and jail_if_under_min_self_delegation(store, dst):
+                emit(abi.JAILED, (dst,), (abi.Infraction.LOW_SELF_DELEGATION, 0))
     return cut_total
 
 
@@ -91,11 +105,13 @@ def slash_tokens(store: Store, operator: bytes, amount: int) -> int:
     return taken
 
 
-def slash(state: Any, store: Store, operator: bytes, since: int, power: int, fraction_bps: int) -> int:
-    """Slash ``fraction_bps`` of the stake ``operator`` had at height ``since`` (its ``power``); returns wei burned."""
+def slash(state: Any, store: Store, operator: bytes, since: int, power: int, fraction_bps: int,
+          emit: Emit = _no_log) -> int:
+    """Slash ``fraction_bps`` of the stake ``operator`` had at height ``since`` (its ``power``); returns
+    wei burned. ``emit`` gets the ``Jailed`` of a redelegation's destination the cut jails."""
     amount = power * store.get("param.power_reduction") * fraction_bps // BPS
     burned = slash_unbondings(store, operator, since, fraction_bps)
-    burned += slash_redelegations(state, store, operator, since, fraction_bps)
+    burned += slash_redelegations(state, store, operator, since, fraction_bps, emit)
     burned += slash_tokens(store, operator, max(0, amount - burned))
     if burned:
         state.delta_balance(STAKING_ADDRESS, -burned)
@@ -110,19 +126,53 @@ def tombstone(store: Store, operator: bytes, pub_key: bytes) -> None:
     store.set("active.dirty", 1)  # chosen again at the end of this block
 
 
-def slash_double_sign(state: Any, store: Store, pub_key: bytes, infraction_height: int, power: int, height: int) -> int:
-    """The double-sign rule for one piece of evidence; returns wei burned (0 if it applies to nobody)."""
+class NotApplicable(Enum):
+    """Why verified evidence slashes nobody (the value is the revert text of ``submitEvidence``)."""
+
+    NO_VALIDATOR = "the evidence's key belongs to no validator"
+    TOMBSTONED = "evidence already applied: the validator is tombstoned"
+    KEY_REGISTERED_AGAIN = "the key was registered again after the infraction: not this validator's deed"
+    TOO_OLD = "evidence older than max_evidence_age"
+
+
+def double_sign_refusal(store: Store, pub_key: bytes, infraction_height: int, height: int) -> NotApplicable | None:
+    """Why evidence against ``pub_key`` at ``infraction_height`` must not slash in block ``height``, or None."""
     operator = store.get_address("consensus_key.operator", pub_key)
-    if operator == bytes(20) or store.get("slashing.tombstoned", operator):
-        return 0
+    if operator == bytes(20):
+        return NotApplicable.NO_VALIDATOR
+    if store.get("slashing.tombstoned", operator):
+        return NotApplicable.TOMBSTONED  # each validator is slashed for double-signing once
     if store.get("validator.created_at", operator) > infraction_height:
-        return 0  # the key was registered again since (its old validator was removed): not this one's deed
+        return NotApplicable.KEY_REGISTERED_AGAIN  # its old validator was removed since
     if height - infraction_height > store.get("param.slashing.max_evidence_age"):
-        return 0
+        return NotApplicable.TOO_OLD
+    return None
+
+
+def slash_and_tombstone(state: Any, store: Store, pub_key: bytes, infraction_height: int, power: int,
+                        emit: Emit) -> int:
+    """Steps 2-4 for evidence ``double_sign_refusal`` let through; returns wei burned."""
+    operator = store.get_address("consensus_key.operator", pub_key)
     fraction = store.get("param.slashing.slash_fraction_double_sign_bps")
-    burned = slash(state, store, operator, infraction_height, power, fraction)
+    burned = slash(state, store, operator, infraction_height, power, fraction, emit)
     tombstone(store, operator, pub_key)
     return burned
+
+
+def apply_evidence(state: Any, store: Store, misbehaviour: Misbehaviour, height: int,
+                   emit: Emit) -> NotApplicable | None:
+    """Apply verified evidence in block ``height``: slash, tombstone and emit ``EvidenceApplied``,
+    ``Slashed`` and ``Jailed`` (forever). If it applies to nobody, why, and nothing changed."""
+    key, infraction = misbehaviour.pub_key, misbehaviour.height
+    refusal = double_sign_refusal(store, key, infraction, height)
+    if refusal is not None:
+        return refusal
+    operator = store.get_address("consensus_key.operator", key)
+    burned = slash_and_tombstone(state, store, key, infraction, misbehaviour.power, emit)
+    emit(abi.EVIDENCE_APPLIED, (operator,), (misbehaviour.evidence_hash, infraction))
+    emit(abi.SLASHED, (operator,), (abi.Infraction.DOUBLE_SIGN, burned, infraction))
+    emit(abi.JAILED, (operator,), (abi.Infraction.DOUBLE_SIGN, abi.JAILED_FOREVER))
+    return None
 
 
 def is_tombstoned(store: Store, operator: bytes) -> bool:

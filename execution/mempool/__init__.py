@@ -23,11 +23,15 @@ ttl_seconds=3*3600, block_gas_limit=None)``
     INTRINSIC_GAS_TOO_LOW, GAS_LIMIT_EXCEEDS_BLOCK, WRONG_CHAIN_ID, OVERSIZED,
     ALREADY_KNOWN, POOL_FULL, REPLACEMENT_UNDERPRICED, INVALID_SIGNATURE,
     MALFORMED, UNSUPPORTED_TYPE, NONCE_GAP_TOO_LARGE, TIP_ABOVE_FEE_CAP,
-    INITCODE_TOO_LARGE, EXECUTION_FAILED.
+    INITCODE_TOO_LARGE, EXECUTION_FAILED, POLICY_REJECTED (raised by ``screen``).
     ``state`` is any ``AccountState`` (``get_nonce(address)``,
     ``get_balance(address)``). ``AddResult(tx_hash, replaced_hash, evicted)``:
     ``evicted`` lists (as ``Removed``) every other tx that left the pool
     because of this add.
+
+``screen``: ``None`` or a callable given each ``PooledTx`` that passed the
+    stateless checks, before the state checks; it raises ``MempoolError``
+    (POLICY_REJECTED) to refuse it. The node sets it to its local policy.
 
 ``select(max_gas, base_fee, max_bytes=None) -> list[tx]``
     Block contents: best effective tip first across senders, each sender a

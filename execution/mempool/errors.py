@@ -30,6 +30,7 @@ class MempoolErrorCode(enum.Enum):
     TIP_ABOVE_FEE_CAP = "tip_above_fee_cap"
     INITCODE_TOO_LARGE = "initcode_too_large"
     EXECUTION_FAILED = "execution_failed"  # raised while a block was built; no fault of the relaying peer
+    POLICY_REJECTED = "policy_rejected"  # a reject rule of this node's local policy (`Mempool.screen`)
 
 
 class MempoolError(Exception):

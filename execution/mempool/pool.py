@@ -17,7 +17,7 @@ from __future__ import annotations
 import enum
 import heapq
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -153,6 +153,9 @@ class Mempool:
         self._bytes = 0
         self._seq = 0
         self._failed: OrderedDict[Hash32, str] = OrderedDict()  # tx hash -> why, FAILED_MEMORY at most
+        # The node's local policy: called with each transaction that passed the
+        # stateless checks; raises MempoolError(POLICY_REJECTED) to refuse it.
+        self.screen: Callable[[PooledTx], None] | None = None
 
     # ------------------------------------------------------------------ queries
 
@@ -280,6 +283,8 @@ class Mempool:
             block_gas_limit=self.config.block_gas_limit,
             tx_hash=tx_hash,
         )
+        if self.screen is not None:  # the node's local policy (docs/compliance.md): raises POLICY_REJECTED
+            self.screen(checked)
         sender, nonce = checked.sender, checked.nonce
         state_nonce = state.get_nonce(sender)
         if nonce < state_nonce:

@@ -11,6 +11,7 @@ is paid only by transactions that passed everything else.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,7 +23,11 @@ from eth.vm.forks.shanghai.constants import INITCODE_WORD_COST, MAX_INITCODE_SIZ
 from eth_typing import Address, Hash32
 from eth_utils import keccak
 
+from execution.errors import describe
+
 from .errors import MempoolError, MempoolErrorCode
+
+log = logging.getLogger("plume.mempool")
 
 TxDecoder = Callable[[bytes], SignedTransactionAPI]
 
@@ -86,16 +91,18 @@ def decode_raw(raw: bytes, decoder: TxDecoder) -> SignedTransactionAPI:
         # Bytes from the network may make rlp/py-evm raise almost anything
         # (DeserializationError, ValidationError, IndexError, ...); none of it
         # may escape as anything but a rejection.
+        # The decoder's own text (rlp/py-evm exception names, Python reprs) is
+        # for the node's debug log, not for the client.
+        log.debug("undecodable transaction (%d bytes): %s", len(raw), describe(exc))
         raise MempoolError(
             MempoolErrorCode.MALFORMED,
-            f"malformed transaction: cannot decode {len(raw)} bytes ({type(exc).__name__}: {exc})",
+            f"malformed transaction: cannot decode {len(raw)} bytes as an RLP legacy, EIP-2930 or EIP-1559 transaction",
         ) from exc
     try:
         canonical = tx.encode()
     except Exception as exc:  # noqa: BLE001 - same reason as above
-        raise MempoolError(
-            MempoolErrorCode.MALFORMED, f"malformed transaction: cannot re-encode ({exc})"
-        ) from exc
+        log.debug("transaction cannot be re-encoded: %s", describe(exc))
+        raise MempoolError(MempoolErrorCode.MALFORMED, "malformed transaction: cannot re-encode it") from exc
     if canonical != raw:
         # The pool keys transactions by keccak(raw); a second encoding of the
         # same transaction would get a second hash and slip past ALREADY_KNOWN.
@@ -235,7 +242,8 @@ def _check_signature(tx: SignedTransactionAPI) -> Address:
     try:
         sender = tx.sender
     except Exception as exc:  # noqa: BLE001 - eth_keys raises several types for a bad point
-        raise bad(f"cannot recover the sender ({type(exc).__name__}: {exc})") from exc
+        log.debug("sender recovery failed: %s", describe(exc))
+        raise bad("cannot recover the sender: the signature is not a valid secp256k1 signature") from exc
     return Address(sender)
 
 

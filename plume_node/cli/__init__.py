@@ -46,6 +46,8 @@ def _register() -> None:
     for family in (keys, tx, query):
         main.add_command(family)
     # `tx staking` and the staking queries add themselves to `tx` and `query`.
+    # `tx gov` and the governance queries likewise.
+    import plume_node.cli.gov  # noqa: F401
     import plume_node.cli.query_staking  # noqa: F401
     import plume_node.cli.staking  # noqa: F401
     from plume_node.cli.sim import sim
@@ -54,6 +56,8 @@ def _register() -> None:
     main.add_command(devnet)
     from plume_node.cli.debug import debug
     main.add_command(debug)
+    from plume_node.cli.report import report
+    main.add_command(report)
 
 
 _register()

@@ -36,8 +36,8 @@ class RateError(ValueError):
 class StakingRefused(UserError):
     """The staking contract refuses the call (its gas estimate reverted); nothing was sent."""
 
-    def __init__(self, method: str, reason: str) -> None:
-        super().__init__(f"the staking contract refuses {method}: {reason} (nothing was sent)")
+    def __init__(self, method: str, reason: str, contract: str = "staking") -> None:
+        super().__init__(f"the {contract} contract refuses {method}: {reason} (nothing was sent)")
         self.method = method
         self.reason = reason
 
@@ -98,12 +98,12 @@ def refusal_reason(revert_data_hex: Any, message: str) -> str:
     return message
 
 
-def event_values(logs: tuple[dict[str, Any], ...], event: Event) -> tuple | None:
-    """The non-indexed values of the first ``event`` log the staking contract emitted, or None."""
+def event_values(logs: tuple[dict[str, Any], ...], event: Event, contract: str = STAKING_CONTRACT) -> tuple | None:
+    """The non-indexed values of the first ``event`` log ``contract`` (default staking) emitted, or None."""
     topic0 = "0x" + event.topic0.to_bytes(32, "big").hex()
     for log in logs:
         topics = log.get("topics") or []
-        if str(log.get("address", "")).lower() == STAKING_CONTRACT.lower() and topics and topics[0] == topic0:
+        if str(log.get("address", "")).lower() == contract.lower() and topics and topics[0] == topic0:
             return tuple(decode(list(event.data), bytes.fromhex(log["data"][2:])))
     return None
 

@@ -121,9 +121,10 @@ def _joined_genesis(source: str | None, expected_hash: str | None, chain_id: int
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), help="Overrides log_level.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), help="Overrides log_format (json: one object a line).")
 @click.option("--log-file", type=click.Path(dir_okay=False), help="Append logs to PATH instead of stderr (overrides log_file).")
+@click.option("--observer", is_flag=True, help="Run as a read-only observer: RPC refuses every method that submits or signs (compliance.observer).")
 def start(
     home: str, rpc_addr: str | None, p2p_addr: str | None, log_level: str | None,
-    log_format: str | None, log_file: str | None,
+    log_format: str | None, log_file: str | None, observer: bool,
 ) -> None:
     """Run the node until SIGINT or SIGTERM."""
     from plume_node.runtime import run_node
@@ -144,6 +145,8 @@ def start(
         config = config.replace(log_format=log_format)
     if log_file:
         config = config.replace(log_file=log_file)
+    if observer:
+        config = config.replace(compliance=_replace(config.compliance, observer=True))
     run_node(h, config)
 
 

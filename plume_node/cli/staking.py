@@ -107,14 +107,15 @@ def rate_arg(ctx: click.Context | None, param: click.Parameter | None, value: st
         raise click.BadParameter(str(exc)) from None
 
 
-def _estimate(client: RpcClient, sender: str, method: str, data: bytes, value: int) -> int:
+def _estimate(client: RpcClient, sender: str, method: str, data: bytes, value: int,
+              to: str = STAKING_CONTRACT, label: str = "staking") -> int:
     """The gas limit to use: the node's estimate plus the margin; a revert is a `StakingRefused`."""
-    request = {"from": sender, "to": STAKING_CONTRACT, "value": hex(value), "input": "0x" + data.hex()}
+    request = {"from": sender, "to": to, "value": hex(value), "input": "0x" + data.hex()}
     try:
         estimate = int(client.call("eth_estimateGas", request, "latest"), 16)
     except NodeRpcError as exc:
         if exc.code == EXECUTION_REVERTED:
-            raise StakingRefused(method, refusal_reason(exc.data, exc.message)) from None
+            raise StakingRefused(method, refusal_reason(exc.data, exc.message), label) from None
         raise click.ClickException(str(exc)) from None
     except RpcClientError as exc:
         raise click.ClickException(str(exc)) from None
@@ -122,14 +123,17 @@ def _estimate(client: RpcClient, sender: str, method: str, data: bytes, value: i
 
 
 def call_contract(
-    opts: SendOptions, method: str, args: tuple, value: int = 0, account: LocalAccount | None = None
+    opts: SendOptions, method: str, args: tuple, value: int = 0, account: LocalAccount | None = None,
+    *, to: str = STAKING_CONTRACT, data: bytes | None = None, label: str = "staking",
 ) -> Sent:
-    """Estimate (refusing what would revert), sign, send and (unless --no-wait) wait."""
+    """Estimate (refusing what would revert), sign, send and (unless --no-wait) wait.
+
+    Another system contract (``to``, ``label``) passes its own calldata ``data``."""
     account = account or opts.account()
     client = RpcClient(opts.rpc_url)
-    data = encode_call(method, *args)
-    gas = _estimate(client, account.address, method, data, value)
-    return submit(client, account, STAKING_CONTRACT, value, data, gas, opts.fees, opts.timeout)
+    data = encode_call(method, *args) if data is None else data
+    gas = _estimate(client, account.address, method, data, value, to, label)
+    return submit(client, account, to, value, data, gas, opts.fees, opts.timeout)
 
 
 def _finish(opts: SendOptions, method: str, sent: Sent, details: dict[str, Any], lines: tuple[str, ...] = ()) -> None:

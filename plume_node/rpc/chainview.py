@@ -13,19 +13,24 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import rlp
-from eth.abc import BlockHeaderAPI, ReceiptAPI
+from eth.abc import BlockHeaderAPI, LogAPI, ReceiptAPI
 from eth.exceptions import PyEVMError
 from eth_utils import ValidationError
 
 from execution.errors import ExecutionError, NotFound
+from execution.simulate import SimulationError
+from staking import fees as staking_fees
 from staking import views as staking_views
+from staking.governance import views as gov_views
 
-from plume_node.rpc.errors import ServerError, execution_error
+from plume_node.rpc.errors import ServerError, execution_error, simulation_error
 from plume_node.rpc.params import BlockRef
 
 if TYPE_CHECKING:
     from execution.block import PlumeBlock
     from execution.budget import ExecutionBudget
+    from execution.calls import AccessListResult
+    from execution.simulate import SimulatedBlock, SimulatedBlockSpec
     from execution.chain import PlumeChain
     from execution.reads import StateView
 
@@ -122,6 +127,10 @@ class ChainView:
             self._receipts[blk.hash] = cached
         return cached
 
+    def system_logs(self, blk: "PlumeBlock") -> tuple[LogAPI, ...]:
+        """The block's end-of-block logs (they follow its transactions' logs)."""
+        return self.chain.get_system_logs_by_hash(blk.hash)
+
     def transaction_location(self, tx_hash: bytes) -> "tuple[PlumeBlock, int] | None":
         try:
             number, index = self.chain.get_transaction_location(tx_hash)
@@ -164,24 +173,27 @@ class ChainView:
             "total_issued": view.total_issued(),
             "burned_by_slashing": view.total_slashed(),
             "rewards_outstanding": staking_views.outstanding_rewards(AccountReader(view)),
+            "burned_by_governance": staking_fees.total_gov_burned(AccountReader(view)),
+            "governance_deposits": gov_views.deposits_held(AccountReader(view)),
         }
 
     # -- execution without a transaction
     def _call_fields(self, request: "CallRequest") -> dict[str, Any]:
         # The nonce is not passed on: like geth, a call skips the nonce check
         # (web3.py sends the next pending nonce when it estimates gas).
-        fields: dict[str, Any] = {"value": request.value, "data": request.data}
-        for key, value in (
-            ("from", request.sender),
-            ("to", request.to),
-            ("gas", request.gas),
-            ("gas_price", request.gas_price),
-            ("max_fee_per_gas", request.max_fee_per_gas),
-            ("max_priority_fee_per_gas", request.max_priority_fee_per_gas),
-        ):
-            if value is not None:
-                fields[key] = value
-        return fields
+        return call_fields(request, with_nonce=False)
+
+    def simulate(
+        self, blocks: "tuple[SimulatedBlockSpec, ...]", ref: BlockRef, validation: bool, trace_transfers: bool
+    ) -> "list[SimulatedBlock]":
+        number = self._existing(ref)
+        assert self.budget is not None  # simulations only run in RPC workers, under a budget
+        try:
+            return self.chain.simulate(blocks, number, self.budget, validation=validation, trace_transfers=trace_transfers)
+        except SimulationError as exc:
+            raise simulation_error(exc) from None
+        except _EXECUTION_FAILURES as exc:
+            raise execution_error(exc) from None
 
     def call(self, request: "CallRequest", ref: BlockRef) -> bytes:
         number = self._existing(ref)
@@ -194,6 +206,13 @@ class ChainView:
         number = self._existing(ref)
         try:
             return self.chain.estimate_gas(self._call_fields(request), number, self.budget)
+        except _EXECUTION_FAILURES as exc:
+            raise execution_error(exc) from None
+
+    def create_access_list(self, request: "CallRequest", ref: BlockRef) -> "AccessListResult":
+        number = self._existing(ref)
+        try:
+            return self.chain.create_access_list(self._call_fields(request), number, self.budget)
         except _EXECUTION_FAILURES as exc:
             raise execution_error(exc) from None
 
@@ -219,3 +238,22 @@ def resolve_block_number(view: ChainView, ref: BlockRef) -> int:
     if ref.tag == "earliest":
         return 0
     return view.head_number()
+
+
+def call_fields(request: "CallRequest", *, with_nonce: bool) -> dict[str, Any]:
+    """A parsed call object as the execution layer's ``tx_fields``."""
+    fields: dict[str, Any] = {"value": request.value, "data": request.data}
+    if with_nonce and request.nonce is not None:
+        fields["nonce"] = request.nonce
+    for key, value in (
+        ("from", request.sender),
+        ("to", request.to),
+        ("gas", request.gas),
+        ("gas_price", request.gas_price),
+        ("max_fee_per_gas", request.max_fee_per_gas),
+        ("max_priority_fee_per_gas", request.max_priority_fee_per_gas),
+        ("access_list", request.access_list),
+    ):
+        if value is not None:
+            fields[key] = value
+    return fields

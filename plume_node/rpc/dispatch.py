@@ -4,8 +4,9 @@ Owns the protocol rules (single and batch requests, notifications, ids,
 positional or named params) and the method table. Knows nothing of HTTP
 (`server.py`) or of what the methods do (`methods_*.py`). Whatever the body
 holds, `Dispatcher.handle_body` returns a JSON-RPC answer: a method that raises
-something other than `RpcError` is a bug and becomes -32603 with the exception
-named, logged with its traceback, and the server keeps serving.
+something other than `RpcError` is a bug and becomes -32603 naming the method
+(the exception goes to the log with its traceback, never to the client), and
+the server keeps serving.
 
 The body's nesting depth is bounded before it is parsed (`plume_node.jsonlimits`).
 Methods run in the trio thread and must be cheap; one that executes EVM code
@@ -35,6 +36,7 @@ from plume_node.rpc.errors import (
     METHOD_NOT_FOUND,
     execution_error,
 )
+from plume_node.rpc.params import names as key_names
 from plume_node.rpc.workers import OffThread, RpcWorkers
 
 log = logging.getLogger("plume.rpc")
@@ -103,7 +105,9 @@ def _bind(method: Method, raw: Any) -> list[Any]:
         names = {p.name for p in specs}
         unknown = sorted(set(raw) - names)
         if unknown:
-            raise InvalidParams(f"unknown parameter(s) {unknown} for {method.name}; it takes {[p.name for p in specs]}")
+            raise InvalidParams(
+                f"unknown parameter(s) {key_names(unknown)} for {method.name}; it takes {', '.join(p.name for p in specs)}"
+            )
         given = [raw.get(p.name, _MISSING) for p in specs]
         while given and given[-1] is _MISSING:
             given.pop()
@@ -226,7 +230,8 @@ class Dispatcher:
             raise execution_error(exc) from None
         except Exception as exc:  # a bug in a method or below it: answer, log, keep serving
             log.exception("RPC method %s failed", name)
-            raise RpcError(INTERNAL_ERROR, truncate(f"internal error in {name}: {type(exc).__name__}: {exc}")) from exc
+            # The exception's text is for the log: it may be py-evm's, with Python reprs.
+            raise RpcError(INTERNAL_ERROR, f"internal error in {truncate(name, 64)}: a node bug, logged by the node") from exc
 
 
 def _dumps(value: Any) -> bytes:

@@ -16,7 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 from execution.budget import ExecutionAborted
-from execution.errors import CallError, truncate
+from execution.simulate import SimulationError, SimulationRule
+from execution.errors import CallError, CallFailure, ExecutionError, truncate
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
@@ -28,6 +29,22 @@ SERVER_ERROR = -32000
 # viem) recognise it and split the range.
 LIMIT_EXCEEDED = -32005
 EXECUTION_REVERTED = 3
+# eth_simulateV1's codes (execution-apis): a call's EVM failure other than a
+# revert, and the request over a limit the node sets.
+VM_ERROR = -32015
+CLIENT_LIMIT_EXCEEDED = -38026
+_SIMULATION_CODES = {
+    SimulationRule.NONCE_TOO_LOW: -38010,
+    SimulationRule.NONCE_TOO_HIGH: -38011,
+    SimulationRule.FEE_BELOW_BASE_FEE: -38012,
+    SimulationRule.INTRINSIC_GAS: -38013,
+    SimulationRule.INSUFFICIENT_FUNDS: -38014,
+    SimulationRule.BLOCK_GAS_LIMIT: -38015,
+    SimulationRule.BLOCK_NUMBER_ORDER: -38020,
+    SimulationRule.BLOCK_TIME_ORDER: -38021,
+    SimulationRule.INITCODE_TOO_LARGE: -38025,
+    SimulationRule.INVALID: SERVER_ERROR,
+}
 
 
 class RpcError(Exception):
@@ -110,10 +127,20 @@ def execution_error(exc: Exception) -> RpcError:
 
     A revert is code 3 with its data; a budget stop (timeout, gas budget,
     shutdown) and any other execution or validation failure are -32000 with a
-    short message. None of these is a node bug, so none is logged with a traceback.
+    short message in the node's words. An exception of py-evm's own (not one of
+    the execution layer's errors) gets a fixed message: its text names Python
+    types and prints bytes as ``b'...'``. None of these is a node bug, so none
+    is logged with a traceback.
     """
-    if isinstance(exc, CallError) and (exc.revert_data or "revert" in str(exc).lower()):
+    if isinstance(exc, CallError) and exc.kind is CallFailure.REVERTED:
         return ExecutionReverted(exc.revert_data)
     if isinstance(exc, ExecutionAborted):
         return ServerError(str(exc), data=exc.reason.value)
-    return ServerError(truncate(str(exc) or type(exc).__name__))
+    if isinstance(exc, ExecutionError):
+        return ServerError(truncate(str(exc) or "execution failed"))
+    return ServerError("execution failed: the request was refused by the EVM's checks")
+
+
+def simulation_error(exc: SimulationError) -> RpcError:
+    """eth_simulateV1 refused as a whole: the spec's code for the rule it broke."""
+    return RpcError(_SIMULATION_CODES[exc.rule], truncate(str(exc)))

@@ -72,14 +72,15 @@ def eth_coinbase(backend: Any) -> None:
 
 
 def _no_keys(method: str) -> None:
-    raise ServerError(
-        f"{method} needs a key on the node, and a Plume node holds no user keys: "
-        "sign the transaction in the wallet/library and send it with eth_sendRawTransaction"
+    # -32601 as geth answers a method it does not serve, with a message that says what to do instead.
+    raise RpcError(
+        METHOD_NOT_FOUND,
+        f"the method {method} does not exist/is not available: it needs a key on the node, and a Plume node "
+        "holds no user keys; sign the transaction in the wallet/library and send it with eth_sendRawTransaction",
     )
 
 
 for _method in ("eth_sendTransaction", "eth_sign", "eth_signTransaction", "eth_signTypedData_v4"):
-    # Registered (rather than -32601) so the error says what to do instead.
     table.register(_method, Param("args", lambda value, name: value, None), Param("more", lambda value, name: value, None))(
         lambda backend, *args, _name=_method: _no_keys(_name)
     )
@@ -141,7 +142,7 @@ def _proof(ctx: Any, address: bytes, slots: list[int], ref: p.BlockRef) -> dict[
         "nonce": q(proof.nonce),
         "storageHash": d(proof.storage_root),
         "storageProof": [
-            {"key": q(s.slot), "value": q(s.value), "proof": [d(node) for node in s.proof]} for s in proof.storage
+            {"key": word(s.slot), "value": q(s.value), "proof": [d(node) for node in s.proof]} for s in proof.storage
         ],
     }
 
@@ -292,6 +293,8 @@ class CallRequest:
     value: int
     data: bytes
     nonce: int | None
+    # EIP-2930 entries; None when the request has none (the call then runs as a legacy transaction)
+    access_list: tuple[tuple[bytes, tuple[int, ...]], ...] | None = None
 
 
 _CALL_FIELDS = {
@@ -305,7 +308,7 @@ def call_request(value: Any, name: str) -> CallRequest:
         raise InvalidParams(f"{name}: expected a transaction object like {{\"to\": \"0x..\", \"data\": \"0x..\"}}")
     unknown = sorted(set(value) - _CALL_FIELDS)
     if unknown:
-        raise InvalidParams(f"{name}: unknown field(s) {unknown}")
+        raise InvalidParams(f"{name}: unknown field(s) {p.names(unknown)}")
 
     def opt(key: str, parse: Any) -> Any:
         raw = value.get(key)
@@ -321,8 +324,6 @@ def call_request(value: Any, name: str) -> CallRequest:
         value.get("maxFeePerGas") is not None or value.get("maxPriorityFeePerGas") is not None
     ):
         raise InvalidParams(f"{name}: both gasPrice and (maxFeePerGas or maxPriorityFeePerGas) specified")
-    if value.get("accessList") is not None and not isinstance(value["accessList"], list):
-        raise InvalidParams(f"{name}.accessList: expected an array")
     opt("type", p.quantity)
     opt("chainId", p.quantity)
     return CallRequest(
@@ -335,7 +336,36 @@ def call_request(value: Any, name: str) -> CallRequest:
         value=opt("value", p.quantity) or 0,
         data=data or b"",
         nonce=opt("nonce", p.quantity),
+        access_list=opt("accessList", access_list),
     )
+
+
+# An access list is charged per entry (2,400 gas per address, 1,900 per key), so
+# these bounds are far above what any block could pay for; they bound parsing.
+MAX_ACCESS_LIST_ADDRESSES = 1_000
+MAX_ACCESS_LIST_KEYS = 10_000
+
+
+def access_list(value: Any, name: str) -> tuple[tuple[bytes, tuple[int, ...]], ...]:
+    """An EIP-2930 access list: [{"address": "0x..", "storageKeys": ["0x<32 bytes>", ...]}, ...]."""
+    if not isinstance(value, list):
+        raise InvalidParams(f"{name}: expected an array of {{address, storageKeys}} objects")
+    if len(value) > MAX_ACCESS_LIST_ADDRESSES:
+        raise InvalidParams(f"{name}: at most {MAX_ACCESS_LIST_ADDRESSES} entries, got {len(value)}")
+    entries, keys = [], 0
+    for i, entry in enumerate(value):
+        where = f"{name}[{i}]"
+        if not isinstance(entry, dict) or set(entry) - {"address", "storageKeys"} or "address" not in entry:
+            raise InvalidParams(f"{where}: expected {{\"address\": \"0x..\", \"storageKeys\": [..]}}")
+        slots = entry.get("storageKeys") or []
+        if not isinstance(slots, list):
+            raise InvalidParams(f"{where}.storageKeys: expected an array")
+        keys += len(slots)
+        if keys > MAX_ACCESS_LIST_KEYS:
+            raise InvalidParams(f"{name}: at most {MAX_ACCESS_LIST_KEYS} storage keys in all")
+        parsed = tuple(int.from_bytes(p.hash32(k, f"{where}.storageKeys[{j}]"), "big") for j, k in enumerate(slots))
+        entries.append((p.address(entry["address"], f"{where}.address"), parsed))
+    return tuple(entries)
 
 
 # Both run EVM code: in a worker thread, on a snapshot, under the request's budget.

@@ -18,6 +18,8 @@ from typing import Any
 
 from eth_bloom import BloomFilter
 
+from execution.system_logs import end_of_block_tx_hash
+
 from plume_node.rpc import params as p
 from plume_node.rpc.chainview import ChainView, resolve_block_number
 from plume_node.rpc.dispatch import MethodTable, Param
@@ -92,7 +94,7 @@ def log_filter(value: Any, name: str) -> LogFilter:
         raise InvalidParams(f"{name}: expected a filter object like {{\"fromBlock\": \"0x1\", \"address\": \"0x..\"}}")
     unknown = sorted(set(value) - {"fromBlock", "toBlock", "blockHash", "address", "topics"})
     if unknown:
-        raise InvalidParams(f"{name}: unknown field(s) {unknown}")
+        raise InvalidParams(f"{name}: unknown field(s) {p.names(unknown)}")
     block_hash = None
     if value.get("blockHash") is not None:
         if value.get("fromBlock") is not None or value.get("toBlock") is not None:
@@ -152,13 +154,21 @@ class BlockLog:
 
 
 def block_logs(view: ChainView, blk: Any) -> Iterator[BlockLog]:
-    """Every log of `blk`, in order."""
+    """Every log of `blk`, in order: its transactions', then its end-of-block logs under
+    the derived hash, at transaction index len(transactions) (docs/rpc.md)."""
     log_index = 0
     for tx_index, (tx, rcpt) in enumerate(zip(blk.transactions, view.receipts(blk))):
         for log in rcpt.logs:
-            topics = tuple(t.to_bytes(32, "big") if isinstance(t, int) else bytes(t) for t in log.topics)
-            yield BlockLog(log.address, topics, log, tx.hash, tx_index, log_index)
+            yield BlockLog(log.address, _topics(log), log, tx.hash, tx_index, log_index)
             log_index += 1
+    system_hash = end_of_block_tx_hash(blk.number, blk.hash)
+    for log in view.system_logs(blk):
+        yield BlockLog(log.address, _topics(log), log, system_hash, len(blk.transactions), log_index)
+        log_index += 1
+
+
+def _topics(log: Any) -> tuple[bytes, ...]:
+    return tuple(t.to_bytes(32, "big") if isinstance(t, int) else bytes(t) for t in log.topics)
 
 
 def _logs_of_block(view: ChainView, blk: Any, flt: LogFilter, out: list[dict[str, Any]]) -> None:

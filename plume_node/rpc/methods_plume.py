@@ -88,6 +88,10 @@ def plume_supply(backend: Any, ref: p.BlockRef) -> dict[str, Any]:
         # of totalBurned, what slashing burned (the rest is base fees)
         "burnedBySlashing": q(supply["burned_by_slashing"]),
         "rewardsOutstanding": q(supply["rewards_outstanding"]),
+        # of totalBurned, governance deposits burned (veto, no quorum, dropped);
+        # and the deposits the governance contract holds for open proposals
+        "burnedByGovernance": q(supply["burned_by_governance"]),
+        "governanceDeposits": q(supply["governance_deposits"]),
     }
 
 

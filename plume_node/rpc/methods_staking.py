@@ -224,10 +224,11 @@ def _rewards(ctx: ReadContext, delegator: bytes, ref: p.BlockRef) -> dict[str, A
     at = _at(ctx, ref)
     entries = []
     # a delegator holds shares of registered validators only: at most MAX_REGISTERED_VALIDATORS
-    for d in views.delegations(at.state, delegator, 0, MAX_REGISTERED_VALIDATORS):
+    for delegation in views.delegations(at.state, delegator, 0, MAX_REGISTERED_VALIDATORS):
         ctx.budget.check()
-        pending = views.pending_rewards(at.state, delegator, d.validator)
-        entries.append((d.validator, pending, views.auto_restake(at.state, delegator, d.validator)))
+        validator = delegation.validator
+        pending = views.pending_rewards(at.state, delegator, validator)
+        entries.append((validator, pending, views.auto_restake(at.state, delegator, validator)))
     operates = views.validator(at.state, delegator, at.timestamp) is not None
     return {
         "blockNumber": q(at.number),

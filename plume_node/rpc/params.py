@@ -10,9 +10,12 @@ digits, addresses are 20 bytes and hashes 32.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from execution.errors import truncate
 
 from plume_node.rpc.errors import InvalidParams
 
@@ -112,7 +115,7 @@ def block_ref(value: Any, name: str, *, allow_hash: bool = True) -> BlockRef:
         if "blockHash" in value:
             unknown = set(value) - {"blockHash", "requireCanonical"}
             if unknown:
-                raise InvalidParams(f"{name}: unknown field(s) {sorted(unknown)} in block reference")
+                raise InvalidParams(f"{name}: unknown field(s) {names(unknown)} in block reference")
             # Every block of this chain is final and canonical, so requireCanonical
             # only needs to be a boolean.
             if "requireCanonical" in value:
@@ -124,6 +127,13 @@ def block_ref(value: Any, name: str, *, allow_hash: bool = True) -> BlockRef:
             return block_ref(value["blockNumber"], f"{name}.blockNumber", allow_hash=False)
         raise InvalidParams(f"{name}: a block reference object needs blockHash or blockNumber")
     raise InvalidParams(f"{name}: expected a block number or tag, got {_kind(value)}")
+
+
+def names(keys: Any) -> str:
+    """Keys a client sent, for an error message: JSON-quoted, sorted, comma-separated,
+    cut to ~200 characters (a key may be megabytes long)."""
+    text = ", ".join(json.dumps(str(k)[:64]) for k in sorted(keys, key=str)[:16])
+    return truncate(text)
 
 
 def _kind(value: Any) -> str:

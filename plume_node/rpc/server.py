@@ -292,14 +292,16 @@ async def serve_rpc(
     it reports the port actually bound (so `port=0` picks a free one).
     `backend.events` (a `ChainEvents`) feeds the WebSocket subscriptions.
     """
-    from plume_node.rpc.methods import build_method_table
+    from plume_node.rpc.methods import build_method_table, refuse_submissions
 
     workers = RpcWorkers(limits)
-    dispatcher = Dispatcher(
-        build_method_table(), backend, max_batch=max_batch, workers=workers, on_request=on_request
-    )
+    table = build_method_table()
+    if getattr(backend, "observer", False):
+        refuse_submissions(table)
+    dispatcher = Dispatcher(table, backend, max_batch=max_batch, workers=workers, on_request=on_request)
     hub = SubscriptionHub(backend.chain, backend.mempool)
     backend.events.listen(on_commit=hub.committed, on_pending=hub.pending)
+    backend.events.listen_compliance(hub.compliance)
     app = RpcApp(
         dispatcher, cors_origins=cors_origins, max_body_bytes=max_body_bytes,
         body_timeout_s=body_timeout_s, max_concurrent_requests=max_concurrent_requests, gets=gets,

@@ -26,6 +26,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from enum import Enum
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 import trio
@@ -53,6 +54,13 @@ class Kind(Enum):
     PENDING = "newPendingTransactions"
 
 
+class PlumeKind(Enum):
+    """plume_subscribe kinds: the compliance service's notifications (docs/compliance.md)."""
+
+    ALERTS = "alerts"
+    FUND_FLOWS = "fundFlows"
+
+
 class Outbox(Protocol):
     def push(self, message: str) -> bool:
         """Queue `message` for the client without blocking; False once the
@@ -62,7 +70,7 @@ class Outbox(Protocol):
 @dataclass(frozen=True)
 class Subscription:
     id: str
-    kind: Kind
+    kind: Kind | PlumeKind
     outbox: Outbox
     criteria: LogFilter | None = None
     bloom: BloomQuery | None = None
@@ -88,9 +96,9 @@ def new_subscription_id() -> str:
             return "0x" + digits
 
 
-def notification(subscription_id: str, result_json: str) -> str:
+def notification(subscription_id: str, result_json: str, method: str = "eth_subscription") -> str:
     return (
-        '{"jsonrpc":"2.0","method":"eth_subscription","params":{"subscription":"'
+        '{"jsonrpc":"2.0","method":"' + method + '","params":{"subscription":"'
         + subscription_id + '","result":' + result_json + "}}"
     )
 
@@ -122,6 +130,17 @@ class SubscriptionHub:
             self._pending_send.send_nowait(tx_hash)
         except trio.WouldBlock:
             self.pending_dropped += 1
+
+    def compliance(self, kind: str, make_json: Callable[[], str]) -> None:
+        """ChainEvents listen_compliance: hand a compliance notification to its subscribers
+        (each outbox is bounded and never blocks); its JSON is built only if there are any."""
+        wanted = PlumeKind(kind)
+        subs = [s for s in self.subscriptions.values() if s.kind is wanted]
+        if not subs:
+            return
+        result_json = make_json()
+        for sub in subs:
+            _deliver(sub, notification(sub.id, result_json, "plume_subscription"))
 
     # ---- the connections' side
 
@@ -161,7 +180,7 @@ class SubscriptionHub:
                 await trio.lowlevel.checkpoint()  # let the connections' writers run between blocks
 
     def _announce_block(self, number: int) -> None:
-        subs = [s for s in self.subscriptions.values() if s.kind is not Kind.PENDING]
+        subs = [s for s in self.subscriptions.values() if s.kind in (Kind.NEW_HEADS, Kind.LOGS)]
         if not subs:
             return
         view = ChainView(self.chain)
@@ -239,4 +258,4 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-__all__ = ["Kind", "Outbox", "Subscription", "SubscriptionHub", "new_subscription_id", "notification"]
+__all__ = ["Kind", "PlumeKind", "Outbox", "Subscription", "SubscriptionHub", "new_subscription_id", "notification"]

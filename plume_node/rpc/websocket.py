@@ -4,7 +4,9 @@ Each text (or UTF-8 binary) message is a JSON-RPC body answered by the same
 `Dispatcher` rules as HTTP: batch size, JSON depth, worker threads for
 execution, error shapes; a message is at most `max_body_bytes` (hypercorn
 closes the connection with 1009 past it). On top of the HTTP methods a
-connection has `eth_subscribe` / `eth_unsubscribe` (subscriptions.py).
+connection has `eth_subscribe` / `eth_unsubscribe` (subscriptions.py), and
+`plume_subscribe` / `plume_unsubscribe` for the compliance service's
+`alerts` and `fundFlows` (same queues and limits).
 
 Bounds (config `[rpc]`, docs/rpc.md "WebSocket"):
 
@@ -48,7 +50,7 @@ from plume_node.rpc import params as p
 from plume_node.rpc.dispatch import Dispatcher, MethodTable, Param
 from plume_node.rpc.errors import LIMIT_EXCEEDED, METHOD_NOT_FOUND, SERVER_ERROR, InvalidParams, RpcError
 from plume_node.rpc.methods_logs import BloomQuery, log_filter
-from plume_node.rpc.subscriptions import Kind, Subscription, SubscriptionHub, new_subscription_id
+from plume_node.rpc.subscriptions import Kind, PlumeKind, Subscription, SubscriptionHub, new_subscription_id
 
 log = logging.getLogger("plume.rpc")
 
@@ -114,7 +116,7 @@ class WsSession:
 
     # ---- eth_subscribe / eth_unsubscribe of this connection
 
-    def subscribe(self, kind: Kind, options: Any) -> str:
+    def subscribe(self, kind: Kind | PlumeKind, options: Any) -> str:
         if len(self.subscription_ids) >= self.limits.max_subscriptions:
             raise RpcError(
                 LIMIT_EXCEEDED,
@@ -126,7 +128,7 @@ class WsSession:
         self.subscription_ids.add(sub.id)
         return sub.id
 
-    def _subscription(self, subscription_id: str, kind: Kind, options: Any) -> Subscription:
+    def _subscription(self, subscription_id: str, kind: Kind | PlumeKind, options: Any) -> Subscription:
         if kind is Kind.LOGS:
             criteria = log_filter({} if options is None else options, "filter")
             if criteria.block_hash is not None:
@@ -150,10 +152,22 @@ def _kind(value: Any, name: str) -> Kind:
     try:
         return Kind(value)
     except ValueError:
+        # as geth words it, the name JSON-quoted (a non-string is no name at all)
+        shown = json.dumps(value[:64]) if isinstance(value, str) else "such"
+        raise RpcError(
+            METHOD_NOT_FOUND,
+            f"no {shown} subscription in eth namespace (there are {', '.join(k.value for k in Kind)})",
+        ) from None
+
+
+def _plume_kind(value: Any, name: str) -> PlumeKind:
+    try:
+        return PlumeKind(value)
+    except ValueError:
         shown = value[:64] if isinstance(value, str) else type(value).__name__
         raise RpcError(
             METHOD_NOT_FOUND,
-            f"no {shown!r} subscription in eth namespace (there are {', '.join(k.value for k in Kind)})",
+            f"no {shown!r} subscription in plume namespace (there are {', '.join(k.value for k in PlumeKind)})",
         ) from None
 
 
@@ -174,6 +188,15 @@ def session_methods(session: WsSession) -> MethodTable:
     def eth_unsubscribe(backend: Any, subscription_id: str) -> bool:
         return session.unsubscribe(subscription_id)
 
+    # The compliance service's alerts and fund flows (docs/compliance.md), notified as plume_subscription.
+    @table.register("plume_subscribe", Param("kind", _plume_kind), Param("options", lambda v, n: v, None))
+    def plume_subscribe(backend: Any, kind: PlumeKind, options: Any) -> str:
+        return session.subscribe(kind, options)
+
+    @table.register("plume_unsubscribe", Param("id", _subscription_id))
+    def plume_unsubscribe(backend: Any, subscription_id: str) -> bool:
+        return session.unsubscribe(subscription_id)
+
     return table
 
 
@@ -184,8 +207,9 @@ def http_subscription_methods() -> MethodTable:
     def refuse(backend: Any, *args: Any) -> None:
         raise RpcError(METHOD_NOT_FOUND, "notifications not supported: subscribe over a WebSocket (ws://) connection")
 
-    table.register("eth_subscribe", Param("kind", lambda v, n: v), Param("options", lambda v, n: v, None))(refuse)
-    table.register("eth_unsubscribe", Param("id", lambda v, n: v))(refuse)
+    for namespace in ("eth", "plume"):
+        table.register(f"{namespace}_subscribe", Param("kind", lambda v, n: v), Param("options", lambda v, n: v, None))(refuse)
+        table.register(f"{namespace}_unsubscribe", Param("id", lambda v, n: v))(refuse)
     return table
 
 

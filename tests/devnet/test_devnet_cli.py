@@ -32,6 +32,7 @@ from waiting import wait_until
 from plume_node.cli import main
 from plume_node.genesis import load_genesis
 from plume_node.keystore import Keystore
+from staking.params import DEVNET_GOV
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -190,6 +191,9 @@ def test_set_applied_to_genesis_and_config(net):
         ("genesis.base_fee_per_gas=1", "base_fee_per_gas is below min_base_fee_per_gas"),
         ("rpc.listen_addr=127.0.0.1:1", "set per node by devnet init"),
         ("create_empty_blocks", "is not KEY=VALUE"),
+        ("gov.no_such_key=1", "unknown gov key 'gov.no_such_key'"),
+        ("gov.quorum_bps=0", "gov.quorum_bps must be between 1 and 10000"),
+        ("execution.base_fee_burn_bps=10001", "execution.base_fee_burn_bps must be between 0 and 10000"),
     ],
 )
 def test_bad_set_is_a_usage_error_and_writes_nothing(tmp_path, setting, message):
@@ -199,6 +203,17 @@ def test_bad_set_is_a_usage_error_and_writes_nothing(tmp_path, setting, message)
     assert message in result.output
     assert "Traceback" not in result.output
     assert not directory.exists()
+
+
+def test_set_gov_and_execution_keys_reach_genesis(tmp_path):
+    directory = tmp_path / "net"
+    result = cli("devnet", "init", "--validators", "1", "--dir", str(directory), "--accounts", "1",
+                 "--set", "gov.voting_period=30", "--set", "execution.base_fee_burn_bps=10000")
+    assert result.exit_code == 0, result.output
+    genesis = load_genesis(directory / "node0" / "genesis.json")
+    assert genesis.gov.voting_period == 30
+    assert genesis.gov.max_deposit_period == DEVNET_GOV["max_deposit_period"]  # the devnet default stays
+    assert genesis.execution.base_fee_burn_bps == 10_000
 
 
 def test_existing_devnet_refused_without_force(tmp_path):

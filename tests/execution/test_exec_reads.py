@@ -113,7 +113,7 @@ def test_call_at_older_block(chain: PlumeChain) -> None:
 
 def test_call_with_unaffordable_gas_price_fails(chain: PlumeChain) -> None:
     poor = b"\x77" * 20
-    with pytest.raises(CallError, match="invalid call"):
+    with pytest.raises(CallError, match=r"^insufficient funds for gas \* price \+ value: address 0x7777.* has 0, needs 1$"):
         chain.call({"from": poor, "to": SINK, "value": 1})
     with pytest.raises(CallError, match="unknown call fields"):
         chain.call({"frm": poor})

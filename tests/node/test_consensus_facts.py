@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from eth_hash.auto import keccak
 
 from consensus.crypto import PrivateKey
 from consensus.errors import ConsensusError
@@ -49,8 +50,9 @@ def test_signers_and_evidence_are_decoded() -> None:
     assert facts.last_commit_signers == tuple(
         CommitSigner(k.address, k.public_key.raw, 10 + i) for i, k in sorted(enumerate(KEYS), key=lambda e: e[1].address)
     )
-    # with the double-signer's key and power in the set of its height, for staking to slash
-    assert facts.evidence == (Misbehaviour(KEYS[1].address, 3, KEYS[1].public_key.raw, 11),)
+    # with the double-signer's key and power in the set of its height, for staking to slash,
+    # and the keccak of the evidence's encoding (what plume_submitEvidence returns, EvidenceApplied logs)
+    assert facts.evidence == (Misbehaviour(KEYS[1].address, 3, KEYS[1].public_key.raw, 11, keccak(evidence.encode())),)
     assert facts.last_commit_absent == ()  # everyone signed
 
 

@@ -31,9 +31,10 @@ from execution.genesis import GenesisAccount, GenesisState
 from execution.sidecar import Sidecar
 from execution.transactions import decode_transaction
 from staking import abi
-from staking.addresses import REWARD_POOL_ADDRESS, STAKING_ADDRESS
+from staking.addresses import GOVERNANCE_ADDRESS, REWARD_POOL_ADDRESS, STAKING_ADDRESS
 from staking.genesis import GenesisValidator
-from staking.params import StakingParams
+from staking.governance import abi as gov_abi
+from staking.params import ExecutionParams, GovParams, SlashingParams, StakingParams
 
 CHAIN_ID = 4343
 GWEI = 10**9
@@ -65,6 +66,17 @@ def calldata(name: str, *args) -> bytes:
     return m.selector + encode(list(m.inputs), list(args))
 
 
+def gov_method(name: str) -> abi.Method:
+    (m,) = [m for m in gov_abi.METHODS.values() if m.name == name]
+    return m
+
+
+def gov_calldata(name: str, *args) -> bytes:
+    """Calldata of a governance contract (0x…1001) method."""
+    m = gov_method(name)
+    return m.selector + encode(list(m.inputs), list(args))
+
+
 def revert_reason(output: bytes) -> str | None:
     if output[:4] != abi.ERROR_SELECTOR:
         return None
@@ -91,6 +103,7 @@ class Snapshot:
     staking_storage_root: bytes
     balances: dict
     nonces: dict
+    gov_storage_root: bytes = b""
 
 
 class StakingChain:
@@ -101,9 +114,16 @@ class StakingChain:
         stake: int = 100 * PLUME,
         contracts: dict[bytes, bytes] | None = None,
         rewards: bool = False,
+        gov: GovParams | None = None,
+        execution: ExecutionParams | None = None,
+        slashing: SlashingParams | None = None,
+        db=None,
+        **chain_options,
     ):
         """``rewards`` False (the default) sets ``block_reward`` to 0, so the rules of
-        delegation and its accounting are seen without the pool's issuance."""
+        delegation and its accounting are seen without the pool's issuance. ``db``
+        (default in memory) and ``chain_options`` (``read_sidecar``,
+        ``evidence_verifier``) go to ``PlumeChain``."""
         self.params = params or StakingParams(unbonding_period=60, epoch_length=5)
         if not rewards:
             self.params = dataclasses.replace(self.params, block_reward=0)
@@ -116,9 +136,11 @@ class StakingChain:
             for i in range(n_validators)
         )
         self.genesis = GenesisState(
-            chain_id=CHAIN_ID, timestamp=GENESIS_TIME, alloc=alloc, staking=self.params, validators=gvals
+            chain_id=CHAIN_ID, timestamp=GENESIS_TIME, alloc=alloc, staking=self.params, validators=gvals,
+            gov=gov or GovParams(), execution=execution or ExecutionParams(),
+            **({"slashing": slashing} if slashing is not None else {}),
         )
-        self.chain = PlumeChain(AtomicDB(), self.genesis)
+        self.chain = PlumeChain(AtomicDB() if db is None else db, self.genesis, **chain_options)
         self.nonces = [0] * len(KEYS)
         self.observers: list = []  # called with the chain after every committed block
 
@@ -182,6 +204,19 @@ class StakingChain:
 
     # -- reads --------------------------------------------------------------------
 
+    def gov_send(self, who: int, name: str, *args, value: int = 0, dt: int = 1, gas: int = 3_000_000) -> Outcome:
+        """A governance contract call, alone in a block ``dt`` seconds after the head."""
+        return self.raw(who, gov_calldata(name, *args), value=value, to=GOVERNANCE_ADDRESS, dt=dt, gas=gas)
+
+    def gov_refused(self, who: int, name: str, *args, value: int = 0, reason: str = "") -> Outcome:
+        return self.refused_raw(who, gov_calldata(name, *args), value=value, to=GOVERNANCE_ADDRESS, reason=reason,
+                                gas=3_000_000)
+
+    def gov_view(self, name: str, *args):
+        m = gov_method(name)
+        out = self.chain.call({"to": GOVERNANCE_ADDRESS, "data": gov_calldata(name, *args), "gas": 30_000_000})
+        return tuple(list(v) if isinstance(v, tuple) else v for v in decode(list(m.outputs), out))
+
     def view(self, name: str, *args):
         m = method(name)
         out = self.chain.call({"to": STAKING_ADDRESS, "data": calldata(name, *args)})
@@ -201,12 +236,13 @@ class StakingChain:
 
     def accounts(self) -> tuple[bytes, ...]:
         """Every account that can hold a balance in these tests."""
-        return (*ADDRS, COINBASE, STAKING_ADDRESS, REWARD_POOL_ADDRESS, *self.contracts)
+        return (*ADDRS, COINBASE, STAKING_ADDRESS, GOVERNANCE_ADDRESS, REWARD_POOL_ADDRESS, *self.contracts)
 
     def snapshot(self) -> Snapshot:
         view = self.chain.state_at()
         return Snapshot(
             staking_storage_root=self.storage_root(STAKING_ADDRESS),
+            gov_storage_root=self.storage_root(GOVERNANCE_ADDRESS),
             balances={a: view.balance(a) for a in self.accounts()},
             nonces={a: view.nonce(a) for a in self.accounts()},
         )
@@ -216,6 +252,7 @@ class StakingChain:
         assert not outcome.ok
         after = self.snapshot()
         assert after.staking_storage_root == before.staking_storage_root, "a refused call changed staking storage"
+        assert after.gov_storage_root == before.gov_storage_root, "a refused call changed governance storage"
         base_fee = self.chain.head.base_fee_per_gas
         paid = outcome.gas_used * (base_fee + TIP)
         expected = dict(before.balances)
@@ -245,3 +282,16 @@ class StakingChain:
         assert outcome.gas_used > 21_000
         self.assert_clean_revert(before, outcome)
         return outcome
+
+
+def decoded_logs(logs) -> list[tuple[str, tuple]]:
+    """(event name, (indexed..., data...)) of staking logs, in order."""
+    by_topic = {e.topic0: e for e in abi.EVENTS}
+    out = []
+    for log in logs:
+        address, topics, data = (log.address, log.topics, log.data) if hasattr(log, "address") else log
+        assert address == STAKING_ADDRESS
+        event = by_topic[topics[0]]
+        indexed = tuple(bytes(t.to_bytes(32, "big")[12:]) for t in topics[1:])
+        out.append((event.name, indexed + tuple(decode(list(event.data), data))))
+    return out

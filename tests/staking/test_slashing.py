@@ -7,11 +7,11 @@ from __future__ import annotations
 from eth.db.atomic import AtomicDB
 
 from execution.chain import PlumeChain
-from staking import views
+from staking import abi, views
 from staking.addresses import REWARD_POOL_ADDRESS, STAKING_ADDRESS
 from staking.end_of_block import CommitSigner, ConsensusFacts, Misbehaviour
 from staking.params import SlashingParams, StakingParams
-from staking_harness import ADDRS, COINBASE, PLUME, StakingChain, consensus_key
+from staking_harness import ADDRS, COINBASE, PLUME, StakingChain, consensus_key, decoded_logs
 
 
 class Evidence:
@@ -133,3 +133,21 @@ def test_evidence_against_a_key_registered_again_since_slashes_nobody():
     e.double_sign(5, c.chain.height - 1, power=1)  # an infraction from before its registration
     info = views.validator(e.state(), ADDRS[5], 0)
     assert info.tokens == PLUME and not info.tombstoned
+
+
+def test_a_slash_that_jails_a_redelegations_destination_logs_its_jailing():
+    """Operator 2 moved 1 PLUME of its own stake from validator 1 to itself and kept only the
+    minimum: validator 1's slash cuts that redelegation, jailing validator 2, and says so."""
+    e = Evidence()
+    c = e.c
+    infraction = c.chain.height + 1
+    assert c.send(2, "delegate", ADDRS[1], value=PLUME).ok
+    assert c.send(2, "redelegate", ADDRS[1], ADDRS[2], PLUME).ok
+    assert c.send(2, "undelegate", ADDRS[2], 100 * PLUME).ok  # 1 PLUME left: exactly the minimum
+    assert not views.validator(e.state(), ADDRS[2], 0).jailed
+    e.double_sign(1, infraction, power=100)
+    assert views.validator(e.state(), ADDRS[2], 0).jailed
+    events = [(name, values) for name, values in decoded_logs(c.chain.get_system_logs_by_hash(c.chain.head.hash))]
+    assert ("Jailed", (ADDRS[2], abi.Infraction.LOW_SELF_DELEGATION, 0)) in events
+    assert [name for name, _ in events] == ["Jailed", "EvidenceApplied", "Slashed", "Jailed"]
+    books_balance(e)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from eth_utils import keccak
 
-from staking import abi, autorestake, methods, queues, validators
+from staking import abi, autorestake, evidence, methods, queues, validators
 from staking.addresses import STAKING_ADDRESS
 from staking.params import DEVNET_STAKING, MAX_SIGNED_BLOCKS_WINDOW, SlashingParams, StakingParams
 from staking_harness import ADDRS, PLUME, StakingChain
@@ -43,6 +43,8 @@ def test_limits_base_gas_and_defaults_are_documented() -> None:
         assert f"{value:,}" in DOC, value
     for m in abi.METHODS.values():
         assert f"| `{m.signature}` | `0x{m.selector.hex()}` |" in DOC and f"| {m.base_gas:,} |" in DOC, m.name
+    for name in ("MAX_EVIDENCE_BYTES", "SUBMIT_EVIDENCE_GAS", "EVIDENCE_GAS_PER_SET_BYTE"):
+        assert f"| `{name}` | {getattr(evidence, name):,} |" in DOC, name
     defaults = StakingParams()
     for name in StakingParams.__dataclass_fields__:
         row = next(line for line in DOC.splitlines() if line.startswith(f"| `{name}` |"))

@@ -1,0 +1,177 @@
+"""Audit reports: the rules run over a range of committed blocks, as JSON and as an HTML page.
+
+`build_report` is pure (blocks of fund flows in, a JSON-able dict out);
+`collect_blocks` reads the blocks through a JSON-RPC call function
+(`plume_fundFlows`), so a report needs only a node's RPC. The windows of
+the stateful rules are first filled from up to `MAX_WARMUP_BLOCKS` blocks
+before the range (their hits are not reported), so a pattern that began
+just before the range is judged as a live node judged it.
+
+Every movement a rule matched is listed, flag and reject rules alike: a
+reject rule's match in a committed block is a movement that entered through
+a node without that policy. `render_html` builds one self-contained page
+(tables, and an inline SVG chart of flagged native value per block; no
+external assets); every value from the chain is escaped.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from typing import Any
+
+from eth_utils import to_checksum_address
+
+from plume_node.compliance.model import Action, BlockFlows, FundFlow, Policy
+from plume_node.compliance.rules import PolicyEngine
+from plume_node.errors import UserError
+
+MAX_REPORT_BLOCKS = 10_000
+MAX_WARMUP_BLOCKS = 1000
+CHART_WIDTH, CHART_HEIGHT = 800, 200
+
+
+class ReportError(UserError):
+    """A range that cannot be reported, or a node answer that is not what plume_fundFlows returns."""
+
+
+def collect_blocks(call: Callable[..., Any], first: int, last: int) -> list[BlockFlows]:
+    out = []
+    for number in range(first, last + 1):
+        answer = call("plume_fundFlows", hex(number))
+        if answer is None:
+            raise ReportError(f"the node has no block {number} yet; end the range at its head or wait")
+        try:
+            flows = tuple(FundFlow.from_json(f) for f in answer["flows"])
+            new = frozenset(bytes.fromhex(a[2:]) for a in answer["newAccounts"])
+            if any(len(a) != 20 for a in new):
+                raise ValueError("not an address")
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            raise ReportError(f"the node's plume_fundFlows answer for block {number} is malformed ({type(exc).__name__})") from None
+        if any(f.block != number for f in flows):
+            raise ReportError(f"the node's plume_fundFlows answer for block {number} holds flows of another block")
+        out.append(BlockFlows(number, flows, new))
+    return out
+
+
+def check_range(first: int, last: int) -> None:
+    if first < 1 or last < first:
+        raise ReportError(f"the range must be 1 <= FROM <= TO, got {first}..{last}")
+    if last - first + 1 > MAX_REPORT_BLOCKS:
+        raise ReportError(f"{last - first + 1} blocks asked; a report covers at most {MAX_REPORT_BLOCKS}: split the range")
+
+
+def warmup_start(policy: Policy, first: int) -> int:
+    return max(1, first - min(policy.longest_window(), MAX_WARMUP_BLOCKS))
+
+
+def _asset(flow: FundFlow) -> str:
+    return "native" if flow.asset is None else to_checksum_address(flow.asset)
+
+
+def _add(table: dict, key: str, asset: str, amount: int) -> None:
+    entry = table.setdefault(key, {"count": 0, "value": {}})
+    entry["count"] += 1
+    entry["value"][asset] = entry["value"].get(asset, 0) + amount
+
+
+def build_report(policy: Policy, warmup: list[BlockFlows], blocks: list[BlockFlows], meta: dict) -> dict:
+    engine = PolicyEngine(policy)
+    for block in warmup:
+        engine.observe(block, actions=())
+    movements, by_rule, by_address = [], {}, {}
+    flagged_native: dict[int, int] = {}
+    flows = 0
+    for block in blocks:
+        flows += len(block.flows)
+        flagged_native[block.number] = 0
+        seen = set()
+        for hit in engine.observe(block, actions=(Action.FLAG, Action.REJECT)):
+            movements.append(hit.to_json())
+            asset = _asset(hit.flow)
+            _add(by_rule, hit.rule, asset, hit.flow.amount)
+            for party in {hit.flow.sender, hit.flow.recipient}:
+                _add(by_address, to_checksum_address(party), asset, hit.flow.amount)
+            if hit.flow.asset is None and id(hit.flow) not in seen:  # a movement two rules hit counts once
+                seen.add(id(hit.flow))
+                flagged_native[block.number] += hit.flow.amount
+    return {
+        **meta,
+        "fromBlock": blocks[0].number if blocks else None,
+        "toBlock": blocks[-1].number if blocks else None,
+        "rules": [{"name": r.name, "kind": r.kind.value, "action": r.action.value} for r in policy.rules],
+        "flowCount": flows,
+        "movements": movements,
+        "totalsByRule": _stringify(by_rule),
+        "totalsByAddress": _stringify(by_address),
+        "flaggedNativeValuePerBlock": {str(n): str(v) for n, v in flagged_native.items()},
+    }
+
+
+def _stringify(table: dict) -> dict:
+    """Amounts as decimal strings (JSON numbers lose precision past 2**53)."""
+    return {k: {"count": v["count"], "value": {a: str(x) for a, x in v["value"].items()}} for k, v in sorted(table.items())}
+
+
+# ---- HTML
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _table(caption: str, headers: list[str], rows: list[list[Any]], table_id: str) -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f'<table id="{table_id}"><caption>{_e(caption)}</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _chart(per_block: dict[str, str]) -> str:
+    """Bars of flagged native value per block, scaled to the largest; an inline SVG."""
+    values = [(int(n), int(v)) for n, v in per_block.items()]
+    top = max((v for _, v in values), default=0) or 1
+    width = CHART_WIDTH / max(1, len(values))
+    bars = []
+    for i, (number, value) in enumerate(values):
+        height = CHART_HEIGHT * value / top
+        bars.append(
+            f'<rect x="{i * width:.2f}" y="{CHART_HEIGHT - height:.2f}" width="{max(width - 1, 0.5):.2f}" '
+            f'height="{height:.2f}" fill="#c0392b"><title>block {number}: {value} wei</title></rect>'
+        )
+    return (f'<svg id="chart" xmlns="http://www.w3.org/2000/svg" width="{CHART_WIDTH}" height="{CHART_HEIGHT}" '
+            f'viewBox="0 0 {CHART_WIDTH} {CHART_HEIGHT}" role="img" aria-label="flagged native value per block">'
+            + "".join(bars) + "</svg>")
+
+
+def render_html(report: dict) -> str:
+    movements = [
+        [m["flow"]["blockNumber"], m["rule"], m["action"], m["flow"]["kind"], m["flow"]["from"], m["flow"]["to"],
+         m["flow"]["amount"], m["flow"]["asset"], m["flow"]["transactionHash"] or "", m["detail"]]
+        for m in report["movements"]
+    ]
+    def totals(table: dict) -> list[list[Any]]:
+        return [[key, entry["count"], asset, value] for key, entry in table.items() for asset, value in entry["value"].items()]
+
+    parts = [
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
+        f"<title>Compliance report, blocks {_e(report['fromBlock'])} to {_e(report['toBlock'])}</title>",
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}"
+        "td,th{border:1px solid #999;padding:.2em .5em;font-size:.85em}caption{font-weight:bold;text-align:left}</style>",
+        "</head><body>",
+        f"<h1>Compliance report: blocks {_e(report['fromBlock'])} to {_e(report['toBlock'])}</h1>",
+        f"<p>Chain {_e(report.get('chainId'))}, node {_e(report.get('rpc'))}, generated {_e(report.get('generatedAt'))}; "
+        f"{_e(report['flowCount'])} fund flows examined, {len(movements)} matched a rule.</p>",
+        "<h2>Flagged native value per block (wei)</h2>",
+        _chart(report["flaggedNativeValuePerBlock"]),
+        _table("Rules", ["name", "kind", "action"], [[r["name"], r["kind"], r["action"]] for r in report["rules"]], "rules"),
+        _table("Movements matched by a rule", ["block", "rule", "action", "kind", "from", "to", "amount", "asset",
+                                               "transaction", "detail"], movements, "movements"),
+        _table("Totals per rule", ["rule", "count", "asset", "value"], totals(report["totalsByRule"]), "totals-by-rule"),
+        _table("Totals per address", ["address", "count", "asset", "value"], totals(report["totalsByAddress"]),
+               "totals-by-address"),
+        "</body></html>",
+    ]
+    return "\n".join(parts)
+
+
+__all__ = ["MAX_REPORT_BLOCKS", "ReportError", "build_report", "check_range", "collect_blocks", "render_html"]

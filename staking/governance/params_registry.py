@@ -1,0 +1,123 @@
+"""The governable parameters: every field of the params dataclasses, by its genesis.json key.
+
+A key is ``<section>.<field>``: ``staking.*`` (StakingParams), ``slashing.*``
+(SlashingParams), ``gov.*`` (GovParams), ``execution.*`` (ExecutionParams).
+The table is derived from the dataclasses, so a field added to one is
+governable at once. Each section lives in named slots of one system
+contract's storage (``SECTIONS``); a change is checked by applying it to the
+section's current values and letting the dataclass's ``__post_init__`` check
+its bounds, the same rule genesis loading applies.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from collections.abc import Callable
+from typing import Any
+
+from eth_abi import decode, encode
+
+from staking.addresses import GOVERNANCE_ADDRESS, STAKING_ADDRESS
+from staking.errors import StakingRevert
+from staking.params import ExecutionParams, GovParams, ParamError, SlashingParams, StakingParams
+from staking.store import Store
+
+Charge = Callable[[int, str], None]
+MAX_KEY_BYTES = 64  # a longer key names no parameter
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str  # the genesis.json section, the key's prefix
+    params: type  # its frozen dataclass
+    address: bytes  # the system contract whose storage holds it
+    prefix: str  # slot name of field f: prefix + f
+
+
+SECTIONS: dict[str, Section] = {
+    s.name: s
+    for s in (
+        Section("staking", StakingParams, STAKING_ADDRESS, "param."),
+        Section("slashing", SlashingParams, STAKING_ADDRESS, "param.slashing."),
+        Section("gov", GovParams, GOVERNANCE_ADDRESS, "param."),
+        Section("execution", ExecutionParams, STAKING_ADDRESS, "param.execution."),
+    )
+}
+
+# ABI type a field's value is encoded in, by its Python type (every field is an int today).
+ABI_TYPES = {int: "uint256", bool: "bool"}
+
+
+def governable_keys() -> list[str]:
+    return [f"{s.name}.{f.name}" for s in SECTIONS.values() for f in dataclasses.fields(s.params)]
+
+
+def split_key(key: str) -> tuple[Section, str]:
+    """(section, field) of ``key``; ``StakingRevert`` for a key that names no parameter."""
+    section_name, _, field = key.partition(".")
+    section = SECTIONS.get(section_name)
+    if section is None or field not in {f.name for f in dataclasses.fields(section.params)}:
+        shown = key[:MAX_KEY_BYTES]
+        raise StakingRevert(f"unknown parameter key {shown!r}; keys are staking.*, slashing.*, gov.*, execution.*")
+    return section, field
+
+
+def _field_type(section: Section, field: str) -> type:
+    default = getattr(section.params(), field)
+    return type(default)
+
+
+def decode_value(key: str, raw: bytes) -> int:
+    """The value of ``key`` ABI-decoded from ``raw`` in the field's type, strictly (exactly one word)."""
+    section, field = split_key(key)
+    kind = _field_type(section, field)
+    type_name = ABI_TYPES[kind]
+    if len(raw) != 32:
+        raise StakingRevert(f"value of {key} must be one ABI-encoded {type_name} (32 bytes), got {len(raw)} bytes")
+    try:
+        (value,) = decode([type_name], raw)
+    except Exception:  # eth_abi's several decoding errors: not a valid word of that type
+        raise StakingRevert(f"value of {key} does not decode as {type_name}") from None
+    return value
+
+
+def encode_value(key: str, value: int) -> bytes:
+    section, field = split_key(key)
+    return encode([ABI_TYPES[_field_type(section, field)]], [value])
+
+
+def read_section(state: Any, section: Section, charge: Charge | None = None) -> Any:
+    """The section's current values, from its contract's storage (gas-metered by ``charge`` in a call)."""
+    reader = Store(state, section.address, charge)
+    values = {f.name: reader.get(section.prefix + f.name) for f in dataclasses.fields(section.params)}
+    kinds = {f.name: _field_type(section, f.name) for f in dataclasses.fields(section.params)}
+    return section.params(**{k: kinds[k](v) for k, v in values.items()})
+
+
+def write_section(state: Any, section: Section, values: Any) -> None:
+    store = Store(state, section.address)
+    for f in dataclasses.fields(values):
+        store.set(section.prefix + f.name, int(getattr(values, f.name)))
+
+
+def apply_changes(state: Any, changes: list[tuple[str, int]], charge: Charge | None = None) -> dict[str, Any]:
+    """The sections ``changes`` touch, with the changes applied in order and checked.
+
+    Raises ``StakingRevert`` naming the first change out of bounds; writes nothing.
+    """
+    updated: dict[str, Any] = {}
+    for key, value in changes:
+        section, field = split_key(key)
+        current = updated.get(section.name) or read_section(state, section, charge)
+        try:
+            updated[section.name] = dataclasses.replace(current, **{field: value})
+        except (ParamError, TypeError) as exc:
+            raise StakingRevert(f"{key}={value}: {str(exc)[:200]}") from None
+    return updated
+
+
+def commit_changes(state: Any, updated: dict[str, Any]) -> None:
+    """Write every updated section (all of ``apply_changes``' result, or nothing)."""
+    for name, values in updated.items():
+        write_section(state, SECTIONS[name], values)

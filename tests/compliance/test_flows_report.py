@@ -1,0 +1,119 @@
+"""Fund flows from logs and calldata (pure), and the report's JSON and HTML built from hand-made blocks."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+
+import pytest
+from eth_abi import encode
+from eth_hash.auto import keccak
+
+from plume_node.compliance.flows import (
+    ERC20_TRANSFER, ERC1155_BATCH, ERC1155_SINGLE, MAX_BATCH_IDS, log_flows, transaction_flows,
+)
+from plume_node.compliance.model import Action, BlockFlows, FlowKind, FundFlow, Policy, Rule, RuleKind
+from plume_node.compliance.report import MAX_REPORT_BLOCKS, ReportError, build_report, check_range, collect_blocks, render_html
+from staking.abi import COMMISSION_WITHDRAWN, REWARDS_CLAIMED
+from staking.addresses import STAKING_ADDRESS
+
+A, B, OP, TOKEN = b"\xaa" * 20, b"\xbb" * 20, b"\x0f" * 20, b"\x70" * 20
+TX = b"\x11" * 32
+
+
+def topic(address: bytes) -> int:
+    return int.from_bytes(address.rjust(32, b"\x00"), "big")
+
+
+def test_erc20_and_erc1155_logs():
+    [erc20] = log_flows(TOKEN, [ERC20_TRANSFER, topic(A), topic(B)], (7).to_bytes(32, "big"), 5, TX)
+    assert (erc20.kind, erc20.sender, erc20.recipient, erc20.amount, erc20.asset) == (FlowKind.ERC20, A, B, 7, TOKEN)
+    [single] = log_flows(TOKEN, [ERC1155_SINGLE, topic(OP), topic(A), topic(B)], encode(["uint256", "uint256"], [3, 9]), 5, TX)
+    assert (single.token_id, single.amount, single.sender) == (3, 9, A)
+    batch = log_flows(TOKEN, [ERC1155_BATCH, topic(OP), topic(A), topic(B)],
+                      encode(["uint256[]", "uint256[]"], [[1, 2], [10, 20]]), 5, TX)
+    assert [(f.token_id, f.amount) for f in batch] == [(1, 10), (2, 20)]
+    huge = log_flows(TOKEN, [ERC1155_BATCH, topic(OP), topic(A), topic(B)],
+                     encode(["uint256[]", "uint256[]"], [list(range(1000)), list(range(1000))]), 5, TX)
+    assert len(huge) == MAX_BATCH_IDS
+    # malformed shapes give nothing, never an exception
+    assert log_flows(TOKEN, [ERC20_TRANSFER, topic(A)], b"", 5, TX) == []  # an ERC-721 style log is not ERC-20
+    assert log_flows(TOKEN, [ERC1155_BATCH, topic(OP), topic(A), topic(B)], b"\xff" * 64, 5, TX) == []
+    assert log_flows(TOKEN, [], b"", 5, TX) == []
+
+
+def test_staking_payouts_and_deposits():
+    [claimed] = log_flows(STAKING_ADDRESS, [REWARDS_CLAIMED.topic0, topic(A), topic(OP)], (5).to_bytes(32, "big"), 1, TX)
+    assert (claimed.kind, claimed.sender, claimed.recipient, claimed.amount) == (FlowKind.STAKE_PAYOUT, STAKING_ADDRESS, A, 5)
+    [commission] = log_flows(STAKING_ADDRESS, [COMMISSION_WITHDRAWN.topic0, topic(OP)], (6).to_bytes(32, "big"), 1, TX)
+    assert commission.recipient == OP and commission.kind is FlowKind.STAKE_PAYOUT
+    # the same event from another contract is not the staking contract's
+    assert log_flows(TOKEN, [REWARDS_CLAIMED.topic0, topic(A), topic(OP)], (5).to_bytes(32, "big"), 1, TX) == []
+    [deposit] = transaction_flows(A, STAKING_ADDRESS, 100, b"", 1)
+    assert deposit.kind is FlowKind.STAKE_DEPOSIT
+
+
+def test_transaction_flows_read_erc20_calldata():
+    data = keccak(b"transfer(address,uint256)")[:4] + encode(["address", "uint256"], [B, 12])
+    assert [(f.kind, f.sender, f.recipient, f.amount, f.asset) for f in transaction_flows(A, TOKEN, 0, data, 1)] == [
+        (FlowKind.ERC20, A, B, 12, TOKEN)]
+    data = keccak(b"transferFrom(address,address,uint256)")[:4] + encode(["address", "address", "uint256"], [B, OP, 3])
+    assert [(f.sender, f.recipient) for f in transaction_flows(A, TOKEN, 0, data, 1)] == [(B, OP)]
+    assert transaction_flows(A, None, 5, b"", 1) == ()  # a creation moves to no one yet
+
+
+def test_flow_json_round_trip():
+    flow = FundFlow(FlowKind.ERC1155, A, B, 2**255, 9, TX, asset=TOKEN, token_id=4)
+    assert FundFlow.from_json(flow.to_json()) == flow
+
+
+class Cells(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.cells, self.tags = [], []
+        self._in = False
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self._in = tag == "td"
+
+    def handle_data(self, data):
+        if self._in:
+            self.cells.append(data)
+
+    def handle_endtag(self, tag):
+        self._in = False
+
+
+def test_report_counts_each_movement_once_and_escapes_everything():
+    rules = (Rule("big", RuleKind.THRESHOLD, Action.FLAG, min_value=10),
+             Rule("deny", RuleKind.DENYLIST, Action.REJECT, any_asset=True, addresses=frozenset({B})))
+    blocks = [BlockFlows(1, (FundFlow(FlowKind.NATIVE, A, B, 50, 1, TX), FundFlow(FlowKind.NATIVE, A, OP, 5, 1, TX))),
+              BlockFlows(2, ())]
+    report = build_report(Policy(rules), [], blocks, {"chainId": 1, "rpc": "<script>alert(1)</script>"})
+    assert [(m["rule"], m["action"]) for m in report["movements"]] == [("big", "flag"), ("deny", "reject")]
+    assert report["flaggedNativeValuePerBlock"] == {"1": "50", "2": "0"}  # two rules, one movement
+    assert report["totalsByRule"]["big"] == {"count": 1, "value": {"native": "50"}}
+    page = render_html(report)
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert "http" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")  # no external assets
+    parser = Cells()
+    parser.feed(page)
+    assert "svg" in parser.tags and "rect" in parser.tags
+
+
+def test_report_range_and_hostile_answers():
+    with pytest.raises(ReportError, match="at most"):
+        check_range(1, MAX_REPORT_BLOCKS + 1)
+    with pytest.raises(ReportError, match="1 <= FROM <= TO"):
+        check_range(5, 4)
+    with pytest.raises(ReportError, match="malformed"):
+        collect_blocks(lambda *a: {"flows": [{"kind": "nope"}], "newAccounts": []}, 1, 1)
+    with pytest.raises(ReportError, match="no block 3"):
+        collect_blocks(lambda *a: None, 3, 3)
+    for bad in ({"amount": "-5"}, {"from": "0x12"}, {"amount": str(2**256)}):
+        flow = {**FundFlow(FlowKind.NATIVE, A, B, 1, 1, TX).to_json(), **bad}
+        with pytest.raises(ReportError, match="malformed"):
+            collect_blocks(lambda *a: {"flows": [flow], "newAccounts": []}, 1, 1)
+    other = FundFlow(FlowKind.NATIVE, A, B, 1, 7, TX).to_json()
+    with pytest.raises(ReportError, match="another block"):
+        collect_blocks(lambda *a: {"flows": [other], "newAccounts": []}, 1, 1)

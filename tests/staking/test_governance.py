@@ -1,0 +1,310 @@
+"""The governance contract (0x…1001) through real transactions: lifecycle, tally rules, deposits, parameter changes."""
+
+from __future__ import annotations
+
+import pytest
+
+from staking import fees
+from staking.addresses import GOVERNANCE_ADDRESS, REWARD_POOL_ADDRESS, STAKING_ADDRESS
+from staking.governance import methods as gov_methods
+from staking.governance import rules
+from staking.governance.proposals import Status
+from staking.governance.tally import Outcome
+from staking.params import ExecutionParams, StakingParams
+from staking.store import Store
+from staking_harness import ADDRS, PLUME, StakingChain, gov_calldata
+from gov_helpers import (
+    ABSTAIN, GOV, MIN_DEPOSIT, NO, VETO, YES, change, end_voting, outcome_of, propose, status, uint, vote,
+)
+
+
+@pytest.fixture
+def sc() -> StakingChain:
+    return StakingChain(gov=GOV)
+
+
+def test_a_parameter_change_passes_and_an_undelegation_after_it_uses_the_new_period(sc: StakingChain) -> None:
+    pid = propose(sc, 0, [change("staking.unbonding_period", 500)])
+    assert status(sc, pid) == Status.VOTING_PERIOD  # the initial deposit reached min_deposit
+    for i in range(3):
+        vote(sc, i, pid, YES)
+    assert sc.gov_view("tally", pid) == (300 * PLUME, 0, 0, 0)  # live tally: three validators' stake
+    before = sc.balance(ADDRS[0])
+    end_voting(sc, pid)
+    assert (status(sc, pid), outcome_of(sc, pid)) == (Status.PASSED, Outcome.PASSED)
+    assert sc.view("params")[0] == 500
+    assert sc.balance(ADDRS[0]) == before + MIN_DEPOSIT  # the deposit came back
+    assert sc.balance(GOVERNANCE_ADDRESS) == 0
+    outcome = sc.send(1, "undelegate", ADDRS[1], PLUME)
+    assert outcome.ok
+    (_, times, _) = sc.view("getUnbondings", ADDRS[1], ADDRS[1])
+    assert times == [sc.chain.head.timestamp + 500]
+
+
+def test_the_tally_is_frozen_when_the_proposal_closes(sc: StakingChain) -> None:
+    pid = propose(sc, 0)
+    vote(sc, 0, pid, YES)
+    end_voting(sc, pid)
+    frozen = sc.gov_view("tally", pid)
+    sc.send(0, "delegate", ADDRS[0], value=PLUME)
+    assert sc.gov_view("tally", pid) == frozen == (100 * PLUME, 0, 0, 0)
+
+
+def test_delegators_holding_the_majority_override_their_validators(sc: StakingChain) -> None:
+    # delegators 4..7 put 30 PLUME each behind every validator: 480 of 880 bonded (under the share cap)
+    for d in range(4, 8):
+        for v in range(4):
+            assert sc.send(d, "delegate", ADDRS[v], value=30 * PLUME).ok
+    pid = propose(sc, 0, [change("staking.max_validators", 50)])
+    for v in range(4):
+        vote(sc, v, pid, NO)
+    for d in range(4, 8):
+        vote(sc, d, pid, YES)
+    assert sc.gov_view("tally", pid) == (480 * PLUME, 0, 400 * PLUME, 0)
+    end_voting(sc, pid)
+    assert status(sc, pid) == Status.PASSED
+    assert sc.view("params")[1] == 50
+
+
+def test_a_validator_vote_counts_for_its_delegators_that_did_not_vote() -> None:
+    sc = StakingChain(StakingParams(unbonding_period=60, epoch_length=5, max_validator_share_bps=5_000), gov=GOV)
+    assert sc.send(4, "delegate", ADDRS[0], value=50 * PLUME).ok
+    assert sc.send(5, "delegate", ADDRS[0], value=30 * PLUME).ok
+    pid = propose(sc, 1)
+    vote(sc, 0, pid, YES)
+    vote(sc, 5, pid, NO)
+    assert sc.gov_view("tally", pid) == (150 * PLUME, 0, 30 * PLUME, 0)
+
+
+def test_weighted_votes_split_the_voters_power(sc: StakingChain) -> None:
+    pid = propose(sc, 0)
+    assert sc.gov_send(1, "voteWeighted", pid, [YES, NO, ABSTAIN], [5000, 3000, 2000]).ok
+    assert sc.gov_view("getVote", pid, ADDRS[1]) == ([YES, ABSTAIN, NO], [5000, 2000, 3000])
+    assert sc.gov_view("tally", pid) == (50 * PLUME, 20 * PLUME, 30 * PLUME, 0)
+    vote(sc, 1, pid, VETO)  # a second vote replaces the first
+    assert sc.gov_view("tally", pid) == (0, 0, 0, 100 * PLUME)
+
+
+def _gov_burned(sc: StakingChain) -> int:
+    return fees.total_gov_burned(sc.state())
+
+
+def test_missing_quorum_rejects_and_burns_the_deposit(sc: StakingChain) -> None:
+    pid = propose(sc, 0)
+    vote(sc, 0, pid, YES)  # 100 of 400 bonded: under 33.4%
+    supply = fees.total_supply(sc.state())
+    end_voting(sc, pid)
+    assert (status(sc, pid), outcome_of(sc, pid)) == (Status.REJECTED, Outcome.NO_QUORUM)
+    assert _gov_burned(sc) == MIN_DEPOSIT
+    assert sc.balance(GOVERNANCE_ADDRESS) == 0
+    assert fees.total_supply(sc.state()) <= supply - MIN_DEPOSIT  # (base fees burn too)
+
+
+def test_a_veto_rejects_and_burns_the_deposit(sc: StakingChain) -> None:
+    pid = propose(sc, 0, deposit=4 * PLUME)
+    assert sc.gov_send(4, "deposit", pid, value=6 * PLUME).ok
+    for v in range(3):
+        vote(sc, v, pid, YES)
+    vote(sc, 3, pid, VETO)  # 100 of 400: 25%, under 33.4% ...
+    end_voting(sc, pid)
+    assert status(sc, pid) == Status.PASSED
+    pid = propose(sc, 0)
+    vote(sc, 0, pid, YES)
+    vote(sc, 1, pid, VETO)
+    vote(sc, 2, pid, VETO)  # ... 200 of 300 vetoes
+    end_voting(sc, pid)
+    assert (status(sc, pid), outcome_of(sc, pid)) == (Status.REJECTED, Outcome.VETOED)
+    assert _gov_burned(sc) == MIN_DEPOSIT
+
+
+def test_a_rejected_proposal_returns_every_deposit(sc: StakingChain) -> None:
+    pid = propose(sc, 0, deposit=2 * PLUME)
+    assert sc.gov_send(5, "deposit", pid, value=8 * PLUME).ok
+    assert sc.gov_view("getDeposit", pid, ADDRS[5]) == (8 * PLUME,)
+    before = sc.balance(ADDRS[5])
+    vote(sc, 0, pid, NO)
+    vote(sc, 1, pid, NO)
+    vote(sc, 2, pid, YES)
+    end_voting(sc, pid)
+    assert (status(sc, pid), outcome_of(sc, pid)) == (Status.REJECTED, Outcome.NO_MAJORITY)
+    assert sc.balance(ADDRS[5]) == before + 8 * PLUME
+    assert _gov_burned(sc) == 0
+
+
+def test_a_proposal_under_min_deposit_is_dropped_and_its_deposit_burned(sc: StakingChain) -> None:
+    pid = propose(sc, 0, deposit=PLUME)
+    assert status(sc, pid) == Status.DEPOSIT_PERIOD
+    sc.gov_refused(0, "vote", pid, YES, reason="not in its voting period")
+    for _ in range(GOV.max_deposit_period + 1):
+        sc.block(dt=1)
+    assert status(sc, pid) == Status.DROPPED
+    assert _gov_burned(sc) == PLUME
+    sc.gov_refused(4, "deposit", pid, value=PLUME, reason="is closed")
+
+
+def test_changing_the_burn_share_to_all_burns_the_whole_base_fee() -> None:
+    sc = StakingChain(gov=GOV, execution=ExecutionParams())
+    pid = propose(sc, 0, [change("execution.base_fee_burn_bps", 10_000)])
+    for i in range(3):
+        vote(sc, i, pid, YES)
+    end_voting(sc, pid)
+    assert status(sc, pid) == Status.PASSED
+    pool, burned = sc.balance(REWARD_POOL_ADDRESS), fees.total_burned(sc.state())
+    outcome = sc.send(4, "delegate", ADDRS[0], value=PLUME)
+    base_fee = sc.chain.head.base_fee_per_gas
+    assert sc.balance(REWARD_POOL_ADDRESS) == pool  # block_reward is 0 here: the pool gets nothing
+    assert fees.total_burned(sc.state()) == burned + outcome.gas_used * base_fee
+
+
+def test_several_changes_apply_together(sc: StakingChain) -> None:
+    pid = propose(sc, 0, [change("gov.quorum_bps", 5000), change("slashing.max_evidence_age", 77),
+                          change("staking.block_reward", 3)])
+    for i in range(3):
+        vote(sc, i, pid, YES)
+    end_voting(sc, pid)
+    assert sc.gov_view("params")[3] == 5000
+    assert sc.view("params")[7] == 3
+
+
+# -- bad input --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ([("staking.no_such_thing", uint(1))], "unknown parameter key"),
+        ([("nonsense", uint(1))], "unknown parameter key"),
+        ([("staking.unbonding_period", b"\x01")], "32 bytes"),
+        ([("staking.unbonding_period", uint(1) + uint(2))], "32 bytes"),
+        ([("execution.base_fee_burn_bps", uint(10_001))], "between 0 and 10000"),
+        ([("staking.unbonding_period", uint(0))], "unbonding_period must be between"),
+        ([("staking.max_validators", uint(0))], "max_validators must be between"),
+        ([("gov.threshold_bps", uint(10_000))], "threshold_bps must be between"),
+        ([("staking.block_reward", uint(1)), ("staking.block_reward", uint(2))], "changed twice"),
+        ([("staking.block_reward", uint(1))] * 17, "at most 16"),
+    ],
+)
+def test_a_bad_change_is_refused_at_submission(sc: StakingChain, changes, reason: str) -> None:
+    sc.gov_refused(0, "submitProposal", "t", "d", changes, value=MIN_DEPOSIT, reason=reason)
+
+
+def test_bad_submissions_are_refused(sc: StakingChain) -> None:
+    sc.gov_refused(0, "submitProposal", "t", "d", [], value=PLUME - 1, reason="initial deposit")
+    sc.gov_refused(0, "submitProposal", "x" * 141, "d", [], value=MIN_DEPOSIT, reason="title")
+    sc.gov_refused(0, "submitProposal", "t", "x" * 4097, [], value=MIN_DEPOSIT, reason="description")
+    sc.gov_refused(0, "submitProposal", " ", "d", [], value=MIN_DEPOSIT, reason="needs a title")
+
+
+def test_bad_votes_are_refused(sc: StakingChain) -> None:
+    pid = propose(sc, 0)
+    sc.gov_refused(4, "vote", pid, YES, reason="no bonded stake and no delegation")
+    sc.gov_refused(0, "vote", pid, 5, reason="vote option 5")
+    sc.gov_refused(0, "vote", pid, 0, reason="vote option 0")
+    sc.gov_refused(0, "vote", pid + 1, YES, reason="no proposal")
+    sc.gov_refused(0, "voteWeighted", pid, [YES, NO], [5000, 4999], reason="must sum to 10000")
+    sc.gov_refused(0, "voteWeighted", pid, [YES, NO], [5000, 5001], reason="must sum to 10000")
+    sc.gov_refused(0, "voteWeighted", pid, [YES, YES], [5000, 5000], reason="once")
+    sc.gov_refused(0, "voteWeighted", pid, [YES], [5000, 5000], reason="same length")
+    sc.gov_refused(0, "voteWeighted", pid, [YES, NO], [10_000, 0], reason="above 0")
+    sc.gov_refused(0, "vote", pid, YES, value=1, reason="not payable")
+    end_voting(sc, pid)
+    sc.gov_refused(0, "vote", pid, YES, reason="not in its voting period")
+    sc.gov_refused(0, "deposit", pid, value=PLUME, reason="is closed")
+    sc.gov_refused(0, "deposit", pid + 5, value=PLUME, reason="no proposal")
+
+
+def test_a_vote_after_the_period_ends_is_refused_even_before_the_proposal_closes(sc: StakingChain) -> None:
+    pid = propose(sc, 0)
+    end = sc.gov_view("getProposal", pid)[8]
+    sc.block(dt=end - sc.chain.head.timestamp - 1)
+    # the next block's time is the voting end: the vote in it is late, and the block then closes the proposal
+    tx = sc.tx(0, gov_calldata("vote", pid, YES), to=GOVERNANCE_ADDRESS)
+    sc.block([tx], dt=1)
+    receipt, _, _ = sc.chain.get_receipt(tx.hash)
+    assert receipt.state_root == b""  # failed
+    assert sc.gov_view("getVote", pid, ADDRS[0]) == ([], [])
+    assert status(sc, pid) == Status.REJECTED
+
+
+def test_the_voter_list_is_bounded(sc: StakingChain, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gov_methods, "MAX_VOTERS", 2)
+    pid = propose(sc, 0)
+    vote(sc, 0, pid, YES)
+    vote(sc, 1, pid, YES)
+    vote(sc, 1, pid, NO)  # a voter already listed may change its vote
+    sc.gov_refused(2, "vote", pid, YES, reason="voters already")
+
+
+def test_open_proposals_are_bounded(sc: StakingChain, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gov_methods, "MAX_OPEN_PROPOSALS", 2)
+    propose(sc, 0, deposit=PLUME)
+    propose(sc, 0, deposit=PLUME)
+    sc.gov_refused(0, "submitProposal", "t", "d", [], value=PLUME, reason="proposals are open already")
+
+
+def test_pages_of_proposals(sc: StakingChain) -> None:
+    ids = [propose(sc, 0, title=f"p{i}", deposit=PLUME) for i in range(3)]
+    assert sc.gov_view("getProposals", 1, 5) == ([2, 3], [1, 1], ["p1", "p2"])
+    assert sc.gov_view("getProposals", 3, 5) == ([], [], [])
+    assert ids == [1, 2, 3]
+    sc.gov_refused(0, "getProposals", 0, 101, reason="page size")
+
+
+class _Emits:
+    """Collects the end-of-block events a rule emits (a BlockContext's ``emit``)."""
+
+    def __init__(self) -> None:
+        self.events: list = []
+
+    def emit(self, address, event, indexed, data) -> None:
+        self.events.append((event.name, indexed, data))
+
+
+def test_changes_apply_all_or_none_when_revalidated_at_execution(sc: StakingChain) -> None:
+    pid = propose(sc, 0, [change("staking.unbonding_period", 500), change("staking.max_validators", 50)])
+    state = sc.state()  # the head state, changed in memory only
+    gov_store = Store(state, GOVERNANCE_ADDRESS)
+    # as if a bound had moved since submission: the second change no longer fits
+    gov_store.set("proposal.change.value", pid, 1, 0)
+    ctx = _Emits()
+    assert rules.execute_changes(state, gov_store, ctx, pid) == Outcome.INVALID_CHANGE
+    assert Store(state, STAKING_ADDRESS).get("param.unbonding_period") == 60  # the valid one did not apply either
+    assert ctx.events == []
+    gov_store.set("proposal.change.value", pid, 1, 50)
+    assert rules.execute_changes(state, gov_store, ctx, pid) == Outcome.PASSED
+    assert Store(state, STAKING_ADDRESS).get("param.unbonding_period") == 500
+    assert [name for name, _, _ in ctx.events] == ["ParamChanged", "ParamChanged"]
+
+
+class _StateApi:
+    """The head's real AccountDB with py-evm state's ``delta_balance``, as end-of-block hooks use it."""
+
+    def __init__(self, db) -> None:
+        self.db = db
+
+    def __getattr__(self, name):
+        return getattr(self.db, name)
+
+    def delta_balance(self, address: bytes, delta: int) -> None:
+        self.db.set_balance(address, self.db.get_balance(address) + delta)
+
+
+def test_closing_emits_the_changes_the_outcome_and_the_deposits(sc: StakingChain) -> None:
+    passing = propose(sc, 0, [change("staking.block_reward", 5)])
+    vetoed = propose(sc, 1)
+    for i in range(3):
+        vote(sc, i, passing, YES)
+        vote(sc, i, vetoed, VETO)
+    end = max(sc.gov_view("getProposal", pid)[8] for pid in (passing, vetoed))
+    state = _StateApi(sc.state())
+    ctx = _Emits()
+    ctx.timestamp = end
+    rules.process_governance(state, ctx)  # one proposal per block: the older first
+    rules.process_governance(state, ctx)
+    assert [(name, indexed) for name, indexed, _ in ctx.events] == [
+        ("ParamChanged", (passing,)), ("ProposalPassed", (passing,)), ("DepositsReturned", (passing,)),
+        ("ProposalRejected", (vetoed,)), ("DepositsBurned", (vetoed,)),
+    ]
+    assert ctx.events[0][2] == ("staking.block_reward", 5)
+    assert ctx.events[3][2][0] == Outcome.VETOED
+    assert ctx.events[4][2] == (MIN_DEPOSIT,)

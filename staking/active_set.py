@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from staking import rewards, validators
+from staking import downtime, rewards, validators
 from staking.params import BPS, MAX_TOTAL_VOTING_POWER
 from staking.store import IdList, Store
 
@@ -145,6 +145,9 @@ def remove_validator(state: Any, store: Store, operator: bytes) -> None:
     rewards.pay(state, operator, rewards.forget_commission(store, operator))
     store.set("consensus_key.operator", validators.pubkey(store, operator), 0)
     store.set_string("validator.moniker", operator, "")
+    # a validator registered later by the same operator starts with a clean signing record
+    downtime.reset_signing_info(store, operator)
+    store.set("slashing.jailed_until", operator, 0)
     for name in validators.RECORD_FIELDS:
         store.set(name, operator, 0)
 

@@ -34,6 +34,8 @@ class ValidatorInfo:
     tombstoned: bool  # slashed for double-signing: jailed for good
     status: int  # validators.Status
     power: int  # in the active set, else 0
+    jailed_until: int = 0  # block time from which unjail may succeed (0: at once, when jailed)
+    missed_blocks: int = 0  # in the current signing window (the downtime rule)
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,15 @@ def validator(state: Any, operator: bytes, now: int) -> ValidatorInfo | None:
         tombstoned=bool(get("slashing.tombstoned", operator)),
         status=validators.status(store, operator, now),
         power=get("validator.power", operator),
+        jailed_until=get("slashing.jailed_until", operator),
+        missed_blocks=get("slashing.missed_count", operator),
     )
+
+
+def missed_blocks_of_active_set(state: Any) -> list[tuple[bytes, int]]:
+    """(operator, blocks missed in its current window) of each validator of the recorded active set."""
+    store = _store(state)
+    return [(v.operator, store.get("slashing.missed_count", v.operator)) for v in read_active_set(store)]
 
 
 def validator_operators(state: Any, offset: int = 0, limit: int | None = None) -> list[bytes]:

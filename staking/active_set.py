@@ -145,9 +145,13 @@ def remove_validator(state: Any, store: Store, operator: bytes) -> None:
     rewards.pay(state, operator, rewards.forget_commission(store, operator))
     store.set("consensus_key.operator", validators.pubkey(store, operator), 0)
     store.set_string("validator.moniker", operator, "")
-    # a validator registered later by the same operator starts with a clean signing record
+    # a validator registered later by the same operator starts with a clean signing record,
+    # untombstoned (its old key stays tombstoned: ``slashing.tombstoned_key``) and with no
+    # F1 slash records of the old one to walk
     downtime.reset_signing_info(store, operator)
     store.set("slashing.jailed_until", operator, 0)
+    store.set("slashing.tombstoned", operator, 0)
+    rewards.forget_slashes(store, operator)
     for name in validators.RECORD_FIELDS:
         store.set(name, operator, 0)
 

@@ -19,9 +19,13 @@ its bitmap and counters are reset (judged again only a whole window after it
 returns), and the active set is chosen again at the end of this block
 (``active.dirty``), so consensus drops it two heights later.
 
-Jailed validators (tombstoned ones included) are skipped: one absence is
-punished once, and a validator leaving the set is not counted for the two
-heights it still belongs to the consensus set. Work per block: a few slot
+Every member of the parent's consensus set is counted, jailed or not: a
+validator jailed for another cause (low self-delegation) that stays in the
+consensus set for two more heights must not miss them for free, and then
+unjail. Only the slash waits while it is jailed (Cosmos does the same): one
+absence is punished once. Every jailing chooses the set again at the end of
+its block (``validators.jail`` sets ``active.dirty``), so a jailed validator
+leaves consensus two heights later, whatever the cause. Work per block: a few slot
 reads and writes per member of the parent's set, plus, for a validator jailed
 in this block, clearing at most ``window / 256`` bitmap slots.
 """
@@ -146,9 +150,10 @@ def jail_for_downtime(store: Store, operator: bytes, now: int, params: DowntimeP
 
 
 def members(store: Store, signers: tuple, absent: tuple) -> Iterator[tuple[bytes, bool]]:
-    """(operator, missed) of every member of the parent's set the contract knows, not jailed."""
+    """(operator, missed) of every member of the parent's set the contract knows, jailed or not:
+    a jailed validator still in the consensus set is counted (only its slash waits)."""
     for group, missed in ((signers, False), (absent, True)):
         for member in group:
             operator = store.get_address("consensus_key.operator", member.pub_key)
-            if operator != bytes(20) and not store.get("validator.jailed", operator):
+            if operator != bytes(20):
                 yield operator, missed

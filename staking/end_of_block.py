@@ -27,8 +27,8 @@ Order (see docs/execution.md):
    the round (bounded per block; ``staking/autorestake.py``).
 6. ``process_unbonding_queue``: pay matured undelegations (``staking/queues.py``).
 7. ``process_redelegation_queue``: forget matured redelegations.
-8. ``process_validator_set_update``: at an epoch end (or at once after a
-   tombstoning or a downtime jailing), choose the next active set (``staking/active_set.py``).
+8. ``process_validator_set_update``: at an epoch end (or at once after any
+   jailing: double-sign, downtime or low self-delegation), choose the next active set (``staking/active_set.py``).
 9. ``process_governance``: close the proposals whose deposit or voting period
    is over; a passed one's parameter changes apply here, last, so every rule
    of this block ran under the old values (``staking/governance/rules.py``).
@@ -143,7 +143,8 @@ def process_downtime(state: Any, ctx: BlockContext) -> None:
     more than the window allows (``staking/downtime.py``).
 
     After ``process_slashings``: a validator tombstoned in this block is jailed
-    and skipped (one fault, the harsher rule). Before auto-restake and the
+    and not slashed again (one fault, the harsher rule); a jailed validator still
+    in the parent's set is counted all the same. Before auto-restake and the
     queues, as every slash, so it reaches the stake first; before the set
     update, which drops the jailed validator at the end of this block."""
     store = Store(state, STAKING_ADDRESS)
@@ -151,8 +152,8 @@ def process_downtime(state: Any, ctx: BlockContext) -> None:
     parent = ctx.height - 1  # the block whose precommits last_commit carries
     for operator, missed in downtime.members(store, ctx.last_commit_signers, ctx.last_commit_absent):
         count = downtime.record_signature(store, operator, missed, parent, params.window)
-        if not downtime.is_down(store, operator, count, params):
-            continue
+        if store.get("validator.jailed", operator) or not downtime.is_down(store, operator, count, params):
+            continue  # a jailed validator is counted, never slashed again while jailed
         burned = downtime.slash_downtime(state, store, operator, params.slash_fraction_bps)
         until = downtime.jail_for_downtime(store, operator, ctx.timestamp, params)
         ctx.emit(STAKING_ADDRESS, abi.SLASHED, (operator,), (abi.Infraction.DOWNTIME, burned, parent))
@@ -178,7 +179,7 @@ def process_validator_set_update(state: Any, ctx: BlockContext) -> None:
     if ctx.height % store.get("param.epoch_length") == 0:
         prune_empty_validators(state, store, ctx.timestamp, ctx.height)
         update_active_set(store, ctx.height, ctx.timestamp)
-    elif store.get("active.dirty"):  # tombstoned or jailed for downtime: it leaves now, not at the epoch end
+    elif store.get("active.dirty"):  # someone was jailed (any cause): it leaves now, not at the epoch end
         update_active_set(store, ctx.height, ctx.timestamp)
     if store.get("active.dirty"):
         store.set("active.dirty", 0)

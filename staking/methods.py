@@ -54,7 +54,7 @@ def unjail(call: Any) -> tuple:
     require_validator(store, call.sender)
     if not store.get("validator.jailed", call.sender):
         raise StakingRevert("the validator is not jailed")
-    if store.get("slashing.tombstoned", call.sender):
+    if slashing.is_tombstoned(store, call.sender):  # this validator, not an earlier one of the operator
         raise StakingRevert("the validator is tombstoned for double-signing: it can never be unjailed")
     until = store.get("slashing.jailed_until", call.sender)
     if call.now < until:

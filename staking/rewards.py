@@ -89,6 +89,12 @@ def record_slash(store: Store, validator: bytes, fraction: int) -> None:
     store.set("rewards.slash_count", validator, count + 1)
 
 
+def forget_slashes(store: Store, validator: bytes) -> None:
+    """A removed validator's slash records are never read again (no delegation is left):
+    the count goes to 0, so a validator registered again by its operator starts with none."""
+    store.set("rewards.slash_count", validator, 0)
+
+
 def _earned(store: Store, validator: bytes, start: int, stake: int, final_ratio: int) -> int:
     """Rewards of ``stake`` from period ``start`` to ``final_ratio``, the stake cut by
     every slash recorded in between (in order)."""

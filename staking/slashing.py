@@ -6,8 +6,10 @@ verified the two signed votes against the validator set of their height and
 passes the validator's key and power at that height. For each
 (``process_slashings``, right after rewards):
 
-1. Ignored if the key belongs to no validator, if that validator is already
-   tombstoned (each validator is slashed for double-signing once), or if the
+1. Ignored if the key belongs to no validator, if that key is already
+   tombstoned (``slashing.tombstoned_key``: each key is slashed for
+   double-signing once; a removed validator's operator that registers again
+   with a fresh key is judged on the new key), or if the
    evidence is older than ``max_evidence_age`` blocks (``double_sign_refusal``
    says which; ``submitEvidence`` reverts with it).
 2. ``amount = power_at_infraction * power_reduction * slash_fraction_double_sign_bps // 10000``:
@@ -130,7 +132,7 @@ class NotApplicable(Enum):
     """Why verified evidence slashes nobody (the value is the revert text of ``submitEvidence``)."""
 
     NO_VALIDATOR = "the evidence's key belongs to no validator"
-    TOMBSTONED = "evidence already applied: the validator is tombstoned"
+    TOMBSTONED = "evidence already applied: the validator's key is tombstoned"
     KEY_REGISTERED_AGAIN = "the key was registered again after the infraction: not this validator's deed"
     TOO_OLD = "evidence older than max_evidence_age"
 
@@ -140,8 +142,8 @@ def double_sign_refusal(store: Store, pub_key: bytes, infraction_height: int, he
     operator = store.get_address("consensus_key.operator", pub_key)
     if operator == bytes(20):
         return NotApplicable.NO_VALIDATOR
-    if store.get("slashing.tombstoned", operator):
-        return NotApplicable.TOMBSTONED  # each validator is slashed for double-signing once
+    if store.get("slashing.tombstoned_key", pub_key):
+        return NotApplicable.TOMBSTONED  # each key is slashed for double-signing once
     if store.get("validator.created_at", operator) > infraction_height:
         return NotApplicable.KEY_REGISTERED_AGAIN  # its old validator was removed since
     if height - infraction_height > store.get("param.slashing.max_evidence_age"):
@@ -176,4 +178,5 @@ def apply_evidence(state: Any, store: Store, misbehaviour: Misbehaviour, height:
 
 
 def is_tombstoned(store: Store, operator: bytes) -> bool:
+    """The operator's current validator was tombstoned (the flag goes when it is removed)."""
     return store.get("slashing.tombstoned", operator) == 1

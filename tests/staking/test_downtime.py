@@ -17,7 +17,7 @@ from staking.addresses import STAKING_ADDRESS
 from staking.end_of_block import END_OF_BLOCK_HOOKS, CommitSigner, ConsensusFacts, Misbehaviour
 from staking.params import MAX_SIGNED_BLOCKS_WINDOW, ParamError, SlashingParams, StakingParams
 from staking.store import Store
-from staking_harness import ADDRS, PLUME, StakingChain, consensus_key
+from staking_harness import ADDRS, PLUME, StakingChain, calldata, consensus_key
 from test_slashing import books_balance
 
 WINDOW = 10
@@ -32,9 +32,13 @@ SLASHING = SlashingParams(
 class Signing:
     """A chain whose every block's ``last_commit`` is the head's active set, less ``absent``."""
 
-    def __init__(self, slashing: SlashingParams = SLASHING, epoch_length: int = 1000, first_hooks=()):
+    def __init__(self, slashing: SlashingParams = SLASHING, epoch_length: int = 1000, first_hooks=(),
+                 lagged: bool = False):
+        """``lagged``: the parent's set is the one recorded two blocks before it, as consensus
+        applies a set (a set chosen at the end of E decides E+2 on); else the head's."""
         c = StakingChain(StakingParams(unbonding_period=60, epoch_length=epoch_length))
         self.c = c
+        self.lagged = lagged
         self.absent: set[int] = set()
         self.evidence: tuple[Misbehaviour, ...] = ()
         self.logs: list[tuple[int, tuple, bytes]] = []  # (height, topics, data) the hooks emitted
@@ -43,9 +47,11 @@ class Signing:
         c.chain = PlumeChain(AtomicDB(), genesis, read_sidecar=self.facts, end_block_hooks=hooks)
 
     def facts(self, sidecar) -> ConsensusFacts:
+        head = self.c.chain.head.block_number
+        chosen_by = max(0, head - 2) if self.lagged else head
         members = [
             (ADDRS.index(v.operator), CommitSigner(bytes([ADDRS.index(v.operator)]) * 20, v.consensus_pubkey, v.power))
-            for v in views.active_set(self.c.chain.state_at().accounts)
+            for v in views.active_set(self.c.chain.state_at(chosen_by).accounts)
         ]
         signed = tuple(m for i, m in members if i not in self.absent)
         absent = tuple(m for i, m in members if i in self.absent)
@@ -186,7 +192,44 @@ def test_low_self_delegation_jailing_still_unjails_at_once():
     assert not s.info(1).jailed
 
 
-def test_jailed_validators_are_not_counted():
+def test_an_offline_validator_cannot_dodge_downtime_by_jailing_itself_for_low_self_delegation():
+    """The dodge: offline, it undelegates under the minimum (jailed, not slashed), misses while
+    still in consensus, then delegates again and unjails before the epoch end. Every jailing
+    now chooses the set again at once, and its misses while jailed are counted."""
+    s = Signing(lagged=True)
+    c = s.c
+    s.absent = {3}
+    c.advance(WINDOW - 3)  # 7 missed, not yet judged (a window is 10 blocks)
+    assert c.view("getSigningInfo", ADDRS[3])[1:3] == (WINDOW - 3, WINDOW - 3)
+    assert c.send(3, "undelegate", ADDRS[3], 99 * PLUME + 1).ok  # jailed: low self-delegation
+    jailed_at = c.chain.height
+    assert s.info(3).jailed and ADDRS[3] not in s.active()  # the set was chosen again in that block
+    c.advance(2 * WINDOW)
+    assert c.send(3, "delegate", ADDRS[3], value=PLUME).ok
+    assert c.send(3, "unjail").ok
+    c.advance(WINDOW)
+    assert ADDRS[3] not in s.active()  # back only at the next epoch end, not in consensus meanwhile
+    # counted while jailed in the consensus set: the block of the jailing and the two after it
+    # (their parents' sets were chosen before it left), then not (it is in no parent set)
+    assert c.view("getSigningInfo", ADDRS[3])[1] == WINDOW - 3 + 3
+    assert jailed_at + 2 < c.chain.height
+
+
+def test_a_validator_unjailed_while_still_in_consensus_is_judged_on_the_blocks_it_missed_jailed():
+    s = Signing(lagged=True)
+    c = s.c
+    s.absent = {3}
+    c.advance(WINDOW - 3)
+    assert c.send(3, "undelegate", ADDRS[3], 99 * PLUME + 1).ok  # jailed; still decides two heights
+    c.block([c.tx(3, calldata("delegate", ADDRS[3]), value=PLUME), c.tx(3, calldata("unjail"))])
+    assert not s.info(3).jailed
+    c.block()  # its third miss since the jailing: the whole window counted, 10 of 10 missed
+    info = s.info(3)
+    assert info.jailed and info.jailed_until == c.chain.head.timestamp + JAIL
+    assert [e[2][0] for e in s.events(abi.SLASHED)] == [abi.Infraction.DOWNTIME]
+
+
+def test_jailed_validators_out_of_the_consensus_set_are_not_counted():
     s = Signing()
     c = s.c
     s.absent = {3}
@@ -249,3 +292,37 @@ def test_the_downtime_parameters_have_cosmos_defaults_and_are_bounded_at_genesis
         with pytest.raises(ParamError) as refused:
             SlashingParams.from_mapping(bad)
         assert next(iter(bad)) in str(refused.value)
+
+
+def test_an_operator_registered_again_after_its_tombstoned_validator_was_removed_is_judged_afresh():
+    """The old validator's tombstone stays on its key, not on the operator: evidence against the
+    new key slashes, and a downtime jailing of the new validator can be unjailed."""
+    s = Signing(epoch_length=5)
+    c = s.c
+    s.evidence = (Misbehaviour(bytes([2]) * 20, c.chain.height, consensus_key(2), 100),)
+    c.block()
+    s.evidence = ()
+    assert s.info(2).tombstoned and s.info(2).tokens == 95 * PLUME
+    assert c.send(2, "undelegate", ADDRS[2], 95 * PLUME).ok  # empty: removed once unbonded
+    c.advance(10, dt=20)
+    assert views.validator(c.chain.state_at().accounts, ADDRS[2], 0) is None
+    refused = c.send(2, "createValidator", consensus_key(2), "old key", 1_000, 2_000, 100, value=PLUME)
+    assert not refused.ok and "tombstoned" in refused.reason  # the old key never validates again
+    assert c.send(2, "createValidator", consensus_key(6), "again", 1_000, 2_000, 100, value=10 * PLUME).ok
+    assert not s.info(2).tombstoned and c.view("getSigningInfo", ADDRS[2])[4] is False
+    c.to_epoch_end()
+    assert ADDRS[2] in s.active()
+    s.absent = {2}  # down: jailed for downtime, and unjailed after the jail time
+    c.advance(WINDOW)
+    assert s.info(2).jailed and not s.info(2).tombstoned
+    s.absent = set()
+    c.block(dt=JAIL)
+    assert c.send(2, "unjail", dt=0).ok
+    c.to_epoch_end()
+    assert ADDRS[2] in s.active()
+    tokens = s.info(2).tokens
+    s.evidence = (Misbehaviour(bytes([2]) * 20, c.chain.height, consensus_key(6), tokens // PLUME),)
+    c.block()  # the new key's double-sign is not "already applied"
+    s.evidence = ()
+    info = s.info(2)
+    assert info.tombstoned and info.jailed and info.tokens == tokens - tokens // PLUME * PLUME * 5 // 100

@@ -15,7 +15,8 @@ Order (see docs/execution.md):
 
 1. ``process_fee_split``: the 50/50 base-fee split (``staking/fees.py``).
 2. ``process_rewards``: issue ``block_reward`` into the reward pool and split
-   the pool among the signers of ``last_commit`` (``staking/rewards.py``).
+   the pool by power over the parent's set: the signers of ``last_commit``
+   get their parts, the absent members' parts burn (``staking/rewards.py``).
 3. ``process_slashings``: slash, jail and tombstone each double-signer the
    block's evidence proves, logging ``EvidenceApplied``, ``Slashed`` and
    ``Jailed`` through ``ctx.emit`` (``staking/slashing.py``).
@@ -109,7 +110,8 @@ def process_fee_split(state: Any, ctx: BlockContext) -> None:
 
 
 def process_rewards(state: Any, ctx: BlockContext) -> None:
-    """Issue the block reward into the pool, then split the pool among the parent's signers by power."""
+    """Issue the block reward into the pool, then split the pool by power over the parent's set:
+    each signer its part, the absent members' parts burned."""
     store = Store(state, STAKING_ADDRESS)
     fees.issue(state, store.get("param.block_reward"))
     signers = []
@@ -117,7 +119,8 @@ def process_rewards(state: Any, ctx: BlockContext) -> None:
         operator = store.get_address("consensus_key.operator", signer.pub_key)
         if operator != bytes(20):
             signers.append((operator, signer.power))
-    rewards.allocate_block_rewards(state, store, signers)
+    absent_power = sum(member.power for member in ctx.last_commit_absent)
+    rewards.allocate_block_rewards(state, store, signers, absent_power)
 
 
 def process_auto_restake(state: Any, ctx: BlockContext) -> None:

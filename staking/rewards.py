@@ -3,9 +3,12 @@ the rest to delegators through F1 cumulative reward ratios (Cosmos x/distributio
 
 Per block (``allocate_block_rewards``, the ``process_rewards`` hook): the
 reward pool's balance (the unburned half of base fees, plus ``block_reward``
-wei issued for the block) is split among the validators whose precommits
-are in the block's ``last_commit``, in proportion to their voting power;
-the division's remainder stays in the pool for the next block. Of a
+wei issued for the block) is split by voting power over the set that decided
+the parent: each validator whose precommit is in the block's ``last_commit``
+gets ``pool * power // set power``; the part of the members whose precommits
+are not there is burned (``fees.BURN_ABSENT_SIGNERS``), so no proposer gains
+by leaving precommits out; the divisions' remainders stay in the pool for
+the next block. Of a
 validator's part, ``commission_bps`` goes to its commission; the rest
 accrues to its delegators in the validator's ``current`` period.
 
@@ -45,6 +48,7 @@ from typing import Any
 
 from staking.addresses import REWARD_POOL_ADDRESS, STAKING_ADDRESS
 from staking.delegation import token_value
+from staking.fees import BURN_ABSENT_SIGNERS, record_burn
 from staking.params import BPS
 from staking.store import Store
 
@@ -200,19 +204,29 @@ def allocate(store: Store, validator: bytes, amount: int) -> None:
         store.add("rewards.current", validator, amount - commission)
 
 
-def allocate_block_rewards(state: Any, store: Store, signers: Sequence[tuple[bytes, int]]) -> int:
-    """Split the reward pool among ``signers`` (operator, power) by power; returns the wei allocated."""
+def allocate_block_rewards(state: Any, store: Store, signers: Sequence[tuple[bytes, int]], absent_power: int = 0) -> int:
+    """Split the reward pool by power over the whole set that decided the parent: each of
+    ``signers`` (operator, power) gets ``pool * power // set power``; the absent members'
+    part (``absent_power`` of it) is burned; returns the wei allocated.
+
+    Dividing by the whole set's power, not the signers', is what makes leaving a
+    precommit out of ``last_commit`` pay nobody: each signer's share is the same
+    whoever else is included. Burning (not keeping) the absent part matters too:
+    kept in the pool, it would be shared at the next block among its signers,
+    the proposer who left it out included."""
     pool = state.get_balance(REWARD_POOL_ADDRESS)
-    total_power = sum(power for _, power in signers)
-    if not pool or not total_power:
-        return 0
+    set_power = sum(power for _, power in signers) + absent_power
+    if not pool or not signers or not set_power:
+        return 0  # no certificate (genesis's child): the pool waits
     allocated = 0
     for operator, power in signers:
-        share = pool * power // total_power
+        share = pool * power // set_power
         if share:
             allocate(store, operator, share)
             allocated += share
-    state.delta_balance(REWARD_POOL_ADDRESS, -allocated)
+    forfeited = pool * absent_power // set_power
+    state.delta_balance(REWARD_POOL_ADDRESS, -(allocated + forfeited))
     state.delta_balance(STAKING_ADDRESS, allocated)
+    record_burn(state, forfeited, BURN_ABSENT_SIGNERS)
     store.add("rewards.outstanding", allocated)
     return allocated

@@ -20,6 +20,11 @@ What differs from Ethereum's Prague (and why):
 * System contracts: the staking contract at ``0x…1000`` and the governance
   contract at ``0x…1001`` are precompiles (``staking/contract.py``,
   ``staking/governance/contract.py``) registered in ``PlumeComputation``.
+* Wei a SELFDESTRUCT destroys (EIP-6780: a contract created in the same
+  transaction naming itself as beneficiary, or a balance a self-destructed
+  account still holds when py-evm deletes it at the transaction's end) is
+  counted as burned (``staking.fees.BURN_SELF_DESTRUCT``), so the supply
+  counter keeps equal to the sum of all balances.
 * Only legacy (EIP-155 or not), EIP-2930 and EIP-1559 transactions; blob (type 3)
   and set-code (type 4) transactions are rejected.
 * Checked before execution, as the EIPs define them and py-evm does not: a
@@ -61,6 +66,9 @@ from eth.vm.forks.prague.constants import STANDARD_TOKEN_COST, TOTAL_COST_FLOOR_
 from eth.vm.forks.prague.state import PragueState, PragueTransactionExecutor
 from eth.vm.forks.shanghai.constants import MAX_INITCODE_SIZE
 from eth.vm.spoof import SpoofTransaction
+from eth.exceptions import Halt
+from eth.vm.forks.tangerine_whistle.constants import GAS_SELFDESTRUCT_EIP150
+from eth.vm.opcode_values import SELFDESTRUCT
 from eth_utils import ValidationError
 
 from execution.budget import ExecutionAborted
@@ -70,6 +78,7 @@ from staking.addresses import GOVERNANCE_ADDRESS, STAKING_ADDRESS
 from staking.contract import staking_precompile
 from staking.governance.contract import governance_precompile
 from staking.evidence import EvidenceVerifier
+from staking.fees import BURN_SELF_DESTRUCT, record_burn
 
 DEFAULT_MIN_BASE_FEE = 10**9  # 1 gwei
 
@@ -171,9 +180,41 @@ class PlumeTransactionExecutor(PragueTransactionExecutor):
         super().validate_transaction(transaction)
 
 
-class PlumeComputation(PragueComputation):
-    """Prague's computation with the system contracts registered as precompiles."""
+class BurnCountingSelfDestruct:
+    """Prague's SELFDESTRUCT, counting the wei it destroys as burned (``fees.BURN_SELF_DESTRUCT``).
 
+    Under EIP-6780 a contract created in the same transaction that names itself
+    as beneficiary destroys its balance (py-evm zeroes it at the opcode); any
+    other SELFDESTRUCT moves the balance to the beneficiary (a pre-existing
+    contract naming itself keeps it). The counter is written into the state
+    like any other change, so a reverted frame takes it back with the rest.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner  # py-evm's opcode (a deprecation wrapper: it charges its own gas)
+        self.mnemonic = "SELFDESTRUCT"
+        self.gas_cost = GAS_SELFDESTRUCT_EIP150
+
+    def __call__(self, computation: Any) -> None:
+        contract = computation.msg.storage_address
+        before = computation.state.get_balance(contract)
+        try:
+            self.inner(computation)
+        except Halt:
+            destroyed = contract in computation.accounts_to_delete and computation.beneficiaries[-1] == contract
+            if destroyed:
+                record_burn(computation.state, before, BURN_SELF_DESTRUCT)
+            raise
+
+
+class PlumeComputation(PragueComputation):
+    """Prague's computation with the system contracts registered as precompiles, and
+    SELFDESTRUCT counting the wei it destroys."""
+
+    opcodes = {
+        **PragueComputation.opcodes,
+        SELFDESTRUCT: BurnCountingSelfDestruct(PragueComputation.opcodes[SELFDESTRUCT]),
+    }
     _precompiles = {
         **PRAGUE_PRECOMPILES,
         STAKING_ADDRESS: staking_precompile,
@@ -187,6 +228,14 @@ class PlumeComputation(PragueComputation):
 class PlumeState(PragueState):
     computation_class = PlumeComputation
     transaction_executor_class = PlumeTransactionExecutor
+
+    def delete_account(self, address: bytes) -> None:
+        """py-evm deletes the accounts a transaction self-destructed at its end (and empty
+        touched ones, EIP-161): a balance such an account still holds (wei it received
+        after its SELFDESTRUCT in the same transaction) is destroyed and counted burned."""
+        destroyed = self.get_balance(address)
+        super().delete_account(address)
+        record_burn(self, destroyed, BURN_SELF_DESTRUCT)
 
 
 class PlumeVM(PragueVM):

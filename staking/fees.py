@@ -15,6 +15,8 @@ the staking reward pool; its EVM storage holds the supply counters at fixed slot
 * ``SLOT_BURNED_BASE_FEE``: of the burned wei, what the fee split burned,
 * ``SLOT_TOTAL_GOV_BURNED``: of the burned wei, what governance burned (deposits of
   vetoed, quorum-less and dropped proposals),
+* ``SLOT_BURNED_SELF_DESTRUCT`` (6): of the burned wei, what SELFDESTRUCT destroyed
+  (execution records it),
 * ``SLOT_BURNED_ABSENT_SIGNERS`` (7): of the burned wei, the parts of the block
   rewards that members of the parent's set forfeited by not signing it.
 
@@ -58,6 +60,7 @@ SLOT_TOTAL_ISSUED = 2
 SLOT_TOTAL_SLASHED = 3  # of the burned wei, what slashing burned
 SLOT_BURNED_BASE_FEE = 4  # of the burned wei, what the fee split burned
 SLOT_TOTAL_GOV_BURNED = 5  # of the burned wei, governance deposits burned (veto, no quorum, dropped)
+SLOT_BURNED_SELF_DESTRUCT = 6  # of the burned wei, what SELFDESTRUCT destroyed
 SLOT_BURNED_ABSENT_SIGNERS = 7  # of the burned wei, the shares of the block rewards absent validators forfeited
 DEFAULT_BURN_BPS = ExecutionParams().base_fee_burn_bps  # 5000: half
 BURN_BPS_SLOT_NAME = "param.execution.base_fee_burn_bps"  # a named slot of the staking contract
@@ -72,9 +75,11 @@ class BurnCause:
 BURN_BASE_FEE = BurnCause("BaseFee", SLOT_BURNED_BASE_FEE)
 BURN_SLASHING = BurnCause("Slashing", SLOT_TOTAL_SLASHED)
 BURN_GOVERNANCE = BurnCause("Governance", SLOT_TOTAL_GOV_BURNED)
+# wei SELFDESTRUCT destroyed (execution counts it: execution/vm.py)
+BURN_SELF_DESTRUCT = BurnCause("SelfDestruct", SLOT_BURNED_SELF_DESTRUCT)
 # a signing validator's share of the block's rewards that the parent's set gave an absent member
 BURN_ABSENT_SIGNERS = BurnCause("AbsentSigners", SLOT_BURNED_ABSENT_SIGNERS)
-BURN_CAUSES: tuple[BurnCause, ...] = (BURN_BASE_FEE, BURN_SLASHING, BURN_GOVERNANCE, BURN_ABSENT_SIGNERS)
+BURN_CAUSES: tuple[BurnCause, ...] = (BURN_BASE_FEE, BURN_SLASHING, BURN_GOVERNANCE, BURN_SELF_DESTRUCT, BURN_ABSENT_SIGNERS)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ async def test_supply_burn_grows_by_half_the_base_fee_of_each_tx(client, backend
         "unwithdrawnCommission": "0x0",
         "rewardsOutstanding": "0x0",
         "burnedByGovernance": "0x0",
+        "burnedBySelfDestruct": "0x0",
         "burnedByAbsentSigners": "0x0",
         "governanceDeposits": "0x0",
     }

@@ -1,7 +1,9 @@
 """The supply adds up at every height: a hypothesis property over random sequences of plain
 transfers (base fees burned and pooled, tips to the coinbase), every staking call, blocks
-signed by random subsets of the active set with a nonzero block reward, double-sign
-evidence, unbonding maturity and epoch ends.
+signed by random subsets of the consensus set (the recorded set of two heights before, as
+consensus applies it; the rest passed as absent) with a nonzero block reward, downtime
+over a short window, double-sign evidence (cutting unbonding and redelegation entries
+made since), validators emptied and pruned, unbonding maturity and epoch ends.
 
 After every block (docs/staking.md, "Supply"):
 
@@ -23,9 +25,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections import Counter
 
 from eth.db.atomic import AtomicDB
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis.control import currently_in_test_context
 from hypothesis import strategies as st
 
 from execution.chain import PlumeChain
@@ -44,7 +48,11 @@ PARAMS = StakingParams(
     max_entries=3, power_reduction=PLUME, max_validator_share_bps=5_000,
     block_reward=3 * PLUME + 7,  # odd: the split by power leaves remainders in the pool
 )
-SLASHING = SlashingParams(slash_fraction_double_sign_bps=700, max_evidence_age=12)
+# a short window: random absences jail for downtime within a few blocks
+SLASHING = SlashingParams(
+    slash_fraction_double_sign_bps=700, max_evidence_age=12, signed_blocks_window=4,
+    min_signed_per_window_bps=5_000, slash_fraction_downtime_bps=300, downtime_jail_duration=30,
+)
 N_GENESIS = 3
 
 
@@ -132,21 +140,25 @@ def dust_bound(store: Store, operators: list[bytes]) -> int:
     return bound
 
 
-def stake_gap_loss(before, header, block_reward: int) -> int:
+def stake_gap_loss(before, facts: ConsensusFacts, header, block_reward: int) -> int:
     """At most what one block's rewards lose to stake F1 does not see: the delegators'
     recorded ``stake`` adds up to less than the validator's tokens (each was a token value
     rounded down, and other delegators' share trades round in favour of the rest), and a
-    period's ratio is per token, so ``income * gap / tokens`` of it is owed to nobody.
-    ``before`` is the state the block started from; it must carry no staking call (the
-    stakes are those of ``before``)."""
+    period's ratio is per token, so ``part * gap / tokens`` of a signer's part is owed to
+    nobody. Only the block's signers get a part (``income * power // set power``): a
+    validator with a gap that did not sign loses nothing, so the bound grows only by what
+    was allocated. ``before`` is the state the block started from; it must carry no staking
+    call (the stakes are those of ``before``)."""
     store = Store(before, STAKING_ADDRESS)
     income = before.get_balance(REWARD_POOL_ADDRESS) + block_reward + header.gas_used * header.base_fee_per_gas
+    set_power = sum(m.power for m in (*facts.last_commit_signers, *facts.last_commit_absent))
     loss = 0
-    for op in views.validator_operators(before):
+    for signer in facts.last_commit_signers:
+        op = store.get_address("consensus_key.operator", signer.pub_key)
         tokens = store.get("validator.tokens", op)
         gap = tokens - sum(counted_stake(store, a, op) for a in ADDRS)
         assert gap >= 0, "the delegations' recorded stake is above the validator's tokens"
-        loss += -(-income * gap // tokens) if tokens else 0
+        loss += -(-(income * signer.power // set_power) * gap // tokens) if tokens else 0
     return loss
 
 
@@ -182,6 +194,11 @@ step = st.one_of(
     st.tuples(st.just("autorestake"), who, who, st.booleans()),
     st.tuples(st.just("withdraw"), who),
     st.tuples(st.just("unjail"), who),
+    st.tuples(st.just("empty"), who),
+    # entries made just before evidence, and a validator emptied then pruned: the paths
+    # single random steps reach too rarely (Run.hits counts them; hypothesis reports them)
+    st.tuples(st.just("unbond_then_evidence"), who, who, st.sampled_from([2, 3]), st.booleans(), signers),
+    st.tuples(st.just("empty_and_prune"), who),
 )
 
 
@@ -240,22 +257,60 @@ def staking_call(state, step: tuple) -> tuple[int, bytes, int]:
     return w, calldata("unjail"), 0
 
 
-def commit_signers(state, mask: int) -> tuple[CommitSigner, ...]:
-    """The members of the recorded active set picked by ``mask`` (all of them for mask 7)."""
-    active = views.active_set(state)
-    return tuple(CommitSigner(v.operator, v.consensus_pubkey, v.power)
-                 for i, v in enumerate(active) if mask >> (i % 3) & 1)
+def consensus_set(sc: StakingChain) -> list[CommitSigner]:
+    """The set that decided the head (the next block's parent): the one recorded at the end of
+    two heights before it, as consensus applies a set (chosen at E, deciding E+2 on)."""
+    chosen = views.active_set(sc.state(max(0, sc.chain.height - 2)))
+    return [CommitSigner(v.operator, v.consensus_pubkey, v.power) for v in chosen]
 
 
-def evidence_against(sc: StakingChain, v: int, age: int) -> tuple[Misbehaviour, ...]:
-    """Evidence that a registered validator double-signed ``age`` blocks ago, with the power it had then."""
+def commit_facts(sc: StakingChain, mask: int, evidence: tuple[Misbehaviour, ...] = ()) -> ConsensusFacts:
+    """The next block's last_commit: the consensus set's members picked by ``mask`` sign (all
+    of them for mask 7), the others are absent (they miss the block for downtime)."""
+    members = consensus_set(sc)
+    signed = tuple(m for i, m in enumerate(members) if mask >> (i % 3) & 1)
+    absent = tuple(m for i, m in enumerate(members) if not mask >> (i % 3) & 1)
+    return ConsensusFacts(signed, evidence, absent)
+
+
+def evidence_against(sc: StakingChain, v: int | bytes, age: int) -> tuple[Misbehaviour, ...]:
+    """Evidence that a registered validator (the ``v``-th, or operator ``v``) double-signed ``age``
+    blocks ago, with the power it had then."""
     height = max(0, sc.chain.height - age)
     then = sc.state(height)
     operators = views.validator_operators(then) or views.validator_operators(sc.state())
-    operator = operators[v % len(operators)]
+    operator = v if isinstance(v, bytes) else operators[v % len(operators)]
     info = views.validator(then, operator, 0) or views.validator(sc.state(), operator, 0)
     power = info.power or info.tokens // PARAMS.power_reduction
     return (Misbehaviour(operator, height, info.consensus_pubkey, power),)
+
+
+def token_value_of(state, delegator: bytes, validator: bytes) -> tuple[int, int]:
+    held = [d for d in views.delegations(state, delegator) if d.validator == validator]
+    return (held[0].shares, held[0].tokens) if held else (0, 0)
+
+
+def entries_since(state, operator: bytes, height: int) -> dict[tuple, int]:
+    """The entries a double-sign of ``operator`` at ``height`` may cut: unbondings from it and
+    redelegations away from it created since, keyed (kind, delegator, target, creation height),
+    with the amount a cut lowers (an unbonding's amount; the redelegated delegation's value)."""
+    out: dict[tuple, int] = {}
+    for delegator in ADDRS:
+        for e in views.unbondings(state, delegator, operator):
+            if e.creation_height >= height:
+                key = ("unbonding", delegator, operator, e.creation_height)
+                out[key] = entry_amount(state, *key)
+        for e in views.redelegations(state, delegator):
+            if e.src == operator and e.creation_height >= height:
+                key = ("redelegation", delegator, e.dst, e.creation_height)
+                out[key] = entry_amount(state, *key)
+    return out
+
+
+def entry_amount(state, kind: str, delegator: bytes, target: bytes, height: int) -> int:
+    if kind == "unbonding":
+        return sum(e.amount for e in views.unbondings(state, delegator, target) if e.creation_height == height)
+    return token_value_of(state, delegator, target)[1]
 
 
 class Run:
@@ -265,14 +320,31 @@ class Run:
         self.sc, self.consensus = supply_chain()
         self.max_dust = 0
         self.gap_loss = 0  # what stake_gap_loss allows so far
+        self.hits: Counter[str] = Counter()  # which slashing and pruning paths the run reached
         self.sc.observers.append(self.after_block)
         check_supply(self.sc)
 
     def after_block(self, sc: StakingChain) -> None:
+        before = sc.state(sc.chain.height - 1)
         if self.consensus.facts.last_commit_signers:  # only then does the block allocate rewards
-            before = sc.state(sc.chain.height - 1)
-            self.gap_loss += stake_gap_loss(before, sc.chain.head, PARAMS.block_reward)
+            self.gap_loss += stake_gap_loss(before, self.consensus.facts, sc.chain.head, PARAMS.block_reward)
         self.max_dust = max(self.max_dust, check_supply(sc, self.gap_loss))
+        self.count_paths(before, sc.state())
+
+    def hit(self, path: str) -> None:
+        """Count a path reached (and, in a hypothesis run, report it in its statistics)."""
+        self.hits[path] += 1
+        if currently_in_test_context():
+            event(path)
+
+    def count_paths(self, before, after) -> None:
+        """Downtime jailings and removals this block made (entry cuts: ``double_sign``)."""
+        old, new = Store(before, STAKING_ADDRESS), Store(after, STAKING_ADDRESS)
+        for op in views.validator_operators(after):
+            if new.get("slashing.jailed_until", op) > old.get("slashing.jailed_until", op):
+                self.hit("downtime jailing")
+        if views.validator_count(after) < views.validator_count(before):
+            self.hit("validator removed")
 
     def block_with(self, facts: ConsensusFacts, txs=(), dt: int = 1) -> None:
         self.consensus.facts = facts
@@ -286,18 +358,71 @@ class Run:
         if kind == "transfers":
             _, moves, mask, dt = step
             txs = [sc.tx(w, b"", value=amount, to=ADDRS[to], gas=21_000) for w, to, amount in moves]
-            self.block_with(ConsensusFacts(commit_signers(sc.state(), mask)), txs, dt)
+            self.block_with(commit_facts(sc, mask), txs, dt)
         elif kind == "blocks":
             _, count, mask, dt = step
             for _ in range(count):
-                self.block_with(ConsensusFacts(commit_signers(sc.state(), mask)), dt=dt)
+                self.block_with(commit_facts(sc, mask), dt=dt)
         elif kind == "double_sign":
             _, v, age, mask = step
-            facts = ConsensusFacts(commit_signers(sc.state(), mask), evidence_against(sc, v, age))
-            self.block_with(facts)
+            evidence = evidence_against(sc, v, age)
+            entries = entries_since(sc.state(), evidence[0].validator, evidence[0].height)
+            self.block_with(commit_facts(sc, mask, evidence))
+            self.count_entry_cuts(entries)
+        elif kind == "empty":
+            self.empty(step[1])
+        elif kind == "unbond_then_evidence":
+            self.unbond_then_evidence(*step[1:])
+        elif kind == "empty_and_prune":
+            self.empty(step[1])
+            for dt in (61, 61):
+                self.block_with(commit_facts(sc, 7), dt=dt)
+            while sc.chain.height % PARAMS.epoch_length:
+                self.block_with(commit_facts(sc, 7))
         else:
             return self.call(step)
         return None
+
+    def count_entry_cuts(self, entries: dict) -> None:
+        """Which of the slashable entries (``entries_since``) the evidence's block cut."""
+        state = self.sc.state()
+        for (kind, delegator, target, height), amount in entries.items():
+            now = entry_amount(state, kind, delegator, target, height)
+            if now < amount:
+                self.hit(f"{kind} entry cut")
+
+    def unbond_then_evidence(self, w: int, v: int, f: int, redelegate: bool, mask: int) -> None:
+        """``w`` undelegates (or redelegates) part of one of its delegations; the next block
+        carries evidence that the validator double-signed the block before: the entry is cut."""
+        state = self.sc.state()
+        holders = [i for i in range(len(ADDRS)) if views.delegations(state, ADDRS[i])]
+        w = holders[w % len(holders)] if holders else w  # someone with a delegation to take from
+        source, value = _held(state, w, v)
+        if redelegate:
+            step = ("redelegate", w, v, (v + 1) % 6, f)
+        else:
+            step = ("undelegate", w, v, f)
+        if not value or not self.call(step):
+            return
+        evidence = evidence_against(self.sc, source, 2)
+        entries = entries_since(self.sc.state(), source, evidence[0].height)
+        self.block_with(commit_facts(self.sc, mask, evidence))
+        self.count_entry_cuts(entries)
+
+    def empty(self, v: int) -> None:
+        """Every delegator of one validator takes everything out, in one block (with no
+        signers): the validator is left with no shares, to be pruned once unbonded."""
+        sc = self.sc
+        sc.away_from_epoch_end()
+        state = sc.state()
+        target = _validator(state, v)
+        txs = []
+        for w, address in enumerate(ADDRS):
+            _, value = token_value_of(state, address, target)
+            if value:
+                txs.append(sc.tx(w, calldata("undelegate", target, value)))
+        if txs:
+            sc.block(txs, dt=0)
 
     def call(self, step: tuple) -> bool:
         """One staking call alone in a block with no signers; refused, it changed nothing but its fee."""
@@ -370,13 +495,16 @@ def test_a_fixed_sequence_reaches_every_kind_of_step() -> None:
 
 
 def test_an_emptied_validators_whole_share_is_credited_as_commission() -> None:
-    """A validator with no tokens left still signs until the set changes: its whole share is
-    its operator's commission at once (unwithdrawnCommission), nothing waits in its period."""
+    """A validator with no tokens left still signs while consensus still has it (two heights after
+    its jailing took it out of the recorded set): its whole share is its operator's commission at
+    once (unwithdrawnCommission), nothing waits in its period."""
     r = Run()
     operator = ADDRS[2]
     assert r.play(("undelegate", 2, 0, 3)) is True  # all of its self-delegation: no tokens, jailed
     store = Store(r.sc.state(), STAKING_ADDRESS)
-    assert store.get("validator.tokens", operator) == 0 and operator in [v.operator for v in views.active_set(r.sc.state())]
+    assert store.get("validator.tokens", operator) == 0
+    assert operator not in [v.operator for v in views.active_set(r.sc.state())]  # it left the recorded set
+    assert operator in [m.address for m in consensus_set(r.sc)]  # and still decides the head
     before = views.pending_commission(r.sc.state(), operator)
     r.play(("blocks", 1, 7, 1))  # all three sign: a third of the pool is its share
     state = r.sc.state()
@@ -386,3 +514,30 @@ def test_an_emptied_validators_whole_share_is_credited_as_commission() -> None:
         views.pending_commission(state, op) for op in views.validator_operators(state))
     assert r.play(("withdraw", 2)) is True
     assert views.pending_commission(r.sc.state(), operator) == 0
+
+
+def test_the_steps_reach_downtime_entry_slashing_and_removal() -> None:
+    """The paths the random runs must be able to reach, reached: a downtime jailing (random
+    absences over the short window), unbonding and redelegation entries made after an
+    infraction cut by its evidence, and an emptied validator pruned; the supply adds up
+    after every block of it (checked by the run)."""
+    r = Run()
+    steps = [
+        ("create", 4, 2_000, 30),  # validator index 3
+        ("delegate", 5, 3, 20 * PLUME),
+        ("blocks", 4, 7, 1),  # an epoch end: it joins the set
+        ("blocks", 2, 7, 1),
+        ("undelegate", 5, 0, 2),  # half of 5's delegation to it, unbonding
+        ("redelegate", 5, 0, 0, 2),  # half of the rest to the first genesis validator
+        ("double_sign", 3, 3, 7),  # it double-signed 3 blocks ago: both entries are cut
+        ("blocks", 6, 3, 1),  # the consensus set's third member misses every block: jailed
+        ("empty", 3),  # everyone leaves the tombstoned validator
+        ("blocks", 2, 7, 61),  # unbonded and matured
+        ("blocks", 4, 7, 1),  # an epoch end removes it
+    ]
+    for step in steps:
+        r.play(step)
+    assert r.hits["unbonding entry cut"] >= 1 and r.hits["redelegation entry cut"] >= 1, r.hits
+    assert r.hits["downtime jailing"] >= 1 and r.hits["validator removed"] >= 1, r.hits
+    report = read_supply(r.sc.state())
+    assert dict(report.burned_by_cause)["AbsentSigners"] > 0

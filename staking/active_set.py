@@ -122,6 +122,8 @@ def write_active_set(store: Store, chosen: list[tuple[bytes, int]], height: int,
     old_count = len(listing)
     for i, (operator, power) in enumerate(chosen):
         store.set("active.at", i, int.from_bytes(operator, "big"))
+        if not store.get("validator.bonded", operator):  # (re)entering: maybe a fresh signing record
+            downtime.restart_on_entering_the_set(store, operator, height)
         store.set("validator.bonded", operator, 1)
         store.set("validator.power", operator, power)
     for i in range(len(chosen), old_count):

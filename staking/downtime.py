@@ -15,7 +15,7 @@ started with (a changed ``signed_blocks_window`` restarts it). A validator is ju
 
 it is slashed ``slash_fraction_downtime_bps`` of its bonded tokens (burned),
 jailed until ``now + downtime_jail_duration`` (``slashing.jailed_until``),
-its bitmap and counters are reset (judged again only a whole window after it
+its counters are reset (judged again only a whole window after it
 returns), and the active set is chosen again at the end of this block
 (``active.dirty``), so consensus drops it two heights later.
 
@@ -26,8 +26,10 @@ unjail. Only the slash waits while it is jailed (Cosmos does the same): one
 absence is punished once. Every jailing chooses the set again at the end of
 its block (``validators.jail`` sets ``active.dirty``), so a jailed validator
 leaves consensus two heights later, whatever the cause. Work per block: a few slot
-reads and writes per member of the parent's set, plus, for a validator jailed
-in this block, clearing at most ``window / 256`` bitmap slots.
+reads and writes per member of the parent's set (at most one bitmap slot each);
+a reset (jailing, re-entering the set, removal, a changed window) writes three
+counters and clears no bitmap slot: the ring's first pass after it ignores and
+overwrites the stale bits (``record_signature``).
 """
 
 from __future__ import annotations
@@ -88,7 +90,7 @@ def record_signature(store: Store, operator: bytes, missed: bool, height: int, w
     offset = store.get("slashing.index_offset", operator)
     if offset and store.get("slashing.record_window", operator) != window:
         # the window was changed (a parameter change): the ring's positions mean
-        # something else now, so the record starts afresh (cleared with its old size)
+        # something else now, so the record starts afresh
         reset_signing_info(store, operator)
         offset = 0
     if offset == 0:
@@ -96,29 +98,48 @@ def record_signature(store: Store, operator: bytes, missed: bool, height: int, w
         store.set("slashing.record_window", operator, window)
     store.set("slashing.index_offset", operator, offset + 1)
     word, bit = divmod(offset % window, BITS_PER_SLOT)
-    bits = store.get("slashing.missed_bits", operator, word)
+    stored = store.get("slashing.missed_bits", operator, word)
     count = store.get("slashing.missed_count", operator)
-    was_missed = bool(bits >> bit & 1)
-    if was_missed == missed:  # the bit a window ago says the same: nothing changes
-        return count
-    store.set("slashing.missed_bits", operator, word, bits ^ (1 << bit))
-    count += 1 if missed else -1
-    store.set("slashing.missed_count", operator, count)
+    if offset < window:
+        # first pass of the ring since the record (re)started: positions are written in
+        # order, so this bit and those above it in the slot are stale (a reset clears
+        # nothing: the bitmap is cleared here, lazily, one slot write at most per block)
+        bits = stored & ((1 << bit) - 1)
+        was_missed = False
+    else:
+        bits = stored
+        was_missed = bool(bits >> bit & 1)
+    bits = bits & ~(1 << bit) | (int(missed) << bit)
+    if bits != stored:
+        store.set("slashing.missed_bits", operator, word, bits)
+    if was_missed != missed:
+        count += 1 if missed else -1
+        store.set("slashing.missed_count", operator, count)
     return count
 
 
 def reset_signing_info(store: Store, operator: bytes) -> None:
-    """Forget ``operator``'s window: counters to 0 and the bitmap cleared (no slot to clear
-    when nothing was missed: the count is the number of bits set)."""
+    """Forget ``operator``'s window: counters to 0, in O(1) slot writes. The bitmap is not
+    cleared here: ``record_signature`` ignores (and overwrites) a slot's stale bits on the
+    ring's first pass after the reset."""
     if store.get("slashing.missed_count", operator):
-        window = store.get("slashing.record_window", operator)
-        counted = min(store.get("slashing.index_offset", operator), window)
-        for word in range(-(-counted // BITS_PER_SLOT)):
-            if store.get("slashing.missed_bits", operator, word):
-                store.set("slashing.missed_bits", operator, word, 0)
         store.set("slashing.missed_count", operator, 0)
     store.set("slashing.index_offset", operator, 0)
     store.set("slashing.start_height", operator, 0)
+
+
+def restart_on_entering_the_set(store: Store, operator: bytes, height: int) -> None:
+    """A validator (re)entering the active set at ``height`` after at least a whole window
+    out of it starts a fresh record, judged a whole window after it returns (Cosmos resets
+    its signing info's start height at bonding): its old bits are about another time.
+
+    One that was out for less keeps its record: otherwise an offline operator could
+    jail itself (low self-delegation) before each window is up, unjail and return at
+    the next epoch end with a fresh record, in consensus most of the time and never
+    judged."""
+    window = store.get("param.slashing.signed_blocks_window")
+    if height - store.get("validator.left_at", operator) >= window:
+        reset_signing_info(store, operator)
 
 
 def is_down(store: Store, operator: bytes, missed: int, params: DowntimeParams) -> bool:

@@ -326,3 +326,79 @@ def test_an_operator_registered_again_after_its_tombstoned_validator_was_removed
     s.evidence = ()
     info = s.info(2)
     assert info.tombstoned and info.jailed and info.tokens == tokens - tokens // PLUME * PLUME * 5 // 100
+
+
+class CountingState:
+    """Contract storage in a dict that counts slot writes: isolates the record's rules."""
+
+    def __init__(self) -> None:
+        self.slots: dict[tuple[bytes, int], int] = {}
+        self.writes = 0
+
+    def get_storage(self, address: bytes, slot: int) -> int:
+        return self.slots.get((address, slot), 0)
+
+    def set_storage(self, address: bytes, slot: int, value: int) -> None:
+        self.writes += 1
+        self.slots[(address, slot)] = value
+
+
+def test_a_reset_writes_a_few_slots_and_the_first_pass_after_it_ignores_stale_bits():
+    from staking import downtime
+
+    state = CountingState()
+    store = Store(state, STAKING_ADDRESS)
+    operator, window = ADDRS[3], MAX_SIGNED_BLOCKS_WINDOW
+    for height in range(1, window + 1):  # missed every block of the largest window
+        downtime.record_signature(store, operator, True, height, window)
+    assert downtime.signing_info(store, operator).missed_blocks == window
+    state.writes = 0
+    downtime.reset_signing_info(store, operator)  # a jailing, a return to the set, a removal
+    assert state.writes <= 3  # not the 391 bitmap slots
+    # the stale bits are ignored and overwritten on the ring's first pass
+    for height in range(window + 1, window + 301):
+        count = downtime.record_signature(store, operator, height % 3 == 0, height, window)
+    assert count == 100 == downtime.signing_info(store, operator).missed_blocks
+    assert store.get("slashing.missed_bits", operator, 0) == sum(1 << i for i in range(256) if (i + window + 1) % 3 == 0)
+    assert store.get("slashing.missed_bits", operator, 1) == sum(1 << i for i in range(44) if (i + 256 + window + 1) % 3 == 0)
+    small = 300  # and with a window that wraps: the second pass reads the first's bits
+    downtime.reset_signing_info(store, operator)
+    for height in range(1, 2 * small + 1):
+        count = downtime.record_signature(store, operator, height <= small, height, small)
+    assert count == 0
+
+
+def test_a_validator_back_in_the_set_after_a_whole_window_out_starts_a_fresh_record():
+    s = Signing(epoch_length=5, lagged=True)
+    c = s.c
+    s.absent = {3}
+    c.advance(3)
+    assert c.send(3, "undelegate", ADDRS[3], 99 * PLUME + 1).ok  # jailed: leaves the set
+    c.advance(2 * WINDOW)
+    assert c.view("getSigningInfo", ADDRS[3])[1:3] == (6, 6)  # 3 + the 3 heights it still decided
+    assert c.send(3, "delegate", ADDRS[3], value=PLUME).ok
+    assert c.send(3, "unjail").ok
+    c.to_epoch_end()
+    assert ADDRS[3] in s.active()
+    assert c.view("getSigningInfo", ADDRS[3])[:3] == (0, 0, 0)  # its old misses are forgotten
+    s.absent = set()
+    c.advance(2 * WINDOW)
+    assert not s.info(3).jailed and c.view("getSigningInfo", ADDRS[3])[2] == 0
+
+
+def test_a_validator_back_in_the_set_within_a_window_keeps_its_record():
+    """Leaving and coming back quickly (a self-jailing, unjail, the next epoch end) does not
+    wipe the misses: an offline operator cannot stay unjudged by cycling."""
+    s = Signing(epoch_length=5, lagged=True)
+    c = s.c
+    s.absent = {3}
+    c.advance(4)
+    assert c.send(3, "undelegate", ADDRS[3], 99 * PLUME + 1).ok
+    c.block([c.tx(3, calldata("delegate", ADDRS[3]), value=PLUME), c.tx(3, calldata("unjail"))])
+    c.to_epoch_end()
+    assert ADDRS[3] in s.active()
+    for _ in range(WINDOW):
+        if s.info(3).jailed:
+            break
+        c.block()
+    assert s.info(3).jailed and s.events(abi.SLASHED)  # judged on the whole window it was counted

@@ -99,15 +99,28 @@ def forget_slashes(store: Store, validator: bytes) -> None:
     store.set("rewards.slash_count", validator, 0)
 
 
+def first_slash_after(store: Store, validator: bytes, start: int, count: int) -> int:
+    """The index of the validator's first recorded slash that ended a period after ``start``
+    (``count`` if none). Slashes are recorded in period order, so a binary search finds it
+    in ``log2(count)`` reads: a delegation pays only for the slashes since it started."""
+    low, high = 0, count
+    while low < high:
+        middle = (low + high) // 2
+        if store.get("rewards.slash_period", validator, middle) <= start:
+            low = middle + 1
+        else:
+            high = middle
+    return low
+
+
 def _earned(store: Store, validator: bytes, start: int, stake: int, final_ratio: int) -> int:
     """Rewards of ``stake`` from period ``start`` to ``final_ratio``, the stake cut by
     every slash recorded in between (in order)."""
     earned = 0
     ratio = store.get("rewards.ratio", validator, start)
-    for i in range(store.get("rewards.slash_count", validator)):
+    count = store.get("rewards.slash_count", validator)
+    for i in range(first_slash_after(store, validator, start, count), count):
         period = store.get("rewards.slash_period", validator, i)
-        if period <= start:
-            continue
         at_slash = store.get("rewards.ratio", validator, period)
         earned += stake * (at_slash - ratio) // PRECISION
         stake -= -(-stake * store.get("rewards.slash_fraction", validator, i) // SLASH_PRECISION)

@@ -402,3 +402,43 @@ def test_a_validator_back_in_the_set_within_a_window_keeps_its_record():
             break
         c.block()
     assert s.info(3).jailed and s.events(abi.SLASHED)  # judged on the whole window it was counted
+
+
+def test_a_delegation_reads_only_the_slashes_since_it_started_and_removal_drops_them():
+    from staking import rewards
+
+    state = CountingState()
+    store = Store(state, STAKING_ADDRESS)
+    validator, delegator = ADDRS[3], ADDRS[5]
+    store.set("validator.tokens", validator, 1000 * PLUME)
+    for _ in range(1000):  # a long life of slashes (each ends a period)
+        rewards.record_slash(store, validator, rewards.SLASH_PRECISION // 100)
+    start = rewards.period(store, validator) - 1
+    store.set("rewards.start", delegator, validator, start)
+    store.set("rewards.stake", delegator, validator, 10 * PLUME)
+    rewards.record_slash(store, validator, rewards.SLASH_PRECISION // 100)  # one since it started
+    reads = 0
+    counting_get = store.get
+
+    def get(name, *keys):
+        nonlocal reads
+        reads += 1
+        return counting_get(name, *keys)
+
+    store.get = get
+    rewards.pending(store, delegator, validator)
+    assert reads < 40  # a binary search (log2 1001 ~ 10 reads) and one slash, not 1001 slashes
+    store.get = counting_get
+    from staking.active_set import remove_validator
+    remove_validator(RewardsState(state), store, validator)
+    assert store.get("rewards.slash_count", validator) == 0
+
+
+class RewardsState(CountingState):
+    """``CountingState`` with the balance calls removal makes (nothing is owed here)."""
+
+    def __init__(self, inner: CountingState) -> None:
+        self.slots, self.writes = inner.slots, 0
+
+    def delta_balance(self, address: bytes, delta: int) -> None:
+        assert delta == 0

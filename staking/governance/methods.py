@@ -13,8 +13,8 @@ from staking.delegation import delegations_of
 from staking.errors import StakingRevert
 from staking.governance import abi as gov_abi
 from staking.governance import params_registry, proposals, rules
-from staking.governance.proposals import MAX_CHANGES, MAX_DEPOSITORS, MAX_OPEN_PROPOSALS, MAX_VOTERS, Status
-from staking.governance.tally import VoteOption
+from staking.governance.proposals import MAX_CHANGES, MAX_DEPOSITORS, MAX_OPEN_PROPOSALS, Status
+from staking.governance.tally import VoteOption, is_counted, voter_power
 from staking.params import BPS, GovParams
 
 MAX_PAGE = 100  # proposals getProposals returns at most
@@ -109,18 +109,34 @@ def _check_weights(options: tuple, weights: tuple) -> dict[int, int]:
     return out
 
 
+def _take_voter_slot(call: Any, proposal_id: int, staking: Any) -> None:
+    """A voter that operates no counted validator takes one of the proposal's MAX_DELEGATOR_VOTERS
+    slots, if its counted stake is worth at least MIN_VOTER_POWER_BPS of the bonded stake (so
+    filling every slot takes at least a quarter of the bonded stake, and dust cannot)."""
+    minimum = staking.get("total_bonded") * proposals.MIN_VOTER_POWER_BPS // BPS
+    power = voter_power(staking, call.sender)
+    if power == 0 or power < minimum:
+        raise StakingRevert(
+            f"the sender's counted stake is {power} wei; a delegator's vote needs at least {minimum} wei "
+            f"({proposals.MIN_VOTER_POWER_BPS} bps of the bonded stake)"
+        )
+    listed = proposals.voters(call.store, proposal_id)
+    if len(listed) >= proposals.MAX_DELEGATOR_VOTERS:
+        raise StakingRevert(f"proposal {proposal_id} has {proposals.MAX_DELEGATOR_VOTERS} delegator voters already")
+    listed.append(int.from_bytes(call.sender, "big"))
+    call.store.set("vote.listed", proposal_id, call.sender, 1)
+
+
 def _cast(call: Any, proposal_id: int, weights: dict[int, int]) -> None:
     store = call.store
     status = _require_proposal(call, proposal_id)
     if status != Status.VOTING_PERIOD or call.now >= store.get("proposal.voting_end", proposal_id):
         raise StakingRevert(f"proposal {proposal_id} is not in its voting period")
-    if len(delegations_of(call.store_of(STAKING_ADDRESS), call.sender)) == 0:
+    staking = call.store_of(STAKING_ADDRESS)
+    if len(delegations_of(staking, call.sender)) == 0:
         raise StakingRevert("the sender has no bonded stake and no delegation: it cannot vote")
-    if store.get("vote.weights", proposal_id, call.sender) == 0:
-        listed = proposals.voters(store, proposal_id)
-        if len(listed) >= MAX_VOTERS:
-            raise StakingRevert(f"proposal {proposal_id} has {MAX_VOTERS} voters already (the per-proposal bound)")
-        listed.append(int.from_bytes(call.sender, "big"))
+    if not is_counted(staking, call.sender) and not store.get("vote.listed", proposal_id, call.sender):
+        _take_voter_slot(call, proposal_id, staking)
     store.set("vote.weights", proposal_id, call.sender, proposals.pack_weights(weights))
     call.emit(gov_abi.VOTED, (proposal_id, call.sender), (list(weights), list(weights.values())))
 

@@ -46,7 +46,7 @@ def start_voting(store: Store, proposal_id: int, now: int, voting_period: int) -
 def current_tally(state: Any, store: Store, staking: Store, proposal_id: int) -> TallyResult:
     """The tally of the proposal's votes over the stake as it is now (a live tally)."""
     counted = counted_validators(staking)
-    votes = proposals.votes(store, proposal_id)
+    votes = proposals.votes(store, proposal_id, counted)
     delegations = {voter: voter_delegations(staking, voter, counted) for voter in votes}
     return tally(counted, votes, delegations)
 

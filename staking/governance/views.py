@@ -55,7 +55,7 @@ def proposal(state: Any, proposal_id: int) -> ProposalView | None:
         final = rules.final_tally(store, proposal_id)
         bonded = sum(v.tokens for v in counted_validators(staking).values())
         result = TallyResult(*final.as_tuple(), bonded=bonded)
-    return ProposalView(loaded, result, len(proposals.voters(store, proposal_id)))
+    return ProposalView(loaded, result, len(proposals.votes(store, proposal_id, counted_validators(staking))))
 
 
 def proposal_page(state: Any, offset: int, limit: int) -> list[Proposal]:

@@ -7,7 +7,7 @@ import pytest
 from staking import fees
 from staking.addresses import GOVERNANCE_ADDRESS, REWARD_POOL_ADDRESS, STAKING_ADDRESS
 from staking.governance import methods as gov_methods
-from staking.governance import rules
+from staking.governance import proposals, rules
 from staking.governance.proposals import Status
 from staking.governance.tally import Outcome
 from staking.params import ExecutionParams, StakingParams
@@ -226,13 +226,39 @@ def test_a_vote_after_the_period_ends_is_refused_even_before_the_proposal_closes
     assert status(sc, pid) == Status.REJECTED
 
 
-def test_the_voter_list_is_bounded(sc: StakingChain, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(gov_methods, "MAX_VOTERS", 2)
+def test_the_delegator_voter_list_is_bounded_and_validators_need_no_slot(sc: StakingChain, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(proposals, "MAX_DELEGATOR_VOTERS", 1)
+    for d in (4, 5):
+        assert sc.send(d, "delegate", ADDRS[d - 4], value=30 * PLUME).ok
     pid = propose(sc, 0)
-    vote(sc, 0, pid, YES)
-    vote(sc, 1, pid, YES)
-    vote(sc, 1, pid, NO)  # a voter already listed may change its vote
-    sc.gov_refused(2, "vote", pid, YES, reason="voters already")
+    vote(sc, 4, pid, YES)
+    vote(sc, 4, pid, NO)  # a voter already listed may change its vote
+    sc.gov_refused(5, "vote", pid, YES, reason="delegator voters already")
+    for v in range(4):
+        vote(sc, v, pid, YES)  # the active set's operators vote whatever the list holds
+    assert sc.gov_view("tally", pid) == (430 * PLUME, 0, 30 * PLUME, 0)  # 5 did not vote: validator 1 counts its 30
+
+
+def test_dust_cannot_fill_the_voter_slots_and_lock_out_the_validators(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The attack: dust delegators take every voter slot, a whale with over a third of the stake
+    votes yes on ``gov.quorum_bps=1``, and the validators' NO votes are refused. Now dust takes no
+    slot, and the validators' votes need none."""
+    sc = StakingChain(StakingParams(unbonding_period=60, epoch_length=5, max_validator_share_bps=5_000), gov=GOV)
+    monkeypatch.setattr(gov_methods, "MAX_VOTERS", 4, raising=False)  # the bound before the fix
+    monkeypatch.setattr(proposals, "MAX_DELEGATOR_VOTERS", 4, raising=False)
+    for v in range(4):
+        assert sc.send(7, "delegate", ADDRS[v], value=51 * PLUME).ok  # 204 of 604: 33.8%
+    for d in (4, 5, 6):
+        assert sc.send(d, "delegate", ADDRS[0], value=1).ok
+    pid = propose(sc, 7, [change("gov.quorum_bps", 1)])
+    for d in (4, 5, 6):
+        sc.gov_refused(d, "vote", pid, YES, reason="a delegator's vote needs at least")
+    vote(sc, 7, pid, YES)
+    for v in range(4):
+        vote(sc, v, pid, NO)
+    end_voting(sc, pid)
+    assert (status(sc, pid), outcome_of(sc, pid)) == (Status.REJECTED, Outcome.NO_MAJORITY)
+    assert sc.gov_view("params")[3] == GOV.quorum_bps
 
 
 def test_open_proposals_are_bounded(sc: StakingChain, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -27,7 +27,8 @@ def test_every_slot_name_in_the_code_is_documented() -> None:
 
 def test_limits_gas_and_events_are_documented() -> None:
     for value in (proposals.MAX_TITLE_BYTES, proposals.MAX_DESCRIPTION_BYTES, proposals.MAX_CHANGES,
-                  proposals.MAX_OPEN_PROPOSALS, proposals.MAX_DEPOSITORS, proposals.MAX_VOTERS,
+                  proposals.MAX_OPEN_PROPOSALS, proposals.MAX_DEPOSITORS, proposals.MAX_DELEGATOR_VOTERS,
+                  proposals.MIN_VOTER_POWER_BPS, tally.MAX_DELEGATIONS_SCANNED,
                   tally.MAX_DELEGATIONS_COUNTED, rules.MAX_CLOSED_PER_BLOCK, methods.MAX_PAGE,
                   methods.MIN_INITIAL_DEPOSIT_BPS, params_registry.MAX_KEY_BYTES, abi.UNKNOWN_SELECTOR_GAS):
         assert f"{value:,}" in DOC, value

@@ -334,3 +334,24 @@ def test_closing_emits_the_changes_the_outcome_and_the_deposits(sc: StakingChain
     assert ctx.events[0][2] == ("staking.block_reward", 5)
     assert ctx.events[3][2][0] == Outcome.VETOED
     assert ctx.events[4][2] == (MIN_DEPOSIT,)
+
+
+def test_a_shortened_unbonding_period_applies_to_new_undelegations_while_old_ones_wait() -> None:
+    sc = StakingChain(StakingParams(unbonding_period=10_000, epoch_length=5), gov=GOV)
+    assert sc.send(1, "undelegate", ADDRS[1], PLUME).ok  # pending until +10,000 s
+    assert sc.send(1, "redelegate", ADDRS[1], ADDRS[3], PLUME).ok
+    pid = propose(sc, 0, [change("staking.unbonding_period", 30)])
+    for i in range(3):
+        vote(sc, i, pid, YES)
+    end_voting(sc, pid)
+    assert status(sc, pid) == Status.PASSED
+    assert sc.send(2, "undelegate", ADDRS[2], PLUME).ok
+    assert sc.send(2, "redelegate", ADDRS[2], ADDRS[3], PLUME).ok
+    (_, times, _) = sc.view("getUnbondings", ADDRS[2], ADDRS[2])
+    assert times == [sc.chain.head.timestamp - 1 + 30]  # the undelegation's block, one second before
+    before = sc.balance(ADDRS[2])
+    sc.advance(1, dt=30)
+    assert sc.balance(ADDRS[2]) == before + PLUME  # paid after 30 s, ahead of the 10,000 s entry
+    assert sc.view("getRedelegations", ADDRS[2])[0] == []
+    assert len(sc.view("getUnbondings", ADDRS[1], ADDRS[1])[0]) == 1  # the old one still waits
+    assert len(sc.view("getRedelegations", ADDRS[1])[0]) == 1

@@ -36,7 +36,7 @@ def governed_values(state: Any) -> dict[str, int]:
     for section in params_registry.SECTIONS.values():
         for name, value in params_registry.read_section(state, section).to_mapping().items():
             out[f"{section.name}.{name}"] = value
-    return out
+    return {key: value for key, value in out.items() if key not in params_registry.NOT_GOVERNABLE}
 
 
 def proposal_count(state: Any) -> int:

@@ -355,3 +355,29 @@ def test_a_shortened_unbonding_period_applies_to_new_undelegations_while_old_one
     assert sc.view("getRedelegations", ADDRS[2])[0] == []
     assert len(sc.view("getUnbondings", ADDRS[1], ADDRS[1])[0]) == 1  # the old one still waits
     assert len(sc.view("getRedelegations", ADDRS[1])[0]) == 1
+
+
+@pytest.mark.parametrize("key, value, reason", [
+    ("staking.power_reduction", 2 * PLUME, "not governable"),
+    ("staking.power_reduction", PLUME, "not governable"),
+    ("staking.min_self_delegation", 101 * PLUME, "above an active validator's self-delegation"),
+    ("gov.min_deposit", 2**128, "above 1% of the total supply"),
+    ("gov.voting_period", 59, "at least 60"),
+    ("gov.max_deposit_period", 1, "at least 60"),
+    ("gov.quorum_bps", 10_000, "at most 6667"),
+    ("gov.threshold_bps", 9_999, "at most 6667"),
+    ("gov.veto_threshold_bps", 1, "at least 1000"),
+])
+def test_changes_that_would_break_the_chain_or_switch_governance_off_are_refused(
+        sc: StakingChain, key: str, value: int, reason: str) -> None:
+    sc.gov_refused(0, "submitProposal", "t", "d", [(key, uint(value))], value=MIN_DEPOSIT, reason=reason)
+
+
+def test_a_cross_parameter_check_is_applied_again_at_execution(sc: StakingChain) -> None:
+    pid = propose(sc, 0, [change("staking.min_self_delegation", 50 * PLUME)])
+    for i in range(3):
+        vote(sc, i, pid, YES)
+    assert sc.send(3, "undelegate", ADDRS[3], 60 * PLUME).ok  # validator 3 now holds 40 PLUME of its own
+    end_voting(sc, pid)
+    assert (status(sc, pid), outcome_of(sc, pid)) == (Status.REJECTED, Outcome.INVALID_CHANGE)
+    assert sc.view("params")[3] == PLUME

@@ -30,7 +30,8 @@ def test_limits_gas_and_events_are_documented() -> None:
                   proposals.MAX_OPEN_PROPOSALS, proposals.MAX_DEPOSITORS, proposals.MAX_DELEGATOR_VOTERS,
                   proposals.MIN_VOTER_POWER_BPS, tally.MAX_DELEGATIONS_SCANNED,
                   tally.MAX_DELEGATIONS_COUNTED, rules.MAX_CLOSED_PER_BLOCK, methods.MAX_PAGE,
-                  methods.MIN_INITIAL_DEPOSIT_BPS, params_registry.MAX_KEY_BYTES, abi.UNKNOWN_SELECTOR_GAS):
+                  methods.MIN_INITIAL_DEPOSIT_BPS, params_registry.MAX_KEY_BYTES,
+                  params_registry.MAX_MIN_DEPOSIT_SUPPLY_BPS, abi.UNKNOWN_SELECTOR_GAS):
         assert f"{value:,}" in DOC, value
     for m in gov_abi.METHODS.values():
         assert f"| `{m.signature}` | `0x{m.selector.hex()}` | {m.base_gas:,} |" in DOC, m.name

@@ -13,7 +13,7 @@ from staking.delegation import delegations_of
 from staking.errors import StakingRevert
 from staking.governance import abi as gov_abi
 from staking.governance import params_registry, proposals, rules
-from staking.governance.proposals import MAX_CHANGES, MAX_DEPOSITORS, MAX_OPEN_PROPOSALS, Status
+from staking.governance.proposals import MAX_CHANGES, MAX_DEPOSITORS, Status
 from staking.governance.tally import VoteOption, is_counted, voter_power
 from staking.params import BPS, GovParams
 
@@ -46,6 +46,9 @@ def _add_deposit(call: Any, proposal_id: int, params: GovParams) -> None:
     store = call.store
     held = store.get("deposit.amount", proposal_id, call.sender)
     if held == 0:
+        first = -(-params.min_deposit // MAX_DEPOSITORS)
+        if call.value < first:
+            raise StakingRevert(f"a first deposit must be at least {first} wei (gov.min_deposit / {MAX_DEPOSITORS})")
         listed = proposals.depositors(store, proposal_id)
         if len(listed) >= MAX_DEPOSITORS:
             raise StakingRevert(f"proposal {proposal_id} has {MAX_DEPOSITORS} depositors already; add to an existing deposit")
@@ -65,15 +68,12 @@ def submit_proposal(call: Any, title: str, description: str, raw_changes: tuple)
         raise StakingRevert("a proposal needs a title")
     changes = _decoded_changes(call, raw_changes)
     params = rules.gov_params(call.state, call.charge_gas)
-    minimum = params.min_deposit * MIN_INITIAL_DEPOSIT_BPS // BPS
+    minimum = max(1, params.min_deposit * MIN_INITIAL_DEPOSIT_BPS // BPS)
     if call.value < minimum:
         raise StakingRevert(f"initial deposit {call.value} wei is below {minimum} wei (a tenth of gov.min_deposit)")
-    if len(proposals.open_list(call.store)) >= MAX_OPEN_PROPOSALS:
-        raise StakingRevert(f"{MAX_OPEN_PROPOSALS} proposals are open already; wait for one to close")
     proposal_id = proposals.create(call.store, call.sender, title, description, changes, call.now, params.max_deposit_period)
     call.emit(gov_abi.PROPOSAL_SUBMITTED, (proposal_id, call.sender), (title, len(changes)))
-    if call.value:
-        _add_deposit(call, proposal_id, params)
+    _add_deposit(call, proposal_id, params)
     return (proposal_id,)
 
 

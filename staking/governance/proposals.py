@@ -11,8 +11,10 @@ depositor) and the list ``deposit.depositors`` (id); the votes
 ``vote.weights`` (id, voter; the four options' weights packed 16 bits each),
 the list ``vote.voters`` (id) of voters holding a slot and ``vote.listed`` (id,
 voter) set for them (a counted validator's operator votes without a slot: the
-tally reads its vote in its pass over the active set); the list ``open`` of proposals in their
-deposit or voting period.
+tally reads its vote in its pass over the active set); the queue
+``deposit.queue`` of proposals in submission order (those in their deposit
+period; ones that left it are skipped when reached); the list ``voting`` of
+proposals in their voting period.
 """
 
 from __future__ import annotations
@@ -22,12 +24,12 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 from staking.governance.tally import VoteOption, Weights
-from staking.store import IdList, Store
+from staking.store import Fifo, IdList, Store
 
 MAX_TITLE_BYTES = 140
 MAX_DESCRIPTION_BYTES = 4_096
 MAX_CHANGES = 16  # parameter changes in one proposal
-MAX_OPEN_PROPOSALS = 64  # proposals in their deposit or voting period at once
+MAX_VOTING_PROPOSALS = 64  # proposals in their voting period at once (deposit-period ones are not capped)
 MAX_DEPOSITORS = 64  # distinct depositors of one proposal (each refund is a balance write)
 MAX_DELEGATOR_VOTERS = 256  # listed voters of one proposal (validators of the counted set need no slot)
 MIN_VOTER_POWER_BPS = 10  # of the bonded stake a listed voter's counted stake must be worth (0.1%)
@@ -58,8 +60,12 @@ class Proposal:
     changes: tuple[tuple[str, int], ...]
 
 
-def open_list(store: Store) -> IdList:
-    return IdList(store, "open")
+def voting_list(store: Store) -> IdList:
+    return IdList(store, "voting")
+
+
+def deposit_queue(store: Store) -> Fifo:
+    return Fifo(store, "deposit.queue")
 
 
 def voters(store: Store, proposal_id: int) -> IdList:
@@ -99,7 +105,7 @@ def create(store: Store, proposer: bytes, title: str, description: str, changes_
     for i, (key, value) in enumerate(changes_):
         store.set_string("proposal.change.key", proposal_id, i, key)
         store.set("proposal.change.value", proposal_id, i, value)
-    open_list(store).append(proposal_id)
+    deposit_queue(store).push(proposal_id)
     return proposal_id
 
 

@@ -28,7 +28,8 @@ from staking.governance.tally import Outcome, TallyResult, VoteOption, counted_v
 from staking.params import GovParams
 from staking.store import Store
 
-MAX_CLOSED_PER_BLOCK = 1  # proposals one block closes (tallies) at most; the rest wait for the next blocks
+MAX_CLOSED_PER_BLOCK = 1  # voting periods one block closes (tallies) at most; the rest wait for the next blocks
+MAX_DROPPED_PER_BLOCK = 64  # deposit-queue entries one block looks at (drops or skips), O(1) each
 BURNING_OUTCOMES = (Outcome.NO_QUORUM, Outcome.VETOED)
 
 
@@ -37,6 +38,11 @@ def gov_params(state: Any, charge: Any = None) -> GovParams:
 
 
 def start_voting(store: Store, proposal_id: int, now: int, voting_period: int) -> int:
+    """Its deposits reached min_deposit: it enters the voting period (refused while MAX_VOTING_PROPOSALS vote)."""
+    voting = proposals.voting_list(store)
+    if len(voting) >= proposals.MAX_VOTING_PROPOSALS:
+        raise StakingRevert(f"{proposals.MAX_VOTING_PROPOSALS} proposals are in their voting period; deposit after one closes")
+    voting.append(proposal_id)
     store.set("proposal.status", proposal_id, Status.VOTING_PERIOD)
     store.set("proposal.voting_start", proposal_id, now)
     store.set("proposal.voting_end", proposal_id, now + voting_period)
@@ -115,20 +121,36 @@ def close_voting(state: Any, store: Store, ctx: Any, proposal_id: int) -> Outcom
     return outcome
 
 
-def _period_over(store: Store, proposal_id: int, now: int) -> bool:
-    if proposals.status(store, proposal_id) == Status.DEPOSIT_PERIOD:
-        return now >= store.get("proposal.deposit_end", proposal_id)
-    return now >= store.get("proposal.voting_end", proposal_id)
+def process_deposit_queue(state: Any, store: Store, ctx: Any) -> None:
+    """Drop the proposals at the head of the deposit queue whose deposit period is over (O(1) each,
+    at most MAX_DROPPED_PER_BLOCK); skip those that entered their voting period."""
+    queue = proposals.deposit_queue(store)
+    for _ in range(MAX_DROPPED_PER_BLOCK):
+        proposal_id = queue.peek()
+        if proposal_id is None:
+            return
+        if proposals.status(store, proposal_id) == Status.DEPOSIT_PERIOD:
+            if ctx.timestamp < store.get("proposal.deposit_end", proposal_id):
+                return  # in submission order: a later one waits behind it (it takes no deposit once due)
+            drop_proposal(state, store, ctx, proposal_id)
+        queue.pop()
+
+
+def _earliest_due_vote(store: Store, now: int) -> int | None:
+    """The voting-period proposal whose voting ended first (then the lowest id), if any has ended."""
+    ends = [(store.get("proposal.voting_end", pid), pid) for pid in proposals.voting_list(store).items()]
+    due = [end_id for end_id in ends if end_id[0] <= now]
+    return min(due)[1] if due else None
 
 
 def process_governance(state: Any, ctx: Any) -> None:
-    """Close the open proposals whose deposit or voting period is over (at most MAX_CLOSED_PER_BLOCK)."""
+    """Drop the due deposit-period proposals, then close (tally) the voting periods that ended,
+    earliest end first, at most MAX_CLOSED_PER_BLOCK per block."""
     store = Store(state, GOVERNANCE_ADDRESS)
-    open_ = proposals.open_list(store)
-    due = [pid for pid in open_.items() if _period_over(store, pid, ctx.timestamp)]  # at most MAX_OPEN_PROPOSALS
-    for proposal_id in sorted(due)[:MAX_CLOSED_PER_BLOCK]:
-        open_.remove(proposal_id)
-        if proposals.status(store, proposal_id) == Status.DEPOSIT_PERIOD:
-            drop_proposal(state, store, ctx, proposal_id)
-        else:
-            close_voting(state, store, ctx, proposal_id)
+    process_deposit_queue(state, store, ctx)
+    for _ in range(MAX_CLOSED_PER_BLOCK):
+        proposal_id = _earliest_due_vote(store, ctx.timestamp)
+        if proposal_id is None:
+            return
+        proposals.voting_list(store).remove(proposal_id)
+        close_voting(state, store, ctx, proposal_id)

@@ -10,11 +10,12 @@ from staking.governance import methods as gov_methods
 from staking.governance import proposals, rules
 from staking.governance.proposals import Status
 from staking.governance.tally import Outcome
-from staking.params import ExecutionParams, StakingParams
+from staking.params import ExecutionParams, GovParams, StakingParams
 from staking.store import Store
 from staking_harness import ADDRS, PLUME, StakingChain, gov_calldata
 from gov_helpers import (
-    ABSTAIN, GOV, MIN_DEPOSIT, NO, VETO, YES, change, end_voting, outcome_of, propose, status, uint, vote,
+    ABSTAIN, DEPOSIT_PERIOD, GOV, MIN_DEPOSIT, NO, VETO, VOTING_PERIOD, YES,
+    change, end_voting, outcome_of, propose, status, uint, vote,
 )
 
 
@@ -261,11 +262,47 @@ def test_dust_cannot_fill_the_voter_slots_and_lock_out_the_validators(monkeypatc
     assert sc.gov_view("params")[3] == GOV.quorum_bps
 
 
-def test_open_proposals_are_bounded(sc: StakingChain, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(gov_methods, "MAX_OPEN_PROPOSALS", 2)
-    propose(sc, 0, deposit=PLUME)
-    propose(sc, 0, deposit=PLUME)
-    sc.gov_refused(0, "submitProposal", "t", "d", [], value=PLUME, reason="proposals are open already")
+def test_only_voting_proposals_are_capped_so_cheap_ones_cannot_block_new_ones(sc: StakingChain, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gov_methods, "MAX_OPEN_PROPOSALS", 2, raising=False)  # the shared cap before the fix
+    monkeypatch.setattr(proposals, "MAX_VOTING_PROPOSALS", 2)
+    cheap = [propose(sc, 0, deposit=PLUME) for _ in range(2)]  # a tenth of min_deposit each
+    funded = propose(sc, 1)  # not blocked by the cheap ones
+    assert status(sc, funded) == Status.VOTING_PERIOD
+    assert sc.gov_send(2, "deposit", cheap[0], value=MIN_DEPOSIT).ok  # the second voting slot
+    sc.gov_refused(3, "deposit", cheap[1], value=MIN_DEPOSIT, reason="2 proposals are in their voting period")
+    sc.gov_refused(0, "submitProposal", "t", "d", [], value=MIN_DEPOSIT, reason="in their voting period")
+    assert propose(sc, 0, deposit=PLUME) == 4  # a deposit-period proposal is still taken
+
+
+def test_the_initial_deposit_is_at_least_one_wei() -> None:
+    sc = StakingChain(gov=GovParams(min_deposit=5, max_deposit_period=DEPOSIT_PERIOD, voting_period=VOTING_PERIOD))
+    sc.gov_refused(0, "submitProposal", "t", "d", [], value=0, reason="initial deposit 0 wei is below 1 wei")
+
+
+def test_dust_deposits_cannot_fill_the_depositor_slots(sc: StakingChain) -> None:
+    pid = propose(sc, 0, deposit=PLUME)
+    first = MIN_DEPOSIT // gov_methods.MAX_DEPOSITORS
+    sc.gov_refused(1, "deposit", pid, value=1, reason=f"a first deposit must be at least {first} wei")
+    assert sc.gov_send(1, "deposit", pid, value=first).ok
+    assert sc.gov_send(1, "deposit", pid, value=1).ok  # a depositor already listed may add any amount
+
+
+def test_due_deposit_periods_all_drop_and_voting_periods_close_in_end_order(sc: StakingChain) -> None:
+    late_funded = propose(sc, 0, deposit=PLUME)
+    early = propose(sc, 1)  # voting starts now: it ends first
+    sc.block(dt=2)
+    assert sc.gov_send(2, "deposit", late_funded, value=MIN_DEPOSIT).ok  # voting starts later
+    cheap = [propose(sc, 3, deposit=PLUME) for _ in range(3)]
+    deposit_end = max(sc.gov_view("getProposal", pid)[6] for pid in cheap)
+    voting_end = max(sc.gov_view("getProposal", pid)[8] for pid in (early, late_funded))
+    state = _StateApi(sc.state())
+    ctx = _Emits()
+    ctx.timestamp = max(deposit_end, voting_end)
+    rules.process_governance(state, ctx)
+    dropped = [indexed[0] for name, indexed, _ in ctx.events if name == "ProposalDropped"]
+    closed = [indexed[0] for name, indexed, _ in ctx.events if name == "ProposalRejected"]
+    assert dropped == cheap  # every due one in this block
+    assert closed == [early]  # not the lower id: the one whose voting ended first
 
 
 def test_pages_of_proposals(sc: StakingChain) -> None:

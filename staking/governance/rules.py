@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from staking import fees
@@ -25,7 +26,7 @@ from staking.governance import abi as gov_abi
 from staking.governance import params_registry, proposals
 from staking.governance.proposals import Status
 from staking.governance.tally import Outcome, TallyResult, VoteOption, counted_validators, decide, tally, voter_delegations
-from staking.params import GovParams
+from staking.params import GovParams, ParamError
 from staking.store import Store
 
 MAX_CLOSED_PER_BLOCK = 1  # voting periods one block closes (tallies) at most; the rest wait for the next blocks
@@ -94,7 +95,7 @@ def execute_changes(state: Any, store: Store, ctx: Any, proposal_id: int) -> Out
     changes = proposals.changes(store, proposal_id)
     try:
         updated = params_registry.apply_changes(state, changes)
-    except StakingRevert:
+    except (StakingRevert, ParamError):  # ParamError: a stored value out of bounds, read back
         return Outcome.INVALID_CHANGE
     params_registry.commit_changes(state, updated)
     for key, value in changes:
@@ -132,7 +133,8 @@ def process_deposit_queue(state: Any, store: Store, ctx: Any) -> None:
         if proposals.status(store, proposal_id) == Status.DEPOSIT_PERIOD:
             if ctx.timestamp < store.get("proposal.deposit_end", proposal_id):
                 return  # in submission order: a later one waits behind it (it takes no deposit once due)
-            drop_proposal(state, store, ctx, proposal_id)
+            if not _guarded(state, ctx, lambda: drop_proposal(state, store, ctx, proposal_id)):
+                store.set("proposal.status", proposal_id, Status.DROPPED)  # its deposits stay held
         queue.pop()
 
 
@@ -143,14 +145,45 @@ def _earliest_due_vote(store: Store, now: int) -> int | None:
     return min(due)[1] if due else None
 
 
+def _guarded(state: Any, ctx: Any, action: Callable[[], object]) -> bool:
+    """Run ``action``; if it raises, undo its writes and its logs and return False.
+
+    No exception from governance may make a block invalid: a bug or a corrupt
+    stored value costs the proposal at hand, not the chain."""
+    snapshot, logs = state.snapshot(), getattr(ctx, "system_logs", [])
+    mark = len(logs)
+    try:
+        action()
+    except Exception:  # anything: the block must still be valid
+        state.revert(snapshot)
+        del logs[mark:]
+        return False
+    state.commit(snapshot)
+    return True
+
+
+def fail_closed(state: Any, store: Store, ctx: Any, proposal_id: int) -> None:
+    """Closing raised: the proposal is rejected as INVALID_CHANGE, nothing applied, deposits returned
+    (if even that raises, they stay held by the contract)."""
+    store.set("proposal.status", proposal_id, Status.REJECTED)
+    store.set("proposal.outcome", proposal_id, Outcome.INVALID_CHANGE)
+    ctx.emit(GOVERNANCE_ADDRESS, gov_abi.PROPOSAL_REJECTED, (proposal_id,), (Outcome.INVALID_CHANGE, 0, 0, 0, 0))
+    _guarded(state, ctx, lambda: _settle_deposits(state, store, ctx, proposal_id, burn=False))
+
+
+def _close_one(state: Any, store: Store, ctx: Any, proposal_id: int) -> None:
+    proposals.voting_list(store).remove(proposal_id)
+    if not _guarded(state, ctx, lambda: close_voting(state, store, ctx, proposal_id)):
+        fail_closed(state, store, ctx, proposal_id)
+
+
 def process_governance(state: Any, ctx: Any) -> None:
     """Drop the due deposit-period proposals, then close (tally) the voting periods that ended,
-    earliest end first, at most MAX_CLOSED_PER_BLOCK per block."""
+    earliest end first, at most MAX_CLOSED_PER_BLOCK per block. Never raises."""
     store = Store(state, GOVERNANCE_ADDRESS)
     process_deposit_queue(state, store, ctx)
     for _ in range(MAX_CLOSED_PER_BLOCK):
         proposal_id = _earliest_due_vote(store, ctx.timestamp)
         if proposal_id is None:
             return
-        proposals.voting_list(store).remove(proposal_id)
-        close_voting(state, store, ctx, proposal_id)
+        _close_one(state, store, ctx, proposal_id)

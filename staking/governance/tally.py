@@ -100,7 +100,10 @@ def tally(
     for voter, weights in votes.items():
         stake = validators.get(voter)
         if stake is not None and stake.shares:
-            _add(totals, weights, (stake.shares - deducted[voter]) * stake.tokens // stake.shares)
+            # Delegations' shares add up to the validator's, so the rest is never negative; clamped
+            # all the same, as a broken invariant must not make a negative total (or a block invalid).
+            rest = max(0, stake.shares - deducted[voter])
+            _add(totals, weights, rest * stake.tokens // stake.shares)
     bonded = sum(s.tokens for s in validators.values())
     return TallyResult(*(totals[o] for o in VoteOption), bonded=bonded)
 

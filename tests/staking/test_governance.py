@@ -10,7 +10,7 @@ from staking.governance import methods as gov_methods
 from staking.governance import proposals, rules
 from staking.governance.proposals import Status
 from staking.governance.tally import Outcome
-from staking.params import ExecutionParams, GovParams, StakingParams
+from staking.params import ExecutionParams, GovParams, ParamError, StakingParams
 from staking.store import Store
 from staking_harness import ADDRS, PLUME, StakingChain, gov_calldata
 from gov_helpers import (
@@ -351,6 +351,15 @@ class _StateApi:
     def delta_balance(self, address: bytes, delta: int) -> None:
         self.db.set_balance(address, self.db.get_balance(address) + delta)
 
+    def snapshot(self):
+        return self.db.record()
+
+    def revert(self, checkpoint) -> None:
+        self.db.discard(checkpoint)
+
+    def commit(self, checkpoint) -> None:
+        self.db.commit(checkpoint)
+
 
 def test_closing_emits_the_changes_the_outcome_and_the_deposits(sc: StakingChain) -> None:
     passing = propose(sc, 0, [change("staking.block_reward", 5)])
@@ -418,3 +427,28 @@ def test_a_cross_parameter_check_is_applied_again_at_execution(sc: StakingChain)
     end_voting(sc, pid)
     assert (status(sc, pid), outcome_of(sc, pid)) == (Status.REJECTED, Outcome.INVALID_CHANGE)
     assert sc.view("params")[3] == PLUME
+
+
+def test_an_exception_while_closing_rejects_the_proposal_and_the_block_stays_valid(
+        sc: StakingChain, monkeypatch: pytest.MonkeyPatch) -> None:
+    pid = propose(sc, 0, [change("staking.block_reward", 5)])
+    for i in range(3):
+        vote(sc, i, pid, YES)
+    before, reward = sc.balance(ADDRS[0]), sc.view("params")[7]
+
+    def broken_decide(result, params):
+        raise ParamError("gov.quorum_bps must be between 1 and 10000, got 0")  # as a corrupt stored value would
+
+    monkeypatch.setattr(rules, "decide", broken_decide)
+    end_voting(sc, pid)  # blocks keep coming
+    assert (status(sc, pid), outcome_of(sc, pid)) == (Status.REJECTED, Outcome.INVALID_CHANGE)
+    assert sc.view("params")[7] == reward != 5  # block_reward unchanged
+    assert sc.balance(ADDRS[0]) == before + MIN_DEPOSIT  # the deposit came back
+    assert sc.gov_view("tally", pid) == (0, 0, 0, 0)  # the tally's writes were undone with the rest
+
+
+def test_a_validator_vote_never_counts_negative_stake() -> None:
+    from staking.governance.tally import ValidatorStake, tally
+    v, d = b"\x01" * 20, b"\x02" * 20
+    result = tally({v: ValidatorStake(tokens=100, shares=100)}, {d: {YES: 10_000}, v: {NO: 10_000}}, {d: [(v, 150)]})
+    assert (result.yes, result.no) == (150, 0)

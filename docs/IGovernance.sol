@@ -60,7 +60,8 @@ interface IGovernance {
     function voteWeighted(uint256 id, uint8[] calldata options, uint16[] calldata weightsBps) external;
 
     /// @notice A proposal. `status`: 1 deposit period, 2 voting period, 3 passed,
-    ///         4 rejected, 5 dropped; `outcome` the rejection reason (as ProposalRejected).
+    ///         4 rejected, 5 dropped; `outcome` 0 none (not decided), 1 passed, or the
+    ///         rejection reason (as ProposalRejected: 2 no majority, 3 no quorum, 4 vetoed, 5 invalid change).
     function getProposal(uint256 id)
         external
         view

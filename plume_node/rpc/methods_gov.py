@@ -52,7 +52,7 @@ def proposal_json(proposal: Proposal) -> dict[str, Any]:
         "title": proposal.title,
         "description": proposal.description,
         "status": STATUS_NAMES[proposal.status],
-        "outcome": OUTCOME_NAMES.get(proposal.outcome) if closed else None,
+        "outcome": OUTCOME_NAMES.get(proposal.outcome) if closed and proposal.outcome != Outcome.NONE else None,
         "submitTime": q(proposal.submit_time),
         "depositEnd": q(proposal.deposit_end),
         "votingStart": q(proposal.voting_start),

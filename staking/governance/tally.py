@@ -44,11 +44,12 @@ class VoteOption(IntEnum):
 class Outcome(IntEnum):
     """How a closed voting period ended (``reason`` of ProposalRejected; PASSED for ProposalPassed)."""
 
-    PASSED = 0
-    NO_MAJORITY = 1  # yes not above threshold_bps of the non-abstain votes: deposits returned
-    NO_QUORUM = 2  # under quorum_bps of the bonded stake voted: deposits burned
-    VETOED = 3  # veto above veto_threshold_bps of the votes: deposits burned
-    INVALID_CHANGE = 4  # passed, but a change no longer fits its bounds: nothing applied, deposits returned
+    NONE = 0  # not decided: the proposal is in its deposit or voting period, or was dropped
+    PASSED = 1
+    NO_MAJORITY = 2  # yes not above threshold_bps of the non-abstain votes: deposits returned
+    NO_QUORUM = 3  # under quorum_bps of the bonded stake voted: deposits burned
+    VETOED = 4  # veto above veto_threshold_bps of the votes: deposits burned
+    INVALID_CHANGE = 5  # passed, but a change no longer fits its bounds: nothing applied, deposits returned
 
 
 @dataclass(frozen=True)

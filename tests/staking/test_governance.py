@@ -452,3 +452,12 @@ def test_a_validator_vote_never_counts_negative_stake() -> None:
     v, d = b"\x01" * 20, b"\x02" * 20
     result = tally({v: ValidatorStake(tokens=100, shares=100)}, {d: {YES: 10_000}, v: {NO: 10_000}}, {d: [(v, 150)]})
     assert (result.yes, result.no) == (150, 0)
+
+
+def test_an_undecided_proposal_has_no_outcome_not_passed(sc: StakingChain) -> None:
+    pid = propose(sc, 0)
+    assert outcome_of(sc, pid) == Outcome.NONE != Outcome.PASSED
+    for i in range(3):
+        vote(sc, i, pid, YES)
+    end_voting(sc, pid)
+    assert outcome_of(sc, pid) == Outcome.PASSED != Outcome.NONE

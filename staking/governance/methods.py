@@ -55,6 +55,7 @@ def _add_deposit(call: Any, proposal_id: int, params: GovParams) -> None:
         listed.append(int.from_bytes(call.sender, "big"))
     store.set("deposit.amount", proposal_id, call.sender, held + call.value)
     total = store.add("proposal.total_deposit", proposal_id, call.value)
+    store.add("deposit.held", call.value)
     call.emit(gov_abi.DEPOSIT_ADDED, (proposal_id, call.sender), (call.value, total))
     if proposals.status(store, proposal_id) == Status.DEPOSIT_PERIOD and total >= params.min_deposit:
         end = rules.start_voting(store, proposal_id, call.now, params.voting_period)

@@ -7,7 +7,8 @@ Slots (keyed by proposal id; docs/governance.md lists them): ``proposal.count``;
 ``proposal.total_deposit``, ``proposal.tally`` (id, option: the final tally);
 the changes ``proposal.change.count``, ``proposal.change.key`` (id, i; string),
 ``proposal.change.value`` (id, i); the deposits ``deposit.amount`` (id,
-depositor) and the list ``deposit.depositors`` (id); the votes
+depositor), the list ``deposit.depositors`` (id) and ``deposit.held`` (wei of
+deposits not yet returned or burned, all proposals); the votes
 ``vote.weights`` (id, voter; the four options' weights packed 16 bits each),
 the list ``vote.voters`` (id) of voters holding a slot and ``vote.listed`` (id,
 voter) set for them (a counted validator's operator votes without a slot: the
@@ -135,6 +136,11 @@ def unpack_weights(packed: int) -> dict[int, int]:
     mask = (1 << WEIGHT_BITS) - 1
     out = {o: (packed >> (WEIGHT_BITS * (o - 1))) & mask for o in VoteOption}
     return {o: w for o, w in out.items() if w}
+
+
+def deposits_held(store: Store) -> int:
+    """Wei of deposits of proposals not yet settled (``deposit.held``): the contract's balance less stray wei."""
+    return store.get("deposit.held")
 
 
 def votes(store: Store, proposal_id: int, operators: Iterable[bytes]) -> dict[bytes, dict[int, int]]:

@@ -81,6 +81,7 @@ def _settle_deposits(state: Any, store: Store, ctx: Any, proposal_id: int, burn:
     else:
         amount = _return_deposits(state, store, proposal_id)
         ctx.emit(GOVERNANCE_ADDRESS, gov_abi.DEPOSITS_RETURNED, (proposal_id,), (amount,))
+    store.add("deposit.held", -amount)
 
 
 def drop_proposal(state: Any, store: Store, ctx: Any, proposal_id: int) -> None:

@@ -70,5 +70,5 @@ def vote_of(state: Any, proposal_id: int, voter: bytes) -> dict[int, int]:
 
 
 def deposits_held(state: Any) -> int:
-    """Wei of deposits the governance contract holds (open proposals' deposits)."""
-    return int(state.get_balance(GOVERNANCE_ADDRESS))
+    """Wei of deposits of proposals not yet settled (a counter: stray wei sent to 0x…1001 is not one)."""
+    return proposals.deposits_held(Store(state, GOVERNANCE_ADDRESS))

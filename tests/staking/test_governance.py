@@ -461,3 +461,16 @@ def test_an_undecided_proposal_has_no_outcome_not_passed(sc: StakingChain) -> No
         vote(sc, i, pid, YES)
     end_voting(sc, pid)
     assert outcome_of(sc, pid) == Outcome.PASSED != Outcome.NONE
+
+
+def test_governance_deposits_in_the_supply_report_exclude_stray_wei(sc: StakingChain) -> None:
+    from staking.supply import read_supply
+    pid = propose(sc, 0)
+    assert sc.gov_send(1, "deposit", pid, value=PLUME).ok
+    state = sc.state()
+    state.set_balance(GOVERNANCE_ADDRESS, state.get_balance(GOVERNANCE_ADDRESS) + 5)  # as SELFDESTRUCT or a coinbase would
+    assert read_supply(state).governance_deposits == MIN_DEPOSIT + PLUME
+    for i in range(3):
+        vote(sc, i, pid, YES)
+    end_voting(sc, pid)
+    assert read_supply(sc.state()).governance_deposits == 0

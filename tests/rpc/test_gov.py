@@ -82,3 +82,23 @@ async def test_bad_params_are_refused(client, backend):
         assert text in error["message"], (method, error)
 
 
+
+
+async def test_a_proposal_at_one_block_is_computed_once(client, backend, monkeypatch):
+    from staking.governance import views as gov_views
+    bob = Governor(client, BOB)
+    await committed_ok(client, backend, await bob.gov("submitProposal", "t", "d", [], value=10 * PLUME))
+    computed = []
+    real = gov_views.proposal
+
+    def counting(state, proposal_id):
+        computed.append(proposal_id)
+        return real(state, proposal_id)
+
+    monkeypatch.setattr(gov_views, "proposal", counting)
+    first = await client.call("plume_getProposal", 1)
+    assert await client.call("plume_getProposal", 1) == first
+    assert computed == [1]  # the live tally's thousands of reads, once per (block, proposal)
+    backend.produce_block()
+    await client.call("plume_getProposal", 1)
+    assert computed == [1, 1]  # a new block: computed again

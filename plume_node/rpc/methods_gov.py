@@ -125,6 +125,23 @@ def plume_get_proposal(backend: Any, proposal_id: int, ref: p.BlockRef) -> OffTh
     return OffThread(lambda ctx: _proposal(ctx, proposal_id, ref))
 
 
+def _vote(ctx: ReadContext, proposal_id: int, voter: bytes, ref: p.BlockRef) -> dict[str, Any]:
+    at = _at(ctx, ref)
+    weights = gov_views.vote_of(at.state, proposal_id, voter)
+    return {
+        "blockNumber": q(at.number),
+        "options": [OPTION_NAMES[VoteOption(o)] for o in weights],
+        "weightsBps": [q(w) for w in weights.values()],
+        "power": q(gov_views.vote_power(at.state, proposal_id, voter) if weights else 0),
+    }
+
+
+@table.register("plume_getVote", Param("id", count), Param("voter", p.address), _block_param())
+def plume_get_vote(backend: Any, proposal_id: int, voter: bytes, ref: p.BlockRef) -> OffThread:
+    """One voter's vote on a proposal and the bonded stake the tally counts it for at the block."""
+    return OffThread(lambda ctx: _vote(ctx, proposal_id, voter, ref))
+
+
 def _proposals(ctx: ReadContext, offset: int, limit: int, ref: p.BlockRef) -> dict[str, Any]:
     at = _at(ctx, ref)
     return {

@@ -180,8 +180,10 @@ def proposal_count(call: Any) -> tuple:
 
 
 def get_vote(call: Any, proposal_id: int, voter: bytes) -> tuple:
+    """The vote and the stake the live tally counts it for (a pass over the active set: gas per read)."""
     weights = proposals.unpack_weights(call.store.get("vote.weights", proposal_id, voter))
-    return (list(weights), list(weights.values()))
+    power = rules.current_power(call.store, call.store_of(STAKING_ADDRESS), proposal_id, voter) if weights else 0
+    return (list(weights), list(weights.values()), power)
 
 
 def get_deposit(call: Any, proposal_id: int, depositor: bytes) -> tuple:

@@ -25,7 +25,9 @@ from staking.errors import StakingRevert
 from staking.governance import abi as gov_abi
 from staking.governance import params_registry, proposals
 from staking.governance.proposals import Status
-from staking.governance.tally import Outcome, TallyResult, VoteOption, counted_validators, decide, tally, voter_delegations
+from staking.governance.tally import (
+    Outcome, TallyResult, VoteOption, counted_validators, decide, power_of, tally, voter_delegations,
+)
 from staking.params import GovParams, ParamError
 from staking.store import Store
 
@@ -50,12 +52,21 @@ def start_voting(store: Store, proposal_id: int, now: int, voting_period: int) -
     return now + voting_period
 
 
-def current_tally(state: Any, store: Store, staking: Store, proposal_id: int) -> TallyResult:
-    """The tally of the proposal's votes over the stake as it is now (a live tally)."""
+def _tally_inputs(store: Store, staking: Store, proposal_id: int) -> tuple:
     counted = counted_validators(staking)
     votes = proposals.votes(store, proposal_id, counted)
     delegations = {voter: voter_delegations(staking, voter, counted) for voter in votes}
-    return tally(counted, votes, delegations)
+    return counted, votes, delegations
+
+
+def current_tally(state: Any, store: Store, staking: Store, proposal_id: int) -> TallyResult:
+    """The tally of the proposal's votes over the stake as it is now (a live tally)."""
+    return tally(*_tally_inputs(store, staking, proposal_id))
+
+
+def current_power(store: Store, staking: Store, proposal_id: int, voter: bytes) -> int:
+    """The stake ``voter``'s vote counts for in the live tally (0 without a vote)."""
+    return power_of(voter, *_tally_inputs(store, staking, proposal_id))
 
 
 def final_tally(store: Store, proposal_id: int) -> TallyResult:

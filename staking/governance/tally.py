@@ -109,6 +109,28 @@ def tally(
     return TallyResult(*(totals[o] for o in VoteOption), bonded=bonded)
 
 
+def power_of(
+    voter: bytes,
+    validators: Mapping[bytes, ValidatorStake],
+    votes: Mapping[bytes, Weights],
+    delegations: Mapping[bytes, Sequence[tuple[bytes, int]]],
+) -> int:
+    """The stake ``tally`` counts ``voter``'s vote for (0 if it did not vote): its own delegations,
+    and if it operates a counted validator, that validator's shares no voting delegator took."""
+    if voter not in votes:
+        return 0
+    power = 0
+    for validator, held in delegations.get(voter, ()):
+        stake = validators.get(validator)
+        if stake is not None and stake.shares:
+            power += held * stake.tokens // stake.shares
+    stake = validators.get(voter)
+    if stake is not None and stake.shares:
+        deducted = sum(held for d in votes for v, held in delegations.get(d, ()) if v == voter)
+        power += max(0, stake.shares - deducted) * stake.tokens // stake.shares
+    return power
+
+
 def decide(result: TallyResult, params: GovParams) -> Outcome:
     """Quorum first, then veto, then the threshold (each as Cosmos x/gov orders them)."""
     if result.bonded == 0 or result.voted * BPS < params.quorum_bps * result.bonded:

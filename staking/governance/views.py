@@ -69,6 +69,11 @@ def vote_of(state: Any, proposal_id: int, voter: bytes) -> dict[int, int]:
     return proposals.unpack_weights(Store(state, GOVERNANCE_ADDRESS).get("vote.weights", proposal_id, voter))
 
 
+def vote_power(state: Any, proposal_id: int, voter: bytes) -> int:
+    """Wei of bonded stake ``voter``'s vote counts for in the tally at this state (0 without a vote)."""
+    return rules.current_power(Store(state, GOVERNANCE_ADDRESS), Store(state, STAKING_ADDRESS), proposal_id, voter)
+
+
 def deposits_held(state: Any) -> int:
     """Wei of deposits of proposals not yet settled (a counter: stray wei sent to 0x…1001 is not one)."""
     return proposals.deposits_held(Store(state, GOVERNANCE_ADDRESS))

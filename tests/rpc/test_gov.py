@@ -63,6 +63,9 @@ async def test_a_proposal_its_live_tally_and_pages(client, backend):
     assert proposal["totalDeposit"] == hex(10 * PLUME)
     tally = proposal["tally"]
     assert tally["live"] is True and tally["voters"] == "0x1" and tally["yes"] == hex(10 * PLUME)
+    vote = await client.call("plume_getVote", 1, ALICE.address)
+    assert (vote["options"], vote["weightsBps"], vote["power"]) == (["yes"], [hex(10_000)], hex(10 * PLUME))
+    assert (await client.call("plume_getVote", 1, BOB.address))["power"] == "0x0"  # no vote
     assert await client.call("plume_getProposal", 2) is None
     page = await client.call("plume_getProposals", 0, 10)
     assert page["total"] == "0x1" and [p["id"] for p in page["proposals"]] == ["0x1"]

@@ -75,12 +75,15 @@ def test_a_validator_vote_counts_for_its_delegators_that_did_not_vote() -> None:
     vote(sc, 0, pid, YES)
     vote(sc, 5, pid, NO)
     assert sc.gov_view("tally", pid) == (150 * PLUME, 0, 30 * PLUME, 0)
+    assert sc.gov_view("getVote", pid, ADDRS[0])[2] == 150 * PLUME  # its own 100 and 4's 50
+    assert sc.gov_view("getVote", pid, ADDRS[5])[2] == 30 * PLUME
+    assert sc.gov_view("getVote", pid, ADDRS[4])[2] == 0  # no vote
 
 
 def test_weighted_votes_split_the_voters_power(sc: StakingChain) -> None:
     pid = propose(sc, 0)
     assert sc.gov_send(1, "voteWeighted", pid, [YES, NO, ABSTAIN], [5000, 3000, 2000]).ok
-    assert sc.gov_view("getVote", pid, ADDRS[1]) == ([YES, ABSTAIN, NO], [5000, 2000, 3000])
+    assert sc.gov_view("getVote", pid, ADDRS[1]) == ([YES, ABSTAIN, NO], [5000, 2000, 3000], 100 * PLUME)
     assert sc.gov_view("tally", pid) == (50 * PLUME, 20 * PLUME, 30 * PLUME, 0)
     vote(sc, 1, pid, VETO)  # a second vote replaces the first
     assert sc.gov_view("tally", pid) == (0, 0, 0, 100 * PLUME)
@@ -223,7 +226,7 @@ def test_a_vote_after_the_period_ends_is_refused_even_before_the_proposal_closes
     sc.block([tx], dt=1)
     receipt, _, _ = sc.chain.get_receipt(tx.hash)
     assert receipt.state_root == b""  # failed
-    assert sc.gov_view("getVote", pid, ADDRS[0]) == ([], [])
+    assert sc.gov_view("getVote", pid, ADDRS[0]) == ([], [], 0)
     assert status(sc, pid) == Status.REJECTED
 
 
@@ -474,3 +477,17 @@ def test_governance_deposits_in_the_supply_report_exclude_stray_wei(sc: StakingC
         vote(sc, i, pid, YES)
     end_voting(sc, pid)
     assert read_supply(sc.state()).governance_deposits == 0
+
+
+def test_a_voters_delegations_are_filtered_to_counted_validators_before_the_cut() -> None:
+    from staking.delegation import delegations_of
+    from staking.governance.tally import MAX_DELEGATIONS_COUNTED, voter_delegations
+    from test_staking_delegation import DictState
+    staking = Store(DictState(), STAKING_ADDRESS)
+    voter = b"\x09" * 20
+    validators = [bytes([i + 1]) * 20 for i in range(MAX_DELEGATIONS_COUNTED + 1)]
+    for v in validators:
+        delegations_of(staking, voter).append(int.from_bytes(v, "big"))
+        staking.set("delegation.shares", voter, v, 7)
+    counted = {validators[-1]: None}  # only the ninth delegation's validator counts
+    assert voter_delegations(staking, voter, counted) == [(validators[-1], 7)]

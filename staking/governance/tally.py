@@ -31,7 +31,7 @@ from staking.params import BPS, GovParams
 from staking.store import IdList, Store
 
 MAX_DELEGATIONS_COUNTED = 8  # of one voter's delegations to counted validators, counted by a tally
-MAX_DELEGATIONS_SCANNED = 64  # of one voter's delegation list, looked at to find those 8 (bounds the reads)
+MAX_DELEGATIONS_SCANNED = 16  # of one voter's delegation list, looked at to find those 8 (bounds the reads)
 
 
 class VoteOption(IntEnum):

@@ -2,18 +2,21 @@
 
 * ``start_voting``: when a proposal's deposits reach ``gov.min_deposit`` (in
   the ``deposit`` or ``submitProposal`` call that reaches it), its voting
-  period starts: ``voting_end = now + gov.voting_period``.
-* ``process_governance`` (end of every block): each open proposal whose period
-  ended at or before the block's time is closed, at most
-  ``MAX_CLOSED_PER_BLOCK`` per block (the others wait for the next block; no
-  vote or deposit is taken after a period's end):
-  - deposit period over without ``min_deposit``: DROPPED, deposits burned;
-  - voting period over: tallied (``staking/governance/tally.py``) and decided;
-    PASSED applies every change atomically, still re-checked against the
-    bounds (``INVALID_CHANGE`` applies none), then deposits are returned;
-    NO_MAJORITY returns them; NO_QUORUM and VETOED burn them.
+  period starts: ``voting_end = now + gov.voting_period`` (refused while
+  ``MAX_VOTING_PROPOSALS`` are voting).
+* ``process_governance`` (end of every block):
+  - ``process_deposit_queue``: every proposal at the head of the deposit
+    queue whose deposit period is over without ``min_deposit`` is DROPPED,
+    its deposits burned (O(1) each, at most ``MAX_DROPPED_PER_BLOCK``);
+  - the voting period that ended first is tallied (``tally.py``) and
+    decided, at most ``MAX_CLOSED_PER_BLOCK`` per block: PASSED applies every
+    change atomically, still re-checked against the bounds (``INVALID_CHANGE``
+    applies none), then deposits are returned; NO_MAJORITY returns them;
+    NO_QUORUM and VETOED burn them.
+  Each drop and close runs under a state snapshot (``_guarded``): an
+  exception undoes it and the proposal fails closed, so governance never
+  makes a block invalid.
 """
-
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -482,3 +482,7 @@ class HeadAccounts:
         if address not in self._balances:
             self._balances[address] = self._view.balance(address)
         return self._balances[address]
+
+    def get_storage(self, address: bytes, slot: int) -> int:
+        # the permission lists' roles: a few slots per transaction, read each time
+        return self._view.storage(address, slot)

@@ -25,7 +25,10 @@ from eth.abc import SignedTransactionAPI
 from eth_typing import Address, Hash32
 from eth_utils import keccak
 
+from eth.constants import CREATE_CONTRACT_ADDRESS
+
 from execution.errors import truncate
+from execution.permissions import permission_denied
 
 from .errors import MempoolError, MempoolErrorCode
 from .txcheck import PooledTx, TxDecoder, check_transaction, decode_raw, default_decoder
@@ -43,6 +46,8 @@ class AccountState(Protocol):
     def get_nonce(self, address: Address) -> int: ...
 
     def get_balance(self, address: Address) -> int: ...
+
+    def get_storage(self, address: Address, slot: int) -> int: ...  # the permission lists' roles
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,6 +291,9 @@ class Mempool:
         if self.screen is not None:  # the node's local policy (docs/compliance.md): raises POLICY_REJECTED
             self.screen(checked)
         sender, nonce = checked.sender, checked.nonce
+        denied = permission_denied(state.get_storage, sender, tx.to == CREATE_CONTRACT_ADDRESS)
+        if denied is not None:  # the block rule (execution/vm.py), checked first on the head state
+            raise MempoolError(MempoolErrorCode.PERMISSION_DENIED, str(denied))
         state_nonce = state.get_nonce(sender)
         if nonce < state_nonce:
             raise MempoolError(

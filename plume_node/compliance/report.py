@@ -23,6 +23,7 @@ from typing import Any
 from eth_utils import to_checksum_address
 
 from plume_node.compliance.model import Action, BlockFlows, FundFlow, Policy
+from plume_node.compliance.permissions_report import permissions_html
 from plume_node.compliance.rules import PolicyEngine
 from plume_node.errors import UserError
 
@@ -169,6 +170,7 @@ def render_html(report: dict) -> str:
         _table("Totals per rule", ["rule", "count", "asset", "value"], totals(report["totalsByRule"]), "totals-by-rule"),
         _table("Totals per address", ["address", "count", "asset", "value"], totals(report["totalsByAddress"]),
                "totals-by-address"),
+        permissions_html(report.get("permissionChanges", [])),
         "</body></html>",
     ]
     return "\n".join(parts)

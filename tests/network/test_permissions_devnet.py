@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,35 @@ def signed_transfer(net: Net, url: str, key: str, nonce: int) -> str:
     tx = {"type": 2, "chainId": net.chain_id, "nonce": nonce, "to": "0x" + "00" * 19 + "42", "value": 1,
           "gas": 21_000, "maxFeePerGas": 4 * base_fee + 10**9, "maxPriorityFeePerGas": 10**9}
     return "0x" + Account.sign_transaction(tx, key).raw_transaction.hex()
+
+
+def table_rows(page: str, table_id: str) -> list[list[str]]:
+    """The body rows of the table ``table_id`` of an HTML page, read with a real HTML parser."""
+    rows: list[list[str]] = []
+
+    class Rows(HTMLParser):
+        inside = in_body = False
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "table":
+                self.inside = dict(attrs).get("id") == table_id
+            elif self.inside and tag == "tbody":
+                self.in_body = True
+            elif self.inside and self.in_body and tag == "tr":
+                rows.append([])
+            elif self.inside and self.in_body and tag == "td":
+                rows[-1].append("")
+
+        def handle_endtag(self, tag):
+            if tag == "table":
+                self.inside = self.in_body = False
+
+        def handle_data(self, data):
+            if self.inside and self.in_body and rows and rows[-1]:
+                rows[-1][-1] += data
+
+    Rows().feed(page)
+    return rows
 
 
 def rejections(node: NetNode, account: str) -> int:
@@ -113,5 +143,18 @@ def test_an_unlisted_account_is_refused_everywhere_and_a_tampered_proposers_bloc
         standing = json.loads(cli("query", "perms", user["address"], "--rpc", urls[0], "--json").stdout)
         assert standing["lists"]["transact"] == {"on": True, "role": "enabled", "allowed": True}
         assert standing["lists"]["deploy"] == {"on": False, "role": "none", "allowed": True}
+
+        head = net.nodes[0].height()
+        done = cli("report", "compliance", "--rpc", urls[0], "--from-block", "1", "--to-block", str(head),
+                   "--out", str(tmp_path / "report"))
+        assert done.returncode == 0, done.stdout + done.stderr
+        report = json.loads((tmp_path / "report" / "report.json").read_text())
+        (grant_change,) = report["permissionChanges"]
+        assert grant_change["event"] == "RoleSet" and grant_change["list"] == "transact"
+        assert (grant_change["account"], grant_change["role"], grant_change["by"]) == (
+            user["address"], "enabled", admin["address"])
+        rows = table_rows((tmp_path / "report" / "report.html").read_text(), "permission-changes")
+        assert rows == [[str(grant_change["blockNumber"]), "RoleSet", "transact", user["address"], "enabled", "",
+                         admin["address"], grant_change["transactionHash"]]]
     finally:
         net.stop_all()

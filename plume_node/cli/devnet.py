@@ -11,6 +11,7 @@ import shlex
 from pathlib import Path
 
 import click
+from eth_utils import to_checksum_address
 
 from plume_node import jsonlimits
 from plume_node.devnet import (
@@ -32,8 +33,9 @@ from plume_node.devnet import (
     stop_devnet,
 )
 from plume_node.cli._units import format_plume
-from plume_node.genesis import DEFAULT_CHAIN_ID, MAX_SAFE_CHAIN_ID
+from plume_node.genesis import DEFAULT_CHAIN_ID, MAX_SAFE_CHAIN_ID, load_genesis
 from plume_node.init import OPERATOR_KEY
+from staking.permissions.roles import LIST_NAMES, Role
 
 DEFAULT_UP_DIR = ".devnet"
 DEFAULT_UP_VALIDATORS = 4
@@ -149,6 +151,16 @@ def _print_accounts(net: Devnet) -> None:
     click.echo("")
 
 
+def _print_permissions(net: Devnet) -> None:
+    """The permission lists that are on, and their admins (nothing when every list is off)."""
+    perms = load_genesis(Path(net.nodes[0].home) / "genesis.json").permissions
+    on = [name for which, name in LIST_NAMES.items() if perms.list_on(which)]
+    if on:
+        admins = sorted({to_checksum_address(a) for _, a, role in perms.roles if role == Role.ADMIN})
+        click.echo(f"  permissions   {', '.join(on)} list(s) on; admin {', '.join(admins)}; "
+                   "validator operators enabled; other accounts need `plume-node tx perms grant`")
+
+
 def _print_summary(net: Devnet, *, starting: bool = False) -> None:
     click.echo(f"devnet created in {net.dir}")
     click.echo(f"  chain id      {net.chain_id}")
@@ -157,6 +169,7 @@ def _print_summary(net: Devnet, *, starting: bool = False) -> None:
     for node in net.nodes:
         click.echo(f"  {node.name:<7} {node.role:<9} {node.rpc_url:<24} {node.p2p_addr:<17} {node.node_id}")
     click.echo(f"  operator keystore password of every node: {net.password_path}")
+    _print_permissions(net)
     _print_accounts(net)
     busy = [f"{port}" for node in net.nodes for port in (node.p2p_port, node.rpc_port) if not port_free(port)]
     if busy:

@@ -117,6 +117,10 @@ def test_an_unlisted_account_is_refused_everywhere_and_a_tampered_proposers_bloc
                        f"{node.name} to reject a block from the tampered proposer")
         start = net.nodes[0].height()
         net.wait_height(HONEST, start + 4, timeout=120)  # the chain goes on without it
+        tampered_id = f"id:{net.nodes[TAMPERED].node_id}"
+        for i in HONEST:  # neither the gossiped forbidden tx nor the invalid block gets the tampered node banned
+            bans = rpc(urls[i], "plume_peers")["bans"]
+            assert not [b for b in bans if b["key"] == tampered_id], bans
         assert rpc(urls[0], "eth_getTransactionReceipt", tx_hash) is None
         assert int(rpc(urls[0], "eth_getTransactionCount", user["address"], "latest"), 16) == 0
 

@@ -50,6 +50,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from eth.abc import BlockHeaderAPI, SignedTransactionAPI
+from eth.exceptions import VMError
 from eth.constants import (
     BLANK_ROOT_HASH,
     CREATE_CONTRACT_ADDRESS,
@@ -68,7 +69,6 @@ from eth.vm.forks.prague.computation import PRAGUE_PRECOMPILES, PragueComputatio
 from eth.vm.forks.prague.constants import STANDARD_TOKEN_COST, TOTAL_COST_FLOOR_PER_TOKEN
 from eth.vm.forks.prague.state import PragueState, PragueTransactionExecutor
 from eth.vm.forks.shanghai.constants import MAX_INITCODE_SIZE
-from eth.exceptions import VMError
 from eth.vm.spoof import SpoofTransaction
 from eth_utils import ValidationError
 

@@ -22,10 +22,9 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from eth.abc import SignedTransactionAPI
+from eth.constants import CREATE_CONTRACT_ADDRESS
 from eth_typing import Address, Hash32
 from eth_utils import keccak
-
-from eth.constants import CREATE_CONTRACT_ADDRESS
 
 from execution.errors import truncate
 from execution.permissions import permission_denied

@@ -472,6 +472,7 @@ class HeadAccounts:
         self._view = view
         self._nonces: dict[bytes, int] = {}
         self._balances: dict[bytes, int] = {}
+        self._storage: dict[tuple[bytes, int], int] = {}
 
     def get_nonce(self, address: bytes) -> int:
         if address not in self._nonces:
@@ -484,5 +485,8 @@ class HeadAccounts:
         return self._balances[address]
 
     def get_storage(self, address: bytes, slot: int) -> int:
-        # the permission lists' roles: a few slots per transaction, read each time
-        return self._view.storage(address, slot)
+        # the permission lists' roles (a list's on/off slot is asked for every sender)
+        key = (address, slot)
+        if key not in self._storage:
+            self._storage[key] = self._view.storage(address, slot)
+        return self._storage[key]

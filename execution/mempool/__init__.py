@@ -53,7 +53,8 @@ the last ``FAILED_MEMORY`` (1024) such hashes), ``get(hash) -> tx | None``,
 
 ``Removed(tx_hash, sender, nonce, reason)`` with ``RemovalReason``: STALE,
 UNAFFORDABLE, EXPIRED, EVICTED, REPLACED (only ever reported as
-``AddResult.replaced_hash``), REMOVED, FAILED.
+``AddResult.replaced_hash``), REMOVED, FAILED, FORBIDDEN (the permission
+lists forbid the sender now).
 
 Modules: ``errors`` (codes and the error), ``txcheck`` (decoding and the
 checks that need no state), ``pool`` (the pool itself).

@@ -102,6 +102,7 @@ class RemovalReason(enum.Enum):
     REPLACED = "replaced"  # same sender and nonce, outbid (reported as AddResult.replaced_hash)
     REMOVED = "removed"  # the caller asked (remove())
     FAILED = "failed"  # raised while a block was built (drop_failed()); refused from now on
+    FORBIDDEN = "forbidden"  # the permission lists forbid the sender now (a revoke, a list switched on)
 
 
 @dataclass(frozen=True, slots=True)
@@ -521,7 +522,8 @@ class Mempool:
     def recheck(self, state: AccountState, base_fee: int, now: float) -> tuple[Removed, ...]:
         """Resync with state after a commit; returns every tx removed and why.
 
-        Per sender: txs below the account nonce go (STALE: mined or replaced
+        Per sender: txs the permission lists now forbid go (FORBIDDEN: a
+        revoke, a list switched on), txs below the account nonce go (STALE: mined or replaced
         elsewhere), txs older than ttl_seconds go (EXPIRED), and from the first
         tx whose cumulative cost (own run, nonce order) exceeds the balance,
         that tx and all later ones go (UNAFFORDABLE). Queued txs whose gap was
@@ -536,9 +538,15 @@ class Mempool:
             account = self._accounts[sender]
             state_nonce = state.get_nonce(sender)
             account.base_nonce = state_nonce
+            forbidden: dict[bool, bool] = {}  # by "creates a contract": at most two verdicts per sender
             for nonce in sorted(account.txs):
                 entry = account.txs[nonce]
-                if nonce < state_nonce:
+                creates = entry.tx.to == CREATE_CONTRACT_ADDRESS
+                if creates not in forbidden:
+                    forbidden[creates] = permission_denied(state.get_storage, sender, creates) is not None
+                if forbidden[creates]:  # no block may carry it now
+                    removed.append(self._drop(entry, RemovalReason.FORBIDDEN))
+                elif nonce < state_nonce:
                     removed.append(self._drop(entry, RemovalReason.STALE))
                 elif now - entry.arrival > self.config.ttl_seconds:
                     removed.append(self._drop(entry, RemovalReason.EXPIRED))

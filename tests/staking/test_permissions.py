@@ -21,6 +21,7 @@ from execution.chain import PlumeChain
 from execution.errors import CallError, InvalidBlock, PermissionDenied
 from execution.genesis import GenesisAccount
 from execution.mempool import Mempool, MempoolConfig, MempoolError, MempoolErrorCode
+from execution.mempool.pool import RemovalReason
 from execution.sidecar import Sidecar
 from execution.transactions import decode_transaction
 from gov_helpers import GOV, YES, change, end_voting, propose, vote
@@ -183,6 +184,24 @@ def test_the_proposer_leaves_out_a_forbidden_transfer_and_the_mempool_refuses_it
     assert "transact list" in refused.value.message and ADDRS[USER_I].hex() in refused.value.message
     allowed = transfer(sc, ADMIN_I)
     pool.add(allowed, len(allowed.encode()), AccountReader(sc.chain.state_at()), sc.chain.next_base_fee(), 0)
+
+
+def test_a_revoke_drops_the_accounts_pooled_transactions_at_the_next_recheck() -> None:
+    sc = chain(transact=True, deploy=True)
+    assert set_role(sc, ADMIN_I, TRANSACT, ADDRS[USER_I], ENABLED).ok
+    assert set_role(sc, ADMIN_I, DEPLOY, ADDRS[OTHER_I], ENABLED).ok
+    assert set_role(sc, ADMIN_I, TRANSACT, ADDRS[OTHER_I], ENABLED).ok
+    pool = Mempool(CHAIN_ID, MempoolConfig())
+    pooled = [transfer(sc, USER_I), transfer(sc, USER_I), creation(sc, OTHER_I), transfer(sc, OTHER_I)]
+    for tx in pooled:
+        pool.add(tx, len(tx.encode()), AccountReader(sc.chain.state_at()), sc.chain.next_base_fee(), 0)
+    sc.block([sc.tx(ADMIN_I, calldata("setRole", int(TRANSACT), ADDRS[USER_I], 0), to=PERMISSIONS_ADDRESS),
+              sc.tx(ADMIN_I, calldata("setRole", int(DEPLOY), ADDRS[OTHER_I], 0), to=PERMISSIONS_ADDRESS)])
+    removed = pool.recheck(AccountReader(sc.chain.state_at()), sc.chain.next_base_fee(), 0)
+    assert {r.tx_hash for r in removed} == {pooled[0].hash, pooled[1].hash, pooled[2].hash}
+    assert {r.reason for r in removed} == {RemovalReason.FORBIDDEN}
+    # OTHER_I may still transact: its transfer stays, though after the dropped creation it waits on a nonce gap
+    assert pooled[3].hash in pool
 
 
 def test_a_block_built_by_a_tampered_proposer_is_invalid_for_every_validator(monkeypatch) -> None:

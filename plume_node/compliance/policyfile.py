@@ -57,6 +57,8 @@ def _read_bounded(path: Path, limit: int) -> str:
             data = f.read(limit + 1)
     except OSError as exc:
         raise PolicyError(path, None, f"cannot read it: {exc.strerror or exc}") from None
+    except ValueError as exc:  # a path with an embedded NUL byte, from a `file = "..."` key
+        raise PolicyError(path, None, f"cannot open it: {truncate(str(exc))}") from None
     if len(data) > limit:
         raise PolicyError(path, None, f"larger than the limit of {limit} bytes")
     try:
@@ -83,7 +85,20 @@ def load_denylist(path: Path) -> frozenset[bytes]:
 
 
 def load_policy(path: Path) -> Policy:
-    """Parse compliance.toml at `path` (denylist files relative to its directory)."""
+    """Parse compliance.toml at `path` (denylist files relative to its directory).
+
+    Every failure is a PolicyError: a caller (the start, a SIGHUP reload) never
+    sees another exception from the file's content."""
+    try:
+        return _load_policy(path)
+    except PolicyError:
+        raise
+    except (ValueError, TypeError, OverflowError, RecursionError, MemoryError) as exc:
+        # e.g. a TOML integer of more than 4300 digits (int's own limit) raises a plain ValueError
+        raise PolicyError(path, None, f"cannot use it ({type(exc).__name__}): {truncate(str(exc))}") from None
+
+
+def _load_policy(path: Path) -> Policy:
     text = _read_bounded(path, MAX_POLICY_FILE_BYTES)
     try:
         data = tomllib.loads(text)
@@ -163,7 +178,10 @@ class _RuleReader:
     def read_denylist(self, base: Rule) -> Rule:
         addresses = set(self.addresses())
         if "file" in self.table:
-            file = self.path.parent / self.string("file")
+            name = self.string("file")
+            if not name or any(ord(c) < 32 for c in name):  # open() refuses a NUL byte with a ValueError
+                self.fail("file", f"file must be a file name without control characters, got {truncate(repr(name), 64)}")
+            file = self.path.parent / name
             addresses |= load_denylist(file)
         if "file" not in self.table and "addresses" not in self.table:
             self.fail(None, "a denylist rule needs file = \"...\" or addresses = [...]")

@@ -245,7 +245,10 @@ class ComplianceService:
     async def _reload_on_sighup(self) -> None:
         with trio.open_signal_receiver(signal.SIGHUP) as signals:
             async for _ in signals:
-                await self.reload_off_thread()
+                try:
+                    await self.reload_off_thread()
+                except Exception:  # a bug in a reload must never end the node: the old rules stay
+                    log.exception("SIGHUP: the reload failed; the previous rules stay in force")
 
     async def _post_alerts(self) -> None:
         assert self.webhook is not None

@@ -120,3 +120,15 @@ def test_limits(tmp_path):
     with pytest.raises(PolicyError) as info:
         load_policy(write(tmp_path, f'[[rule]]\nname = "x"\nkind = "threshold"\naction = "flag"\nmin_value = "{long_value}"\n'))
     assert len(str(info.value)) < 400  # the quoted value is truncated
+
+
+@pytest.mark.parametrize("text, problem", [
+    ('[[rule]]\nname = "t"\nkind = "threshold"\naction = "flag"\nmin_value = ' + "9" * 5000 + "\n", "ValueError"),
+    ('[[rule]]\nname = "d"\nkind = "denylist"\naction = "reject"\nfile = "a\\u0000b"\n', "line 5: rule 1: file must be"),
+])
+def test_every_failure_of_a_file_is_a_policy_error(tmp_path, text, problem):
+    """A plain ValueError from tomllib or open() would end a node at SIGHUP (regression)."""
+    path = write(tmp_path, text)
+    with pytest.raises(PolicyError, match=problem) as refused:
+        load_policy(path)
+    assert str(refused.value).startswith(str(path)) and "\x00" not in str(refused.value)

@@ -90,6 +90,12 @@ class BlockFlows:
     flows: tuple[FundFlow, ...]
     # Accounts that had no nonce, no balance and no code before this block (for fresh_account).
     new_accounts: frozenset[bytes] = frozenset()
+    # Movements left out by the bounds of flows.py (MAX_FLOWS_PER_BLOCK, MAX_LOG_FLOWS_PER_CONTRACT,
+    # MAX_BATCH_IDS): the rules and the subscribers saw only `flows`.
+    truncated: int = 0
+    # False when the internal value transfers were not traced (not needed, or the re-execution
+    # was refused by a budget): `flows` then holds only what the receipts and logs show.
+    internal_traced: bool = True
 
 
 @dataclass(frozen=True)

@@ -235,11 +235,20 @@ class PolicyEngine:
         self.policy = policy
         self.windows.keep_rules(policy.rules)
 
-    def check(self, flows: Iterable[FundFlow]) -> Hit | None:
-        """The first reject rule a transaction's movements break, or None. Changes nothing."""
+    def check(self, flows: Iterable[FundFlow], parties: FundFlow | None = None) -> Hit | None:
+        """The first reject rule a transaction's movements break, or None. Changes nothing.
+
+        `parties`: the transaction's sender and recipient as a movement of nothing; the
+        denylist rules judge it even when the transaction announces no movement (a call
+        of value 0 from a listed sender is refused too)."""
         rules = self.policy.of_action(Action.REJECT)
         if not rules:
             return None
+        if parties is not None:
+            denylists = [r for r in rules if r.kind is RuleKind.DENYLIST]
+            found = hits_of(denylists, parties, self.windows)
+            if found:
+                return found[0]
         for flow in flows:
             found = hits_of(rules, flow, self.windows)
             if found:

@@ -35,8 +35,8 @@ import trio
 from execution.errors import truncate
 from execution.mempool import MempoolError, MempoolErrorCode, PooledTx
 from execution.snapshot import ChainSnapshot
-from plume_node.compliance.flows import block_flows, transaction_flows
-from plume_node.compliance.model import Action, BlockFlows, Hit, Policy
+from plume_node.compliance.flows import block_flows, created_address, transaction_flows
+from plume_node.compliance.model import Action, BlockFlows, FlowKind, FundFlow, Hit, Policy
 from plume_node.compliance.policyfile import POLICY_FILE_NAME, PolicyError, load_policy
 from plume_node.compliance.rules import PolicyEngine
 
@@ -115,9 +115,12 @@ class ComplianceService:
 
     def screen(self, pooled: PooledTx) -> None:
         tx = pooled.tx
+        sender = bytes(pooled.sender)
         to = bytes(tx.to) if tx.to else None
-        flows = transaction_flows(bytes(pooled.sender), to, tx.value, bytes(tx.data), self.chain.head.block_number + 1)
-        hit = self.engine.check(flows)
+        block = self.chain.head.block_number + 1
+        flows = transaction_flows(sender, to, tx.value, bytes(tx.data), block, tx.nonce)
+        parties = FundFlow(FlowKind.NATIVE, sender, to if to is not None else created_address(sender, tx.nonce), 0, block)
+        hit = self.engine.check(flows, parties)
         if hit is not None:
             log.info("tx 0x%s refused by rule %s: %s", bytes(pooled.tx_hash).hex(), hit.rule, hit.detail)
             raise MempoolError(

@@ -301,7 +301,7 @@ async def serve_rpc(
     dispatcher = Dispatcher(table, backend, max_batch=max_batch, workers=workers, on_request=on_request)
     hub = SubscriptionHub(backend.chain, backend.mempool)
     backend.events.listen(on_commit=hub.committed, on_pending=hub.pending)
-    backend.events.listen_compliance(hub.compliance)
+    backend.events.listen_compliance(hub.compliance, hub.compliance_wanted)
     app = RpcApp(
         dispatcher, cors_origins=cors_origins, max_body_bytes=max_body_bytes,
         body_timeout_s=body_timeout_s, max_concurrent_requests=max_concurrent_requests, gets=gets,

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import rlp
+import trio
 from eth_abi import encode
 from eth_hash.auto import keccak
 from eth_utils import to_checksum_address
@@ -270,6 +271,26 @@ def test_an_observer_must_not_be_a_validator(tmp_path):
     config = config.replace(compliance=dataclasses.replace(config.compliance, observer=True))
     with pytest.raises(UserError, match="an observer must not be a validator"):
         Node.open(home, config)
+
+
+async def test_an_observer_never_signs_even_when_its_key_is_in_the_set(tmp_path, monkeypatch):
+    """Regression: the start's check sees one height only (a fresh home sees genesis, a jailed key
+    passes); an observer whose key later joins the set signed votes (double-sign risk)."""
+    import dataclasses
+
+    home = make_home(tmp_path / "home")  # the sole genesis validator
+    config = fast_config(home, block_time_ms=50)
+    config = config.replace(compliance=dataclasses.replace(config.compliance, observer=True))
+    monkeypatch.setattr(Node, "is_validator", lambda self: False)  # as the start check could be fooled
+    node = Node.open(home, config)
+    try:
+        assert node.signer is None and node.driver.signer is None and node.engine.address is None
+        async with running(node):
+            # a validator would commit about 20 blocks in this time; an observer never signs one
+            await trio.sleep(1.0)
+            assert node.app.committed_height() == 0 and node.driver.sign_refusals == 0
+    finally:
+        node.close()
 
 
 async def test_staking_deposits_and_payouts_are_fund_flows(tmp_path):

@@ -280,6 +280,9 @@ class ComplianceService:
                 while running.is_set() and not done.is_set():  # never let the database close under it
                     await trio.sleep(0.01)
             raise
+        if trace and not block.internal_traced:
+            self._truncation_log.note(f"block {number}: internal transfers not traced (the re-execution was refused "
+                                      f"or ran past {TRACE_TIMEOUT_S:g} s); its receipts' flows only")
         if block.truncated:
             self._truncation_log.note(f"block {number}: {block.truncated} movement(s) left out by the flow bounds")
         log.debug("compliance: block %d: %d flows in %.1f ms", number, len(block.flows),
@@ -406,7 +409,7 @@ def derive_block_flows(chain: Any, number: int, budget: ExecutionBudget | None, 
     except ExecutionAborted as exc:
         if exc.reason is AbortReason.CANCELLED or not trace:
             raise
-        log.warning("compliance: block %d: internal transfers not traced: %s", number, truncate(str(exc)))
+        log.debug("compliance: block %d: internal transfers not traced: %s", number, truncate(str(exc)))
         return block_flows(chain, number, None, trace=False, wants_new_accounts=fresh)
 
 

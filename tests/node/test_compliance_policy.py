@@ -325,3 +325,39 @@ async def test_staking_deposits_and_payouts_are_fund_flows(tmp_path):
             assert int(payout["amount"]) > 0
     finally:
         node.close()
+
+
+def _block_of(node: Node, tx_hash: bytes) -> int | None:
+    for number in range(1, node.app.committed_height() + 1):
+        if any(bytes(tx.hash) == tx_hash for tx in node.chain.get_block(number).transactions):
+            return number
+    return None
+
+
+async def test_fund_flows_of_a_block_the_rpc_budget_cannot_reexecute(policy_node):
+    """Regression: plume_fundFlows re-executed under the RPC budget, which refuses MODEXP inputs over
+    1024 bytes: such a block could never be served and `report compliance` failed on any range
+    holding it. Now it is served from its receipts with internalTraced false."""
+    from execution.budget import ExecutionBudget
+    from execution.snapshot import ChainSnapshot
+    from plume_node.rpc.methods_compliance import plume_fund_flows
+    from plume_node.rpc.workers import ReadContext
+
+    node, _ = policy_node
+    sender = Sender(node)
+    modexp = (5).to_bytes(20, "big")
+    data = encode(["uint256", "uint256", "uint256"], [1025, 1, 1]) + b"\x02" * 1025 + b"\x03" + b"\x05"
+    async with running(node):
+        await wait_for_height(node, 1)
+        tx_hash = sender.send(modexp, value=2 * ETHER, data=data, gas=2_000_000)
+        await await_until(lambda: _block_of(node, tx_hash) is not None, 30, "the MODEXP transaction to commit")
+    number = _block_of(node, tx_hash)
+    snapshot = ChainSnapshot(node.chain)
+    try:
+        budget = ExecutionBudget.start(gas_cap=50_000_000, total_gas=50_000_000, timeout_s=5)
+        answer = plume_fund_flows(node, number).work(ReadContext(snapshot, budget))
+    finally:
+        snapshot.release()
+    assert answer["internalTraced"] is False and answer["truncated"] is False
+    assert [(f["kind"], f["amount"], f["transactionHash"]) for f in answer["flows"]] == [
+        ("native", str(2 * ETHER), "0x" + tx_hash.hex())]

@@ -361,3 +361,26 @@ async def test_fund_flows_of_a_block_the_rpc_budget_cannot_reexecute(policy_node
     assert answer["internalTraced"] is False and answer["truncated"] is False
     assert [(f["kind"], f["amount"], f["transactionHash"]) for f in answer["flows"]] == [
         ("native", str(2 * ETHER), "0x" + tx_hash.hex())]
+
+
+def test_sighup_while_the_node_opens_does_not_kill_it(tmp_path):
+    """Regression: before the service installed its receiver (Node.open: a denylist load, the
+    database) SIGHUP's default action ended the process."""
+    import signal
+    import subprocess
+    import sys
+
+    code = (
+        "import os, signal, sys\n"
+        "from plume_node import node, runtime\n"
+        "from plume_node.config import Config\n"
+        "from plume_node.home import Home\n"
+        "def opening(home, config):\n"
+        "    os.kill(os.getpid(), signal.SIGHUP)\n"
+        "    sys.exit(7)\n"
+        "node.Node.open = staticmethod(opening)\n"
+        f"runtime.run_node(Home.at({str(tmp_path)!r}), Config())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 7, (done.returncode, signal.Signals(-done.returncode).name if done.returncode < 0 else "",
+                                  done.stderr[-2000:])

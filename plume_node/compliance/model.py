@@ -6,6 +6,7 @@ native coin, token units for tokens).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -61,25 +62,45 @@ class FundFlow:
 
     @classmethod
     def from_json(cls, data: dict) -> "FundFlow":
-        """The inverse of `to_json` (the report reads flows served over RPC); raises
+        """The inverse of `to_json` (the report reads flows served over RPC), strict about
+        types (an answering node is not trusted: no floats, no 1e400); raises
         ValueError/KeyError/TypeError for anything else."""
         asset = data["asset"]
         tx_hash = data.get("transactionHash")
         token_id = data.get("tokenId")
-        flow = cls(
+        block = data["blockNumber"]
+        if type(block) is not int or not 0 <= block < 2**63:
+            raise ValueError("blockNumber must be an integer")
+        return cls(
             kind=FlowKind(data["kind"]),
-            sender=bytes.fromhex(data["from"][2:]),
-            recipient=bytes.fromhex(data["to"][2:]),
-            amount=int(data["amount"]),
-            block=int(data["blockNumber"]),
-            tx_hash=None if tx_hash is None else bytes.fromhex(tx_hash[2:]),
-            asset=None if asset == "native" else bytes.fromhex(asset[2:]),
-            token_id=None if token_id is None else int(token_id),
+            sender=_address(data["from"]),
+            recipient=_address(data["to"]),
+            amount=_uint256(data["amount"]),
+            block=block,
+            tx_hash=None if tx_hash is None else _hex(tx_hash, 32),
+            asset=None if asset == "native" else _address(asset),
+            token_id=None if token_id is None else _uint256(token_id),
         )
-        addresses = (flow.sender, flow.recipient) + (() if flow.asset is None else (flow.asset,))
-        if any(len(a) != 20 for a in addresses) or not 0 <= flow.amount < 2**256:
-            raise ValueError("not a fund flow: addresses of 20 bytes and amounts of 0 to 2**256-1")
-        return flow
+
+
+_DECIMAL = re.compile(r"[0-9]{1,78}")
+
+
+def _uint256(value: object) -> int:
+    """A decimal string of 0 .. 2**256-1 (what `to_json` writes for amounts and token ids)."""
+    if not isinstance(value, str) or not _DECIMAL.fullmatch(value) or int(value) >= 2**256:
+        raise ValueError("not a decimal string of 0 to 2**256-1")
+    return int(value)
+
+
+def _hex(value: object, size: int) -> bytes:
+    if not isinstance(value, str) or len(value) != 2 + 2 * size or not value.startswith("0x"):
+        raise ValueError(f"not 0x and {2 * size} hex digits")
+    return bytes.fromhex(value[2:])
+
+
+def _address(value: object) -> bytes:
+    return _hex(value, 20)
 
 
 @dataclass(frozen=True)

@@ -166,3 +166,60 @@ def test_report_range_and_hostile_answers():
     other = FundFlow(FlowKind.NATIVE, A, B, 1, 7, TX).to_json()
     with pytest.raises(ReportError, match="another block"):
         collect_blocks(lambda *a: {"flows": [other], "newAccounts": []}, 1, 1)
+
+
+def test_the_report_trusts_no_answer():
+    """Regressions: "blockNumber": 1e400 raised OverflowError (a traceback), 1.5 was accepted, and
+    no count was enforced on an answer."""
+    good = FundFlow(FlowKind.NATIVE, A, B, 1, 1, TX).to_json()
+    for bad in ({"blockNumber": 1e400}, {"blockNumber": 1.0}, {"blockNumber": True}, {"amount": 5},
+                {"amount": "1e3"}, {"tokenId": 3}, {"transactionHash": "0x12"}, {"from": 7}):
+        with pytest.raises(ReportError, match="malformed"):
+            collect_blocks(lambda *a: {"flows": [{**good, **bad}], "newAccounts": []}, 1, 1)
+    with pytest.raises(ReportError, match="malformed"):
+        collect_blocks(lambda *a: {"flows": [good] * (MAX_FLOWS_PER_BLOCK + 1), "newAccounts": []}, 1, 1)
+    with pytest.raises(ReportError, match="malformed"):
+        collect_blocks(lambda *a: {"flows": [], "newAccounts": [], "internalTraced": "no"}, 1, 1)
+    # 1e400 in the JSON text parses to inf in Python, as the RPC client reads it
+    import json
+
+    answer = json.loads('{"flows": [%s], "newAccounts": []}' % json.dumps({**good, "blockNumber": 0}).replace(
+        '"blockNumber": 0', '"blockNumber": 1e400'))
+    with pytest.raises(ReportError, match="malformed"):
+        collect_blocks(lambda *a: answer, 1, 1)
+
+
+def test_the_report_streams_blocks_and_marks_incomplete_ones():
+    from plume_node.compliance.report import MAX_REPORT_MOVEMENTS, iter_blocks
+
+    answers = {1: {"flows": [FundFlow(FlowKind.NATIVE, A, B, 50, 1, TX).to_json()], "newAccounts": [],
+                   "internalTraced": False, "truncatedFlows": 0},
+               2: {"flows": [], "newAccounts": [], "internalTraced": True, "truncatedFlows": 4}}
+    read = []
+
+    def call(method, number):
+        read.append(int(number, 16))
+        return answers[int(number, 16)]
+
+    blocks = iter_blocks(call, 1, 2)
+    assert read == []  # nothing read before the report asks
+    report = build_report(Policy((Rule("big", RuleKind.THRESHOLD, Action.FLAG, min_value=10),)), [], blocks, {})
+    assert (report["fromBlock"], report["toBlock"], read) == (1, 2, [1, 2])
+    assert report["incompleteBlocks"] == [{"blockNumber": 1, "internalTraced": False, "truncatedFlows": 0},
+                                          {"blockNumber": 2, "internalTraced": True, "truncatedFlows": 4}]
+    assert report["movementsOmitted"] == 0 and MAX_REPORT_MOVEMENTS > 0
+    parser = Cells()
+    parser.feed(render_html(report))
+    assert "4" in parser.cells and "False" in parser.cells
+
+
+def test_write_atomic_never_follows_a_planted_tmp_file(tmp_path):
+    """Regression: report --out wrote through a predictable report.json.tmp (O_TRUNC, symlinks followed)."""
+    from plume_node.files import write_atomic
+
+    victim = tmp_path / "victim"
+    victim.write_text("keep me")
+    (tmp_path / "report.json.tmp").symlink_to(victim)
+    write_atomic(tmp_path / "report.json", b"{}")
+    assert victim.read_text() == "keep me" and (tmp_path / "report.json").read_bytes() == b"{}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json", "report.json.tmp", "victim"]

@@ -140,6 +140,7 @@ class Node:
             return None
         service = ComplianceService.for_home(home.root, config, self.app.chain, self.events, policy)
         self.mempool.screen = service.screen
+        service.mempool = self.mempool
         self.events.listen(on_commit=service.committed)
         return service
 

@@ -103,6 +103,7 @@ class ComplianceService:
         policy: Policy | None = None,
     ) -> None:
         self.chain = chain
+        self.mempool: Any = None  # the node's Mempool (set by the node): pending txs, re-screened on reload
         self.events = events  # ChainEvents: compliance(kind, json) reaches the subscribers
         self.policy_file = policy_file
         self.alerts_file = alerts_file
@@ -137,13 +138,7 @@ class ComplianceService:
     # ---- the mempool's screen (trio thread, synchronous)
 
     def screen(self, pooled: PooledTx) -> None:
-        tx = pooled.tx
-        sender = bytes(pooled.sender)
-        to = bytes(tx.to) if tx.to else None
-        block = self.chain.head.block_number + 1
-        flows = transaction_flows(sender, to, tx.value, bytes(tx.data), block, tx.nonce)
-        parties = FundFlow(FlowKind.NATIVE, sender, to if to is not None else created_address(sender, tx.nonce), 0, block)
-        hit = self.engine.check(flows, parties)
+        hit = self._hit(pooled, self._pending_flows(pooled))
         if hit is not None:
             # throttled: peers can gossip any number of distinct refused transactions
             self._refusal_log.note(f"tx 0x{bytes(pooled.tx_hash).hex()} refused by rule {hit.rule}: {hit.detail}")
@@ -151,6 +146,42 @@ class ComplianceService:
                 MempoolErrorCode.POLICY_REJECTED,
                 truncate(f"rejected by local policy rule {hit.rule!r} ({hit.kind.value}): {hit.detail}"),
             )
+
+    def _hit(self, pooled: PooledTx, pending: list[FundFlow]) -> Hit | None:
+        tx = pooled.tx
+        sender = bytes(pooled.sender)
+        to = bytes(tx.to) if tx.to else None
+        block = self.chain.head.block_number + 1
+        flows = transaction_flows(sender, to, tx.value, bytes(tx.data), block, tx.nonce)
+        parties = FundFlow(FlowKind.NATIVE, sender, to if to is not None else created_address(sender, tx.nonce), 0, block)
+        return self.engine.check(flows, parties, pending)
+
+    def _pending_flows(self, pooled: PooledTx) -> list[FundFlow]:
+        """The movements of the sender's other pooled transactions (a replacement's old one excluded)."""
+        if self.mempool is None:
+            return []
+        block = self.chain.head.block_number + 1
+        flows: list[FundFlow] = []
+        for entry in self.mempool.sender_entries(pooled.sender):
+            if entry.nonce != pooled.nonce:
+                tx = entry.tx
+                flows.extend(transaction_flows(bytes(entry.sender), bytes(tx.to) if tx.to else None, tx.value,
+                                               bytes(tx.data), block, tx.nonce))
+        return flows
+
+    def rescreen_pool(self) -> int:
+        """After a reload: drop the pooled transactions the new reject rules refuse; how many."""
+        if self.mempool is None:
+            return 0
+        refused = []
+        for tx_hash in list(self.mempool):
+            entry = self.mempool.entry(tx_hash)
+            if entry is not None and self._hit(entry, []) is not None:
+                refused.append(tx_hash)
+        self.mempool.remove(refused)
+        if refused:
+            log.info("SIGHUP: %d pooled transaction(s) refused by the new rules were dropped", len(refused))
+        return len(refused)
 
     # ---- reload
 
@@ -177,6 +208,7 @@ class ComplianceService:
             return False
         self.engine.replace_policy(policy)
         log.info("SIGHUP: reloaded %s: %d rules", self.policy_file, len(policy.rules))
+        self.rescreen_pool()
         return True
 
     # ---- following the chain

@@ -384,3 +384,25 @@ def test_sighup_while_the_node_opens_does_not_kill_it(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 7, (done.returncode, signal.Signals(-done.returncode).name if done.returncode < 0 else "",
                                   done.stderr[-2000:])
+
+
+def test_reject_rules_count_the_senders_pooled_transactions_and_a_reload_rescreens_the_pool(tmp_path):
+    """Regressions: pending transactions were not counted (a sender pushing many at once passed a
+    velocity reject rule of max_count 3 with all of them); the pool was not re-screened on reload."""
+    home = make_home(tmp_path / "home")
+    policy_file = home.root / "compliance.toml"
+    policy_file.write_text('[[rule]]\nname = "fast"\nkind = "velocity"\naction = "reject"\n'
+                           'window_blocks = 10\nmax_count = 3\n')
+    node = Node.open(home, fast_config(home))
+    try:
+        sender = Sender(node)
+        kept = [sender.send(RECIPIENT, value=1, gas=21_000) for _ in range(3)]  # not running: all stay pooled
+        with pytest.raises(MempoolError, match="'fast'") as refused:
+            node.submit_transaction(sender.raw(RECIPIENT, value=1, gas=21_000))
+        assert refused.value.code is MempoolErrorCode.POLICY_REJECTED
+        (home.root / "denylist.txt").write_text(f"0x{RECIPIENT.hex()}\n")
+        policy_file.write_text('[[rule]]\nname = "sanctions"\nkind = "denylist"\naction = "reject"\nfile = "denylist.txt"\n')
+        assert node.compliance.reload() is True
+        assert not any(h in node.mempool for h in kept)  # the new rule refuses what was pooled
+    finally:
+        node.close()

@@ -13,7 +13,9 @@ block N holds blocks N-W+1 .. N.
 
 Bounded state and work (`WindowLimits`, docs/compliance.md "Limits"): each
 windowed rule (velocity, structuring) keeps per sender a count and a total
-per block for at most `blocks_per_sender` blocks, for at most
+per block (per bucket of ceil(W / (blocks_per_sender - 1)) blocks for a
+window W longer than blocks_per_sender - 1) in at most `blocks_per_sender`
+entries, for at most
 `tracked_senders` senders shared out between those rules (the least
 recently active go first); at most `tracked_new_accounts` new accounts
 remember the block they appeared in. Judging a movement costs O(1)
@@ -43,23 +45,34 @@ class WindowLimits:
     tracked_new_accounts: int = MAX_TRACKED_NEW_ACCOUNTS
 
 
+def bucket_blocks(window_blocks: int, max_entries: int) -> int:
+    """Blocks per entry so that a window of `window_blocks` fits in `max_entries` entries
+    (1, exact, for windows up to max_entries - 1 blocks)."""
+    return max(1, -(-window_blocks // max(1, max_entries - 1)))
+
+
 class SenderWindow:
-    """One sender's recorded movements for one rule, aggregated per block:
-    [block, count, total] entries, oldest first, at most `maxlen` blocks."""
+    """One sender's recorded movements for one rule, aggregated per bucket of `bucket`
+    blocks: [first block of the bucket, count, total] entries, oldest first, at most
+    `maxlen`. A bucket counts while its first block is inside the window, so a long
+    window (bucket > 1) may count up to bucket - 1 blocks less than it says: a pattern
+    may be missed, never invented."""
 
-    __slots__ = ("entries", "count", "total", "maxlen")
+    __slots__ = ("entries", "count", "total", "maxlen", "bucket")
 
-    def __init__(self, maxlen: int) -> None:
+    def __init__(self, maxlen: int, bucket: int = 1) -> None:
         self.entries: deque[list[int]] = deque()
         self.count = self.total = 0
         self.maxlen = maxlen
+        self.bucket = bucket
 
     def add(self, block: int, amount: int) -> None:
-        if self.entries and self.entries[-1][0] == block:
+        start = block - block % self.bucket
+        if self.entries and self.entries[-1][0] == start:
             self.entries[-1][1] += 1
             self.entries[-1][2] += amount
         else:
-            self.entries.append([block, 1, amount])
+            self.entries.append([start, 1, amount])
             if len(self.entries) > self.maxlen:
                 self._drop_oldest()
         self.count += 1
@@ -112,7 +125,8 @@ class Windows:
         for rule, senders in self.by_rule.items():
             if not WINDOW_RECORDERS[rule.kind](rule, flow):
                 continue
-            window = senders.pop(flow.sender, None) or SenderWindow(self.limits.blocks_per_sender)
+            window = senders.pop(flow.sender, None) or SenderWindow(
+                self.limits.blocks_per_sender, bucket_blocks(rule.window_blocks, self.limits.blocks_per_sender))
             window.expire(flow.block - rule.window_blocks + 1)
             window.add(flow.block, flow.amount)
             senders[flow.sender] = window  # most recently active last
@@ -310,4 +324,4 @@ class PolicyEngine:
         self.windows.forget_before(number, fresh)
 
 
-__all__ = ["PendingView", "PolicyEngine", "RULE_CHECKS", "SenderWindow", "WINDOW_RECORDERS", "WindowLimits", "Windows", "just_under"]
+__all__ = ["bucket_blocks", "PendingView", "PolicyEngine", "RULE_CHECKS", "SenderWindow", "WINDOW_RECORDERS", "WindowLimits", "Windows", "just_under"]

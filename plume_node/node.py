@@ -131,6 +131,10 @@ class Node:
         self.p2p_port: int | None = None
         self.network = None  # NodeNetwork, once running
 
+    @property
+    def compliance_enabled(self) -> bool:
+        return self.compliance is not None
+
     def _open_compliance(self, home: Home, config: Config, policy):
         """The compliance service when this node has a compliance.toml or is an observer
         (docs/compliance.md); a bad policy file raises PolicyError, a UserError."""

@@ -296,7 +296,7 @@ async def serve_rpc(
 
     workers = RpcWorkers(limits)
     table = build_method_table()
-    if getattr(backend, "observer", False):
+    if backend.observer:  # explicit: a backend without the attribute fails loudly, never open
         refuse_submissions(table)
     dispatcher = Dispatcher(table, backend, max_batch=max_batch, workers=workers, on_request=on_request)
     hub = SubscriptionHub(backend.chain, backend.mempool)

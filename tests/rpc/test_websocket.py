@@ -391,3 +391,20 @@ def test_compliance_subscribers_that_never_read_are_dropped(backend):
     assert hub.subscriptions == {} and not hub.compliance_wanted(PlumeKind.FUND_FLOWS)
     with pytest.raises(Exception, match="options"):
         WsSession(WsLimits(), hub).subscribe(PlumeKind.ALERTS, {"rule": "x"})
+
+
+async def test_eth_and_plume_subscriptions_keep_their_namespaces(ws, backend):
+    """Regressions: eth_unsubscribe ended plume_subscribe subscriptions and the reverse (geth keeps
+    namespaces apart); plume_subscribe succeeded on a node without the compliance service."""
+    heads = await ws.call("eth_subscribe", "newHeads")
+    alerts = await ws.call("plume_subscribe", "alerts")
+    assert await ws.call("eth_unsubscribe", alerts) is False
+    assert await ws.call("plume_unsubscribe", heads) is False
+    assert await ws.call("plume_unsubscribe", alerts) is True
+    assert await ws.call("eth_unsubscribe", heads) is True
+    backend.compliance_enabled = False
+    try:
+        error = await ws.error("plume_subscribe", "alerts")
+        assert error["code"] == -32000 and "no compliance service" in error["message"]
+    finally:
+        backend.compliance_enabled = True

@@ -406,3 +406,17 @@ def test_reject_rules_count_the_senders_pooled_transactions_and_a_reload_rescree
         assert not any(h in node.mempool for h in kept)  # the new rule refuses what was pooled
     finally:
         node.close()
+
+
+def test_refusals_are_logged_throttled(policy_node, caplog):
+    """Regression: one INFO line per refused transaction (peers can gossip any number of distinct
+    signed transactions to a denylisted address)."""
+    import logging
+
+    node, _ = policy_node
+    sender = Sender(node)
+    with caplog.at_level(logging.INFO, logger="plume.compliance"):
+        for value in range(1, 51):
+            with pytest.raises(MempoolError, match="sanctions"):
+                node.submit_transaction(sender.raw(DENIED, value=value, gas=21_000))
+    assert sum("refused by rule sanctions" in r.getMessage() for r in caplog.records) == 1

@@ -68,8 +68,10 @@ BLOCK_RETRY_DELAY_S = 1.0
 # within this grace of a cancellation (SIGTERM).
 TRACE_TIMEOUT_S = 60.0
 TRACE_STOP_GRACE_S = 2.0
-# Repeated warnings (truncated flows, refused transactions) are logged at most this often.
+# Repeated messages (refused transactions, truncated or untraced flows) are logged at most
+# LOG_BURST times per LOG_INTERVAL_S each kind; the rest are counted.
 LOG_INTERVAL_S = 60.0
+LOG_BURST = 10
 # Rule kinds judged on committed blocks whatever their action (their windows record them).
 BLOCK_RULE_KINDS = frozenset({RuleKind.VELOCITY, RuleKind.STRUCTURING, RuleKind.FRESH_ACCOUNT})
 
@@ -489,21 +491,26 @@ def _append_lines(path: Path, lines: list[str]) -> None:
 
 
 class _Throttled:
-    """A warning logged at most once per LOG_INTERVAL_S, with the count of those held back."""
+    """Messages logged at most LOG_BURST per LOG_INTERVAL_S; the next one logged says how
+    many were held back in between."""
 
     def __init__(self, logger: logging.Logger, level: int) -> None:
         self.logger, self.level = logger, level
-        self.last = -float("inf")
+        self.window_start = -float("inf")
+        self.logged = 0
         self.held = 0
 
     def note(self, message: str) -> None:
         now = time.monotonic()
-        if now - self.last < LOG_INTERVAL_S:
+        if now - self.window_start >= LOG_INTERVAL_S:
+            self.window_start, self.logged = now, 0
+        if self.logged >= LOG_BURST:
             self.held += 1
             return
         suffix = f" ({self.held} similar message(s) held back)" if self.held else ""
         self.logger.log(self.level, "compliance: %s%s", message, suffix)
-        self.last, self.held = now, 0
+        self.logged += 1
+        self.held = 0
 
 
 def _post(url: str, body: str, timeout_s: float) -> None:

@@ -139,3 +139,29 @@ async def test_the_reload_catch_all_keeps_the_node(tmp_path, monkeypatch, caplog
         await await_until(lambda: "the reload failed" in caplog.text, 10, "the reload's failure to be logged")
         nursery.cancel_scope.cancel()
     assert service.engine.policy.rules == (EVERYTHING,)
+
+
+async def test_a_shutdown_stops_a_long_reexecution_within_the_grace(tmp_path, monkeypatch):
+    """Regression: SIGTERM waited for a whole re-execution of a block (uncancellable worker)."""
+    from execution.budget import ExecutionAborted
+
+    service, _ = make_service(tmp_path, [EVERYTHING])
+    monkeypatch.setattr(service_module, "ChainSnapshot", lambda chain: SimpleNamespace(release=lambda: None))
+    stopped = []
+
+    def endless(chain, number, budget, trace, fresh):  # an EVM loop: checks its budget, as py-evm does
+        try:
+            while True:
+                budget.check()
+                time.sleep(0.001)
+        except ExecutionAborted as exc:
+            stopped.append(exc.reason)
+            raise
+
+    monkeypatch.setattr(service_module, "derive_block_flows", endless)
+    started = time.monotonic()
+    with trio.move_on_after(0.3):
+        await service._flows_of(1, True, False, False)
+    assert time.monotonic() - started < 0.3 + service_module.TRACE_STOP_GRACE_S
+    await trio.to_thread.run_sync(lambda: None)  # let the worker's last line run
+    assert [r.value for r in stopped] == ["cancelled"]

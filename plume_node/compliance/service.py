@@ -5,12 +5,17 @@
   previous rules keep running);
 * screens each transaction before the mempool admits it (`screen`, the
   mempool's hook): a reject rule refuses it with the rule's name;
-* follows the committed chain: for each block, in order, derives its fund
-  flows in a worker thread on a database snapshot (`flows.block_flows`
-  re-executes the block: off the consensus path), runs the flag rules, and
-  publishes `fundFlows` and `alerts` through `ChainEvents` to the WebSocket
-  subscribers (`plume_subscribe`), appends each alert to a JSON-lines
-  file, and queues it for the webhook;
+* follows the committed chain: for each block, in order, and only when a
+  rule or a subscriber needs it (`needs_blocks`), derives its fund flows in
+  a worker thread on a database snapshot (`flows.block_flows` re-executes
+  the block under a cancellable budget, when internal transfers matter),
+  builds the `fundFlows` notifications there too, runs the flag rules in
+  slices, and publishes `fundFlows` and `alerts` through `ChainEvents` to
+  the WebSocket subscribers (`plume_subscribe`); a block's alerts (at most
+  MAX_ALERTS_PER_BLOCK, the rest one summary) are appended to a JSON-lines
+  file in one batch off the trio thread and queued for the webhook. A block
+  that fails is retried, then marked by an `unobserved` alert: nothing in
+  a block ends the node;
 * the webhook gets each alert as one POST of its JSON, retried
   `webhook_retries` times 1 s, 2 s, 4 s... apart; at most `webhook_queue`
   alerts wait (past that, new alerts are only in the file, and the count of

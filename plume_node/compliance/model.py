@@ -9,8 +9,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import lru_cache
 
 from eth_utils import to_checksum_address
+
+
+# A block's flows repeat a few addresses (a token, its holders): their checksums are cached.
+_checksum = lru_cache(maxsize=4096)(to_checksum_address)
 
 
 class FlowKind(Enum):
@@ -51,10 +56,10 @@ class FundFlow:
     def to_json(self) -> dict:
         return {
             "kind": self.kind.value,
-            "from": to_checksum_address(self.sender),
-            "to": to_checksum_address(self.recipient),
+            "from": _checksum(self.sender),
+            "to": _checksum(self.recipient),
             "amount": str(self.amount),
-            "asset": "native" if self.asset is None else to_checksum_address(self.asset),
+            "asset": "native" if self.asset is None else _checksum(self.asset),
             "tokenId": None if self.token_id is None else str(self.token_id),
             "blockNumber": self.block,
             "transactionHash": None if self.tx_hash is None else "0x" + self.tx_hash.hex(),

@@ -422,3 +422,26 @@ def test_refusals_are_logged_throttled(policy_node, caplog):
     from plume_node.compliance.service import LOG_BURST
 
     assert sum("refused by rule sanctions" in r.getMessage() for r in caplog.records) == LOG_BURST
+
+
+async def test_a_validator_with_only_denylist_rules_never_reexecutes_blocks(tmp_path, monkeypatch):
+    """Regression: any compliance.toml made a validator re-execute every committed block."""
+    from plume_node.compliance import service as service_module
+
+    home = make_home(tmp_path / "home")
+    (home.root / "denylist.txt").write_text(f"0x{DENIED.hex()}\n")
+    (home.root / "compliance.toml").write_text(
+        '[[rule]]\nname = "sanctions"\nkind = "denylist"\naction = "reject"\nfile = "denylist.txt"\n')
+    derived = []
+    real = service_module._flows_in_worker
+    monkeypatch.setattr(service_module, "_flows_in_worker", lambda *args: derived.append(args[1]) or real(*args))
+    node = Node.open(home, fast_config(home, block_time_ms=50))
+    try:
+        sender = Sender(node)
+        async with running(node):
+            sender.send(RECIPIENT, value=ETHER, gas=21_000)
+            await wait_for_height(node, 5)
+            await await_until(lambda: node.compliance.lag_blocks() <= 1, 10, "the service to keep up with the head")
+        assert derived == [] and node.compliance.processed >= 4
+    finally:
+        node.close()

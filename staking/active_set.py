@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from staking import rewards, validators
+from staking import downtime, rewards, validators
 from staking.params import BPS, MAX_TOTAL_VOTING_POWER
 from staking.store import IdList, Store
 
@@ -142,14 +142,12 @@ def update_active_set(store: Store, height: int, now: int) -> bool:
 def remove_validator(state: Any, store: Store, operator: bytes) -> None:
     """Forget a validator nobody delegates to any more: its key and its registry slot
     become free; what it still holds for its operator (commission) is paid out."""
-    owed = store.get("rewards.current", operator) + store.get("rewards.commission", operator)
-    if owed:
-        store.set("rewards.current", operator, 0)
-        store.set("rewards.commission", operator, 0)
-        store.add("rewards.outstanding", -owed)
-        rewards.pay(state, operator, owed)
+    rewards.pay(state, operator, rewards.forget_commission(store, operator))
     store.set("consensus_key.operator", validators.pubkey(store, operator), 0)
     store.set_string("validator.moniker", operator, "")
+    # a validator registered later by the same operator starts with a clean signing record
+    downtime.reset_signing_info(store, operator)
+    store.set("slashing.jailed_until", operator, 0)
     for name in validators.RECORD_FIELDS:
         store.set(name, operator, 0)
 

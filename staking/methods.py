@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any, Callable
 
-from staking import abi, autorestake, queues, rewards, slashing, validators
+from staking import abi, autorestake, downtime, queues, rewards, slashing, validators
 from staking.active_set import read_active_set
 from staking.delegation import (
     add_delegation,
@@ -60,6 +60,9 @@ def unjail(call: Any) -> tuple:
         raise StakingRevert("the validator is not jailed")
     if store.get("slashing.tombstoned", call.sender):
         raise StakingRevert("the validator is tombstoned for double-signing: it can never be unjailed")
+    until = store.get("slashing.jailed_until", call.sender)
+    if call.now < until:
+        raise StakingRevert(f"the validator is jailed for downtime until {until} (block time now {call.now})")
     _, self_tokens = token_value(store, call.sender, call.sender)
     minimum = store.get("param.min_self_delegation")
     if self_tokens < minimum:
@@ -218,6 +221,14 @@ def get_validator(call: Any, operator: bytes) -> tuple:
     return validator_view(call.store, operator, call.now)
 
 
+def get_signing_info(call: Any, operator: bytes) -> tuple:
+    store = call.store
+    require_validator(store, operator)
+    info = downtime.signing_info(store, operator)
+    tombstoned = bool(store.get("slashing.tombstoned", operator))
+    return (info.start_height, info.index_offset, info.missed_blocks, info.jailed_until, tombstoned)
+
+
 def get_commission(call: Any, operator: bytes) -> tuple:
     store = call.store
     require_validator(store, operator)
@@ -314,6 +325,7 @@ HANDLERS: dict[str, Callable[..., tuple]] = {
     "cancelUnbonding": cancel_unbonding,
     "getValidator": get_validator,
     "getCommission": get_commission,
+    "getSigningInfo": get_signing_info,
     "getValidatorByConsensusKey": get_validator_by_consensus_key,
     "getValidators": get_validators,
     "validatorCount": validator_count,

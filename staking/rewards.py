@@ -32,7 +32,10 @@ Slots: per validator ``rewards.period`` (0 read as 1), ``rewards.ratio``
 ``rewards.slash_count``, ``rewards.slash_period`` and
 ``rewards.slash_fraction`` (per slash); per delegation
 ``rewards.start``, ``rewards.stake``; ``rewards.outstanding``, the wei
-the contract holds for rewards and commission not yet paid.
+the contract holds for rewards and commission not yet paid, and
+``rewards.commission_total``, the sum of every validator's
+``rewards.commission`` (the commission part of ``outstanding``; the rest is
+owed to delegators, plus rounding dust).
 """
 
 from __future__ import annotations
@@ -65,7 +68,7 @@ def end_period(store: Store, validator: bytes) -> int:
     """Close the validator's period in progress into its cumulative ratio; returns its number."""
     ended, ratio = _ratio_now(store, validator)
     if not store.get("validator.tokens", validator):  # nobody to share it: the operator's
-        store.add("rewards.commission", validator, store.get("rewards.current", validator))
+        add_commission(store, validator, store.get("rewards.current", validator))
     store.set("rewards.ratio", validator, ended, ratio)
     store.set("rewards.current", validator, 0)
     store.set("rewards.period", validator, ended + 1)
@@ -135,6 +138,25 @@ def restart(store: Store, delegator: bytes, validator: bytes) -> None:
     store.set("rewards.stake", delegator, validator, stake)
 
 
+def add_commission(store: Store, validator: bytes, amount: int) -> None:
+    """Credit (or, negative, debit) the operator's commission and the chain's total of it."""
+    if amount:
+        store.add("rewards.commission", validator, amount)
+        store.add("rewards.commission_total", amount)
+
+
+def forget_commission(store: Store, validator: bytes) -> int:
+    """Everything the contract holds for a validator being removed (its commission and
+    any delegators' part of its period), out of the books; returns it for paying."""
+    commission, current = store.get("rewards.commission", validator), store.get("rewards.current", validator)
+    add_commission(store, validator, -commission)
+    store.set("rewards.current", validator, 0)
+    owed = commission + current
+    if owed:
+        store.add("rewards.outstanding", -owed)
+    return owed
+
+
 def commission_owed(store: Store, validator: bytes) -> int:
     """The operator's commission, plus its delegators' part while the validator has no tokens
     (nobody else to share it: ``end_period`` would move it to the commission)."""
@@ -149,7 +171,7 @@ def take_commission(store: Store, validator: bytes) -> int:
         end_period(store, validator)  # the delegators' part of an empty validator is the operator's
     amount = store.get("rewards.commission", validator)
     if amount:
-        store.set("rewards.commission", validator, 0)
+        add_commission(store, validator, -amount)
         store.add("rewards.outstanding", -amount)
     return amount
 
@@ -162,10 +184,14 @@ def pay(state: Any, to: bytes, amount: int) -> None:
 
 
 def allocate(store: Store, validator: bytes, amount: int) -> None:
-    """A validator's part of a block's rewards: commission first, the rest to its delegators."""
+    """A validator's part of a block's rewards: commission first, the rest to its delegators
+    (all of it to the commission while the validator has no tokens: nobody to share it)."""
     commission = amount * store.get("validator.commission", validator) // BPS
-    store.add("rewards.commission", validator, commission)
-    store.add("rewards.current", validator, amount - commission)
+    if not store.get("validator.tokens", validator):
+        commission = amount
+    add_commission(store, validator, commission)
+    if amount - commission:
+        store.add("rewards.current", validator, amount - commission)
 
 
 def allocate_block_rewards(state: Any, store: Store, signers: Sequence[tuple[bytes, int]]) -> int:

@@ -191,6 +191,11 @@ class Mempool:
         entry = self._by_hash.get(tx_hash)
         return None if entry is None else entry.raw
 
+    def sender_entries(self, address: Address) -> tuple[PooledTx, ...]:
+        """The sender's pooled transactions in nonce order (at most `max_per_sender`)."""
+        account = self._accounts.get(address)
+        return () if account is None else tuple(account.txs[n] for n in sorted(account.txs))
+
     def pending_nonce(self, address: Address, state: AccountState) -> int:
         """The nonce the sender's next tx should use: state nonce plus its contiguous pooled txs."""
         nonce = state.get_nonce(address)

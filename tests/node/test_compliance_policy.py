@@ -244,7 +244,7 @@ async def test_webhook_is_retried_after_a_failure(tmp_path):
 
 
 async def test_a_dead_webhook_never_holds_the_chain(tmp_path, caplog):
-    from node_helpers import free_port
+    from ports import free_port
 
     node = _flagging_node(tmp_path, f"http://127.0.0.1:{free_port()}/nobody")
     alerts_file = node.home.root / "compliance-alerts.jsonl"

@@ -23,10 +23,11 @@ from staking.addresses import GOVERNANCE_ADDRESS, STAKING_ADDRESS
 from staking.delegation import token_value
 from staking.errors import StakingRevert
 from staking.params import BPS, ExecutionParams, GovParams, ParamError, SlashingParams, StakingParams
+from staking.permissions import keys as permission_keys
 from staking.store import IdList, Store
 
 Charge = Callable[[int, str], None]
-MAX_KEY_BYTES = 64  # a longer key names no parameter
+MAX_KEY_BYTES = 80  # a longer key names no parameter (permissions.role.validator.0x<40 hex> is 69)
 
 # Fields genesis sets that no proposal may change, and why.
 NOT_GOVERNABLE = {
@@ -80,8 +81,16 @@ def split_key(key: str) -> tuple[Section, str]:
     section = SECTIONS.get(section_name)
     if section is None or field not in {f.name for f in dataclasses.fields(section.params)}:
         shown = key[:MAX_KEY_BYTES]
-        raise StakingRevert(f"unknown parameter key {shown!r}; keys are staking.*, slashing.*, gov.*, execution.*")
+        raise StakingRevert(f"unknown parameter key {shown!r}; keys are staking.*, slashing.*, gov.*, execution.*, permissions.*")
     return section, field
+
+
+def check_key(key: str) -> None:
+    """``StakingRevert`` unless ``key`` is governable: a parameter or a ``permissions.*`` key."""
+    if permission_keys.is_permissions_key(key):
+        permission_keys.parse_key(key)
+    else:
+        split_key(key)
 
 
 def _field_type(section: Section, field: str) -> type:
@@ -91,9 +100,12 @@ def _field_type(section: Section, field: str) -> type:
 
 def decode_value(key: str, raw: bytes) -> int:
     """The value of ``key`` ABI-decoded from ``raw`` in the field's type, strictly (exactly one word)."""
-    section, field = split_key(key)
-    kind = _field_type(section, field)
-    type_name = ABI_TYPES[kind]
+    if permission_keys.is_permissions_key(key):
+        permission_keys.parse_key(key)
+        type_name = "uint256"
+    else:
+        section, field = split_key(key)
+        type_name = ABI_TYPES[_field_type(section, field)]
     if len(raw) != 32:
         raise StakingRevert(f"value of {key} must be one ABI-encoded {type_name} (32 bytes), got {len(raw)} bytes")
     try:
@@ -104,6 +116,9 @@ def decode_value(key: str, raw: bytes) -> int:
 
 
 def encode_value(key: str, value: int) -> bytes:
+    if permission_keys.is_permissions_key(key):
+        permission_keys.parse_key(key)
+        return encode(["uint256"], [value])
     section, field = split_key(key)
     return encode([ABI_TYPES[_field_type(section, field)]], [value])
 
@@ -129,6 +144,9 @@ def apply_changes(state: Any, changes: list[tuple[str, int]], charge: Charge | N
     """
     updated: dict[str, Any] = {}
     for key, value in changes:
+        if permission_keys.is_permissions_key(key):
+            permission_keys.check_value(key, value)  # applied by apply_permission_changes
+            continue
         section, field = split_key(key)
         current = updated.get(section.name) or read_section(state, section, charge)
         try:
@@ -168,6 +186,13 @@ def _check_across(state: Any, updated: dict[str, Any], keys: set[str], charge: C
                 f"staking.min_self_delegation={updated['staking'].min_self_delegation}: above an active "
                 f"validator's self-delegation ({smallest} wei), which genesis would refuse"
             )
+
+
+def apply_permission_changes(state: Any, ctx: Any, changes: list[tuple[str, int]]) -> None:
+    """The ``permissions.*`` changes of a passed proposal, in order, after ``apply_changes`` checked them."""
+    for key, value in changes:
+        if permission_keys.is_permissions_key(key):
+            permission_keys.apply_change(state, ctx, key, value)
 
 
 def commit_changes(state: Any, updated: dict[str, Any]) -> None:

@@ -113,6 +113,7 @@ def execute_changes(state: Any, store: Store, ctx: Any, proposal_id: int) -> Out
     except (StakingRevert, ParamError):  # ParamError: a stored value out of bounds, read back
         return Outcome.INVALID_CHANGE
     params_registry.commit_changes(state, updated)
+    params_registry.apply_permission_changes(state, ctx, changes)
     for key, value in changes:
         ctx.emit(GOVERNANCE_ADDRESS, gov_abi.PARAM_CHANGED, (proposal_id,), (key, value))
     return Outcome.PASSED

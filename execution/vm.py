@@ -17,9 +17,17 @@ What differs from Ethereum's Prague (and why):
   inside the state root (``PlumeChain`` runs them after the last
   transaction); the first splits ``base_fee * gas_used`` half to the staking
   reward pool, half burned.
-* System contracts: the staking contract at ``0x…1000`` and the governance
-  contract at ``0x…1001`` are precompiles (``staking/contract.py``,
-  ``staking/governance/contract.py``) registered in ``PlumeComputation``.
+* System contracts: the staking contract at ``0x…1000``, the governance
+  contract at ``0x…1001`` and the permissions contract at ``0x…1003`` are
+  precompiles (``staking/contract.py``, ``staking/governance/contract.py``,
+  ``staking/permissions/contract.py``) registered in ``PlumeComputation``.
+* Permissions (docs/compliance.md): while the transact list is on, a
+  transaction from a sender without a role on it is invalid
+  (``PermissionDenied``), and so is a contract creation by a sender without a
+  role on the deploy list while that list is on; a block carrying one is
+  invalid. A CREATE/CREATE2 inside a transaction whose origin is not on the
+  deploy list fails (``DeployDenied``, as Subnet-EVM's deployer allowlist).
+  Roles are read from the state the transaction starts on.
 * Wei a SELFDESTRUCT destroys (EIP-6780: a contract created in the same
   transaction naming itself as beneficiary, or a balance a self-destructed
   account still holds when py-evm deletes it at the transaction's end) is
@@ -47,6 +55,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from eth.abc import BlockHeaderAPI, SignedTransactionAPI
+from eth.exceptions import VMError
 from eth.constants import (
     BLANK_ROOT_HASH,
     CREATE_CONTRACT_ADDRESS,
@@ -73,12 +82,15 @@ from eth_utils import ValidationError
 
 from execution.budget import ExecutionAborted
 from execution.errors import InvalidTransaction, TransactionFailed, describe
+from execution.permissions import permission_denied
 from execution.transactions import ALLOWED_TX_TYPES, recover_sender
-from staking.addresses import GOVERNANCE_ADDRESS, STAKING_ADDRESS
+from staking.addresses import GOVERNANCE_ADDRESS, PERMISSIONS_ADDRESS, STAKING_ADDRESS
 from staking.contract import staking_precompile
 from staking.governance.contract import governance_precompile
 from staking.evidence import EvidenceVerifier
 from staking.fees import BURN_SELF_DESTRUCT, record_burn
+from staking.permissions.contract import permissions_precompile
+from staking.permissions.roles import PermList, state_may_use
 
 DEFAULT_MIN_BASE_FEE = 10**9  # 1 gwei
 
@@ -116,6 +128,10 @@ def calldata_floor(transaction: SignedTransactionAPI) -> int:
     zeros = transaction.data.count(0)
     tokens = zeros + (len(transaction.data) - zeros) * STANDARD_TOKEN_COST
     return GAS_TX + TOTAL_COST_FLOOR_PER_TOKEN * tokens
+
+
+class DeployDenied(VMError):
+    """A CREATE/CREATE2 in a transaction whose origin is not on the deploy list (the frame fails, gas burned)."""
 
 
 def gas_too_low(transaction: SignedTransactionAPI) -> str | None:
@@ -169,6 +185,13 @@ class PlumeTransactionExecutor(PragueTransactionExecutor):
         # is not recovered again.
         if not isinstance(transaction, SpoofTransaction):  # eth_call has no signature
             recover_sender(transaction)
+            # The consensus rule of the permission lists; eth_call/estimateGas change
+            # nothing, so they are not refused (a creation there still fails below).
+            denied = permission_denied(
+                self.vm_state.get_storage, transaction.sender, transaction.to == CREATE_CONTRACT_ADDRESS
+            )
+            if denied is not None:
+                raise denied
         # EIP-3860 makes such a transaction invalid; py-evm only notices while
         # executing it, and raises OutOfGas out of the transaction.
         too_large = initcode_too_large(transaction)
@@ -219,10 +242,24 @@ class PlumeComputation(PragueComputation):
         **PRAGUE_PRECOMPILES,
         STAKING_ADDRESS: staking_precompile,
         GOVERNANCE_ADDRESS: governance_precompile,
+        PERMISSIONS_ADDRESS: permissions_precompile,
     }
     # The node's double-sign evidence verifier (staking/evidence.py) for
     # ``submitEvidence``; set per chain by make_vm_class, None in a bare chain.
     evidence_verifier: ClassVar[EvidenceVerifier | None] = None
+
+    @classmethod
+    def apply_create_message(
+        cls, state: Any, message: Any, transaction_context: Any, parent_computation: Any = None
+    ) -> Any:
+        """Every contract creation, top-level or CREATE/CREATE2, checks the transaction's
+        origin against the deploy list (Subnet-EVM's rule): a factory cannot launder it."""
+        origin = transaction_context.origin
+        if not state_may_use(state.get_storage, PermList.DEPLOY, origin):
+            computation = cls(state, message, transaction_context)
+            computation.error = DeployDenied(f"0x{origin.hex()} is not on the deploy list")
+            return computation
+        return super().apply_create_message(state, message, transaction_context, parent_computation)
 
 
 class PlumeState(PragueState):

@@ -476,6 +476,7 @@ class HeadAccounts:
         self._view = view
         self._nonces: dict[bytes, int] = {}
         self._balances: dict[bytes, int] = {}
+        self._storage: dict[tuple[bytes, int], int] = {}
 
     def get_nonce(self, address: bytes) -> int:
         if address not in self._nonces:
@@ -486,3 +487,10 @@ class HeadAccounts:
         if address not in self._balances:
             self._balances[address] = self._view.balance(address)
         return self._balances[address]
+
+    def get_storage(self, address: bytes, slot: int) -> int:
+        # the permission lists' roles (a list's on/off slot is asked for every sender)
+        key = (address, slot)
+        if key not in self._storage:
+            self._storage[key] = self._view.storage(address, slot)
+        return self._storage[key]

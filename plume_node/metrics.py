@@ -134,6 +134,9 @@ class _NodeCollector(Collector):
         yield _gauge("plume_mempool_bytes", "Raw bytes of the transactions in the mempool", node.mempool.size_bytes)
         yield from self._network()
         yield from self._staking()
+        if node.compliance is not None:
+            yield _gauge("plume_compliance_lag_blocks", "Committed blocks the compliance service has not judged yet",
+                         node.compliance.lag_blocks())
         yield _gauge("plume_health_ok", "1 while GET /health answers 200", int(check_health(node).ok))
 
     def _network(self) -> Iterator[Metric]:

@@ -22,7 +22,9 @@ from staking.delegation import (
 )
 from staking.errors import StakingRevert
 from staking.evidence import MAX_EVIDENCE_BYTES, EvidenceDefect, InvalidEvidence
+from staking.addresses import PERMISSIONS_ADDRESS
 from staking.params import StakingParams
+from staking.permissions.roles import PermList, may_use
 from staking.store import Store
 from staking.validators import Commission, require_validator
 
@@ -31,6 +33,8 @@ MAX_PAGE = 100  # entries a paginated view returns at most
 
 def create_validator(call: Any, pubkey: bytes, moniker: str, rate: int, max_rate: int, max_change: int) -> tuple:
     store = call.store
+    if not may_use(call.store_of(PERMISSIONS_ADDRESS), PermList.VALIDATOR, call.sender):
+        raise StakingRevert(f"0x{call.sender.hex()} is not on the validator list (permissions list 2 is on)")
     minimum = store.get("param.min_self_delegation")
     if call.value < minimum:
         raise StakingRevert(f"self-delegation {call.value} wei is below the minimum {minimum} wei")

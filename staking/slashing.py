@@ -40,10 +40,10 @@ from staking.delegation import jail_if_under_min_self_delegation, remove_delegat
 from staking.evidence import Misbehaviour
 from staking.fees import burn_slashed
 from staking.params import BPS
-from staking.queues import unbonding_pair
+from staking.queues import recent_entries, unbonding_pair
 from staking.store import Store
 
-MAX_SLASH_SCAN = 10_000  # queue entries one slash looks at, newest first
+MAX_SLASH_SCAN = 10_000  # queue entries one slash looks at (over all lanes), newest first
 
 Emit = Callable[[abi.Event, tuple, tuple], None]  # emit(event, indexed, data): an EVM log of 0x…1000
 
@@ -54,12 +54,8 @@ def _no_log(event: abi.Event, indexed: tuple, data: tuple) -> None:
 
 def slash_unbondings(store: Store, operator: bytes, since: int, fraction_bps: int) -> int:
     """Cut the unbonding entries from ``operator`` created at or after height ``since``."""
-    head, tail = store.get("ubd.queue.head"), store.get("ubd.queue.tail")
     cut_total = 0
-    for position in range(tail - 1, max(head, tail - MAX_SLASH_SCAN) - 1, -1):
-        entry = store.get("ubd.queue.at", position)
-        if store.get("ubd.height", entry) < since:
-            break  # the queue is in creation order: everything before is older
+    for entry in recent_entries(store, "ubd", since, MAX_SLASH_SCAN):
         if store.get_address("ubd.validator", entry) != operator:
             continue
         amount = store.get("ubd.amount", entry)
@@ -77,12 +73,8 @@ def slash_unbondings(store: Store, operator: bytes, since: int, fraction_bps: in
 def slash_redelegations(state: Any, store: Store, operator: bytes, since: int, fraction_bps: int,
                         emit: Emit = _no_log) -> int:
     """Cut, from the delegation it went to, each redelegation away from ``operator`` made since ``since``."""
-    head, tail = store.get("red.queue.head"), store.get("red.queue.tail")
     cut_total = 0
-    for position in range(tail - 1, max(head, tail - MAX_SLASH_SCAN) - 1, -1):
-        entry = store.get("red.queue.at", position)
-        if store.get("red.height", entry) < since:
-            break
+    for entry in recent_entries(store, "red", since, MAX_SLASH_SCAN):
         if store.get_address("red.src", entry) != operator:
             continue
         delegator, dst = store.get_address("red.delegator", entry), store.get_address("red.dst", entry)

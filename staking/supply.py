@@ -19,6 +19,7 @@ from typing import Any
 
 from staking import fees
 from staking.addresses import GOVERNANCE_ADDRESS, STAKING_ADDRESS
+from staking.governance.proposals import deposits_held
 from staking.store import Store
 
 
@@ -34,7 +35,7 @@ class SupplyReport:
     unbonding: int  # totalUnbonding(): wei waiting in the unbonding queue
     undistributed_rewards: int  # allocated to delegators, not yet paid (with F1 rounding dust)
     unwithdrawn_commission: int  # credited to operators, not yet withdrawn
-    governance_deposits: int  # balance(0x…1001): deposits of open proposals (counts in the first identity)
+    governance_deposits: int  # deposits of open proposals (a counter; balance(0x…1001) may hold stray wei too)
 
     @property
     def rewards_outstanding(self) -> int:
@@ -58,5 +59,5 @@ def read_supply(state: Any) -> SupplyReport:
         unbonding=store.get("total_unbonding"),
         undistributed_rewards=outstanding - commission,
         unwithdrawn_commission=commission,
-        governance_deposits=int(state.get_balance(GOVERNANCE_ADDRESS)),
+        governance_deposits=deposits_held(Store(state, GOVERNANCE_ADDRESS)),
     )

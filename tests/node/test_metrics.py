@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 import trio
 from eth_utils import to_checksum_address
-from node_helpers import NodeProcess, cli, fast_config, free_port, make_home, running, wait_for_height
+from node_helpers import NodeProcess, cli, fast_config, make_home, running, wait_for_height
+from ports import free_port
 from prometheus_client.parser import text_string_to_metric_families
 from waiting import wait_until
 

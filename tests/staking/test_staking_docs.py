@@ -37,7 +37,7 @@ def test_the_documented_slot_formula_reads_the_real_slot() -> None:
 
 
 def test_limits_base_gas_and_defaults_are_documented() -> None:
-    for value in (validators.MAX_REGISTERED_VALIDATORS, queues.MAX_MATURED_PER_BLOCK,
+    for value in (validators.MAX_REGISTERED_VALIDATORS, queues.MAX_MATURED_PER_BLOCK, queues.MAX_QUEUE_LANES,
                   queues.MAX_REDELEGATIONS_PER_DELEGATOR, methods.MAX_PAGE, validators.MAX_MONIKER_BYTES,
                   abi.MAX_REASON_BYTES, abi.UNKNOWN_SELECTOR_GAS,
                   autorestake.MAX_AUTO_RESTAKE_PAIRS, autorestake.AUTO_RESTAKE_PER_BLOCK, MAX_SIGNED_BLOCKS_WINDOW):

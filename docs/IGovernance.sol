@@ -60,7 +60,8 @@ interface IGovernance {
     function voteWeighted(uint256 id, uint8[] calldata options, uint16[] calldata weightsBps) external;
 
     /// @notice A proposal. `status`: 1 deposit period, 2 voting period, 3 passed,
-    ///         4 rejected, 5 dropped; `outcome` the rejection reason (as ProposalRejected).
+    ///         4 rejected, 5 dropped; `outcome` 0 none (not decided), 1 passed, or the
+    ///         rejection reason (as ProposalRejected: 2 no majority, 3 no quorum, 4 vetoed, 5 invalid change).
     function getProposal(uint256 id)
         external
         view
@@ -88,11 +89,12 @@ interface IGovernance {
     /// @notice How many proposals were ever submitted (the last id).
     function proposalCount() external view returns (uint256);
 
-    /// @notice `voter`'s vote (empty lists if none).
+    /// @notice `voter`'s vote (empty lists if none) and the stake it counts for: wei of
+    ///         bonded stake the tally would count it for at this block (0 without a vote).
     function getVote(uint256 id, address voter)
         external
         view
-        returns (uint8[] memory options, uint16[] memory weightsBps);
+        returns (uint8[] memory options, uint16[] memory weightsBps, uint256 power);
 
     /// @notice What `depositor` has deposited on the proposal.
     function getDeposit(uint256 id, address depositor) external view returns (uint256);

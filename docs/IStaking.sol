@@ -130,6 +130,14 @@ interface IStaking {
         view
         returns (uint16 commissionBps, uint16 maxCommissionBps, uint16 maxChangeBps, uint256 lastChangeTime);
 
+    /// @notice A validator's signing record for the downtime rule: the first height counted since it
+    /// was (re)tracked, blocks counted since, blocks missed in the current window, the block time from
+    /// which `unjail` may succeed (0: at once), and whether it is tombstoned.
+    function getSigningInfo(address operator)
+        external
+        view
+        returns (uint256 startHeight, uint256 indexOffset, uint256 missedBlocks, uint256 jailedUntil, bool tombstoned);
+
     /// @notice The operator whose validator has this consensus key (zero if none).
     function getValidatorByConsensusKey(bytes32 consensusPubkey) external view returns (address operator);
 

@@ -101,6 +101,7 @@ def block_context(header: BlockHeaderAPI, consensus_round: int, facts: Consensus
         gas_used=header.gas_used,
         last_commit_signers=facts.last_commit_signers,
         evidence=facts.evidence,
+        last_commit_absent=facts.last_commit_absent,
     )
 
 

@@ -6,6 +6,8 @@ import enum
 
 from eth_utils import ValidationError
 
+from staking.permissions.roles import PermList
+
 # Error text that carries input (a transaction's fields, an exception raised on
 # it) is cut to this many characters before it is logged or returned.
 MAX_REASON_CHARS = 200
@@ -89,6 +91,19 @@ class InvalidTransaction(ValidationError):
     """A transaction breaks a validity rule Plume checks itself (type, chain id,
     initcode size, intrinsic gas): py-evm's ``ValidationError`` with a message
     in the node's own words, which may be shown to a client as it is."""
+
+
+class PermissionDenied(InvalidTransaction):
+    """The permission lists (0x…1003) forbid the sender this transaction: ``perm_list`` says which list."""
+
+    def __init__(self, perm_list: PermList, account: bytes) -> None:
+        self.perm_list = perm_list
+        self.account = account
+        what = "send transactions" if perm_list is PermList.TRANSACT else "create contracts"
+        super().__init__(
+            f"permission denied: 0x{account.hex()} has no role on the {perm_list.name.lower()} list, "
+            f"which is on: it may not {what}"
+        )
 
 
 class TransactionFailed(ExecutionError):

@@ -40,6 +40,7 @@ from staking.addresses import SYSTEM_ADDRESSES
 from staking.fees import REWARD_POOL_ADDRESS, init_genesis_accounting
 from staking.genesis import GenesisValidator, genesis_stake, init_genesis_staking
 from staking.governance.genesis import init_genesis_governance
+from staking.permissions.genesis import PermissionsGenesis, init_genesis_permissions
 from staking.params import ExecutionParams, GovParams, SlashingParams, StakingParams
 
 DEFAULT_GAS_LIMIT = 30_000_000
@@ -84,6 +85,7 @@ class GenesisState:
     validators: tuple[GenesisValidator, ...] = ()  # bonded in the staking contract at genesis
     gov: GovParams = field(default_factory=GovParams)
     execution: ExecutionParams = field(default_factory=ExecutionParams)
+    permissions: PermissionsGenesis = field(default_factory=PermissionsGenesis)  # all lists off by default
 
     def __post_init__(self) -> None:
         for name in ("chain_id", "timestamp", "gas_limit", "base_fee_per_gas", "min_base_fee_per_gas"):
@@ -134,6 +136,7 @@ def write_genesis_state(genesis: GenesisState, db: DatabaseAPI) -> bytes:
                 adb.set_storage(addr, slot, acct.storage[slot])
     init_genesis_staking(adb, genesis.staking, genesis.validators, genesis.timestamp, genesis.slashing)
     init_genesis_governance(adb, genesis.gov, genesis.execution)
+    init_genesis_permissions(adb, genesis.permissions)
     init_genesis_accounting(adb, genesis.total_supply)
     write_genesis_factories(adb)
     adb.persist()

@@ -12,8 +12,10 @@ not reported.
 
 This is consensus-neutral and off the consensus path: the compliance
 service calls it in a worker thread on a `ChainSnapshot`, after the block
-committed; validators never run it. Its cost is that of executing the block
-again (docs/compliance.md, "Fund flows").
+committed, and only when a rule or a subscriber needs internal transfers
+(a validator runs it only if its compliance.toml asks for that). Its cost
+is that of executing the block again, in the node's process
+(docs/compliance.md, "Fund flows").
 """
 
 from __future__ import annotations

@@ -17,9 +17,22 @@ What differs from Ethereum's Prague (and why):
   inside the state root (``PlumeChain`` runs them after the last
   transaction); the first splits ``base_fee * gas_used`` half to the staking
   reward pool, half burned.
-* System contracts: the staking contract at ``0x…1000`` and the governance
-  contract at ``0x…1001`` are precompiles (``staking/contract.py``,
-  ``staking/governance/contract.py``) registered in ``PlumeComputation``.
+* System contracts: the staking contract at ``0x…1000``, the governance
+  contract at ``0x…1001`` and the permissions contract at ``0x…1003`` are
+  precompiles (``staking/contract.py``, ``staking/governance/contract.py``,
+  ``staking/permissions/contract.py``) registered in ``PlumeComputation``.
+* Permissions (docs/compliance.md): while the transact list is on, a
+  transaction from a sender without a role on it is invalid
+  (``PermissionDenied``), and so is a contract creation by a sender without a
+  role on the deploy list while that list is on; a block carrying one is
+  invalid. A CREATE/CREATE2 inside a transaction whose origin is not on the
+  deploy list fails (``DeployDenied``, as Subnet-EVM's deployer allowlist).
+  Roles are read from the state the transaction starts on.
+* Wei a SELFDESTRUCT destroys (EIP-6780: a contract created in the same
+  transaction naming itself as beneficiary, or a balance a self-destructed
+  account still holds when py-evm deletes it at the transaction's end) is
+  counted as burned (``staking.fees.BURN_SELF_DESTRUCT``), so the supply
+  counter keeps equal to the sum of all balances.
 * Only legacy (EIP-155 or not), EIP-2930 and EIP-1559 transactions; blob (type 3)
   and set-code (type 4) transactions are rejected.
 * Checked before execution, as the EIPs define them and py-evm does not: a
@@ -42,6 +55,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from eth.abc import BlockHeaderAPI, SignedTransactionAPI
+from eth.exceptions import VMError
 from eth.constants import (
     BLANK_ROOT_HASH,
     CREATE_CONTRACT_ADDRESS,
@@ -61,15 +75,22 @@ from eth.vm.forks.prague.constants import STANDARD_TOKEN_COST, TOTAL_COST_FLOOR_
 from eth.vm.forks.prague.state import PragueState, PragueTransactionExecutor
 from eth.vm.forks.shanghai.constants import MAX_INITCODE_SIZE
 from eth.vm.spoof import SpoofTransaction
+from eth.exceptions import Halt
+from eth.vm.forks.tangerine_whistle.constants import GAS_SELFDESTRUCT_EIP150
+from eth.vm.opcode_values import SELFDESTRUCT
 from eth_utils import ValidationError
 
 from execution.budget import ExecutionAborted
 from execution.errors import InvalidTransaction, TransactionFailed, describe
+from execution.permissions import permission_denied
 from execution.transactions import ALLOWED_TX_TYPES, recover_sender
-from staking.addresses import GOVERNANCE_ADDRESS, STAKING_ADDRESS
+from staking.addresses import GOVERNANCE_ADDRESS, PERMISSIONS_ADDRESS, STAKING_ADDRESS
 from staking.contract import staking_precompile
 from staking.governance.contract import governance_precompile
 from staking.evidence import EvidenceVerifier
+from staking.fees import BURN_SELF_DESTRUCT, record_burn
+from staking.permissions.contract import permissions_precompile
+from staking.permissions.roles import PermList, state_may_use
 
 DEFAULT_MIN_BASE_FEE = 10**9  # 1 gwei
 
@@ -107,6 +128,10 @@ def calldata_floor(transaction: SignedTransactionAPI) -> int:
     zeros = transaction.data.count(0)
     tokens = zeros + (len(transaction.data) - zeros) * STANDARD_TOKEN_COST
     return GAS_TX + TOTAL_COST_FLOOR_PER_TOKEN * tokens
+
+
+class DeployDenied(VMError):
+    """A CREATE/CREATE2 in a transaction whose origin is not on the deploy list (the frame fails, gas burned)."""
 
 
 def gas_too_low(transaction: SignedTransactionAPI) -> str | None:
@@ -160,6 +185,13 @@ class PlumeTransactionExecutor(PragueTransactionExecutor):
         # is not recovered again.
         if not isinstance(transaction, SpoofTransaction):  # eth_call has no signature
             recover_sender(transaction)
+            # The consensus rule of the permission lists; eth_call/estimateGas change
+            # nothing, so they are not refused (a creation there still fails below).
+            denied = permission_denied(
+                self.vm_state.get_storage, transaction.sender, transaction.to == CREATE_CONTRACT_ADDRESS
+            )
+            if denied is not None:
+                raise denied
         # EIP-3860 makes such a transaction invalid; py-evm only notices while
         # executing it, and raises OutOfGas out of the transaction.
         too_large = initcode_too_large(transaction)
@@ -171,22 +203,76 @@ class PlumeTransactionExecutor(PragueTransactionExecutor):
         super().validate_transaction(transaction)
 
 
-class PlumeComputation(PragueComputation):
-    """Prague's computation with the system contracts registered as precompiles."""
+class BurnCountingSelfDestruct:
+    """Prague's SELFDESTRUCT, counting the wei it destroys as burned (``fees.BURN_SELF_DESTRUCT``).
 
+    Under EIP-6780 a contract created in the same transaction that names itself
+    as beneficiary destroys its balance (py-evm zeroes it at the opcode); any
+    other SELFDESTRUCT moves the balance to the beneficiary (a pre-existing
+    contract naming itself keeps it). The counter is written into the state
+    like any other change, so a reverted frame takes it back with the rest.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner  # py-evm's opcode (a deprecation wrapper: it charges its own gas)
+        self.mnemonic = "SELFDESTRUCT"
+        self.gas_cost = GAS_SELFDESTRUCT_EIP150
+
+    def __call__(self, computation: Any) -> None:
+        contract = computation.msg.storage_address
+        before = computation.state.get_balance(contract)
+        try:
+            self.inner(computation)
+        except Halt:
+            destroyed = contract in computation.accounts_to_delete and computation.beneficiaries[-1] == contract
+            if destroyed:
+                record_burn(computation.state, before, BURN_SELF_DESTRUCT)
+            raise
+
+
+class PlumeComputation(PragueComputation):
+    """Prague's computation with the system contracts registered as precompiles, and
+    SELFDESTRUCT counting the wei it destroys."""
+
+    opcodes = {
+        **PragueComputation.opcodes,
+        SELFDESTRUCT: BurnCountingSelfDestruct(PragueComputation.opcodes[SELFDESTRUCT]),
+    }
     _precompiles = {
         **PRAGUE_PRECOMPILES,
         STAKING_ADDRESS: staking_precompile,
         GOVERNANCE_ADDRESS: governance_precompile,
+        PERMISSIONS_ADDRESS: permissions_precompile,
     }
     # The node's double-sign evidence verifier (staking/evidence.py) for
     # ``submitEvidence``; set per chain by make_vm_class, None in a bare chain.
     evidence_verifier: ClassVar[EvidenceVerifier | None] = None
 
+    @classmethod
+    def apply_create_message(
+        cls, state: Any, message: Any, transaction_context: Any, parent_computation: Any = None
+    ) -> Any:
+        """Every contract creation, top-level or CREATE/CREATE2, checks the transaction's
+        origin against the deploy list (Subnet-EVM's rule): a factory cannot launder it."""
+        origin = transaction_context.origin
+        if not state_may_use(state.get_storage, PermList.DEPLOY, origin):
+            computation = cls(state, message, transaction_context)
+            computation.error = DeployDenied(f"0x{origin.hex()} is not on the deploy list")
+            return computation
+        return super().apply_create_message(state, message, transaction_context, parent_computation)
+
 
 class PlumeState(PragueState):
     computation_class = PlumeComputation
     transaction_executor_class = PlumeTransactionExecutor
+
+    def delete_account(self, address: bytes) -> None:
+        """py-evm deletes the accounts a transaction self-destructed at its end (and empty
+        touched ones, EIP-161): a balance such an account still holds (wei it received
+        after its SELFDESTRUCT in the same transaction) is destroyed and counted burned."""
+        destroyed = self.get_balance(address)
+        super().delete_account(address)
+        record_burn(self, destroyed, BURN_SELF_DESTRUCT)
 
 
 class PlumeVM(PragueVM):

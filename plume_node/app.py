@@ -77,7 +77,8 @@ def _misbehaviour(evidence: DuplicateVoteEvidence, validator_set_of: Callable[[i
 def consensus_facts(sidecar: Sidecar, validator_set_of: Callable[[int], ValidatorSet]) -> ConsensusFacts:
     """A sidecar's consensus content as the plain values the end-of-block hooks read:
     each signer of ``last_commit`` with its key and power in the set that decided
-    the certified height (``validator_set_of(height)``), and the evidence.
+    the certified height (``validator_set_of(height)``), the set's other members
+    (absent from the certificate: the downtime rule counts them), and the evidence.
 
     Execution calls this on every block it builds or validates (so also when
     syncing). Decoding only: ``validate_block`` verifies the certificate and
@@ -85,13 +86,16 @@ def consensus_facts(sidecar: Sidecar, validator_set_of: Callable[[int], Validato
     the block invalid (``ConsensusError`` out of execution).
     """
     signers: tuple[CommitSigner, ...] = ()
+    absent: tuple[CommitSigner, ...] = ()
     if sidecar.last_commit:  # empty only at height 1
         cert = CommitCertificate.decode(sidecar.last_commit)
         vset = validator_set_of(cert.height)
         known = (vset.get(address) for address in cert.signers())
         signers = tuple(CommitSigner(v.address, v.pub_key, v.power) for v in known if v is not None)
+        signed = {s.address for s in signers}
+        absent = tuple(CommitSigner(v.address, v.pub_key, v.power) for v in vset.validators if v.address not in signed)
     evidence = tuple(_misbehaviour(ev, validator_set_of) for ev in map(DuplicateVoteEvidence.decode, sidecar.evidence))
-    return ConsensusFacts(last_commit_signers=signers, evidence=evidence)
+    return ConsensusFacts(last_commit_signers=signers, evidence=evidence, last_commit_absent=absent)
 
 
 class SyncedBlock(Enum):
@@ -472,6 +476,7 @@ class HeadAccounts:
         self._view = view
         self._nonces: dict[bytes, int] = {}
         self._balances: dict[bytes, int] = {}
+        self._storage: dict[tuple[bytes, int], int] = {}
 
     def get_nonce(self, address: bytes) -> int:
         if address not in self._nonces:
@@ -482,3 +487,10 @@ class HeadAccounts:
         if address not in self._balances:
             self._balances[address] = self._view.balance(address)
         return self._balances[address]
+
+    def get_storage(self, address: bytes, slot: int) -> int:
+        # the permission lists' roles (a list's on/off slot is asked for every sender)
+        key = (address, slot)
+        if key not in self._storage:
+            self._storage[key] = self._view.storage(address, slot)
+        return self._storage[key]

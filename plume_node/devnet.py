@@ -51,9 +51,12 @@ from plume_node.genesis import (
     GenesisValidator,
     dump_genesis,
     new_genesis,
+    parse_address,
     parse_genesis,
 )
 from plume_node.home import Home
+from staking.permissions.genesis import PermissionsGenesis
+from staking.permissions.roles import LIST_NAMES, PermList, Role
 from staking.params import DEVNET_GOV, DEVNET_STAKING, ExecutionParams, GovParams, ParamError, SlashingParams, StakingParams
 from plume_node.init import DEFAULT_POWER, OPERATOR_FUNDS, init_home
 
@@ -82,6 +85,7 @@ MANAGED_KEYS = {
     "rpc.enabled": "devnet start and status talk to every node over JSON-RPC",
 }
 _NODE_DIR = re.compile(r"^node\d+$")
+PERMISSION_LISTS = tuple(LIST_NAMES.values())  # `--set permissions.transact=true` ...
 
 
 class DevnetError(UserError):
@@ -232,6 +236,7 @@ class Overrides:
     slashing: dict[str, int] = dataclasses.field(default_factory=dict)
     gov: dict[str, int] = dataclasses.field(default_factory=dict)
     execution: dict[str, int] = dataclasses.field(default_factory=dict)
+    permissions: dict[str, Any] = dataclasses.field(default_factory=dict)  # `--set permissions.*`
 
 
 # governed sections besides staking/slashing: `--set gov.KEY=N`, `--set execution.KEY=N`
@@ -249,12 +254,17 @@ def parse_overrides(items: Iterable[str]) -> Overrides:
     slashing: dict[str, int] = {}
     governed: dict[str, dict[str, int]] = {}
     config: list[tuple[str, str]] = []
+    permissions: dict[str, Any] = {}
     probe = Config()
     for item in items:
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep or not key:
             raise BadOption(f"{item!r} is not KEY=VALUE", "--set")
+        if key.startswith("permissions."):
+            name, parsed = devnet_permission_setting(key, value.strip())
+            permissions[name] = parsed
+            continue
         if key.startswith("genesis."):
             field = key.removeprefix("genesis.")
             if field not in GENESIS_KEYS:
@@ -291,8 +301,36 @@ def parse_overrides(items: Iterable[str]) -> Overrides:
         config.append((key, value))
     return Overrides(
         genesis=genesis, config=tuple(config), staking=staking, slashing=slashing,
-        gov=governed.get("gov", {}), execution=governed.get("execution", {}),
+        gov=governed.get("gov", {}), execution=governed.get("execution", {}), permissions=permissions,
     )
+
+
+def devnet_permission_setting(key: str, value: str) -> tuple[str, Any]:
+    """`--set permissions.<list>=true|false` or `--set permissions.admin=0xADDR`."""
+    name = key.removeprefix("permissions.")
+    if name == "admin":
+        try:
+            return name, parse_address(value, key)
+        except GenesisError as exc:
+            raise BadOption(exc.message, "--set") from None
+    if name not in PERMISSION_LISTS:
+        raise BadOption(f"unknown key {key!r}; known: permissions.{{{','.join(PERMISSION_LISTS)}}}, permissions.admin", "--set")
+    if value.lower() not in ("true", "false", "1", "0"):
+        raise BadOption(f"{key} must be true or false, got {value[:40]!r}", "--set")
+    return name, value.lower() in ("true", "1")
+
+
+def devnet_permissions(settings: dict[str, Any], dev_account0: bytes, operators: Sequence[bytes]) -> PermissionsGenesis:
+    """The devnet's lists: those `--set` on; the admin (dev account 0 unless `permissions.admin`)
+    is admin on every list and each validator's operator enabled on every list, so operators can
+    still unjail and edit; the other dev accounts hold no role."""
+    switches = {name: bool(settings.get(name, False)) for name in PERMISSION_LISTS}
+    if not any(switches.values()):
+        return PermissionsGenesis()
+    admin = settings.get("admin", dev_account0)
+    roles = [(which, admin, Role.ADMIN) for which in PermList]
+    roles += [(which, op, Role.ENABLED) for which in PermList for op in operators if op != admin]
+    return PermissionsGenesis(**switches, roles=tuple(roles))
 
 
 def _param_value(key: str, value: str, params: type) -> int:
@@ -444,6 +482,11 @@ def init_devnet(directory: Path, params: DevnetParams, *, force: bool = False) -
         )
     for account in accounts:
         genesis = genesis.with_account(bytes.fromhex(account.address[2:]), DEV_ACCOUNT_FUNDS)
+    genesis = dataclasses.replace(genesis, permissions=devnet_permissions(
+        params.overrides.permissions,
+        bytes.fromhex(accounts[0].address[2:]) if accounts else b"\x00" * 20,
+        [v.fee_address for v in genesis.validators],
+    ))
 
     genesis_bytes = dump_genesis(genesis)
     for node in nodes:

@@ -13,16 +13,29 @@ bug never reaches consensus or the transaction path.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from enum import Enum
 
 log = logging.getLogger("plume.events")
+
+
+class PlumeKind(Enum):
+    """The compliance service's notifications (plume_subscribe kinds, docs/compliance.md)."""
+
+    ALERTS = "alerts"
+    FUND_FLOWS = "fundFlows"
+
+
+# `make_results()` builds the notifications' `result` JSON texts (called only if someone wants them).
+ComplianceListener = Callable[[PlumeKind, Callable[[], Sequence[str]]], None]
 
 
 class ChainEvents:
     def __init__(self) -> None:
         self._on_commit: list[Callable[[int], None]] = []
         self._on_pending: list[Callable[[bytes], None]] = []
-        self._on_compliance: list[Callable[[str, Callable[[], str]], None]] = []
+        self._on_compliance: list[ComplianceListener] = []
+        self._compliance_wanted: list[Callable[[PlumeKind], bool]] = []
 
     def listen(
         self, *, on_commit: Callable[[int], None] | None = None, on_pending: Callable[[bytes], None] | None = None
@@ -36,15 +49,26 @@ class ChainEvents:
         if on_pending is not None:
             self._on_pending.append(on_pending)
 
-    def listen_compliance(self, callback: Callable[[str, Callable[[], str]], None]) -> None:
-        """`callback(kind, make_json)` for each compliance notification ("alerts",
-        "fundFlows"); `make_json()` builds its JSON (call it only if someone wants it)."""
+    def listen_compliance(self, callback: ComplianceListener, wanted: Callable[[PlumeKind], bool]) -> None:
+        """`callback(kind, make_results)` once per block and kind with that block's compliance
+        notifications; `wanted(kind)` says whether anyone listens for that kind now (the
+        service then skips building them, or even following the chain)."""
         self._on_compliance.append(callback)
+        self._compliance_wanted.append(wanted)
 
-    def compliance(self, kind: str, make_json: Callable[[], str]) -> None:
+    def compliance_wanted(self, kind: PlumeKind) -> bool:
+        for wanted in self._compliance_wanted:
+            try:
+                if wanted(kind):
+                    return True
+            except Exception:
+                log.exception("compliance event listener %r failed", wanted)
+        return False
+
+    def compliance(self, kind: PlumeKind, make_results: Callable[[], Sequence[str]]) -> None:
         for callback in self._on_compliance:
             try:
-                callback(kind, make_json)
+                callback(kind, make_results)
             except Exception:
                 log.exception("compliance event listener %r failed", callback)
 
@@ -64,4 +88,4 @@ def _call(callback: Callable, value: object) -> None:
         log.exception("chain event listener %r failed", callback)
 
 
-__all__ = ["ChainEvents"]
+__all__ = ["ChainEvents", "PlumeKind"]

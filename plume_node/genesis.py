@@ -28,7 +28,9 @@ from plume_node import jsonlimits
 
 from plume_node.errors import UserError
 from staking.genesis import GenesisValidator as StakedValidator
+from plume_node.genesis_permissions import PermissionsGenesisError, parse_permissions, permissions_to_json
 from staking.params import ExecutionParams, GovParams, ParamError, SlashingParams, StakingParams
+from staking.permissions.genesis import PermissionsGenesis
 
 GWEI = 10**9
 PLUME = 10**18
@@ -66,12 +68,19 @@ class GenesisDoc:
     slashing: SlashingParams = field(default_factory=SlashingParams)
     gov: GovParams = field(default_factory=GovParams)
     execution: ExecutionParams = field(default_factory=ExecutionParams)
+    permissions: PermissionsGenesis = field(default_factory=PermissionsGenesis)
 
     def hash(self) -> bytes:
         canonical = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).digest()
 
     def to_json(self) -> dict[str, Any]:
+        doc = self._to_json()
+        if not self.permissions.is_default():  # absent by default: the public chain's hash is unchanged
+            doc["permissions"] = permissions_to_json(self.permissions)
+        return doc
+
+    def _to_json(self) -> dict[str, Any]:
         return {
             "chain_id": self.chain_id,
             "genesis_time": self.genesis_time,
@@ -127,6 +136,7 @@ class GenesisDoc:
             slashing=self.slashing,
             gov=self.gov,
             execution=self.execution,
+            permissions=self.permissions,
             validators=tuple(
                 StakedValidator(
                     operator=v.fee_address,
@@ -147,7 +157,7 @@ def parse_genesis(data: Any, source: str = "genesis.json") -> GenesisDoc:
     """Validate a decoded genesis document; every problem names its field."""
     if not isinstance(data, dict):
         raise GenesisError(f"{source}: expected a JSON object at the top level")
-    known = {"chain_id", "genesis_time", "gas_limit", "base_fee_per_gas", "min_base_fee_per_gas", "alloc", "validators", "staking", "slashing", "gov", "execution"}
+    known = {"chain_id", "genesis_time", "gas_limit", "base_fee_per_gas", "min_base_fee_per_gas", "alloc", "validators", "staking", "slashing", "gov", "execution", "permissions"}
     unknown = set(data) - known
     if unknown:
         raise GenesisError(f"{source}: unknown field(s) {', '.join(sorted(unknown))}; is this a Plume genesis?")
@@ -169,6 +179,7 @@ def parse_genesis(data: Any, source: str = "genesis.json") -> GenesisDoc:
         slashing=_params(data.get("slashing", {}), source, "slashing", SlashingParams),
         gov=_params(data.get("gov", {}), source, "gov", GovParams),
         execution=_params(data.get("execution", {}), source, "execution", ExecutionParams),
+        permissions=_permissions(data.get("permissions", {}), source),
     )
     if doc.base_fee_per_gas < doc.min_base_fee_per_gas:
         raise GenesisError(f"{source}: base_fee_per_gas is below min_base_fee_per_gas")
@@ -204,6 +215,13 @@ def _params(value: Any, source: str, section: str, params: Any) -> Any:
         return params.from_mapping(values)
     except ParamError as exc:
         raise GenesisError(f"{source}: {exc}") from None
+
+
+def _permissions(value: Any, source: str) -> PermissionsGenesis:
+    try:
+        return parse_permissions(value, f"{source}: permissions")
+    except PermissionsGenesisError as exc:
+        raise GenesisError(str(exc)) from None
 
 
 def _json_int(value: int) -> int | str:

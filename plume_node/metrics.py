@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from eth_utils import to_checksum_address
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -114,7 +115,8 @@ class _NodeCollector(Collector):
 
     def __init__(self, node) -> None:
         self.node = node
-        self._staking_cache: tuple[bytes, int, int] | None = None  # (head hash, bonded wei, active set size)
+        # (head hash, bonded wei, active set size, (operator, missed blocks) of each active validator)
+        self._staking_cache: tuple[bytes, int, int, list[tuple[bytes, int]]] | None = None
 
     def collect(self) -> Iterator[Metric]:
         node = self.node
@@ -132,6 +134,9 @@ class _NodeCollector(Collector):
         yield _gauge("plume_mempool_bytes", "Raw bytes of the transactions in the mempool", node.mempool.size_bytes)
         yield from self._network()
         yield from self._staking()
+        if node.compliance is not None:
+            yield _gauge("plume_compliance_lag_blocks", "Committed blocks the compliance service has not judged yet",
+                         node.compliance.lag_blocks())
         yield _gauge("plume_health_ok", "1 while GET /health answers 200", int(check_health(node).ok))
 
     def _network(self) -> Iterator[Metric]:
@@ -161,11 +166,19 @@ class _NodeCollector(Collector):
         if self._staking_cache is None or self._staking_cache[0] != head:
             state = self.node.chain.state_at().accounts
             bonded = staking_views.total_bonded(state)
-            active = len(staking_views.active_set(state))
-            self._staking_cache = (head, bonded, active)
-        _, bonded, active = self._staking_cache
+            missed = staking_views.missed_blocks_of_active_set(state)
+            self._staking_cache = (head, bonded, len(missed), missed)
+        _, bonded, active, missed = self._staking_cache
         yield _gauge("plume_staking_bonded_wei", "Tokens bonded in the staking contract at the head (wei)", bonded)
         yield _gauge("plume_staking_active_validators", "Size of the active set the staking contract chose last", active)
+        gauge = GaugeMetricFamily(
+            "plume_validator_missed_blocks",
+            "Blocks each validator of the active set missed in its current signing window (the downtime rule)",
+            labels=["validator"],
+        )
+        for operator, count in missed:
+            gauge.add_metric([to_checksum_address(operator)], count)
+        yield gauge
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:

@@ -93,13 +93,16 @@ class Node:
         self.app = Application(db, genesis, self.mempool, fee_address)
         key = PrivateKey.from_seed(validator_key.private_bytes)
         self.validator_address = key.address
-        self.signer = Signer(key, LevelDBSignStore(db), self.app.chain_id)
+        # An observer (docs/compliance.md) can never sign: no signer and no address for the
+        # engine, whatever set its key joins later (the check in `open` sees one height only).
+        self.observer = config.compliance.observer  # also: the RPC server refuses submitting/signing methods
+        self.signer = None if self.observer else Signer(key, LevelDBSignStore(db), self.app.chain_id)
         # Commits and admitted transactions, for the RPC server's subscriptions.
         self.events = ChainEvents()
         c = config.consensus
         self.engine = ConsensusEngine(
             chain_id=self.app.chain_id,
-            address=key.address,
+            address=None if self.observer else key.address,
             timeouts=TimeoutConfig(
                 propose_ms=c.timeout_propose_ms,
                 propose_delta_ms=c.timeout_propose_delta_ms,
@@ -122,12 +125,15 @@ class Node:
 
         self.metrics = NodeMetrics(self, build_method_table().methods)
         self.events.listen(on_commit=self.metrics.on_commit)
-        self.observer = config.compliance.observer  # the RPC server refuses submitting/signing methods
         self.compliance = self._open_compliance(home, config, compliance_policy)
         self.rpc_port: int | None = None
         self.metrics_port: int | None = None
         self.p2p_port: int | None = None
         self.network = None  # NodeNetwork, once running
+
+    @property
+    def compliance_enabled(self) -> bool:
+        return self.compliance is not None
 
     def _open_compliance(self, home: Home, config: Config, policy):
         """The compliance service when this node has a compliance.toml or is an observer
@@ -138,6 +144,7 @@ class Node:
             return None
         service = ComplianceService.for_home(home.root, config, self.app.chain, self.events, policy)
         self.mempool.screen = service.screen
+        service.mempool = self.mempool
         self.events.listen(on_commit=service.committed)
         return service
 

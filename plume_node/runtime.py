@@ -91,6 +91,11 @@ def run_node(home: Home, config: Config) -> None:
     from plume_node.node import Node
 
     setup_logging(config.log_level, log_format=config.log_format, log_file=config.log_file)
+    # SIGHUP's default action ends the process: ignored from here on, so a reload sent while the
+    # node opens (a large denylist, LevelDB) or after its receivers exit at shutdown is harmless;
+    # the receivers (`_sighup_has_nothing_to_reload`, the compliance service's) replace this
+    # while they run and restore it when they end.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     open_files = raise_open_file_limit()  # before LevelDB opens its files
     node = Node.open(home, config)
     log.debug("open file limit %d", open_files)

@@ -66,6 +66,7 @@ class Target:
 TARGETS: tuple[Target, ...] = (
     Target("docs/IStaking.sol", "IStaking", "staking/interfaces/IStaking.json", Output.ABI),
     Target("docs/IGovernance.sol", "IGovernance", "staking/interfaces/IGovernance.json", Output.ABI),
+    Target("docs/IPermissions.sol", "IPermissions", "staking/interfaces/IPermissions.json", Output.ABI),
     Target(
         "tests/fixtures/contracts/StakingDelegator.sol",
         "StakingDelegator",

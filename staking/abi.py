@@ -65,6 +65,7 @@ _METHODS = (
     Method("cancelUnbonding", ("address", "uint256", "uint256"), (), 30_000, True),
     Method("getValidator", ("address",), VALIDATOR_VIEW, 2_000),
     Method("getCommission", ("address",), ("uint16", "uint16", "uint16", "uint256"), 2_000),
+    Method("getSigningInfo", ("address",), ("uint256", "uint256", "uint256", "uint256", "bool"), 2_000),
     Method("getValidatorByConsensusKey", ("bytes32",), ("address",), 2_000),
     Method("getValidators", ("uint256", "uint256"), ("address[]",), 2_000),
     Method("validatorCount", (), ("uint256",), 1_000),

@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from staking import rewards, validators
+from staking import downtime, rewards, validators
 from staking.params import BPS, MAX_TOTAL_VOTING_POWER
 from staking.store import IdList, Store
 
@@ -122,6 +122,8 @@ def write_active_set(store: Store, chosen: list[tuple[bytes, int]], height: int,
     old_count = len(listing)
     for i, (operator, power) in enumerate(chosen):
         store.set("active.at", i, int.from_bytes(operator, "big"))
+        if not store.get("validator.bonded", operator):  # (re)entering: maybe a fresh signing record
+            downtime.restart_on_entering_the_set(store, operator, height)
         store.set("validator.bonded", operator, 1)
         store.set("validator.power", operator, power)
     for i in range(len(chosen), old_count):
@@ -142,14 +144,16 @@ def update_active_set(store: Store, height: int, now: int) -> bool:
 def remove_validator(state: Any, store: Store, operator: bytes) -> None:
     """Forget a validator nobody delegates to any more: its key and its registry slot
     become free; what it still holds for its operator (commission) is paid out."""
-    owed = store.get("rewards.current", operator) + store.get("rewards.commission", operator)
-    if owed:
-        store.set("rewards.current", operator, 0)
-        store.set("rewards.commission", operator, 0)
-        store.add("rewards.outstanding", -owed)
-        rewards.pay(state, operator, owed)
+    rewards.pay(state, operator, rewards.forget_commission(store, operator))
     store.set("consensus_key.operator", validators.pubkey(store, operator), 0)
     store.set_string("validator.moniker", operator, "")
+    # a validator registered later by the same operator starts with a clean signing record,
+    # untombstoned (its old key stays tombstoned: ``slashing.tombstoned_key``) and with no
+    # F1 slash records of the old one to walk
+    downtime.reset_signing_info(store, operator)
+    store.set("slashing.jailed_until", operator, 0)
+    store.set("slashing.tombstoned", operator, 0)
+    rewards.forget_slashes(store, operator)
     for name in validators.RECORD_FIELDS:
         store.set(name, operator, 0)
 

@@ -15,18 +15,22 @@ Order (see docs/execution.md):
 
 1. ``process_fee_split``: the 50/50 base-fee split (``staking/fees.py``).
 2. ``process_rewards``: issue ``block_reward`` into the reward pool and split
-   the pool among the signers of ``last_commit`` (``staking/rewards.py``).
+   the pool by power over the parent's set: the signers of ``last_commit``
+   get their parts, the absent members' parts burn (``staking/rewards.py``).
 3. ``process_slashings``: slash, jail and tombstone each double-signer the
    block's evidence proves, logging ``EvidenceApplied``, ``Slashed`` and
    ``Jailed`` through ``ctx.emit`` (``staking/slashing.py``).
-4. ``process_auto_restake``: at an epoch end, start a round compounding the
+4. ``process_downtime``: count who of the parent's set missed it; slash and
+   jail a validator that missed too many of the window, logging ``Slashed``
+   and ``Jailed`` (``staking/downtime.py``).
+5. ``process_auto_restake``: at an epoch end, start a round compounding the
    opted-in delegations' rewards; every block, compound the next pairs of
    the round (bounded per block; ``staking/autorestake.py``).
-5. ``process_unbonding_queue``: pay matured undelegations (``staking/queues.py``).
-6. ``process_redelegation_queue``: forget matured redelegations.
-7. ``process_validator_set_update``: at an epoch end (or at once after a
-   tombstoning), choose the next active set (``staking/active_set.py``).
-8. ``process_governance``: close the proposals whose deposit or voting period
+6. ``process_unbonding_queue``: pay matured undelegations (``staking/queues.py``).
+7. ``process_redelegation_queue``: forget matured redelegations.
+8. ``process_validator_set_update``: at an epoch end (or at once after any
+   jailing: double-sign, downtime or low self-delegation), choose the next active set (``staking/active_set.py``).
+9. ``process_governance``: close the proposals whose deposit or voting period
    is over; a passed one's parameter changes apply here, last, so every rule
    of this block ran under the old values (``staking/governance/rules.py``).
 
@@ -43,7 +47,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from staking import abi, autorestake, fees, queues, rewards, slashing
+from staking import abi, autorestake, downtime, fees, queues, rewards, slashing
 from staking.active_set import prune_empty_validators, update_active_set
 from staking.addresses import STAKING_ADDRESS
 from staking.evidence import Misbehaviour
@@ -67,6 +71,8 @@ class ConsensusFacts:
 
     last_commit_signers: tuple[CommitSigner, ...] = ()  # whose precommits certify the parent, by address
     evidence: tuple[Misbehaviour, ...] = ()
+    # the other members of the parent's set: their precommits are not in last_commit
+    last_commit_absent: tuple[CommitSigner, ...] = ()
 
 
 NO_CONSENSUS_FACTS = ConsensusFacts()
@@ -84,6 +90,7 @@ class BlockContext:
     gas_used: int  # by all of the block's transactions
     last_commit_signers: tuple[CommitSigner, ...]  # sorted by address, as in the parent's certificate
     evidence: tuple[Misbehaviour, ...]  # in the sidecar's order
+    last_commit_absent: tuple[CommitSigner, ...] = ()  # the parent set's members that did not sign it
     # The EVM logs the hooks emit, in order: (address, topics, data). Execution
     # publishes them after the block's transactions (docs/execution.md).
     system_logs: list[tuple[bytes, tuple[int, ...], bytes]] = field(default_factory=list, compare=False)
@@ -103,7 +110,8 @@ def process_fee_split(state: Any, ctx: BlockContext) -> None:
 
 
 def process_rewards(state: Any, ctx: BlockContext) -> None:
-    """Issue the block reward into the pool, then split the pool among the parent's signers by power."""
+    """Issue the block reward into the pool, then split the pool by power over the parent's set:
+    each signer its part, the absent members' parts burned."""
     store = Store(state, STAKING_ADDRESS)
     fees.issue(state, store.get("param.block_reward"))
     signers = []
@@ -111,7 +119,8 @@ def process_rewards(state: Any, ctx: BlockContext) -> None:
         operator = store.get_address("consensus_key.operator", signer.pub_key)
         if operator != bytes(20):
             signers.append((operator, signer.power))
-    rewards.allocate_block_rewards(state, store, signers)
+    absent_power = sum(member.power for member in ctx.last_commit_absent)
+    rewards.allocate_block_rewards(state, store, signers, absent_power)
 
 
 def process_auto_restake(state: Any, ctx: BlockContext) -> None:
@@ -130,6 +139,28 @@ def process_slashings(state: Any, ctx: BlockContext) -> None:
     for misbehaviour in ctx.evidence:
         if misbehaviour.pub_key:
             slashing.apply_evidence(state, store, misbehaviour, ctx.height, emit)
+
+
+def process_downtime(state: Any, ctx: BlockContext) -> None:
+    """Record who of the parent's set signed it; slash and jail each validator that missed
+    more than the window allows (``staking/downtime.py``).
+
+    After ``process_slashings``: a validator tombstoned in this block is jailed
+    and not slashed again (one fault, the harsher rule); a jailed validator still
+    in the parent's set is counted all the same. Before auto-restake and the
+    queues, as every slash, so it reaches the stake first; before the set
+    update, which drops the jailed validator at the end of this block."""
+    store = Store(state, STAKING_ADDRESS)
+    params = downtime.DowntimeParams.read(store)
+    parent = ctx.height - 1  # the block whose precommits last_commit carries
+    for operator, missed in downtime.members(store, ctx.last_commit_signers, ctx.last_commit_absent):
+        count = downtime.record_signature(store, operator, missed, parent, params.window)
+        if store.get("validator.jailed", operator) or not downtime.is_down(store, operator, count, params):
+            continue  # a jailed validator is counted, never slashed again while jailed
+        burned = downtime.slash_downtime(state, store, operator, params.slash_fraction_bps)
+        until = downtime.jail_for_downtime(store, operator, ctx.timestamp, params)
+        ctx.emit(STAKING_ADDRESS, abi.SLASHED, (operator,), (abi.Infraction.DOWNTIME, burned, parent))
+        ctx.emit(STAKING_ADDRESS, abi.JAILED, (operator,), (abi.Infraction.DOWNTIME, until))
 
 
 def process_unbonding_queue(state: Any, ctx: BlockContext) -> None:
@@ -151,7 +182,7 @@ def process_validator_set_update(state: Any, ctx: BlockContext) -> None:
     if ctx.height % store.get("param.epoch_length") == 0:
         prune_empty_validators(state, store, ctx.timestamp, ctx.height)
         update_active_set(store, ctx.height, ctx.timestamp)
-    elif store.get("active.dirty"):  # a validator was tombstoned: it leaves now, not at the epoch end
+    elif store.get("active.dirty"):  # someone was jailed (any cause): it leaves now, not at the epoch end
         update_active_set(store, ctx.height, ctx.timestamp)
     if store.get("active.dirty"):
         store.set("active.dirty", 0)
@@ -161,6 +192,7 @@ END_OF_BLOCK_HOOKS: tuple[EndOfBlockHook, ...] = (
     process_fee_split,
     process_rewards,
     process_slashings,
+    process_downtime,
     process_auto_restake,
     process_unbonding_queue,
     process_redelegation_queue,

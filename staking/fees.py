@@ -5,15 +5,25 @@ the state root) as the first of ``staking.end_of_block.END_OF_BLOCK_HOOKS``,
 and execution calls ``init_genesis_accounting`` when it builds genesis.
 
 The REWARD POOL is a system account at ``REWARD_POOL_ADDRESS`` (``staking/addresses.py``). Its balance is
-the staking reward pool; its EVM storage holds three counters at fixed slots:
+the staking reward pool; its EVM storage holds the supply counters at fixed slots:
 
-* ``SLOT_TOTAL_BURNED``: wei burned so far (base-fee burns; later also slashes),
+* ``SLOT_TOTAL_BURNED``: wei burned so far (base-fee burns and slashes),
 * ``SLOT_TOTAL_SUPPLY``: wei in existence: the genesis allocations, minus burns,
   plus issuance,
 * ``SLOT_TOTAL_ISSUED``: wei issued by staking (the block rewards),
 * ``SLOT_TOTAL_SLASHED``: of the burned wei, what slashing burned,
+* ``SLOT_BURNED_BASE_FEE``: of the burned wei, what the fee split burned,
 * ``SLOT_TOTAL_GOV_BURNED``: of the burned wei, what governance burned (deposits of
-  vetoed, quorum-less and dropped proposals; the rest of the burned wei is base fees).
+  vetoed, quorum-less and dropped proposals),
+* ``SLOT_BURNED_SELF_DESTRUCT`` (6): of the burned wei, what SELFDESTRUCT destroyed
+  (execution records it),
+* ``SLOT_BURNED_ABSENT_SIGNERS`` (7): of the burned wei, the parts of the block
+  rewards that members of the parent's set forfeited by not signing it.
+
+Every burn names its cause (``BURN_CAUSES``: the cause's name and its
+counter), so ``total burned == sum of the causes' counters`` at every height
+and ``plume_supply`` reports each cause (``burnedBy<Name>``). A new kind of
+burn adds a cause here and records with ``record_burn``.
 
 Why the arithmetic works: py-evm takes ``gas_used * (base_fee + tip)`` from the
 sender, gives the tip to the coinbase and credits the base-fee part to nobody.
@@ -48,9 +58,28 @@ SLOT_TOTAL_BURNED = 0
 SLOT_TOTAL_SUPPLY = 1
 SLOT_TOTAL_ISSUED = 2
 SLOT_TOTAL_SLASHED = 3  # of the burned wei, what slashing burned
-SLOT_TOTAL_GOV_BURNED = 4  # of the burned wei, governance deposits burned (veto, no quorum, dropped)
+SLOT_BURNED_BASE_FEE = 4  # of the burned wei, what the fee split burned
+SLOT_TOTAL_GOV_BURNED = 5  # of the burned wei, governance deposits burned (veto, no quorum, dropped)
+SLOT_BURNED_SELF_DESTRUCT = 6  # of the burned wei, what SELFDESTRUCT destroyed
+SLOT_BURNED_ABSENT_SIGNERS = 7  # of the burned wei, the shares of the block rewards absent validators forfeited
 DEFAULT_BURN_BPS = ExecutionParams().base_fee_burn_bps  # 5000: half
 BURN_BPS_SLOT_NAME = "param.execution.base_fee_burn_bps"  # a named slot of the staking contract
+
+
+@dataclass(frozen=True)
+class BurnCause:
+    name: str  # as plume_supply reports it: ``burnedBy<name>``
+    slot: int  # its counter in the reward pool's storage
+
+
+BURN_BASE_FEE = BurnCause("BaseFee", SLOT_BURNED_BASE_FEE)
+BURN_SLASHING = BurnCause("Slashing", SLOT_TOTAL_SLASHED)
+BURN_GOVERNANCE = BurnCause("Governance", SLOT_TOTAL_GOV_BURNED)
+# wei SELFDESTRUCT destroyed (execution counts it: execution/vm.py)
+BURN_SELF_DESTRUCT = BurnCause("SelfDestruct", SLOT_BURNED_SELF_DESTRUCT)
+# a signing validator's share of the block's rewards that the parent's set gave an absent member
+BURN_ABSENT_SIGNERS = BurnCause("AbsentSigners", SLOT_BURNED_ABSENT_SIGNERS)
+BURN_CAUSES: tuple[BurnCause, ...] = (BURN_BASE_FEE, BURN_SLASHING, BURN_GOVERNANCE, BURN_SELF_DESTRUCT, BURN_ABSENT_SIGNERS)
 
 
 @dataclass(frozen=True)
@@ -95,11 +124,17 @@ def apply_fee_split(state: Any, base_fee_per_gas: int, gas_used: int) -> FeeSpli
         return split
     if split.to_pool:
         state.delta_balance(REWARD_POOL_ADDRESS, split.to_pool)
-    burned = state.get_storage(REWARD_POOL_ADDRESS, SLOT_TOTAL_BURNED)
-    state.set_storage(REWARD_POOL_ADDRESS, SLOT_TOTAL_BURNED, burned + split.burned)
-    supply = state.get_storage(REWARD_POOL_ADDRESS, SLOT_TOTAL_SUPPLY)
-    state.set_storage(REWARD_POOL_ADDRESS, SLOT_TOTAL_SUPPLY, supply - split.burned)
+    record_burn(state, split.burned, BURN_BASE_FEE)
     return split
+
+
+def record_burn(state: Any, amount: int, cause: BurnCause) -> None:
+    """Count ``amount`` wei, already gone from every balance, as burned by ``cause``:
+    total burned and the cause's counter grow, the supply falls."""
+    if amount <= 0:
+        return
+    for slot, delta in ((SLOT_TOTAL_BURNED, amount), (cause.slot, amount), (SLOT_TOTAL_SUPPLY, -amount)):
+        state.set_storage(REWARD_POOL_ADDRESS, slot, state.get_storage(REWARD_POOL_ADDRESS, slot) + delta)
 
 
 def issue(state: Any, amount: int) -> None:
@@ -113,10 +148,7 @@ def issue(state: Any, amount: int) -> None:
 
 def burn_slashed(state: Any, amount: int) -> None:
     """Record ``amount`` wei, already taken out of an account's balance, as burned by slashing."""
-    if amount <= 0:
-        return
-    for slot, delta in ((SLOT_TOTAL_BURNED, amount), (SLOT_TOTAL_SLASHED, amount), (SLOT_TOTAL_SUPPLY, -amount)):
-        state.set_storage(REWARD_POOL_ADDRESS, slot, state.get_storage(REWARD_POOL_ADDRESS, slot) + delta)
+    record_burn(state, amount, BURN_SLASHING)
 
 
 def burn_deposit(state: Any, holder: bytes, amount: int) -> None:
@@ -124,8 +156,7 @@ def burn_deposit(state: Any, holder: bytes, amount: int) -> None:
     if amount <= 0:
         return
     state.delta_balance(holder, -amount)
-    for slot_number, delta in ((SLOT_TOTAL_BURNED, amount), (SLOT_TOTAL_GOV_BURNED, amount), (SLOT_TOTAL_SUPPLY, -amount)):
-        state.set_storage(REWARD_POOL_ADDRESS, slot_number, state.get_storage(REWARD_POOL_ADDRESS, slot_number) + delta)
+    record_burn(state, amount, BURN_GOVERNANCE)
 
 
 def total_gov_burned(state: Any) -> int:
@@ -134,6 +165,11 @@ def total_gov_burned(state: Any) -> int:
 
 def total_slashed(state: Any) -> int:
     return int(state.get_storage(REWARD_POOL_ADDRESS, SLOT_TOTAL_SLASHED))
+
+
+def burned_by_cause(state: Any) -> tuple[tuple[str, int], ...]:
+    """(cause name, wei it burned) for every cause, in ``BURN_CAUSES`` order."""
+    return tuple((cause.name, int(state.get_storage(REWARD_POOL_ADDRESS, cause.slot))) for cause in BURN_CAUSES)
 
 
 def total_burned(state: Any) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any, Callable
 
-from staking import abi, autorestake, queues, rewards, slashing, validators
+from staking import abi, autorestake, downtime, queues, rewards, slashing, validators
 from staking.active_set import read_active_set
 from staking.delegation import (
     add_delegation,
@@ -22,7 +22,9 @@ from staking.delegation import (
 )
 from staking.errors import StakingRevert
 from staking.evidence import MAX_EVIDENCE_BYTES, EvidenceDefect, InvalidEvidence
+from staking.addresses import PERMISSIONS_ADDRESS
 from staking.params import StakingParams
+from staking.permissions.roles import PermList, may_use
 from staking.store import Store
 from staking.validators import Commission, require_validator
 
@@ -31,6 +33,8 @@ MAX_PAGE = 100  # entries a paginated view returns at most
 
 def create_validator(call: Any, pubkey: bytes, moniker: str, rate: int, max_rate: int, max_change: int) -> tuple:
     store = call.store
+    if not may_use(call.store_of(PERMISSIONS_ADDRESS), PermList.VALIDATOR, call.sender):
+        raise StakingRevert(f"0x{call.sender.hex()} is not on the validator list (permissions list 2 is on)")
     minimum = store.get("param.min_self_delegation")
     if call.value < minimum:
         raise StakingRevert(f"self-delegation {call.value} wei is below the minimum {minimum} wei")
@@ -54,8 +58,11 @@ def unjail(call: Any) -> tuple:
     require_validator(store, call.sender)
     if not store.get("validator.jailed", call.sender):
         raise StakingRevert("the validator is not jailed")
-    if store.get("slashing.tombstoned", call.sender):
+    if slashing.is_tombstoned(store, call.sender):  # this validator, not an earlier one of the operator
         raise StakingRevert("the validator is tombstoned for double-signing: it can never be unjailed")
+    until = store.get("slashing.jailed_until", call.sender)
+    if call.now < until:
+        raise StakingRevert(f"the validator is jailed for downtime until {until} (block time now {call.now})")
     _, self_tokens = token_value(store, call.sender, call.sender)
     minimum = store.get("param.min_self_delegation")
     if self_tokens < minimum:
@@ -214,6 +221,14 @@ def get_validator(call: Any, operator: bytes) -> tuple:
     return validator_view(call.store, operator, call.now)
 
 
+def get_signing_info(call: Any, operator: bytes) -> tuple:
+    store = call.store
+    require_validator(store, operator)
+    info = downtime.signing_info(store, operator)
+    tombstoned = bool(store.get("slashing.tombstoned", operator))
+    return (info.start_height, info.index_offset, info.missed_blocks, info.jailed_until, tombstoned)
+
+
 def get_commission(call: Any, operator: bytes) -> tuple:
     store = call.store
     require_validator(store, operator)
@@ -310,6 +325,7 @@ HANDLERS: dict[str, Callable[..., tuple]] = {
     "cancelUnbonding": cancel_unbonding,
     "getValidator": get_validator,
     "getCommission": get_commission,
+    "getSigningInfo": get_signing_info,
     "getValidatorByConsensusKey": get_validator_by_consensus_key,
     "getValidators": get_validators,
     "validatorCount": validator_count,

@@ -20,6 +20,10 @@ MAX_ACTIVE_VALIDATORS = 10_000  # consensus carries at most this many validators
 MAX_UNBONDING_PERIOD = 10 * 365 * DAY
 MAX_EPOCH_LENGTH = 1_000_000
 MAX_ENTRIES_BOUND = 100  # views return up to max_entries entries per pair
+# The missed-block bitmap has signed_blocks_window bits (window / 256 slots):
+# clearing it when a validator is jailed is bounded by this.
+MAX_SIGNED_BLOCKS_WINDOW = 100_000
+MAX_DOWNTIME_JAIL_DURATION = 365 * DAY
 # Total voting power must stay within what consensus accepts (int64 / 8).
 MAX_TOTAL_VOTING_POWER = (2**63 - 1) // 8
 
@@ -73,10 +77,14 @@ class StakingParams:
 
 @dataclass(frozen=True)
 class SlashingParams:
-    """Genesis section ``slashing``: what a proven double-sign costs (stored as ``param.slashing.<name>``)."""
+    """Genesis section ``slashing``: what a proven double-sign and downtime cost (stored as ``param.slashing.<name>``)."""
 
     slash_fraction_double_sign_bps: int = 500  # 5% of the stake at the infraction, burned
     max_evidence_age: int = 100_000  # blocks: older evidence slashes nobody
+    signed_blocks_window: int = 100  # blocks over which each validator's missed precommits are counted
+    min_signed_per_window_bps: int = 5_000  # the share of the window it must sign (50%)
+    slash_fraction_downtime_bps: int = 100  # 1% of its bonded tokens, burned, when it signs too few
+    downtime_jail_duration: int = 600  # seconds of block time before a validator jailed for downtime may unjail
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -84,6 +92,14 @@ class SlashingParams:
                 raise ParamError(f"slashing.{f.name} must be an integer, got {getattr(self, f.name)!r}")
         _check_range("slash_fraction_double_sign_bps", self.slash_fraction_double_sign_bps, 0, BPS, "slashing")
         _check_range("max_evidence_age", self.max_evidence_age, 1, 10**9, "slashing")
+        _check_range("signed_blocks_window", self.signed_blocks_window, 1, MAX_SIGNED_BLOCKS_WINDOW, "slashing")
+        _check_range("min_signed_per_window_bps", self.min_signed_per_window_bps, 0, BPS, "slashing")
+        _check_range("slash_fraction_downtime_bps", self.slash_fraction_downtime_bps, 0, BPS, "slashing")
+        _check_range("downtime_jail_duration", self.downtime_jail_duration, 0, MAX_DOWNTIME_JAIL_DURATION, "slashing")
+
+    def max_missed(self) -> int:
+        """Missed blocks allowed in a window: more jails (``window - ceil(window * min_signed)``)."""
+        return max_missed_blocks(self.signed_blocks_window, self.min_signed_per_window_bps)
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any]) -> "SlashingParams":
@@ -92,6 +108,11 @@ class SlashingParams:
 
     def to_mapping(self) -> dict[str, int]:
         return asdict(self)
+
+
+def max_missed_blocks(window: int, min_signed_bps: int) -> int:
+    """``window - ceil(window * min_signed_bps / 10000)``: a validator missing more is down."""
+    return window - -(-window * min_signed_bps // BPS)
 
 
 def _from_mapping(cls: Any, values: dict[str, Any], section: str) -> Any:

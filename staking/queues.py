@@ -7,14 +7,18 @@ that moved from ``src`` to ``dst`` at once; until it matures it keeps the
 stake slashable for ``src`` (issue of slashing) and forbids hopping on from
 ``dst``. Entries carry ids from a counter; each queue is a FIFO of ids.
 
-Completion times never go backwards in a queue: an entry completes at
-``max(now + unbonding_period, the last entry's completion time)``, so the
-queue is in time order even if the period is shortened by governance, and
-maturity only looks at the head.
+Each queue is ``MAX_QUEUE_LANES`` FIFOs (lanes), each in completion-time
+order, so maturity only looks at the lanes' heads. An entry due at
+``now + unbonding_period`` joins the lane whose last completion time is the
+latest one not after it (best fit), and completes exactly then; so when
+governance shortens the period, new entries take another lane and do not
+wait behind the old ones. Only when every lane ends later (the period was
+shortened ``MAX_QUEUE_LANES`` times within one period) does an entry join
+the lane that ends first, and complete with its last entry.
 
 Slots: ``ubd.next_id``; per entry ``ubd.delegator``, ``ubd.validator``,
 ``ubd.height``, ``ubd.time``, ``ubd.amount``; the list ``ubd.pair`` keyed by
-(delegator, validator); the FIFO ``ubd.queue``; ``ubd.last_time``;
+(delegator, validator); per lane the FIFO ``ubd.queue`` and ``ubd.last_time``;
 ``total_unbonding``. The same under ``red.`` with ``red.src``, ``red.dst``,
 the list ``red.by_delegator`` keyed by delegator, and ``red.queue``.
 """
@@ -22,6 +26,7 @@ the list ``red.by_delegator`` keyed by delegator, and ``red.queue``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 
 from staking.addresses import STAKING_ADDRESS
@@ -29,6 +34,7 @@ from staking.errors import StakingRevert
 from staking.store import Fifo, IdList, Store
 
 MAX_MATURED_PER_BLOCK = 256  # entries one block completes per queue; the rest wait for the next block
+MAX_QUEUE_LANES = 8  # FIFOs per queue, each in time order (entries of different periods mature independently)
 MAX_REDELEGATIONS_PER_DELEGATOR = 32  # immature redelegation entries one delegator may hold
 
 
@@ -50,10 +56,33 @@ class Redelegation:
     amount: int
 
 
-def _completion_time(store: Store, prefix: str, now: int) -> int:
-    time = max(now + store.get("param.unbonding_period"), store.get(prefix + ".last_time"))
-    store.set(prefix + ".last_time", time)
-    return time
+def _choose_lane(store: Store, prefix: str, now: int) -> tuple[int, int]:
+    """(lane, completion time) of a new entry: the best-fitting lane that stays in time order."""
+    due = now + store.get("param.unbonding_period")
+    last = [store.get(prefix + ".last_time", i) for i in range(MAX_QUEUE_LANES)]
+    fitting = [i for i in range(MAX_QUEUE_LANES) if last[i] <= due]
+    if fitting:
+        index, time = max(fitting, key=lambda i: last[i]), due
+    else:  # every lane ends later: wait behind the one that ends first
+        index = min(range(MAX_QUEUE_LANES), key=lambda i: last[i])
+        time = last[index]
+    store.set(prefix + ".last_time", index, time)
+    return index, time
+
+
+def lane(store: Store, prefix: str, index: int) -> Fifo:
+    return Fifo(store, prefix + ".queue", index)
+
+
+def recent_entries(store: Store, prefix: str, since_height: int, limit: int) -> Iterator[int]:
+    """Entries created at or after ``since_height``, each lane newest first; at most ``limit`` looked at."""
+    budget = limit
+    for index in range(MAX_QUEUE_LANES):
+        for entry in lane(store, prefix, index).newest_first(budget):
+            budget -= 1
+            if store.get(prefix + ".height", entry) < since_height:
+                break  # a lane is in creation order: everything before is older
+            yield entry
 
 
 def _new_id(store: Store, prefix: str) -> int:
@@ -74,14 +103,14 @@ def add_unbonding(store: Store, delegator: bytes, validator: bytes, amount: int,
     if len(pair) >= limit:
         raise StakingRevert(f"too many unbonding entries with this validator (at most {limit} pending)")
     entry = _new_id(store, "ubd")
-    time = _completion_time(store, "ubd", now)
+    index, time = _choose_lane(store, "ubd", now)
     store.set_address("ubd.delegator", entry, delegator)
     store.set_address("ubd.validator", entry, validator)
     store.set("ubd.height", entry, height)
     store.set("ubd.time", entry, time)
     store.set("ubd.amount", entry, amount)
     pair.append(entry)
-    Fifo(store, "ubd.queue").push(entry)
+    lane(store, "ubd", index).push(entry)
     store.add("total_unbonding", amount)
     store.add("validator.unbonding_entries", validator, 1)  # keeps the validator registered
     return time
@@ -161,7 +190,7 @@ def check_redelegation(store: Store, delegator: bytes, src: bytes, dst: bytes) -
 
 def add_redelegation(store: Store, delegator: bytes, src: bytes, dst: bytes, amount: int, height: int, now: int) -> int:
     entry = _new_id(store, "red")
-    time = _completion_time(store, "red", now)
+    index, time = _choose_lane(store, "red", now)
     store.set_address("red.src", entry, src)
     store.set_address("red.dst", entry, dst)
     store.set_address("red.delegator", entry, delegator)
@@ -169,7 +198,7 @@ def add_redelegation(store: Store, delegator: bytes, src: bytes, dst: bytes, amo
     store.set("red.time", entry, time)
     store.set("red.amount", entry, amount)
     redelegations_of(store, delegator).append(entry)
-    Fifo(store, "red.queue").push(entry)
+    lane(store, "red", index).push(entry)
     return time
 
 
@@ -183,14 +212,16 @@ def complete_redelegation(state: Any, store: Store, entry: int) -> None:
 
 
 def mature(state: Any, store: Store, prefix: str, now: int, complete) -> int:
-    """Complete up to ``MAX_MATURED_PER_BLOCK`` entries at the head of ``prefix``'s queue whose time has come."""
-    queue = Fifo(store, prefix + ".queue")
+    """Complete up to ``MAX_MATURED_PER_BLOCK`` entries at the heads of ``prefix``'s lanes whose time
+    has come (the lane looked at first turns with the block time, so no lane waits for ever)."""
     done = 0
-    while done < MAX_MATURED_PER_BLOCK:
-        entry = queue.peek()
-        if entry is None or store.get(prefix + ".time", entry) > now:
-            break
-        complete(state, store, entry)
-        queue.pop()
-        done += 1
+    for step in range(MAX_QUEUE_LANES):
+        queue = lane(store, prefix, (now + step) % MAX_QUEUE_LANES)
+        while done < MAX_MATURED_PER_BLOCK:
+            entry = queue.peek()
+            if entry is None or store.get(prefix + ".time", entry) > now:
+                break
+            complete(state, store, entry)
+            queue.pop()
+            done += 1
     return done

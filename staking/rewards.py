@@ -3,9 +3,12 @@ the rest to delegators through F1 cumulative reward ratios (Cosmos x/distributio
 
 Per block (``allocate_block_rewards``, the ``process_rewards`` hook): the
 reward pool's balance (the unburned half of base fees, plus ``block_reward``
-wei issued for the block) is split among the validators whose precommits
-are in the block's ``last_commit``, in proportion to their voting power;
-the division's remainder stays in the pool for the next block. Of a
+wei issued for the block) is split by voting power over the set that decided
+the parent: each validator whose precommit is in the block's ``last_commit``
+gets ``pool * power // set power``; the part of the members whose precommits
+are not there is burned (``fees.BURN_ABSENT_SIGNERS``), so no proposer gains
+by leaving precommits out; the divisions' remainders stay in the pool for
+the next block. Of a
 validator's part, ``commission_bps`` goes to its commission; the rest
 accrues to its delegators in the validator's ``current`` period.
 
@@ -32,7 +35,10 @@ Slots: per validator ``rewards.period`` (0 read as 1), ``rewards.ratio``
 ``rewards.slash_count``, ``rewards.slash_period`` and
 ``rewards.slash_fraction`` (per slash); per delegation
 ``rewards.start``, ``rewards.stake``; ``rewards.outstanding``, the wei
-the contract holds for rewards and commission not yet paid.
+the contract holds for rewards and commission not yet paid, and
+``rewards.commission_total``, the sum of every validator's
+``rewards.commission`` (the commission part of ``outstanding``; the rest is
+owed to delegators, plus rounding dust).
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from typing import Any
 
 from staking.addresses import REWARD_POOL_ADDRESS, STAKING_ADDRESS
 from staking.delegation import token_value
+from staking.fees import BURN_ABSENT_SIGNERS, record_burn
 from staking.params import BPS
 from staking.store import Store
 
@@ -65,7 +72,7 @@ def end_period(store: Store, validator: bytes) -> int:
     """Close the validator's period in progress into its cumulative ratio; returns its number."""
     ended, ratio = _ratio_now(store, validator)
     if not store.get("validator.tokens", validator):  # nobody to share it: the operator's
-        store.add("rewards.commission", validator, store.get("rewards.current", validator))
+        add_commission(store, validator, store.get("rewards.current", validator))
     store.set("rewards.ratio", validator, ended, ratio)
     store.set("rewards.current", validator, 0)
     store.set("rewards.period", validator, ended + 1)
@@ -86,15 +93,34 @@ def record_slash(store: Store, validator: bytes, fraction: int) -> None:
     store.set("rewards.slash_count", validator, count + 1)
 
 
+def forget_slashes(store: Store, validator: bytes) -> None:
+    """A removed validator's slash records are never read again (no delegation is left):
+    the count goes to 0, so a validator registered again by its operator starts with none."""
+    store.set("rewards.slash_count", validator, 0)
+
+
+def first_slash_after(store: Store, validator: bytes, start: int, count: int) -> int:
+    """The index of the validator's first recorded slash that ended a period after ``start``
+    (``count`` if none). Slashes are recorded in period order, so a binary search finds it
+    in ``log2(count)`` reads: a delegation pays only for the slashes since it started."""
+    low, high = 0, count
+    while low < high:
+        middle = (low + high) // 2
+        if store.get("rewards.slash_period", validator, middle) <= start:
+            low = middle + 1
+        else:
+            high = middle
+    return low
+
+
 def _earned(store: Store, validator: bytes, start: int, stake: int, final_ratio: int) -> int:
     """Rewards of ``stake`` from period ``start`` to ``final_ratio``, the stake cut by
     every slash recorded in between (in order)."""
     earned = 0
     ratio = store.get("rewards.ratio", validator, start)
-    for i in range(store.get("rewards.slash_count", validator)):
+    count = store.get("rewards.slash_count", validator)
+    for i in range(first_slash_after(store, validator, start, count), count):
         period = store.get("rewards.slash_period", validator, i)
-        if period <= start:
-            continue
         at_slash = store.get("rewards.ratio", validator, period)
         earned += stake * (at_slash - ratio) // PRECISION
         stake -= -(-stake * store.get("rewards.slash_fraction", validator, i) // SLASH_PRECISION)
@@ -135,6 +161,25 @@ def restart(store: Store, delegator: bytes, validator: bytes) -> None:
     store.set("rewards.stake", delegator, validator, stake)
 
 
+def add_commission(store: Store, validator: bytes, amount: int) -> None:
+    """Credit (or, negative, debit) the operator's commission and the chain's total of it."""
+    if amount:
+        store.add("rewards.commission", validator, amount)
+        store.add("rewards.commission_total", amount)
+
+
+def forget_commission(store: Store, validator: bytes) -> int:
+    """Everything the contract holds for a validator being removed (its commission and
+    any delegators' part of its period), out of the books; returns it for paying."""
+    commission, current = store.get("rewards.commission", validator), store.get("rewards.current", validator)
+    add_commission(store, validator, -commission)
+    store.set("rewards.current", validator, 0)
+    owed = commission + current
+    if owed:
+        store.add("rewards.outstanding", -owed)
+    return owed
+
+
 def commission_owed(store: Store, validator: bytes) -> int:
     """The operator's commission, plus its delegators' part while the validator has no tokens
     (nobody else to share it: ``end_period`` would move it to the commission)."""
@@ -149,7 +194,7 @@ def take_commission(store: Store, validator: bytes) -> int:
         end_period(store, validator)  # the delegators' part of an empty validator is the operator's
     amount = store.get("rewards.commission", validator)
     if amount:
-        store.set("rewards.commission", validator, 0)
+        add_commission(store, validator, -amount)
         store.add("rewards.outstanding", -amount)
     return amount
 
@@ -162,25 +207,39 @@ def pay(state: Any, to: bytes, amount: int) -> None:
 
 
 def allocate(store: Store, validator: bytes, amount: int) -> None:
-    """A validator's part of a block's rewards: commission first, the rest to its delegators."""
+    """A validator's part of a block's rewards: commission first, the rest to its delegators
+    (all of it to the commission while the validator has no tokens: nobody to share it)."""
     commission = amount * store.get("validator.commission", validator) // BPS
-    store.add("rewards.commission", validator, commission)
-    store.add("rewards.current", validator, amount - commission)
+    if not store.get("validator.tokens", validator):
+        commission = amount
+    add_commission(store, validator, commission)
+    if amount - commission:
+        store.add("rewards.current", validator, amount - commission)
 
 
-def allocate_block_rewards(state: Any, store: Store, signers: Sequence[tuple[bytes, int]]) -> int:
-    """Split the reward pool among ``signers`` (operator, power) by power; returns the wei allocated."""
+def allocate_block_rewards(state: Any, store: Store, signers: Sequence[tuple[bytes, int]], absent_power: int = 0) -> int:
+    """Split the reward pool by power over the whole set that decided the parent: each of
+    ``signers`` (operator, power) gets ``pool * power // set power``; the absent members'
+    part (``absent_power`` of it) is burned; returns the wei allocated.
+
+    Dividing by the whole set's power, not the signers', is what makes leaving a
+    precommit out of ``last_commit`` pay nobody: each signer's share is the same
+    whoever else is included. Burning (not keeping) the absent part matters too:
+    kept in the pool, it would be shared at the next block among its signers,
+    the proposer who left it out included."""
     pool = state.get_balance(REWARD_POOL_ADDRESS)
-    total_power = sum(power for _, power in signers)
-    if not pool or not total_power:
-        return 0
+    set_power = sum(power for _, power in signers) + absent_power
+    if not pool or not signers or not set_power:
+        return 0  # no certificate (genesis's child): the pool waits
     allocated = 0
     for operator, power in signers:
-        share = pool * power // total_power
+        share = pool * power // set_power
         if share:
             allocate(store, operator, share)
             allocated += share
-    state.delta_balance(REWARD_POOL_ADDRESS, -allocated)
+    forfeited = pool * absent_power // set_power
+    state.delta_balance(REWARD_POOL_ADDRESS, -(allocated + forfeited))
     state.delta_balance(STAKING_ADDRESS, allocated)
+    record_burn(state, forfeited, BURN_ABSENT_SIGNERS)
     store.add("rewards.outstanding", allocated)
     return allocated

@@ -6,8 +6,10 @@ verified the two signed votes against the validator set of their height and
 passes the validator's key and power at that height. For each
 (``process_slashings``, right after rewards):
 
-1. Ignored if the key belongs to no validator, if that validator is already
-   tombstoned (each validator is slashed for double-signing once), or if the
+1. Ignored if the key belongs to no validator, if that key is already
+   tombstoned (``slashing.tombstoned_key``: each key is slashed for
+   double-signing once; a removed validator's operator that registers again
+   with a fresh key is judged on the new key), or if the
    evidence is older than ``max_evidence_age`` blocks (``double_sign_refusal``
    says which; ``submitEvidence`` reverts with it).
 2. ``amount = power_at_infraction * power_reduction * slash_fraction_double_sign_bps // 10000``:
@@ -38,10 +40,10 @@ from staking.delegation import jail_if_under_min_self_delegation, remove_delegat
 from staking.evidence import Misbehaviour
 from staking.fees import burn_slashed
 from staking.params import BPS
-from staking.queues import unbonding_pair
+from staking.queues import recent_entries, unbonding_pair
 from staking.store import Store
 
-MAX_SLASH_SCAN = 10_000  # queue entries one slash looks at, newest first
+MAX_SLASH_SCAN = 10_000  # queue entries one slash looks at (over all lanes), newest first
 
 Emit = Callable[[abi.Event, tuple, tuple], None]  # emit(event, indexed, data): an EVM log of 0x…1000
 
@@ -52,12 +54,8 @@ def _no_log(event: abi.Event, indexed: tuple, data: tuple) -> None:
 
 def slash_unbondings(store: Store, operator: bytes, since: int, fraction_bps: int) -> int:
     """Cut the unbonding entries from ``operator`` created at or after height ``since``."""
-    head, tail = store.get("ubd.queue.head"), store.get("ubd.queue.tail")
     cut_total = 0
-    for position in range(tail - 1, max(head, tail - MAX_SLASH_SCAN) - 1, -1):
-        entry = store.get("ubd.queue.at", position)
-        if store.get("ubd.height", entry) < since:
-            break  # the queue is in creation order: everything before is older
+    for entry in recent_entries(store, "ubd", since, MAX_SLASH_SCAN):
         if store.get_address("ubd.validator", entry) != operator:
             continue
         amount = store.get("ubd.amount", entry)
@@ -75,12 +73,8 @@ def slash_unbondings(store: Store, operator: bytes, since: int, fraction_bps: in
 def slash_redelegations(state: Any, store: Store, operator: bytes, since: int, fraction_bps: int,
                         emit: Emit = _no_log) -> int:
     """Cut, from the delegation it went to, each redelegation away from ``operator`` made since ``since``."""
-    head, tail = store.get("red.queue.head"), store.get("red.queue.tail")
     cut_total = 0
-    for position in range(tail - 1, max(head, tail - MAX_SLASH_SCAN) - 1, -1):
-        entry = store.get("red.queue.at", position)
-        if store.get("red.height", entry) < since:
-            break
+    for entry in recent_entries(store, "red", since, MAX_SLASH_SCAN):
         if store.get_address("red.src", entry) != operator:
             continue
         delegator, dst = store.get_address("red.delegator", entry), store.get_address("red.dst", entry)
@@ -130,7 +124,7 @@ class NotApplicable(Enum):
     """Why verified evidence slashes nobody (the value is the revert text of ``submitEvidence``)."""
 
     NO_VALIDATOR = "the evidence's key belongs to no validator"
-    TOMBSTONED = "evidence already applied: the validator is tombstoned"
+    TOMBSTONED = "evidence already applied: the validator's key is tombstoned"
     KEY_REGISTERED_AGAIN = "the key was registered again after the infraction: not this validator's deed"
     TOO_OLD = "evidence older than max_evidence_age"
 
@@ -140,8 +134,8 @@ def double_sign_refusal(store: Store, pub_key: bytes, infraction_height: int, he
     operator = store.get_address("consensus_key.operator", pub_key)
     if operator == bytes(20):
         return NotApplicable.NO_VALIDATOR
-    if store.get("slashing.tombstoned", operator):
-        return NotApplicable.TOMBSTONED  # each validator is slashed for double-signing once
+    if store.get("slashing.tombstoned_key", pub_key):
+        return NotApplicable.TOMBSTONED  # each key is slashed for double-signing once
     if store.get("validator.created_at", operator) > infraction_height:
         return NotApplicable.KEY_REGISTERED_AGAIN  # its old validator was removed since
     if height - infraction_height > store.get("param.slashing.max_evidence_age"):
@@ -176,4 +170,5 @@ def apply_evidence(state: Any, store: Store, misbehaviour: Misbehaviour, height:
 
 
 def is_tombstoned(store: Store, operator: bytes) -> bool:
+    """The operator's current validator was tombstoned (the flag goes when it is removed)."""
     return store.get("slashing.tombstoned", operator) == 1

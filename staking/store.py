@@ -145,21 +145,27 @@ class IdList:
 
 
 class Fifo:
-    """A first-in first-out queue of ints: ``name.head``, ``name.tail``, ``name.at[i]``."""
+    """A first-in first-out queue of ints: ``name.head``, ``name.tail``, ``name.at[i]`` (each at ``keys``)."""
 
-    def __init__(self, store: Store, name: str):
-        self.store, self.name = store, name
+    def __init__(self, store: Store, name: str, *keys: Key):
+        self.store, self.name, self.keys = store, name, keys
 
     def push(self, item: int) -> None:
-        tail = self.store.get(self.name + ".tail")
-        self.store.set(self.name + ".at", tail, item)
-        self.store.set(self.name + ".tail", tail + 1)
+        tail = self.store.get(self.name + ".tail", *self.keys)
+        self.store.set(self.name + ".at", *self.keys, tail, item)
+        self.store.set(self.name + ".tail", *self.keys, tail + 1)
 
     def peek(self) -> int | None:
-        head, tail = self.store.get(self.name + ".head"), self.store.get(self.name + ".tail")
-        return None if head == tail else self.store.get(self.name + ".at", head)
+        head, tail = self.store.get(self.name + ".head", *self.keys), self.store.get(self.name + ".tail", *self.keys)
+        return None if head == tail else self.store.get(self.name + ".at", *self.keys, head)
 
     def pop(self) -> None:
-        head = self.store.get(self.name + ".head")
-        self.store.set(self.name + ".at", head, 0)
-        self.store.set(self.name + ".head", head + 1)
+        head = self.store.get(self.name + ".head", *self.keys)
+        self.store.set(self.name + ".at", *self.keys, head, 0)
+        self.store.set(self.name + ".head", *self.keys, head + 1)
+
+    def newest_first(self, limit: int) -> Iterator[int]:
+        """The last ``limit`` items (at most), newest first."""
+        head, tail = self.store.get(self.name + ".head", *self.keys), self.store.get(self.name + ".tail", *self.keys)
+        for position in range(tail - 1, max(head, tail - limit) - 1, -1):
+            yield self.store.get(self.name + ".at", *self.keys, position)

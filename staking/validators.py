@@ -125,10 +125,15 @@ def edit(store: Store, operator: bytes, moniker: str, rate_bps: int, now: int) -
 
 
 def jail(store: Store, operator: bytes) -> bool:
-    """Set the jail flag; True if it was not set. The validator leaves the set at the next epoch."""
+    """Set the jail flag; True if it was not set. A validator of the active set makes it be
+    chosen again at the end of this block (``active.dirty``), as Cosmos removes a jailed
+    validator at its block's end: none stays in consensus until the epoch end. (One
+    outside the set changes nothing there: no recomputation for it.)"""
     if store.get("validator.jailed", operator):
         return False
     store.set("validator.jailed", operator, 1)
+    if store.get("validator.bonded", operator):
+        store.set("active.dirty", 1)
     return True
 
 

@@ -17,6 +17,7 @@ from staking.addresses import STAKING_ADDRESS
 from staking.delegation import delegations_of, token_value
 from staking.params import StakingParams
 from staking.store import Store
+from staking.supply import SupplyReport, read_supply
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class ValidatorInfo:
     tombstoned: bool  # slashed for double-signing: jailed for good
     status: int  # validators.Status
     power: int  # in the active set, else 0
+    jailed_until: int = 0  # block time from which unjail may succeed (0: at once, when jailed)
+    missed_blocks: int = 0  # in the current signing window (the downtime rule)
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,15 @@ def validator(state: Any, operator: bytes, now: int) -> ValidatorInfo | None:
         tombstoned=bool(get("slashing.tombstoned", operator)),
         status=validators.status(store, operator, now),
         power=get("validator.power", operator),
+        jailed_until=get("slashing.jailed_until", operator),
+        missed_blocks=get("slashing.missed_count", operator),
     )
+
+
+def missed_blocks_of_active_set(state: Any) -> list[tuple[bytes, int]]:
+    """(operator, blocks missed in its current window) of each validator of the recorded active set."""
+    store = _store(state)
+    return [(v.operator, store.get("slashing.missed_count", v.operator)) for v in read_active_set(store)]
 
 
 def validator_operators(state: Any, offset: int = 0, limit: int | None = None) -> list[bytes]:
@@ -159,3 +170,8 @@ def auto_restake(state: Any, delegator: bytes, validator_operator: bytes) -> boo
 def auto_restake_pair_count(state: Any) -> int:
     """Opted-in (delegator, validator) pairs, in all."""
     return autorestake.pair_count(_store(state))
+
+
+def supply(state: Any) -> SupplyReport:
+    """Every supply counter at ``state`` (``staking/supply.py``: what ``plume_supply`` reports)."""
+    return read_supply(state)

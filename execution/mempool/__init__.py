@@ -23,9 +23,11 @@ ttl_seconds=3*3600, block_gas_limit=None)``
     INTRINSIC_GAS_TOO_LOW, GAS_LIMIT_EXCEEDS_BLOCK, WRONG_CHAIN_ID, OVERSIZED,
     ALREADY_KNOWN, POOL_FULL, REPLACEMENT_UNDERPRICED, INVALID_SIGNATURE,
     MALFORMED, UNSUPPORTED_TYPE, NONCE_GAP_TOO_LARGE, TIP_ABOVE_FEE_CAP,
-    INITCODE_TOO_LARGE, EXECUTION_FAILED, POLICY_REJECTED (raised by ``screen``).
+    INITCODE_TOO_LARGE, EXECUTION_FAILED, POLICY_REJECTED (raised by ``screen``),
+    PERMISSION_DENIED (the on-chain permission lists forbid the sender: the
+    block rule of ``execution/permissions.py`` on the head state).
     ``state`` is any ``AccountState`` (``get_nonce(address)``,
-    ``get_balance(address)``). ``AddResult(tx_hash, replaced_hash, evicted)``:
+    ``get_balance(address)``, ``get_storage(address, slot)``). ``AddResult(tx_hash, replaced_hash, evicted)``:
     ``evicted`` lists (as ``Removed``) every other tx that left the pool
     because of this add.
 
@@ -51,7 +53,8 @@ the last ``FAILED_MEMORY`` (1024) such hashes), ``get(hash) -> tx | None``,
 
 ``Removed(tx_hash, sender, nonce, reason)`` with ``RemovalReason``: STALE,
 UNAFFORDABLE, EXPIRED, EVICTED, REPLACED (only ever reported as
-``AddResult.replaced_hash``), REMOVED, FAILED.
+``AddResult.replaced_hash``), REMOVED, FAILED, FORBIDDEN (the permission
+lists forbid the sender now).
 
 Modules: ``errors`` (codes and the error), ``txcheck`` (decoding and the
 checks that need no state), ``pool`` (the pool itself).

@@ -31,6 +31,7 @@ class MempoolErrorCode(enum.Enum):
     INITCODE_TOO_LARGE = "initcode_too_large"
     EXECUTION_FAILED = "execution_failed"  # raised while a block was built; no fault of the relaying peer
     POLICY_REJECTED = "policy_rejected"  # a reject rule of this node's local policy (`Mempool.screen`)
+    PERMISSION_DENIED = "permission_denied"  # the on-chain permission lists (0x…1003) forbid the sender: a consensus rule
 
 
 class MempoolError(Exception):

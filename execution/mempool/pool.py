@@ -22,10 +22,12 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from eth.abc import SignedTransactionAPI
+from eth.constants import CREATE_CONTRACT_ADDRESS
 from eth_typing import Address, Hash32
 from eth_utils import keccak
 
 from execution.errors import truncate
+from execution.permissions import permission_denied
 
 from .errors import MempoolError, MempoolErrorCode
 from .txcheck import PooledTx, TxDecoder, check_transaction, decode_raw, default_decoder
@@ -43,6 +45,8 @@ class AccountState(Protocol):
     def get_nonce(self, address: Address) -> int: ...
 
     def get_balance(self, address: Address) -> int: ...
+
+    def get_storage(self, address: Address, slot: int) -> int: ...  # the permission lists' roles
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +102,7 @@ class RemovalReason(enum.Enum):
     REPLACED = "replaced"  # same sender and nonce, outbid (reported as AddResult.replaced_hash)
     REMOVED = "removed"  # the caller asked (remove())
     FAILED = "failed"  # raised while a block was built (drop_failed()); refused from now on
+    FORBIDDEN = "forbidden"  # the permission lists forbid the sender now (a revoke, a list switched on)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +190,11 @@ class Mempool:
         """The transaction's bytes as received, for gossip and RPC."""
         entry = self._by_hash.get(tx_hash)
         return None if entry is None else entry.raw
+
+    def sender_entries(self, address: Address) -> tuple[PooledTx, ...]:
+        """The sender's pooled transactions in nonce order (at most `max_per_sender`)."""
+        account = self._accounts.get(address)
+        return () if account is None else tuple(account.txs[n] for n in sorted(account.txs))
 
     def pending_nonce(self, address: Address, state: AccountState) -> int:
         """The nonce the sender's next tx should use: state nonce plus its contiguous pooled txs."""
@@ -286,6 +296,9 @@ class Mempool:
         if self.screen is not None:  # the node's local policy (docs/compliance.md): raises POLICY_REJECTED
             self.screen(checked)
         sender, nonce = checked.sender, checked.nonce
+        denied = permission_denied(state.get_storage, sender, tx.to == CREATE_CONTRACT_ADDRESS)
+        if denied is not None:  # the block rule (execution/vm.py), checked first on the head state
+            raise MempoolError(MempoolErrorCode.PERMISSION_DENIED, str(denied))
         state_nonce = state.get_nonce(sender)
         if nonce < state_nonce:
             raise MempoolError(
@@ -514,7 +527,8 @@ class Mempool:
     def recheck(self, state: AccountState, base_fee: int, now: float) -> tuple[Removed, ...]:
         """Resync with state after a commit; returns every tx removed and why.
 
-        Per sender: txs below the account nonce go (STALE: mined or replaced
+        Per sender: txs the permission lists now forbid go (FORBIDDEN: a
+        revoke, a list switched on), txs below the account nonce go (STALE: mined or replaced
         elsewhere), txs older than ttl_seconds go (EXPIRED), and from the first
         tx whose cumulative cost (own run, nonce order) exceeds the balance,
         that tx and all later ones go (UNAFFORDABLE). Queued txs whose gap was
@@ -529,9 +543,15 @@ class Mempool:
             account = self._accounts[sender]
             state_nonce = state.get_nonce(sender)
             account.base_nonce = state_nonce
+            forbidden: dict[bool, bool] = {}  # by "creates a contract": at most two verdicts per sender
             for nonce in sorted(account.txs):
                 entry = account.txs[nonce]
-                if nonce < state_nonce:
+                creates = entry.tx.to == CREATE_CONTRACT_ADDRESS
+                if creates not in forbidden:
+                    forbidden[creates] = permission_denied(state.get_storage, sender, creates) is not None
+                if forbidden[creates]:  # no block may carry it now
+                    removed.append(self._drop(entry, RemovalReason.FORBIDDEN))
+                elif nonce < state_nonce:
                     removed.append(self._drop(entry, RemovalReason.STALE))
                 elif now - entry.arrival > self.config.ttl_seconds:
                     removed.append(self._drop(entry, RemovalReason.EXPIRED))

@@ -48,6 +48,7 @@ def _register() -> None:
     # `tx staking` and the staking queries add themselves to `tx` and `query`.
     # `tx gov` and the governance queries likewise.
     import plume_node.cli.gov  # noqa: F401
+    import plume_node.cli.perms  # noqa: F401  (`tx perms`, `query perms`)
     import plume_node.cli.query_staking  # noqa: F401
     import plume_node.cli.staking  # noqa: F401
     from plume_node.cli.sim import sim

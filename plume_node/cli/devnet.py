@@ -11,6 +11,7 @@ import shlex
 from pathlib import Path
 
 import click
+from eth_utils import to_checksum_address
 
 from plume_node import jsonlimits
 from plume_node.devnet import (
@@ -32,8 +33,9 @@ from plume_node.devnet import (
     stop_devnet,
 )
 from plume_node.cli._units import format_plume
-from plume_node.genesis import DEFAULT_CHAIN_ID, MAX_SAFE_CHAIN_ID
+from plume_node.genesis import DEFAULT_CHAIN_ID, MAX_SAFE_CHAIN_ID, load_genesis
 from plume_node.init import OPERATOR_KEY
+from staking.permissions.roles import LIST_NAMES, Role
 
 DEFAULT_UP_DIR = ".devnet"
 DEFAULT_UP_VALIDATORS = 4
@@ -87,7 +89,7 @@ def devnet() -> None:
 @click.option("--block-time", "block_time_ms", type=click.IntRange(min=100), default=DEFAULT_BLOCK_TIME_MS, show_default=True, help="Pause after each commit, in ms.")
 @click.option("--chain-id", type=click.IntRange(1, MAX_SAFE_CHAIN_ID), default=DEFAULT_CHAIN_ID, show_default=True, help="The chain id wallets see (eth_chainId).")
 @click.option("--accounts", type=click.IntRange(0, 10_000), default=DEFAULT_ACCOUNTS, show_default=True, help="Funded dev accounts to generate.")
-@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="genesis.chain_id|gas_limit|base_fee_per_gas|min_base_fee_per_gas, staking.KEY (unbonding_period, epoch_length, max_validators, ...), slashing.KEY, gov.KEY (voting_period, min_deposit, ...), execution.base_fee_burn_bps, or a config.toml key such as consensus.create_empty_blocks (repeatable).")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="genesis.chain_id|gas_limit|base_fee_per_gas|min_base_fee_per_gas, staking.KEY (unbonding_period, epoch_length, max_validators, ...), slashing.KEY, gov.KEY (voting_period, min_deposit, ...), execution.base_fee_burn_bps, permissions.transact|deploy|validator=true, permissions.admin=0xADDR (default dev account 0), or a config.toml key such as consensus.create_empty_blocks (repeatable).")
 @mnemonic_option
 @click.option("--force", is_flag=True, help="Replace a devnet already in DIR (deletes its keys and chain data).")
 @json_option
@@ -149,6 +151,16 @@ def _print_accounts(net: Devnet) -> None:
     click.echo("")
 
 
+def _print_permissions(net: Devnet) -> None:
+    """The permission lists that are on, and their admins (nothing when every list is off)."""
+    perms = load_genesis(Path(net.nodes[0].home) / "genesis.json").permissions
+    on = [name for which, name in LIST_NAMES.items() if perms.list_on(which)]
+    if on:
+        admins = sorted({to_checksum_address(a) for _, a, role in perms.roles if role == Role.ADMIN})
+        click.echo(f"  permissions   {', '.join(on)} list(s) on; admin {', '.join(admins)}; "
+                   "validator operators enabled; other accounts need `plume-node tx perms grant`")
+
+
 def _print_summary(net: Devnet, *, starting: bool = False) -> None:
     click.echo(f"devnet created in {net.dir}")
     click.echo(f"  chain id      {net.chain_id}")
@@ -157,6 +169,7 @@ def _print_summary(net: Devnet, *, starting: bool = False) -> None:
     for node in net.nodes:
         click.echo(f"  {node.name:<7} {node.role:<9} {node.rpc_url:<24} {node.p2p_addr:<17} {node.node_id}")
     click.echo(f"  operator keystore password of every node: {net.password_path}")
+    _print_permissions(net)
     _print_accounts(net)
     busy = [f"{port}" for node in net.nodes for port in (node.p2p_port, node.rpc_port) if not port_free(port)]
     if busy:

@@ -30,7 +30,7 @@ from plume_node.cli.tx import Sent, report, tx
 from staking.addresses import GOVERNANCE_ADDRESS
 from staking.errors import StakingRevert
 from staking.governance import abi as gov_abi
-from staking.governance.params_registry import encode_value, split_key
+from staking.governance.params_registry import check_key, encode_value
 from staking.governance.tally import VoteOption
 
 GOVERNANCE_CONTRACT = to_checksum_address(GOVERNANCE_ADDRESS)
@@ -50,7 +50,7 @@ def parse_change(text: str) -> tuple[str, int]:
     if not sep:
         raise click.BadParameter(f"{text[:80]!r} is not KEY=VALUE", param_hint="--change")
     try:
-        split_key(key)
+        check_key(key)
     except StakingRevert as exc:
         raise click.BadParameter(exc.reason, param_hint="--change") from None
     try:

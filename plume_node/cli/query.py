@@ -150,16 +150,15 @@ def supply(rpc_url: str, as_json: bool) -> None:
     if as_json:
         echo_json(result)
         return
-    click.echo(
-        f"at block {result['blockNumber']}\n"
-        f"  total supply  {format_plume(int(result['totalSupply']))}\n"
-        f"  total issued  {format_plume(int(result['totalIssued']))}\n"
-        f"  total burned  {format_plume(int(result['totalBurned']))}\n"
-        f"  reward pool   {format_plume(int(result['rewardPool']))}\n"
-        f"  rewards owed  {format_plume(int(result['rewardsOutstanding']))}\n"
-        f"  bonded        {format_plume(int(result['bonded']))}\n"
-        f"  unbonding     {format_plume(int(result['unbonding']))}"
-    )
+    rows = [
+        ("genesis supply", "genesisSupply"), ("total supply", "totalSupply"), ("total issued", "totalIssued"),
+        ("total burned", "totalBurned"), *((f"  by {k[8:]}", k) for k in result if k.startswith("burnedBy")),
+        ("reward pool", "rewardPool"), ("staking holds", "stakingBalance"), ("bonded", "bonded"),
+        ("unbonding", "unbonding"), ("rewards owed", "undistributedRewards"),
+        ("commission owed", "unwithdrawnCommission"),
+    ]
+    lines = [f"  {label:<16}{format_plume(int(result[key]))}" for label, key in rows if key in result]
+    click.echo("\n".join([f"at block {result['blockNumber']}", *lines]))
 
 
 @query.command("status")

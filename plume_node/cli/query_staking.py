@@ -28,7 +28,7 @@ AMOUNT_KEYS = frozenset({"tokens", "shares", "amount", "minSelfDelegation", "pow
 INT_KEYS = frozenset({
     "blockNumber", "total", "offset", "commissionBps", "maxCommissionBps", "maxChangeBps", "statusCode", "power",
     "creationHeight", "completionTime", "unbondingPeriod", "maxValidators", "epochLength", "maxEntries",
-    "maxValidatorShareBps",
+    "maxValidatorShareBps", "jailedUntil", "missedBlocks",
 })
 
 block_option = click.option("--block", "block", default="latest", show_default=True, help="Block number or tag.")
@@ -130,11 +130,15 @@ def validator(operator: str, block: str, rpc_url: str, as_json: bool) -> None:
         f"  consensus addr {v['consensusAddress']}",
         f"  status         {_status(v)}",
         f"  power          {int(v['power'], 16)}",
+        f"  missed blocks  {int(v.get('missedBlocks', '0x0'), 16)} in the current signing window",
         f"  tokens         {_amount(v['tokens'])}",
         f"  shares         {int(v['shares'], 16)}",
         f"  commission     {format_bps(int(v['commissionBps'], 16))} (max {format_bps(int(v['maxCommissionBps'], 16))}, "
         f"change at most {format_bps(int(v['maxChangeBps'], 16))} a day)",
     ]
+    jailed_until = int(v.get("jailedUntil", "0x0"), 16)
+    if v["jailed"] and not v.get("tombstoned") and jailed_until:
+        lines.insert(4, f"  jailed until   {_utc(v['jailedUntil'])}")
     click.echo("\n".join(lines))
 
 

@@ -11,14 +11,15 @@ import click
 from plume_node.cli._common import rpc_call, rpc_option
 from plume_node.cli._rpc_client import RpcClient
 from plume_node.compliance.model import Policy
+from plume_node.compliance.permissions_report import collect_permission_changes
 from plume_node.compliance.policyfile import load_policy
 from plume_node.compliance.report import (
-    build_report, check_range, collect_blocks, render_html, warmup_start,
+    build_report, check_range, iter_blocks, render_html, warmup_start,
 )
 from plume_node.files import write_atomic
 
-# One plume_fundFlows answer (a block's flows) is read up to this size.
-MAX_ANSWER_BYTES = 64 * 1024 * 1024
+# One plume_fundFlows answer (a block's flows, at most MAX_FLOWS_PER_BLOCK of ~350 bytes) is read up to this size.
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
 
 
 @click.group()
@@ -45,14 +46,15 @@ def compliance(rpc_url: str, first: int, last: int, rules_file: str | None, out_
         return rpc_call(client, method, *params)
 
     chain_id = int(call("eth_chainId"), 16)
-    warmup = collect_blocks(call, warmup_start(policy, first), first - 1)
-    blocks = collect_blocks(call, first, last)
     meta = {"chainId": chain_id, "rpc": rpc_url, "rulesFile": rules_file,
             "generatedAt": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
-    result = build_report(policy, warmup, blocks, meta)
+    # streamed: a block's answer is judged and dropped before the next is read
+    result = build_report(policy, iter_blocks(call, warmup_start(policy, first), first - 1),
+                          iter_blocks(call, first, last), meta)
+    result["permissionChanges"] = collect_permission_changes(call, first, last)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_atomic(out / "report.json", (json.dumps(result, indent=2) + "\n").encode())
     write_atomic(out / "report.html", render_html(result).encode())
     click.echo(f"report of blocks {first}..{last}: {result['flowCount']} fund flows, "
-               f"{len(result['movements'])} matched a rule; written to {out}/report.json and report.html")
+               f"{len(result['movements'])} matched a rule, {len(result['permissionChanges'])} permission change(s); written to {out}/report.json and report.html")

@@ -6,10 +6,16 @@ native coin, token units for tokens).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import lru_cache
 
 from eth_utils import to_checksum_address
+
+
+# A block's flows repeat a few addresses (a token, its holders): their checksums are cached.
+_checksum = lru_cache(maxsize=4096)(to_checksum_address)
 
 
 class FlowKind(Enum):
@@ -50,10 +56,10 @@ class FundFlow:
     def to_json(self) -> dict:
         return {
             "kind": self.kind.value,
-            "from": to_checksum_address(self.sender),
-            "to": to_checksum_address(self.recipient),
+            "from": _checksum(self.sender),
+            "to": _checksum(self.recipient),
             "amount": str(self.amount),
-            "asset": "native" if self.asset is None else to_checksum_address(self.asset),
+            "asset": "native" if self.asset is None else _checksum(self.asset),
             "tokenId": None if self.token_id is None else str(self.token_id),
             "blockNumber": self.block,
             "transactionHash": None if self.tx_hash is None else "0x" + self.tx_hash.hex(),
@@ -61,25 +67,45 @@ class FundFlow:
 
     @classmethod
     def from_json(cls, data: dict) -> "FundFlow":
-        """The inverse of `to_json` (the report reads flows served over RPC); raises
+        """The inverse of `to_json` (the report reads flows served over RPC), strict about
+        types (an answering node is not trusted: no floats, no 1e400); raises
         ValueError/KeyError/TypeError for anything else."""
         asset = data["asset"]
         tx_hash = data.get("transactionHash")
         token_id = data.get("tokenId")
-        flow = cls(
+        block = data["blockNumber"]
+        if type(block) is not int or not 0 <= block < 2**63:
+            raise ValueError("blockNumber must be an integer")
+        return cls(
             kind=FlowKind(data["kind"]),
-            sender=bytes.fromhex(data["from"][2:]),
-            recipient=bytes.fromhex(data["to"][2:]),
-            amount=int(data["amount"]),
-            block=int(data["blockNumber"]),
-            tx_hash=None if tx_hash is None else bytes.fromhex(tx_hash[2:]),
-            asset=None if asset == "native" else bytes.fromhex(asset[2:]),
-            token_id=None if token_id is None else int(token_id),
+            sender=_address(data["from"]),
+            recipient=_address(data["to"]),
+            amount=_uint256(data["amount"]),
+            block=block,
+            tx_hash=None if tx_hash is None else _hex(tx_hash, 32),
+            asset=None if asset == "native" else _address(asset),
+            token_id=None if token_id is None else _uint256(token_id),
         )
-        addresses = (flow.sender, flow.recipient) + (() if flow.asset is None else (flow.asset,))
-        if any(len(a) != 20 for a in addresses) or not 0 <= flow.amount < 2**256:
-            raise ValueError("not a fund flow: addresses of 20 bytes and amounts of 0 to 2**256-1")
-        return flow
+
+
+_DECIMAL = re.compile(r"[0-9]{1,78}")
+
+
+def _uint256(value: object) -> int:
+    """A decimal string of 0 .. 2**256-1 (what `to_json` writes for amounts and token ids)."""
+    if not isinstance(value, str) or not _DECIMAL.fullmatch(value) or int(value) >= 2**256:
+        raise ValueError("not a decimal string of 0 to 2**256-1")
+    return int(value)
+
+
+def _hex(value: object, size: int) -> bytes:
+    if not isinstance(value, str) or len(value) != 2 + 2 * size or not value.startswith("0x"):
+        raise ValueError(f"not 0x and {2 * size} hex digits")
+    return bytes.fromhex(value[2:])
+
+
+def _address(value: object) -> bytes:
+    return _hex(value, 20)
 
 
 @dataclass(frozen=True)
@@ -90,6 +116,12 @@ class BlockFlows:
     flows: tuple[FundFlow, ...]
     # Accounts that had no nonce, no balance and no code before this block (for fresh_account).
     new_accounts: frozenset[bytes] = frozenset()
+    # Movements left out by the bounds of flows.py (MAX_FLOWS_PER_BLOCK, MAX_LOG_FLOWS_PER_CONTRACT,
+    # MAX_BATCH_IDS): the rules and the subscribers saw only `flows`.
+    truncated: int = 0
+    # False when the internal value transfers were not traced (not needed, or the re-execution
+    # was refused by a budget): `flows` then holds only what the receipts and logs show.
+    internal_traced: bool = True
 
 
 @dataclass(frozen=True)

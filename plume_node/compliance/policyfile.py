@@ -8,6 +8,7 @@ text quoted from the file in an error is truncated.
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from pathlib import Path
@@ -21,7 +22,8 @@ POLICY_FILE_NAME = "compliance.toml"
 MAX_POLICY_FILE_BYTES = 1024 * 1024
 MAX_RULES = 64
 MAX_DENYLIST_BYTES = 64 * 1024 * 1024
-MAX_DENYLIST_ADDRESSES = 1_000_000
+MAX_DENYLIST_ADDRESSES = 1_000_000  # per denylist rule, and across all rules of a file together
+MAX_DENYLIST_LINE_BYTES = 4096
 MAX_WINDOW_BLOCKS = 100_000
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
@@ -57,6 +59,8 @@ def _read_bounded(path: Path, limit: int) -> str:
             data = f.read(limit + 1)
     except OSError as exc:
         raise PolicyError(path, None, f"cannot read it: {exc.strerror or exc}") from None
+    except ValueError as exc:  # a path with an embedded NUL byte, from a `file = "..."` key
+        raise PolicyError(path, None, f"cannot open it: {truncate(str(exc))}") from None
     if len(data) > limit:
         raise PolicyError(path, None, f"larger than the limit of {limit} bytes")
     try:
@@ -67,10 +71,38 @@ def _read_bounded(path: Path, limit: int) -> str:
 
 
 def load_denylist(path: Path) -> frozenset[bytes]:
-    """One 0x address a line; blank lines and `#` comments are ignored."""
-    text = _read_bounded(path, MAX_DENYLIST_BYTES)
+    """One 0x address a line; blank lines and `#` comments are ignored.
+
+    Read line by line (never the whole file in memory at once): a line longer than
+    MAX_DENYLIST_LINE_BYTES, more than MAX_DENYLIST_BYTES in all or more than
+    MAX_DENYLIST_ADDRESSES addresses is refused."""
+    try:
+        with open(path, "rb") as f:
+            return _denylist_lines(path, f)
+    except OSError as exc:
+        raise PolicyError(path, None, f"cannot read it: {exc.strerror or exc}") from None
+    except ValueError as exc:  # a path with an embedded NUL byte
+        raise PolicyError(path, None, f"cannot open it: {truncate(str(exc))}") from None
+
+
+def _denylist_lines(path: Path, f: Any) -> frozenset[bytes]:
     found: set[bytes] = set()
-    for number, line in enumerate(text.splitlines(), start=1):
+    size = 0
+    number = 0
+    while True:
+        raw = f.readline(MAX_DENYLIST_LINE_BYTES + 1)
+        if not raw:
+            return frozenset(found)
+        number += 1
+        size += len(raw)
+        if size > MAX_DENYLIST_BYTES:
+            raise PolicyError(path, None, f"larger than the limit of {MAX_DENYLIST_BYTES} bytes")
+        if len(raw) > MAX_DENYLIST_LINE_BYTES:
+            raise PolicyError(path, number, f"a line longer than {MAX_DENYLIST_LINE_BYTES} bytes")
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise PolicyError(path, number, "not UTF-8 text") from None
         entry = line.split("#", 1)[0].strip()
         if not entry:
             continue
@@ -79,11 +111,23 @@ def load_denylist(path: Path) -> frozenset[bytes]:
         found.add(bytes.fromhex(entry[2:]))
         if len(found) > MAX_DENYLIST_ADDRESSES:
             raise PolicyError(path, number, f"more than {MAX_DENYLIST_ADDRESSES} addresses")
-    return frozenset(found)
 
 
 def load_policy(path: Path) -> Policy:
-    """Parse compliance.toml at `path` (denylist files relative to its directory)."""
+    """Parse compliance.toml at `path` (denylist files relative to its directory).
+
+    Every failure is a PolicyError: a caller (the start, a SIGHUP reload) never
+    sees another exception from the file's content."""
+    try:
+        return _load_policy(path)
+    except PolicyError:
+        raise
+    except (ValueError, TypeError, OverflowError, RecursionError, MemoryError) as exc:
+        # e.g. a TOML integer of more than 4300 digits (int's own limit) raises a plain ValueError
+        raise PolicyError(path, None, f"cannot use it ({type(exc).__name__}): {truncate(str(exc))}") from None
+
+
+def _load_policy(path: Path) -> Policy:
     text = _read_bounded(path, MAX_POLICY_FILE_BYTES)
     try:
         data = tomllib.loads(text)
@@ -106,11 +150,16 @@ def parse_policy(data: dict[str, Any], text: str, path: Path) -> Policy:
     if len(tables) > MAX_RULES:
         raise PolicyError(path, None, f"{len(tables)} rules, the limit is {MAX_RULES}")
     rules: list[Rule] = []
+    denylists: dict[Path, frozenset[bytes]] = {}  # a file named by several rules is read once, shared
     for index, table in enumerate(tables):
-        rule = _RuleReader(table, index, text, path).rule()
+        rule = _RuleReader(table, index, text, path, denylists).rule()
         if any(r.name == rule.name for r in rules):
             raise PolicyError(path, _key_line(text, index, "name"), f"rule name {rule.name!r} is used twice")
         rules.append(rule)
+    total = sum(len(r.addresses) for r in rules)
+    if total > MAX_DENYLIST_ADDRESSES:
+        raise PolicyError(path, None, f"{total} denylisted addresses in all rules together, the limit is "
+                                      f"{MAX_DENYLIST_ADDRESSES} (merge the lists into one file)")
     return Policy(tuple(rules))
 
 
@@ -136,8 +185,10 @@ def _key_line(text: str, rule_index: int | None, key: str | None) -> int | None:
 class _RuleReader:
     """Reads one [[rule]] table, raising PolicyError at the line of the key at fault."""
 
-    def __init__(self, table: Any, index: int, text: str, path: Path) -> None:
+    def __init__(self, table: Any, index: int, text: str, path: Path,
+                 denylists: dict[Path, frozenset[bytes]] | None = None) -> None:
         self.index, self.text, self.path = index, text, path
+        self.denylists = {} if denylists is None else denylists
         if not isinstance(table, dict):
             self.fail(None, "each rule must be a table")
         self.table = table
@@ -163,8 +214,16 @@ class _RuleReader:
     def read_denylist(self, base: Rule) -> Rule:
         addresses = set(self.addresses())
         if "file" in self.table:
-            file = self.path.parent / self.string("file")
-            addresses |= load_denylist(file)
+            name = self.string("file")
+            if not name or any(ord(c) < 32 for c in name):  # open() refuses a NUL byte with a ValueError
+                self.fail("file", f"file must be a file name without control characters, got {truncate(repr(name), 64)}")
+            file = Path(os.path.normpath(self.path.parent / name))  # one key per file, however named
+            if file not in self.denylists:
+                self.denylists[file] = load_denylist(file)
+            listed = self.denylists[file]
+            if not addresses:
+                return _replace(base, addresses=listed, any_asset=True)  # shared with other rules naming it
+            addresses |= listed
         if "file" not in self.table and "addresses" not in self.table:
             self.fail(None, "a denylist rule needs file = \"...\" or addresses = [...]")
         return _replace(base, addresses=frozenset(addresses), any_asset=True)

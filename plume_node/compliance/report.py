@@ -17,16 +17,20 @@ external assets); every value from the chain is escaped.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from eth_utils import to_checksum_address
 
+from plume_node.compliance.flows import MAX_FLOWS_PER_BLOCK
 from plume_node.compliance.model import Action, BlockFlows, FundFlow, Policy
+from plume_node.compliance.permissions_report import permissions_html
 from plume_node.compliance.rules import PolicyEngine
 from plume_node.errors import UserError
 
 MAX_REPORT_BLOCKS = 10_000
+# Movements listed one by one in a report; past it they count in the totals only.
+MAX_REPORT_MOVEMENTS = 100_000
 MAX_WARMUP_BLOCKS = 1000
 CHART_WIDTH, CHART_HEIGHT = 800, 200
 
@@ -36,22 +40,40 @@ class ReportError(UserError):
 
 
 def collect_blocks(call: Callable[..., Any], first: int, last: int) -> list[BlockFlows]:
-    out = []
+    return list(iter_blocks(call, first, last))
+
+
+def iter_blocks(call: Callable[..., Any], first: int, last: int) -> Iterator[BlockFlows]:
+    """The blocks first..last read one by one (the report streams them: only their hits are kept)."""
     for number in range(first, last + 1):
         answer = call("plume_fundFlows", hex(number))
         if answer is None:
             raise ReportError(f"the node has no block {number} yet; end the range at its head or wait")
-        try:
-            flows = tuple(FundFlow.from_json(f) for f in answer["flows"])
-            new = frozenset(bytes.fromhex(a[2:]) for a in answer["newAccounts"])
-            if any(len(a) != 20 for a in new):
-                raise ValueError("not an address")
-        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
-            raise ReportError(f"the node's plume_fundFlows answer for block {number} is malformed ({type(exc).__name__})") from None
-        if any(f.block != number for f in flows):
-            raise ReportError(f"the node's plume_fundFlows answer for block {number} holds flows of another block")
-        out.append(BlockFlows(number, flows, new))
-    return out
+        yield block_of_answer(number, answer)
+
+
+def block_of_answer(number: int, answer: Any) -> BlockFlows:
+    """A plume_fundFlows answer checked as untrusted input: types, counts (MAX_FLOWS_PER_BLOCK), block."""
+    try:
+        flows_json = answer["flows"]
+        if not isinstance(flows_json, list) or len(flows_json) > MAX_FLOWS_PER_BLOCK:
+            raise ValueError(f"flows must be a list of at most {MAX_FLOWS_PER_BLOCK}")
+        flows = tuple(FundFlow.from_json(f) for f in flows_json)
+        accounts = answer["newAccounts"]
+        if not isinstance(accounts, list) or len(accounts) > MAX_FLOWS_PER_BLOCK:
+            raise ValueError("newAccounts must be a list")
+        new = frozenset(bytes.fromhex(a[2:]) for a in accounts)
+        if any(len(a) != 20 for a in new):
+            raise ValueError("not an address")
+        traced = answer.get("internalTraced", True)
+        truncated = answer.get("truncatedFlows", 0)
+        if type(traced) is not bool or type(truncated) is not int or not 0 <= truncated < 2**63:
+            raise ValueError("internalTraced must be a boolean and truncatedFlows an integer")
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError) as exc:
+        raise ReportError(f"the node's plume_fundFlows answer for block {number} is malformed ({type(exc).__name__})") from None
+    if any(f.block != number for f in flows):
+        raise ReportError(f"the node's plume_fundFlows answer for block {number} holds flows of another block")
+    return BlockFlows(number, flows, new, truncated=truncated, internal_traced=traced)
 
 
 def check_range(first: int, last: int) -> None:
@@ -75,19 +97,31 @@ def _add(table: dict, key: str, asset: str, amount: int) -> None:
     entry["value"][asset] = entry["value"].get(asset, 0) + amount
 
 
-def build_report(policy: Policy, warmup: list[BlockFlows], blocks: list[BlockFlows], meta: dict) -> dict:
+def build_report(policy: Policy, warmup: Iterable[BlockFlows], blocks: Iterable[BlockFlows], meta: dict) -> dict:
+    """`blocks` may be a stream: each block is judged and dropped, only its hits are kept
+    (at most MAX_REPORT_MOVEMENTS listed; every hit counts in the totals)."""
     engine = PolicyEngine(policy)
     for block in warmup:
         engine.observe(block, actions=())
     movements, by_rule, by_address = [], {}, {}
     flagged_native: dict[int, int] = {}
-    flows = 0
+    incomplete: list[dict] = []
+    flows = omitted = 0
+    first = last = None
     for block in blocks:
+        first = block.number if first is None else first
+        last = block.number
         flows += len(block.flows)
         flagged_native[block.number] = 0
+        if block.truncated or not block.internal_traced:
+            incomplete.append({"blockNumber": block.number, "internalTraced": block.internal_traced,
+                               "truncatedFlows": block.truncated})
         seen = set()
         for hit in engine.observe(block, actions=(Action.FLAG, Action.REJECT)):
-            movements.append(hit.to_json())
+            if len(movements) < MAX_REPORT_MOVEMENTS:
+                movements.append(hit.to_json())
+            else:
+                omitted += 1
             asset = _asset(hit.flow)
             _add(by_rule, hit.rule, asset, hit.flow.amount)
             for party in {hit.flow.sender, hit.flow.recipient}:
@@ -97,11 +131,13 @@ def build_report(policy: Policy, warmup: list[BlockFlows], blocks: list[BlockFlo
                 flagged_native[block.number] += hit.flow.amount
     return {
         **meta,
-        "fromBlock": blocks[0].number if blocks else None,
-        "toBlock": blocks[-1].number if blocks else None,
+        "fromBlock": first,
+        "toBlock": last,
         "rules": [{"name": r.name, "kind": r.kind.value, "action": r.action.value} for r in policy.rules],
         "flowCount": flows,
         "movements": movements,
+        "movementsOmitted": omitted,
+        "incompleteBlocks": incomplete,
         "totalsByRule": _stringify(by_rule),
         "totalsByAddress": _stringify(by_address),
         "flaggedNativeValuePerBlock": {str(n): str(v) for n, v in flagged_native.items()},
@@ -160,18 +196,25 @@ def render_html(report: dict) -> str:
         "</head><body>",
         f"<h1>Compliance report: blocks {_e(report['fromBlock'])} to {_e(report['toBlock'])}</h1>",
         f"<p>Chain {_e(report.get('chainId'))}, node {_e(report.get('rpc'))}, generated {_e(report.get('generatedAt'))}; "
-        f"{_e(report['flowCount'])} fund flows examined, {len(movements)} matched a rule.</p>",
+        f"{_e(report['flowCount'])} fund flows examined, {len(movements)} matched a rule"
+        f"{'' if not report.get('movementsOmitted') else ' listed, ' + _e(report['movementsOmitted']) + ' more in the totals only'}.</p>",
         "<h2>Flagged native value per block (wei)</h2>",
         _chart(report["flaggedNativeValuePerBlock"]),
+        _table("Blocks seen incompletely (internal transfers not traced, or flows left out by the bounds)",
+               ["block", "internal transfers traced", "flows left out"],
+               [[b["blockNumber"], b["internalTraced"], b["truncatedFlows"]] for b in report.get("incompleteBlocks", [])],
+               "incomplete-blocks"),
         _table("Rules", ["name", "kind", "action"], [[r["name"], r["kind"], r["action"]] for r in report["rules"]], "rules"),
         _table("Movements matched by a rule", ["block", "rule", "action", "kind", "from", "to", "amount", "asset",
                                                "transaction", "detail"], movements, "movements"),
         _table("Totals per rule", ["rule", "count", "asset", "value"], totals(report["totalsByRule"]), "totals-by-rule"),
         _table("Totals per address", ["address", "count", "asset", "value"], totals(report["totalsByAddress"]),
                "totals-by-address"),
+        permissions_html(report.get("permissionChanges", [])),
         "</body></html>",
     ]
     return "\n".join(parts)
 
 
-__all__ = ["MAX_REPORT_BLOCKS", "ReportError", "build_report", "check_range", "collect_blocks", "render_html"]
+__all__ = ["MAX_REPORT_BLOCKS", "MAX_REPORT_MOVEMENTS", "ReportError", "block_of_answer", "build_report", "check_range",
+           "collect_blocks", "iter_blocks", "render_html"]

@@ -13,7 +13,9 @@ block N holds blocks N-W+1 .. N.
 
 Bounded state and work (`WindowLimits`, docs/compliance.md "Limits"): each
 windowed rule (velocity, structuring) keeps per sender a count and a total
-per block for at most `blocks_per_sender` blocks, for at most
+per block (per bucket of ceil(W / (blocks_per_sender - 1)) blocks for a
+window W longer than blocks_per_sender - 1) in at most `blocks_per_sender`
+entries, for at most
 `tracked_senders` senders shared out between those rules (the least
 recently active go first); at most `tracked_new_accounts` new accounts
 remember the block they appeared in. Judging a movement costs O(1)
@@ -43,23 +45,34 @@ class WindowLimits:
     tracked_new_accounts: int = MAX_TRACKED_NEW_ACCOUNTS
 
 
+def bucket_blocks(window_blocks: int, max_entries: int) -> int:
+    """Blocks per entry so that a window of `window_blocks` fits in `max_entries` entries
+    (1, exact, for windows up to max_entries - 1 blocks)."""
+    return max(1, -(-window_blocks // max(1, max_entries - 1)))
+
+
 class SenderWindow:
-    """One sender's recorded movements for one rule, aggregated per block:
-    [block, count, total] entries, oldest first, at most `maxlen` blocks."""
+    """One sender's recorded movements for one rule, aggregated per bucket of `bucket`
+    blocks: [first block of the bucket, count, total] entries, oldest first, at most
+    `maxlen`. A bucket counts while its first block is inside the window, so a long
+    window (bucket > 1) may count up to bucket - 1 blocks less than it says: a pattern
+    may be missed, never invented."""
 
-    __slots__ = ("entries", "count", "total", "maxlen")
+    __slots__ = ("entries", "count", "total", "maxlen", "bucket")
 
-    def __init__(self, maxlen: int) -> None:
+    def __init__(self, maxlen: int, bucket: int = 1) -> None:
         self.entries: deque[list[int]] = deque()
         self.count = self.total = 0
         self.maxlen = maxlen
+        self.bucket = bucket
 
     def add(self, block: int, amount: int) -> None:
-        if self.entries and self.entries[-1][0] == block:
+        start = block - block % self.bucket
+        if self.entries and self.entries[-1][0] == start:
             self.entries[-1][1] += 1
             self.entries[-1][2] += amount
         else:
-            self.entries.append([block, 1, amount])
+            self.entries.append([start, 1, amount])
             if len(self.entries) > self.maxlen:
                 self._drop_oldest()
         self.count += 1
@@ -112,7 +125,8 @@ class Windows:
         for rule, senders in self.by_rule.items():
             if not WINDOW_RECORDERS[rule.kind](rule, flow):
                 continue
-            window = senders.pop(flow.sender, None) or SenderWindow(self.limits.blocks_per_sender)
+            window = senders.pop(flow.sender, None) or SenderWindow(
+                self.limits.blocks_per_sender, bucket_blocks(rule.window_blocks, self.limits.blocks_per_sender))
             window.expire(flow.block - rule.window_blocks + 1)
             window.add(flow.block, flow.amount)
             senders[flow.sender] = window  # most recently active last
@@ -139,11 +153,35 @@ class Windows:
             self.appeared.popitem(last=False)
 
 
+class PendingView:
+    """`Windows` as the reject rules see them at admission: committed history plus the
+    movements of transactions still pending (read only; nothing is recorded)."""
+
+    def __init__(self, windows: Windows, rules: Iterable[Rule], pending: Iterable[FundFlow]) -> None:
+        self.windows = windows
+        self.appeared = windows.appeared
+        self.extra: dict[tuple[Rule, bytes], tuple[int, int]] = {}
+        windowed = [r for r in rules if r.kind in WINDOW_RECORDERS]
+        for flow in pending if windowed else ():
+            for rule in windowed:
+                if WINDOW_RECORDERS[rule.kind](rule, flow):
+                    count, total = self.extra.get((rule, flow.sender), (0, 0))
+                    self.extra[(rule, flow.sender)] = (count + 1, total + flow.amount)
+
+    def since(self, rule: Rule, sender: bytes, low: int) -> tuple[int, int]:
+        count, total = self.windows.since(rule, sender, low)
+        extra_count, extra_total = self.extra.get((rule, sender), (0, 0))
+        return count + extra_count, total + extra_total
+
+
+WindowReader = Windows | PendingView  # what the rule checks read: `since` and `appeared`
+
+
 def _who(address: bytes) -> str:
     return to_checksum_address(address)
 
 
-def denylist_hit(rule: Rule, flow: FundFlow, windows: Windows) -> str | None:
+def denylist_hit(rule: Rule, flow: FundFlow, windows: WindowReader) -> str | None:
     """A movement from or to a listed address (every asset)."""
     for role, address in (("sender", flow.sender), ("recipient", flow.recipient)):
         if address in rule.addresses:
@@ -151,14 +189,14 @@ def denylist_hit(rule: Rule, flow: FundFlow, windows: Windows) -> str | None:
     return None
 
 
-def threshold_hit(rule: Rule, flow: FundFlow, windows: Windows) -> str | None:
+def threshold_hit(rule: Rule, flow: FundFlow, windows: WindowReader) -> str | None:
     """A single movement of at least min_value."""
     if rule.watches(flow) and flow.amount >= rule.min_value:
         return f"{flow.amount} moved, the threshold is {rule.min_value}"
     return None
 
 
-def velocity_hit(rule: Rule, flow: FundFlow, windows: Windows) -> str | None:
+def velocity_hit(rule: Rule, flow: FundFlow, windows: WindowReader) -> str | None:
     """The sender's movements within window_blocks, this one included, exceed max_value in
     total or max_count in number."""
     if not rule.watches(flow):
@@ -177,7 +215,7 @@ def just_under(rule: Rule, amount: int) -> bool:
     return rule.threshold * (100 - rule.margin_percent) <= amount * 100 and amount < rule.threshold
 
 
-def structuring_hit(rule: Rule, flow: FundFlow, windows: Windows) -> str | None:
+def structuring_hit(rule: Rule, flow: FundFlow, windows: WindowReader) -> str | None:
     """At least min_count movements of the sender just under threshold within window_blocks."""
     if not (rule.watches(flow) and just_under(rule, flow.amount)):
         return None
@@ -188,7 +226,7 @@ def structuring_hit(rule: Rule, flow: FundFlow, windows: Windows) -> str | None:
     return None
 
 
-def fresh_account_hit(rule: Rule, flow: FundFlow, windows: Windows) -> str | None:
+def fresh_account_hit(rule: Rule, flow: FundFlow, windows: WindowReader) -> str | None:
     """A movement of at least min_value from an account that appeared within window_blocks."""
     appeared = windows.appeared.get(flow.sender)
     if appeared is None or not rule.watches(flow) or flow.amount < rule.min_value:
@@ -198,7 +236,7 @@ def fresh_account_hit(rule: Rule, flow: FundFlow, windows: Windows) -> str | Non
     return None
 
 
-RULE_CHECKS: dict[RuleKind, Callable[[Rule, FundFlow, Windows], str | None]] = {
+RULE_CHECKS: dict[RuleKind, Callable[[Rule, FundFlow, WindowReader], str | None]] = {
     RuleKind.DENYLIST: denylist_hit,
     RuleKind.THRESHOLD: threshold_hit,
     RuleKind.VELOCITY: velocity_hit,
@@ -214,7 +252,7 @@ WINDOW_RECORDERS: dict[RuleKind, Callable[[Rule, FundFlow], bool]] = {
 }
 
 
-def hits_of(rules: Iterable[Rule], flow: FundFlow, windows: Windows) -> list[Hit]:
+def hits_of(rules: Iterable[Rule], flow: FundFlow, windows: WindowReader) -> list[Hit]:
     found = []
     for rule in rules:
         detail = RULE_CHECKS[rule.kind](rule, flow, windows)
@@ -235,13 +273,27 @@ class PolicyEngine:
         self.policy = policy
         self.windows.keep_rules(policy.rules)
 
-    def check(self, flows: Iterable[FundFlow]) -> Hit | None:
-        """The first reject rule a transaction's movements break, or None. Changes nothing."""
+    def check(self, flows: Iterable[FundFlow], parties: FundFlow | None = None,
+              pending: Iterable[FundFlow] = ()) -> Hit | None:
+        """The first reject rule a transaction's movements break, or None. Changes nothing.
+
+        `parties`: the transaction's sender and recipient as a movement of nothing; the
+        denylist rules judge it even when the transaction announces no movement (a call
+        of value 0 from a listed sender is refused too). `pending`: the movements of the
+        sender's transactions already in the mempool, counted by the windowed rules as
+        if committed in the next block (64 transactions pushed at once do not all pass a
+        velocity rule of max_count 5)."""
         rules = self.policy.of_action(Action.REJECT)
         if not rules:
             return None
+        if parties is not None:
+            denylists = [r for r in rules if r.kind is RuleKind.DENYLIST]
+            found = hits_of(denylists, parties, self.windows)
+            if found:
+                return found[0]
+        windows = PendingView(self.windows, rules, pending)
         for flow in flows:
-            found = hits_of(rules, flow, self.windows)
+            found = hits_of(rules, flow, windows)
             if found:
                 return found[0]
         return None
@@ -272,4 +324,4 @@ class PolicyEngine:
         self.windows.forget_before(number, fresh)
 
 
-__all__ = ["PolicyEngine", "RULE_CHECKS", "SenderWindow", "WINDOW_RECORDERS", "WindowLimits", "Windows", "just_under"]
+__all__ = ["bucket_blocks", "PendingView", "PolicyEngine", "RULE_CHECKS", "SenderWindow", "WINDOW_RECORDERS", "WindowLimits", "Windows", "just_under"]

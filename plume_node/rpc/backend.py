@@ -32,6 +32,14 @@ class RpcBackend(Protocol):
     def chain_id(self) -> int: ...
 
     @property
+    def observer(self) -> bool:
+        """A read-only observer (docs/compliance.md): submitting and signing methods are refused."""
+
+    @property
+    def compliance_enabled(self) -> bool:
+        """Whether the node runs the compliance service (plume_subscribe is refused otherwise)."""
+
+    @property
     def events(self) -> "ChainEvents":
         """Where the node announces commits and admitted transactions (for eth_subscribe)."""
 

@@ -19,9 +19,7 @@ from eth_utils import ValidationError
 
 from execution.errors import ExecutionError, NotFound
 from execution.simulate import SimulationError
-from staking import fees as staking_fees
 from staking import views as staking_views
-from staking.governance import views as gov_views
 
 from plume_node.rpc.errors import ServerError, execution_error, simulation_error
 from plume_node.rpc.params import BlockRef
@@ -158,24 +156,13 @@ class ChainView:
     def latest_state(self) -> AccountReader:
         return AccountReader(self.chain.state_at(None))
 
-    def supply_at(self, ref: BlockRef) -> dict[str, int]:
+    def supply_at(self, ref: BlockRef) -> "tuple[int, int, staking_views.SupplyReport]":
+        """(block number, genesis supply, the supply report at that block)."""
         number = resolve_block_number(self, ref)
         if number > self.head_number():
             raise ServerError(f"header not found: block {number} is beyond the head ({self.head_number()})")
         view = self.chain.state_at(number)
-        return {
-            "block_number": view.block_number,
-            "total_supply": view.total_supply(),
-            "total_burned": view.total_burned(),
-            "reward_pool": view.reward_pool_balance(),
-            "bonded": staking_views.total_bonded(AccountReader(view)),
-            "unbonding": staking_views.total_unbonding(AccountReader(view)),
-            "total_issued": view.total_issued(),
-            "burned_by_slashing": view.total_slashed(),
-            "rewards_outstanding": staking_views.outstanding_rewards(AccountReader(view)),
-            "burned_by_governance": staking_fees.total_gov_burned(AccountReader(view)),
-            "governance_deposits": gov_views.deposits_held(AccountReader(view)),
-        }
+        return view.block_number, self.chain.genesis.total_supply, staking_views.supply(AccountReader(view))
 
     # -- execution without a transaction
     def _call_fields(self, request: "CallRequest") -> dict[str, Any]:

@@ -26,6 +26,7 @@ def build_method_table() -> MethodTable:
         methods_gov,
         methods_logs,
         methods_net,
+        methods_perms,
         methods_plume,
         methods_sim,
         methods_staking,
@@ -35,7 +36,7 @@ def build_method_table() -> MethodTable:
     for module in (methods_net, methods_eth, methods_fees, methods_logs, methods_plume, methods_staking,
                    methods_compliance):
         table.merge(module.table)
-    for module in (methods_sim, methods_config, methods_gov):
+    for module in (methods_sim, methods_config, methods_gov, methods_perms):
         table.merge(module.table)
     table.merge(methods_filters.make_table(methods_filters.FilterRegistry()))
     # Over HTTP these answer "not supported"; a WebSocket connection has its own (websocket.py).

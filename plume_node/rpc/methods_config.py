@@ -43,6 +43,7 @@ PRECOMPILE_NAMES = {
     0x11: "BLS12_MAP_FP2_TO_G2",
     int.from_bytes(STAKING_ADDRESS, "big"): "PLUME_STAKING",
     int.from_bytes(GOVERNANCE_ADDRESS, "big"): "PLUME_GOVERNANCE",
+    int.from_bytes(PERMISSIONS_ADDRESS, "big"): "PLUME_PERMISSIONS",
 }
 # Plume's system accounts: present from genesis with code (staking/addresses.py).
 SYSTEM_CONTRACTS = {

@@ -10,6 +10,9 @@ strings keyed as in genesis.json.
 
 from __future__ import annotations
 
+import copy
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from staking.governance import views as gov_views
@@ -52,7 +55,7 @@ def proposal_json(proposal: Proposal) -> dict[str, Any]:
         "title": proposal.title,
         "description": proposal.description,
         "status": STATUS_NAMES[proposal.status],
-        "outcome": OUTCOME_NAMES.get(proposal.outcome) if closed else None,
+        "outcome": OUTCOME_NAMES.get(proposal.outcome) if closed and proposal.outcome != Outcome.NONE else None,
         "submitTime": q(proposal.submit_time),
         "depositEnd": q(proposal.deposit_end),
         "votingStart": q(proposal.voting_start),
@@ -62,8 +65,44 @@ def proposal_json(proposal: Proposal) -> dict[str, Any]:
     }
 
 
+class _ProposalCache:
+    """Answers of ``plume_getProposal`` by (block hash, id): a live tally reads thousands of slots,
+    and the answer at one block never changes. At most ``MAX_CACHED_PROPOSALS`` entries, oldest out."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.entries, self.lock = limit, OrderedDict(), threading.Lock()
+
+    def get(self, key: tuple[bytes, int]) -> dict[str, Any] | None:
+        with self.lock:
+            if key in self.entries:
+                self.entries.move_to_end(key)
+                return self.entries[key]
+            return None
+
+    def put(self, key: tuple[bytes, int], answer: dict[str, Any]) -> None:
+        with self.lock:
+            self.entries[key] = answer
+            while len(self.entries) > self.limit:
+                self.entries.popitem(last=False)
+
+
+MAX_CACHED_PROPOSALS = 256  # plume_getProposal answers kept (a few kB each)
+_cache = _ProposalCache(MAX_CACHED_PROPOSALS)
+
+
 def _proposal(ctx: ReadContext, proposal_id: int, ref: p.BlockRef) -> dict[str, Any] | None:
     at = _at(ctx, ref)
+    header = ChainView(ctx.chain, ctx.budget).header_by_number(at.number)
+    key = (header.hash, proposal_id)
+    cached = _cache.get(key)
+    if cached is None:
+        cached = _proposal_at(at, proposal_id)
+        if cached is not None:
+            _cache.put(key, cached)
+    return copy.deepcopy(cached)
+
+
+def _proposal_at(at: BlockState, proposal_id: int) -> dict[str, Any] | None:
     view = gov_views.proposal(at.state, proposal_id)
     if view is None:
         return None
@@ -84,6 +123,23 @@ def _proposal(ctx: ReadContext, proposal_id: int, ref: p.BlockRef) -> dict[str, 
 def plume_get_proposal(backend: Any, proposal_id: int, ref: p.BlockRef) -> OffThread:
     """One proposal with its tally (live during voting, final once closed), or null."""
     return OffThread(lambda ctx: _proposal(ctx, proposal_id, ref))
+
+
+def _vote(ctx: ReadContext, proposal_id: int, voter: bytes, ref: p.BlockRef) -> dict[str, Any]:
+    at = _at(ctx, ref)
+    weights = gov_views.vote_of(at.state, proposal_id, voter)
+    return {
+        "blockNumber": q(at.number),
+        "options": [OPTION_NAMES[VoteOption(o)] for o in weights],
+        "weightsBps": [q(w) for w in weights.values()],
+        "power": q(gov_views.vote_power(at.state, proposal_id, voter) if weights else 0),
+    }
+
+
+@table.register("plume_getVote", Param("id", count), Param("voter", p.address), _block_param())
+def plume_get_vote(backend: Any, proposal_id: int, voter: bytes, ref: p.BlockRef) -> OffThread:
+    """One voter's vote on a proposal and the bonded stake the tally counts it for at the block."""
+    return OffThread(lambda ctx: _vote(ctx, proposal_id, voter, ref))
 
 
 def _proposals(ctx: ReadContext, offset: int, limit: int, ref: p.BlockRef) -> dict[str, Any]:

@@ -70,6 +70,8 @@ def validator_json(v: views.ValidatorInfo) -> dict[str, Any]:
         "maxChangeBps": q(v.max_change_bps),
         "jailed": v.jailed,
         "tombstoned": v.tombstoned,
+        "jailedUntil": q(v.jailed_until),
+        "missedBlocks": q(v.missed_blocks),
         "status": STATUS_NAMES.get(v.status, "unknown"),
         "statusCode": q(v.status),
         "power": q(v.power),

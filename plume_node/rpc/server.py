@@ -296,12 +296,12 @@ async def serve_rpc(
 
     workers = RpcWorkers(limits)
     table = build_method_table()
-    if getattr(backend, "observer", False):
+    if backend.observer:  # explicit: a backend without the attribute fails loudly, never open
         refuse_submissions(table)
     dispatcher = Dispatcher(table, backend, max_batch=max_batch, workers=workers, on_request=on_request)
     hub = SubscriptionHub(backend.chain, backend.mempool)
     backend.events.listen(on_commit=hub.committed, on_pending=hub.pending)
-    backend.events.listen_compliance(hub.compliance)
+    backend.events.listen_compliance(hub.compliance, hub.compliance_wanted)
     app = RpcApp(
         dispatcher, cors_origins=cors_origins, max_body_bytes=max_body_bytes,
         body_timeout_s=body_timeout_s, max_concurrent_requests=max_concurrent_requests, gets=gets,

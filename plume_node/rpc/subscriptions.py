@@ -26,11 +26,12 @@ import logging
 import secrets
 from dataclasses import dataclass
 from enum import Enum
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import trio
 
+from plume_node.events import PlumeKind
 from plume_node.rpc.chainview import ChainView
 from plume_node.rpc.encode import d, header_fields, transaction
 from plume_node.rpc.errors import LIMIT_EXCEEDED, RpcError
@@ -52,13 +53,6 @@ class Kind(Enum):
     NEW_HEADS = "newHeads"
     LOGS = "logs"
     PENDING = "newPendingTransactions"
-
-
-class PlumeKind(Enum):
-    """plume_subscribe kinds: the compliance service's notifications (docs/compliance.md)."""
-
-    ALERTS = "alerts"
-    FUND_FLOWS = "fundFlows"
 
 
 class Outbox(Protocol):
@@ -110,6 +104,7 @@ class SubscriptionHub:
         self.subscriptions: dict[str, Subscription] = {}
         self.entries = 0
         self.pending_count = 0  # newPendingTransactions subscriptions, so admission checks one integer
+        self.plume_counts = {kind: 0 for kind in PlumeKind}  # plume_subscribe subscriptions per kind
         self._head = ChainView(chain).head_number()
         self._published = self._head
         self._wake = trio.Event()
@@ -131,16 +126,19 @@ class SubscriptionHub:
         except trio.WouldBlock:
             self.pending_dropped += 1
 
-    def compliance(self, kind: str, make_json: Callable[[], str]) -> None:
-        """ChainEvents listen_compliance: hand a compliance notification to its subscribers
-        (each outbox is bounded and never blocks); its JSON is built only if there are any."""
-        wanted = PlumeKind(kind)
-        subs = [s for s in self.subscriptions.values() if s.kind is wanted]
+    def compliance(self, kind: PlumeKind, make_results: Callable[[], Sequence[str]]) -> None:
+        """ChainEvents listen_compliance: hand one block's compliance notifications to their
+        subscribers, the subscriber list computed once (each outbox is bounded and never
+        blocks); the JSON is built only if there are any."""
+        subs = [s for s in self.subscriptions.values() if s.kind is kind]
         if not subs:
             return
-        result_json = make_json()
-        for sub in subs:
-            _deliver(sub, notification(sub.id, result_json, "plume_subscription"))
+        for result_json in make_results():
+            for sub in subs:
+                _deliver(sub, notification(sub.id, result_json, "plume_subscription"))
+
+    def compliance_wanted(self, kind: PlumeKind) -> bool:
+        return self.plume_counts[kind] > 0
 
     # ---- the connections' side
 
@@ -154,6 +152,8 @@ class SubscriptionHub:
         self.subscriptions[sub.id] = sub
         self.entries += sub.entry_count()
         self.pending_count += sub.kind is Kind.PENDING
+        if isinstance(sub.kind, PlumeKind):
+            self.plume_counts[sub.kind] += 1
 
     def remove(self, subscription_id: str) -> bool:
         sub = self.subscriptions.pop(subscription_id, None)
@@ -161,6 +161,8 @@ class SubscriptionHub:
             return False
         self.entries -= sub.entry_count()
         self.pending_count -= sub.kind is Kind.PENDING
+        if isinstance(sub.kind, PlumeKind):
+            self.plume_counts[sub.kind] -= 1
         return True
 
     # ---- the hub's task

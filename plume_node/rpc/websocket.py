@@ -141,8 +141,13 @@ class WsSession:
             raise InvalidParams(f"{kind.value} takes no options")
         return Subscription(subscription_id, kind, self)
 
-    def unsubscribe(self, subscription_id: str) -> bool:
+    def unsubscribe(self, subscription_id: str, plume: bool = False) -> bool:
+        """End a subscription of this connection in its own namespace (as geth keeps
+        namespaces apart): eth_unsubscribe never ends a plume_subscribe one, nor the reverse."""
         if subscription_id not in self.subscription_ids:
+            return False
+        sub = self.hub.subscriptions.get(subscription_id)
+        if sub is not None and isinstance(sub.kind, PlumeKind) != plume:
             return False
         self.subscription_ids.discard(subscription_id)
         return self.hub.remove(subscription_id)
@@ -191,11 +196,17 @@ def session_methods(session: WsSession) -> MethodTable:
     # The compliance service's alerts and fund flows (docs/compliance.md), notified as plume_subscription.
     @table.register("plume_subscribe", Param("kind", _plume_kind), Param("options", lambda v, n: v, None))
     def plume_subscribe(backend: Any, kind: PlumeKind, options: Any) -> str:
+        if not backend.compliance_enabled:  # nothing would ever be notified: say so
+            raise RpcError(
+                SERVER_ERROR,
+                "this node runs no compliance service (no compliance.toml in its home and not started with "
+                "--observer): plume_subscribe has nothing to notify",
+            )
         return session.subscribe(kind, options)
 
     @table.register("plume_unsubscribe", Param("id", _subscription_id))
     def plume_unsubscribe(backend: Any, subscription_id: str) -> bool:
-        return session.unsubscribe(subscription_id)
+        return session.unsubscribe(subscription_id, plume=True)
 
     return table
 

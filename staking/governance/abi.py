@@ -27,7 +27,7 @@ _METHODS = (
     Method("getProposal", ("uint256",), PROPOSAL_VIEW, 2_000),
     Method("getProposals", ("uint256", "uint256"), ("uint256[]", "uint8[]", "string[]"), 2_000),
     Method("proposalCount", (), ("uint256",), 1_000),
-    Method("getVote", ("uint256", "address"), ("uint8[]", "uint16[]"), 2_000),
+    Method("getVote", ("uint256", "address"), ("uint8[]", "uint16[]", "uint256"), 2_000),
     Method("getDeposit", ("uint256", "address"), ("uint256",), 2_000),
     Method("tally", ("uint256",), TALLY_VIEW, 2_000),
     Method("params", (), GOV_PARAMS_VIEW, 1_000),

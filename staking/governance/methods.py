@@ -13,8 +13,8 @@ from staking.delegation import delegations_of
 from staking.errors import StakingRevert
 from staking.governance import abi as gov_abi
 from staking.governance import params_registry, proposals, rules
-from staking.governance.proposals import MAX_CHANGES, MAX_DEPOSITORS, MAX_OPEN_PROPOSALS, MAX_VOTERS, Status
-from staking.governance.tally import VoteOption
+from staking.governance.proposals import MAX_CHANGES, MAX_DEPOSITORS, Status
+from staking.governance.tally import VoteOption, is_counted, voter_power
 from staking.params import BPS, GovParams
 
 MAX_PAGE = 100  # proposals getProposals returns at most
@@ -46,12 +46,16 @@ def _add_deposit(call: Any, proposal_id: int, params: GovParams) -> None:
     store = call.store
     held = store.get("deposit.amount", proposal_id, call.sender)
     if held == 0:
+        first = -(-params.min_deposit // MAX_DEPOSITORS)
+        if call.value < first:
+            raise StakingRevert(f"a first deposit must be at least {first} wei (gov.min_deposit / {MAX_DEPOSITORS})")
         listed = proposals.depositors(store, proposal_id)
         if len(listed) >= MAX_DEPOSITORS:
             raise StakingRevert(f"proposal {proposal_id} has {MAX_DEPOSITORS} depositors already; add to an existing deposit")
         listed.append(int.from_bytes(call.sender, "big"))
     store.set("deposit.amount", proposal_id, call.sender, held + call.value)
     total = store.add("proposal.total_deposit", proposal_id, call.value)
+    store.add("deposit.held", call.value)
     call.emit(gov_abi.DEPOSIT_ADDED, (proposal_id, call.sender), (call.value, total))
     if proposals.status(store, proposal_id) == Status.DEPOSIT_PERIOD and total >= params.min_deposit:
         end = rules.start_voting(store, proposal_id, call.now, params.voting_period)
@@ -65,15 +69,12 @@ def submit_proposal(call: Any, title: str, description: str, raw_changes: tuple)
         raise StakingRevert("a proposal needs a title")
     changes = _decoded_changes(call, raw_changes)
     params = rules.gov_params(call.state, call.charge_gas)
-    minimum = params.min_deposit * MIN_INITIAL_DEPOSIT_BPS // BPS
+    minimum = max(1, params.min_deposit * MIN_INITIAL_DEPOSIT_BPS // BPS)
     if call.value < minimum:
         raise StakingRevert(f"initial deposit {call.value} wei is below {minimum} wei (a tenth of gov.min_deposit)")
-    if len(proposals.open_list(call.store)) >= MAX_OPEN_PROPOSALS:
-        raise StakingRevert(f"{MAX_OPEN_PROPOSALS} proposals are open already; wait for one to close")
     proposal_id = proposals.create(call.store, call.sender, title, description, changes, call.now, params.max_deposit_period)
     call.emit(gov_abi.PROPOSAL_SUBMITTED, (proposal_id, call.sender), (title, len(changes)))
-    if call.value:
-        _add_deposit(call, proposal_id, params)
+    _add_deposit(call, proposal_id, params)
     return (proposal_id,)
 
 
@@ -109,18 +110,34 @@ def _check_weights(options: tuple, weights: tuple) -> dict[int, int]:
     return out
 
 
+def _take_voter_slot(call: Any, proposal_id: int, staking: Any) -> None:
+    """A voter that operates no counted validator takes one of the proposal's MAX_DELEGATOR_VOTERS
+    slots, if its counted stake is worth at least MIN_VOTER_POWER_BPS of the bonded stake (so
+    filling every slot takes at least a quarter of the bonded stake, and dust cannot)."""
+    minimum = staking.get("total_bonded") * proposals.MIN_VOTER_POWER_BPS // BPS
+    power = voter_power(staking, call.sender)
+    if power == 0 or power < minimum:
+        raise StakingRevert(
+            f"the sender's counted stake is {power} wei; a delegator's vote needs at least {minimum} wei "
+            f"({proposals.MIN_VOTER_POWER_BPS} bps of the bonded stake)"
+        )
+    listed = proposals.voters(call.store, proposal_id)
+    if len(listed) >= proposals.MAX_DELEGATOR_VOTERS:
+        raise StakingRevert(f"proposal {proposal_id} has {proposals.MAX_DELEGATOR_VOTERS} delegator voters already")
+    listed.append(int.from_bytes(call.sender, "big"))
+    call.store.set("vote.listed", proposal_id, call.sender, 1)
+
+
 def _cast(call: Any, proposal_id: int, weights: dict[int, int]) -> None:
     store = call.store
     status = _require_proposal(call, proposal_id)
     if status != Status.VOTING_PERIOD or call.now >= store.get("proposal.voting_end", proposal_id):
         raise StakingRevert(f"proposal {proposal_id} is not in its voting period")
-    if len(delegations_of(call.store_of(STAKING_ADDRESS), call.sender)) == 0:
+    staking = call.store_of(STAKING_ADDRESS)
+    if len(delegations_of(staking, call.sender)) == 0:
         raise StakingRevert("the sender has no bonded stake and no delegation: it cannot vote")
-    if store.get("vote.weights", proposal_id, call.sender) == 0:
-        listed = proposals.voters(store, proposal_id)
-        if len(listed) >= MAX_VOTERS:
-            raise StakingRevert(f"proposal {proposal_id} has {MAX_VOTERS} voters already (the per-proposal bound)")
-        listed.append(int.from_bytes(call.sender, "big"))
+    if not is_counted(staking, call.sender) and not store.get("vote.listed", proposal_id, call.sender):
+        _take_voter_slot(call, proposal_id, staking)
     store.set("vote.weights", proposal_id, call.sender, proposals.pack_weights(weights))
     call.emit(gov_abi.VOTED, (proposal_id, call.sender), (list(weights), list(weights.values())))
 
@@ -163,8 +180,10 @@ def proposal_count(call: Any) -> tuple:
 
 
 def get_vote(call: Any, proposal_id: int, voter: bytes) -> tuple:
+    """The vote and the stake the live tally counts it for (a pass over the active set: gas per read)."""
     weights = proposals.unpack_weights(call.store.get("vote.weights", proposal_id, voter))
-    return (list(weights), list(weights.values()))
+    power = rules.current_power(call.store, call.store_of(STAKING_ADDRESS), proposal_id, voter) if weights else 0
+    return (list(weights), list(weights.values()), power)
 
 
 def get_deposit(call: Any, proposal_id: int, depositor: bytes) -> tuple:

@@ -7,26 +7,33 @@ Slots (keyed by proposal id; docs/governance.md lists them): ``proposal.count``;
 ``proposal.total_deposit``, ``proposal.tally`` (id, option: the final tally);
 the changes ``proposal.change.count``, ``proposal.change.key`` (id, i; string),
 ``proposal.change.value`` (id, i); the deposits ``deposit.amount`` (id,
-depositor) and the list ``deposit.depositors`` (id); the votes
-``vote.weights`` (id, voter; the four options' weights packed 16 bits each)
-and the list ``vote.voters`` (id); the list ``open`` of proposals in their
-deposit or voting period.
+depositor), the list ``deposit.depositors`` (id) and ``deposit.held`` (wei of
+deposits not yet returned or burned, all proposals); the votes
+``vote.weights`` (id, voter; the four options' weights packed 16 bits each),
+the list ``vote.voters`` (id) of voters holding a slot and ``vote.listed`` (id,
+voter) set for them (a counted validator's operator votes without a slot: the
+tally reads its vote in its pass over the active set); the queue
+``deposit.queue`` of proposals in submission order (those in their deposit
+period; ones that left it are skipped when reached); the list ``voting`` of
+proposals in their voting period.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 
 from staking.governance.tally import VoteOption, Weights
-from staking.store import IdList, Store
+from staking.store import Fifo, IdList, Store
 
 MAX_TITLE_BYTES = 140
 MAX_DESCRIPTION_BYTES = 4_096
 MAX_CHANGES = 16  # parameter changes in one proposal
-MAX_OPEN_PROPOSALS = 64  # proposals in their deposit or voting period at once
+MAX_VOTING_PROPOSALS = 64  # proposals in their voting period at once (deposit-period ones are not capped)
 MAX_DEPOSITORS = 64  # distinct depositors of one proposal (each refund is a balance write)
-MAX_VOTERS = 256  # distinct voters of one proposal: bounds the work of its tally
+MAX_DELEGATOR_VOTERS = 256  # listed voters of one proposal (validators of the counted set need no slot)
+MIN_VOTER_POWER_BPS = 10  # of the bonded stake a listed voter's counted stake must be worth (0.1%)
 WEIGHT_BITS = 16
 
 
@@ -54,8 +61,12 @@ class Proposal:
     changes: tuple[tuple[str, int], ...]
 
 
-def open_list(store: Store) -> IdList:
-    return IdList(store, "open")
+def voting_list(store: Store) -> IdList:
+    return IdList(store, "voting")
+
+
+def deposit_queue(store: Store) -> Fifo:
+    return Fifo(store, "deposit.queue")
 
 
 def voters(store: Store, proposal_id: int) -> IdList:
@@ -95,7 +106,7 @@ def create(store: Store, proposer: bytes, title: str, description: str, changes_
     for i, (key, value) in enumerate(changes_):
         store.set_string("proposal.change.key", proposal_id, i, key)
         store.set("proposal.change.value", proposal_id, i, value)
-    open_list(store).append(proposal_id)
+    deposit_queue(store).push(proposal_id)
     return proposal_id
 
 
@@ -127,10 +138,21 @@ def unpack_weights(packed: int) -> dict[int, int]:
     return {o: w for o, w in out.items() if w}
 
 
-def votes(store: Store, proposal_id: int) -> dict[bytes, dict[int, int]]:
-    """voter -> weights of every vote cast on the proposal (at most MAX_VOTERS)."""
+def deposits_held(store: Store) -> int:
+    """Wei of deposits of proposals not yet settled (``deposit.held``): the contract's balance less stray wei."""
+    return store.get("deposit.held")
+
+
+def votes(store: Store, proposal_id: int, operators: Iterable[bytes]) -> dict[bytes, dict[int, int]]:
+    """voter -> weights of every vote on the proposal: the listed voters (at most
+    MAX_DELEGATOR_VOTERS) and those of ``operators`` (the counted validators) that voted."""
     out = {}
     for item in voters(store, proposal_id).items():
         voter = item.to_bytes(20, "big")
         out[voter] = unpack_weights(store.get("vote.weights", proposal_id, voter))
+    for operator in operators:
+        if operator not in out:
+            weights = unpack_weights(store.get("vote.weights", proposal_id, operator))
+            if weights:
+                out[operator] = weights
     return out

@@ -2,20 +2,24 @@
 
 * ``start_voting``: when a proposal's deposits reach ``gov.min_deposit`` (in
   the ``deposit`` or ``submitProposal`` call that reaches it), its voting
-  period starts: ``voting_end = now + gov.voting_period``.
-* ``process_governance`` (end of every block): each open proposal whose period
-  ended at or before the block's time is closed, at most
-  ``MAX_CLOSED_PER_BLOCK`` per block (the others wait for the next block; no
-  vote or deposit is taken after a period's end):
-  - deposit period over without ``min_deposit``: DROPPED, deposits burned;
-  - voting period over: tallied (``staking/governance/tally.py``) and decided;
-    PASSED applies every change atomically, still re-checked against the
-    bounds (``INVALID_CHANGE`` applies none), then deposits are returned;
-    NO_MAJORITY returns them; NO_QUORUM and VETOED burn them.
+  period starts: ``voting_end = now + gov.voting_period`` (refused while
+  ``MAX_VOTING_PROPOSALS`` are voting).
+* ``process_governance`` (end of every block):
+  - ``process_deposit_queue``: every proposal at the head of the deposit
+    queue whose deposit period is over without ``min_deposit`` is DROPPED,
+    its deposits burned (O(1) each, at most ``MAX_DROPPED_PER_BLOCK``);
+  - the voting period that ended first is tallied (``tally.py``) and
+    decided, at most ``MAX_CLOSED_PER_BLOCK`` per block: PASSED applies every
+    change atomically, still re-checked against the bounds (``INVALID_CHANGE``
+    applies none), then deposits are returned; NO_MAJORITY returns them;
+    NO_QUORUM and VETOED burn them.
+  Each drop and close runs under a state snapshot (``_guarded``): an
+  exception undoes it and the proposal fails closed, so governance never
+  makes a block invalid.
 """
-
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from staking import fees
@@ -24,11 +28,14 @@ from staking.errors import StakingRevert
 from staking.governance import abi as gov_abi
 from staking.governance import params_registry, proposals
 from staking.governance.proposals import Status
-from staking.governance.tally import Outcome, TallyResult, VoteOption, counted_validators, decide, tally, voter_delegations
-from staking.params import GovParams
+from staking.governance.tally import (
+    Outcome, TallyResult, VoteOption, counted_validators, decide, power_of, tally, voter_delegations,
+)
+from staking.params import GovParams, ParamError
 from staking.store import Store
 
-MAX_CLOSED_PER_BLOCK = 1  # proposals one block closes (tallies) at most; the rest wait for the next blocks
+MAX_CLOSED_PER_BLOCK = 1  # voting periods one block closes (tallies) at most; the rest wait for the next blocks
+MAX_DROPPED_PER_BLOCK = 64  # deposit-queue entries one block looks at (drops or skips), O(1) each
 BURNING_OUTCOMES = (Outcome.NO_QUORUM, Outcome.VETOED)
 
 
@@ -37,18 +44,32 @@ def gov_params(state: Any, charge: Any = None) -> GovParams:
 
 
 def start_voting(store: Store, proposal_id: int, now: int, voting_period: int) -> int:
+    """Its deposits reached min_deposit: it enters the voting period (refused while MAX_VOTING_PROPOSALS vote)."""
+    voting = proposals.voting_list(store)
+    if len(voting) >= proposals.MAX_VOTING_PROPOSALS:
+        raise StakingRevert(f"{proposals.MAX_VOTING_PROPOSALS} proposals are in their voting period; deposit after one closes")
+    voting.append(proposal_id)
     store.set("proposal.status", proposal_id, Status.VOTING_PERIOD)
     store.set("proposal.voting_start", proposal_id, now)
     store.set("proposal.voting_end", proposal_id, now + voting_period)
     return now + voting_period
 
 
+def _tally_inputs(store: Store, staking: Store, proposal_id: int) -> tuple:
+    counted = counted_validators(staking)
+    votes = proposals.votes(store, proposal_id, counted)
+    delegations = {voter: voter_delegations(staking, voter, counted) for voter in votes}
+    return counted, votes, delegations
+
+
 def current_tally(state: Any, store: Store, staking: Store, proposal_id: int) -> TallyResult:
     """The tally of the proposal's votes over the stake as it is now (a live tally)."""
-    counted = counted_validators(staking)
-    votes = proposals.votes(store, proposal_id)
-    delegations = {voter: voter_delegations(staking, voter, counted) for voter in votes}
-    return tally(counted, votes, delegations)
+    return tally(*_tally_inputs(store, staking, proposal_id))
+
+
+def current_power(store: Store, staking: Store, proposal_id: int, voter: bytes) -> int:
+    """The stake ``voter``'s vote counts for in the live tally (0 without a vote)."""
+    return power_of(voter, *_tally_inputs(store, staking, proposal_id))
 
 
 def final_tally(store: Store, proposal_id: int) -> TallyResult:
@@ -74,6 +95,7 @@ def _settle_deposits(state: Any, store: Store, ctx: Any, proposal_id: int, burn:
     else:
         amount = _return_deposits(state, store, proposal_id)
         ctx.emit(GOVERNANCE_ADDRESS, gov_abi.DEPOSITS_RETURNED, (proposal_id,), (amount,))
+    store.add("deposit.held", -amount)
 
 
 def drop_proposal(state: Any, store: Store, ctx: Any, proposal_id: int) -> None:
@@ -88,9 +110,10 @@ def execute_changes(state: Any, store: Store, ctx: Any, proposal_id: int) -> Out
     changes = proposals.changes(store, proposal_id)
     try:
         updated = params_registry.apply_changes(state, changes)
-    except StakingRevert:
+    except (StakingRevert, ParamError):  # ParamError: a stored value out of bounds, read back
         return Outcome.INVALID_CHANGE
     params_registry.commit_changes(state, updated)
+    params_registry.apply_permission_changes(state, ctx, changes)
     for key, value in changes:
         ctx.emit(GOVERNANCE_ADDRESS, gov_abi.PARAM_CHANGED, (proposal_id,), (key, value))
     return Outcome.PASSED
@@ -115,20 +138,68 @@ def close_voting(state: Any, store: Store, ctx: Any, proposal_id: int) -> Outcom
     return outcome
 
 
-def _period_over(store: Store, proposal_id: int, now: int) -> bool:
-    if proposals.status(store, proposal_id) == Status.DEPOSIT_PERIOD:
-        return now >= store.get("proposal.deposit_end", proposal_id)
-    return now >= store.get("proposal.voting_end", proposal_id)
+def process_deposit_queue(state: Any, store: Store, ctx: Any) -> None:
+    """Drop the proposals at the head of the deposit queue whose deposit period is over (O(1) each,
+    at most MAX_DROPPED_PER_BLOCK); skip those that entered their voting period."""
+    queue = proposals.deposit_queue(store)
+    for _ in range(MAX_DROPPED_PER_BLOCK):
+        proposal_id = queue.peek()
+        if proposal_id is None:
+            return
+        if proposals.status(store, proposal_id) == Status.DEPOSIT_PERIOD:
+            if ctx.timestamp < store.get("proposal.deposit_end", proposal_id):
+                return  # in submission order: a later one waits behind it (it takes no deposit once due)
+            if not _guarded(state, ctx, lambda: drop_proposal(state, store, ctx, proposal_id)):
+                store.set("proposal.status", proposal_id, Status.DROPPED)  # its deposits stay held
+        queue.pop()
+
+
+def _earliest_due_vote(store: Store, now: int) -> int | None:
+    """The voting-period proposal whose voting ended first (then the lowest id), if any has ended."""
+    ends = [(store.get("proposal.voting_end", pid), pid) for pid in proposals.voting_list(store).items()]
+    due = [end_id for end_id in ends if end_id[0] <= now]
+    return min(due)[1] if due else None
+
+
+def _guarded(state: Any, ctx: Any, action: Callable[[], object]) -> bool:
+    """Run ``action``; if it raises, undo its writes and its logs and return False.
+
+    No exception from governance may make a block invalid: a bug or a corrupt
+    stored value costs the proposal at hand, not the chain."""
+    snapshot, logs = state.snapshot(), getattr(ctx, "system_logs", [])
+    mark = len(logs)
+    try:
+        action()
+    except Exception:  # anything: the block must still be valid
+        state.revert(snapshot)
+        del logs[mark:]
+        return False
+    state.commit(snapshot)
+    return True
+
+
+def fail_closed(state: Any, store: Store, ctx: Any, proposal_id: int) -> None:
+    """Closing raised: the proposal is rejected as INVALID_CHANGE, nothing applied, deposits returned
+    (if even that raises, they stay held by the contract)."""
+    store.set("proposal.status", proposal_id, Status.REJECTED)
+    store.set("proposal.outcome", proposal_id, Outcome.INVALID_CHANGE)
+    ctx.emit(GOVERNANCE_ADDRESS, gov_abi.PROPOSAL_REJECTED, (proposal_id,), (Outcome.INVALID_CHANGE, 0, 0, 0, 0))
+    _guarded(state, ctx, lambda: _settle_deposits(state, store, ctx, proposal_id, burn=False))
+
+
+def _close_one(state: Any, store: Store, ctx: Any, proposal_id: int) -> None:
+    proposals.voting_list(store).remove(proposal_id)
+    if not _guarded(state, ctx, lambda: close_voting(state, store, ctx, proposal_id)):
+        fail_closed(state, store, ctx, proposal_id)
 
 
 def process_governance(state: Any, ctx: Any) -> None:
-    """Close the open proposals whose deposit or voting period is over (at most MAX_CLOSED_PER_BLOCK)."""
+    """Drop the due deposit-period proposals, then close (tally) the voting periods that ended,
+    earliest end first, at most MAX_CLOSED_PER_BLOCK per block. Never raises."""
     store = Store(state, GOVERNANCE_ADDRESS)
-    open_ = proposals.open_list(store)
-    due = [pid for pid in open_.items() if _period_over(store, pid, ctx.timestamp)]  # at most MAX_OPEN_PROPOSALS
-    for proposal_id in sorted(due)[:MAX_CLOSED_PER_BLOCK]:
-        open_.remove(proposal_id)
-        if proposals.status(store, proposal_id) == Status.DEPOSIT_PERIOD:
-            drop_proposal(state, store, ctx, proposal_id)
-        else:
-            close_voting(state, store, ctx, proposal_id)
+    process_deposit_queue(state, store, ctx)
+    for _ in range(MAX_CLOSED_PER_BLOCK):
+        proposal_id = _earliest_due_vote(store, ctx.timestamp)
+        if proposal_id is None:
+            return
+        _close_one(state, store, ctx, proposal_id)

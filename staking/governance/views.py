@@ -36,7 +36,7 @@ def governed_values(state: Any) -> dict[str, int]:
     for section in params_registry.SECTIONS.values():
         for name, value in params_registry.read_section(state, section).to_mapping().items():
             out[f"{section.name}.{name}"] = value
-    return out
+    return {key: value for key, value in out.items() if key not in params_registry.NOT_GOVERNABLE}
 
 
 def proposal_count(state: Any) -> int:
@@ -55,7 +55,7 @@ def proposal(state: Any, proposal_id: int) -> ProposalView | None:
         final = rules.final_tally(store, proposal_id)
         bonded = sum(v.tokens for v in counted_validators(staking).values())
         result = TallyResult(*final.as_tuple(), bonded=bonded)
-    return ProposalView(loaded, result, len(proposals.voters(store, proposal_id)))
+    return ProposalView(loaded, result, len(proposals.votes(store, proposal_id, counted_validators(staking))))
 
 
 def proposal_page(state: Any, offset: int, limit: int) -> list[Proposal]:
@@ -69,6 +69,11 @@ def vote_of(state: Any, proposal_id: int, voter: bytes) -> dict[int, int]:
     return proposals.unpack_weights(Store(state, GOVERNANCE_ADDRESS).get("vote.weights", proposal_id, voter))
 
 
+def vote_power(state: Any, proposal_id: int, voter: bytes) -> int:
+    """Wei of bonded stake ``voter``'s vote counts for in the tally at this state (0 without a vote)."""
+    return rules.current_power(Store(state, GOVERNANCE_ADDRESS), Store(state, STAKING_ADDRESS), proposal_id, voter)
+
+
 def deposits_held(state: Any) -> int:
-    """Wei of deposits the governance contract holds (open proposals' deposits)."""
-    return int(state.get_balance(GOVERNANCE_ADDRESS))
+    """Wei of deposits of proposals not yet settled (a counter: stray wei sent to 0x…1001 is not one)."""
+    return proposals.deposits_held(Store(state, GOVERNANCE_ADDRESS))

@@ -120,3 +120,38 @@ def test_limits(tmp_path):
     with pytest.raises(PolicyError) as info:
         load_policy(write(tmp_path, f'[[rule]]\nname = "x"\nkind = "threshold"\naction = "flag"\nmin_value = "{long_value}"\n'))
     assert len(str(info.value)) < 400  # the quoted value is truncated
+
+
+@pytest.mark.parametrize("text, problem", [
+    ('[[rule]]\nname = "t"\nkind = "threshold"\naction = "flag"\nmin_value = ' + "9" * 5000 + "\n", "ValueError"),
+    ('[[rule]]\nname = "d"\nkind = "denylist"\naction = "reject"\nfile = "a\\u0000b"\n', "line 5: rule 1: file must be"),
+])
+def test_every_failure_of_a_file_is_a_policy_error(tmp_path, text, problem):
+    """A plain ValueError from tomllib or open() would end a node at SIGHUP (regression)."""
+    path = write(tmp_path, text)
+    with pytest.raises(PolicyError, match=problem) as refused:
+        load_policy(path)
+    assert str(refused.value).startswith(str(path)) and "\x00" not in str(refused.value)
+
+
+def test_denylists_are_read_lazily_shared_and_capped_together(tmp_path, monkeypatch):
+    """Regressions: splitlines() of a 64 MiB list peaked at ~1.25 GB; two rules naming one file
+    held two copies; the address limit held per rule only."""
+    from plume_node.compliance import policyfile
+
+    rule = '[[rule]]\nname = "{}"\nkind = "denylist"\naction = "{}"\nfile = "{}"\n'
+    text = rule.format("a", "reject", "sanctions.txt") + rule.format("b", "flag", "./sanctions.txt")
+    policy = load_policy(write(tmp_path, text))
+    assert policy.rules[0].addresses is policy.rules[1].addresses  # one copy, shared
+    (tmp_path / "other.txt").write_text("0x" + "01" * 20 + "\n0x" + "02" * 20 + "\n")
+    monkeypatch.setattr(policyfile, "MAX_DENYLIST_ADDRESSES", 2)
+    text = rule.format("a", "reject", "sanctions.txt") + rule.format("b", "flag", "other.txt")
+    with pytest.raises(PolicyError, match="3 denylisted addresses in all rules together, the limit is 2"):
+        load_policy(write(tmp_path, text))
+    (tmp_path / "long.txt").write_text("0x" + "01" * 20 + "\n" + "#" * 10_000 + "\n")
+    with pytest.raises(PolicyError, match="long.txt, line 2: a line longer than"):
+        load_denylist(tmp_path / "long.txt")
+    (tmp_path / "big.txt").write_bytes(b"\n" * 100)
+    monkeypatch.setattr(policyfile, "MAX_DENYLIST_BYTES", 50)
+    with pytest.raises(PolicyError, match="larger than the limit of 50 bytes"):
+        load_denylist(tmp_path / "big.txt")

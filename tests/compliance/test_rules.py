@@ -119,10 +119,30 @@ def test_windows_are_bounded_and_evict_the_oldest():
                                  frozenset({sender})))
     senders = e.windows.by_rule[many]
     assert list(senders) == [bytes([i]) * 20 for i in (7, 8, 9)]  # 6 senders shared by 2 rules
-    assert all(len(w.entries) == 4 and w.count == 36 for w in senders.values())  # the last 4 blocks
+    # a window of 100 blocks in 4 entries: buckets of 34 blocks, blocks 1..9 in the first
+    assert all(len(w.entries) == 1 and w.count == 81 for w in senders.values())
     assert len(e.windows.appeared) == 2
-    # an evicted history only hides a pattern: 4 blocks x 9 movements are still seen
-    assert e.windows.since(many, bytes([9]) * 20, 1) == (36, 36 * 9)
+    assert e.windows.since(many, bytes([9]) * 20, 0) == (81, 81 * 9)
+    # a window that fits the entries is exact, block by block
+    short = Rule("short", RuleKind.VELOCITY, Action.FLAG, window_blocks=3, max_count=1_000_000)
+    e = engine(short, limits=WindowLimits(tracked_senders=6, blocks_per_sender=4))
+    for block in range(1, 10):
+        e.observe(BlockFlows(block, (flow(sender=ALICE, amount=9, block=block),)))
+    assert [entry[0] for entry in e.windows.by_rule[short][ALICE].entries] == [7, 8, 9]
+
+
+def test_a_long_velocity_window_sees_more_than_64_active_blocks():
+    """Regression: a sender's last 64 active blocks only were remembered while windows of up to
+    100,000 blocks were accepted: one movement a block for 200 blocks never broke max_count 150."""
+    rule = Rule("slow", RuleKind.VELOCITY, Action.FLAG, window_blocks=1000, max_count=150)
+    e = engine(rule)
+    hits = []
+    for block in range(1, 201):
+        hits.extend(e.observe(BlockFlows(block, (flow(sender=ALICE, amount=1, block=block),))))
+    assert hits and hits[0].flow.block <= 200
+    # buckets of ceil(1000 / 63) = 16 blocks: at most 15 blocks of the window are not counted
+    first = hits[0].flow.block
+    assert 151 <= first <= 151 + 15
 
 
 def test_a_block_of_many_movements_costs_linear_work():

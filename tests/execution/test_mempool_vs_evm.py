@@ -53,6 +53,9 @@ class HeadState:
     def get_balance(self, address: bytes) -> int:
         return self._view.balance(address)
 
+    def get_storage(self, address: bytes, slot: int) -> int:
+        return self._view.storage(address, slot)
+
 
 def gas_schedule(data: bytes, create: bool, access_list: list) -> tuple[int, int, int]:
     """(py-evm's intrinsic gas, the spec's intrinsic gas with initcode words, EIP-7623 floor).

@@ -9,26 +9,23 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from ports import free_port_range
 from rpcclient import rpc
 from waiting import wait_until
 
 from plume_node.config import dump_config, load_config
-from plume_node.devnet import DevnetParams, init_devnet, parse_overrides, port_free
+from plume_node.devnet import DevnetParams, init_devnet, parse_overrides
 
 
 def free_base_port(count: int) -> int:
-    for _ in range(200):
-        base = random.randrange(20000, 40000, 2)
-        if all(port_free(base + i) for i in range(2 * count)):
-            return base
-    raise RuntimeError("no free port range on 127.0.0.1")
+    """The first of 2 * ``count`` free ports (p2p and RPC of each node)."""
+    return free_port_range(2 * count)
 
 
 @dataclass

@@ -14,7 +14,6 @@ import threading
 
 from click.testing import CliRunner
 from rpcclient import rpc
-from waiting import wait_until
 
 from netharness import Net, NetNode, free_base_port
 from plume_node.cli import main

@@ -16,7 +16,6 @@ from eth_utils import to_checksum_address
 import stakingrpc
 from netharness import Net
 from rpcclient import rpc
-from waiting import wait_until
 
 from plume_node.config import load_config
 

@@ -14,7 +14,6 @@ import hashlib
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -36,12 +35,6 @@ from plume_node.node import Node
 REPO = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery staple"
 CHAIN_ID = 1337
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def make_home(root: Path, *, chain_id: int = CHAIN_ID, genesis_changes: dict | None = None) -> Home:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import rlp
+import trio
 from eth_abi import encode
 from eth_hash.auto import keccak
 from eth_utils import to_checksum_address
@@ -243,7 +244,7 @@ async def test_webhook_is_retried_after_a_failure(tmp_path):
 
 
 async def test_a_dead_webhook_never_holds_the_chain(tmp_path, caplog):
-    from node_helpers import free_port
+    from ports import free_port
 
     node = _flagging_node(tmp_path, f"http://127.0.0.1:{free_port()}/nobody")
     alerts_file = node.home.root / "compliance-alerts.jsonl"
@@ -270,6 +271,26 @@ def test_an_observer_must_not_be_a_validator(tmp_path):
     config = config.replace(compliance=dataclasses.replace(config.compliance, observer=True))
     with pytest.raises(UserError, match="an observer must not be a validator"):
         Node.open(home, config)
+
+
+async def test_an_observer_never_signs_even_when_its_key_is_in_the_set(tmp_path, monkeypatch):
+    """Regression: the start's check sees one height only (a fresh home sees genesis, a jailed key
+    passes); an observer whose key later joins the set signed votes (double-sign risk)."""
+    import dataclasses
+
+    home = make_home(tmp_path / "home")  # the sole genesis validator
+    config = fast_config(home, block_time_ms=50)
+    config = config.replace(compliance=dataclasses.replace(config.compliance, observer=True))
+    monkeypatch.setattr(Node, "is_validator", lambda self: False)  # as the start check could be fooled
+    node = Node.open(home, config)
+    try:
+        assert node.signer is None and node.driver.signer is None and node.engine.address is None
+        async with running(node):
+            # a validator would commit about 20 blocks in this time; an observer never signs one
+            await trio.sleep(1.0)
+            assert node.app.committed_height() == 0 and node.driver.sign_refusals == 0
+    finally:
+        node.close()
 
 
 async def test_staking_deposits_and_payouts_are_fund_flows(tmp_path):
@@ -302,5 +323,125 @@ async def test_staking_deposits_and_payouts_are_fund_flows(tmp_path):
             payout = next(a["flow"] for a in alerts(alerts_file) if a["flow"]["kind"] == "stakePayout")
             assert payout["from"] == to_checksum_address(STAKING_ADDRESS) and payout["to"] == sender.account.address
             assert int(payout["amount"]) > 0
+    finally:
+        node.close()
+
+
+def _block_of(node: Node, tx_hash: bytes) -> int | None:
+    for number in range(1, node.app.committed_height() + 1):
+        if any(bytes(tx.hash) == tx_hash for tx in node.chain.get_block(number).transactions):
+            return number
+    return None
+
+
+async def test_fund_flows_of_a_block_the_rpc_budget_cannot_reexecute(policy_node):
+    """Regression: plume_fundFlows re-executed under the RPC budget, which refuses MODEXP inputs over
+    1024 bytes: such a block could never be served and `report compliance` failed on any range
+    holding it. Now it is served from its receipts with internalTraced false."""
+    from execution.budget import ExecutionBudget
+    from execution.snapshot import ChainSnapshot
+    from plume_node.rpc.methods_compliance import plume_fund_flows
+    from plume_node.rpc.workers import ReadContext
+
+    node, _ = policy_node
+    sender = Sender(node)
+    modexp = (5).to_bytes(20, "big")
+    data = encode(["uint256", "uint256", "uint256"], [1025, 1, 1]) + b"\x02" * 1025 + b"\x03" + b"\x05"
+    async with running(node):
+        await wait_for_height(node, 1)
+        tx_hash = sender.send(modexp, value=2 * ETHER, data=data, gas=2_000_000)
+        await await_until(lambda: _block_of(node, tx_hash) is not None, 30, "the MODEXP transaction to commit")
+    number = _block_of(node, tx_hash)
+    snapshot = ChainSnapshot(node.chain)
+    try:
+        budget = ExecutionBudget.start(gas_cap=50_000_000, total_gas=50_000_000, timeout_s=5)
+        answer = plume_fund_flows(node, number).work(ReadContext(snapshot, budget))
+    finally:
+        snapshot.release()
+    assert answer["internalTraced"] is False and answer["truncated"] is False
+    assert [(f["kind"], f["amount"], f["transactionHash"]) for f in answer["flows"]] == [
+        ("native", str(2 * ETHER), "0x" + tx_hash.hex())]
+
+
+def test_sighup_while_the_node_opens_does_not_kill_it(tmp_path):
+    """Regression: before the service installed its receiver (Node.open: a denylist load, the
+    database) SIGHUP's default action ended the process."""
+    import signal
+    import subprocess
+    import sys
+
+    code = (
+        "import os, signal, sys\n"
+        "from plume_node import node, runtime\n"
+        "from plume_node.config import Config\n"
+        "from plume_node.home import Home\n"
+        "def opening(home, config):\n"
+        "    os.kill(os.getpid(), signal.SIGHUP)\n"
+        "    sys.exit(7)\n"
+        "node.Node.open = staticmethod(opening)\n"
+        f"runtime.run_node(Home.at({str(tmp_path)!r}), Config())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 7, (done.returncode, signal.Signals(-done.returncode).name if done.returncode < 0 else "",
+                                  done.stderr[-2000:])
+
+
+def test_reject_rules_count_the_senders_pooled_transactions_and_a_reload_rescreens_the_pool(tmp_path):
+    """Regressions: pending transactions were not counted (a sender pushing many at once passed a
+    velocity reject rule of max_count 3 with all of them); the pool was not re-screened on reload."""
+    home = make_home(tmp_path / "home")
+    policy_file = home.root / "compliance.toml"
+    policy_file.write_text('[[rule]]\nname = "fast"\nkind = "velocity"\naction = "reject"\n'
+                           'window_blocks = 10\nmax_count = 3\n')
+    node = Node.open(home, fast_config(home))
+    try:
+        sender = Sender(node)
+        kept = [sender.send(RECIPIENT, value=1, gas=21_000) for _ in range(3)]  # not running: all stay pooled
+        with pytest.raises(MempoolError, match="'fast'") as refused:
+            node.submit_transaction(sender.raw(RECIPIENT, value=1, gas=21_000))
+        assert refused.value.code is MempoolErrorCode.POLICY_REJECTED
+        (home.root / "denylist.txt").write_text(f"0x{RECIPIENT.hex()}\n")
+        policy_file.write_text('[[rule]]\nname = "sanctions"\nkind = "denylist"\naction = "reject"\nfile = "denylist.txt"\n')
+        assert node.compliance.reload() is True
+        assert not any(h in node.mempool for h in kept)  # the new rule refuses what was pooled
+    finally:
+        node.close()
+
+
+def test_refusals_are_logged_throttled(policy_node, caplog):
+    """Regression: one INFO line per refused transaction (peers can gossip any number of distinct
+    signed transactions to a denylisted address)."""
+    import logging
+
+    node, _ = policy_node
+    sender = Sender(node)
+    with caplog.at_level(logging.INFO, logger="plume.compliance"):
+        for value in range(1, 51):
+            with pytest.raises(MempoolError, match="sanctions"):
+                node.submit_transaction(sender.raw(DENIED, value=value, gas=21_000))
+    from plume_node.compliance.service import LOG_BURST
+
+    assert sum("refused by rule sanctions" in r.getMessage() for r in caplog.records) == LOG_BURST
+
+
+async def test_a_validator_with_only_denylist_rules_never_reexecutes_blocks(tmp_path, monkeypatch):
+    """Regression: any compliance.toml made a validator re-execute every committed block."""
+    from plume_node.compliance import service as service_module
+
+    home = make_home(tmp_path / "home")
+    (home.root / "denylist.txt").write_text(f"0x{DENIED.hex()}\n")
+    (home.root / "compliance.toml").write_text(
+        '[[rule]]\nname = "sanctions"\nkind = "denylist"\naction = "reject"\nfile = "denylist.txt"\n')
+    derived = []
+    real = service_module._flows_in_worker
+    monkeypatch.setattr(service_module, "_flows_in_worker", lambda *args: derived.append(args[1]) or real(*args))
+    node = Node.open(home, fast_config(home, block_time_ms=50))
+    try:
+        sender = Sender(node)
+        async with running(node):
+            sender.send(RECIPIENT, value=ETHER, gas=21_000)
+            await wait_for_height(node, 5)
+            await await_until(lambda: node.compliance.lag_blocks() <= 1, 10, "the service to keep up with the head")
+        assert derived == [] and node.compliance.processed >= 4
     finally:
         node.close()

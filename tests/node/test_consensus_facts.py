@@ -32,9 +32,9 @@ def signed(k: PrivateKey, height: int, block_hash: bytes) -> Vote:
     return vote.with_signature(k.sign(vote.sign_bytes(CHAIN)))
 
 
-def certificate(height: int) -> CommitCertificate:
+def certificate(height: int, signers=KEYS) -> CommitCertificate:
     block_hash = hashlib.sha256(b"block %d" % height).digest()
-    votes = sorted((signed(k, height, block_hash) for k in KEYS), key=lambda v: v.validator)
+    votes = sorted((signed(k, height, block_hash) for k in signers), key=lambda v: v.validator)
     return CommitCertificate(height, 0, block_hash, tuple(votes))
 
 
@@ -53,6 +53,14 @@ def test_signers_and_evidence_are_decoded() -> None:
     # with the double-signer's key and power in the set of its height, for staking to slash,
     # and the keccak of the evidence's encoding (what plume_submitEvidence returns, EvidenceApplied logs)
     assert facts.evidence == (Misbehaviour(KEYS[1].address, 3, KEYS[1].public_key.raw, 11, keccak(evidence.encode())),)
+    assert facts.last_commit_absent == ()  # everyone signed
+
+
+def test_the_members_absent_from_the_certificate_are_listed_for_the_downtime_rule() -> None:
+    cert = certificate(4, signers=KEYS[:2])  # decoding only: validate_block checks the power
+    facts = consensus_facts(Sidecar(round=0, last_commit=cert.encode()), set_of)
+    assert [s.address for s in facts.last_commit_signers] == sorted(k.address for k in KEYS[:2])
+    assert facts.last_commit_absent == (CommitSigner(KEYS[2].address, KEYS[2].public_key.raw, 12),)
 
 
 def test_an_undecodable_certificate_raises() -> None:

@@ -13,7 +13,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from node_helpers import NodeProcess, cli, free_port
+from node_helpers import NodeProcess, cli
+from ports import free_port
 from waiting import wait_until
 
 pytestmark = pytest.mark.slow

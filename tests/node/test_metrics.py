@@ -18,11 +18,14 @@ from pathlib import Path
 
 import pytest
 import trio
-from node_helpers import NodeProcess, cli, fast_config, free_port, make_home, running, wait_for_height
+from eth_utils import to_checksum_address
+from node_helpers import NodeProcess, cli, fast_config, make_home, running, wait_for_height
+from ports import free_port
 from prometheus_client.parser import text_string_to_metric_families
 from waiting import wait_until
 
 from plume_node.node import Node
+from staking import views as staking_views
 
 
 def http_get(url: str, timeout: float = 10.0) -> tuple[int, str, bytes]:
@@ -88,6 +91,8 @@ async def test_metrics_parse_and_height_rises(rpc_node: Node) -> None:
     assert value(second, "plume_consensus_step_duration_seconds_count", step="commit") >= 1
     assert value(second, "plume_staking_active_validators") == 1
     assert value(second, "plume_staking_bonded_wei") > 0
+    (operator,) = [v.operator for v in staking_views.active_set(rpc_node.chain.state_at().accounts)]
+    assert value(second, "plume_validator_missed_blocks", validator=to_checksum_address(operator)) == 0  # it signs all
     assert value(second, "plume_health_ok") == 1
     assert value(second, "plume_mempool_transactions") == 0
     assert value(second, "plume_p2p_peers", direction="inbound") == 0

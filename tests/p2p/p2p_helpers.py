@@ -123,10 +123,3 @@ async def start_stoppable(nursery: trio.Nursery, svc: P2PService) -> trio.Cancel
     await nursery.start(run)
     return scope
 
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]

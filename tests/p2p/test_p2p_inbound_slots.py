@@ -15,11 +15,11 @@ from p2p_helpers import (
     address_of,
     assert_closed,
     connected,
-    free_port,
     make_service,
     raw_session,
     start,
 )
+from ports import free_port
 
 from p2p.identity import ed25519_public_bytes, node_id_of
 from p2p.messages import Disconnect, Status, decode_message

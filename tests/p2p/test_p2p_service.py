@@ -14,13 +14,13 @@ from p2p_helpers import (
     HOST,
     address_of,
     connected,
-    free_port,
     make_service,
     raw_session,
     receive,
     start,
     start_stoppable,
 )
+from ports import free_port
 
 from p2p.identity import ed25519_public_bytes, node_id_of
 from p2p.messages import Proposal, Status, Tx, Vote, decode_message, message_hash

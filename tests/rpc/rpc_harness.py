@@ -59,6 +59,8 @@ class TestBackend:
     bans: list[dict[str, Any]] = field(default_factory=list)
     submitted: list[bytes] = field(default_factory=list)
     events: ChainEvents = field(default_factory=ChainEvents)
+    observer: bool = False
+    compliance_enabled: bool = True  # plume_subscribe is served (the tests publish on `events`)
 
     # ---- RpcBackend
     def submit_transaction(self, raw: bytes) -> bytes:

@@ -278,7 +278,8 @@ async def test_eth_config_describes_the_chain(client, backend, server):
     assert current["forkId"] == "0x" + zlib.crc32(genesis.hash).to_bytes(4, "big").hex()
     assert current["precompiles"]["PLUME_STAKING"] == "0x" + "00" * 18 + "1000"
     assert current["precompiles"]["PLUME_GOVERNANCE"] == "0x" + "00" * 18 + "1001"
-    assert current["precompiles"]["ECREC"] == "0x" + "00" * 19 + "01" and len(current["precompiles"]) == 19
+    assert current["precompiles"]["PLUME_PERMISSIONS"] == "0x" + "00" * 18 + "1003"
+    assert current["precompiles"]["ECREC"] == "0x" + "00" * 19 + "01" and len(current["precompiles"]) == 20
     assert current["blobSchedule"]["max"] == 0 and config["next"] is None and config["last"] is None
     w3 = Web3(HTTPProvider(server))
     assert await run(lambda: w3.eth.blob_base_fee) == 1

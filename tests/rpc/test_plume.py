@@ -16,15 +16,22 @@ async def test_supply_burn_grows_by_half_the_base_fee_of_each_tx(client, backend
     start = await client.call("plume_supply")
     assert start == {
         "blockNumber": "0x0",
+        "genesisSupply": hex(4 * 1000 * PLUME),
         "totalSupply": hex(4 * 1000 * PLUME),
         "totalBurned": "0x0",
+        "burnedByBaseFee": "0x0",
         "rewardPool": "0x0",
+        "stakingBalance": "0x0",
         "bonded": "0x0",
         "unbonding": "0x0",
         "totalIssued": "0x0",
         "burnedBySlashing": "0x0",
+        "undistributedRewards": "0x0",
+        "unwithdrawnCommission": "0x0",
         "rewardsOutstanding": "0x0",
         "burnedByGovernance": "0x0",
+        "burnedBySelfDestruct": "0x0",
+        "burnedByAbsentSigners": "0x0",
         "governanceDeposits": "0x0",
     }
     await client.call("eth_sendRawTransaction", "0x" + sign_transfer(ALICE, BOB.address, 1, 0).hex())
@@ -34,6 +41,7 @@ async def test_supply_burn_grows_by_half_the_base_fee_of_each_tx(client, backend
     after = await client.call("plume_supply")
     issued = StakingParams().block_reward  # this chain has no validators: the pool keeps it
     assert int(after["totalBurned"], 16) == fee - fee // 2
+    assert int(after["burnedByBaseFee"], 16) == fee - fee // 2
     assert int(after["totalIssued"], 16) == issued
     assert int(after["rewardPool"], 16) == fee // 2 + issued
     assert int(after["totalSupply"], 16) == 4 * 1000 * PLUME - (fee - fee // 2) + issued

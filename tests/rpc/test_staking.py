@@ -96,6 +96,8 @@ async def test_a_validator_and_its_delegator(client, backend):
         "maxChangeBps": hex(100),
         "jailed": False,
         "tombstoned": False,
+        "jailedUntil": "0x0",
+        "missedBlocks": "0x0",
         "status": "unbonded",  # no epoch has ended since it registered
         "statusCode": "0x0",
         "power": "0x0",

@@ -365,28 +365,46 @@ def test_session_drops_on_a_full_queue(backend):
 def test_compliance_subscribers_that_never_read_are_dropped(backend):
     """plume_subscribe alerts/fundFlows share the connection's bounded queue: a client
     that never reads is dropped, and notifications are built only for subscribers."""
-    from plume_node.rpc.subscriptions import PlumeKind
+    from plume_node.events import PlumeKind
 
     hub = SubscriptionHub(backend.chain, backend.mempool)
     built = []
 
-    def make_json() -> str:
+    def make_results() -> list[str]:
         built.append(1)
-        return json.dumps({"blockNumber": 1, "flows": ["x" * 50]})
+        return [json.dumps({"blockNumber": 1, "flows": ["x" * 50]})]
 
-    hub.compliance("fundFlows", make_json)
-    assert built == []  # nobody subscribed: the JSON is never built
+    hub.compliance(PlumeKind.FUND_FLOWS, make_results)
+    assert built == [] and not hub.compliance_wanted(PlumeKind.FUND_FLOWS)  # nobody subscribed: never built
     session = WsSession(WsLimits(send_queue=3, send_queue_bytes=10_000), hub)
     alerts = session.subscribe(PlumeKind.ALERTS, None)
     session.subscribe(PlumeKind.FUND_FLOWS, None)
-    hub.compliance("alerts", lambda: '{"rule":"r"}')
+    assert hub.compliance_wanted(PlumeKind.FUND_FLOWS) and hub.compliance_wanted(PlumeKind.ALERTS)
+    hub.compliance(PlumeKind.ALERTS, lambda: ['{"rule":"r"}'])
     message = session.queue_receive.receive_nowait()
     assert json.loads(message) == {"jsonrpc": "2.0", "method": "plume_subscription",
                                    "params": {"subscription": alerts, "result": {"rule": "r"}}}
     session.taken(message)
     for _ in range(4):
-        hub.compliance("fundFlows", make_json)
+        hub.compliance(PlumeKind.FUND_FLOWS, make_results)
     assert session.dropped is not None and "3 messages" in session.dropped
-    assert hub.subscriptions == {}
+    assert hub.subscriptions == {} and not hub.compliance_wanted(PlumeKind.FUND_FLOWS)
     with pytest.raises(Exception, match="options"):
         WsSession(WsLimits(), hub).subscribe(PlumeKind.ALERTS, {"rule": "x"})
+
+
+async def test_eth_and_plume_subscriptions_keep_their_namespaces(ws, backend):
+    """Regressions: eth_unsubscribe ended plume_subscribe subscriptions and the reverse (geth keeps
+    namespaces apart); plume_subscribe succeeded on a node without the compliance service."""
+    heads = await ws.call("eth_subscribe", "newHeads")
+    alerts = await ws.call("plume_subscribe", "alerts")
+    assert await ws.call("eth_unsubscribe", alerts) is False
+    assert await ws.call("plume_unsubscribe", heads) is False
+    assert await ws.call("plume_unsubscribe", alerts) is True
+    assert await ws.call("eth_unsubscribe", heads) is True
+    backend.compliance_enabled = False
+    try:
+        error = await ws.error("plume_subscribe", "alerts")
+        assert error["code"] == -32000 and "no compliance service" in error["message"]
+    finally:
+        backend.compliance_enabled = True

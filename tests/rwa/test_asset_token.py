@@ -145,8 +145,8 @@ def test_burn_unfreezes_what_it_takes_and_keeps_the_holder_count(token) -> None:
     token.refused(ISSUER, "InsufficientBalance", "burn", ADDRS[ALICE], 1)
 
 
-def test_the_permissions_link_is_inert_while_no_contract_is_there(token) -> None:
-    """The chain's permissions contract (0x…1003) does not exist yet: linking it verifies no one."""
+def test_the_permissions_link_verifies_no_one_while_nobody_holds_a_role(token) -> None:
+    """The chain's permissions contract (0x…1003) with every list off and no roles: linking it verifies no one."""
     address = token.view("DEFAULT_PERMISSIONS")
     assert address == "0x0000000000000000000000000000000000001003"
     token.send(ISSUER, "setPermissionsContract", address)
@@ -161,4 +161,33 @@ def test_the_permissions_link_accepts_the_allowlists_accounts(chain, token) -> N
     assert token.view("identity", ADDRS[CAROL]) == (True, 0)  # verified, no country known
     token.send(ALICE, "transfer", ADDRS[CAROL], 10)
     allowlist.send(ISSUER, "set", ADDRS[CAROL], False)
+    token.refused(ALICE, "ReceiverNotVerified", "transfer", ADDRS[CAROL], 1)
+
+
+def test_a_token_linked_to_the_chains_permissions_contract_admits_its_enabled_accounts() -> None:
+    """0x…1003's isAllowed: enabled (or above) on the transact list; granted and revoked by its admin."""
+    from eth_abi import encode
+
+    from staking.addresses import PERMISSIONS_ADDRESS
+    from staking.permissions import abi as perm_abi
+    from staking.permissions.genesis import PermissionsGenesis
+    from staking.permissions.roles import PermList, Role
+
+    chain = ContractChain(permissions=PermissionsGenesis(roles=((PermList.TRANSACT, ADDRS[ISSUER], Role.ADMIN),)))
+    token = chain.deploy("AssetToken", "Solar Co-op", "SUN", ADDRS[ISSUER], who=ISSUER)
+    token.send(ISSUER, "registerIdentity", ADDRS[ALICE], GERMANY)
+    token.send(ISSUER, "mint", ADDRS[ALICE], 1_000)
+    token.send(ISSUER, "setPermissionsContract", token.view("DEFAULT_PERMISSIONS"))
+    (set_role,) = [m for m in perm_abi.METHODS.values() if m.name == "setRole"]
+
+    def grant(role: Role) -> None:
+        data = set_role.selector + encode(list(set_role.inputs), [int(PermList.TRANSACT), ADDRS[CAROL], int(role)])
+        assert chain.transact(ISSUER, PERMISSIONS_ADDRESS, data).ok
+
+    token.refused(ALICE, "ReceiverNotVerified", "transfer", ADDRS[CAROL], 1)
+    grant(Role.ENABLED)
+    assert token.view("isVerified", ADDRS[CAROL]) is True
+    token.send(ALICE, "transfer", ADDRS[CAROL], 10)
+    assert token.view("balanceOf", ADDRS[CAROL]) == 10
+    grant(Role.NONE)
     token.refused(ALICE, "ReceiverNotVerified", "transfer", ADDRS[CAROL], 1)

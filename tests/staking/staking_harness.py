@@ -117,6 +117,7 @@ class StakingChain:
         gov: GovParams | None = None,
         execution: ExecutionParams | None = None,
         slashing: SlashingParams | None = None,
+        permissions=None,
         db=None,
         **chain_options,
     ):
@@ -139,6 +140,7 @@ class StakingChain:
             chain_id=CHAIN_ID, timestamp=GENESIS_TIME, alloc=alloc, staking=self.params, validators=gvals,
             gov=gov or GovParams(), execution=execution or ExecutionParams(),
             **({"slashing": slashing} if slashing is not None else {}),
+            **({"permissions": permissions} if permissions is not None else {}),
         )
         self.chain = PlumeChain(AtomicDB() if db is None else db, self.genesis, **chain_options)
         self.nonces = [0] * len(KEYS)

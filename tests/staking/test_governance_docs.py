@@ -12,7 +12,7 @@ from staking.params import DEVNET_GOV, ExecutionParams, GovParams
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "governance.md").read_text()
-SLOT_NAME = re.compile(r'"((?:proposal|deposit|vote|open)(?:[._][a-z_]+)*)"')
+SLOT_NAME = re.compile(r'"((?:proposal|deposit|vote|voting)(?:[._][a-z_]+)*)"')
 
 
 def test_every_slot_name_in_the_code_is_documented() -> None:
@@ -27,9 +27,11 @@ def test_every_slot_name_in_the_code_is_documented() -> None:
 
 def test_limits_gas_and_events_are_documented() -> None:
     for value in (proposals.MAX_TITLE_BYTES, proposals.MAX_DESCRIPTION_BYTES, proposals.MAX_CHANGES,
-                  proposals.MAX_OPEN_PROPOSALS, proposals.MAX_DEPOSITORS, proposals.MAX_VOTERS,
+                  proposals.MAX_VOTING_PROPOSALS, rules.MAX_DROPPED_PER_BLOCK, proposals.MAX_DEPOSITORS, proposals.MAX_DELEGATOR_VOTERS,
+                  proposals.MIN_VOTER_POWER_BPS, tally.MAX_DELEGATIONS_SCANNED,
                   tally.MAX_DELEGATIONS_COUNTED, rules.MAX_CLOSED_PER_BLOCK, methods.MAX_PAGE,
-                  methods.MIN_INITIAL_DEPOSIT_BPS, params_registry.MAX_KEY_BYTES, abi.UNKNOWN_SELECTOR_GAS):
+                  methods.MIN_INITIAL_DEPOSIT_BPS, params_registry.MAX_KEY_BYTES,
+                  params_registry.MAX_MIN_DEPOSIT_SUPPLY_BPS, abi.UNKNOWN_SELECTOR_GAS):
         assert f"{value:,}" in DOC, value
     for m in gov_abi.METHODS.values():
         assert f"| `{m.signature}` | `0x{m.selector.hex()}` | {m.base_gas:,} |" in DOC, m.name

@@ -11,6 +11,7 @@ from staking.addresses import REWARD_POOL_ADDRESS, STAKING_ADDRESS
 from staking.end_of_block import CommitSigner, ConsensusFacts
 from staking.params import StakingParams
 from staking.store import Store
+from staking.supply import read_supply
 from staking_harness import ADDRS, COINBASE, GWEI, PLUME, StakingChain, consensus_key
 
 TIP = GWEI  # the harness's priority fee
@@ -18,11 +19,13 @@ REWARD = 4 * PLUME  # per block: a quarter to each of 4 equal signers
 COMMISSION_BPS = 1_000  # the genesis validators' rate
 
 
-def chain_signed_by(signers: list[int], powers: list[int] | None = None) -> StakingChain:
-    """Four genesis validators (100 PLUME each); every block's last_commit is signed by ``signers``."""
+def chain_signed_by(signers: list[int], powers: list[int] | None = None, absent: list[int] = ()) -> StakingChain:
+    """Four genesis validators (100 PLUME each); every block's last_commit is signed by ``signers``,
+    and the parent's set's other members named ``absent`` (the node's ``last_commit_absent``)."""
     c = StakingChain(StakingParams(unbonding_period=60, epoch_length=1000, block_reward=REWARD), rewards=True)
     powers = powers or [100] * 4
-    facts = ConsensusFacts(tuple(CommitSigner(bytes([i]) * 20, consensus_key(i), powers[i]) for i in signers))
+    member = [CommitSigner(bytes([i]) * 20, consensus_key(i), powers[i]) for i in range(4)]
+    facts = ConsensusFacts(tuple(member[i] for i in signers), (), tuple(member[i] for i in absent))
     c.chain = PlumeChain(AtomicDB(), c.chain.genesis, read_sidecar=lambda sidecar: facts)
     return c
 
@@ -44,6 +47,22 @@ def test_each_block_shares_the_reward_by_power_commission_first():
     assert views.pending_commission(state, ADDRS[3]) == 0  # did not sign
     assert views.outstanding_rewards(state) == 3 * REWARD
     assert state.get_balance(STAKING_ADDRESS) == views.total_bonded(state) + views.outstanding_rewards(state)
+
+
+def test_leaving_a_precommit_out_pays_nobody_the_absent_part_burns():
+    """Four equal validators: a proposer that leaves one precommit out of last_commit does not
+    raise the others' shares from 1/4 to 1/3; the absent validator's quarter is burned."""
+    c = chain_signed_by([0, 1, 2], absent=[3])
+    c.advance(3)
+    state = accounts(c)
+    part = REWARD // 4  # of the whole set's power, not of the signers'
+    for i in (0, 1, 2):
+        assert views.pending_commission(state, ADDRS[i]) == 3 * (part * COMMISSION_BPS // 10_000)
+    assert views.pending_commission(state, ADDRS[3]) == 0
+    supply = read_supply(c.state())
+    assert dict(supply.burned_by_cause)["AbsentSigners"] == 3 * part
+    assert supply.reward_pool == 0 and views.outstanding_rewards(state) == 3 * 3 * part
+    assert c.chain.genesis.total_supply + supply.total_issued - supply.total_burned == supply.total_supply
 
 
 def test_delegators_share_by_stake_and_claim_exactly_what_is_pending():

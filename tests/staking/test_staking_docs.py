@@ -9,12 +9,13 @@ from eth_utils import keccak
 
 from staking import abi, autorestake, evidence, methods, queues, validators
 from staking.addresses import STAKING_ADDRESS
-from staking.params import DEVNET_STAKING, StakingParams
+from staking.fees import BURN_CAUSES, SLOT_TOTAL_BURNED, SLOT_TOTAL_ISSUED, SLOT_TOTAL_SUPPLY
+from staking.params import DEVNET_STAKING, MAX_SIGNED_BLOCKS_WINDOW, SlashingParams, StakingParams
 from staking_harness import ADDRS, PLUME, StakingChain
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "staking.md").read_text()
-SLOT_NAME = re.compile(r'"((?:param|validator|validators|consensus_key|delegation|delegator|total|ubd|red|active|rewards|autorestake)'
+SLOT_NAME = re.compile(r'"((?:param|validator|validators|consensus_key|delegation|delegator|total|ubd|red|active|rewards|autorestake|slashing)'
                        r'(?:[._][a-z_]+)*)"')
 
 
@@ -36,10 +37,10 @@ def test_the_documented_slot_formula_reads_the_real_slot() -> None:
 
 
 def test_limits_base_gas_and_defaults_are_documented() -> None:
-    for value in (validators.MAX_REGISTERED_VALIDATORS, queues.MAX_MATURED_PER_BLOCK,
+    for value in (validators.MAX_REGISTERED_VALIDATORS, queues.MAX_MATURED_PER_BLOCK, queues.MAX_QUEUE_LANES,
                   queues.MAX_REDELEGATIONS_PER_DELEGATOR, methods.MAX_PAGE, validators.MAX_MONIKER_BYTES,
                   abi.MAX_REASON_BYTES, abi.UNKNOWN_SELECTOR_GAS,
-                  autorestake.MAX_AUTO_RESTAKE_PAIRS, autorestake.AUTO_RESTAKE_PER_BLOCK):
+                  autorestake.MAX_AUTO_RESTAKE_PAIRS, autorestake.AUTO_RESTAKE_PER_BLOCK, MAX_SIGNED_BLOCKS_WINDOW):
         assert f"{value:,}" in DOC, value
     for m in abi.METHODS.values():
         assert f"| `{m.signature}` | `0x{m.selector.hex()}` |" in DOC and f"| {m.base_gas:,} |" in DOC, m.name
@@ -51,5 +52,18 @@ def test_limits_base_gas_and_defaults_are_documented() -> None:
         assert f"{getattr(defaults, name):,}" in row.replace("10^18", f"{10**18:,}"), name
         if name in DEVNET_STAKING:
             assert f"| {DEVNET_STAKING[name]} |" in row, name
-    for heading in ("## How the node follows the active set", "## CLI and RPC", "## Walk-through on the devnet"):
+    slashing_defaults = SlashingParams()
+    for name in SlashingParams.__dataclass_fields__:
+        row = next(line for line in DOC.splitlines() if line.startswith(f"| `{name}` |"))
+        assert f"| {getattr(slashing_defaults, name):,}" in row, name
+    for heading in ("## How the node follows the active set", "## CLI and RPC", "## Walk-through on the devnet", "## Downtime"):
         assert heading in DOC
+
+
+def test_every_supply_counter_and_burn_cause_is_documented() -> None:
+    rpc_doc = (ROOT / "docs" / "rpc.md").read_text()
+    for cause in BURN_CAUSES:
+        assert f"`0x…1002` slot {cause.slot}" in DOC, cause
+        assert f"`burnedBy{cause.name}`" in DOC and f"`burnedBy{cause.name}`" in rpc_doc, cause
+    for slot in (SLOT_TOTAL_BURNED, SLOT_TOTAL_SUPPLY, SLOT_TOTAL_ISSUED):
+        assert f"`0x…1002` slot {slot}" in DOC, slot

@@ -7,7 +7,8 @@ delegation shares add up to each validator's shares, no validator has shares
 without tokens or tokens without shares, every refused call left staking
 storage and every balance as they were (the sender's fee aside), and after
 every block the recorded active set is the top ``max_validators`` by tokens
-(non-jailed, power >= 1) chosen at the last epoch end.
+(non-jailed, power >= 1) chosen at the last epoch end, or at the end of the last block
+that jailed a member of the set (every jailing chooses the set again at once).
 
 A long run: PLUME_SOAK=1.
 """
@@ -151,7 +152,8 @@ class ActiveSetModel:
 
     def __call__(self, sc: StakingChain) -> None:
         state = sc.state()
-        if sc.chain.height % PARAMS.epoch_length == 0:
+        jailed_member = any(getattr(views.validator(state, op, 0), "jailed", False) for op, _ in self.expected)
+        if sc.chain.height % PARAMS.epoch_length == 0 or jailed_member:  # a jailing: chosen again at once
             self.expected = self.choose(state) or self.expected  # an empty choice keeps the set
         assert [(v.operator, v.power) for v in views.active_set(state)] == self.expected
 
@@ -251,7 +253,7 @@ def test_a_fixed_sequence_through_every_kind_of_step() -> None:
         (("undelegate", 4, 3, 3), True),  # the operator takes all: jailed
         (("unjail", 4), False),
         (("advance", 1, 60), None),  # exactly the unbonding period: everything so far matures
-        (("advance", 5, 1), None),  # an epoch end leaves 4's validator out
+        (("advance", 5, 1), None),  # 4's validator left at its jailing; an epoch end
         (("delegate", 4, 3, 20 * PLUME), True),
         (("unjail", 4), True),
         (("redelegate", 5, 1, 1, 3), True),  # matured: now the hop is allowed

@@ -58,18 +58,28 @@ def test_redelegation_matures_exactly_at_completion(sc: StakingChain) -> None:
     assert sc.view("getRedelegations", ADDRS[D]) == ([], [], [], [], [])
 
 
-def test_completion_times_never_decrease_when_the_period_shrinks() -> None:
+def test_a_shortened_period_takes_another_lane_and_completes_on_time(monkeypatch) -> None:
+    monkeypatch.setattr(queues, "MAX_QUEUE_LANES", 2)
     store = Store(DictState(), STAKING_ADDRESS)
     store.set("param.unbonding_period", 100)
     store.set("param.max_entries", 7)
     a, b = ADDRS[1], ADDRS[2]
-    assert queues.add_unbonding(store, a, b, 5, 1, now=1000) == 1100
+    assert queues.add_unbonding(store, a, b, 5, 1, now=1000) == 1100  # lane 0
     store.set("param.unbonding_period", 10)  # as governance may do
-    assert queues.add_unbonding(store, b, a, 5, 2, now=1001) == 1100  # not 1011: the queue stays in order
-    assert queues.add_unbonding(store, b, a, 5, 3, now=1200) == 1210
-    assert queues.add_redelegation(store, a, a, b, 5, 1, now=1000) == 1010
+    assert queues.add_unbonding(store, b, a, 5, 2, now=1001) == 1011  # lane 1: not behind the 1100 entry
+    assert queues.add_unbonding(store, b, a, 5, 3, now=1002) == 1012  # lane 1 again (best fit)
     store.set("param.unbonding_period", 1)
-    assert queues.add_redelegation(store, a, a, b, 5, 1, now=1005) == 1010
+    assert queues.add_unbonding(store, b, a, 5, 4, now=1003) == 1012  # every lane ends later: behind lane 1
+    store.set("param.unbonding_period", 200)
+    assert queues.add_unbonding(store, b, a, 5, 5, now=1004) == 1204  # best fit: lane 0, which ends last
+    assert sorted(queues.recent_entries(store, "ubd", 2, 100)) == [2, 3, 4, 5]  # slashing sees every lane
+    assert list(queues.recent_entries(store, "ubd", 1, 2)) == [5, 1]  # at most ``limit`` looked at
+    paid = []
+    queues.mature(None, store, "ubd", 1012, lambda state, st, entry: paid.append(entry))
+    assert sorted(paid) == [2, 3, 4]
+    assert queues.add_redelegation(store, a, a, b, 5, 1, now=1000) == 1200
+    store.set("param.unbonding_period", 1)
+    assert queues.add_redelegation(store, a, a, b, 5, 1, now=1005) == 1006
 
 
 def test_completion_times_in_a_chain_follow_block_time(sc: StakingChain) -> None:

@@ -234,8 +234,9 @@ class ChainSnapshot:
 class ContractChain:
     """An in-memory Plume chain with funded accounts ``ADDRS`` for contract tests."""
 
-    def __init__(self, n_accounts: int = len(KEYS), extra_alloc: dict | None = None):
-        """``extra_alloc``: more genesis accounts, ``{address: GenesisAccount}`` (predeployed code)."""
+    def __init__(self, n_accounts: int = len(KEYS), extra_alloc: dict | None = None, permissions: Any = None):
+        """``extra_alloc``: more genesis accounts, ``{address: GenesisAccount}`` (predeployed code);
+        ``permissions``: the genesis ``PermissionsGenesis`` (default: every list off)."""
         from execution.chain import PlumeChain
         from execution.genesis import GenesisAccount, GenesisState
         from staking.params import StakingParams
@@ -245,6 +246,7 @@ class ContractChain:
         genesis = GenesisState(
             chain_id=CHAIN_ID, timestamp=GENESIS_TIME, gas_limit=60_000_000, alloc=alloc,
             staking=StakingParams(block_reward=0),
+            **({"permissions": permissions} if permissions is not None else {}),
         )
         self.chain = PlumeChain(AtomicDB(), genesis)
         self.nonces = [0] * len(KEYS)

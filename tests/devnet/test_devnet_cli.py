@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import random
 import shlex
 import signal
 import socket
@@ -26,6 +25,7 @@ import pytest
 import tomli_w
 from click.testing import CliRunner
 from eth_account import Account
+from ports import free_port_range
 from rpcclient import rpc
 from waiting import wait_until
 
@@ -42,21 +42,8 @@ def cli(*args: str):
 
 
 def free_base_port(nodes: int) -> int:
-    """A random base in 20000-40000 whose 2*nodes ports are all free on 127.0.0.1."""
-    for _ in range(200):
-        base = random.randrange(20000, 40000 - 2 * nodes, 2)
-        if all(_port_free(base + k) for k in range(2 * nodes)):
-            return base
-    raise RuntimeError("no free port range found")
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+    """A base whose 2*nodes ports (p2p and RPC of each node) are free, below the ephemeral range."""
+    return free_port_range(2 * nodes)
 
 
 def alive(pid: int) -> bool:

@@ -18,11 +18,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from ports import free_port_range
 from rpcclient import rpc
 from waiting import wait_until
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "devnet"))
-from test_devnet_cli import free_base_port  # noqa: E402
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
@@ -47,7 +46,7 @@ def plume_node(*args: str, cwd: Path) -> dict:
 def devnet(tmp_path_factory) -> Path:
     """A one-validator devnet in ``DIR/.devnet``, started by `plume-node devnet start`; yields DIR."""
     folder = tmp_path_factory.mktemp("walkthrough")
-    base = free_base_port(1)
+    base = free_port_range(2)
     init = subprocess.run([str(BIN / "plume-node"), "devnet", "init", "--validators", "1", "--dir", ".devnet",
                            "--base-port", str(base)], cwd=folder, capture_output=True, text=True, timeout=120)
     assert init.returncode == 0, init.stderr

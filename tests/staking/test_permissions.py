@@ -324,3 +324,38 @@ def test_genesis_entries_are_bounded_and_checked() -> None:
 
     with pytest.raises(GenesisError, match="system address"):
         GenesisState(chain_id=1, timestamp=0, alloc={PERMISSIONS_ADDRESS: GenesisAccount(balance=1)})
+
+
+# -- the chain stays governable (review finding: one admin could freeze it for good) --
+
+
+def test_an_admin_cannot_freeze_the_chain_by_revoking_the_validators_then_itself() -> None:
+    sc = chain(transact=True)
+    assert set_role(sc, ADMIN_I, TRANSACT, ADDRS[MANAGER_I], MANAGER).ok
+    for who in (ADMIN_I, MANAGER_I):  # the attack: take the voters' transact role away
+        for operator in (0, 1):
+            out = sc.refused_raw(who, calldata("setRole", int(TRANSACT), ADDRS[operator], int(NONE)),
+                                 to=PERMISSIONS_ADDRESS, reason="active set")
+            assert "keeps governance reachable" in out.reason
+            assert role(sc, TRANSACT, operator) == ENABLED
+    out = sc.refused_raw(ADMIN_I, calldata("setRole", int(TRANSACT), ADDRS[ADMIN_I], int(NONE)),
+                         to=PERMISSIONS_ADDRESS, reason="last admin")
+    assert role(sc, TRANSACT, ADMIN_I) == ADMIN
+    assert transfer(sc, 0) is not None  # an operator still transacts, so a proposal can still be sent
+    sc.block([])
+
+
+def test_the_last_admin_can_step_down_once_another_admin_exists() -> None:
+    sc = chain()
+    assert set_role(sc, ADMIN_I, DEPLOY, ADDRS[USER_I], ADMIN).ok
+    assert set_role(sc, ADMIN_I, DEPLOY, ADDRS[ADMIN_I], ENABLED).ok  # two admins: one may go
+    sc.refused_raw(USER_I, calldata("setRole", int(DEPLOY), ADDRS[USER_I], int(NONE)),
+                   to=PERMISSIONS_ADDRESS, reason="last admin")
+    assert role(sc, DEPLOY, USER_I) == ADMIN
+
+
+def test_governance_cannot_vote_away_an_active_operators_transact_role() -> None:
+    sc = chain()
+    key = f"permissions.role.transact.0x{ADDRS[1].hex()}"
+    sc.gov_refused(0, "submitProposal", "t", "d", [(key, encode(["uint256"], [0]))],
+                   value=GOV.min_deposit, reason="active set")

@@ -76,7 +76,8 @@ class GenesisDoc:
 
     def to_json(self) -> dict[str, Any]:
         doc = self._to_json()
-        if not self.permissions.is_default():  # absent by default: the public chain's hash is unchanged
+        # absent by default: the file (and this hash of it) is as before; the genesis state is not (0x…1003)
+        if not self.permissions.is_default():
             doc["permissions"] = permissions_to_json(self.permissions)
         return doc
 

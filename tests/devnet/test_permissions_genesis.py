@@ -1,7 +1,7 @@
 """The genesis `permissions` section and `devnet init --set permissions.*`.
 
-Off by default (and then absent from genesis.json, so a public genesis hashes
-as before); parsed strictly (each problem names its field); round-trips; the
+Off by default (and then absent from genesis.json, so a public genesis file
+is as before; its genesis state still holds 0x…1003); parsed strictly (each problem names its field); round-trips; the
 devnet's admin and enabled operators; a bad `--set` is a usage error.
 """
 

@@ -50,3 +50,16 @@ def test_the_docs_state_selectors_gas_slots_and_limits() -> None:
     for value in (MAX_GENESIS_ROLES, permissions_report.LOGS_CHUNK_BLOCKS, permissions_report.MAX_PERMISSION_CHANGES):
         assert f"{value:,}" in DOC, value
     assert params_registry.MAX_KEY_BYTES >= len("permissions.role.validator.0x" + "00" * 20)
+
+
+def test_the_docs_do_not_claim_the_default_genesis_hash_is_unchanged() -> None:
+    # 0x…1003 is created at every genesis, so the genesis state root (and block hash) changed
+    # with this release; only the genesis *file* is unchanged at the defaults.
+    from plume_node import genesis, genesis_permissions
+
+    flat = " ".join(DOC.split())
+    assert "genesis hash is unchanged" not in flat
+    assert "genesis *state* is not" in flat and "`GenesisMismatch`" in flat
+    for module in (genesis, genesis_permissions):
+        text = " ".join(Path(module.__file__).read_text().split())
+        assert "hash is unchanged" not in text and "hashes as it did" not in text, module.__name__

@@ -99,3 +99,16 @@ def test_a_bad_permissions_set_is_a_usage_error(tmp_path, setting, message) -> N
     result = CliRunner().invoke(main, ["devnet", "init", "--validators", "1", "--dir", str(directory), "--set", setting])
     assert result.exit_code == 2 and message in result.output, result.output
     assert not directory.exists()
+
+
+def test_a_chain_frozen_from_block_0_is_refused_naming_the_field() -> None:
+    with pytest.raises(GenesisError, match=r"permissions\.deploy is on but nobody holds a role"):
+        parse_genesis(doc({"deploy": True}))
+    with pytest.raises(GenesisError, match=r"permissions\.transact is on but nobody holds a role"):
+        parse_genesis(doc({"transact": True, "admins": {"deploy": [A]}}))
+    data = doc({"transact": True, "admins": [A]})
+    data["validators"] = [{"name": "v0", "pub_key": "11" * 32, "power": 10**6, "fee_address": B}]
+    with pytest.raises(GenesisError, match=r"permissions\.transact is on but validator v0's operator .* no transact role"):
+        parse_genesis(data)
+    data["permissions"]["enabled"] = {"transact": [B]}
+    assert parse_genesis(data).permissions.transact  # the operator enabled: accepted

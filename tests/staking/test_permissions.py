@@ -39,6 +39,12 @@ ADMIN_I, MANAGER_I, USER_I, OTHER_I = 4, 5, 6, 7  # accounts that are not genesi
 # A contract whose code CREATEs an empty contract and stores the new address (0 if the create failed) in slot 0.
 FACTORY = bytes.fromhex("600060006000f060005500")
 FACTORY_ADDRESS = bytes.fromhex("00000000000000000000000000000000000fac70")
+# A contract that calls setRole(deploy, tx.origin, enabled) on 0x…1003 (slot 1: the call's success), then
+# CREATEs an empty contract (slot 0: its address, 0 if it failed): a manager granting mid-transaction.
+GRANT_THEN_CREATE = bytes.fromhex(
+    "63e626105760e01b6000526001600452326024526001604452600060006064600060006110035af1600155600060006000f060005500"
+)
+GRANT_THEN_CREATE_ADDRESS = bytes.fromhex("00000000000000000000000000000000000fac71")
 
 
 def perms(transact=False, deploy=False, validator=False, extra=()) -> PermissionsGenesis:
@@ -49,7 +55,8 @@ def perms(transact=False, deploy=False, validator=False, extra=()) -> Permission
 
 
 def chain(**lists) -> StakingChain:
-    return StakingChain(n_validators=2, permissions=perms(**lists), contracts={FACTORY_ADDRESS: FACTORY},
+    contracts = {FACTORY_ADDRESS: FACTORY, GRANT_THEN_CREATE_ADDRESS: GRANT_THEN_CREATE}
+    return StakingChain(n_validators=2, permissions=perms(**lists), contracts=contracts,
                         gov=GOV, execution=ExecutionParams())
 
 
@@ -359,3 +366,15 @@ def test_governance_cannot_vote_away_an_active_operators_transact_role() -> None
     key = f"permissions.role.transact.0x{ADDRS[1].hex()}"
     sc.gov_refused(0, "submitProposal", "t", "d", [(key, encode(["uint256"], [0]))],
                    value=GOV.min_deposit, reason="active set")
+
+
+def test_a_nested_create_uses_the_deploy_verdict_of_the_transactions_start() -> None:
+    sc = chain(deploy=True)
+    assert set_role(sc, ADMIN_I, DEPLOY, GRANT_THEN_CREATE_ADDRESS, MANAGER).ok
+    out = sc.raw(USER_I, b"", to=GRANT_THEN_CREATE_ADDRESS, gas=1_000_000)
+    state = sc.chain.state_at()
+    assert out.ok and state.storage(GRANT_THEN_CREATE_ADDRESS, 1) == 1  # the manager contract's grant went through
+    assert role(sc, DEPLOY, USER_I) == ENABLED
+    assert state.storage(GRANT_THEN_CREATE_ADDRESS, 0) == 0  # but the CREATE after it, in the same tx, failed
+    out = sc.raw(USER_I, b"", to=FACTORY_ADDRESS, gas=1_000_000)  # the next transaction starts enabled
+    assert out.ok and sc.chain.state_at().storage(FACTORY_ADDRESS, 0) != 0

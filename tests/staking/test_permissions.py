@@ -378,3 +378,13 @@ def test_a_nested_create_uses_the_deploy_verdict_of_the_transactions_start() -> 
     assert state.storage(GRANT_THEN_CREATE_ADDRESS, 0) == 0  # but the CREATE after it, in the same tx, failed
     out = sc.raw(USER_I, b"", to=FACTORY_ADDRESS, gas=1_000_000)  # the next transaction starts enabled
     assert out.ok and sc.chain.state_at().storage(FACTORY_ADDRESS, 0) != 0
+
+
+def test_eth_call_and_estimate_of_a_creation_by_an_unlisted_deployer_say_why() -> None:
+    sc = chain(deploy=True)
+    expected = f"permission denied: 0x{ADDRS[USER_I].hex()} is not on the deploy list"
+    for run in (sc.chain.call, sc.chain.estimate_gas):
+        with pytest.raises(CallError) as caught:
+            run({"from": ADDRS[USER_I], "data": b"\x00"})
+        assert str(caught.value) == expected, run
+    sc.chain.call({"from": ADDRS[ADMIN_I], "data": b"\x00"})  # a listed deployer's creation runs

@@ -388,3 +388,21 @@ def test_eth_call_and_estimate_of_a_creation_by_an_unlisted_deployer_say_why() -
             run({"from": ADDRS[USER_I], "data": b"\x00"})
         assert str(caught.value) == expected, run
     sc.chain.call({"from": ADDRS[ADMIN_I], "data": b"\x00"})  # a listed deployer's creation runs
+
+
+def test_simulate_v1_with_validation_applies_the_permission_lists() -> None:
+    from execution.budget import ExecutionBudget
+    from execution.simulate import SimulatedBlockSpec, SimulationError, SimulationRule
+
+    sc = chain(transact=True)
+
+    def run(who: int, validation: bool):
+        budget = ExecutionBudget.start(gas_cap=10**7, total_gas=10**8, timeout_s=30)
+        spec = SimulatedBlockSpec(calls=({"from": ADDRS[who], "to": COINBASE, "value": 1},))
+        return sc.chain.simulate((spec,), None, budget, validation=validation)
+
+    with pytest.raises(SimulationError) as caught:
+        run(USER_I, True)
+    assert caught.value.rule is SimulationRule.PERMISSION_DENIED and "transact list" in str(caught.value)
+    assert run(USER_I, False)  # without validation, as eth_call: not refused
+    assert run(0, True)  # an enabled operator's call passes the rule

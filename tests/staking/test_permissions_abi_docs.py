@@ -63,3 +63,12 @@ def test_the_docs_do_not_claim_the_default_genesis_hash_is_unchanged() -> None:
     for module in (genesis, genesis_permissions):
         text = " ".join(Path(module.__file__).read_text().split())
         assert "hash is unchanged" not in text and "hashes as it did" not in text, module.__name__
+
+
+def test_the_docs_state_the_read_counts_and_the_scope_limits() -> None:
+    security = " ".join((Path(__file__).resolve().parents[2] / "docs" / "security.md").read_text().split())
+    assert "at most four slots of `0x…1003`" in security and "reads at most two slots per transaction" not in security
+    flat = " ".join(DOC.split())
+    for limit in ("The transact list guards `tx.origin` only", "`permit`", "bundler", "`transferFrom`",
+                  "checks `msg.sender` of `createValidator`", "does not affect a registered validator"):
+        assert limit in flat, limit

@@ -406,3 +406,15 @@ def test_simulate_v1_with_validation_applies_the_permission_lists() -> None:
     assert caught.value.rule is SimulationRule.PERMISSION_DENIED and "transact list" in str(caught.value)
     assert run(USER_I, False)  # without validation, as eth_call: not refused
     assert run(0, True)  # an enabled operator's call passes the rule
+
+
+def test_the_recheck_reports_a_tx_mined_before_a_revoke_as_stale_not_forbidden() -> None:
+    sc = chain(transact=True)
+    assert set_role(sc, ADMIN_I, TRANSACT, ADDRS[USER_I], ENABLED).ok
+    pool = Mempool(CHAIN_ID, MempoolConfig())
+    mined, waiting = transfer(sc, USER_I), transfer(sc, USER_I)
+    for tx in (mined, waiting):
+        pool.add(tx, len(tx.encode()), AccountReader(sc.chain.state_at()), sc.chain.next_base_fee(), 0)
+    sc.block([mined, sc.tx(ADMIN_I, calldata("setRole", int(TRANSACT), ADDRS[USER_I], 0), to=PERMISSIONS_ADDRESS)])
+    removed = pool.recheck(AccountReader(sc.chain.state_at()), sc.chain.next_base_fee(), 0)
+    assert {r.tx_hash: r.reason for r in removed} == {mined.hash: RemovalReason.STALE, waiting.hash: RemovalReason.FORBIDDEN}

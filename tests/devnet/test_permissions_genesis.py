@@ -112,3 +112,11 @@ def test_a_chain_frozen_from_block_0_is_refused_naming_the_field() -> None:
         parse_genesis(data)
     data["permissions"]["enabled"] = {"transact": [B]}
     assert parse_genesis(data).permissions.transact  # the operator enabled: accepted
+
+
+def test_devnet_set_admin_with_no_list_on_is_a_usage_error(tmp_path) -> None:
+    for extra in ((), ("--set", "permissions.deploy=false")):
+        result = CliRunner().invoke(main, ["devnet", "init", "--validators", "1", "--dir", str(tmp_path / "net"),
+                                           "--set", f"permissions.admin={B}", *extra])
+        assert result.exit_code == 2 and "no list is on" in result.output, result.output
+        assert not (tmp_path / "net").exists()

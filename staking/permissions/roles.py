@@ -67,7 +67,7 @@ def list_on(store: Store, which: PermList) -> bool:
 def role_of(store: Store, which: PermList, account: bytes) -> Role:
     value = store.get("role", int(which), account)
     if value > max(Role):  # only a state override (eth_simulateV1 stateDiff) can store one
-        raise StakingRevert(f"stored role {min(value, 10**6)} of 0x{account.hex()} is not a role (0..3)")
+        raise StakingRevert(f"stored role {value} of 0x{account.hex()} is not a role (0..3)")
     return Role(value)
 
 

@@ -418,3 +418,19 @@ def test_the_recheck_reports_a_tx_mined_before_a_revoke_as_stale_not_forbidden()
     sc.block([mined, sc.tx(ADMIN_I, calldata("setRole", int(TRANSACT), ADDRS[USER_I], 0), to=PERMISSIONS_ADDRESS)])
     removed = pool.recheck(AccountReader(sc.chain.state_at()), sc.chain.next_base_fee(), 0)
     assert {r.tx_hash: r.reason for r in removed} == {mined.hash: RemovalReason.STALE, waiting.hash: RemovalReason.FORBIDDEN}
+
+
+def test_a_stored_role_out_of_range_reverts_cleanly_in_a_simulation() -> None:
+    from execution.budget import ExecutionBudget
+    from execution.simulate import AccountOverride, SimulatedBlockSpec
+    from staking.store import slot
+
+    sc = chain()
+    bad = AccountOverride(PERMISSIONS_ADDRESS, state_diff=((slot("role", int(DEPLOY), ADDRS[USER_I]), 7),))
+    calls = ({"from": ADDRS[ADMIN_I], "to": PERMISSIONS_ADDRESS, "data": calldata("roleOf", int(DEPLOY), ADDRS[USER_I])},
+             {"from": ADDRS[ADMIN_I], "to": PERMISSIONS_ADDRESS,
+              "data": calldata("setRole", int(DEPLOY), ADDRS[USER_I], int(NONE))})
+    budget = ExecutionBudget.start(gas_cap=10**7, total_gas=10**8, timeout_s=30)
+    (block,) = sc.chain.simulate((SimulatedBlockSpec(accounts=(bad,), calls=calls),), None, budget, validation=False)
+    for call in block.calls:
+        assert call.error is not None and "stored role 7" in revert_reason(call.error.revert_data), call

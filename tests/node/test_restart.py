@@ -22,11 +22,11 @@ from node_helpers import (
     chain_record,
     cli,
     fast_config,
-    free_port,
     make_home,
     running,
     wait_for_height,
 )
+from ports import free_port
 from plume_node.keystore import Keystore
 from plume_node.node import Node
 

@@ -58,7 +58,7 @@ from eth_utils import ValidationError
 
 from execution.budget import ExecutionBudget, bounded_computation_class
 from execution.errors import CallError, CallFailure, CallRule, InvalidCall, InvalidTransaction, TransactionFailed, describe, truncate
-from execution.vm import calldata_floor
+from execution.vm import DeployDenied, calldata_floor
 from execution.db import Overlay
 
 
@@ -202,7 +202,10 @@ _VM_ERROR_WORDS: tuple[tuple[type[VMError], str], ...] = (
 
 
 def vm_error_words(err: BaseException) -> str:
-    """What an EVM exceptional halt is called, without py-evm's text."""
+    """What an EVM exceptional halt is called, without py-evm's text (a deploy-list refusal names
+    the origin: its text is ours, built from a 20-byte address)."""
+    if isinstance(err, DeployDenied):
+        return f"permission denied: {truncate(str(err))}"
     for kind, words in _VM_ERROR_WORDS:
         if isinstance(err, kind):
             return words

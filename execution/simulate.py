@@ -16,7 +16,9 @@ What differs from a real block, as in geth:
 * without ``validation`` the base fee is 0 (unless overridden), a call's
   nonce is the sender's (the given one is ignored) and its fee is what it
   says (default 0); with ``validation`` the base fee is the chain's next one,
-  the nonce must match, and a call without a fee pays the base fee;
+  the nonce must match, a call without a fee pays the base fee, and the
+  on-chain permission lists apply (a sender the transact list, or a creator
+  the deploy list, forbids refuses the simulation: ``PERMISSION_DENIED``);
 * Plume's end-of-block rules (fee split, rewards, slashing) do not run.
 
 With ``trace_transfers`` every value transfer of a call (the call's own and
@@ -38,6 +40,7 @@ from typing import Any
 
 import rlp
 from eth.abc import BlockHeaderAPI, ComputationAPI, StateAPI
+from eth.constants import CREATE_CONTRACT_ADDRESS
 from eth.rlp.logs import Log
 from eth.rlp.receipts import Receipt
 from eth_hash.auto import keccak
@@ -54,6 +57,7 @@ from execution.calls import (
 from execution.db import Overlay
 from execution.errors import CallError, CallRule, ExecutionError, InvalidCall
 from execution.ordered_trie import trie_root_and_nodes_from_values
+from execution.permissions import permission_denied
 from execution.vm import expected_base_fee, gas_too_low, initcode_too_large
 
 
@@ -75,6 +79,7 @@ class SimulationRule(enum.Enum):
     BLOCK_NUMBER_ORDER = "block numbers must increase"
     BLOCK_TIME_ORDER = "block timestamps must not decrease"
     INITCODE_TOO_LARGE = "initcode too large"
+    PERMISSION_DENIED = "permission denied"  # the permission lists (0x…1003), with validation only
     INVALID = "invalid call"
 
 
@@ -239,6 +244,8 @@ def _run_calls(
         gas = budget.gas_for(gas_left if requested is None else requested)
         tx = call_transaction(state, chain, _call_fields(state, header, fields, validation), gas)
         _validate(tx, header, validation)
+        if validation:
+            _check_permissions(state, tx)
         computation = _apply(state, tx, budget)
         gas_used = gas_used_by(tx, computation)
         used += gas_used
@@ -268,6 +275,13 @@ def _validate(tx: Any, header: BlockHeaderAPI, validation: bool) -> None:
             SimulationRule.FEE_BELOW_BASE_FEE,
             f"max fee per gas {tx.gas_price} is below the block's base fee {header.base_fee_per_gas}",
         )
+
+
+def _check_permissions(state: StateAPI, tx: Any) -> None:
+    """The block rule of the permission lists, as a real block would apply it to this call."""
+    denied = permission_denied(state.get_storage, tx.sender, tx.to == CREATE_CONTRACT_ADDRESS)
+    if denied is not None:
+        raise SimulationError(SimulationRule.PERMISSION_DENIED, str(denied))
 
 
 def _apply(state: StateAPI, tx: Any, budget: ExecutionBudget) -> ComputationAPI:

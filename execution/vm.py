@@ -253,18 +253,43 @@ class PlumeComputation(PragueComputation):
         cls, state: Any, message: Any, transaction_context: Any, parent_computation: Any = None
     ) -> Any:
         """Every contract creation, top-level or CREATE/CREATE2, checks the transaction's
-        origin against the deploy list (Subnet-EVM's rule): a factory cannot launder it."""
+        origin against the deploy list (Subnet-EVM's rule): a factory cannot launder it.
+        The verdict is the one taken when the transaction started (``PlumeState.
+        get_transaction_context``): a role set earlier in the same transaction does not count."""
         origin = transaction_context.origin
-        if not state_may_use(state.get_storage, PermList.DEPLOY, origin):
+        if not deploy_allowed(state, transaction_context):
             computation = cls(state, message, transaction_context)
             computation.error = DeployDenied(f"0x{origin.hex()} is not on the deploy list")
             return computation
         return super().apply_create_message(state, message, transaction_context, parent_computation)
 
 
+class PlumeTransactionContext(PragueState.transaction_context_class):  # type: ignore[misc,name-defined]
+    """Prague's transaction context, plus the origin's deploy-list verdict at the transaction's start."""
+
+    __slots__ = ["deploy_allowed"]
+
+
+def deploy_allowed(state: Any, transaction_context: Any) -> bool:
+    """The origin's deploy verdict recorded at the transaction's start; read now only for a context
+    built outside ``PlumeState.get_transaction_context`` (none is, in the node)."""
+    recorded = getattr(transaction_context, "deploy_allowed", None)
+    if recorded is None:
+        return state_may_use(state.get_storage, PermList.DEPLOY, transaction_context.origin)
+    return recorded
+
+
 class PlumeState(PragueState):
     computation_class = PlumeComputation
     transaction_executor_class = PlumeTransactionExecutor
+    transaction_context_class = PlumeTransactionContext
+
+    def get_transaction_context(self, transaction: Any) -> Any:
+        """Built after validation and before any code runs: the deploy list is read here, once per
+        transaction, so a CREATE deep in it sees the roles the transaction started with."""
+        context = super().get_transaction_context(transaction)
+        context.deploy_allowed = state_may_use(self.get_storage, PermList.DEPLOY, context.origin)
+        return context
 
     def delete_account(self, address: bytes) -> None:
         """py-evm deletes the accounts a transaction self-destructed at its end (and empty

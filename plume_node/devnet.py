@@ -299,6 +299,12 @@ def parse_overrides(items: Iterable[str]) -> Overrides:
                 "--set",
             )
         config.append((key, value))
+    if "admin" in permissions and not any(permissions.get(name) for name in PERMISSION_LISTS):
+        raise BadOption(
+            "permissions.admin names the lists' admin, but no list is on: add --set permissions.<list>=true "
+            f"({', '.join(PERMISSION_LISTS)})",
+            "--set",
+        )
     return Overrides(
         genesis=genesis, config=tuple(config), staking=staking, slashing=slashing,
         gov=governed.get("gov", {}), execution=governed.get("execution", {}), permissions=permissions,

@@ -31,6 +31,7 @@ from staking.genesis import GenesisValidator as StakedValidator
 from plume_node.genesis_permissions import PermissionsGenesisError, parse_permissions, permissions_to_json
 from staking.params import ExecutionParams, GovParams, ParamError, SlashingParams, StakingParams
 from staking.permissions.genesis import PermissionsGenesis
+from staking.permissions.roles import LIST_NAMES, PermList, Role
 
 GWEI = 10**9
 PLUME = 10**18
@@ -76,7 +77,8 @@ class GenesisDoc:
 
     def to_json(self) -> dict[str, Any]:
         doc = self._to_json()
-        if not self.permissions.is_default():  # absent by default: the public chain's hash is unchanged
+        # absent by default: the file (and this hash of it) is as before; the genesis state is not (0x…1003)
+        if not self.permissions.is_default():
             doc["permissions"] = permissions_to_json(self.permissions)
         return doc
 
@@ -184,7 +186,25 @@ def parse_genesis(data: Any, source: str = "genesis.json") -> GenesisDoc:
     if doc.base_fee_per_gas < doc.min_base_fee_per_gas:
         raise GenesisError(f"{source}: base_fee_per_gas is below min_base_fee_per_gas")
     check_validators_fit(doc, source)
+    check_permissions_reachable(doc, source)
     return doc
+
+
+def check_permissions_reachable(doc: GenesisDoc, source: str = "genesis") -> None:
+    """Refuse a chain frozen from block 0: a list on that nobody holds a role on, or the transact
+    list on while a genesis validator's operator may not transact (it could not even vote)."""
+    perms = doc.permissions
+    for which, name in LIST_NAMES.items():
+        if perms.list_on(which) and not any(PermList(w) == which and r >= Role.ENABLED for w, _, r in perms.roles):
+            raise GenesisError(f"{source}: permissions.{name} is on but nobody holds a role on the {name} list")
+    if perms.transact:
+        allowed = {account for w, account, r in perms.roles if PermList(w) == PermList.TRANSACT and r >= Role.ENABLED}
+        for v in doc.validators:
+            if v.fee_address not in allowed:
+                raise GenesisError(
+                    f"{source}: permissions.transact is on but validator {v.name or v.pub_key.hex()}'s operator "
+                    f"{to_checksum_address(v.fee_address)} has no transact role (add it to permissions.enabled.transact)"
+                )
 
 
 def check_validators_fit(doc: GenesisDoc, source: str = "genesis") -> None:

@@ -7,8 +7,11 @@
       "enabled":  {"transact": ["0xADDR", ...]}
     }
 
-Every field is optional; all lists are off by default, and a genesis without
-the section (the public chain) hashes as it did before the section existed.
+Every field is optional; all lists are off by default, and the section is
+left out of a genesis file that holds the defaults (the file is as before the
+section existed). The genesis *state* always holds the permissions account,
+so the genesis block differs from an older release's: its data directory is
+refused with ``GenesisMismatch``, as for any consensus-rule release.
 An account named under several roles of one list gets the highest.
 """
 

@@ -527,9 +527,10 @@ class Mempool:
     def recheck(self, state: AccountState, base_fee: int, now: float) -> tuple[Removed, ...]:
         """Resync with state after a commit; returns every tx removed and why.
 
-        Per sender: txs the permission lists now forbid go (FORBIDDEN: a
-        revoke, a list switched on), txs below the account nonce go (STALE: mined or replaced
-        elsewhere), txs older than ttl_seconds go (EXPIRED), and from the first
+        Per sender: txs below the account nonce go (STALE: mined or replaced
+        elsewhere; checked first, so a tx mined before a revoke is reported as
+        mined), txs the permission lists now forbid go (FORBIDDEN: a revoke, a
+        list switched on), txs older than ttl_seconds go (EXPIRED), and from the first
         tx whose cumulative cost (own run, nonce order) exceeds the balance,
         that tx and all later ones go (UNAFFORDABLE). Queued txs whose gap was
         filled become pending by themselves: pending is derived from the new
@@ -546,13 +547,14 @@ class Mempool:
             forbidden: dict[bool, bool] = {}  # by "creates a contract": at most two verdicts per sender
             for nonce in sorted(account.txs):
                 entry = account.txs[nonce]
+                if nonce < state_nonce:
+                    removed.append(self._drop(entry, RemovalReason.STALE))
+                    continue
                 creates = entry.tx.to == CREATE_CONTRACT_ADDRESS
                 if creates not in forbidden:
                     forbidden[creates] = permission_denied(state.get_storage, sender, creates) is not None
                 if forbidden[creates]:  # no block may carry it now
                     removed.append(self._drop(entry, RemovalReason.FORBIDDEN))
-                elif nonce < state_nonce:
-                    removed.append(self._drop(entry, RemovalReason.STALE))
                 elif now - entry.arrival > self.config.ttl_seconds:
                     removed.append(self._drop(entry, RemovalReason.EXPIRED))
             if sender in self._accounts:

@@ -6,7 +6,9 @@ permissions"). Transactions go through the staking CLI's path
 (the sender's role does not allow it) is reported with its reason and never
 sent. `revoke ROLE` sets the account back to none, and only if it holds ROLE
 on that list now (read first with `plume_getPermissions`), so a mistyped role
-never demotes the wrong account. The query reads `plume_getPermissions`.
+never demotes the wrong account; likewise `grant` of a role below the one the
+account holds (enabled to an admin) is refused unless `--demote` is given.
+The query reads `plume_getPermissions`.
 """
 
 from __future__ import annotations
@@ -46,14 +48,28 @@ def perms() -> None:
     """Grant and revoke roles on the permission lists (transact, deploy, validator)."""
 
 
+def _held_role(opts: SendOptions, address: str, list_name: str) -> str:
+    """ADDRESS's role on LIST now (``plume_getPermissions`` at latest)."""
+    standing = rpc_call(RpcClient(opts.rpc_url), "plume_getPermissions", address, "latest")
+    return standing["lists"][list_name]["role"]
+
+
 @perms.command("grant")
 @click.argument("role", type=click.Choice(GRANTABLE, case_sensitive=False))
 @click.argument("list_name", metavar="LIST", type=click.Choice(LISTS, case_sensitive=False))
 @click.argument("address", callback=address_arg)
+@click.option("--demote", is_flag=True, help="Allow setting a role below the one ADDRESS holds now.")
 @send_options
-def grant(role: str, list_name: str, address: str, opts: SendOptions) -> None:
+def grant(role: str, list_name: str, address: str, demote: bool, opts: SendOptions) -> None:
     """Give ADDRESS the ROLE (enabled, manager, admin) on LIST: a manager grants enabled, an admin any role."""
-    _set_role(opts, list_name.lower(), to_checksum_address(address), role_by_name(role.lower()), "granted")
+    address, list_name, new = to_checksum_address(address), list_name.lower(), role_by_name(role.lower())
+    held = _held_role(opts, address, list_name)
+    if not demote and role_by_name(held) > new:
+        raise click.ClickException(
+            f"{address} is {held} on the {list_name} list: granting {ROLE_NAMES[new]} would demote it "
+            "(pass --demote to mean it)"
+        )
+    _set_role(opts, list_name, address, new, "granted")
 
 
 @perms.command("revoke")
@@ -64,8 +80,7 @@ def grant(role: str, list_name: str, address: str, opts: SendOptions) -> None:
 def revoke(role: str, list_name: str, address: str, opts: SendOptions) -> None:
     """Take ROLE on LIST from ADDRESS (it becomes none); refused unless ADDRESS holds ROLE there now."""
     address, list_name, role = to_checksum_address(address), list_name.lower(), role.lower()
-    standing = rpc_call(RpcClient(opts.rpc_url), "plume_getPermissions", address, "latest")
-    held = standing["lists"][list_name]["role"]
+    held = _held_role(opts, address, list_name)
     if held != role:
         raise click.ClickException(f"{address} is {held} on the {list_name} list, not {role}: nothing to revoke")
     _set_role(opts, list_name, address, Role.NONE, "revoked " + role)

@@ -43,6 +43,7 @@ _SIMULATION_CODES = {
     SimulationRule.BLOCK_NUMBER_ORDER: -38020,
     SimulationRule.BLOCK_TIME_ORDER: -38021,
     SimulationRule.INITCODE_TOO_LARGE: -38025,
+    SimulationRule.PERMISSION_DENIED: SERVER_ERROR,  # as eth_sendRawTransaction refuses it
     SimulationRule.INVALID: SERVER_ERROR,
 }
 

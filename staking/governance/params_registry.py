@@ -146,6 +146,7 @@ def apply_changes(state: Any, changes: list[tuple[str, int]], charge: Charge | N
     for key, value in changes:
         if permission_keys.is_permissions_key(key):
             permission_keys.check_value(key, value)  # applied by apply_permission_changes
+            permission_keys.check_against_state(state, key, value, charge)
             continue
         section, field = split_key(key)
         current = updated.get(section.name) or read_section(state, section, charge)

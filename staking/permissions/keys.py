@@ -6,7 +6,10 @@
   0 none, 1 enabled, 2 manager, 3 admin (ABI uint256).
 
 A value out of range is refused when the proposal is submitted, as every key
-is. A passed proposal applies them in order at the end of the block that
+is; so is (at submission and again when it would apply) a role key that
+takes the transact role from the operator of a validator in the active set:
+governance could otherwise vote itself out of reach. Governance may demote a
+list's last admin (it can always grant a new one). A passed proposal applies them in order at the end of the block that
 closes its vote, emitting ``ListSwitched`` / ``RoleSet`` (``by`` = the
 governance contract) from 0x…1003, like a call would.
 """
@@ -16,10 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from staking.addresses import GOVERNANCE_ADDRESS, PERMISSIONS_ADDRESS
+from staking.addresses import GOVERNANCE_ADDRESS, PERMISSIONS_ADDRESS, STAKING_ADDRESS
 from staking.errors import StakingRevert
 from staking.permissions import abi as perm_abi
-from staking.permissions.roles import PermList, Role, list_by_name, write_list_on, write_role
+from staking.permissions.roles import PermList, Role, active_operator, list_by_name, write_list_on, write_role
 from staking.store import Store
 
 PREFIX = "permissions."
@@ -61,6 +64,18 @@ def check_value(key: str, value: int) -> None:
     limit = 1 if parse_key(key).account is None else max(Role)
     if not 0 <= value <= limit:
         raise StakingRevert(f"{key}={value}: must be 0..{limit}")
+
+
+def check_against_state(state: Any, key: str, value: int, charge: Any = None) -> None:
+    """Refuse a role key that would take the transact role from an active validator's operator."""
+    parsed = parse_key(key)
+    if parsed.account is None or parsed.perm_list != PermList.TRANSACT or value >= Role.ENABLED:
+        return
+    if active_operator(Store(state, STAKING_ADDRESS, charge), parsed.account):
+        raise StakingRevert(
+            f"{key}={value}: 0x{parsed.account.hex()} operates a validator in the active set, "
+            "whose transact role keeps governance reachable"
+        )
 
 
 def apply_change(state: Any, ctx: Any, key: str, value: int) -> None:

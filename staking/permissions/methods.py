@@ -7,9 +7,20 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from staking.addresses import STAKING_ADDRESS
 from staking.errors import StakingRevert
 from staking.permissions import abi as perm_abi
-from staking.permissions.roles import LIST_NAMES, ROLE_NAMES, PermList, Role, list_on, refusal, role_of, write_role
+from staking.permissions.roles import (
+    LIST_NAMES,
+    ROLE_NAMES,
+    PermList,
+    Role,
+    guard_refusal,
+    list_on,
+    refusal,
+    role_of,
+    write_role,
+)
 
 
 def _list(value: int) -> PermList:
@@ -29,11 +40,13 @@ def set_role(call: Any, list_value: int, account: bytes, role_value: int) -> tup
     actor = role_of(call.store, which, call.sender)
     current = role_of(call.store, which, account)
     why = refusal(actor, current, new)
+    if why is None:
+        why = guard_refusal(call.store, call.store_of(STAKING_ADDRESS), which, account, current, new)
     if why is not None:
         raise StakingRevert(
             f"setRole {ROLE_NAMES[new]} on the {LIST_NAMES[which]} list for 0x{account.hex()}: {why}"
         )
-    write_role(call.store, which, account, new)
+    write_role(call.store, which, account, new, current)
     call.emit(perm_abi.ROLE_SET, (int(which), account), (int(new), call.sender))
     return ()
 

@@ -12,6 +12,14 @@ Subnet-EVM's allowlist precompiles define them:
   NONE or ENABLED (never touches a manager or an admin).
 * ADMIN (3): may use it, and set any role on any account (itself included).
 
+Two guards keep the chain governable whatever the roles' holders do
+(``guard_refusal``): a list never loses its last admin (``admin.count``
+counts them; the last one cannot demote itself or be demoted by a call),
+and nobody may take the transact role from the operator of a validator in
+the active set (bonded, not jailed): those operators are the voters whose
+stake decides a proposal, so governance can always act through them, and
+it is governance that switches lists and can restore any role.
+
 A role is per list: an admin of TRANSACT is NONE on DEPLOY unless granted
 there too. Switching a list on or off is not a contract method: genesis sets
 it and governance changes it (``permissions.<list>`` key).
@@ -23,6 +31,7 @@ import enum
 from typing import Any
 
 from staking.addresses import PERMISSIONS_ADDRESS
+from staking.errors import StakingRevert
 from staking.store import Store, slot
 
 
@@ -56,7 +65,10 @@ def list_on(store: Store, which: PermList) -> bool:
 
 
 def role_of(store: Store, which: PermList, account: bytes) -> Role:
-    return Role(store.get("role", int(which), account))
+    value = store.get("role", int(which), account)
+    if value > max(Role):  # only a state override (eth_simulateV1 stateDiff) can store one
+        raise StakingRevert(f"stored role {value} of 0x{account.hex()} is not a role (0..3)")
+    return Role(value)
 
 
 def may_use(store: Store, which: PermList, account: bytes) -> bool:
@@ -75,8 +87,28 @@ def refusal(actor: Role, current: Role, new: Role) -> str | None:
     return f"the caller's role is {ROLE_NAMES[actor]}: setting a role needs manager (none/enabled) or admin"
 
 
-def write_role(store: Store, which: PermList, account: bytes, role: Role) -> None:
+def active_operator(staking: Store, account: bytes) -> bool:
+    """Whether ``account`` operates a validator a governance tally counts (in the active set, not jailed)."""
+    return bool(staking.get("validator.bonded", account)) and not staking.get("validator.jailed", account)
+
+
+def guard_refusal(store: Store, staking: Store, which: PermList, account: bytes, current: Role, new: Role) -> str | None:
+    """Why a role change would leave the chain ungovernable (None: it would not); ``setRole`` applies it."""
+    if current == Role.ADMIN and new < Role.ADMIN and store.get("admin.count", int(which)) <= 1:
+        return "it is the list's last admin; a list keeps at least one (grant another admin first)"
+    if which == PermList.TRANSACT and current >= Role.ENABLED > new and active_operator(staking, account):
+        return "it operates a validator in the active set, whose transact role keeps governance reachable"
+    return None
+
+
+def write_role(store: Store, which: PermList, account: bytes, role: Role, current: Role | None = None) -> None:
+    """Set ``account``'s role (``current``: its role now, if the caller read it) and keep ``admin.count``."""
+    if current is None:
+        current = role_of(store, which, account)
     store.set("role", int(which), account, int(role))
+    delta = int(role == Role.ADMIN) - int(current == Role.ADMIN)
+    if delta:
+        store.set("admin.count", int(which), store.get("admin.count", int(which)) + delta)
 
 
 def write_list_on(store: Store, which: PermList, on: bool) -> None:

@@ -1,7 +1,7 @@
 """The genesis `permissions` section and `devnet init --set permissions.*`.
 
-Off by default (and then absent from genesis.json, so a public genesis hashes
-as before); parsed strictly (each problem names its field); round-trips; the
+Off by default (and then absent from genesis.json, so a public genesis file
+is as before; its genesis state still holds 0x…1003); parsed strictly (each problem names its field); round-trips; the
 devnet's admin and enabled operators; a bad `--set` is a usage error.
 """
 
@@ -99,3 +99,24 @@ def test_a_bad_permissions_set_is_a_usage_error(tmp_path, setting, message) -> N
     result = CliRunner().invoke(main, ["devnet", "init", "--validators", "1", "--dir", str(directory), "--set", setting])
     assert result.exit_code == 2 and message in result.output, result.output
     assert not directory.exists()
+
+
+def test_a_chain_frozen_from_block_0_is_refused_naming_the_field() -> None:
+    with pytest.raises(GenesisError, match=r"permissions\.deploy is on but nobody holds a role"):
+        parse_genesis(doc({"deploy": True}))
+    with pytest.raises(GenesisError, match=r"permissions\.transact is on but nobody holds a role"):
+        parse_genesis(doc({"transact": True, "admins": {"deploy": [A]}}))
+    data = doc({"transact": True, "admins": [A]})
+    data["validators"] = [{"name": "v0", "pub_key": "11" * 32, "power": 10**6, "fee_address": B}]
+    with pytest.raises(GenesisError, match=r"permissions\.transact is on but validator v0's operator .* no transact role"):
+        parse_genesis(data)
+    data["permissions"]["enabled"] = {"transact": [B]}
+    assert parse_genesis(data).permissions.transact  # the operator enabled: accepted
+
+
+def test_devnet_set_admin_with_no_list_on_is_a_usage_error(tmp_path) -> None:
+    for extra in ((), ("--set", "permissions.deploy=false")):
+        result = CliRunner().invoke(main, ["devnet", "init", "--validators", "1", "--dir", str(tmp_path / "net"),
+                                           "--set", f"permissions.admin={B}", *extra])
+        assert result.exit_code == 2 and "no list is on" in result.output, result.output
+        assert not (tmp_path / "net").exists()

@@ -132,6 +132,14 @@ def test_an_unlisted_account_is_refused_everywhere_and_a_tampered_proposers_bloc
         assert json.loads(done.stdout)["status"] == "success", done.stdout
         done = cli("query", "perms", user["address"], "--rpc", urls[2], "--json")
         assert done.returncode == 0, done.stderr
+        # `grant` below the held role is a demotion: refused unless --demote (then the contract refuses
+        # it too: the admin is its list's last one)
+        demote = ("tx", "perms", "grant", "enabled", "transact", admin["address"], "--private-key-file", str(key_file),
+                  "--rpc", urls[1])
+        done = cli(*demote)
+        assert done.returncode != 0 and "would demote it (pass --demote" in done.stderr, done.stdout + done.stderr
+        done = cli(*demote, "--demote")
+        assert done.returncode != 0 and "last admin" in done.stdout + done.stderr, done.stdout + done.stderr
         wait_until(lambda: rpc(urls[2], "plume_getPermissions", user["address"])["lists"]["transact"]["role"]
                    == "enabled", 60, "the grant to reach node2")
 

@@ -39,6 +39,12 @@ ADMIN_I, MANAGER_I, USER_I, OTHER_I = 4, 5, 6, 7  # accounts that are not genesi
 # A contract whose code CREATEs an empty contract and stores the new address (0 if the create failed) in slot 0.
 FACTORY = bytes.fromhex("600060006000f060005500")
 FACTORY_ADDRESS = bytes.fromhex("00000000000000000000000000000000000fac70")
+# A contract that calls setRole(deploy, tx.origin, enabled) on 0x…1003 (slot 1: the call's success), then
+# CREATEs an empty contract (slot 0: its address, 0 if it failed): a manager granting mid-transaction.
+GRANT_THEN_CREATE = bytes.fromhex(
+    "63e626105760e01b6000526001600452326024526001604452600060006064600060006110035af1600155600060006000f060005500"
+)
+GRANT_THEN_CREATE_ADDRESS = bytes.fromhex("00000000000000000000000000000000000fac71")
 
 
 def perms(transact=False, deploy=False, validator=False, extra=()) -> PermissionsGenesis:
@@ -49,7 +55,8 @@ def perms(transact=False, deploy=False, validator=False, extra=()) -> Permission
 
 
 def chain(**lists) -> StakingChain:
-    return StakingChain(n_validators=2, permissions=perms(**lists), contracts={FACTORY_ADDRESS: FACTORY},
+    contracts = {FACTORY_ADDRESS: FACTORY, GRANT_THEN_CREATE_ADDRESS: GRANT_THEN_CREATE}
+    return StakingChain(n_validators=2, permissions=perms(**lists), contracts=contracts,
                         gov=GOV, execution=ExecutionParams())
 
 
@@ -324,3 +331,106 @@ def test_genesis_entries_are_bounded_and_checked() -> None:
 
     with pytest.raises(GenesisError, match="system address"):
         GenesisState(chain_id=1, timestamp=0, alloc={PERMISSIONS_ADDRESS: GenesisAccount(balance=1)})
+
+
+# -- the chain stays governable (review finding: one admin could freeze it for good) --
+
+
+def test_an_admin_cannot_freeze_the_chain_by_revoking_the_validators_then_itself() -> None:
+    sc = chain(transact=True)
+    assert set_role(sc, ADMIN_I, TRANSACT, ADDRS[MANAGER_I], MANAGER).ok
+    for who in (ADMIN_I, MANAGER_I):  # the attack: take the voters' transact role away
+        for operator in (0, 1):
+            out = sc.refused_raw(who, calldata("setRole", int(TRANSACT), ADDRS[operator], int(NONE)),
+                                 to=PERMISSIONS_ADDRESS, reason="active set")
+            assert "keeps governance reachable" in out.reason
+            assert role(sc, TRANSACT, operator) == ENABLED
+    out = sc.refused_raw(ADMIN_I, calldata("setRole", int(TRANSACT), ADDRS[ADMIN_I], int(NONE)),
+                         to=PERMISSIONS_ADDRESS, reason="last admin")
+    assert role(sc, TRANSACT, ADMIN_I) == ADMIN
+    assert transfer(sc, 0) is not None  # an operator still transacts, so a proposal can still be sent
+    sc.block([])
+
+
+def test_the_last_admin_can_step_down_once_another_admin_exists() -> None:
+    sc = chain()
+    assert set_role(sc, ADMIN_I, DEPLOY, ADDRS[USER_I], ADMIN).ok
+    assert set_role(sc, ADMIN_I, DEPLOY, ADDRS[ADMIN_I], ENABLED).ok  # two admins: one may go
+    sc.refused_raw(USER_I, calldata("setRole", int(DEPLOY), ADDRS[USER_I], int(NONE)),
+                   to=PERMISSIONS_ADDRESS, reason="last admin")
+    assert role(sc, DEPLOY, USER_I) == ADMIN
+
+
+def test_governance_cannot_vote_away_an_active_operators_transact_role() -> None:
+    sc = chain()
+    key = f"permissions.role.transact.0x{ADDRS[1].hex()}"
+    sc.gov_refused(0, "submitProposal", "t", "d", [(key, encode(["uint256"], [0]))],
+                   value=GOV.min_deposit, reason="active set")
+
+
+def test_a_nested_create_uses_the_deploy_verdict_of_the_transactions_start() -> None:
+    sc = chain(deploy=True)
+    assert set_role(sc, ADMIN_I, DEPLOY, GRANT_THEN_CREATE_ADDRESS, MANAGER).ok
+    out = sc.raw(USER_I, b"", to=GRANT_THEN_CREATE_ADDRESS, gas=1_000_000)
+    state = sc.chain.state_at()
+    assert out.ok and state.storage(GRANT_THEN_CREATE_ADDRESS, 1) == 1  # the manager contract's grant went through
+    assert role(sc, DEPLOY, USER_I) == ENABLED
+    assert state.storage(GRANT_THEN_CREATE_ADDRESS, 0) == 0  # but the CREATE after it, in the same tx, failed
+    out = sc.raw(USER_I, b"", to=FACTORY_ADDRESS, gas=1_000_000)  # the next transaction starts enabled
+    assert out.ok and sc.chain.state_at().storage(FACTORY_ADDRESS, 0) != 0
+
+
+def test_eth_call_and_estimate_of_a_creation_by_an_unlisted_deployer_say_why() -> None:
+    sc = chain(deploy=True)
+    expected = f"permission denied: 0x{ADDRS[USER_I].hex()} is not on the deploy list"
+    for run in (sc.chain.call, sc.chain.estimate_gas):
+        with pytest.raises(CallError) as caught:
+            run({"from": ADDRS[USER_I], "data": b"\x00"})
+        assert str(caught.value) == expected, run
+    sc.chain.call({"from": ADDRS[ADMIN_I], "data": b"\x00"})  # a listed deployer's creation runs
+
+
+def test_simulate_v1_with_validation_applies_the_permission_lists() -> None:
+    from execution.budget import ExecutionBudget
+    from execution.simulate import SimulatedBlockSpec, SimulationError, SimulationRule
+
+    sc = chain(transact=True)
+
+    def run(who: int, validation: bool):
+        budget = ExecutionBudget.start(gas_cap=10**7, total_gas=10**8, timeout_s=30)
+        spec = SimulatedBlockSpec(calls=({"from": ADDRS[who], "to": COINBASE, "value": 1},))
+        return sc.chain.simulate((spec,), None, budget, validation=validation)
+
+    with pytest.raises(SimulationError) as caught:
+        run(USER_I, True)
+    assert caught.value.rule is SimulationRule.PERMISSION_DENIED and "transact list" in str(caught.value)
+    assert run(USER_I, False)  # without validation, as eth_call: not refused
+    assert run(0, True)  # an enabled operator's call passes the rule
+
+
+def test_the_recheck_reports_a_tx_mined_before_a_revoke_as_stale_not_forbidden() -> None:
+    sc = chain(transact=True)
+    assert set_role(sc, ADMIN_I, TRANSACT, ADDRS[USER_I], ENABLED).ok
+    pool = Mempool(CHAIN_ID, MempoolConfig())
+    mined, waiting = transfer(sc, USER_I), transfer(sc, USER_I)
+    for tx in (mined, waiting):
+        pool.add(tx, len(tx.encode()), AccountReader(sc.chain.state_at()), sc.chain.next_base_fee(), 0)
+    sc.block([mined, sc.tx(ADMIN_I, calldata("setRole", int(TRANSACT), ADDRS[USER_I], 0), to=PERMISSIONS_ADDRESS)])
+    removed = pool.recheck(AccountReader(sc.chain.state_at()), sc.chain.next_base_fee(), 0)
+    assert {r.tx_hash: r.reason for r in removed} == {mined.hash: RemovalReason.STALE, waiting.hash: RemovalReason.FORBIDDEN}
+
+
+def test_a_stored_role_out_of_range_reverts_cleanly_in_a_simulation() -> None:
+    from execution.budget import ExecutionBudget
+    from execution.simulate import AccountOverride, SimulatedBlockSpec
+    from staking.store import slot
+
+    sc = chain()
+    bad = AccountOverride(PERMISSIONS_ADDRESS, state_diff=((slot("role", int(DEPLOY), ADDRS[USER_I]), 7),))
+    calls = ({"from": ADDRS[ADMIN_I], "to": PERMISSIONS_ADDRESS, "data": calldata("roleOf", int(DEPLOY), ADDRS[USER_I])},
+             {"from": ADDRS[ADMIN_I], "to": PERMISSIONS_ADDRESS,
+              "data": calldata("setRole", int(DEPLOY), ADDRS[USER_I], int(NONE))})
+    budget = ExecutionBudget.start(gas_cap=10**7, total_gas=10**8, timeout_s=30)
+    (block,) = sc.chain.simulate((SimulatedBlockSpec(accounts=(bad,), calls=calls),), None, budget, validation=False)
+    for call in block.calls:
+        assert call.error is not None and "stored role 7" in revert_reason(call.error.revert_data), call

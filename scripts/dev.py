@@ -7,6 +7,11 @@ changed since the last install, then runs the command inside that venv.
 
     python3 scripts/dev.py devnet [--validators N] [--dir DIR]   # local devnet
     python3 scripts/dev.py test [PYTEST ARGS...]                 # the test suite
+
+`test` without arguments runs the whole suite in two worker processes, a test
+file per worker at a time (pytest-xdist): most of its time is spent waiting
+for real node processes to commit blocks, not computing. With arguments it
+passes them to pytest as they are (one process unless they say `-n`).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 STAMP = VENV / ".plume-install-stamp"
+SUITE_OPTIONS = ["-n", "2", "--dist", "loadfile"]  # the whole suite: two workers, whole files each
 
 
 def _venv_python() -> Path:
@@ -56,7 +62,7 @@ def main(argv: list[str]) -> int:
     command, rest = argv[0], argv[1:]
     python = ensure_venv()
     if command == "test":
-        return subprocess.call([str(python), "-m", "pytest", *rest], cwd=ROOT)
+        return subprocess.call([str(python), "-m", "pytest", *(rest or SUITE_OPTIONS)], cwd=ROOT)
     plume = [str(python), "-m", "plume_node.cli"]
     return run_devnet(plume + ["devnet", "up", *rest])
 

@@ -1,17 +1,33 @@
-"""The precompile's dispatch table and events agree with the ABI shipped to clients."""
+"""Each system contract's dispatch table and events agree with the ABI shipped to clients
+(staking/interfaces/*.json, compiled from docs/I*.sol): staking, governance and permissions."""
 
 from __future__ import annotations
 
-from staking import abi
+import pytest
+
+from staking import abi as staking_abi
+from staking.governance import abi as gov_abi
+from staking.permissions import abi as perm_abi
+
+CONTRACTS = pytest.mark.parametrize("contract", [staking_abi, gov_abi, perm_abi], ids=["staking", "governance", "permissions"])
+
+
+def _type(param: dict) -> str:
+    """A parameter's canonical type, tuples spelled out as in a signature: ``(string,bytes)[]``."""
+    kind = param["type"]
+    if kind.startswith("tuple"):
+        return "(" + ",".join(_type(c) for c in param["components"]) + ")" + kind.removeprefix("tuple")
+    return kind
 
 
 def _types(params: list[dict]) -> tuple[str, ...]:
-    return tuple(p["type"] for p in params)
+    return tuple(_type(p) for p in params)
 
 
-def test_every_shipped_function_is_dispatched_with_the_same_types_and_mutability():
-    functions = {f["name"]: f for f in abi.shipped_abi() if f["type"] == "function"}
-    methods = {m.name: m for m in abi.METHODS.values()}
+@CONTRACTS
+def test_every_shipped_function_is_dispatched_with_the_same_types_and_mutability(contract):
+    functions = {f["name"]: f for f in contract.shipped_abi() if f["type"] == "function"}
+    methods = {m.name: m for m in contract.METHODS.values()}
     assert set(functions) == set(methods)
     for name, f in functions.items():
         m = methods[name]
@@ -21,10 +37,11 @@ def test_every_shipped_function_is_dispatched_with_the_same_types_and_mutability
         assert (f["stateMutability"] == "view") == (not m.writes), name
 
 
-def test_every_shipped_event_is_emitted_with_the_same_signature_and_indexing():
-    events = {e["name"]: e for e in abi.shipped_abi() if e["type"] == "event"}
-    assert set(events) == {e.name for e in abi.EVENTS}
-    for event in abi.EVENTS:
+@CONTRACTS
+def test_every_shipped_event_is_emitted_with_the_same_signature_and_indexing(contract):
+    events = {e["name"]: e for e in contract.shipped_abi() if e["type"] == "event"}
+    assert set(events) == {e.name for e in contract.EVENTS}
+    for event in contract.EVENTS:
         shipped = events[event.name]["inputs"]
         assert _types([p for p in shipped if p["indexed"]]) == event.indexed, event.name
         assert _types([p for p in shipped if not p["indexed"]]) == event.data, event.name

@@ -54,6 +54,17 @@ def alive(pid: int) -> bool:
     return True
 
 
+def kill_devnet(supervisor: subprocess.Popen, node_pids: list[int], out) -> None:
+    """Whatever a test left running of a devnet: its supervisor (or launcher) and nodes, killed outright."""
+    for pid in [supervisor.pid, *node_pids]:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    supervisor.wait(timeout=10)
+    out.close()
+
+
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
@@ -342,13 +353,7 @@ def test_start_commits_status_reports_and_sigterm_stops_every_node(tmp_path):
         assert "all nodes stopped" in out.text
         assert "stopped cleanly" in (directory / "node0" / "node.log").read_text()
     finally:
-        for pid in [supervisor.pid, *node_pids]:
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        supervisor.wait(timeout=10)
-        out.close()
+        kill_devnet(supervisor, node_pids, out)
 
 
 def test_up_creates_a_four_validator_devnet_by_default(tmp_path):
@@ -485,13 +490,7 @@ def test_stop_ends_a_running_start_and_commands_default_to_dot_devnet(tmp_path, 
         assert as_json.exit_code == 0 and json.loads(as_json.stdout) == {
             "dir": str(tmp_path / ".devnet"), "stopped": [], "still_running": []}
     finally:
-        for pid in [supervisor.pid, *node_pids]:
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        supervisor.wait(timeout=10)
-        out.close()
+        kill_devnet(supervisor, node_pids, out)
 
 
 def test_stop_ignores_a_record_whose_process_is_gone_or_another(tmp_path):
@@ -533,10 +532,4 @@ def test_ctrl_c_through_dev_py_lets_the_devnet_stop_its_nodes_and_report(tmp_pat
         assert not any(alive(pid) for pid in node_pids)
         assert "stopped cleanly" in (tmp_path / "net" / "node0" / "node.log").read_text()
     finally:
-        for pid in [launcher.pid, *node_pids]:
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        launcher.wait(timeout=10)
-        out.close()
+        kill_devnet(launcher, node_pids, out)

@@ -49,7 +49,7 @@ async def test_forged_and_unjudgeable_messages_are_not_relayed(node: Node) -> No
             await outsider.send(far)  # cannot be judged: dropped, not punished
             forged = forged_vote(rng, height, node.validator_address)
             await attacker.send(forged)  # provably forged: the sender is banned
-            await await_until(lambda: node.network.service.is_banned(attacker.node_id), 5, "the attacker's ban")
+            await await_until(lambda: node.network.service.is_banned(attacker.node_id), 30, "the attacker's ban")
             await wait_for_height(node, node.app.committed_height() + 2)
             relayed = {m.hash() for m in seen}
             assert forged.hash() not in relayed and far.hash() not in relayed
@@ -68,7 +68,7 @@ async def test_an_undecodable_consensus_payload_bans_its_sender(node: Node) -> N
         await wait_for_height(node, 1)
         attacker = await _session(node)
         await attacker.send(wire.Vote(b"\xc1not msgpack"))
-        await await_until(lambda: node.network.service.is_banned(attacker.node_id), 5, "the attacker's ban")
+        await await_until(lambda: node.network.service.is_banned(attacker.node_id), 30, "the attacker's ban")
         _, reason = node.network.service.bans()[f"id:{attacker.node_id}"]
         assert reason.startswith(PeerFault.UNDECODABLE_CONSENSUS.value)
         await attacker.aclose()
@@ -81,7 +81,7 @@ async def test_forged_evidence_bans_its_sender_with_a_typed_reason(node: Node) -
         a = Vote(PREVOTE, 1, 0, b"\x01" * 32, node.validator_address, b"\x02" * 64)
         b = Vote(PREVOTE, 1, 0, b"\x03" * 32, node.validator_address, b"\x04" * 64)
         await attacker.send(wire.Evidence(DuplicateVoteEvidence.from_votes(a, b).encode()))
-        await await_until(lambda: node.network.service.is_banned(attacker.node_id), 5, "the attacker's ban")
+        await await_until(lambda: node.network.service.is_banned(attacker.node_id), 30, "the attacker's ban")
         _, reason = node.network.service.bans()[f"id:{attacker.node_id}"]
         assert reason.startswith(PeerFault.INVALID_EVIDENCE.value), reason
         await attacker.aclose()

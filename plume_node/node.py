@@ -420,17 +420,21 @@ class Node:
         ]
 
     def submit_transaction(self, raw: bytes) -> bytes:
-        """Add a signed raw transaction to the mempool and gossip it.
+        """The one admission path of a signed raw transaction, from JSON-RPC or
+        from a peer (`NodeNetwork`, which notes first that the peer has it):
+        add it to the mempool, tell the driver and the subscribers, queue it
+        for batched gossip.
 
-        Returns its hash, or raises `MempoolError` with the precise reason.
+        Returns its hash, or raises `MempoolError` with the precise reason
+        (and nothing is relayed).
         """
         tx_hash = self.accept_transaction(raw)
         if self.network is not None:
-            self.network.broadcast_transaction(raw)
+            self.network.relay_transaction(tx_hash, raw)
         return tx_hash
 
     def accept_transaction(self, raw: bytes) -> bytes:
-        """Add a signed raw transaction to the mempool only (gossip relays call this)."""
+        """Add a signed raw transaction to the mempool, without relaying it."""
         result = self.mempool.add_raw(raw, self.app.account_state(), self.app.chain.next_base_fee(), time.time())
         self.driver.notify_transactions()
         self.events.pending(result.tx_hash)

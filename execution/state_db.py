@@ -27,7 +27,6 @@ from typing import Any
 
 from eth.constants import BLANK_ROOT_HASH
 from eth.db.account import AccountDB
-from eth.db.hash_trie import HashTrie
 from eth_hash.auto import keccak
 from trie import HexaryTrie
 

@@ -39,8 +39,9 @@ STORE_CODE = bytes.fromhex("6020356000355500")
 SUICIDE_CODE = b"\x73" + BENEFICIARY + b"\xff"
 # initcode returning STORE_CODE: PUSH8 code; PUSH1 0; MSTORE; PUSH1 8; PUSH1 24; RETURN
 DEPLOY_STORE = b"\x67" + STORE_CODE + bytes.fromhex("600052600860" "18f3")
-# initcode that self-destructs at once (created and destroyed in one transaction)
-CREATE_AND_DIE = SUICIDE_CODE
+# initcode that writes two slots, then self-destructs (created, given storage and
+# destroyed in one transaction: its storage is wiped with it)
+CREATE_AND_DIE = bytes.fromhex("6001600055" "6002600155") + SUICIDE_CODE
 
 BatchState = PragueState.configure(__name__="BatchPragueState", account_db_class=PlumeAccountDB)
 BatchPragueVM = PragueVM.configure(__name__="BatchPragueVM", _state_class=BatchState)

@@ -14,6 +14,9 @@ state root with raw py-evm's):
   one ``apply_batch`` the moment anything needs that trie (a read, its root,
   its commit, a wipe or a rollback), which is exactly what py-evm would have
   seen had each write gone in at once.
+* **Accounts are encoded without rlp's sedes machinery** (``encode_account``),
+  byte for byte as ``rlp.encode(account, sedes=Account)``: py-evm encodes an
+  account again on every balance and nonce change.
 * **Decoded nodes are cached.** Reading an account walks the trie from the
   root, and py-trie reads and RLP-decodes every node on the way from the
   database, for every account read in every block. ``CachingHexaryTrie``
@@ -41,6 +44,20 @@ from eth_hash.auto import keccak
 from trie import HexaryTrie
 
 from execution.trie_batch import HASH_LENGTH, apply_batch, load_node
+from execution.trie_codec import encode_node
+
+
+def encode_account(account: Any) -> bytes:
+    """``rlp.encode(account, sedes=Account)`` without the sedes machinery (py-evm encodes
+    the account again on every balance or nonce change)."""
+    return encode_node([
+        _uint_bytes(account.nonce), _uint_bytes(account.balance), account.storage_root, account.code_hash,
+    ])
+
+
+def _uint_bytes(value: int) -> bytes:
+    """RLP's big-endian integer: no leading zeros, zero as the empty string."""
+    return value.to_bytes((value.bit_length() + 7) // 8, "big")
 
 
 class CachingHexaryTrie(HexaryTrie):
@@ -143,6 +160,10 @@ class PlumeAccountDB(AccountDB):
             store = PlumeStorageDB(self._raw_store_db, self._get_storage_root(address), address)
             self._account_stores[address] = store
         return store
+
+    def _set_account(self, address: bytes, account: Any) -> None:
+        self._account_cache[address] = account
+        self._journaltrie[address] = encode_account(account)
 
     def _apply_account_diff_without_proof(self, diff: Any, trie: Any) -> None:
         """Called by ``make_state_root`` with the squashed account diff and a scratch

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import pytest
 import rlp
+from eth.rlp.accounts import Account
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from trie import HexaryTrie
 
+from execution.state_db import encode_account
 from execution.trie_batch import BLANK_ROOT, NodeCache, apply_batch, hp_decode, hp_encode, load_node
 from execution.trie_codec import decode_node, encode_node
 
@@ -128,3 +130,13 @@ def test_load_node_decodes_once() -> None:
     stored = load_node(db, root, cache)
     db.clear()  # later reads come from the cache, not the store
     assert load_node(db, root, cache) is stored
+
+
+uints = st.integers(0, 2**256 - 1) | st.sampled_from([0, 1, 127, 128, 255, 256])
+
+
+@settings(max_examples=300, deadline=None)
+@given(uints, uints, st.binary(min_size=32, max_size=32), st.binary(min_size=32, max_size=32))
+def test_account_encoding_agrees_with_rlp(nonce, balance, storage_root, code_hash) -> None:
+    account = Account(nonce=nonce % 2**64, balance=balance, storage_root=storage_root, code_hash=code_hash)
+    assert encode_account(account) == rlp.encode(account, sedes=Account)

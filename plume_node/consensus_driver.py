@@ -18,6 +18,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Protocol
 
 import trio
@@ -68,6 +69,10 @@ class ConsensusApp(Protocol):
     def record_late_precommits(self, certificate: CommitCertificate) -> bool: ...
 
     def apply_synced_block(self, height: int, block: bytes, certificate: bytes) -> tuple[SyncedBlock, str]: ...
+
+    def durable_run(self) -> AbstractContextManager[None]:
+        """Commits inside are written unsynced and made durable together at its end."""
+        ...
 
     def add_evidence(self, evidence: DuplicateVoteEvidence) -> None: ...
 
@@ -153,16 +158,19 @@ class ConsensusDriver:
         self, blocks: list[tuple[int, bytes, bytes]], on_bad: Callable[[SyncedBlock, str], None]
     ) -> list:
         applied = 0
-        for height, block, certificate in blocks:
-            if height <= self.app.committed_height():
-                continue  # consensus got there first
-            if height != self.app.committed_height() + 1:
-                break
-            outcome, reason = self.app.apply_synced_block(height, block, certificate)
-            if outcome is not SyncedBlock.COMMITTED:
-                on_bad(outcome, f"synced block {height}: {reason}")
-                break
-            applied += 1
+        # One synced write for the whole run (each block is still one atomic
+        # batch); nothing is announced before it.
+        with self.app.durable_run():
+            for height, block, certificate in blocks:
+                if height <= self.app.committed_height():
+                    continue  # consensus got there first
+                if height != self.app.committed_height() + 1:
+                    break
+                outcome, reason = self.app.apply_synced_block(height, block, certificate)
+                if outcome is not SyncedBlock.COMMITTED:
+                    on_bad(outcome, f"synced block {height}: {reason}")
+                    break
+                applied += 1
         if applied and self.on_commit is not None:
             self.on_commit(self.app.committed_height())
         if applied and (self.engine.height or 0) <= self.app.committed_height():

@@ -100,7 +100,7 @@ class NodeNetwork:
         self._intake = IntakeBudget()
         # who sent a consensus message, so a rejection can be pinned on its sender
         self._senders: OrderedDict[bytes, str] = OrderedDict()
-        self.blocksync = BlockSync(node, service)
+        self.blocksync = BlockSync(node, service, progress_every_s=node.config.p2p.sync_progress_ms / 1000)
 
     @classmethod
     def create(cls, node) -> "NodeNetwork":

@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -103,7 +104,9 @@ def stop(processes: list[subprocess.Popen]) -> None:
 
 
 def free_base_port() -> int:
-    for base in range(41000, 49000, 10):
+    # From a random start: two runs at once must not both pick the first free range.
+    first = random.randrange(41000, 49000, 10)
+    for base in [*range(first, 49000, 10), *range(41000, first, 10)]:
         if all(port_free(base + i) for i in range(4)):
             return base
     raise SystemExit("no free ports")
@@ -140,9 +143,11 @@ def main() -> None:
         processes.append(start(validator.home))
         tip = None
         end_by = time.monotonic() + 60
-        while tip is None and time.monotonic() < end_by:
+        while tip is None and time.monotonic() < end_by and processes[0].poll() is None:
             tip = height_of(validator.rpc_url)
             time.sleep(0.1)
+        if processes[0].poll() is not None:
+            raise SystemExit(f"the validator exited: see {validator.home / 'node.log'}")
         if tip is None or tip < args.blocks:
             raise SystemExit(f"the validator did not come up at height {args.blocks} (got {tip})")
         processes.append(start(full.home))

@@ -140,6 +140,7 @@ class Application:
         self._built: tuple[bytes, bytes] | None = None  # (hash, bytes) of the last block proposed
         self._head_accounts: HeadAccounts | None = None
         self._decoded: dict[bytes, PlumeBlock] = {}  # payload -> block, this height's
+        self.committed_transactions = 0  # in the heights this process committed (a metric)
 
     # ---- reads ----------------------------------------------------------------
 
@@ -355,6 +356,7 @@ class Application:
         with self._vsets_lock:
             self._vsets[height + 1] = next_set
         self._decoded.clear()  # every block held was for this height
+        self.committed_transactions += len(block.transactions)
         for item in block.sidecar.evidence:  # canonical encodings: the pool's keys
             self._pending_evidence.pop(item, None)
         removed = self.mempool.recheck(self.account_state(), self.chain.next_base_fee(), self.clock())

@@ -24,6 +24,7 @@ The totals are shared by the trio thread and worker threads: updated under a loc
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
@@ -72,6 +73,7 @@ class StageClock:
     def tagged(self, stage: Stage, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         """`fn` as the root of a task tree charged to `stage` (for `start_soon`/`start`)."""
 
+        @functools.wraps(fn)  # the task keeps fn's name
         async def run(*args: Any, **kwargs: Any) -> Any:
             _TASK_STAGE.set((self, stage))  # this task's own context, inherited by its children
             # The instrument looks at the tag before a step: yield once, so that

@@ -96,3 +96,19 @@ def build_and_commit(chain: PlumeChain, txs, *, timestamp: int | None = None, ex
     result = chain.build_block(txs, timestamp=ts, coinbase=COINBASE, sidecar=sidecar())
     chain.commit(result.block, extra)
     return result
+
+
+class HeadState:
+    """The head's accounts as the pool reads them."""
+
+    def __init__(self, chain: PlumeChain) -> None:
+        self._view = chain.state_at()
+
+    def get_nonce(self, address: bytes) -> int:
+        return self._view.nonce(address)
+
+    def get_balance(self, address: bytes) -> int:
+        return self._view.balance(address)
+
+    def get_storage(self, address: bytes, slot: int) -> int:
+        return self._view.storage(address, slot)

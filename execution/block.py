@@ -32,7 +32,7 @@ from execution.errors import DecodeError, truncate
 from execution.ordered_trie import trie_root_and_nodes_from_values
 from execution.rlp_limits import block_parts, check_block_tx_shape, item_payload
 from execution.sidecar import Sidecar
-from execution.transactions import ALLOWED_TX_TYPES, TransactionBuilder, tx_type
+from execution.transactions import ALLOWED_TX_TYPES, TransactionBuilder, seed_hash, tx_type
 
 MAX_BLOCK_BYTES = 16 * 1024 * 1024
 
@@ -212,6 +212,7 @@ def _block_transaction(
         # pyrlp decodes strictly (canonical prefixes, minimal integers, no
         # trailing bytes), so these bytes are the tx's one encoding.
         tx = TransactionBuilder.decode(raw)
+        seed_hash(tx, tx_hash)
     if tx_type(tx) not in ALLOWED_TX_TYPES:
         raise DecodeError(f"transaction {index} has unsupported type {tx_type(tx)}")
     return tx

@@ -69,6 +69,17 @@ def recover_sender(tx: SignedTransactionAPI, tx_hash: bytes | None = None) -> by
     return sender
 
 
+def seed_hash(tx: SignedTransactionAPI, tx_hash: bytes) -> None:
+    """Give ``tx`` its hash, keccak of its canonical bytes, which the caller holds.
+
+    py-evm caches a typed transaction's ``hash`` (a cached_property, so it
+    lives in the instance's ``__dict__``) but computes it by re-encoding the
+    transaction; a legacy transaction's is a plain property, nothing to seed.
+    """
+    if tx_type(tx) != 0:
+        tx.__dict__.setdefault("hash", tx_hash)
+
+
 def decode_transaction(raw: bytes) -> SignedTransactionAPI:
     """Decode wire bytes to a signed transaction with its sender recovered.
 

@@ -24,7 +24,7 @@ from eth_typing import Address, Hash32
 from eth_utils import keccak
 
 from execution.errors import describe
-from execution.transactions import recover_sender
+from execution.transactions import recover_sender, seed_hash
 
 from .errors import MempoolError, MempoolErrorCode
 
@@ -297,6 +297,7 @@ def check_transaction(
     if tx_hash is None:
         tx_hash = Hash32(keccak(raw))
     sender = _check_signature(tx, tx_hash)
+    seed_hash(tx, tx_hash)  # the commit's tx index asks for it
     return PooledTx(
         tx=tx,
         tx_hash=tx_hash,

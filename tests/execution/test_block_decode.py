@@ -146,7 +146,7 @@ def test_decode_round_trips_with_any_subset_of_transactions_known(mask) -> None:
     assert asked == [keccak(r) for r in raws]  # each looked up once, in order
     for tx, raw, k in zip(block.transactions, raws, mask, strict=True):
         assert (tx is known[keccak(raw)][1]) if k else (keccak(raw) not in known)
-    assert block.tx_hashes == tuple(keccak(r) for r in raws)
+    assert block.tx_hashes == tuple(keccak(r) for r in raws) == tuple(tx.hash for tx in block.transactions)
     assert block.transactions_trie[0] == block.header.transaction_root
     block.block._cached_rlp = None  # re-encoded from the objects, not from the input
     assert rlp.encode(block.block) == block_rlp

@@ -116,10 +116,3 @@ def check_block_tx_shape(item: bytes | memoryview) -> None:
         check_depth(item, MAX_BLOCK_DEPTH - 2)
     elif end > start:
         check_transaction_shape(item[start:end])
-
-
-def check_block_shape(block_rlp: bytes) -> None:
-    """A block's RLP, and inside it every transaction."""
-    _parts, txs = block_parts(block_rlp)
-    for tx in txs:
-        check_block_tx_shape(tx)

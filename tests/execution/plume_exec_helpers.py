@@ -112,3 +112,16 @@ class HeadState:
 
     def get_storage(self, address: bytes, slot: int) -> int:
         return self._view.storage(address, slot)
+
+
+def deep_list(levels: int) -> bytes:
+    """[[[...]]] nested `levels` deep, built bottom-up (rlp.encode would recurse)."""
+    encoded = b"\xc0"
+    for _ in range(levels - 1):
+        n = len(encoded)
+        if n < 56:
+            encoded = bytes([0xC0 + n]) + encoded
+        else:
+            size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+            encoded = bytes([0xF7 + len(size)]) + size + encoded
+    return encoded

@@ -31,7 +31,7 @@ from execution.mempool import Mempool
 from execution.rlp_limits import list_items
 from execution.transactions import decode_transaction
 from execution.vm import PlumeTransactionExecutor
-from plume_exec_helpers import CHAIN_ID, COINBASE, GWEI, SINK, HeadState, make_genesis, sidecar, signed_raw
+from plume_exec_helpers import CHAIN_ID, COINBASE, GWEI, SINK, HeadState, deep_list, make_genesis, sidecar, signed_raw
 
 # One of each accepted type (EIP-1559, legacy, EIP-2930), from three senders.
 MIXED = ((0, 0, 2), (1, 0, 0), (2, 0, 1), (0, 1, 2), (1, 1, 0), (3, 0, 2))
@@ -189,6 +189,24 @@ def test_every_non_canonical_spelling_is_refused(pooled) -> None:
         with pytest.raises(DecodeError):
             PlumeBlock.decode(variant, known_tx=lookup)
             pytest.fail(f"accepted: {name}")
+
+
+@pytest.mark.parametrize("where", ["legacy tx", "typed tx", "uncles", "withdrawals", "header"])
+def test_deep_nesting_anywhere_in_a_block_is_refused_before_pyrlp_recurses(where) -> None:
+    data = _mixed_block()
+    block_rlp, sidecar_bytes = msgpack.unpackb(data)
+    parts = [bytes(p) for p in list_items(block_rlp)]
+    deep = deep_list(20_000)
+    if where in ("legacy tx", "typed tx"):
+        tx = deep if where == "legacy tx" else rlp.encode(b"\x02" + deep)
+        parts[1] = _rlp_list([bytes(t) for t in list_items(parts[1])] + [tx])
+    else:
+        index = {"header": 0, "uncles": 2, "withdrawals": 3}[where]
+        parts[index] = _rlp_list([deep])
+    evil = msgpack.packb([_rlp_list(parts), sidecar_bytes], use_bin_type=True)
+    lookup = _pool(_chain(), _raws()).known_tx
+    with pytest.raises(DecodeError, match="deeper than"):
+        PlumeBlock.decode(evil, known_tx=lookup)
 
 
 def _spy_recoveries(monkeypatch, events: list[str]) -> None:

@@ -36,7 +36,6 @@ from consensus.validators import Validator, ValidatorSet
 from execution.block import PlumeBlock
 from execution.chain import PlumeChain
 from execution.errors import ExecutionError, describe
-from execution.ordered_trie import ordered_trie_root_and_nodes
 from execution.sidecar import Sidecar
 from plume_node.evidence import ChainEvidenceVerifier
 from plume_node.genesis import GenesisDoc
@@ -141,7 +140,8 @@ class Application:
         self._built: tuple[bytes, bytes] | None = None  # (hash, bytes) of the last block proposed
         self._head_accounts: HeadAccounts | None = None
         self._decoded: dict[bytes, PlumeBlock] = {}  # payload -> block, this height's
-        self.committed_txs = 0  # transactions committed since this process started (sync progress reads it)
+        # transactions in the heights this process committed (a metric; sync progress reads it)
+        self.committed_transactions = 0
 
     # ---- reads ----------------------------------------------------------------
 
@@ -323,7 +323,7 @@ class Application:
         if block.hash != block_hash:
             return None, f"block hashes to {block.hash.hex()}, proposal names {block_hash.hex()}"
         header = block.header
-        if ordered_trie_root_and_nodes(block.transactions)[0] != header.transaction_root:
+        if block.transactions_trie[0] != header.transaction_root:  # validation reuses the trie
             return None, "the transactions are not those the header commits to"
         if block.block.uncles and header.uncles_hash == EMPTY_UNCLE_HASH:
             return None, "the block carries uncles its header does not commit to"
@@ -364,11 +364,11 @@ class Application:
         with self._vsets_lock:
             self._vsets[height + 1] = next_set
         self._decoded.clear()  # every block held was for this height
-        self.committed_txs += len(block.transactions)
+        self.committed_transactions += len(block.transactions)
         for item in block.sidecar.evidence:  # canonical encodings: the pool's keys
             self._pending_evidence.pop(item, None)
         removed = self.mempool.recheck(self.account_state(), self.chain.next_base_fee(), self.clock())
-        mined = {tx.hash for tx in block.transactions}
+        mined = set(block.tx_hashes)
         included = sum(1 for r in removed if r.tx_hash in mined)
         evicted = len(removed) - included  # stale (replaced elsewhere), expired or unaffordable
         log.info(
@@ -463,10 +463,14 @@ class Application:
         return (proposal, block) if proposal.height == height else None
 
     def _decode(self, payload: bytes) -> PlumeBlock:
-        """Decode a block payload once per height: validation and commit share it."""
+        """Decode a block payload once per height: validation and commit share it.
+
+        Transactions the pool holds with the very same bytes are not decoded
+        again: the block gets the pool's objects, senders already recovered.
+        """
         block = self._decoded.get(payload)
         if block is None:
-            block = PlumeBlock.decode(payload)
+            block = PlumeBlock.decode(payload, known_tx=self.mempool.known_tx)
             self._remember_block(block)
         return block
 

@@ -451,7 +451,7 @@ class BlockSync:
         self._progress_logged_at = None
 
     def _mark(self, committed: int, now: float) -> SyncMark:
-        return SyncMark(now, committed, self.node.app.committed_txs)
+        return SyncMark(now, committed, self.node.app.committed_transactions)
 
     def _log_progress(self, committed: int, now: float) -> None:
         # The first line at once, then one every `progress_every_s`; a rate only

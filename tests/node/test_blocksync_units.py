@@ -50,7 +50,7 @@ def certificate(height: int, signers: list[PrivateKey], chain: str = CHAIN) -> C
 class App:
     committed: int = 10
     chain_id: str = CHAIN
-    committed_txs: int = 0
+    committed_transactions: int = 0
 
     def committed_height(self) -> int:
         return self.committed
@@ -377,7 +377,7 @@ def test_progress_lines_while_syncing_at_most_every_few_seconds_and_a_final_line
     for _ in range(19):  # the driver commits 10 blocks of 5 txs a second; a tick every 0.5 s
         clock[0] += 0.5
         node.app.committed += 5
-        node.app.committed_txs += 25
+        node.app.committed_transactions += 25
         sync.step()
         request = sync._requests.get("peer")
         if request is not None:  # the peer answers every fetch (the stand-in driver only records them)
@@ -386,7 +386,7 @@ def test_progress_lines_while_syncing_at_most_every_few_seconds_and_a_final_line
     assert lines() == ["sync: height 10 of 200 (rate pending)",
                        "sync: height 60 of 200 (10.0 blocks/s), 50.0 tx/s, ETA 14 s"]
     node.app.committed = 200
-    node.app.committed_txs += 50
+    node.app.committed_transactions += 50
     clock[0] += 0.5
     sync._requests.clear()  # no fetch in flight
     sync.step()

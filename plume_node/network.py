@@ -48,6 +48,7 @@ from p2p.errors import clip
 from p2p.peers import P2PConfig, PeerConnected, PeerDisconnected
 from p2p.service import P2PService
 from plume_node.blocksync import BlockSync
+from plume_node.stage_cpu import Stage
 from plume_node.txrelay import TxRelay
 
 log = logging.getLogger("plume.net")
@@ -87,6 +88,17 @@ PROVABLE_REJECTIONS = frozenset(
 )
 
 
+# The stage a peer's message is handled in; transactions and anything else: GOSSIP_RX.
+_INBOUND_STAGES = {
+    wire.Vote: Stage.CONSENSUS,
+    wire.Proposal: Stage.CONSENSUS,
+    wire.Evidence: Stage.CONSENSUS,
+    wire.Status: Stage.BLOCK_SYNC,  # it only wakes block sync
+    wire.BlockRequest: Stage.BLOCK_SYNC,
+    wire.BlockResponse: Stage.BLOCK_SYNC,
+}
+
+
 class PeerFault(Enum):
     """Why this layer bans a peer (the ban's reason text starts with the value)."""
 
@@ -109,7 +121,7 @@ class NodeNetwork:
         self._intake = IntakeBudget()
         # who sent a consensus message, so a rejection can be pinned on its sender
         self._senders: OrderedDict[bytes, str] = OrderedDict()
-        self.blocksync = BlockSync(node, service)
+        self.blocksync = BlockSync(node, service, progress_every_s=node.config.p2p.sync_progress_ms / 1000)
         self.txrelay = TxRelay(service)
 
     @classmethod
@@ -143,21 +155,26 @@ class NodeNetwork:
     # ---- the service ----------------------------------------------------------
 
     async def run(self, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
+        tagged = self.node.stage_clock.tagged  # each loop's CPU counted by stage (plume_node/stage_cpu.py)
         async with trio.open_nursery() as nursery:
-            port = await nursery.start(self.service.run)
-            nursery.start_soon(self._inbound_loop)
-            nursery.start_soon(self._events_loop)
-            nursery.start_soon(self._tick_loop)
-            nursery.start_soon(self.txrelay.run)
+            port = await nursery.start(tagged(Stage.P2P_IO, self.service.run))
+            nursery.start_soon(tagged(Stage.GOSSIP_RX, self._inbound_loop))
+            nursery.start_soon(tagged(Stage.P2P_IO, self._events_loop))
+            nursery.start_soon(tagged(Stage.CONSENSUS, self._tick_loop))  # Status and catch-up gossip
+            nursery.start_soon(tagged(Stage.P2P_IO, self.txrelay.run))  # outgoing transaction batches
             task_status.started(port)
 
     async def _inbound_loop(self) -> None:
+        measure = self.node.stage_clock.measure
         async for peer_id, msg in self.service.inbound:
             try:
                 if isinstance(msg, wire.TxBatch):
+                    # It yields between admissions, so no `measure` across its
+                    # awaits: the loop's own tag charges it to gossip_rx.
                     await self._handle_tx_batch(peer_id, msg)
                 else:
-                    self._handle(peer_id, msg)
+                    with measure(_INBOUND_STAGES.get(type(msg), Stage.GOSSIP_RX)):
+                        self._handle(peer_id, msg)
             except (ConsensusError, ValueError) as exc:
                 # an inner value that does not decode: the peer sent garbage
                 self._punish(peer_id, PeerFault.MALFORMED, f"{type(msg).__name__}: {exc}")

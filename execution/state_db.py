@@ -42,8 +42,9 @@ from eth.db.journal import JournalDB
 from eth.db.storage import AccountStorageDB, StorageLookup
 from eth_hash.auto import keccak
 from trie import HexaryTrie
+from trie.exceptions import MissingTrieNode
 
-from execution.trie_batch import HASH_LENGTH, apply_batch, load_node
+from execution.trie_batch import HASH_LENGTH, MissingNode, apply_batch, load_node, trie_get
 from execution.trie_codec import encode_node
 
 
@@ -67,6 +68,17 @@ class CachingHexaryTrie(HexaryTrie):
         if type(node_hash) is bytes and len(node_hash) == HASH_LENGTH and node_hash != BLANK_ROOT_HASH:
             return load_node(self.db, node_hash)
         return super().get_node(node_hash)
+
+    def get(self, key: bytes) -> bytes:
+        """py-trie's ``get``, answered by ``trie_get`` over the cached decoded nodes."""
+        if type(key) is not bytes:
+            raise TypeError(f"a trie key must be bytes, got {type(key).__name__}")
+        root_hash = self.root_hash
+        try:
+            return trie_get(self.db, root_hash, key)
+        except MissingNode as missing:
+            prefix = tuple(int(c, 16) for c in missing.nibbles_traversed)
+            raise MissingTrieNode(missing.node_hash, root_hash, key, prefix) from missing
 
     def set(self, key: bytes, value: bytes) -> None:
         raise NotImplementedError("this trie is read through a shared node cache; write with apply_batch")

@@ -104,6 +104,63 @@ def load_node(db: Mapping[bytes, bytes], node_hash: bytes, cache: NodeCache = NO
     return node
 
 
+class MissingNode(KeyError):
+    """A node a read needs is not in the store (the trie is incomplete or pruned)."""
+
+    def __init__(self, node_hash: bytes, nibbles_traversed: str) -> None:
+        super().__init__(node_hash)
+        self.node_hash = node_hash
+        self.nibbles_traversed = nibbles_traversed  # the key's path (hex) above the missing node
+
+
+def trie_get(db: Mapping[bytes, bytes], root_hash: bytes, key: bytes, cache: NodeCache = NODE_CACHE) -> bytes:
+    """The value stored under ``key`` in the trie at ``root_hash`` (``b""`` if absent).
+
+    The same answer as py-trie's ``HexaryTrie.get`` for any trie and key (also
+    keys of mixed length, where a branch holds a value), walking the cached
+    decoded nodes with the key as a hex string instead of py-trie's nibble
+    tuples and node-type objects. Raises ``MissingNode`` if a node is missing.
+    """
+    if root_hash == BLANK_ROOT:
+        return BLANK_NODE
+    path = key.hex()
+    node = _load_for_read(db, root_hash, cache, path, 0)
+    pos = 0
+    while True:
+        if len(node) == 17:
+            if pos == len(path):
+                return node[16]
+            ref = node[_NIBBLE[path[pos]]]
+            pos += 1
+        elif not node:  # blank (a py-trie trie may hold a blank root node)
+            return BLANK_NODE
+        else:
+            node_path, is_leaf = hp_decode(node[0])
+            if is_leaf:
+                return node[1] if path[pos:] == node_path else BLANK_NODE
+            end = pos + len(node_path)
+            if path[pos:end] != node_path:
+                return BLANK_NODE
+            pos = end
+            ref = node[1]
+        if type(ref) is list:
+            node = ref  # embedded child
+        elif not ref or ref == BLANK_ROOT:  # py-trie reads both as a blank node
+            return BLANK_NODE
+        else:
+            node = _load_for_read(db, ref, cache, path, pos)
+
+
+_NIBBLE = {c: i for i, c in enumerate("0123456789abcdef")}
+
+
+def _load_for_read(db: Mapping[bytes, bytes], node_hash: bytes, cache: NodeCache, path: str, pos: int) -> Node:
+    try:
+        return load_node(db, node_hash, cache)
+    except KeyError as missing:
+        raise MissingNode(node_hash, path[:pos]) from missing
+
+
 def apply_batch(
     db: MutableMapping[bytes, bytes],
     root_hash: bytes,

@@ -32,6 +32,7 @@ nodes in place while writing, which would corrupt shared cached nodes.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from eth.constants import BLANK_ROOT_HASH
@@ -39,6 +40,7 @@ from eth.db.account import AccountDB
 from eth.db.batch import BatchDB
 from eth.db.cache import CacheDB
 from eth.db.journal import JournalDB
+from eth._utils.padding import pad32
 from eth.db.storage import AccountStorageDB, StorageLookup
 from eth_hash.auto import keccak
 from trie import HexaryTrie
@@ -59,6 +61,17 @@ def encode_account(account: Any) -> bytes:
 def _uint_bytes(value: int) -> bytes:
     """RLP's big-endian integer: no leading zeros, zero as the empty string."""
     return value.to_bytes((value.bit_length() + 7) // 8, "big")
+
+
+# Storage slots whose hashes are remembered: the staking hooks read the same
+# few hundred named slots every block, each hashed again by py-evm per read.
+HASHED_SLOT_CACHE_ENTRIES = 16_384  # ~3 MB
+
+
+@functools.lru_cache(maxsize=HASHED_SLOT_CACHE_ENTRIES)
+def hashed_slot(slot: bytes) -> bytes:
+    """A storage slot's key in its storage trie: keccak256 of the slot, 32 bytes (as py-evm)."""
+    return keccak(pad32(slot))
 
 
 class CachingHexaryTrie(HexaryTrie):
@@ -112,6 +125,9 @@ class BatchedStorageLookup(StorageLookup):
             trie = self._write_trie
             trie.root_hash = apply_batch(trie.db, trie.root_hash, self._pending_slots.items())
             self._pending_slots = {}
+
+    def _decode_key(self, key: bytes) -> bytes:
+        return hashed_slot(key)
 
     def __setitem__(self, key: bytes, value: bytes) -> None:
         self._get_write_trie()  # the root has changed from here on (has_changed_root)

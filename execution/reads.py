@@ -95,9 +95,12 @@ class ChainReads:
 
     def get_header(self, number: int | None = None) -> BlockHeaderAPI:
         """Canonical header at ``number`` (head if None)."""
-        n = self._number(number)
-        if n < 0 or n > self.head.block_number:
-            raise NotFound(f"no block #{n}; the head is #{self.head.block_number}")
+        head = self.head  # one snapshot: a commit may move it meanwhile
+        n = head.block_number if number is None else number
+        if n < 0 or n > head.block_number:
+            raise NotFound(f"no block #{n}; the head is #{head.block_number}")
+        if n == head.block_number:
+            return head  # the committed head is canonical at its number; no read and decode
         try:
             return self.chaindb.get_canonical_block_header_by_number(n)
         except HeaderNotFound as exc:

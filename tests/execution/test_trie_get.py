@@ -4,6 +4,8 @@ a stored key is a prefix of, the empty trie; and a missing node is reported."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -55,7 +57,8 @@ def test_the_empty_trie_holds_nothing() -> None:
 def test_a_missing_node_raises_missing_node_and_the_caching_trie_raises_py_tries_error() -> None:
     db: dict[bytes, bytes] = {}
     keys_ = [bytes([i]) * 32 for i in range(4)]
-    root = apply_batch(db, BLANK_ROOT, [(key, b"x" * 40) for key in keys_], NodeCache(10))
+    value = os.urandom(40)  # nodes unlike any other test's: the shared NODE_CACHE holds none of them
+    root = apply_batch(db, BLANK_ROOT, [(key, value) for key in keys_], NodeCache(10))
     complete = dict(db)
     child = next(h for h in db if h != root)
     del db[child]
@@ -66,4 +69,4 @@ def test_a_missing_node_raises_missing_node_and_the_caching_trie_raises_py_tries
     with pytest.raises(MissingTrieNode):
         for key in keys_:
             CachingHexaryTrie(db, root).get(key)
-    assert all(trie_get(complete, root, key) == b"x" * 40 for key in keys_)
+    assert all(trie_get(complete, root, key) == value for key in keys_)

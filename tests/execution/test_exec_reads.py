@@ -88,6 +88,15 @@ def test_state_views_at_heights(chain: PlumeChain) -> None:
     assert chain.state_at().block_number == 2
 
 
+def test_the_head_header_from_memory_is_the_stored_canonical_one(chain: PlumeChain) -> None:
+    for _ in range(2):
+        build_and_commit(chain, [transfer(0, chain.head.block_number)])
+        stored = chain.chaindb.get_canonical_block_header_by_number(chain.head.block_number)
+        assert chain.get_header() == chain.get_header(chain.head.block_number) == stored
+        assert chain.get_header(chain.head.block_number - 1).hash == stored.parent_hash
+    assert chain.state_at().state_root == stored.state_root
+
+
 def test_call_returns_output_and_never_writes(chain: PlumeChain) -> None:
     head = chain.head.hash
     out = chain.call({"from": ADDRS[0], "to": CONTRACT, "data": (41).to_bytes(32, "big")})

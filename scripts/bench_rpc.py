@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import shutil
 import signal
 import subprocess
@@ -44,8 +45,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from bench_devnet import free_base_port, process_cpu_seconds, rpc, scrape_cpu, sign_transfers  # noqa: E402
-from plume_node.devnet import DevnetParams, init_devnet, parse_overrides  # noqa: E402
+from bench_devnet import process_cpu_seconds, rpc, scrape_cpu, sign_transfers  # noqa: E402
+from plume_node.devnet import DevnetParams, init_devnet, parse_overrides, port_free  # noqa: E402
 
 # Run the node's CLI under cProfile (thread CPU clock); dump the stats on exit.
 PROFILED_START = """
@@ -62,6 +63,16 @@ finally:
     profile.disable()
     profile.dump_stats(OUT)
 """
+
+
+def free_port_pair() -> int:
+    """A base port whose port and the next are free, picked at random in 40000-48000 so that
+    benchmarks started at the same moment (bench_devnet.py scans from 31000) do not collide."""
+    for _ in range(200):
+        base = random.randrange(40000, 48000, 2)
+        if port_free(base) and port_free(base + 1):
+            return base
+    raise SystemExit("no free ports on 127.0.0.1 between 40000 and 48000")
 
 
 def serve_bare(port: int) -> None:
@@ -90,7 +101,7 @@ def serve_bare(port: int) -> None:
 
 def measure_bare(count: int, threads: int) -> float:
     """CPU per request (µs) of hypercorn alone answering `count` calls, in a process of its own."""
-    port = free_base_port()
+    port = free_port_pair()
     server = subprocess.Popen([sys.executable, __file__, "--bare", str(port)], start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -134,20 +145,26 @@ def run_calls(url: str, calls: list[tuple[str, tuple]], threads: int) -> None:
     """Send every (method, params) of `calls` from `threads` threads, each on its own keep-alive connection."""
     lock = threading.Lock()
     cursor = iter(calls)
+    failures: list[BaseException] = []
 
     def worker() -> None:
-        while True:
-            with lock:
-                item = next(cursor, None)
-            if item is None:
-                return
-            rpc(url, item[0], *item[1])
+        try:
+            while not failures:
+                with lock:
+                    item = next(cursor, None)
+                if item is None:
+                    return
+                rpc(url, item[0], *item[1])
+        except Exception as exc:  # every call must succeed, or the figures mean nothing
+            failures.append(exc)
 
     pool = [threading.Thread(target=worker) for _ in range(threads)]
     for t in pool:
         t.start()
     for t in pool:
         t.join()
+    if failures:
+        raise SystemExit(f"a request failed: {failures[0]}")
 
 
 def measure(name: str, url: str, pid: int, calls: list[tuple[str, tuple]], threads: int) -> dict[str, float]:
@@ -182,7 +199,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="plume-bench-rpc-"))
     senders = 60  # keeps every sender's run under the mempool's per-sender cap
     devnet = init_devnet(work / "net", DevnetParams(
-        validators=1, base_port=free_base_port(), accounts=senders,
+        validators=1, base_port=free_port_pair(), accounts=senders,
         overrides=parse_overrides(["mempool.max_txs=20000"]),
     ))
     accounts = json.loads(devnet.accounts_path.read_text())["accounts"]

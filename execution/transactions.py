@@ -98,7 +98,7 @@ def recover_uncached(tx: SignedTransactionAPI) -> bytes:
         sender = fast_sender(tx)
         return tx.get_sender() if sender is None else sender
     except (BadSignature, ValueError, ValidationError) as exc:
-        raise ValidationError(f"invalid transaction signature: {exc}") from exc
+        raise ValidationError(f"invalid transaction signature: {truncate(str(exc))}") from exc
 
 
 def fast_sender(tx: SignedTransactionAPI) -> bytes | None:
@@ -107,8 +107,9 @@ def fast_sender(tx: SignedTransactionAPI) -> bytes | None:
 
     Refuses (``ValidationError``) exactly what py-evm's ``get_sender`` refuses:
     y_parity not 0 or 1, r or s outside [0, secp256k1n), a signature that
-    recovers no key. Like py-evm's, it accepts a high s: the mempool and
-    py-evm's ``validate`` refuse that, each at its own layer.
+    recovers no key. Like py-evm's, it accepts a high s: the mempool refuses
+    that before recovering, and in a block py-evm's state-level transaction
+    validation does (EIP-2).
     """
     if Secp256k1PublicKey is None:
         return None
@@ -165,9 +166,10 @@ def _rlp_int_length(number: int) -> int:
 
 
 def _recover_address(msg_hash: bytes, y_parity: int, r: int, s: int) -> bytes:
-    # eth-keys' checks of a recoverable signature, in the same order.
+    # eth-keys' checks of a recoverable signature. The values stay out of the
+    # text: a legacy v may be as long as the transaction.
     if y_parity not in (0, 1):
-        raise ValidationError(f"y_parity {y_parity} is not 0 or 1")
+        raise ValidationError("y_parity is not 0 or 1")
     if not (0 <= r < SECPK1_N and 0 <= s < SECPK1_N):
         raise ValidationError("r or s is outside [0, secp256k1n)")
     signature = r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes((y_parity,))

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import execution.transactions as txmod
+from execution.errors import DecodeError
 from execution.transactions import decode_transaction, fast_sender, recover_sender, signing_hash
 from plume_exec_helpers import ADDRS, COINBASE, sidecar, transfer
 
@@ -236,3 +237,16 @@ def test_a_bad_signature_raises_validation_error_on_both_paths(monkeypatch) -> N
     txmod._senders.clear()
     with pytest.raises(ValidationError, match="invalid transaction signature"):
         recover_sender(Builder.decode(with_signature("dynamic-fee", unsigned, 7, 0, 0, 1).encode()))
+
+
+@pytest.mark.parametrize("y_parity", [2**4000, 2**20_000], ids=["1205 digits", "past int-to-str limit"])
+def test_a_refusal_names_no_input_at_length(y_parity) -> None:
+    unsigned = Builder.new_unsigned_dynamic_fee_transaction(
+        chain_id=7, nonce=0, max_priority_fee_per_gas=1, max_fee_per_gas=2, gas=21_000,
+        to=b"\x01" * 20, value=0, data=b"", access_list=(),
+    )
+    raw = with_signature("dynamic-fee", unsigned, 7, y_parity, 1, 1).encode()
+    txmod._senders.clear()
+    with pytest.raises(DecodeError) as refused:
+        decode_transaction(raw)
+    assert len(str(refused.value)) < 300

@@ -41,9 +41,20 @@ from consensus.signer import STEP_PREVOTE, STEP_PROPOSAL, Signer
 from consensus.validators import ValidatorSet
 from execution.errors import describe, truncate
 from plume_node.app import SyncedBlock
+from plume_node.config import ConsensusConfig
 from plume_node.storage import StorageWriteError
 
 log = logging.getLogger("plume.consensus")
+
+# How long after a commit the node keeps collecting precommits for the decided
+# block before it may start the next height (unless every validator's is in
+# sooner), in ms: see docs/consensus.md, "Block interval".
+DEFAULT_COMMIT_GRACE_MS = ConsensusConfig.commit_grace_ms
+# While waiting for a transaction a block would carry, the pool is looked at
+# no more often than this (s): a flood of transactions no block can carry yet
+# (nonce gaps, fee cap under the base fee) costs one look per period, not one
+# per arrival.
+POOL_LOOK_INTERVAL_S = 0.02
 
 Event = Callable[[ConsensusEngine], list]
 
@@ -73,6 +84,8 @@ class ConsensusApp(Protocol):
 
     def has_pending_transactions(self) -> bool: ...
 
+    def has_includable_transactions(self) -> bool: ...
+
 
 class ConsensusNetwork(Protocol):
     """What the driver needs of the network; the p2p gossip layer implements it."""
@@ -101,6 +114,7 @@ class ConsensusDriver:
         *,
         block_time_ms: int,
         create_empty_blocks: bool = True,
+        commit_grace_ms: int = DEFAULT_COMMIT_GRACE_MS,
         network: ConsensusNetwork | None = None,
         on_commit: Callable[[int], None] | None = None,
         event_buffer: int = 1024,
@@ -111,11 +125,13 @@ class ConsensusDriver:
         self.network = network
         self.block_time_ms = block_time_ms
         self.create_empty_blocks = create_empty_blocks
+        self.commit_grace_ms = commit_grace_ms
         self.on_commit = on_commit
         self._send, self._receive = trio.open_memory_channel[Event](event_buffer)
         self._nursery: trio.Nursery | None = None
         self.height = 0  # the height the engine is working on
         self._tx_arrived = trio.Event()
+        self._precommits_in = trio.Event()  # set once every validator's precommit of the decided round is in
         self.last_commit_at = 0.0  # trio clock
         # how long this height's steps took, for the debug log
         self.timings: dict[str, float] = {}
@@ -195,6 +211,7 @@ class ConsensusDriver:
             task_status.started()
             async for event in self._receive:
                 await self._execute(event(self.engine))
+                self._note_precommits()
 
     async def _execute(self, actions: list) -> None:
         queue = deque(actions)
@@ -292,18 +309,48 @@ class ConsensusDriver:
         )
         if self.on_commit is not None:
             self.on_commit(action.height)
+        self._precommits_in = trio.Event()
+        self._note_precommits()  # all may be in already
         self._nursery.start_soon(self._next_height_after_pause, action.height + 1)
 
     async def _next_height_after_pause(self, height: int) -> None:
-        # The block interval (CometBFT's timeout_commit): time for late
-        # precommits to arrive and for transactions to gather.
-        await trio.sleep_until(self.last_commit_at + self.block_time_ms / 1000)
+        """Start `height` as the block interval policy says (docs/consensus.md,
+        "Block interval"): never before the commit grace is over (every
+        validator's precommit in, or `commit_grace_ms`, at most `block_time_ms`),
+        then at once if the pool holds a transaction a block would carry, else
+        `block_time_ms` after the commit (with `create_empty_blocks = false`:
+        not before a transaction is pooled)."""
+        committed_at = self.last_commit_at
+        with trio.move_on_at(committed_at + min(self.commit_grace_ms, self.block_time_ms) / 1000):
+            await self._precommits_in.wait()
+        await self._wait_for_transactions(committed_at + self.block_time_ms / 1000, self.app.has_includable_transactions)
         if not self.create_empty_blocks:
-            while not self.app.has_pending_transactions():
-                self._tx_arrived = trio.Event()
-                with trio.move_on_after(1.0):  # re-check: the mempool may fill by gossip too
-                    await self._tx_arrived.wait()
+            await self._wait_for_transactions(None, self.app.has_pending_transactions)
         await self._send.send(lambda e, h=height: self._start_height_event(h))
+
+    async def _wait_for_transactions(self, deadline: float | None, ready: Callable[[], bool]) -> None:
+        """Return once `ready()` (looked at on each pooled transaction, at most
+        every POOL_LOOK_INTERVAL_S) or at `deadline` (trio clock; None: never)."""
+        with trio.move_on_at(float("inf") if deadline is None else deadline):
+            while True:
+                self._tx_arrived = trio.Event()  # before looking: an arrival after the look wakes us
+                if ready():
+                    return
+                looked_at = trio.current_time()
+                with trio.move_on_after(1.0):  # look again anyway: the pool also changes without arrivals
+                    await self._tx_arrived.wait()
+                await trio.sleep_until(looked_at + POOL_LOOK_INTERVAL_S)
+
+    def _note_precommits(self) -> None:
+        """After a commit: end the commit grace once every validator of the
+        decided height has a precommit in the deciding round (for the block or
+        not, an honest validator sends no other), as no later one can come."""
+        rs, votes = self.engine.state, self.engine.votes
+        if self._precommits_in.is_set() or rs is None or rs.decided is None or votes is None:
+            return
+        precommits = votes.peek(rs.decided_round, PRECOMMIT)
+        if precommits is not None and len(precommits.votes) >= len(rs.validator_set):
+            self._precommits_in.set()
 
     def _start_height_event(self, height: int) -> list:
         # Runs inside the event loop, so starting a height is ordered with

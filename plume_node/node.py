@@ -118,6 +118,7 @@ class Node:
             self.signer,
             block_time_ms=c.block_time_ms,
             create_empty_blocks=c.create_empty_blocks,
+            commit_grace_ms=c.commit_grace_ms,
             on_commit=self.events.committed,
         )
         self.started_at = time.time()

@@ -132,6 +132,8 @@ class ConsensusDriver:
         self.height = 0  # the height the engine is working on
         self._tx_arrived = trio.Event()
         self._precommits_in = trio.Event()  # set once every validator's precommit of the decided round is in
+        self._pause = trio.CancelScope()  # the wait before the next height; cancelled to start it at once
+        self._next_proposer: bytes | None = None  # round 0's proposer of the height after the pause
         self.last_commit_at = 0.0  # trio clock
         # how long this height's steps took, for the debug log
         self.timings: dict[str, float] = {}
@@ -207,11 +209,11 @@ class ConsensusDriver:
             if self.create_empty_blocks:
                 await self._execute(self._start_height_event(self.app.committed_height() + 1))
             else:  # as after a commit: the first height, too, waits for a transaction
-                nursery.start_soon(self._next_height_after_pause, self.app.committed_height() + 1)
+                self._pause_before(self.app.committed_height() + 1)
             task_status.started()
             async for event in self._receive:
                 await self._execute(event(self.engine))
-                self._note_precommits()
+                self._watch_pause()
 
     async def _execute(self, actions: list) -> None:
         queue = deque(actions)
@@ -309,9 +311,15 @@ class ConsensusDriver:
         )
         if self.on_commit is not None:
             self.on_commit(action.height)
+        self._pause_before(action.height + 1)
+
+    def _pause_before(self, height: int) -> None:
+        """Start the pause before `height` (see `_next_height_after_pause`)."""
         self._precommits_in = trio.Event()
-        self._note_precommits()  # all may be in already
-        self._nursery.start_soon(self._next_height_after_pause, action.height + 1)
+        self._pause = trio.CancelScope()
+        self._next_proposer = self.app.validator_set(height).proposer_address
+        self._watch_pause()  # all precommits may be in already, or the next proposal buffered
+        self._nursery.start_soon(self._next_height_after_pause, height)
 
     async def _next_height_after_pause(self, height: int) -> None:
         """Start `height` as the block interval policy says (docs/consensus.md,
@@ -319,13 +327,18 @@ class ConsensusDriver:
         validator's precommit in, or `commit_grace_ms`, at most `block_time_ms`),
         then at once if the pool holds a transaction a block would carry, else
         `block_time_ms` after the commit (with `create_empty_blocks = false`:
-        not before a transaction is pooled)."""
+        not before a transaction is pooled). Whatever the wait, the height
+        starts as soon as its round-0 proposer's proposal is in, so that its
+        block is validated the moment it arrives (`_watch_pause`)."""
         committed_at = self.last_commit_at
-        with trio.move_on_at(committed_at + min(self.commit_grace_ms, self.block_time_ms) / 1000):
-            await self._precommits_in.wait()
-        await self._wait_for_transactions(committed_at + self.block_time_ms / 1000, self.app.has_includable_transactions)
-        if not self.create_empty_blocks:
-            await self._wait_for_transactions(None, self.app.has_pending_transactions)
+        with self._pause:
+            with trio.move_on_at(committed_at + min(self.commit_grace_ms, self.block_time_ms) / 1000):
+                await self._precommits_in.wait()
+            await self._wait_for_transactions(
+                committed_at + self.block_time_ms / 1000, self.app.has_includable_transactions
+            )
+            if not self.create_empty_blocks:
+                await self._wait_for_transactions(None, self.app.has_pending_transactions)
         await self._send.send(lambda e, h=height: self._start_height_event(h))
 
     async def _wait_for_transactions(self, deadline: float | None, ready: Callable[[], bool]) -> None:
@@ -341,10 +354,18 @@ class ConsensusDriver:
                     await self._tx_arrived.wait()
                 await trio.sleep_until(looked_at + POOL_LOOK_INTERVAL_S)
 
-    def _note_precommits(self) -> None:
-        """After a commit: end the commit grace once every validator of the
-        decided height has a precommit in the deciding round (for the block or
-        not, an honest validator sends no other), as no later one can come."""
+    def _watch_pause(self) -> None:
+        """During the pause after a commit: end it at once when the next
+        height's round-0 proposer has proposed (its signed proposal waits in
+        the engine's buffer: the sooner we start, the sooner its block is
+        judged); end the commit grace once every validator of the decided
+        height has a precommit in the deciding round (for the block or not,
+        an honest validator sends no other), as no later one can come."""
+        if self._pause.cancel_called:
+            return
+        if self._next_proposer is not None and self.engine.next_height_proposed_by(self._next_proposer):
+            self._pause.cancel()
+            return
         rs, votes = self.engine.state, self.engine.votes
         if self._precommits_in.is_set() or rs is None or rs.decided is None or votes is None:
             return
@@ -358,6 +379,7 @@ class ConsensusDriver:
         if height != self.app.committed_height() + 1 or (self.engine.height or 0) >= height:
             return []  # stale: block sync moved past it meanwhile
         self._keep_late_precommits(height - 1)
+        self._next_proposer = None  # the pause is over
         self.height = height
         self._height_started = time.perf_counter()
         self.timings = {}

@@ -41,17 +41,20 @@ class PoolApp:
         self.committed_at: dict[int, float] = {}
         self.includable = False
         self.pooled = False
+        self.validated: dict[int, float] = {}  # height -> when its block was judged
+
 
     def committed_height(self) -> int:
         return self.height
 
     def validator_set(self, height: int) -> ValidatorSet:
-        return self.validators
+        return self.validators.advance(height - 1)  # the proposer moves on with the height
 
     def propose_block(self, height: int, round: int) -> tuple[bytes, bytes]:
         return block_for(f"{height}/{round}")
 
     def validate_block(self, height: int, block_hash: bytes, block: bytes) -> tuple[BlockVerdict, str]:
+        self.validated[height] = trio.current_time()
         return BlockVerdict.VALID, ""
 
     def commit(self, height: int, block_hash: bytes, block: bytes, certificate: CommitCertificate) -> None:
@@ -107,6 +110,13 @@ class Chain:
             self.driver.submit_vote(precommit(self.keys[i], 1, 0, block_hash))
         await await_until(lambda: self.app.height == 1, 5, "height 1 to be committed")
         return self.app.committed_at[1]
+
+    def propose(self, height: int) -> None:
+        """The round-0 proposer of `height` (one of the test's validators) proposes."""
+        proposer = index_of_proposer(self.app.validator_set(height), self.keys, 0)
+        assert proposer != 0, "the test plays the proposer"
+        block_hash, block = block_for(f"{height}/0")
+        self.driver.submit_proposal(sign_proposal(self.keys[proposer], height, 0, block_hash), block)
 
     def late_precommit(self, i: int) -> None:
         self.driver.submit_vote(precommit(self.keys[i], 1, 0, block_for("1/0")[0]))
@@ -202,4 +212,17 @@ async def test_without_empty_blocks_the_next_height_waits_for_a_pooled_transacti
         chain.app.pooled = True
         chain.driver.notify_transactions()
         await started_at(chain, committed + 5 * BLOCK_TIME_MS / 1000)
+        nursery.cancel_scope.cancel()
+
+
+async def test_the_next_proposal_starts_the_height_at_once_and_its_block_is_judged(autojump_clock):
+    chain = Chain()  # an empty pool here: the pause would last the block time
+    async with trio.open_nursery() as nursery:
+        await nursery.start(chain.driver.run)
+        committed = await chain.commit_height_1(signers=(1, 2, 3))
+        await trio.sleep_until(committed + 0.2)
+        assert chain.working_on == 1
+        chain.propose(2)  # its proposer's pool had a transaction
+        await started_at(chain, committed + 0.2)
+        assert chain.app.validated[2] < committed + 0.2 + LATE
         nursery.cancel_scope.cancel()

@@ -331,14 +331,20 @@ class ConsensusDriver:
         starts as soon as its round-0 proposer's proposal is in, so that its
         block is validated the moment it arrives (`_watch_pause`)."""
         committed_at = self.last_commit_at
+        grace_ms = None  # how long the grace lasted, for the debug log
         with self._pause:
             with trio.move_on_at(committed_at + min(self.commit_grace_ms, self.block_time_ms) / 1000):
                 await self._precommits_in.wait()
+            grace_ms = (trio.current_time() - committed_at) * 1000
             await self._wait_for_transactions(
                 committed_at + self.block_time_ms / 1000, self.app.has_includable_transactions
             )
             if not self.create_empty_blocks:
                 await self._wait_for_transactions(None, self.app.has_pending_transactions)
+        log.debug("height %d starts %.0f ms after the commit (grace %s, all precommits in: %s, next proposal in: %s)",
+                  height, (trio.current_time() - committed_at) * 1000,
+                  "cut short" if grace_ms is None else f"{grace_ms:.0f} ms",
+                  self._precommits_in.is_set(), self._pause.cancel_called)
         await self._send.send(lambda e, h=height: self._start_height_event(h))
 
     async def _wait_for_transactions(self, deadline: float | None, ready: Callable[[], bool]) -> None:

@@ -12,6 +12,7 @@ arrives in the grace lands in the stored certificate.
 
 from __future__ import annotations
 
+import pytest
 import trio
 
 from consensus.actions import BlockVerdict
@@ -20,7 +21,8 @@ from consensus.messages import CommitCertificate
 from consensus.signer import MemoryStore, Signer
 from consensus.validators import ValidatorSet
 from engine_harness import CHAIN, block_for, index_of_proposer, make_set, precommit, prevote, sign_proposal
-from plume_node.consensus_driver import ConsensusDriver
+from plume_node.config import Config, ConfigError, set_dotted
+from plume_node.consensus_driver import DEFAULT_COMMIT_GRACE_MS, ConsensusDriver
 from waiting import await_until
 
 BLOCK_TIME_MS = 1000
@@ -226,3 +228,11 @@ async def test_the_next_proposal_starts_the_height_at_once_and_its_block_is_judg
         await started_at(chain, committed + 0.2)
         assert chain.app.validated[2] < committed + 0.2 + LATE
         nursery.cancel_scope.cancel()
+
+
+def test_commit_grace_ms_is_a_config_key_with_a_bounded_range():
+    assert Config().consensus.commit_grace_ms == DEFAULT_COMMIT_GRACE_MS == 300
+    assert set_dotted(Config(), "consensus.commit_grace_ms", "0").consensus.commit_grace_ms == 0
+    for bad in ("-1", "60001"):
+        with pytest.raises(ConfigError, match="consensus.commit_grace_ms must be between 0 and 60000"):
+            set_dotted(Config(), "consensus.commit_grace_ms", bad)

@@ -50,6 +50,11 @@ log = logging.getLogger("plume.consensus")
 # block before it may start the next height (unless every validator's is in
 # sooner), in ms: see docs/consensus.md, "Block interval".
 DEFAULT_COMMIT_GRACE_MS = ConsensusConfig.commit_grace_ms
+# The least time from one height's start to the next's, in ms, when
+# transactions wait: every height costs each node a fixed amount of work
+# (votes, the end-of-block hooks, a synced commit), so back-to-back heights of
+# a few transactions each would spend the CPU on heights, not transactions.
+DEFAULT_MIN_BLOCK_INTERVAL_MS = ConsensusConfig.min_block_interval_ms
 # While waiting for a transaction a block would carry, the pool is looked at
 # no more often than this (s): a flood of transactions no block can carry yet
 # (nonce gaps, fee cap under the base fee) costs one look per period, not one
@@ -115,6 +120,7 @@ class ConsensusDriver:
         block_time_ms: int,
         create_empty_blocks: bool = True,
         commit_grace_ms: int = DEFAULT_COMMIT_GRACE_MS,
+        min_block_interval_ms: int = DEFAULT_MIN_BLOCK_INTERVAL_MS,
         network: ConsensusNetwork | None = None,
         on_commit: Callable[[int], None] | None = None,
         event_buffer: int = 1024,
@@ -126,6 +132,7 @@ class ConsensusDriver:
         self.block_time_ms = block_time_ms
         self.create_empty_blocks = create_empty_blocks
         self.commit_grace_ms = commit_grace_ms
+        self.min_block_interval_ms = min_block_interval_ms
         self.on_commit = on_commit
         self._send, self._receive = trio.open_memory_channel[Event](event_buffer)
         self._nursery: trio.Nursery | None = None
@@ -135,6 +142,7 @@ class ConsensusDriver:
         self._pause = trio.CancelScope()  # the wait before the next height; cancelled to start it at once
         self._next_proposer: bytes | None = None  # round 0's proposer of the height after the pause
         self.last_commit_at = 0.0  # trio clock
+        self._height_started_at = 0.0  # trio clock, for the minimum block interval
         # how long this height's steps took, for the debug log
         self.timings: dict[str, float] = {}
         self._height_started = time.perf_counter()
@@ -325,6 +333,7 @@ class ConsensusDriver:
         """Start `height` as the block interval policy says (docs/consensus.md,
         "Block interval"): never before the commit grace is over (every
         validator's precommit in, or `commit_grace_ms`, at most `block_time_ms`),
+        nor before `min_block_interval_ms` from the previous height's start;
         then at once if the pool holds a transaction a block would carry, else
         `block_time_ms` after the commit (with `create_empty_blocks = false`:
         not before a transaction is pooled). Whatever the wait, the height
@@ -336,9 +345,9 @@ class ConsensusDriver:
             with trio.move_on_at(committed_at + min(self.commit_grace_ms, self.block_time_ms) / 1000):
                 await self._precommits_in.wait()
             grace_ms = (trio.current_time() - committed_at) * 1000
-            await self._wait_for_transactions(
-                committed_at + self.block_time_ms / 1000, self.app.has_includable_transactions
-            )
+            idle_start = committed_at + self.block_time_ms / 1000
+            await trio.sleep_until(min(self._height_started_at + self.min_block_interval_ms / 1000, idle_start))
+            await self._wait_for_transactions(idle_start, self.app.has_includable_transactions)
             if not self.create_empty_blocks:
                 await self._wait_for_transactions(None, self.app.has_pending_transactions)
         log.debug("height %d starts %.0f ms after the commit (grace %s, all precommits in: %s, next proposal in: %s)",
@@ -386,6 +395,7 @@ class ConsensusDriver:
             return []  # stale: block sync moved past it meanwhile
         self._keep_late_precommits(height - 1)
         self._next_proposer = None  # the pause is over
+        self._height_started_at = trio.current_time()
         self.height = height
         self._height_started = time.perf_counter()
         self.timings = {}

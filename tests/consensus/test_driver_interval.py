@@ -5,9 +5,10 @@ trio's autojump clock; the test plays the other three of four equal
 validators by submitting their signed proposal and votes, and the
 application is an in-memory stand-in whose pool the test fills. After a
 commit the next height starts when the commit grace is over (every
-validator's precommit in, or `commit_grace_ms`) if a block would carry a
-pooled transaction, else `block_time_ms` after the commit; a precommit that
-arrives in the grace lands in the stored certificate.
+validator's precommit in, or `commit_grace_ms`), and no sooner than
+`min_block_interval_ms` after the previous height started, if a block would
+carry a pooled transaction, else `block_time_ms` after the commit; a
+precommit that arrives in the grace lands in the stored certificate.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from consensus.signer import MemoryStore, Signer
 from consensus.validators import ValidatorSet
 from engine_harness import CHAIN, block_for, index_of_proposer, make_set, precommit, prevote, sign_proposal
 from plume_node.config import Config, ConfigError, set_dotted
-from plume_node.consensus_driver import DEFAULT_COMMIT_GRACE_MS, ConsensusDriver
+from plume_node.consensus_driver import DEFAULT_COMMIT_GRACE_MS, DEFAULT_MIN_BLOCK_INTERVAL_MS, ConsensusDriver
 from waiting import await_until
 
 BLOCK_TIME_MS = 1000
@@ -44,12 +45,14 @@ class PoolApp:
         self.includable = False
         self.pooled = False
         self.validated: dict[int, float] = {}  # height -> when its block was judged
+        self.first_asked: dict[int, float] = {}  # height -> when its validator set was first asked for
 
 
     def committed_height(self) -> int:
         return self.height
 
     def validator_set(self, height: int) -> ValidatorSet:
+        self.first_asked.setdefault(height, trio.current_time())  # height 1: when it started
         return self.validators.advance(height - 1)  # the proposer moves on with the height
 
     def propose_block(self, height: int, round: int) -> tuple[bytes, bytes]:
@@ -91,7 +94,8 @@ class Chain:
         self.app = PoolApp(validators)
         engine = ConsensusEngine(CHAIN, self.keys[0].address)
         signer = Signer(self.keys[0], MemoryStore(), CHAIN)
-        options = {"block_time_ms": BLOCK_TIME_MS, "commit_grace_ms": GRACE_MS, **driver_options}
+        options = {"block_time_ms": BLOCK_TIME_MS, "commit_grace_ms": GRACE_MS, "min_block_interval_ms": 0,
+                   **driver_options}
         self.driver = ConsensusDriver(engine, self.app, signer, **options)
 
     @property
@@ -230,9 +234,23 @@ async def test_the_next_proposal_starts_the_height_at_once_and_its_block_is_judg
         nursery.cancel_scope.cancel()
 
 
-def test_commit_grace_ms_is_a_config_key_with_a_bounded_range():
+async def test_with_transactions_waiting_heights_start_no_closer_than_the_minimum_interval(autojump_clock):
+    chain = Chain(min_block_interval_ms=250)
+    chain.app.includable = True
+    async with trio.open_nursery() as nursery:
+        await nursery.start(chain.driver.run)
+        committed = await chain.commit_height_1(signers=(1, 2, 3))  # the grace is over at once
+        started = chain.app.first_asked[1]
+        assert committed < started + 0.25 - EARLY
+        await started_at(chain, started + 0.25)
+        nursery.cancel_scope.cancel()
+
+
+def test_commit_grace_and_min_block_interval_are_config_keys_with_bounded_ranges():
     assert Config().consensus.commit_grace_ms == DEFAULT_COMMIT_GRACE_MS == 300
     assert set_dotted(Config(), "consensus.commit_grace_ms", "0").consensus.commit_grace_ms == 0
-    for bad in ("-1", "60001"):
-        with pytest.raises(ConfigError, match="consensus.commit_grace_ms must be between 0 and 60000"):
-            set_dotted(Config(), "consensus.commit_grace_ms", bad)
+    assert Config().consensus.min_block_interval_ms == DEFAULT_MIN_BLOCK_INTERVAL_MS == 250
+    for key in ("commit_grace_ms", "min_block_interval_ms"):
+        for bad in ("-1", "60001"):
+            with pytest.raises(ConfigError, match=f"consensus.{key} must be between 0 and 60000"):
+                set_dotted(Config(), f"consensus.{key}", bad)

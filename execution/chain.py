@@ -62,6 +62,7 @@ from execution.ordered_trie import ordered_trie_root_and_nodes
 from execution.reads import ChainReads
 from execution.sidecar import Sidecar
 from execution.system_logs import encode_logs, logs_bloom, system_logs_key, to_logs
+from execution.transactions import recover_sender
 from execution.vm import FIXED_HEADER_FIELDS, PlumeVM, expected_base_fee, header_problems, make_vm_class
 from staking.end_of_block import (
     END_OF_BLOCK_HOOKS,
@@ -103,6 +104,22 @@ def block_context(header: BlockHeaderAPI, consensus_round: int, facts: Consensus
         evidence=facts.evidence,
         last_commit_absent=facts.last_commit_absent,
     )
+
+
+def recover_block_senders(block: PlumeBlock) -> None:
+    """Recover every sender of ``block`` in one pass, before the EVM loop.
+
+    Seeds each transaction's sender from the process-wide cache: a transaction
+    the pool admitted already carries it (or the cache has it), only the block's
+    others are recovered here. Raises ``InvalidBlock`` for a bad signature.
+    """
+    for index, (tx, tx_hash) in enumerate(zip(block.transactions, block.tx_hashes)):
+        try:
+            recover_sender(tx, tx_hash)
+        except ValidationError as exc:
+            raise InvalidBlock(
+                f"invalid transaction {index} (0x{tx_hash.hex()}) in block: {truncate(str(exc))}"
+            ) from exc
 
 
 class _MidBlockHeader:
@@ -282,11 +299,13 @@ class PlumeChain(ChainReads):
         sidecar: Sidecar,
         *,
         skip_invalid: bool,
+        tx_trie: tuple[bytes, dict[bytes, bytes]] | None = None,
     ) -> tuple[ExecutionResult, list[tuple[SignedTransactionAPI, str]]]:
         """Run ``txs`` on the head state under ``template``; roots computed once at the end.
 
         With ``skip_invalid`` (building) a transaction that fails validation is
-        left out with its reason; without it (validating) it raises ``InvalidBlock``.
+        left out with its reason; without it (validating) it raises ``InvalidBlock``,
+        and ``tx_trie`` may give the (root, nodes) of ``txs``, already computed.
         """
         self.stats.executions += 1
         facts = self.read_sidecar(sidecar)  # before the work: a bad sidecar fails fast
@@ -338,7 +357,9 @@ class PlumeChain(ChainReads):
         system_logs = to_logs(context.system_logs)
         # One state-root computation per block; trie nodes land in the overlay.
         state.persist()
-        tx_root, tx_nodes = ordered_trie_root_and_nodes(tuple(applied))
+        if tx_trie is None or skip_invalid:
+            tx_trie = ordered_trie_root_and_nodes(tuple(applied))
+        tx_root, tx_nodes = tx_trie
         receipt_root, receipt_nodes = ordered_trie_root_and_nodes(receipts)
         header = header.copy(
             state_root=state.state_root,
@@ -346,7 +367,7 @@ class PlumeChain(ChainReads):
             receipt_root=receipt_root,
             bloom=bloom | logs_bloom(system_logs),
         )
-        tx_nodes.update(receipt_nodes)
+        trie_nodes = {**tx_nodes, **receipt_nodes}  # tx_trie's dict may be the block's own
         block = PlumeBlock(
             PragueBlock(header, transactions=list(applied), uncles=[], withdrawals=[]),
             sidecar,
@@ -355,7 +376,7 @@ class PlumeChain(ChainReads):
             block=block,
             receipts=receipts,
             state_writes=overlay,
-            trie_nodes=tx_nodes,
+            trie_nodes=trie_nodes,
             system_logs=system_logs,
         )
         return result, rejected
@@ -444,10 +465,7 @@ class PlumeChain(ChainReads):
         if cached is not None:
             # The hash fixes the header (hence tx root and sidecar hash); the body
             # could still differ from the header's claims, so compare it cheaply.
-            same_txs = [tx.hash for tx in cached.block.transactions] == [
-                tx.hash for tx in block.transactions
-            ]
-            if same_txs and cached.block.sidecar_bytes == block.sidecar_bytes:
+            if cached.block.tx_hashes == block.tx_hashes and cached.block.sidecar_bytes == block.sidecar_bytes:
                 self.stats.cache_hits += 1
                 return cached
         problems = header_problems(block.header, parent, self.vm_class.min_base_fee_per_gas)
@@ -471,7 +489,10 @@ class PlumeChain(ChainReads):
             receipt_root=BLANK_ROOT_HASH,
         )
         try:
-            result, _ = self._execute(template, block.transactions, block.sidecar, skip_invalid=False)
+            recover_block_senders(block)
+            result, _ = self._execute(
+                template, block.transactions, block.sidecar, skip_invalid=False, tx_trie=block.transactions_trie
+            )
         except InvalidBlock:
             raise
         except Exception as exc:

@@ -72,9 +72,18 @@ def list_items(data: bytes | memoryview) -> list[memoryview]:
     pos = start
     while pos < end:
         item_end = _item(view, pos)[1]
+        if item_end > end:
+            raise RlpShapeError("RLP item runs past the end of its list")
         items.append(view[pos:item_end])
         pos = item_end
     return items
+
+
+def item_payload(data: bytes | memoryview) -> tuple[memoryview, bool]:
+    """(payload, is a list) of the RLP item that starts `data` (its prefix as it is, unchecked)."""
+    view = memoryview(data)
+    start, end, is_list = _item(view, 0)
+    return view[start:end], is_list
 
 
 def check_transaction_shape(raw: bytes | memoryview) -> None:
@@ -82,13 +91,28 @@ def check_transaction_shape(raw: bytes | memoryview) -> None:
     check_depth(raw[1:] if raw[0] < 0x80 else raw, MAX_TX_DEPTH)
 
 
-def check_block_shape(block_rlp: bytes) -> None:
-    """A block's RLP, and inside it every typed transaction's payload."""
-    check_depth(block_rlp, MAX_BLOCK_DEPTH)
-    body = list_items(block_rlp)
-    if len(body) < 2:
-        raise RlpShapeError("a block is a list of header, transactions, ...")
-    for tx in list_items(body[1]):
-        start, end, is_list = _item(tx, 0)
-        if not is_list and end > start:  # a typed transaction, as an RLP string
-            check_transaction_shape(tx[start:end])
+def block_parts(block_rlp: bytes | memoryview) -> tuple[list[memoryview], list[memoryview]]:
+    """(the block's four items, the items of its transaction list).
+
+    The header, uncles and withdrawals are checked to nest at most
+    MAX_BLOCK_DEPTH lists counting the block's own; the transactions are not
+    scanned here: `check_block_tx_shape` checks one before it is decoded (a
+    transaction the node already holds with the same bytes need not be).
+    """
+    parts = list_items(block_rlp)
+    for index, part in enumerate(parts):
+        if index != 1:  # all but the transactions
+            check_depth(part, MAX_BLOCK_DEPTH - 1)
+    if len(parts) != 4:
+        raise RlpShapeError(f"a block is 4 RLP items (header, transactions, uncles, withdrawals), got {len(parts)}")
+    return parts, list_items(parts[1])
+
+
+def check_block_tx_shape(item: bytes | memoryview) -> None:
+    """One item of a block's transaction list: a legacy tx (a list of scalars at
+    depth MAX_BLOCK_DEPTH) or a typed tx's envelope (an RLP string)."""
+    start, end, is_list = _item(item, 0)
+    if is_list:
+        check_depth(item, MAX_BLOCK_DEPTH - 2)
+    elif end > start:
+        check_transaction_shape(item[start:end])

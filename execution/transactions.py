@@ -41,15 +41,18 @@ def tx_type(tx: SignedTransactionAPI) -> int:
     return getattr(tx, "type_id", None) or 0
 
 
-def recover_sender(tx: SignedTransactionAPI) -> bytes:
+def recover_sender(tx: SignedTransactionAPI, tx_hash: bytes | None = None) -> bytes:
     """The sender of ``tx`` (20 bytes), recovered at most once per process.
 
-    Raises ``eth_utils.ValidationError`` if the signature does not recover.
+    ``tx_hash``, if the caller has it (keccak of the tx's canonical bytes),
+    saves re-encoding the transaction to hash it. Raises
+    ``eth_utils.ValidationError`` if the signature does not recover.
     """
     cached = tx.__dict__.get("sender")
     if cached is not None:
         return cached
-    tx_hash = tx.hash
+    if tx_hash is None:
+        tx_hash = tx.hash
     with _senders_lock:
         sender = _senders.get(tx_hash)
     if sender is None:
@@ -64,6 +67,17 @@ def recover_sender(tx: SignedTransactionAPI) -> bytes:
     # `sender` is a cached_property on py-evm transactions: seed it.
     tx.__dict__["sender"] = sender
     return sender
+
+
+def seed_hash(tx: SignedTransactionAPI, tx_hash: bytes) -> None:
+    """Give ``tx`` its hash, keccak of its canonical bytes, which the caller holds.
+
+    py-evm caches a typed transaction's ``hash`` (a cached_property, so it
+    lives in the instance's ``__dict__``) but computes it by re-encoding the
+    transaction; a legacy transaction's is a plain property, nothing to seed.
+    """
+    if tx_type(tx) != 0:
+        tx.__dict__.setdefault("hash", tx_hash)
 
 
 def decode_transaction(raw: bytes) -> SignedTransactionAPI:

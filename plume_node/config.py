@@ -52,6 +52,7 @@ class P2PConfig:
     ban_seconds: int = 600
     handshake_timeout_ms: int = 5000
     max_message_bytes: int = 8 * 1024 * 1024
+    sync_progress_ms: int = 5000  # while block sync catches up, a progress line in the log at most this often
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Protocol
 
 import trio
@@ -42,6 +43,7 @@ from consensus.validators import ValidatorSet
 from execution.errors import describe, truncate
 from plume_node.app import SyncedBlock
 from plume_node.config import ConsensusConfig
+from plume_node.stage_cpu import Stage, StageClock
 from plume_node.storage import StorageWriteError
 
 log = logging.getLogger("plume.consensus")
@@ -85,6 +87,10 @@ class ConsensusApp(Protocol):
 
     def apply_synced_block(self, height: int, block: bytes, certificate: bytes) -> tuple[SyncedBlock, str]: ...
 
+    def durable_run(self) -> AbstractContextManager[None]:
+        """Commits inside are written unsynced and made durable together at its end."""
+        ...
+
     def add_evidence(self, evidence: DuplicateVoteEvidence) -> None: ...
 
     def has_pending_transactions(self) -> bool: ...
@@ -124,6 +130,7 @@ class ConsensusDriver:
         network: ConsensusNetwork | None = None,
         on_commit: Callable[[int], None] | None = None,
         event_buffer: int = 1024,
+        stage_clock: StageClock | None = None,
     ) -> None:
         self.engine = engine
         self.app = app
@@ -147,6 +154,7 @@ class ConsensusDriver:
         self.timings: dict[str, float] = {}
         self._height_started = time.perf_counter()
         self.sign_refusals = 0  # times the double-sign guard refused (a metric)
+        self.stage_clock = stage_clock or StageClock()  # build/validate/commit/sync CPU (the rest is consensus)
 
     @property
     def height_started(self) -> float:
@@ -173,22 +181,31 @@ class ConsensusDriver:
         engine's own. `on_bad(outcome, reason)` is called for the first block
         not committed (BAD_DATA or REFUSED, see `SyncedBlock`).
         """
-        return self._offer(lambda e: self._apply_synced(blocks, on_bad))
+        return self._offer(lambda e: self._apply_synced_measured(blocks, on_bad))
+
+    def _apply_synced_measured(
+        self, blocks: list[tuple[int, bytes, bytes]], on_bad: Callable[[SyncedBlock, str], None]
+    ) -> list:
+        with self.stage_clock.measure(Stage.BLOCK_SYNC):
+            return self._apply_synced(blocks, on_bad)
 
     def _apply_synced(
         self, blocks: list[tuple[int, bytes, bytes]], on_bad: Callable[[SyncedBlock, str], None]
     ) -> list:
         applied = 0
-        for height, block, certificate in blocks:
-            if height <= self.app.committed_height():
-                continue  # consensus got there first
-            if height != self.app.committed_height() + 1:
-                break
-            outcome, reason = self.app.apply_synced_block(height, block, certificate)
-            if outcome is not SyncedBlock.COMMITTED:
-                on_bad(outcome, f"synced block {height}: {reason}")
-                break
-            applied += 1
+        # One synced write for the whole run (each block is still one atomic
+        # batch); nothing is announced before it.
+        with self.app.durable_run():
+            for height, block, certificate in blocks:
+                if height <= self.app.committed_height():
+                    continue  # consensus got there first
+                if height != self.app.committed_height() + 1:
+                    break
+                outcome, reason = self.app.apply_synced_block(height, block, certificate)
+                if outcome is not SyncedBlock.COMMITTED:
+                    on_bad(outcome, f"synced block {height}: {reason}")
+                    break
+                applied += 1
         if applied and self.on_commit is not None:
             self.on_commit(self.app.committed_height())
         if applied and (self.engine.height or 0) <= self.app.committed_height():
@@ -245,14 +262,16 @@ class ConsensusDriver:
                 self._nursery.start_soon(self._timer, action)
             elif isinstance(action, RequestProposal):
                 started = time.perf_counter()
-                built, error = self._call_app("propose_block", self.app.propose_block, action.height, action.round)
+                with self.stage_clock.measure(Stage.BUILD):
+                    built, error = self._call_app("propose_block", self.app.propose_block, action.height, action.round)
                 self.timings["build_ms"] = (time.perf_counter() - started) * 1000
                 if error is None:  # else no proposal: the propose timeout moves the round on
                     queue.extend(self.engine.on_block_proposed(action.height, action.round, *built))
             elif isinstance(action, ValidateBlock):
                 queue.extend(self._validate(action))
             elif isinstance(action, Commit):
-                await self._commit(action)
+                with self.stage_clock.measure(Stage.COMMIT):  # this thread's CPU, awaits or not
+                    await self._commit(action)
             elif isinstance(action, EvidenceFound):
                 log.warning("double-sign evidence against validator %s at height %d",
                             action.evidence.validator.hex(), action.evidence.height)
@@ -275,9 +294,10 @@ class ConsensusDriver:
         exception while validating is a bug: the block counts as INVALID (not
         PAYLOAD_MISMATCH, which would get the peer that delivered it banned)."""
         started = time.perf_counter()
-        answer, error = self._call_app(
-            "validate_block", self.app.validate_block, action.height, action.block_hash, action.block
-        )
+        with self.stage_clock.measure(Stage.VALIDATE):
+            answer, error = self._call_app(
+                "validate_block", self.app.validate_block, action.height, action.block_hash, action.block
+            )
         verdict, reason = answer if error is None else (BlockVerdict.INVALID, error)
         reason = truncate(reason)  # built from a peer's block: bounded before it is logged or kept
         self.timings["validate_ms"] = (time.perf_counter() - started) * 1000

@@ -191,6 +191,16 @@ class Mempool:
         entry = self._by_hash.get(tx_hash)
         return None if entry is None else entry.raw
 
+    def known_tx(self, tx_hash: Hash32, raw: bytes) -> SignedTransactionAPI | None:
+        """The pooled transaction whose bytes are exactly `raw`, else None.
+
+        A block decoder's `known_tx` lookup (`PlumeBlock.decode`): a block
+        carrying these very bytes reuses the object decoded (and its sender
+        recovered) at admission. The bytes are compared, not just the hash.
+        """
+        entry = self._by_hash.get(tx_hash)
+        return entry.tx if entry is not None and entry.raw == raw else None
+
     def sender_entries(self, address: Address) -> tuple[PooledTx, ...]:
         """The sender's pooled transactions in nonce order (at most `max_per_sender`)."""
         account = self._accounts.get(address)

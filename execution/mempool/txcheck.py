@@ -24,6 +24,7 @@ from eth_typing import Address, Hash32
 from eth_utils import keccak
 
 from execution.errors import describe
+from execution.transactions import recover_sender, seed_hash
 
 from .errors import MempoolError, MempoolErrorCode
 
@@ -227,7 +228,7 @@ def _check_ranges(tx: SignedTransactionAPI, max_fee: int, max_tip: int) -> None:
             raise bad(f"{name} {number} does not fit in 256 bits")
 
 
-def _check_signature(tx: SignedTransactionAPI) -> Address:
+def _check_signature(tx: SignedTransactionAPI, tx_hash: Hash32) -> Address:
     def bad(what: str) -> MempoolError:
         return MempoolError(MempoolErrorCode.INVALID_SIGNATURE, f"invalid signature: {what}")
 
@@ -240,7 +241,9 @@ def _check_signature(tx: SignedTransactionAPI) -> Address:
     if not 1 <= tx.s <= SECPK1_N // 2:
         raise bad(f"s {tx.s} is outside [1, secp256k1n/2]")
     try:
-        sender = tx.sender
+        # Through the process-wide sender cache: block validation (and the
+        # block builder) then find this sender instead of recovering it again.
+        sender = recover_sender(tx, tx_hash)
     except Exception as exc:  # noqa: BLE001 - eth_keys raises several types for a bad point
         log.debug("sender recovery failed: %s", describe(exc))
         raise bad("cannot recover the sender: the signature is not a valid secp256k1 signature") from exc
@@ -291,10 +294,13 @@ def check_transaction(
             MempoolErrorCode.GAS_LIMIT_EXCEEDS_BLOCK,
             f"gas limit {tx.gas} exceeds the block gas limit {block_gas_limit}",
         )
-    sender = _check_signature(tx)
+    if tx_hash is None:
+        tx_hash = Hash32(keccak(raw))
+    sender = _check_signature(tx, tx_hash)
+    seed_hash(tx, tx_hash)  # the commit's tx index asks for it
     return PooledTx(
         tx=tx,
-        tx_hash=Hash32(keccak(raw)) if tx_hash is None else tx_hash,
+        tx_hash=tx_hash,
         raw=raw,
         sender=sender,
         nonce=tx.nonce,

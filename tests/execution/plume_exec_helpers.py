@@ -96,3 +96,32 @@ def build_and_commit(chain: PlumeChain, txs, *, timestamp: int | None = None, ex
     result = chain.build_block(txs, timestamp=ts, coinbase=COINBASE, sidecar=sidecar())
     chain.commit(result.block, extra)
     return result
+
+
+class HeadState:
+    """The head's accounts as the pool reads them."""
+
+    def __init__(self, chain: PlumeChain) -> None:
+        self._view = chain.state_at()
+
+    def get_nonce(self, address: bytes) -> int:
+        return self._view.nonce(address)
+
+    def get_balance(self, address: bytes) -> int:
+        return self._view.balance(address)
+
+    def get_storage(self, address: bytes, slot: int) -> int:
+        return self._view.storage(address, slot)
+
+
+def deep_list(levels: int) -> bytes:
+    """[[[...]]] nested `levels` deep, built bottom-up (rlp.encode would recurse)."""
+    encoded = b"\xc0"
+    for _ in range(levels - 1):
+        n = len(encoded)
+        if n < 56:
+            encoded = bytes([0xC0 + n]) + encoded
+        else:
+            size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+            encoded = bytes([0xF7 + len(size)]) + size + encoded
+    return encoded

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from execution.chain import PlumeChain
 from execution.mempool import Mempool, MempoolConfig, MempoolError, MempoolErrorCode as Code
 from execution.transactions import decode_transaction
-from plume_exec_helpers import ADDRS, CHAIN_ID, COINBASE, ETHER, GWEI, KEYS, SINK, make_genesis, sidecar
+from plume_exec_helpers import ADDRS, CHAIN_ID, COINBASE, ETHER, GWEI, KEYS, SINK, HeadState, make_genesis, sidecar
 
 GAS_LIMIT = 30_000_000
 BALANCE = 1000 * ETHER  # every ADDRS account's genesis balance
@@ -39,22 +39,6 @@ SLOT = "0x" + "00" * 31 + "01"
 @functools.cache
 def chain() -> PlumeChain:
     return PlumeChain(AtomicDB(), make_genesis(gas_limit=GAS_LIMIT, balance=BALANCE))
-
-
-class HeadState:
-    """The head's accounts as the pool reads them."""
-
-    def __init__(self, chain: PlumeChain) -> None:
-        self._view = chain.state_at()
-
-    def get_nonce(self, address: bytes) -> int:
-        return self._view.nonce(address)
-
-    def get_balance(self, address: bytes) -> int:
-        return self._view.balance(address)
-
-    def get_storage(self, address: bytes, slot: int) -> int:
-        return self._view.storage(address, slot)
 
 
 def gas_schedule(data: bytes, create: bool, access_list: list) -> tuple[int, int, int]:

@@ -7,7 +7,7 @@ import pytest
 import rlp
 from hypothesis import given
 from hypothesis import strategies as st
-from plume_exec_helpers import build_and_commit, open_chain, signed_raw
+from plume_exec_helpers import build_and_commit, deep_list, open_chain, signed_raw
 
 from execution.block import PlumeBlock
 from execution.errors import DecodeError
@@ -19,19 +19,6 @@ nested = st.recursive(st.binary(max_size=70), lambda inner: st.lists(inner, max_
 
 def depth(item) -> int:
     return 1 + max((depth(x) for x in item), default=0) if isinstance(item, list) else 0
-
-
-def deep_list(levels: int) -> bytes:
-    """[[[...]]] nested `levels` deep, built bottom-up (rlp.encode would recurse)."""
-    encoded = b"\xc0"
-    for _ in range(levels - 1):
-        n = len(encoded)
-        if n < 56:
-            encoded = bytes([0xC0 + n]) + encoded
-        else:
-            size = n.to_bytes((n.bit_length() + 7) // 8, "big")
-            encoded = bytes([0xF7 + len(size)]) + size + encoded
-    return encoded
 
 
 @given(nested)

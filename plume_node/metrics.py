@@ -23,6 +23,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessColl
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from plume_node.stage_cpu import StageClock
 from staking import views as staking_views
 
 log = logging.getLogger("plume.metrics")
@@ -130,6 +131,11 @@ class _NodeCollector(Collector):
             "plume_consensus_double_sign_refusals", "Signatures the double-sign guard refused",
             value=node.driver.sign_refusals,
         )
+        yield CounterMetricFamily(
+            "plume_committed_transactions", "Transactions in the heights this process committed (consensus or sync)",
+            value=node.app.committed_transactions,
+        )
+        yield _stage_cpu(node.stage_clock)
         yield _gauge("plume_mempool_transactions", "Transactions in the mempool", len(node.mempool))
         yield _gauge("plume_mempool_bytes", "Raw bytes of the transactions in the mempool", node.mempool.size_bytes)
         yield from self._network()
@@ -158,6 +164,8 @@ class _NodeCollector(Collector):
         yield _gauge("plume_p2p_bans", "Active bans (peer ids and addresses)", bans)
         yield CounterMetricFamily("plume_p2p_sent_bytes", "Bytes sent to peers (after the handshake)", value=sent)
         yield CounterMetricFamily("plume_p2p_received_bytes", "Bytes received from peers (after the handshake)", value=received)
+        yield CounterMetricFamily("plume_p2p_sent_messages", "Messages sent to peers (after the handshake)",
+                                  value=network.service.messages_sent if network is not None else 0)
         yield _gauge("plume_sync_syncing", "1 while block sync is catching up", syncing)
         yield _gauge("plume_sync_target_height", "Highest height a connected peer has proven", target)
 
@@ -179,6 +187,18 @@ class _NodeCollector(Collector):
         for operator, count in missed:
             gauge.add_metric([to_checksum_address(operator)], count)
         yield gauge
+
+
+def _stage_cpu(clock: StageClock) -> CounterMetricFamily:
+    family = CounterMetricFamily(
+        "plume_cpu_seconds",
+        "CPU seconds of this node's threads by stage (docs/performance.md); "
+        "process_cpu_seconds_total minus their sum is scheduling and the rest",
+        labels=["stage"],
+    )
+    for stage, seconds in clock.snapshot().items():
+        family.add_metric([stage.value], seconds)
+    return family
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:

@@ -40,6 +40,7 @@ from plume_node.home import Home
 from plume_node.metrics import CONTENT_TYPE, NodeMetrics, health_body
 from plume_node.node_keys import Ed25519KeyFile, load_key_file
 from plume_node.signer_store import LevelDBSignStore
+from plume_node.stage_cpu import Stage, StageClock
 from execution.db import StorageError as AnyStorageError  # LevelDB's errors and a closed batch's
 from plume_node.storage import PREFIX_NODE, LevelDB, StorageError, open_database
 from staking import views as staking_views
@@ -99,6 +100,7 @@ class Node:
         self.signer = None if self.observer else Signer(key, LevelDBSignStore(db), self.app.chain_id)
         # Commits and admitted transactions, for the RPC server's subscriptions.
         self.events = ChainEvents()
+        self.stage_clock = StageClock()  # CPU by stage, for plume_cpu_seconds_total
         c = config.consensus
         self.engine = ConsensusEngine(
             chain_id=self.app.chain_id,
@@ -118,7 +120,10 @@ class Node:
             self.signer,
             block_time_ms=c.block_time_ms,
             create_empty_blocks=c.create_empty_blocks,
+            commit_grace_ms=c.commit_grace_ms,
+            min_block_interval_ms=c.min_block_interval_ms,
             on_commit=self.events.committed,
+            stage_clock=self.stage_clock,
         )
         self.started_at = time.time()
         from plume_node.rpc.methods import build_method_table
@@ -204,6 +209,7 @@ class Node:
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
+            await nursery.start(self.stage_clock.run)  # counts CPU by stage while the node runs
             await self._start_network(nursery)
             if self.config.rpc.enabled:
                 await self._start_rpc(nursery)
@@ -211,7 +217,7 @@ class Node:
                 await self._start_metrics(nursery)
             if self.compliance is not None:
                 await nursery.start(self.compliance.run)
-            await nursery.start(self.driver.run)
+            await nursery.start(self.stage_clock.tagged(Stage.CONSENSUS, self.driver.run))
             task_status.started()
 
     async def _start_network(self, nursery: trio.Nursery) -> None:
@@ -239,7 +245,7 @@ class Node:
         try:
             self.rpc_port = await nursery.start(
                 partial(
-                    serve_rpc,
+                    self.stage_clock.tagged(Stage.RPC, serve_rpc),
                     self,
                     host,
                     port,
@@ -263,6 +269,7 @@ class Node:
                         send_queue_bytes=rpc.ws_send_queue_bytes,
                     ),
                     send_timeout_s=rpc.send_timeout_ms / 1000,
+                    stage_clock=self.stage_clock,
                 )
             )
         except* OSError as group:
@@ -420,17 +427,21 @@ class Node:
         ]
 
     def submit_transaction(self, raw: bytes) -> bytes:
-        """Add a signed raw transaction to the mempool and gossip it.
+        """The one admission path of a signed raw transaction, from JSON-RPC or
+        from a peer (`NodeNetwork`, which notes first that the peer has it):
+        add it to the mempool, tell the driver and the subscribers, queue it
+        for batched gossip.
 
-        Returns its hash, or raises `MempoolError` with the precise reason.
+        Returns its hash, or raises `MempoolError` with the precise reason
+        (and nothing is relayed).
         """
         tx_hash = self.accept_transaction(raw)
         if self.network is not None:
-            self.network.broadcast_transaction(raw)
+            self.network.relay_transaction(tx_hash, raw)
         return tx_hash
 
     def accept_transaction(self, raw: bytes) -> bytes:
-        """Add a signed raw transaction to the mempool only (gossip relays call this)."""
+        """Add a signed raw transaction to the mempool, without relaying it."""
         result = self.mempool.add_raw(raw, self.app.account_state(), self.app.chain.next_base_fee(), time.time())
         self.driver.notify_transactions()
         self.events.pending(result.tx_hash)

@@ -43,6 +43,7 @@ from plume_node.rpc.errors import INVALID_REQUEST, SERVER_ERROR
 from plume_node.rpc.subscriptions import SubscriptionHub
 from plume_node.rpc.websocket import WsEndpoint, WsLimits
 from plume_node.rpc.workers import BACKSTOP_GRACE_S, ExecutionLimits, RpcWorkers
+from plume_node.stage_cpu import StageClock
 
 log = logging.getLogger("plume.rpc")
 
@@ -284,6 +285,7 @@ async def serve_rpc(
     on_request: Callable[[str, bool], None] | None = None,
     ws_limits: WsLimits = WsLimits(),
     send_timeout_s: float = DEFAULT_SEND_TIMEOUT_S,
+    stage_clock: StageClock | None = None,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve the JSON-RPC API of `backend` (an `RpcBackend`) until cancelled.
@@ -291,10 +293,11 @@ async def serve_rpc(
     Start it with `port = await nursery.start(serve_rpc, backend, host, port)`:
     it reports the port actually bound (so `port=0` picks a free one).
     `backend.events` (a `ChainEvents`) feeds the WebSocket subscriptions.
+    `stage_clock` counts the CPU of the worker threads (as `Stage.RPC`).
     """
     from plume_node.rpc.methods import build_method_table, refuse_submissions
 
-    workers = RpcWorkers(limits)
+    workers = RpcWorkers(limits, stage_clock)
     table = build_method_table()
     if backend.observer:  # explicit: a backend without the attribute fails loudly, never open
         refuse_submissions(table)

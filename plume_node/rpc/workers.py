@@ -43,6 +43,7 @@ import trio
 
 from execution.budget import AbortReason, ExecutionAborted, ExecutionBudget
 from execution.snapshot import ChainSnapshot
+from plume_node.stage_cpu import Stage, StageClock
 
 if TYPE_CHECKING:
     from execution.chain import PlumeChain
@@ -134,8 +135,9 @@ class _Interrupter:
 
 
 class RpcWorkers:
-    def __init__(self, limits: ExecutionLimits = ExecutionLimits()) -> None:
+    def __init__(self, limits: ExecutionLimits = ExecutionLimits(), stage_clock: StageClock | None = None) -> None:
         self.limits = limits
+        self.stage_clock = stage_clock or StageClock()  # the workers' CPU, as Stage.RPC
         self.limiter = trio.CapacityLimiter(max(1, limits.max_concurrent))
         self._budgets: set[ExecutionBudget] = set()
         self._interrupter = _Interrupter()
@@ -158,7 +160,7 @@ class RpcWorkers:
         with trio.move_on_after(budget.remaining_s() + BACKSTOP_GRACE_S) as scope:
             try:
                 return await trio.to_thread.run_sync(
-                    _in_worker, self._interrupter, chain, budget, work,
+                    _in_worker, self._interrupter, self.stage_clock, chain, budget, work,
                     limiter=self.limiter, abandon_on_cancel=True,
                 )
             except trio.Cancelled:
@@ -188,16 +190,18 @@ class RpcWorkers:
 
 
 def _in_worker(
-    interrupter: _Interrupter, chain: "PlumeChain", budget: ExecutionBudget, work: Callable[[ReadContext], Any]
+    interrupter: _Interrupter, clock: StageClock, chain: "PlumeChain", budget: ExecutionBudget,
+    work: Callable[[ReadContext], Any],
 ) -> Any:
     interrupter.enter(budget)
     try:
-        budget.check()  # it may have waited for a free worker past its deadline
-        snapshot = ChainSnapshot(chain)
-        try:
-            return work(ReadContext(snapshot, budget))
-        finally:
-            snapshot.release()
+        with clock.measure(Stage.RPC):  # this worker thread's CPU
+            budget.check()  # it may have waited for a free worker past its deadline
+            snapshot = ChainSnapshot(chain)
+            try:
+                return work(ReadContext(snapshot, budget))
+            finally:
+                snapshot.release()
     finally:
         interrupter.leave()
 

@@ -12,6 +12,7 @@ import dataclasses
 import json
 import random
 import string
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -25,7 +26,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from waiting import wait_until
 
 from plume_node.node import Node
+from plume_node.stage_cpu import Stage
+from rpcclient import rpc
 from staking import views as staking_views
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
+from e2e_node import CHAIN_ID as E2E_CHAIN_ID, start_node  # noqa: E402
 
 
 def http_get(url: str, timeout: float = 10.0) -> tuple[int, str, bytes]:
@@ -99,6 +105,7 @@ async def test_metrics_parse_and_height_rises(rpc_node: Node) -> None:
     assert value(second, "process_resident_memory_bytes") > 0
     for name in ("plume_consensus_round", "plume_consensus_seconds_since_last_commit", "plume_mempool_bytes",
                  "plume_p2p_bans", "plume_p2p_sent_bytes_total", "plume_p2p_received_bytes_total",
+                 "plume_p2p_sent_messages_total",
                  "plume_sync_syncing", "plume_sync_target_height", "plume_consensus_double_sign_refusals_total",
                  "process_cpu_seconds_total"):
         assert name in second, name
@@ -222,3 +229,37 @@ def test_process_json_logs_and_metrics(tmp_path: Path) -> None:
     assert sum("JSON-RPC" in m for m in messages) == 1, [m for m in messages if "JSON-RPC" in m]
     assert any(m.startswith("committed height=") for m in messages)
     assert node.log() == ""  # everything went to the log file
+
+
+def cpu_by_stage(samples: dict[str, list]) -> dict[str, float]:
+    return {labels["stage"]: v for labels, v in samples["plume_cpu_seconds_total"]}
+
+
+@pytest.mark.slow
+def test_stage_cpu_counters_rise_with_a_committed_transaction(tmp_path: Path) -> None:
+    """A real node process: after a transfer is submitted over JSON-RPC and
+    committed, the RPC, build and commit stages have counted more CPU, the
+    committed-transactions counter shows it, and the stages together stay
+    within the process's own CPU total."""
+    node = start_node(tmp_path)
+    try:
+        url = node.rpc_url
+        before = parse_metrics(http_get(url + "/metrics")[2].decode())
+        assert set(cpu_by_stage(before)) == {stage.value for stage in Stage}
+        operator = node.operator()
+        signed = operator.sign_transaction({
+            "type": 2, "chainId": E2E_CHAIN_ID, "nonce": 0, "to": to_checksum_address(b"\x5e" * 20),
+            "value": 1, "gas": 21000, "maxFeePerGas": 50 * 10**9, "maxPriorityFeePerGas": 10**9,
+        })
+        tx_hash = rpc(url, "eth_sendRawTransaction", "0x" + bytes(signed.raw_transaction).hex(), timeout=30)
+        wait_until(lambda: rpc(url, "eth_getTransactionReceipt", tx_hash) is not None, 60, "the transfer's receipt")
+        after = parse_metrics(http_get(url + "/metrics")[2].decode())
+    finally:
+        node.stop()
+    was, now = cpu_by_stage(before), cpu_by_stage(after)
+    for stage in ("rpc", "build", "commit", "consensus"):
+        assert now[stage] > was[stage], (stage, was, now)
+    assert all(now[stage] >= was[stage] for stage in now), (was, now)
+    assert value(after, "plume_committed_transactions_total") == value(before, "plume_committed_transactions_total") + 1
+    # /proc counts in clock ticks (10 ms): allow one per stage of rounding
+    assert sum(now.values()) <= value(after, "process_cpu_seconds_total") + 0.01 * len(now)

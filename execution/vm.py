@@ -83,6 +83,7 @@ from eth_utils import ValidationError
 from execution.budget import ExecutionAborted
 from execution.errors import InvalidTransaction, TransactionFailed, describe
 from execution.permissions import permission_denied
+from execution.state_db import PlumeAccountDB
 from execution.transactions import ALLOWED_TX_TYPES, recover_sender
 from staking.addresses import GOVERNANCE_ADDRESS, PERMISSIONS_ADDRESS, STAKING_ADDRESS
 from staking.contract import staking_precompile
@@ -280,6 +281,7 @@ def deploy_allowed(state: Any, transaction_context: Any) -> bool:
 
 
 class PlumeState(PragueState):
+    account_db_class = PlumeAccountDB  # per-block trie update, cached trie nodes (execution/state_db.py)
     computation_class = PlumeComputation
     transaction_executor_class = PlumeTransactionExecutor
     transaction_context_class = PlumeTransactionContext

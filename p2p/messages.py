@@ -25,11 +25,17 @@ import msgpack
 from p2p.errors import MessageError, describe
 from p2p.framing import DEFAULT_MAX_MESSAGE_BYTES
 
-PROTOCOL_VERSION = 1
+# Version 2 added `TxBatch`; a version-1 node would ban a peer for its unknown
+# tag, so versions are not mixed on one connection (see docs/networking.md).
+PROTOCOL_VERSION = 2
 MAX_UINT64 = 2**64 - 1
 MAX_CHAIN_ID_LEN = 64
 MAX_REASON_LEN = 256
 MAX_BLOCKS_PER_REQUEST = 128
+# One `TxBatch`: at most this many transactions and raw bytes (summed over the
+# transactions), well below the default message cap of 8 MiB.
+MAX_TXS_PER_BATCH = 256
+MAX_TX_BATCH_BYTES = 1024 * 1024
 
 # Field kinds (checked on encode and decode).
 _UINT = "uint"  # 0 .. 2**64-1
@@ -41,6 +47,7 @@ _CHAIN_ID = "chain_id"  # 1..64 character string
 _REASON = "reason"  # 0..256 character string
 _COUNT = "count"  # 1 .. MAX_BLOCKS_PER_REQUEST
 _BLOCKS = "blocks"  # up to MAX_BLOCKS_PER_REQUEST (block bytes, certificate bytes) pairs
+_TXS = "txs"  # 1..MAX_TXS_PER_BATCH non-empty byte strings, MAX_TX_BATCH_BYTES in all
 
 
 def _check(kind: str, name: str, value: Any) -> Any:
@@ -92,7 +99,25 @@ def _check(kind: str, name: str, value: Any) -> Any:
                 raise fail(f"entry {i} is not a (block bytes, certificate bytes) pair")
             out.append((entry[0], entry[1]))
         return tuple(out)
+    if kind == _TXS:
+        return _check_txs(value, fail)
     raise AssertionError(f"unknown field kind {kind}")
+
+
+def _check_txs(value: Any, fail) -> tuple[bytes, ...]:
+    """A batch's transactions: count and total bytes bounded, none empty."""
+    if not isinstance(value, (list, tuple)):
+        raise fail(f"expected a sequence, got {type(value).__name__}")
+    if not 1 <= len(value) <= MAX_TXS_PER_BATCH:
+        raise fail(f"{len(value)} transactions, expected 1..{MAX_TXS_PER_BATCH}")
+    total = 0
+    for i, raw in enumerate(value):
+        if type(raw) is not bytes or not raw:
+            raise fail(f"entry {i} is not a non-empty byte string")
+        total += len(raw)
+    if total > MAX_TX_BATCH_BYTES:
+        raise fail(f"{total} bytes of transactions, at most {MAX_TX_BATCH_BYTES}")
+    return tuple(value)
 
 
 class Message:
@@ -108,9 +133,13 @@ class Message:
 
     def _values(self) -> list[Any]:
         out: list[Any] = []
-        for f in fields(self):  # type: ignore[arg-type]
+        for f, kind in zip(fields(self), self._KINDS):  # type: ignore[arg-type]
             v = getattr(self, f.name)
-            out.append([list(p) for p in v] if isinstance(v, tuple) else v)
+            if kind == _BLOCKS:
+                v = [list(p) for p in v]
+            elif kind == _TXS:
+                v = list(v)
+            out.append(v)
         return out
 
     def encode(self) -> bytes:
@@ -156,6 +185,19 @@ class Tx(Message):
     TAG: ClassVar[int] = 3
     _KINDS: ClassVar[tuple[str, ...]] = (_BYTES,)
     tx: bytes
+
+
+@dataclass(frozen=True)
+class TxBatch(Message):
+    """Raw transactions, relayed together (see MAX_TXS_PER_BATCH, MAX_TX_BATCH_BYTES).
+
+    Composed per peer (only what that peer is not known to have), so it is
+    not deduplicated by message hash like the other gossip: the node keeps
+    per-peer known transaction hashes instead."""
+
+    TAG: ClassVar[int] = 12
+    _KINDS: ClassVar[tuple[str, ...]] = (_TXS,)
+    txs: tuple[bytes, ...]
 
 
 @dataclass(frozen=True)
@@ -226,7 +268,7 @@ class Disconnect(Message):
 
 MESSAGE_TYPES: dict[int, type[Message]] = {
     cls.TAG: cls
-    for cls in (Hello, Status, Tx, Proposal, Vote, Evidence, BlockRequest, BlockResponse, Ping, Pong, Disconnect)
+    for cls in (Hello, Status, Tx, Proposal, Vote, Evidence, BlockRequest, BlockResponse, Ping, Pong, Disconnect, TxBatch)
 }
 # Messages that flood the network: deduplicated by hash and never echoed back.
 GOSSIP_TYPES: tuple[type[Message], ...] = (Tx, Proposal, Vote, Evidence)

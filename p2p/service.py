@@ -162,6 +162,7 @@ class P2PService:
         # Message bytes on established connections (handshakes not counted), for metrics.
         self.bytes_sent = 0
         self.bytes_received = 0
+        self.messages_sent = 0  # frames' worth: one per message written
 
     # ------------------------------------------------------------ public API
 
@@ -677,6 +678,7 @@ class P2PService:
                 with trio.move_on_after(self.config.write_timeout) as stuck:
                     await peer.conn.send_wire(wire)
                 self.bytes_sent += len(wire)
+                self.messages_sent += 1
                 peer.queued_bytes -= len(encoded)
                 if stuck.cancelled_caught:
                     self._drop(peer, f"write stalled for {self.config.write_timeout}s (slow peer)")

@@ -21,6 +21,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from functools import partial
 from enum import Enum
 
@@ -139,7 +140,8 @@ class Application:
         self._built: tuple[bytes, bytes] | None = None  # (hash, bytes) of the last block proposed
         self._head_accounts: HeadAccounts | None = None
         self._decoded: dict[bytes, PlumeBlock] = {}  # payload -> block, this height's
-        self.committed_transactions = 0  # in the heights this process committed (a metric)
+        # transactions in the heights this process committed (a metric; sync progress reads it)
+        self.committed_transactions = 0
 
     # ---- reads ----------------------------------------------------------------
 
@@ -222,6 +224,12 @@ class Application:
     def has_pending_transactions(self) -> bool:
         return len(self.mempool) > 0
 
+    def has_includable_transactions(self) -> bool:
+        """Whether the next block would carry a pooled transaction (one at its
+        sender's nonce that pays the next base fee): what lets the next height
+        start before the block time (docs/consensus.md, "Block interval")."""
+        return self.mempool.has_executable(self.chain.next_base_fee())
+
     # ---- the application interface -------------------------------------------
 
     def propose_block(self, height: int, round: int) -> tuple[bytes, bytes]:
@@ -269,7 +277,9 @@ class Application:
                 log.warning("dropped tx %s from the pool: %s", tx.hash.hex(), reason)
         return result.block
 
-    def validate_block(self, height: int, block_hash: bytes, payload: bytes) -> tuple[BlockVerdict, str]:
+    def validate_block(
+        self, height: int, block_hash: bytes, payload: bytes, *, known_last_commit: bytes | None = None
+    ) -> tuple[BlockVerdict, str]:
         """Judge `payload` as the block `block_hash` names at `height`: the
         verdict, and the reason when it is not VALID.
 
@@ -280,20 +290,24 @@ class Application:
         relayer's fault: a timestamp too far ahead of our clock is one).
         Never raises: a bug met while checking (ours or py-evm's) makes the
         block INVALID, with the exception as the reason.
+        `known_last_commit`: the stored (verified) certificate of height-1;
+        a sidecar carrying exactly these bytes is not verified again.
         """
         try:
-            return self._validate_block(height, block_hash, payload)
+            return self._validate_block(height, block_hash, payload, known_last_commit)
         except Exception as exc:
             log.error("validating block %s raised %s", block_hash.hex()[:12], describe(exc), exc_info=True)
             return BlockVerdict.INVALID, f"validation failed: {describe(exc)}"
 
-    def _validate_block(self, height: int, block_hash: bytes, payload: bytes) -> tuple[BlockVerdict, str]:
+    def _validate_block(
+        self, height: int, block_hash: bytes, payload: bytes, known_last_commit: bytes | None = None
+    ) -> tuple[BlockVerdict, str]:
         block, mismatch = self._block_named(block_hash, payload)
         if block is None:
             return BlockVerdict.PAYLOAD_MISMATCH, mismatch
         if block.number != height:
             return BlockVerdict.INVALID, f"block number {block.number} is not height {height}"
-        reason = self._check_consensus_sidecar(block)
+        reason = self._check_consensus_sidecar(block, known_last_commit)
         if reason is not None:
             return BlockVerdict.INVALID, reason
         try:
@@ -323,7 +337,7 @@ class Application:
             return None, "the block carries withdrawals its header does not commit to"
         return block, ""
 
-    def _check_consensus_sidecar(self, block: PlumeBlock) -> str | None:
+    def _check_consensus_sidecar(self, block: PlumeBlock, known_last_commit: bytes | None = None) -> str | None:
         height = block.number
         sidecar = block.sidecar
         if height == 1:
@@ -332,7 +346,8 @@ class Application:
         else:
             try:
                 cert = CommitCertificate.decode(sidecar.last_commit)
-                cert.verify(self.validator_set(height - 1), self.chain_id)
+                if sidecar.last_commit != known_last_commit:  # the same bytes were verified when stored
+                    cert.verify(self.validator_set(height - 1), self.chain_id)
             except ConsensusError as exc:
                 return f"bad last_commit: {exc}"
             if cert.height != height - 1 or cert.block_hash != block.header.parent_hash:
@@ -418,13 +433,19 @@ class Application:
             cert.verify(self.validator_set(height), self.chain_id)
         except ConsensusError as exc:
             return SyncedBlock.BAD_DATA, f"bad commit certificate for height {height}: {exc}"
-        verdict, reason = self.validate_block(height, block.hash, payload)
+        parent_certificate = self._certs.get(_height_key(b"", height - 1)) if height > 1 else None
+        verdict, reason = self.validate_block(height, block.hash, payload, known_last_commit=parent_certificate)
         if verdict is BlockVerdict.PAYLOAD_MISMATCH:
             return SyncedBlock.BAD_DATA, reason
         if verdict is not BlockVerdict.VALID:
             return SyncedBlock.REFUSED, reason
         self.commit(height, block.hash, payload, cert)
         return SyncedBlock.COMMITTED, ""
+
+    def durable_run(self) -> AbstractContextManager[None]:
+        """Commits inside (a run of synced blocks) are written unsynced, then
+        made durable by one synced write when it ends (see `LevelDB.durable_run`)."""
+        return self.db.durable_run()
 
     def save_own_proposal(self, proposal: Proposal) -> None:
         """Keep the proposal the guard just signed, with its block, durably (synced).

@@ -54,6 +54,7 @@ MAX_SYNC_PEERS = 256  # sync records kept (connected peers and recently gone one
 SYNC_RECORD_TTL_S = 600.0  # a record not touched this long (its peer gone) is forgotten
 MAX_RESPONSE_FRACTION = 2  # fill a block response to at most 1/2 of the message cap
 MIN_RATE_WINDOW_S = 1.0  # the sync progress line gives a rate only after this long
+PROGRESS_EVERY_S = 5.0  # while syncing, a progress line at most this often (the first at once); p2p.sync_progress_ms
 
 
 class SyncFault(enum.Enum):
@@ -75,6 +76,46 @@ class TipBeyondTrust(Exception):
     """A tip certificate, validly signed as far as this node can tell, whose
     signers hold no more than 1/3 of the newest validator set it knows: the
     set changed too much since. Not provable yet, and not provably a lie."""
+
+
+@dataclass(frozen=True)
+class SyncMark:
+    """Where the node stood at one moment: monotonic time, committed height, transactions committed so far."""
+
+    at: float
+    height: int
+    txs: int
+
+
+@dataclass(frozen=True)
+class SyncRate:
+    """Progress of a sync run between two marks, toward `target`."""
+
+    height: int
+    target: int
+    blocks: int  # committed since the run started
+    txs: int
+    seconds: float
+    blocks_per_s: float | None  # None over less than MIN_RATE_WINDOW_S: too short a time to mean anything
+    txs_per_s: float | None
+    eta_s: float | None  # at the rate so far; None without a rate (or with nothing synced yet)
+
+    @classmethod
+    def between(cls, start: SyncMark, now: SyncMark, target: int) -> "SyncRate":
+        blocks, txs = now.height - start.height, now.txs - start.txs
+        seconds = max(now.at - start.at, 0.0)
+        if seconds < MIN_RATE_WINDOW_S:
+            return cls(now.height, target, blocks, txs, seconds, None, None, None)
+        blocks_per_s, txs_per_s = blocks / seconds, txs / seconds
+        eta = max(target - now.height, 0) / blocks_per_s if blocks_per_s > 0 else None
+        return cls(now.height, target, blocks, txs, seconds, blocks_per_s, txs_per_s, eta)
+
+    def describe(self) -> str:
+        if self.blocks_per_s is None:
+            return f"height {self.height} of {self.target} (rate pending)"
+        eta = "unknown" if self.eta_s is None else f"{self.eta_s:.0f} s"
+        return (f"height {self.height} of {self.target} ({self.blocks_per_s:.1f} blocks/s), "
+                f"{self.txs_per_s:.1f} tx/s, ETA {eta}")
 
 
 class RequestKind(enum.Enum):
@@ -105,15 +146,18 @@ class _SyncPeer:
 class BlockSync:
     """Block sync for one node (see the module docstring)."""
 
-    def __init__(self, node, service) -> None:
+    def __init__(self, node, service, *, progress_every_s: float = PROGRESS_EVERY_S) -> None:
         self.node = node
         self.service = service
+        self.progress_every_s = progress_every_s
         self._records: OrderedDict[str, _SyncPeer] = OrderedDict()
         self._requests: dict[str, _Request] = {}  # by peer id: at most one request per peer
         self._fetched_to = 0  # highest height handed to the driver (may not be committed yet)
         self._handed_at = 0.0  # when blocks were last handed over, or the driver last made progress
         self._committed_seen = 0
-        self._started: tuple[float, int] | None = None  # (monotonic time, committed height) of this sync run
+        self._committed_moved_at = 0.0  # when the committed height last rose (synced blocks applied)
+        self._started: SyncMark | None = None  # where this sync run started
+        self._progress_logged_at: float | None = None  # when this run last logged its progress
         self._fetch_resting_until = 0.0  # after a certified block we refused: no fetch from anyone until then
         self._tie_break = random.Random()  # among equally ranked peers, pick one at random
         # Net faults by address (same bound and expiry as the records), so
@@ -134,7 +178,7 @@ class BlockSync:
         target = self.target_height
         if self._started is None or target <= committed:
             return None
-        return {"starting_block": self._started[1], "current_block": committed, "highest_block": target}
+        return {"starting_block": self._started.height, "current_block": committed, "highest_block": target}
 
     def tracked_peers(self) -> list[str]:
         """Peers with a sync record (connected, or gone less than SYNC_RECORD_TTL_S ago)."""
@@ -187,11 +231,11 @@ class BlockSync:
     def step(self) -> None:
         """Expire late requests, then probe claimed tips and fetch the next batch."""
         now = time.monotonic()
-        for request in [r for r in self._requests.values() if now >= r.deadline]:
-            del self._requests[request.peer_id]
-            self._fault(request.peer_id, SyncFault.TIMEOUT)
         committed = self.node.app.committed_height()
         self._forget_stale_handover(committed, now)
+        for request in [r for r in self._requests.values() if self._expired(r, now)]:
+            del self._requests[request.peer_id]
+            self._fault(request.peer_id, SyncFault.TIMEOUT)
         peers = [p for p in self.service.peers() if not self._is_resting(p.node_id, now)]
         self._probe_tips(peers, committed, now)
         self._fetch(peers, committed, now)
@@ -202,9 +246,18 @@ class BlockSync:
         # through them; if it stops making progress (a batch dropped or cut
         # short) they are asked for again.
         if committed > self._committed_seen:
-            self._committed_seen, self._handed_at = committed, now
+            self._committed_seen, self._handed_at, self._committed_moved_at = committed, now, now
         if self._fetched_to <= committed or now - self._handed_at > SYNC_TIMEOUT_S:
             self._fetched_to = committed
+
+    def _expired(self, request: _Request, now: float) -> bool:
+        # Applying a batch of synced blocks holds this node's event loop for
+        # seconds: an answer that arrived meanwhile is read only afterwards,
+        # and the first step after the batch must not blame the peer for our
+        # own delay. So a request expires only once the head has also not
+        # moved for SYNC_TIMEOUT_S: while blocks are being applied, a silent
+        # peer waits a little longer for its fault, never forever.
+        return now >= request.deadline and now - self._committed_moved_at >= SYNC_TIMEOUT_S
 
     def _fetch_in_flight(self) -> bool:
         return any(r.kind is RequestKind.FETCH for r in self._requests.values())
@@ -243,7 +296,7 @@ class BlockSync:
         _rank, peer_id, reach = best
         if self._send(peer_id, RequestKind.FETCH, start, min(SYNC_BATCH, reach - start + 1), now):
             if self._started is None and reach - committed > 1:  # one behind is consensus catching up
-                self._started = (now, committed)
+                self._start_run(committed, now)
                 log.info("behind: committed %d, peer %s has up to %d; syncing", committed, peer_id[:12], reach)
 
     def _rank(self, peer_id: str, record: _SyncPeer, now: float) -> tuple:
@@ -310,7 +363,6 @@ class BlockSync:
             record.faults = max(0, record.faults - 1)
             record.delivered += len(batch)
             self._count_address_fault(record.address, -1)
-            self._log_progress(last)
 
     def _refused(self, peer_id: str, reason: str) -> None:
         # A block with a valid +2/3 certificate that we judge invalid (our
@@ -383,21 +435,32 @@ class BlockSync:
     def _track_progress(self, committed: int, now: float) -> None:
         target = self.target_height
         if target > committed and self._started is None:
-            self._started = (now, committed)
+            self._start_run(committed, now)
             log.info("behind: committed %d, a peer proved %d; syncing", committed, target)
         elif target <= committed and self._started is not None and not self._fetch_in_flight():
-            log.info("caught up at height %d", committed)
+            rate = SyncRate.between(self._started, self._mark(committed, now), committed)
+            log.info("caught up at height %d: %d blocks, %d txs in %.1f s%s", committed, rate.blocks, rate.txs,
+                     rate.seconds, "" if rate.blocks_per_s is None else
+                     f" ({rate.blocks_per_s:.1f} blocks/s, {rate.txs_per_s:.1f} tx/s)")
             self._started = None
+        elif self._started is not None:
+            self._log_progress(committed, now)
 
-    def _log_progress(self, reached: int) -> None:
-        if self._started is None:
+    def _start_run(self, committed: int, now: float) -> None:
+        self._started = self._mark(committed, now)
+        self._progress_logged_at = None
+
+    def _mark(self, committed: int, now: float) -> SyncMark:
+        return SyncMark(now, committed, self.node.app.committed_transactions)
+
+    def _log_progress(self, committed: int, now: float) -> None:
+        # The first line at once, then one every `progress_every_s`; a rate only
+        # over MIN_RATE_WINDOW_S at least (see SyncRate).
+        if self._progress_logged_at is not None and now - self._progress_logged_at < self.progress_every_s:
             return
-        started_at, from_height = self._started
-        elapsed = time.monotonic() - started_at
-        # The first batch often arrives milliseconds after the sync started:
-        # a rate over so short a time would be absurd, so none is given yet.
-        rate = f"{(reached - from_height) / elapsed:.1f} blocks/s" if elapsed >= MIN_RATE_WINDOW_S else "rate pending"
-        log.info("sync: height %d of %d (%s)", reached, max(reached, self.target_height), rate)
+        self._progress_logged_at = now
+        target = max(committed, self.target_height)
+        log.info("sync: %s", SyncRate.between(self._started, self._mark(committed, now), target).describe())
 
 
 def _needs_probe(record: _SyncPeer, claimed: int, committed: int, needed: int) -> bool:

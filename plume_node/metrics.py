@@ -164,6 +164,8 @@ class _NodeCollector(Collector):
         yield _gauge("plume_p2p_bans", "Active bans (peer ids and addresses)", bans)
         yield CounterMetricFamily("plume_p2p_sent_bytes", "Bytes sent to peers (after the handshake)", value=sent)
         yield CounterMetricFamily("plume_p2p_received_bytes", "Bytes received from peers (after the handshake)", value=received)
+        yield CounterMetricFamily("plume_p2p_sent_messages", "Messages sent to peers (after the handshake)",
+                                  value=network.service.messages_sent if network is not None else 0)
         yield _gauge("plume_sync_syncing", "1 while block sync is catching up", syncing)
         yield _gauge("plume_sync_target_height", "Highest height a connected peer has proven", target)
 

@@ -120,6 +120,8 @@ class Node:
             self.signer,
             block_time_ms=c.block_time_ms,
             create_empty_blocks=c.create_empty_blocks,
+            commit_grace_ms=c.commit_grace_ms,
+            min_block_interval_ms=c.min_block_interval_ms,
             on_commit=self.events.committed,
             stage_clock=self.stage_clock,
         )
@@ -425,17 +427,21 @@ class Node:
         ]
 
     def submit_transaction(self, raw: bytes) -> bytes:
-        """Add a signed raw transaction to the mempool and gossip it.
+        """The one admission path of a signed raw transaction, from JSON-RPC or
+        from a peer (`NodeNetwork`, which notes first that the peer has it):
+        add it to the mempool, tell the driver and the subscribers, queue it
+        for batched gossip.
 
-        Returns its hash, or raises `MempoolError` with the precise reason.
+        Returns its hash, or raises `MempoolError` with the precise reason
+        (and nothing is relayed).
         """
         tx_hash = self.accept_transaction(raw)
         if self.network is not None:
-            self.network.broadcast_transaction(raw)
+            self.network.relay_transaction(tx_hash, raw)
         return tx_hash
 
     def accept_transaction(self, raw: bytes) -> bytes:
-        """Add a signed raw transaction to the mempool only (gossip relays call this)."""
+        """Add a signed raw transaction to the mempool, without relaying it."""
         result = self.mempool.add_raw(raw, self.app.account_state(), self.app.chain.next_base_fee(), time.time())
         self.driver.notify_transactions()
         self.events.pending(result.tx_hash)

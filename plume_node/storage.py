@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -72,6 +73,7 @@ PREFIX_SIGNER = b"s/"  # double-sign guard state (node)
 PREFIX_CONSENSUS = b"w/"  # consensus WAL (node)
 PREFIX_PEERS = b"p/"  # known peers (node)
 PREFIX_NODE = b"n/"  # anything else the node keeps
+_DURABLE_RUN_KEY = PREFIX_NODE + b"durable-run"  # the synced write that ends a `durable_run`
 
 KEY_SPACES: dict[str, bytes] = {
     "meta": PREFIX_META,
@@ -162,6 +164,9 @@ class LevelDB(PrefixMixin, BaseAtomicDB):
     def __init__(self, db: plyvel.DB, path: Path | None = None) -> None:
         self._db = db
         self.path = path
+        # Per thread: a run of batches written by one thread (block sync) never
+        # makes another thread's batches unsynced.
+        self._run = threading.local()
         _open_dbs[id(self)] = weakref.ref(self)
 
     # -- DatabaseAPI --------------------------------------------------------
@@ -203,15 +208,39 @@ class LevelDB(PrefixMixin, BaseAtomicDB):
             self.apply_pending(batch.take_pending())
 
     def apply_pending(self, pending: dict[bytes, bytes | None]) -> None:
-        """Write a closed batch's writes as one synced LevelDB WriteBatch."""
+        """Write a closed batch's writes as one LevelDB WriteBatch: synced,
+        unless this thread is inside a ``durable_run()`` (which syncs at its end)."""
         if not pending:
             return
-        with _failing_writes_stop(self.path), self._db.write_batch(sync=True) as wb:
+        sync = not getattr(self._run, "active", False)
+        with _failing_writes_stop(self.path), self._db.write_batch(sync=sync) as wb:
             for key, value in pending.items():
                 if value is None:
                     wb.delete(key)
                 else:
                     wb.put(key, value)
+
+    @contextmanager
+    def durable_run(self) -> Iterator[None]:
+        """Write this thread's batches unsynced until the run ends, then make
+        them all durable with one synced write.
+
+        LevelDB appends every write to one sequential log, so the synced write
+        at the end makes every earlier one durable too, and a crash in the
+        middle of the run loses a suffix of whole batches (each is atomic),
+        never a batch in the middle. Callers announce what the run wrote only
+        after it ends. Nested runs join the outer one.
+        """
+        if getattr(self._run, "active", False):
+            yield
+            return
+        self._run.active = True
+        try:
+            yield
+        finally:
+            self._run.active = False
+            with _failing_writes_stop(self.path), self._db.write_batch(sync=True) as wb:
+                wb.put(_DURABLE_RUN_KEY, b"")  # any synced write flushes the log; this one is ours
 
     # -- extras -------------------------------------------------------------
     def snapshot(self) -> SnapshotDB:

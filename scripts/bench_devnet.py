@@ -48,6 +48,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from eth_account import Account  # noqa: E402
+from eth_hash.auto import keccak  # noqa: E402
 from eth_utils import to_checksum_address  # noqa: E402
 
 from bench_execution import make_transfers, run_raw, write_json  # noqa: E402
@@ -59,6 +60,14 @@ VALIDATORS = 4
 
 
 _local = threading.local()
+
+
+class RpcReplyError(RuntimeError):
+    """A JSON-RPC error reply; `error` is its error object (code, message, data)."""
+
+    def __init__(self, method: str, error: dict) -> None:
+        super().__init__(f"{method}: {error}")
+        self.error = error
 
 
 def rpc(url: str, method: str, *params, timeout: float = 10.0):
@@ -80,7 +89,7 @@ def rpc(url: str, method: str, *params, timeout: float = 10.0):
             if attempt:
                 raise
     if "error" in reply:
-        raise RuntimeError(f"{method}: {reply['error']}")
+        raise RpcReplyError(method, reply["error"])
     return reply["result"]
 
 
@@ -159,7 +168,14 @@ def submit(urls: list[str], raws: list[bytes], rate: float | None, submitted: di
                 delay = start + i / rate - time.perf_counter()
                 if delay > 0:
                     time.sleep(delay)
-            tx_hash = rpc(urls[i % len(urls)], "eth_sendRawTransaction", "0x" + raw.hex())
+            try:
+                tx_hash = rpc(urls[i % len(urls)], "eth_sendRawTransaction", "0x" + raw.hex())
+            except RpcReplyError as exc:
+                # A retry after a dropped connection re-sends a transaction the
+                # node may already have taken: that one counts as submitted.
+                if exc.error.get("data") != "already_known":
+                    raise
+                tx_hash = "0x" + keccak(raw).hex()
             submitted[tx_hash] = time.perf_counter()
 
     pool = [threading.Thread(target=worker) for _ in range(threads)]

@@ -15,6 +15,7 @@ meter: nobody pays for the protocol's own work.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import lru_cache
 from typing import Any, Protocol
 
 from eth_hash.auto import keccak
@@ -23,6 +24,9 @@ SLOAD_GAS = 2_100  # a cold SLOAD (EIP-2929)
 SSTORE_SET_GAS = 22_100  # zero to non-zero, cold (EIP-2929 + EIP-2200)
 SSTORE_RESET_GAS = 5_000  # any other write, cold
 UINT256_MAX = 2**256 - 1
+# Slot numbers remembered (a pure function of the name and keys): every
+# transaction looks up the same few permission slots, one keccak each otherwise.
+SLOT_CACHE_ENTRIES = 4_096
 
 Key = int | bytes | str
 
@@ -40,6 +44,7 @@ def _key_bytes(key: Key) -> bytes:
     return key.to_bytes(32, "big")
 
 
+@lru_cache(maxsize=SLOT_CACHE_ENTRIES)
 def slot(name: str, *keys: Key) -> int:
     """The slot of ``name`` at ``keys`` (a mapping entry, or a plain variable with no keys)."""
     return int.from_bytes(keccak(name.encode() + b"".join(map(_key_bytes, keys))), "big")

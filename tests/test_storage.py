@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -253,15 +254,18 @@ CHILD = textwrap.dedent(
     crash_at = int(sys.argv[1])      # batch index to crash inside, -1 = never
     crash_where = sys.argv[2]        # 'inside' (mid-batch) or 'after' (between batches)
     n = int(sys.argv[3])
-    for i in range(n):
-        with db.atomic_batch() as b:
-            for j in range(50):
-                b[b"b%06d/%03d" % (i, j)] = b"v%d" % i
-            if i == crash_at and crash_where == "inside":
+    from contextlib import nullcontext
+    # "run": every batch inside one durable_run (unsynced, one synced write at its end)
+    with db.durable_run() if sys.argv[4:] == ["run"] else nullcontext():
+        for i in range(n):
+            with db.atomic_batch() as b:
+                for j in range(50):
+                    b[b"b%06d/%03d" % (i, j)] = b"v%d" % i
+                if i == crash_at and crash_where == "inside":
+                    os._exit(0)
+            print(i, flush=True)
+            if i == crash_at and crash_where == "after":
                 os._exit(0)
-        print(i, flush=True)
-        if i == crash_at and crash_where == "after":
-            os._exit(0)
     """
 )
 
@@ -294,11 +298,14 @@ def test_crash_between_batches_keeps_exactly_completed_batches(tmp_path: Path, w
     assert all(c == 50 for c in counts.values())
 
 
-def test_sigkill_leaves_whole_batches_only(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["synced", "run"])
+def test_sigkill_leaves_whole_batches_only(tmp_path: Path, mode: str) -> None:
+    # "run": inside a durable_run the batches are written unsynced; a killed
+    # process still leaves a prefix of whole batches (LevelDB's log is sequential).
     path = tmp_path / "db"
     script = CHILD.format(repo=str(REPO), path=str(path))
     proc = subprocess.Popen(
-        [sys.executable, "-c", script, "-1", "after", "100000"], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", script, "-1", "after", "100000", mode], stdout=subprocess.PIPE, text=True
     )
     assert proc.stdout is not None
     seen = 0
@@ -321,6 +328,45 @@ def test_sigkill_leaves_whole_batches_only(tmp_path: Path) -> None:
     assert set(counts) == set(range(len(counts)))
     assert len(counts) <= seen + 1
     assert all(c == 50 for c in counts.values())
+
+
+def test_a_durable_run_writes_unsynced_batches_and_one_synced_write_at_its_end(db: LevelDB) -> None:
+    real = db._db
+    syncs: list[bool] = []
+
+    class Recorder:  # the plyvel handle, recording each batch's sync flag
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def write_batch(self, sync: bool = False):
+            syncs.append(sync)
+            return real.write_batch(sync=sync)
+
+    def other_thread_batch() -> None:
+        with db.atomic_batch() as b:
+            b[b"other"] = b"v"
+
+    db._db = Recorder()
+    try:
+        with pytest.raises(RuntimeError), db.durable_run():
+            for i in range(3):
+                with db.atomic_batch() as b:
+                    b[b"k%d" % i] = b"v%d" % i
+            with db.durable_run():  # nested: joins the outer run
+                with db.atomic_batch() as b:
+                    b[b"nested"] = b"v"
+            thread = threading.Thread(target=other_thread_batch)
+            thread.start()
+            thread.join()
+            assert db[b"k2"] == b"v2" and db[b"nested"] == b"v"  # written, readable at once
+            raise RuntimeError("the run ends early: what it wrote is still made durable")
+        with db.atomic_batch() as b:
+            b[b"after"] = b"v"
+    finally:
+        db._db = real
+    # 4 unsynced batches, the other thread's synced one, the run's closing synced write, then synced again
+    assert syncs == [False, False, False, False, True, True, True]
+    assert db[b"other"] == b"v" and db[b"after"] == b"v"
 
 
 # --------------------------------------------------------------- refusing directories

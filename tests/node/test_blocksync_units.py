@@ -21,9 +21,12 @@ from p2p.peers import P2PConfig, PeerInfo
 from plume_node.app import SyncedBlock
 from plume_node.blocksync import (
     MAX_SYNC_FAULTS,
+    MIN_RATE_WINDOW_S,
     SYNC_TIMEOUT_S,
     BlockSync,
     SyncFault,
+    SyncMark,
+    SyncRate,
     TipBeyondTrust,
     verify_tip_certificate,
 )
@@ -47,6 +50,7 @@ def certificate(height: int, signers: list[PrivateKey], chain: str = CHAIN) -> C
 class App:
     committed: int = 10
     chain_id: str = CHAIN
+    committed_transactions: int = 0
 
     def committed_height(self) -> int:
         return self.committed
@@ -335,3 +339,86 @@ def test_identities_from_an_address_that_stalled_a_fetch_rank_below_others(monke
         sync.step()  # the fetch timed out: a fault for that identity and its address
         assert service.sent[-1][0] == "honest" and service.sent[-1][1].count == 20
         assert not service.banned
+
+
+def test_sync_rate_gives_no_rate_before_the_window_then_rates_and_eta() -> None:
+    start = SyncMark(at=100.0, height=10, txs=50)
+    early = SyncRate.between(start, SyncMark(100.0 + MIN_RATE_WINDOW_S / 2, 40, 350), target=1010)
+    assert (early.blocks, early.txs) == (30, 300)
+    assert early.blocks_per_s is None and early.txs_per_s is None and early.eta_s is None
+    assert early.describe() == "height 40 of 1010 (rate pending)"
+    rate = SyncRate.between(start, SyncMark(104.0, 210, 2050), target=1010)
+    assert (rate.blocks, rate.txs, rate.seconds) == (200, 2000, 4.0)
+    assert (rate.blocks_per_s, rate.txs_per_s) == (50.0, 500.0)
+    assert rate.eta_s == 16.0  # 800 blocks left at 50 blocks/s
+    assert rate.describe() == "height 210 of 1010 (50.0 blocks/s), 500.0 tx/s, ETA 16 s"
+
+
+def test_sync_rate_without_progress_has_no_eta_and_at_the_target_none_left() -> None:
+    start = SyncMark(at=0.0, height=10, txs=0)
+    stalled = SyncRate.between(start, SyncMark(30.0, 10, 0), target=500)
+    assert stalled.blocks_per_s == 0.0 and stalled.eta_s is None
+    assert stalled.describe().endswith("ETA unknown")
+    there = SyncRate.between(start, SyncMark(10.0, 500, 900), target=500)
+    assert there.eta_s == 0.0
+
+
+def test_progress_lines_while_syncing_at_most_every_few_seconds_and_a_final_line(monkeypatch, caplog) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr("plume_node.blocksync.time.monotonic", lambda: clock[0])
+    node = Node()
+    service = Service({"peer": 200})
+    sync = BlockSync(node, service)
+    caplog.set_level("INFO", logger="plume.sync")
+    sync.step()
+    sync.receive("peer", wire.BlockResponse(((b"block", certificate(200, KEYS[:3]).encode()),)))  # tip proven
+    lines = lambda: [r.getMessage() for r in caplog.records if r.getMessage().startswith("sync: ")]  # noqa: E731
+    assert lines() == ["sync: height 10 of 200 (rate pending)"]
+    for _ in range(19):  # the driver commits 10 blocks of 5 txs a second; a tick every 0.5 s
+        clock[0] += 0.5
+        node.app.committed += 5
+        node.app.committed_transactions += 25
+        sync.step()
+        request = sync._requests.get("peer")
+        if request is not None:  # the peer answers every fetch (the stand-in driver only records them)
+            sync.receive("peer", wire.BlockResponse(((b"block", b"cert"),) * request.count))
+    # t = 9.5 s: lines at 0 s and 5 s only (the interval), with the rate so far and the ETA
+    assert lines() == ["sync: height 10 of 200 (rate pending)",
+                       "sync: height 60 of 200 (10.0 blocks/s), 50.0 tx/s, ETA 14 s"]
+    node.app.committed = 200
+    node.app.committed_transactions += 50
+    clock[0] += 0.5
+    sync._requests.clear()  # no fetch in flight
+    sync.step()
+    final = [r.getMessage() for r in caplog.records if r.getMessage().startswith("caught up")]
+    assert final == ["caught up at height 200: 190 blocks, 525 txs in 10.0 s (19.0 blocks/s, 52.5 tx/s)"]
+    assert sync.syncing() is None
+
+
+def test_an_answer_read_late_because_our_driver_was_applying_blocks_is_not_the_peers_fault(monkeypatch) -> None:
+    # Applying a batch holds the event loop for seconds; the next batch's answer
+    # waits unread meanwhile. The first step afterwards must not fault the peer
+    # (it did: the peer was rested 2 s and its proven tip forgotten, batch after batch).
+    clock = [1000.0]
+    monkeypatch.setattr("plume_node.blocksync.time.monotonic", lambda: clock[0])
+    node = Node()
+    service = Service({"peer": 500})
+    sync = BlockSync(node, service)
+    sync.step()
+    sync.receive("peer", wire.BlockResponse(((b"block", certificate(500, KEYS[:3]).encode()),)))
+    fetch = sync._requests["peer"]
+    assert fetch.start == 11
+    clock[0] += SYNC_TIMEOUT_S + 1  # the driver applied blocks all that time
+    node.app.committed += 32
+    sync.step()
+    assert "peer" in sync._requests and sync._record("peer").faults == 0
+    sync.receive("peer", wire.BlockResponse(((b"block", b"cert"),) * fetch.count))
+    assert len(node.driver.batches) == 1 and sync._record("peer").faults == 0
+    # A peer that really stays silent is still faulted, once the head stops moving for the timeout.
+    request = sync._requests["peer"]
+    clock[0] += SYNC_TIMEOUT_S - 0.5
+    sync.step()
+    assert sync._requests.get("peer") == request
+    clock[0] += 1
+    sync.step()
+    assert sync._record("peer").faults == 1

@@ -105,6 +105,7 @@ async def test_metrics_parse_and_height_rises(rpc_node: Node) -> None:
     assert value(second, "process_resident_memory_bytes") > 0
     for name in ("plume_consensus_round", "plume_consensus_seconds_since_last_commit", "plume_mempool_bytes",
                  "plume_p2p_bans", "plume_p2p_sent_bytes_total", "plume_p2p_received_bytes_total",
+                 "plume_p2p_sent_messages_total",
                  "plume_sync_syncing", "plume_sync_target_height", "plume_consensus_double_sign_refusals_total",
                  "process_cpu_seconds_total"):
         assert name in second, name

@@ -13,6 +13,8 @@ from p2p.errors import DecryptError, FramingError, MessageError
 from p2p.framing import MAX_CHUNK_PLAINTEXT, FrameBuffer, MessageDecoder, MessageEncoder, encode_frame
 from p2p.messages import (
     MAX_BLOCKS_PER_REQUEST,
+    MAX_TX_BATCH_BYTES,
+    MAX_TXS_PER_BATCH,
     MESSAGE_TYPES,
     BlockRequest,
     BlockResponse,
@@ -25,6 +27,7 @@ from p2p.messages import (
     Proposal,
     Status,
     Tx,
+    TxBatch,
     Vote,
     decode_message,
 )
@@ -159,6 +162,7 @@ MESSAGES = st.one_of(
     st.builds(Ping, u64),
     st.builds(Pong, u64),
     st.builds(Disconnect, st.text(max_size=256)),
+    st.builds(TxBatch, st.lists(st.binary(min_size=1, max_size=200), min_size=1, max_size=20).map(tuple)),
 )
 
 
@@ -172,7 +176,7 @@ def test_every_message_round_trips(msg: Message) -> None:
 
 
 def test_every_message_type_is_covered_by_the_strategy() -> None:
-    covered = {Hello, Status, Tx, Proposal, Vote, Evidence, BlockRequest, BlockResponse, Ping, Pong, Disconnect}
+    covered = {Hello, Status, Tx, Proposal, Vote, Evidence, BlockRequest, BlockResponse, Ping, Pong, Disconnect, TxBatch}
     assert set(MESSAGE_TYPES.values()) == covered
     assert len(MESSAGE_TYPES) == len(covered)  # tags are unique
 
@@ -200,7 +204,7 @@ msgpack_values = _scalars | st.lists(_scalars | st.lists(_scalars, max_size=3), 
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.integers(0, 12), st.lists(msgpack_values, max_size=7))
+@given(st.integers(0, 13), st.lists(msgpack_values, max_size=7))
 def test_decode_structured_garbage_raises_only_message_error(tag: int, body: list) -> None:
     data = msgpack.packb([tag, *body], use_bin_type=True)
     try:
@@ -224,6 +228,13 @@ def test_decode_structured_garbage_raises_only_message_error(tag: int, body: lis
         ([7, 0, 0], "zero count"),
         ([7, 0, MAX_BLOCKS_PER_REQUEST + 1], "count too large"),
         ([8, [[b"b"]]], "pair without certificate"),
+        ([12, []], "empty transaction batch"),
+        ([12, [b"tx", b""]], "empty transaction in a batch"),
+        ([12, [b"tx", "text"]], "str as a transaction"),
+        ([12, [b"tx", [b"nested"]]], "nested list as a transaction"),
+        ([12, b"tx"], "bytes instead of a list of transactions"),
+        ([12, [b"t"] * (MAX_TXS_PER_BATCH + 1)], "too many transactions"),
+        ([12, [b"t" * (MAX_TX_BATCH_BYTES // 2 + 1)] * 2], "too many transaction bytes"),
         ([99], "unknown tag"),
     ],
 )
@@ -253,3 +264,13 @@ def test_decode_as_wrong_type_and_size_cap() -> None:
         Vote.decode(Tx(b"x").encode())
     with pytest.raises(MessageError):
         decode_message(Tx(b"x" * 100).encode(), max_bytes=50)
+
+
+def test_tx_batch_limits_are_inclusive_and_below_the_message_cap() -> None:
+    full = TxBatch(tuple(i.to_bytes(4, "big") for i in range(MAX_TXS_PER_BATCH)))
+    assert decode_message(full.encode()) == full
+    heaviest = TxBatch((b"t" * (MAX_TX_BATCH_BYTES // 2),) * 2)
+    assert decode_message(heaviest.encode()) == heaviest
+    assert len(heaviest.encode()) < 8 * 1024 * 1024  # P2PConfig's default max_message_bytes
+    with pytest.raises(MessageError, match="transactions"):
+        TxBatch(())  # construction checks the bounds too

@@ -25,6 +25,7 @@ from execution.db import sidecar_key
 from execution.errors import NotFound
 from execution.proofs import AccountProof, account_proof
 from execution.simulate import SimulatedBlock, SimulatedBlockSpec, simulate
+from execution.state_db import PlumeAccountDB
 from execution.sidecar import Sidecar
 from execution.system_logs import decode_logs, system_logs_key
 from staking import fees
@@ -174,7 +175,8 @@ class ChainReads:
         return StateView(
             block_number=header.block_number,
             state_root=header.state_root,
-            _adb=AccountDB(self.chain_view, header.state_root),
+            # read through the process's decoded-node cache (execution/state_db.py)
+            _adb=PlumeAccountDB(self.chain_view, header.state_root),
         )
 
     def proof(self, address: bytes, slots: Sequence[int], number: int | None = None) -> AccountProof:

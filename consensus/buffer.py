@@ -60,6 +60,11 @@ class FutureBuffer:
         """Bytes held (encoded messages plus blocks)."""
         return self._bytes
 
+    def holds_proposal_from(self, sender: bytes) -> bool:
+        """Whether a proposal signed by `sender` is buffered, its signature
+        checked (a sender of the current set)."""
+        return self._counts.get((sender, "proposal"), 0) > 0
+
     def add(self, message: Vote | Proposal, block: bytes | None, known_sender: bool) -> bool:
         """Buffer a message for `self.height`; False if over a cap or duplicate."""
         if message.height != self.height:

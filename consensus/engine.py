@@ -125,6 +125,12 @@ class ConsensusEngine:
     def buffered(self) -> int:
         return len(self._buffer)
 
+    def next_height_proposed_by(self, address: bytes) -> bool:
+        """Whether a proposal for the next height signed by `address` (a
+        validator of this height, its signature checked) waits in the buffer:
+        a driver may start the next height at once to judge it."""
+        return self._buffer.holds_proposal_from(address)
+
     def decided_certificate(self) -> CommitCertificate | None:
         """After a commit, until the next height starts: the decided block's
         certificate with every precommit for it received so far in the deciding

@@ -224,6 +224,12 @@ class Application:
     def has_pending_transactions(self) -> bool:
         return len(self.mempool) > 0
 
+    def has_includable_transactions(self) -> bool:
+        """Whether the next block would carry a pooled transaction (one at its
+        sender's nonce that pays the next base fee): what lets the next height
+        start before the block time (docs/consensus.md, "Block interval")."""
+        return self.mempool.has_executable(self.chain.next_base_fee())
+
     # ---- the application interface -------------------------------------------
 
     def propose_block(self, height: int, round: int) -> tuple[bytes, bytes]:

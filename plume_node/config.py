@@ -28,8 +28,10 @@ class ConfigError(UserError):
 
 @dataclass(frozen=True)
 class ConsensusConfig:
-    block_time_ms: int = 1000  # pause after a commit before the next height starts
+    block_time_ms: int = 1000  # most time from a commit to the next height (when no tx is waiting)
     create_empty_blocks: bool = True
+    commit_grace_ms: int = 300  # after a commit, wait this long (at most) for every validator's precommit
+    min_block_interval_ms: int = 250  # with transactions waiting: least time from one height's start to the next's
     timeout_propose_ms: int = 3000
     timeout_propose_delta_ms: int = 500
     timeout_prevote_ms: int = 1000
@@ -133,6 +135,14 @@ class Config:
             parse_host_port(self.metrics.listen_addr, "metrics.listen_addr")
         if self.metrics.stall_block_times < 1:
             raise ConfigError(f"metrics.stall_block_times must be at least 1, got {self.metrics.stall_block_times}")
+        if not 0 <= self.consensus.min_block_interval_ms <= 60_000:
+            raise ConfigError(
+                f"consensus.min_block_interval_ms must be between 0 and 60000, got {self.consensus.min_block_interval_ms}"
+            )
+        if not 0 <= self.consensus.commit_grace_ms <= 60_000:
+            raise ConfigError(
+                f"consensus.commit_grace_ms must be between 0 and 60000, got {self.consensus.commit_grace_ms}"
+            )
         if self.consensus.block_time_ms < 100:
             raise ConfigError(
                 f"consensus.block_time_ms must be at least 100, got {self.consensus.block_time_ms}"

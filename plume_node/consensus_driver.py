@@ -42,10 +42,26 @@ from consensus.signer import STEP_PREVOTE, STEP_PROPOSAL, Signer
 from consensus.validators import ValidatorSet
 from execution.errors import describe, truncate
 from plume_node.app import SyncedBlock
+from plume_node.config import ConsensusConfig
 from plume_node.stage_cpu import Stage, StageClock
 from plume_node.storage import StorageWriteError
 
 log = logging.getLogger("plume.consensus")
+
+# How long after a commit the node keeps collecting precommits for the decided
+# block before it may start the next height (unless every validator's is in
+# sooner), in ms: see docs/consensus.md, "Block interval".
+DEFAULT_COMMIT_GRACE_MS = ConsensusConfig.commit_grace_ms
+# The least time from one height's start to the next's, in ms, when
+# transactions wait: every height costs each node a fixed amount of work
+# (votes, the end-of-block hooks, a synced commit), so back-to-back heights of
+# a few transactions each would spend the CPU on heights, not transactions.
+DEFAULT_MIN_BLOCK_INTERVAL_MS = ConsensusConfig.min_block_interval_ms
+# While waiting for a transaction a block would carry, the pool is looked at
+# no more often than this (s): a flood of transactions no block can carry yet
+# (nonce gaps, fee cap under the base fee) costs one look per period, not one
+# per arrival.
+POOL_LOOK_INTERVAL_S = 0.02
 
 Event = Callable[[ConsensusEngine], list]
 
@@ -79,6 +95,8 @@ class ConsensusApp(Protocol):
 
     def has_pending_transactions(self) -> bool: ...
 
+    def has_includable_transactions(self) -> bool: ...
+
 
 class ConsensusNetwork(Protocol):
     """What the driver needs of the network; the p2p gossip layer implements it."""
@@ -107,6 +125,8 @@ class ConsensusDriver:
         *,
         block_time_ms: int,
         create_empty_blocks: bool = True,
+        commit_grace_ms: int = DEFAULT_COMMIT_GRACE_MS,
+        min_block_interval_ms: int = DEFAULT_MIN_BLOCK_INTERVAL_MS,
         network: ConsensusNetwork | None = None,
         on_commit: Callable[[int], None] | None = None,
         event_buffer: int = 1024,
@@ -118,12 +138,18 @@ class ConsensusDriver:
         self.network = network
         self.block_time_ms = block_time_ms
         self.create_empty_blocks = create_empty_blocks
+        self.commit_grace_ms = commit_grace_ms
+        self.min_block_interval_ms = min_block_interval_ms
         self.on_commit = on_commit
         self._send, self._receive = trio.open_memory_channel[Event](event_buffer)
         self._nursery: trio.Nursery | None = None
         self.height = 0  # the height the engine is working on
         self._tx_arrived = trio.Event()
+        self._precommits_in = trio.Event()  # set once every validator's precommit of the decided round is in
+        self._pause = trio.CancelScope()  # the wait before the next height; cancelled to start it at once
+        self._next_proposer: bytes | None = None  # round 0's proposer of the height after the pause
         self.last_commit_at = 0.0  # trio clock
+        self._height_started_at = 0.0  # trio clock, for the minimum block interval
         # how long this height's steps took, for the debug log
         self.timings: dict[str, float] = {}
         self._height_started = time.perf_counter()
@@ -208,10 +234,11 @@ class ConsensusDriver:
             if self.create_empty_blocks:
                 await self._execute(self._start_height_event(self.app.committed_height() + 1))
             else:  # as after a commit: the first height, too, waits for a transaction
-                nursery.start_soon(self._next_height_after_pause, self.app.committed_height() + 1)
+                self._pause_before(self.app.committed_height() + 1)
             task_status.started()
             async for event in self._receive:
                 await self._execute(event(self.engine))
+                self._watch_pause()
 
     async def _execute(self, actions: list) -> None:
         queue = deque(actions)
@@ -312,18 +339,74 @@ class ConsensusDriver:
         )
         if self.on_commit is not None:
             self.on_commit(action.height)
-        self._nursery.start_soon(self._next_height_after_pause, action.height + 1)
+        self._pause_before(action.height + 1)
+
+    def _pause_before(self, height: int) -> None:
+        """Start the pause before `height` (see `_next_height_after_pause`)."""
+        self._precommits_in = trio.Event()
+        self._pause = trio.CancelScope()
+        self._next_proposer = self.app.validator_set(height).proposer_address
+        self._watch_pause()  # all precommits may be in already, or the next proposal buffered
+        self._nursery.start_soon(self._next_height_after_pause, height)
 
     async def _next_height_after_pause(self, height: int) -> None:
-        # The block interval (CometBFT's timeout_commit): time for late
-        # precommits to arrive and for transactions to gather.
-        await trio.sleep_until(self.last_commit_at + self.block_time_ms / 1000)
-        if not self.create_empty_blocks:
-            while not self.app.has_pending_transactions():
-                self._tx_arrived = trio.Event()
-                with trio.move_on_after(1.0):  # re-check: the mempool may fill by gossip too
-                    await self._tx_arrived.wait()
+        """Start `height` as the block interval policy says (docs/consensus.md,
+        "Block interval"): never before the commit grace is over (every
+        validator's precommit in, or `commit_grace_ms`, at most `block_time_ms`),
+        nor before `min_block_interval_ms` from the previous height's start;
+        then at once if the pool holds a transaction a block would carry, else
+        `block_time_ms` after the commit (with `create_empty_blocks = false`:
+        not before a transaction is pooled). Whatever the wait, the height
+        starts as soon as its round-0 proposer's proposal is in, so that its
+        block is validated the moment it arrives (`_watch_pause`)."""
+        committed_at = self.last_commit_at
+        grace_ms = None  # how long the grace lasted, for the debug log
+        with self._pause:
+            with trio.move_on_at(committed_at + min(self.commit_grace_ms, self.block_time_ms) / 1000):
+                await self._precommits_in.wait()
+            grace_ms = (trio.current_time() - committed_at) * 1000
+            idle_start = committed_at + self.block_time_ms / 1000
+            await trio.sleep_until(min(self._height_started_at + self.min_block_interval_ms / 1000, idle_start))
+            await self._wait_for_transactions(idle_start, self.app.has_includable_transactions)
+            if not self.create_empty_blocks:
+                await self._wait_for_transactions(None, self.app.has_pending_transactions)
+        log.debug("height %d starts %.0f ms after the commit (grace %s, all precommits in: %s, next proposal in: %s)",
+                  height, (trio.current_time() - committed_at) * 1000,
+                  "cut short" if grace_ms is None else f"{grace_ms:.0f} ms",
+                  self._precommits_in.is_set(), self._pause.cancel_called)
         await self._send.send(lambda e, h=height: self._start_height_event(h))
+
+    async def _wait_for_transactions(self, deadline: float | None, ready: Callable[[], bool]) -> None:
+        """Return once `ready()` (looked at on each pooled transaction, at most
+        every POOL_LOOK_INTERVAL_S) or at `deadline` (trio clock; None: never)."""
+        with trio.move_on_at(float("inf") if deadline is None else deadline):
+            while True:
+                self._tx_arrived = trio.Event()  # before looking: an arrival after the look wakes us
+                if ready():
+                    return
+                looked_at = trio.current_time()
+                with trio.move_on_after(1.0):  # look again anyway: the pool also changes without arrivals
+                    await self._tx_arrived.wait()
+                await trio.sleep_until(looked_at + POOL_LOOK_INTERVAL_S)
+
+    def _watch_pause(self) -> None:
+        """During the pause after a commit: end it at once when the next
+        height's round-0 proposer has proposed (its signed proposal waits in
+        the engine's buffer: the sooner we start, the sooner its block is
+        judged); end the commit grace once every validator of the decided
+        height has a precommit in the deciding round (for the block or not,
+        an honest validator sends no other), as no later one can come."""
+        if self._pause.cancel_called:
+            return
+        if self._next_proposer is not None and self.engine.next_height_proposed_by(self._next_proposer):
+            self._pause.cancel()
+            return
+        rs, votes = self.engine.state, self.engine.votes
+        if self._precommits_in.is_set() or rs is None or rs.decided is None or votes is None:
+            return
+        precommits = votes.peek(rs.decided_round, PRECOMMIT)
+        if precommits is not None and len(precommits.votes) >= len(rs.validator_set):
+            self._precommits_in.set()
 
     def _start_height_event(self, height: int) -> list:
         # Runs inside the event loop, so starting a height is ordered with
@@ -331,6 +414,8 @@ class ConsensusDriver:
         if height != self.app.committed_height() + 1 or (self.engine.height or 0) >= height:
             return []  # stale: block sync moved past it meanwhile
         self._keep_late_precommits(height - 1)
+        self._next_proposer = None  # the pause is over
+        self._height_started_at = trio.current_time()
         self.height = height
         self._height_started = time.perf_counter()
         self.timings = {}

@@ -120,6 +120,8 @@ class Node:
             self.signer,
             block_time_ms=c.block_time_ms,
             create_empty_blocks=c.create_empty_blocks,
+            commit_grace_ms=c.commit_grace_ms,
+            min_block_interval_ms=c.min_block_interval_ms,
             on_commit=self.events.committed,
             stage_clock=self.stage_clock,
         )

@@ -6,17 +6,18 @@ node exposes the totals as `plume_cpu_seconds_total{stage=...}` (docs/performanc
 Whatever the stages do not cover (trio's scheduler, untagged tasks, LevelDB's
 own threads, the interpreter's start) is the process total minus their sum.
 
-Two ways in, both two clock reads per entry:
+Two ways in:
 
 * a whole trio task tree is given a stage by starting its root with
   `tagged(stage, fn)`: every task spawned under it inherits the tag (a
   context variable), and the clock's trio instrument charges each step of a
-  tagged task to its stage. That is how hypercorn's HTTP work and the p2p
-  framing and encryption are counted, code we do not call ourselves;
+  tagged task to its stage (one clock read per step). That is how hypercorn's
+  HTTP work and the p2p framing and encryption are counted, code we do not
+  call ourselves;
 * `measure(stage)` around a piece of synchronous work (building a block,
   validating one) charges that stretch to `stage` instead of the enclosing
   one: stages are exclusive, each CPU second is counted once. It works in any
-  thread (RPC workers) and without the instrument.
+  thread (RPC workers) and without the instrument (two clock reads).
 
 The totals are shared by the trio thread and worker threads: updated under a lock.
 """
@@ -92,6 +93,7 @@ class StageClock:
         finally:
             with contextlib.suppress(KeyError):  # trio drops an instrument that raised
                 trio.lowlevel.remove_instrument(self.instrument)
+            self._state.stage = None  # no stretch left open for a later `measure` to charge
 
     def snapshot(self) -> dict[Stage, float]:
         with self._lock:
@@ -130,23 +132,22 @@ class _Measure:
 class _TaskStages(trio.abc.Instrument):
     """Charges each step of a task tagged for this clock to the tag's stage.
 
-    Steps of untagged tasks (or another node's) cost one context lookup."""
+    One clock read per step: the start of the next step (tagged or not) ends
+    the previous tagged stretch, so trio's own bookkeeping between two steps
+    is charged to the step before it (time blocked in epoll is no CPU and
+    costs nothing). Steps of untagged tasks (or another node's) following
+    another such step cost one context lookup."""
 
     def __init__(self, clock: StageClock) -> None:
         self.clock = clock
-        self._stepping = False  # a tagged step is running
 
     def before_task_step(self, task: trio.lowlevel.Task) -> None:
         tag = task.context.get(_TASK_STAGE)
-        if tag is not None and tag[0] is self.clock:
-            state = self.clock._state
-            state.stage, state.since = tag[1], thread_time()
-            self._stepping = True
-
-    def after_task_step(self, task: trio.lowlevel.Task) -> None:
-        if self._stepping:
-            self._stepping = False
-            state = self.clock._state
-            if state.stage is not None:
-                self.clock._charge(state.stage, thread_time() - state.since)
-            state.stage = None
+        mine = tag is not None and tag[0] is self.clock
+        state = self.clock._state
+        if state.stage is None and not mine:
+            return
+        now = thread_time()
+        if state.stage is not None:
+            self.clock._charge(state.stage, now - state.since)
+        state.stage, state.since = (tag[1] if mine else None), now

@@ -221,6 +221,15 @@ class Mempool:
                 out[sender] = tuple(run)
         return out
 
+    def has_executable(self, base_fee: int) -> bool:
+        """Whether a block built now would carry something: some sender's tx at
+        its base nonce can pay `base_fee` (O(senders); stops at the first)."""
+        for account in self._accounts.values():
+            entry = account.txs.get(account.base_nonce)
+            if entry is not None and entry.max_fee >= base_fee:
+                return True
+        return False
+
     def queued(self) -> dict[Address, tuple[SignedTransactionAPI, ...]]:
         """Transactions behind a nonce gap, per sender in nonce order."""
         out: dict[Address, tuple[SignedTransactionAPI, ...]] = {}

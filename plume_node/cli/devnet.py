@@ -86,7 +86,7 @@ def devnet() -> None:
 @click.option("--full-nodes", type=click.IntRange(min=0), default=0, show_default=True, help="Number of non-validator nodes.")
 @dir_option
 @base_port_option
-@click.option("--block-time", "block_time_ms", type=click.IntRange(min=100), default=DEFAULT_BLOCK_TIME_MS, show_default=True, help="Pause after each commit, in ms.")
+@click.option("--block-time", "block_time_ms", type=click.IntRange(min=100), default=DEFAULT_BLOCK_TIME_MS, show_default=True, help="Block interval when no transaction is waiting, in ms.")
 @click.option("--chain-id", type=click.IntRange(1, MAX_SAFE_CHAIN_ID), default=DEFAULT_CHAIN_ID, show_default=True, help="The chain id wallets see (eth_chainId).")
 @click.option("--accounts", type=click.IntRange(0, 10_000), default=DEFAULT_ACCOUNTS, show_default=True, help="Funded dev accounts to generate.")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="genesis.chain_id|gas_limit|base_fee_per_gas|min_base_fee_per_gas, staking.KEY (unbonding_period, epoch_length, max_validators, ...), slashing.KEY, gov.KEY (voting_period, min_deposit, ...), execution.base_fee_burn_bps, permissions.transact|deploy|validator=true, permissions.admin=0xADDR (default dev account 0), or a config.toml key such as consensus.create_empty_blocks (repeatable).")

@@ -313,7 +313,7 @@ async def serve_rpc(
     # hypercorn's read timeout also runs while a request is being answered
     # (the client is silent then): leave room for the longest execution.
     read_timeout_s = max(body_timeout_s, limits.timeout_s + BACKSTOP_GRACE_S + 5.0)
-    config = _hypercorn_config(host, port, read_timeout_s)
+    config = hypercorn_config(host, port, read_timeout_s)
     config.websocket_max_message_size = max_body_bytes
     # A live WebSocket client answers pings, so an idle one is not dropped by the read timeout.
     config.websocket_ping_interval = read_timeout_s / 2
@@ -342,11 +342,11 @@ async def serve_gets(
     """Serve only the GET paths of `gets` (the metrics listener) until cancelled; reports the bound port."""
     app = GetOnlyApp(gets, max_concurrent_requests)
     async with trio.open_nursery() as nursery:
-        binds = await nursery.start(serve, app, _hypercorn_config(host, port, DEFAULT_BODY_TIMEOUT_S))
+        binds = await nursery.start(serve, app, hypercorn_config(host, port, DEFAULT_BODY_TIMEOUT_S))
         task_status.started(int(binds[0].rsplit(":", 1)[1]))
 
 
-def _hypercorn_config(host: str, port: int, read_timeout_s: float) -> Config:
+def hypercorn_config(host: str, port: int, read_timeout_s: float) -> Config:
     config = Config()
     config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
     config.accesslog = None

@@ -17,7 +17,6 @@ import pytest
 import rlp
 from eth.db.atomic import AtomicDB
 from eth.vm.forks.prague.blocks import PragueBlock
-from eth.vm.forks.prague.transactions import PragueTypedTransaction
 from eth_utils import keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -210,17 +209,17 @@ def test_deep_nesting_anywhere_in_a_block_is_refused_before_pyrlp_recurses(where
 
 
 def _spy_recoveries(monkeypatch, events: list[str]) -> None:
-    original = PragueTypedTransaction.get_sender
+    original = txmod.recover_uncached
 
-    def get_sender(tx):
+    def recover_uncached(tx):
         events.append("recover")
         return original(tx)
 
-    monkeypatch.setattr(PragueTypedTransaction, "get_sender", get_sender)
+    monkeypatch.setattr(txmod, "recover_uncached", recover_uncached)
 
 
 def test_each_sender_is_recovered_once_per_process(monkeypatch) -> None:
-    raws = [signed_raw(who, 0, value=5) for who in range(4)]  # EIP-1559 only: one class to spy on
+    raws = [signed_raw(who, 0, value=5) for who in range(4)]
     data = _built(raws)
     txmod._senders.clear()  # as if this process had never seen them
     events: list[str] = []

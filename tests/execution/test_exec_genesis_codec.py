@@ -170,9 +170,9 @@ def test_sender_recovered_once(monkeypatch) -> None:
 
     raw = signed_raw(3, 7)
     calls = []
-    first = decode_transaction(raw)
-    real = type(first).get_sender
-    monkeypatch.setattr(type(first), "get_sender", lambda self: calls.append(1) or real(self))
+    decode_transaction(raw)  # the first decode recovers and caches the sender
+    real = txmod.recover_uncached
+    monkeypatch.setattr(txmod, "recover_uncached", lambda tx: calls.append(1) or real(tx))
     second = decode_transaction(raw)  # fresh object, same hash: served from the cache
     assert second.sender == ADDRS[3] and calls == []
     txmod._senders.clear()

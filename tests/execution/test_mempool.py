@@ -612,6 +612,18 @@ def test_gap_is_queued_then_promoted_when_filled() -> None:
     assert [tx.nonce for tx in mp.select(10**7, BASE_FEE)] == [0, 1, 2, 3]
 
 
+def test_has_executable_says_whether_a_block_would_carry_a_pooled_tx() -> None:
+    mp = pool()
+    assert not mp.has_executable(BASE_FEE)
+    mp.add_raw(sign(0, 1), DictState(), BASE_FEE, 0)  # behind a gap
+    mp.add_raw(sign(1, 0, max_fee=40), DictState(), BASE_FEE, 0)
+    assert not mp.has_executable(60)  # the one at its nonce cannot pay this base fee
+    assert mp.select(10**7, 60) == []
+    assert mp.has_executable(40) and mp.select(10**7, 40)
+    mp.add_raw(sign(0, 0), DictState(), BASE_FEE, 0)  # fills the gap
+    assert mp.has_executable(60) and mp.select(10**7, 60)
+
+
 def test_pending_nonce_of_an_unknown_sender_is_its_state_nonce() -> None:
     assert pool().pending_nonce(ADDR_BYTES[5], DictState(nonces={ADDR_BYTES[5]: 9})) == 9
 

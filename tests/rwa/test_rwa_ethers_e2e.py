@@ -36,7 +36,9 @@ const [url, issuerKey, artifacts] = process.argv.slice(2);
 const abi = (name) => JSON.parse(fs.readFileSync(`${artifacts}/${name}.json`, "utf8")).abi;
 const FACTORY = { asset: "0x0000000000000000000000000000000000002000", milestone: "0x0000000000000000000000000000000000002002",
                   revenue: "0x0000000000000000000000000000000000002003" };
-const provider = new ethers.JsonRpcProvider(url);
+// ethers v6 answers an identical request from a 250 ms cache; a Plume block is final
+// sooner than that, so the next send would get the previous pending nonce (docs/rpc.md).
+const provider = new ethers.JsonRpcProvider(url, undefined, { cacheTimeout: -1 });
 provider.pollingInterval = 250;
 const issuer = new ethers.Wallet(issuerKey, provider);
 const wallet = (label) => new ethers.Wallet(ethers.id(`rwa-ethers-${label}`), provider);

@@ -48,6 +48,9 @@ log = logging.getLogger("plume.sync")
 
 SYNC_BATCH = 32  # blocks asked for in one request
 SYNC_TIMEOUT_S = 4.0  # an unanswered request is a fault; long enough for a busy peer on a slow link
+# While synced blocks are being applied a late request waits longer for its
+# fault (the answer may sit unread), but never past deadline + this many timeouts.
+SYNC_EXPIRY_CAP_TIMEOUTS = 3
 SYNC_REST_S = 2.0  # after a fault a peer is not asked again for this long (others are tried)
 MAX_SYNC_FAULTS = 3  # net faults (faults minus deliveries) that get a peer banned
 MAX_SYNC_PEERS = 256  # sync records kept (connected peers and recently gone ones, oldest evicted)
@@ -155,7 +158,7 @@ class BlockSync:
         self._fetched_to = 0  # highest height handed to the driver (may not be committed yet)
         self._handed_at = 0.0  # when blocks were last handed over, or the driver last made progress
         self._committed_seen = 0
-        self._committed_moved_at = 0.0  # when the committed height last rose (synced blocks applied)
+        self._committed_moved_at = 0.0  # when synced blocks handed over last raised the committed height
         self._started: SyncMark | None = None  # where this sync run started
         self._progress_logged_at: float | None = None  # when this run last logged its progress
         self._fetch_resting_until = 0.0  # after a certified block we refused: no fetch from anyone until then
@@ -246,7 +249,11 @@ class BlockSync:
         # through them; if it stops making progress (a batch dropped or cut
         # short) they are asked for again.
         if committed > self._committed_seen:
-            self._committed_seen, self._handed_at, self._committed_moved_at = committed, now, now
+            if self._fetched_to > self._committed_seen:
+                # Synced blocks we handed over are being applied (consensus
+                # commits do not count: they do not hold the loop for long).
+                self._committed_moved_at = now
+            self._committed_seen, self._handed_at = committed, now
         if self._fetched_to <= committed or now - self._handed_at > SYNC_TIMEOUT_S:
             self._fetched_to = committed
 
@@ -255,8 +262,12 @@ class BlockSync:
         # seconds: an answer that arrived meanwhile is read only afterwards,
         # and the first step after the batch must not blame the peer for our
         # own delay. So a request expires only once the head has also not
-        # moved for SYNC_TIMEOUT_S: while blocks are being applied, a silent
-        # peer waits a little longer for its fault, never forever.
+        # moved for SYNC_TIMEOUT_S by synced blocks we handed over (consensus
+        # commits move it too, but never hold the loop that long). While
+        # blocks are being applied a silent peer waits a little longer for
+        # its fault, at most SYNC_EXPIRY_CAP_TIMEOUTS timeouts, never forever.
+        if now >= request.deadline + SYNC_EXPIRY_CAP_TIMEOUTS * SYNC_TIMEOUT_S:
+            return True
         return now >= request.deadline and now - self._committed_moved_at >= SYNC_TIMEOUT_S
 
     def _fetch_in_flight(self) -> bool:

@@ -22,8 +22,10 @@ from plume_node.app import SyncedBlock
 from plume_node.blocksync import (
     MAX_SYNC_FAULTS,
     MIN_RATE_WINDOW_S,
+    SYNC_EXPIRY_CAP_TIMEOUTS,
     SYNC_TIMEOUT_S,
     BlockSync,
+    RequestKind,
     SyncFault,
     SyncMark,
     SyncRate,
@@ -406,19 +408,65 @@ def test_an_answer_read_late_because_our_driver_was_applying_blocks_is_not_the_p
     sync = BlockSync(node, service)
     sync.step()
     sync.receive("peer", wire.BlockResponse(((b"block", certificate(500, KEYS[:3]).encode()),)))
+    handed = sync._requests["peer"]
+    sync.receive("peer", wire.BlockResponse(((b"block", b"cert"),) * handed.count))  # handed to the driver
     fetch = sync._requests["peer"]
-    assert fetch.start == 11
-    clock[0] += SYNC_TIMEOUT_S + 1  # the driver applied blocks all that time
-    node.app.committed += 32
+    assert fetch.start == handed.start + handed.count
+    clock[0] += SYNC_TIMEOUT_S + 1  # the driver applied the handed-over blocks all that time
+    node.app.committed += handed.count
     sync.step()
     assert "peer" in sync._requests and sync._record("peer").faults == 0
     sync.receive("peer", wire.BlockResponse(((b"block", b"cert"),) * fetch.count))
-    assert len(node.driver.batches) == 1 and sync._record("peer").faults == 0
+    assert len(node.driver.batches) == 2 and sync._record("peer").faults == 0
     # A peer that really stays silent is still faulted, once the head stops moving for the timeout.
     request = sync._requests["peer"]
     clock[0] += SYNC_TIMEOUT_S - 0.5
     sync.step()
     assert sync._requests.get("peer") == request
     clock[0] += 1
+    sync.step()
+    assert sync._record("peer").faults == 1
+
+
+def test_a_silent_fetch_expires_while_consensus_moves_the_head(monkeypatch) -> None:
+    # Consensus commits are not synced blocks being applied: they do not hold
+    # the expiry off (it did: a silent peer's fetch never expired while the
+    # chain moved, and blocked every other fetch).
+    clock = [1000.0]
+    monkeypatch.setattr("plume_node.blocksync.time.monotonic", lambda: clock[0])
+    node = Node()
+    service = Service({"silent": 11})
+    sync = BlockSync(node, service)
+    sync.step()
+    _prove_tip(sync, "silent", 11)
+    assert sync._requests["silent"].kind is RequestKind.FETCH
+    for _ in range(int(2 * SYNC_TIMEOUT_S / 0.5) + 1):  # a commit every 0.5 s
+        clock[0] += 0.5
+        node.app.committed += 1
+        service.claims["silent"] = node.app.committed + 1
+        sync.step()
+    assert sync._record("silent").faults >= 1
+    assert sync._requests.get("silent") is None or sync._requests["silent"].kind is not RequestKind.FETCH
+
+
+def test_a_request_expires_at_the_hard_cap_even_while_synced_blocks_are_applied(monkeypatch) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr("plume_node.blocksync.time.monotonic", lambda: clock[0])
+    node = Node()
+    service = Service({"peer": 500})
+    sync = BlockSync(node, service)
+    sync.step()
+    sync.receive("peer", wire.BlockResponse(((b"block", certificate(500, KEYS[:3]).encode()),)))
+    handed = sync._requests["peer"]
+    sync.receive("peer", wire.BlockResponse(((b"block", b"cert"),) * handed.count))
+    fetch = sync._requests["peer"]
+    # the handed-over blocks are applied one by one, slowly; the peer never answers
+    while clock[0] < fetch.deadline + SYNC_EXPIRY_CAP_TIMEOUTS * SYNC_TIMEOUT_S - 0.5:
+        clock[0] += 0.5
+        if node.app.committed < handed.start + handed.count - 1:
+            node.app.committed += 1
+        sync.step()
+        assert sync._requests.get("peer") == fetch and sync._record("peer").faults == 0
+    clock[0] += 0.5
     sync.step()
     assert sync._record("peer").faults == 1

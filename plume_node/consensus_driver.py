@@ -213,7 +213,9 @@ class ConsensusDriver:
         return []
 
     def notify_transactions(self) -> None:
-        """The mempool gained transactions (wakes a node that waits for them)."""
+        """The mempool gained transactions (wakes a node that waits for them).
+        Only set here; a waiter replaces a set Event, never an unset one
+        another waiter may be waiting on."""
         self._tx_arrived.set()
 
     def _offer(self, event: Event) -> bool:
@@ -361,32 +363,37 @@ class ConsensusDriver:
         block is validated the moment it arrives (`_watch_pause`)."""
         committed_at = self.last_commit_at
         grace_ms = None  # how long the grace lasted, for the debug log
-        with self._pause:
+        with self._pause:  # a later height's start cancels it (`_start_height_event`)
             with trio.move_on_at(committed_at + min(self.commit_grace_ms, self.block_time_ms) / 1000):
                 await self._precommits_in.wait()
             grace_ms = (trio.current_time() - committed_at) * 1000
             idle_start = committed_at + self.block_time_ms / 1000
             await trio.sleep_until(min(self._height_started_at + self.min_block_interval_ms / 1000, idle_start))
-            await self._wait_for_transactions(idle_start, self.app.has_includable_transactions)
+            await self._wait_for_transactions(height, idle_start, self.app.has_includable_transactions)
             if not self.create_empty_blocks:
-                await self._wait_for_transactions(None, self.app.has_pending_transactions)
+                await self._wait_for_transactions(height, None, self.app.has_pending_transactions)
+        if height != self.app.committed_height() + 1:
+            return  # block sync moved past this height: another pause (or height) is current
         log.debug("height %d starts %.0f ms after the commit (grace %s, all precommits in: %s, next proposal in: %s)",
                   height, (trio.current_time() - committed_at) * 1000,
                   "cut short" if grace_ms is None else f"{grace_ms:.0f} ms",
                   self._precommits_in.is_set(), self._pause.cancel_called)
         await self._send.send(lambda e, h=height: self._start_height_event(h))
 
-    async def _wait_for_transactions(self, deadline: float | None, ready: Callable[[], bool]) -> None:
+    async def _wait_for_transactions(self, height: int, deadline: float | None, ready: Callable[[], bool]) -> None:
         """Return once `ready()` (looked at on each pooled transaction, at most
-        every POOL_LOOK_INTERVAL_S) or at `deadline` (trio clock; None: never)."""
+        every POOL_LOOK_INTERVAL_S), at `deadline` (trio clock; None: never),
+        or once `height` is no longer the next one (block sync moved past it)."""
         with trio.move_on_at(float("inf") if deadline is None else deadline):
             while True:
-                self._tx_arrived = trio.Event()  # before looking: an arrival after the look wakes us
-                if ready():
+                if self._tx_arrived.is_set():  # replace only a set Event: another waiter may wait on an unset one
+                    self._tx_arrived = trio.Event()
+                arrived = self._tx_arrived  # taken before looking: an arrival after the look wakes us
+                if height != self.app.committed_height() + 1 or ready():
                     return
                 looked_at = trio.current_time()
                 with trio.move_on_after(1.0):  # look again anyway: the pool also changes without arrivals
-                    await self._tx_arrived.wait()
+                    await arrived.wait()
                 await trio.sleep_until(looked_at + POOL_LOOK_INTERVAL_S)
 
     def _watch_pause(self) -> None:
@@ -414,6 +421,7 @@ class ConsensusDriver:
         if height != self.app.committed_height() + 1 or (self.engine.height or 0) >= height:
             return []  # stale: block sync moved past it meanwhile
         self._keep_late_precommits(height - 1)
+        self._pause.cancel()  # a pause for an earlier height (block sync moved past it) ends now
         self._next_proposer = None  # the pause is over
         self._height_started_at = trio.current_time()
         self.height = height

@@ -13,6 +13,8 @@ precommit that arrives in the grace lands in the stored certificate.
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 import trio
 
@@ -22,8 +24,14 @@ from consensus.messages import CommitCertificate
 from consensus.signer import MemoryStore, Signer
 from consensus.validators import ValidatorSet
 from engine_harness import CHAIN, block_for, index_of_proposer, make_set, precommit, prevote, sign_proposal
+from plume_node.app import SyncedBlock
 from plume_node.config import Config, ConfigError, set_dotted
-from plume_node.consensus_driver import DEFAULT_COMMIT_GRACE_MS, DEFAULT_MIN_BLOCK_INTERVAL_MS, ConsensusDriver
+from plume_node.consensus_driver import (
+    DEFAULT_COMMIT_GRACE_MS,
+    DEFAULT_MIN_BLOCK_INTERVAL_MS,
+    POOL_LOOK_INTERVAL_S,
+    ConsensusDriver,
+)
 from waiting import await_until
 
 BLOCK_TIME_MS = 1000
@@ -254,3 +262,54 @@ def test_commit_grace_and_min_block_interval_are_config_keys_with_bounded_ranges
         for bad in ("-1", "60001"):
             with pytest.raises(ConfigError, match=f"consensus.{key} must be between 0 and 60000"):
                 set_dotted(Config(), f"consensus.{key}", bad)
+
+
+class SyncingPoolApp(PoolApp):
+    """PoolApp that also commits blocks handed over by block sync (opaque, all good)."""
+
+    def durable_run(self):
+        return contextlib.nullcontext()
+
+    def apply_synced_block(self, height: int, block: bytes, certificate: bytes) -> tuple[SyncedBlock, str]:
+        self.height = height
+        self.committed_at[height] = trio.current_time()
+        return SyncedBlock.COMMITTED, ""
+
+
+async def play_height(chain: Chain, height: int) -> None:
+    """The test's validators carry `height` to a commit (with ours, 4 of 4)."""
+    await await_until(lambda: chain.working_on == height, 5, f"height {height} to start")
+    block_hash, block = block_for(f"{height}/0")
+    proposer = index_of_proposer(chain.app.validator_set(height), chain.keys, 0)
+    if proposer != 0:
+        chain.driver.submit_proposal(sign_proposal(chain.keys[proposer], height, 0, block_hash), block)
+    for vote in (prevote, precommit):
+        for i in (1, 2, 3):
+            chain.driver.submit_vote(vote(chain.keys[i], height, 0, block_hash))
+    await await_until(lambda: chain.app.height == height, 5, f"height {height} committed")
+
+
+@pytest.mark.parametrize("offset_s", [ms / 1000 for ms in range(0, 1000, 100)])
+async def test_a_pause_block_sync_moved_past_does_not_delay_the_current_one(autojump_clock, offset_s):
+    # The pause before height 2 was left behind when block sync committed 2
+    # and 3; it kept re-arming the transaction Event, so height 5's pause
+    # waited on one nobody set and started up to 1 s after a pooled transaction.
+    chain = Chain(create_empty_blocks=False)
+    chain.app.__class__ = SyncingPoolApp
+    chain.app.pooled = True
+    async with trio.open_nursery() as nursery:
+        await nursery.start(chain.driver.run)
+        await play_height(chain, 1)
+        chain.app.pooled = False
+        await trio.sleep(0.5)  # height 2's pause waits for a transaction
+        chain.driver.submit_synced_blocks([(2, b"b2", b"c2"), (3, b"b3", b"c3")], lambda *a: None)
+        await play_height(chain, 4)
+        await trio.sleep(3 + offset_s)
+        assert chain.working_on == 4
+        chain.app.pooled = True
+        pooled_at = trio.current_time()
+        chain.driver.notify_transactions()
+        await await_until(lambda: chain.working_on == 5, 5, "height 5 to start")
+        delay = trio.current_time() - pooled_at
+        assert delay <= POOL_LOOK_INTERVAL_S + LATE, f"height 5 started {delay:.3f} s after a pooled transaction"
+        nursery.cancel_scope.cancel()

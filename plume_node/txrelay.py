@@ -6,7 +6,10 @@ or from a peer, `Node.submit_transaction`) is queued here; a flush, at most
 batch is waiting, sends each connected peer one `TxBatch` (or a few, within
 the batch limits) holding the queued transactions that peer is not known to
 have. A peer is known to have a transaction it sent us (in a batch or a single
-`Tx`) or that we sent it; those hashes are kept per peer in a bounded LRU set.
+`Tx`) or that we sent it; those hashes are kept per peer in a bounded LRU set,
+only for connected peers (a message read after its peer left marks nothing),
+and the sets of peers gone are pruned every `PRUNE_INTERVAL_S` whether or not
+anything is queued.
 
 Only admitted transactions are queued, so nothing unverified is relayed, and a
 transaction the pool refused never is.
@@ -26,6 +29,9 @@ log = logging.getLogger("plume.net")
 
 # How long the first queued transaction waits for others to join its batch.
 FLUSH_INTERVAL_S = 0.01
+# How often the known sets of departed peers are dropped when nothing is queued
+# (a disconnect event handled before that peer's last message was read).
+PRUNE_INTERVAL_S = 5.0
 # Transaction hashes remembered per peer (what it sent us or we sent it);
 # the oldest are forgotten first. 32-byte keys: a few hundred KiB per peer.
 KNOWN_TXS_PER_PEER = 4096
@@ -54,6 +60,8 @@ class TxRelay:
     def mark_known(self, peer_id: str, tx_hashes: Iterable[bytes]) -> None:
         known = self._known.get(peer_id)
         if known is None:
+            if not self.service.is_connected(peer_id):
+                return  # gone: nothing to send it, nothing to remember
             known = self._known[peer_id] = LRUSet(self.known_per_peer)
         for tx_hash in tx_hashes:
             known.add(tx_hash)
@@ -76,22 +84,33 @@ class TxRelay:
             self._queued.set()
 
     async def run(self) -> None:
-        """Flush `FLUSH_INTERVAL_S` after a transaction is queued, until cancelled."""
+        """Flush `FLUSH_INTERVAL_S` after a transaction is queued (and prune
+        every `PRUNE_INTERVAL_S` when nothing is), until cancelled."""
         while True:
-            await self._queued.wait()
-            await trio.sleep(FLUSH_INTERVAL_S)
-            self._queued = trio.Event()
+            with trio.move_on_after(PRUNE_INTERVAL_S):
+                await self._queued.wait()
+            if self._queued.is_set():
+                await trio.sleep(FLUSH_INTERVAL_S)
+                self._queued = trio.Event()
+                step = self.flush
+            else:
+                step = self.prune
             try:
-                self.flush()
+                step()
             except Exception as exc:  # a bug of ours must cost one flush, not the node
-                log.error("transaction relay flush failed: %s", exc, exc_info=True)
+                log.error("transaction relay %s failed: %s", step.__name__, exc, exc_info=True)
+
+    def prune(self) -> set[str]:
+        """Drop the known sets of peers no longer connected; returns the connected ones."""
+        connected = {peer.node_id for peer in self.service.peers()}
+        for gone in [p for p in self._known if p not in connected]:
+            del self._known[gone]  # a disconnect handled before the peer's last message
+        return connected
 
     def flush(self) -> int:
         """Send the queued transactions to every peer lacking them; returns the batches sent."""
         pending, self._pending = self._pending, {}
-        connected = {peer.node_id for peer in self.service.peers()}
-        for gone in [p for p in self._known if p not in connected]:
-            del self._known[gone]  # a disconnect whose event was missed
+        connected = self.prune()
         if not pending:
             return 0
         sent = 0

@@ -21,7 +21,7 @@ from node_helpers import PASSWORD, running, wait_for_height
 from p2p import messages as wire
 from plume_node.keystore import Keystore
 from plume_node.node import Node
-from plume_node.txrelay import TxRelay
+from plume_node.txrelay import PRUNE_INTERVAL_S, TxRelay
 from waiting import await_until
 
 GWEI = 10**9
@@ -129,6 +129,9 @@ class _FakePeers:
     def peers(self):
         return [type("Info", (), {"node_id": p})() for p in self.connected]
 
+    def is_connected(self, peer_id: str) -> bool:
+        return peer_id in self.connected
+
     def send(self, peer_id: str, msg: wire.TxBatch) -> bool:
         wire.decode_message(msg.encode())  # what goes out must decode on the other side
         self.sent.append((peer_id, msg))
@@ -171,3 +174,23 @@ def test_relay_flushes_at_once_when_a_batch_is_full_and_forgets_departed_peers()
     peers.connected = []
     relay.flush()
     assert not relay.peer_knows("a", _txs(4)[3][0])  # a disconnect whose event was missed
+
+
+async def test_relay_marks_only_connected_peers_and_prunes_gone_ones_on_a_timer(autojump_clock) -> None:
+    # A batch read after its peer's disconnect event re-created the peer's
+    # known set, and only a flush with something queued pruned it: the sets
+    # of gone peers piled up while nothing was admitted.
+    peers = _FakePeers(["a", "b"])
+    relay = TxRelay(peers)
+    hashes = [h for h, _ in _txs(3)]
+    relay.peer_gone("gone")
+    relay.mark_known("gone", hashes)  # its last batch, read after it left
+    assert "gone" not in relay._known
+    relay.mark_known("a", hashes)
+    relay.mark_known("b", hashes)
+    peers.connected = ["b"]  # "a" left and its event was missed
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(relay.run)
+        await trio.sleep(PRUNE_INTERVAL_S + 0.1)  # nothing queued meanwhile
+        assert set(relay._known) == {"b"}
+        nursery.cancel_scope.cancel()

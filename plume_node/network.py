@@ -3,13 +3,18 @@
 `p2p.P2PService` moves opaque messages between authenticated peers; this
 module gives them meaning:
 
-- **Transactions** from a peer (a `TxBatch`, or a single `Tx`) go one by one
-  through the node's one admission path (`Node.submit_transaction`, as
-  JSON-RPC's do); each one admitted is queued for `TxRelay`, which sends every
-  other peer the transactions it lacks in batches. A rejected transaction is
-  dropped quietly: a peer can legitimately be a block ahead of or behind us.
-  Only a batch that does not decode (framing, counts, sizes) is the peer's
-  fault, and the p2p layer bans it for that.
+- **Transactions** from a peer (a `TxBatch`, or a single `Tx`) leave the
+  consensus path at once: the inbound task hands them to `TxIntake`'s bounded
+  per-peer queues, and its own task admits them one by one through the node's
+  one admission path (`Node.submit_transaction`, as JSON-RPC's do), so votes,
+  proposals and sync messages never wait behind admissions. Each one admitted
+  is queued for `TxRelay`, which sends every other peer the transactions it
+  lacks in batches. A transaction refused for a state-dependent reason is
+  dropped quietly (a peer can legitimately be a block ahead of or behind us);
+  one refused whatever the state (bad signature, undecodable ...) counts
+  against its peer, and enough of them ban it (`plume_node.txintake`). A batch
+  that does not decode (framing, counts, sizes) is the peer's fault, and the
+  p2p layer bans it for that.
 - **Proposals and votes** for the height the engine works on or the next
   one go to the consensus driver; anything else is dropped. They are relayed
   to the other peers only when the engine has verified and kept them (its
@@ -42,13 +47,13 @@ from eth_hash.auto import keccak
 from consensus.actions import RejectReason
 from consensus.errors import ConsensusError, DecodeError, InvalidEvidence
 from consensus.messages import DuplicateVoteEvidence, Proposal, Vote, payload_digest
-from execution.mempool import MempoolError
 from p2p import messages as wire
 from p2p.errors import clip
 from p2p.peers import P2PConfig, PeerConnected, PeerDisconnected
 from p2p.service import P2PService
 from plume_node.blocksync import BlockSync
 from plume_node.stage_cpu import Stage
+from plume_node.txintake import TxIntake
 from plume_node.txrelay import TxRelay
 
 log = logging.getLogger("plume.net")
@@ -57,9 +62,6 @@ log = logging.getLogger("plume.net")
 # re-sending; the oldest go first when either bound is reached.
 CATCH_UP_MAX_MESSAGES = 4096
 CATCH_UP_MAX_BYTES = 64 * 1024 * 1024
-# Transactions of one received batch admitted between two yields to the
-# event loop (a full batch must not hold consensus up for its whole length).
-TX_ADMISSIONS_PER_YIELD = 16
 # Who sent which consensus message (so a later rejection is pinned on it).
 SENDER_TABLE_SIZE = 16_384
 # Consensus messages handed to the driver but not yet taken by the engine:
@@ -106,6 +108,7 @@ class PeerFault(Enum):
     REJECTED_CONSENSUS = "consensus message rejected"
     INVALID_EVIDENCE = "invalid evidence"
     MALFORMED = "malformed message"
+    INVALID_TRANSACTIONS = "invalid transactions"
 
 
 class NodeNetwork:
@@ -123,6 +126,9 @@ class NodeNetwork:
         self._senders: OrderedDict[bytes, str] = OrderedDict()
         self.blocksync = BlockSync(node, service, progress_every_s=node.config.p2p.sync_progress_ms / 1000)
         self.txrelay = TxRelay(service)
+        self.txintake = TxIntake(
+            node.submit_transaction, lambda peer_id, detail: self._punish(peer_id, PeerFault.INVALID_TRANSACTIONS, detail)
+        )
 
     @classmethod
     def create(cls, node) -> "NodeNetwork":
@@ -162,19 +168,15 @@ class NodeNetwork:
             nursery.start_soon(tagged(Stage.P2P_IO, self._events_loop))
             nursery.start_soon(tagged(Stage.CONSENSUS, self._tick_loop))  # Status and catch-up gossip
             nursery.start_soon(tagged(Stage.P2P_IO, self.txrelay.run))  # outgoing transaction batches
+            nursery.start_soon(tagged(Stage.GOSSIP_RX, self.txintake.run))  # peers' transactions admitted
             task_status.started(port)
 
     async def _inbound_loop(self) -> None:
         measure = self.node.stage_clock.measure
         async for peer_id, msg in self.service.inbound:
             try:
-                if isinstance(msg, wire.TxBatch):
-                    # It yields between admissions, so no `measure` across its
-                    # awaits: the loop's own tag charges it to gossip_rx.
-                    await self._handle_tx_batch(peer_id, msg)
-                else:
-                    with measure(_INBOUND_STAGES.get(type(msg), Stage.GOSSIP_RX)):
-                        self._handle(peer_id, msg)
+                with measure(_INBOUND_STAGES.get(type(msg), Stage.GOSSIP_RX)):
+                    self._handle(peer_id, msg)
             except (ConsensusError, ValueError) as exc:
                 # an inner value that does not decode: the peer sent garbage
                 self._punish(peer_id, PeerFault.MALFORMED, f"{type(msg).__name__}: {exc}")
@@ -192,6 +194,7 @@ class NodeNetwork:
                 log.info("peer %s disconnected: %s", event.node_id[:12], event.reason)
                 self.blocksync.peer_gone(event.node_id)
                 self.txrelay.peer_gone(event.node_id)
+                self.txintake.peer_gone(event.node_id)
 
     async def _tick_loop(self) -> None:
         while True:
@@ -207,8 +210,8 @@ class NodeNetwork:
     def _handle(self, peer_id: str, msg: wire.Message) -> None:
         if isinstance(msg, (wire.Vote, wire.Proposal)):
             self._handle_consensus(peer_id, msg)
-        elif isinstance(msg, wire.Tx):
-            self._handle_tx(peer_id, msg)
+        elif isinstance(msg, (wire.Tx, wire.TxBatch)):
+            self._handle_txs(peer_id, msg.txs if isinstance(msg, wire.TxBatch) else (msg.tx,))
         elif isinstance(msg, wire.Evidence):
             self._handle_evidence(peer_id, msg)
         elif isinstance(msg, wire.Status):
@@ -218,30 +221,14 @@ class NodeNetwork:
         elif isinstance(msg, wire.BlockResponse):
             self.blocksync.receive(peer_id, msg)
 
-    def _handle_tx(self, peer_id: str, msg: wire.Tx) -> None:
-        """A single transaction (the message before batches): admitted like a batch's."""
-        self.txrelay.mark_known(peer_id, [keccak(msg.tx)])
-        self._admit_from_peer(peer_id, msg.tx)
-
-    async def _handle_tx_batch(self, peer_id: str, msg: wire.TxBatch) -> None:
-        """Admit a batch transaction by transaction: one refused (or failing)
-        does not stop the rest. The decoder bounded the batch's count and bytes."""
-        self.txrelay.mark_known(peer_id, [keccak(raw) for raw in msg.txs])
-        for i, raw in enumerate(msg.txs):
-            if i and i % TX_ADMISSIONS_PER_YIELD == 0:
-                await trio.sleep(0)
-            self._admit_from_peer(peer_id, raw)
-
-    def _admit_from_peer(self, peer_id: str, raw: bytes) -> None:
-        try:
-            self.node.submit_transaction(raw)
-        except MempoolError as exc:
-            # The pool's verdict depends on our state (a nonce, a full pool):
-            # never proof that the peer misbehaved.
-            log.debug("tx from %s not pooled: %s", peer_id[:12], exc)
-        except Exception as exc:  # a bug of ours: the peer's framing was fine
-            log.error("admitting a tx from %s failed: %s", peer_id[:12],
-                      clip(f"{type(exc).__name__}: {exc}"), exc_info=True)
+    def _handle_txs(self, peer_id: str, txs: tuple[bytes, ...]) -> None:
+        """A batch (or a single `Tx`, the message before batches), bounded in
+        count and bytes by the decoder: noted as known to the peer and queued
+        for the admission task (`TxIntake`), never admitted here."""
+        if self.service.is_banned(peer_id):
+            return  # queued before its ban
+        self.txrelay.mark_known(peer_id, [keccak(raw) for raw in txs])
+        self.txintake.offer(peer_id, txs)
 
     def _handle_consensus(self, peer_id: str, msg: wire.Vote | wire.Proposal) -> None:
         """Hand a vote or proposal to the engine; it is relayed only if the

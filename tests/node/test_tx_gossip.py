@@ -4,23 +4,33 @@ In process: one real validator node (real LevelDB, real p2p on loopback,
 real py-evm) and real p2p clients with their own node keys. A batch from one
 peer is admitted transaction by transaction and relayed, in batches, to the
 other peers only; the peer that sent a transaction is never sent it back; a
-transaction the pool refuses (garbage, a nonce already used) is not relayed
-and costs its sender nothing; a batch whose framing is malformed bans only
-its sender, and the node goes on.
+transaction the pool refuses (garbage, a nonce already used) is not relayed;
+a refusal that depends on chain state costs its sender nothing, while enough
+refused whatever the state (garbage, bad signatures) ban it; a batch whose
+framing is malformed bans only its sender, and the node goes on. Admission
+runs in its own task from bounded per-peer queues, so a flood of junk
+batches never holds up the votes read after it.
 """
 
 from __future__ import annotations
 
+import os
+
 import msgpack
+import pytest
 import trio
 from eth_hash.auto import keccak
 from eth_utils import to_checksum_address
 
 from attacker import Session, open_session
+from eth_account import Account
+from execution.mempool import MempoolError, MempoolErrorCode
 from node_helpers import PASSWORD, running, wait_for_height
 from p2p import messages as wire
 from plume_node.keystore import Keystore
+from plume_node.network import PeerFault
 from plume_node.node import Node
+from plume_node.txintake import INTAKE_INVALID_TX_BAN, TxIntake
 from plume_node.txrelay import PRUNE_INTERVAL_S, TxRelay
 from waiting import await_until
 
@@ -36,6 +46,19 @@ def signed_transfers(node: Node, nonces) -> list[bytes]:
             "value": 1, "gas": 21000, "maxFeePerGas": 100 * GWEI, "maxPriorityFeePerGas": GWEI,
         }).raw_transaction)
         for nonce in nonces
+    ]
+
+
+def unfunded_transfers(chain_id: int, count: int) -> list[bytes]:
+    """Validly signed transfers from a fresh, empty account: refused for a
+    state-dependent reason (no funds), each costing a sender recovery."""
+    account = Account.from_key(os.urandom(32))
+    return [
+        bytes(account.sign_transaction({
+            "type": 2, "chainId": chain_id, "nonce": nonce, "to": to_checksum_address(RECIPIENT),
+            "value": 1, "gas": 21000, "maxFeePerGas": 100 * GWEI, "maxPriorityFeePerGas": GWEI,
+        }).raw_transaction)
+        for nonce in range(count)
     ]
 
 
@@ -194,3 +217,109 @@ async def test_relay_marks_only_connected_peers_and_prunes_gone_ones_on_a_timer(
         await trio.sleep(PRUNE_INTERVAL_S + 0.1)  # nothing queued meanwhile
         assert set(relay._known) == {"b"}
         nursery.cancel_scope.cancel()
+
+
+async def test_junk_batches_never_hold_up_consensus_messages(node: Node) -> None:
+    # Batches were admitted inside the one task that reads every peer's
+    # messages: a flood of refused transactions put all of its admissions
+    # (~0.4 ms each) ahead of the next vote or proposal.
+    junk = unfunded_transfers(node.chain_id, 24 * wire.MAX_TXS_PER_BATCH)
+    tried: list[bytes] = []
+    admit = node.submit_transaction
+
+    def counting_submit(raw: bytes) -> bytes:
+        tried.append(raw)
+        return admit(raw)
+
+    node.submit_transaction = counting_submit  # the network admits through it
+    async with running(node):
+        await wait_for_height(node, 1)
+        flooder, voter = await _session(node), await _session(node)
+        await await_until(lambda: len(node.network.service.peers()) == 2, 10, "two peers")
+        for i in range(0, len(junk), wire.MAX_TXS_PER_BATCH):
+            await flooder.send(wire.TxBatch(tuple(junk[i:i + wire.MAX_TXS_PER_BATCH])))
+        await voter.send(wire.Vote(b"\xc1not msgpack"))  # judged (and banned) in the inbound task
+        await await_until(lambda: node.network.service.is_banned(voter.node_id), 60, "the voter's ban")
+        tried_before_the_vote = len(tried)
+        print(f"junk admissions before a later vote was handled: {tried_before_the_vote} of {len(junk)}")
+        assert tried_before_the_vote < len(junk) // 3, (
+            f"{tried_before_the_vote} of {len(junk)} junk admissions ran before a later vote was handled")
+        # Refused for want of funds: state-dependent, never the flooder's fault.
+        await await_until(lambda: node.network.txintake.queued() == 0, 120, "the junk admitted or dropped")
+        assert node.network.txintake.dropped > 0  # over its share: its oldest dropped
+        assert not node.network.service.is_banned(flooder.node_id)
+        await wait_for_height(node, node.app.committed_height() + 1)
+        for s in (flooder, voter):
+            await s.aclose()
+
+
+async def test_transactions_invalid_whatever_the_state_ban_their_peer_past_the_threshold(node: Node) -> None:
+    async with running(node):
+        await wait_for_height(node, 1)
+        forger, honest = await _session(node), await _session(node)
+        await await_until(lambda: len(node.network.service.peers()) == 2, 10, "two peers")
+        garbage = tuple(b"\x02not a transaction %d" % i for i in range(INTAKE_INVALID_TX_BAN))
+        await forger.send(wire.TxBatch(garbage[:-1]))
+        await honest.send(wire.TxBatch(tuple(unfunded_transfers(node.chain_id, 64))))  # refused: no funds
+        await honest.send(wire.TxBatch(garbage[:1]))  # one invalid: under the threshold
+        await await_until(lambda: node.network.txintake.queued() == 0, 30, "the batches admitted")
+        assert not node.network.service.is_banned(forger.node_id)  # one short of the threshold
+        await forger.send(wire.Tx(garbage[-1]))
+        await await_until(lambda: node.network.service.is_banned(forger.node_id), 30, "the forger's ban")
+        _, reason = node.network.service.bans()[f"id:{forger.node_id}"]
+        assert reason.startswith(PeerFault.INVALID_TRANSACTIONS.value), reason
+        assert node.network.service.is_connected(honest.node_id)
+        assert not node.network.service.is_banned(honest.node_id)
+        for s in (forger, honest):
+            await s.aclose()
+
+
+class _Pool:
+    """The admission path for `TxIntake` unit tests: records what it was given,
+    refuses with the code the test names for a transaction (bytes -> code)."""
+
+    def __init__(self, refusals: dict[bytes, MempoolErrorCode] | None = None) -> None:
+        self.refusals = refusals or {}
+        self.admitted: list[bytes] = []
+        self.bans: list[tuple[str, str]] = []
+
+    def admit(self, raw: bytes) -> bytes:
+        self.admitted.append(raw)
+        if raw in self.refusals:
+            raise MempoolError(self.refusals[raw], f"refused {raw!r}")
+        return keccak(raw)
+
+    def ban(self, peer_id: str, detail: str) -> None:
+        self.bans.append((peer_id, detail))
+
+
+def test_intake_is_bounded_in_transactions_and_a_flooding_peer_drops_its_own() -> None:
+    pool = _Pool()
+    intake = TxIntake(pool.admit, pool.ban, max_txs=8, max_peer_txs=6, turn_txs=2)
+    flood = [b"a%d" % i for i in range(10)]
+    intake.offer("a", flood)
+    assert intake.queued("a") == 6 and intake.dropped == 4  # its own cap: its oldest went
+    intake.offer("b", [b"b%d" % i for i in range(4)])
+    assert intake.queued() == 8 and intake.queued("b") == 4  # the total cap: the largest holder's oldest went
+    while intake.admit_turn():
+        pass
+    assert pool.admitted == [b"a6", b"a7", b"b0", b"b1", b"a8", b"a9", b"b2", b"b3"]  # round robin, turn by turn
+    assert intake.queued() == 0
+
+
+@pytest.mark.parametrize("code", sorted(MempoolErrorCode, key=lambda c: c.value))
+def test_only_refusals_independent_of_chain_state_count_against_the_peer(code) -> None:
+    stateless = code in {MempoolErrorCode.MALFORMED, MempoolErrorCode.INVALID_SIGNATURE,
+                         MempoolErrorCode.WRONG_CHAIN_ID, MempoolErrorCode.UNSUPPORTED_TYPE}
+    txs = [b"t%d" % i for i in range(INTAKE_INVALID_TX_BAN + 4)]
+    pool = _Pool({raw: code for raw in txs})
+    intake = TxIntake(pool.admit, pool.ban)
+    intake.offer("peer", txs)
+    while intake.admit_turn():
+        pass
+    if stateless:
+        assert [p for p, _ in pool.bans] == ["peer"] and len(pool.admitted) == INTAKE_INVALID_TX_BAN
+        assert pool.bans[0][1].startswith(f"{INTAKE_INVALID_TX_BAN} refused")
+        assert intake.queued("peer") == 0  # the rest of its queue went with it
+    else:
+        assert pool.bans == [] and len(pool.admitted) == len(txs)

@@ -115,7 +115,7 @@ def free_base_port() -> int:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--blocks", type=int, default=2000, help="blocks in the chain (default 2000)")
-    # 50 a block (2.2M gas of the 30M limit): a chain in use, not a full one; the
+    # 50 a block (under 2M gas of the 30M limit): a chain in use, not a full one; the
     # raw yardstick runs 1000-transfer blocks. With 10 the fixed cost of a
     # height (certificate, end-of-block rules, a commit) weighs as much as the
     # transactions (docs/performance.md has both figures).

@@ -168,9 +168,10 @@ def run_validator(genesis_addrs: list[bytes], blocks: list[bytes], raws: list[by
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def raw_chain(addrs: list[bytes]) -> MiningChain:
+def raw_chain(addrs: list[bytes], chain_id: int = CHAIN_ID) -> MiningChain:
+    """py-evm's own Prague MiningChain on an in-memory AtomicDB, ``addrs`` funded."""
     klass = MiningChain.configure(
-        __name__="RawPragueChain", vm_configuration=((0, PragueVM),), chain_id=CHAIN_ID
+        __name__="RawPragueChain", vm_configuration=((0, PragueVM),), chain_id=chain_id
     )
     params = {
         "difficulty": 0,

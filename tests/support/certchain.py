@@ -75,11 +75,14 @@ def certify(key: PrivateKey, chain_id: str, height: int, block_hash: bytes) -> C
     return CommitCertificate(height, 0, block_hash, (vote.with_signature(key.sign(vote.sign_bytes(chain_id))),))
 
 
-def prepare_chain(home: Path, accounts: list[dict], blocks: int, per_block: int, progress=None) -> int:
+def prepare_chain(
+    home: Path, accounts: list[dict], blocks: int, per_block: int, progress=None, record: list | None = None
+) -> int:
     """Commit `blocks` certified blocks into the (stopped) validator's home, on
     top of what it holds; returns the transactions in them. `accounts`: the
     devnet's accounts.json entries (at least two; the first deploys the token).
-    `progress(n)` is called every 500 blocks."""
+    `progress(n)` is called every 500 blocks; each block's raw transactions are
+    appended to `record` (a list) when one is given."""
     node = Node.open(Home(home), load_config(Home(home).config_path))
     try:
         app = node.app
@@ -106,6 +109,8 @@ def prepare_chain(home: Path, accounts: list[dict], blocks: int, per_block: int,
             app.commit(number, block.hash, block.encode(), cert)
             certificate = cert.encode()
             txs_total += len(raws)
+            if record is not None:
+                record.append(raws)
             if progress is not None and number % 500 == 0:
                 progress(number)
         return txs_total

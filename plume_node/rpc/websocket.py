@@ -17,7 +17,8 @@ Bounds (config `[rpc]`, docs/rpc.md "WebSocket"):
   message larger than that is let through an empty queue). A client that
   does not read fills it: the connection is dropped at once (its
   subscriptions end, nothing more is queued, its messages are no longer
-  read) and closed with 1008. hypercorn's socket writes cannot be
+  read) and closed with 1008 (the connection ends DROPPED_CLOSE_GRACE_S after
+  the close frame if the client does not answer it). hypercorn's socket writes cannot be
   interrupted, so a writer stuck on a client that accepts no data is freed
   by the kernel: the listening socket carries TCP_USER_TIMEOUT
   (`send_timeout_ms`), which aborts a connection whose client accepted no
@@ -59,6 +60,10 @@ DEFAULT_MAX_WS_SUBSCRIPTIONS = 100
 DEFAULT_WS_SEND_QUEUE = 1000
 DEFAULT_WS_SEND_QUEUE_BYTES = 4 * 1024 * 1024
 CLOSE_POLICY_VIOLATION = 1008
+# After the close frame of a dropped client has gone out, how long the client
+# has to answer it before the connection is closed anyway: a client that
+# never reads never answers, and hypercorn would keep waiting for it.
+DROPPED_CLOSE_GRACE_S = 5.0
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -287,7 +292,7 @@ class WsEndpoint:
         dispatcher = Dispatcher(table, self.dispatcher.context, max_batch=self.dispatcher.max_batch,
                                 workers=self.dispatcher.workers)
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(_write, session, send)
+            nursery.start_soon(_write, session, send, nursery.cancel_scope)
             await _read(session, dispatcher, receive)
             nursery.cancel_scope.cancel()  # the client is gone: stop writing
 
@@ -309,7 +314,7 @@ async def _read(session: WsSession, dispatcher: Dispatcher, receive: Receive) ->
             session.push(answer.decode("utf-8"))
 
 
-async def _write(session: WsSession, send: Send) -> None:
+async def _write(session: WsSession, send: Send, connection: trio.CancelScope) -> None:
     async for message in session.queue_receive:
         if session.dropped is not None:
             break
@@ -318,6 +323,10 @@ async def _write(session: WsSession, send: Send) -> None:
     if session.dropped is not None:
         # Blocks, like any write, until the client reads or the kernel aborts the socket.
         await send({"type": "websocket.close", "code": CLOSE_POLICY_VIOLATION, "reason": "send queue full"})
+        # The frame went out while the socket still had room; a client that does
+        # not read will never answer it: end the connection after a grace.
+        await trio.sleep(DROPPED_CLOSE_GRACE_S)
+        connection.cancel()
 
 
 async def _refuse(send: Send, status: int, reason: str) -> None:

@@ -142,8 +142,7 @@ def _answer(sync: BlockSync, service: Service, peer_id: str, blocks=()) -> wire.
 
 
 def test_a_liar_claiming_2_64_is_probed_down_scored_then_banned_and_never_reported(monkeypatch) -> None:
-    clock = [1000.0]
-    monkeypatch.setattr("plume_node.blocksync.time.monotonic", lambda: clock[0])
+    clock = frozen_clock(monkeypatch)
     node = Node()
     service = Service({"liar": 2**64 - 2, "honest": 200})
     sync = BlockSync(node, service)
@@ -172,6 +171,13 @@ def test_an_invalid_tip_certificate_bans_at_once() -> None:
     sync.receive("forger", wire.BlockResponse(((b"block", certificate(4999, KEYS[:3]).encode()),)))
     assert SyncFault.BAD_TIP_CERTIFICATE.text in service.banned["forger"]
 
+
+
+def frozen_clock(monkeypatch) -> list[float]:
+    """Block sync's monotonic clock as a one-element list the test moves by hand."""
+    clock = [1000.0]
+    monkeypatch.setattr("plume_node.blocksync.time.monotonic", lambda: clock[0])
+    return clock
 
 def _prove_tip(sync: BlockSync, peer_id: str, height: int) -> None:
     sync.receive(peer_id, wire.BlockResponse(((b"block", certificate(height, KEYS[:3]).encode()),)))
@@ -257,8 +263,7 @@ def test_fresh_identities_claiming_a_batch_ahead_and_never_answering_do_not_star
     # under a "probe only far claims" rule) and never answers; the honest peer
     # is only 20 blocks ahead. It must be fetched from within a few seconds,
     # not after every sybil has timed out in turn.
-    clock = [1000.0]
-    monkeypatch.setattr("plume_node.blocksync.time.monotonic", lambda: clock[0])
+    clock = frozen_clock(monkeypatch)
     node = Node(app=App(committed=100))
     service = Service({"honest": 120} | {f"sybil{i}": 132 for i in range(30)})
     sync = BlockSync(node, service)
@@ -271,8 +276,7 @@ def test_fresh_identities_claiming_a_batch_ahead_and_never_answering_do_not_star
 
 
 def test_a_peer_that_delivered_is_preferred_to_fresh_ones_and_a_persistent_peer_to_strangers(monkeypatch) -> None:
-    clock = [1000.0]
-    monkeypatch.setattr("plume_node.blocksync.time.monotonic", lambda: clock[0])
+    frozen_clock(monkeypatch)  # time stands still here
     node = Node(app=App(committed=100))
     service = Service({"stranger": 120, "configured": 120}, persistent=("configured",))
     sync = BlockSync(node, service)
@@ -298,8 +302,7 @@ def test_a_peer_that_delivered_is_preferred_to_fresh_ones_and_a_persistent_peer_
 
 
 def test_a_certified_block_we_judge_invalid_bans_no_one_and_bad_data_bans_its_server(monkeypatch) -> None:
-    clock = [1000.0]
-    monkeypatch.setattr("plume_node.blocksync.time.monotonic", lambda: clock[0])
+    clock = frozen_clock(monkeypatch)
     node = Node(app=App(committed=10))
     service = Service({"server": 20})
     sync = BlockSync(node, service)
@@ -326,8 +329,7 @@ def test_identities_from_an_address_that_stalled_a_fetch_rank_below_others(monke
     # (so they look as good as the honest peer) and then ignore fetches.
     # Once one of them has stalled a fetch, its siblings rank below the
     # honest peer on another address: at most one fetch is lost.
-    clock = [1000.0]
-    monkeypatch.setattr("plume_node.blocksync.time.monotonic", lambda: clock[0])
+    clock = frozen_clock(monkeypatch)
     for _trial in range(3):  # were it a coin toss among 31, the honest peer would rarely come second
         sybils = [f"sybil{i}" for i in range(30)]
         service = Service({s: 120 for s in sybils} | {"honest": 120}, hosts=dict.fromkeys(sybils, "203.0.113.9"))
@@ -366,8 +368,7 @@ def test_sync_rate_without_progress_has_no_eta_and_at_the_target_none_left() -> 
 
 
 def test_progress_lines_while_syncing_at_most_every_few_seconds_and_a_final_line(monkeypatch, caplog) -> None:
-    clock = [1000.0]
-    monkeypatch.setattr("plume_node.blocksync.time.monotonic", lambda: clock[0])
+    clock = frozen_clock(monkeypatch)
     node = Node()
     service = Service({"peer": 200})
     sync = BlockSync(node, service)
@@ -401,8 +402,7 @@ def test_an_answer_read_late_because_our_driver_was_applying_blocks_is_not_the_p
     # Applying a batch holds the event loop for seconds; the next batch's answer
     # waits unread meanwhile. The first step afterwards must not fault the peer
     # (it did: the peer was rested 2 s and its proven tip forgotten, batch after batch).
-    clock = [1000.0]
-    monkeypatch.setattr("plume_node.blocksync.time.monotonic", lambda: clock[0])
+    clock = frozen_clock(monkeypatch)
     node = Node()
     service = Service({"peer": 500})
     sync = BlockSync(node, service)
@@ -432,8 +432,7 @@ def test_a_silent_fetch_expires_while_consensus_moves_the_head(monkeypatch) -> N
     # Consensus commits are not synced blocks being applied: they do not hold
     # the expiry off (it did: a silent peer's fetch never expired while the
     # chain moved, and blocked every other fetch).
-    clock = [1000.0]
-    monkeypatch.setattr("plume_node.blocksync.time.monotonic", lambda: clock[0])
+    clock = frozen_clock(monkeypatch)
     node = Node()
     service = Service({"silent": 11})
     sync = BlockSync(node, service)
@@ -450,8 +449,7 @@ def test_a_silent_fetch_expires_while_consensus_moves_the_head(monkeypatch) -> N
 
 
 def test_a_request_expires_at_the_hard_cap_even_while_synced_blocks_are_applied(monkeypatch) -> None:
-    clock = [1000.0]
-    monkeypatch.setattr("plume_node.blocksync.time.monotonic", lambda: clock[0])
+    clock = frozen_clock(monkeypatch)
     node = Node()
     service = Service({"peer": 500})
     sync = BlockSync(node, service)

@@ -553,6 +553,7 @@ class PlumeChain(ChainReads):
                 PrefixedDB(batch, PREFIX_EXEC)[system_logs_key(block.hash)] = encode_logs(result.system_logs)
             yield batch
         self._head = result.block.header
+        self.head_block = result.block
         self.stats.commits += 1
         self.cache.prune_through(block.number)
 

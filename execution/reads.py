@@ -89,6 +89,10 @@ class ChainReads:
     chain_view: DatabaseAPI
     exec_view: DatabaseAPI
     head: BlockHeaderAPI
+    # The last block committed, as executed (``PlumeChain.commit_batch`` keeps
+    # it): the head is the block clients ask for most, so it is never decoded
+    # again. None in a snapshot and before the first commit of a process.
+    head_block: PlumeBlock | None = None
 
     def _number(self, number: int | None) -> int:
         return self.head.block_number if number is None else number
@@ -127,6 +131,9 @@ class ChainReads:
         return self.get_sidecar_by_hash(self.get_header(number).hash)
 
     def _block_for_header(self, header: BlockHeaderAPI) -> PlumeBlock:
+        held = self.head_block
+        if held is not None and held.hash == header.hash:
+            return held
         txs = self.chaindb.get_block_transactions(header, PragueTransactionBuilder)
         block = PragueBlock(header, transactions=list(txs), uncles=[], withdrawals=[])
         return PlumeBlock(block, self.get_sidecar_by_hash(header.hash))

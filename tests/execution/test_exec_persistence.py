@@ -40,6 +40,26 @@ def test_restart_same_head_and_state_roots(tmp_path: Path) -> None:
         db.close()
 
 
+def test_held_head_block_is_the_stored_block(tmp_path: Path) -> None:
+    """get_block(head) answers from the block just committed; a reopened chain,
+    which holds nothing, decodes the same block from the database."""
+    db, chain = open_chain(tmp_path / "db")
+    build_and_commit(chain, [transfer(0, 0, value=10), transfer(1, 0, value=1)])
+    held = chain.get_block()
+    assert held is chain.head_block and held is chain.get_block_by_hash(chain.head.hash)
+    db.close()
+    db, chain = open_chain(tmp_path / "db", create=False)
+    try:
+        assert chain.head_block is None
+        stored = chain.get_block()
+        assert stored.encode() == held.encode() and stored.header == held.header
+        assert [tx.hash for tx in stored.transactions] == [tx.hash for tx in held.transactions]
+        build_and_commit(chain, [transfer(0, 1, value=10)])
+        assert chain.get_block(1).encode() == held.encode()  # no longer the head: read back
+    finally:
+        db.close()
+
+
 CHILD = textwrap.dedent(
     """
     import os, sys

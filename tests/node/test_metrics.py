@@ -16,6 +16,7 @@ import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import trio
@@ -25,6 +26,7 @@ from ports import free_port
 from prometheus_client.parser import text_string_to_metric_families
 from waiting import wait_until
 
+from plume_node.metrics import NodeMetrics
 from plume_node.node import Node
 from plume_node.stage_cpu import Stage
 from rpcclient import rpc
@@ -263,3 +265,17 @@ def test_stage_cpu_counters_rise_with_a_committed_transaction(tmp_path: Path) ->
     assert value(after, "plume_committed_transactions_total") == value(before, "plume_committed_transactions_total") + 1
     # /proc counts in clock ticks (10 ms): allow one per stage of rounding
     assert sum(now.values()) <= value(after, "process_cpu_seconds_total") + 0.01 * len(now)
+
+
+def test_block_transactions_observed_per_consecutive_commit() -> None:
+    """Each consecutive commit observes its block's count from the app's running
+    total; the first after a start and the last of a synced batch observe none."""
+    app = SimpleNamespace(committed_transactions=0)
+    metrics = NodeMetrics(SimpleNamespace(app=app, driver=SimpleNamespace(timings={})))
+    for height, txs in [(1, 4), (2, 5), (3, 0), (4, 7), (9, 20), (10, 3)]:  # 5-9: a synced batch
+        app.committed_transactions += txs
+        metrics.on_commit(height)
+    sample = metrics.registry.get_sample_value
+    assert sample("plume_consensus_block_transactions_count") == 4
+    assert sample("plume_consensus_block_transactions_sum") == 5 + 0 + 7 + 3
+    assert sample("plume_consensus_block_transactions_bucket", {"le": "0.0"}) == 1

@@ -89,9 +89,10 @@ class ChainReads:
     chain_view: DatabaseAPI
     exec_view: DatabaseAPI
     head: BlockHeaderAPI
-    # The last block committed, as executed (``PlumeChain.commit_batch`` keeps
-    # it): the head is the block clients ask for most, so it is never decoded
-    # again. None in a snapshot and before the first commit of a process.
+    # The last block committed, the object ``PlumeChain.commit_batch`` wrote
+    # (built here, or decoded from the proposer's bytes): the head is the block
+    # clients ask for most, so it is never decoded again. None in a snapshot
+    # and before the first commit of a process.
     head_block: PlumeBlock | None = None
 
     def _number(self, number: int | None) -> int:

@@ -10,6 +10,7 @@ import textwrap
 import time
 from pathlib import Path
 
+from execution.block import PlumeBlock
 from plume_exec_helpers import SINK, build_and_commit, open_chain, transfer
 from plume_node.storage import PREFIX_CERT, PrefixedDB
 
@@ -41,13 +42,22 @@ def test_restart_same_head_and_state_roots(tmp_path: Path) -> None:
 
 
 def test_held_head_block_is_the_stored_block(tmp_path: Path) -> None:
-    """get_block(head) answers from the block just committed; a reopened chain,
-    which holds nothing, decodes the same block from the database."""
+    """get_block(head) answers from the block just committed, built here or
+    decoded from a proposer's bytes; a reopened chain, which holds nothing,
+    decodes the same block from the database."""
     db, chain = open_chain(tmp_path / "db")
     build_and_commit(chain, [transfer(0, 0, value=10), transfer(1, 0, value=1)])
     held = chain.get_block()
     assert held is chain.head_block and held is chain.get_block_by_hash(chain.head.hash)
     db.close()
+    validator_db, validator = open_chain(tmp_path / "validator")  # commits the proposer's bytes
+    try:
+        validator.commit(PlumeBlock.decode(held.encode()))
+        assert validator.get_block() is validator.head_block
+        assert validator.head_block.encode() == held.encode()
+        assert validator.head_block.tx_hashes == held.tx_hashes
+    finally:
+        validator_db.close()
     db, chain = open_chain(tmp_path / "db", create=False)
     try:
         assert chain.head_block is None

@@ -119,6 +119,10 @@ def test_error_cases(w3, node):
     operator = node.operator()
     tx = {"to": RECIPIENT, "value": 1, "gas": 21000, "maxFeePerGas": 50 * GWEI, "maxPriorityFeePerGas": GWEI,
           "chainId": CHAIN_ID}
+    # one transfer of its own mined first, so nonce 0 is too low whatever ran before
+    mined = w3.eth.send_raw_transaction(operator.sign_transaction(
+        {**tx, "nonce": w3.eth.get_transaction_count(operator.address, "pending")}).raw_transaction)
+    assert w3.eth.wait_for_transaction_receipt(mined, timeout=30)["status"] == 1
     with pytest.raises(Web3RPCError, match="nonce too low"):
         w3.eth.send_raw_transaction(operator.sign_transaction({**tx, "nonce": 0}).raw_transaction)
     nonce = w3.eth.get_transaction_count(operator.address, "pending")

@@ -398,19 +398,24 @@ def test_progress_lines_while_syncing_at_most_every_few_seconds_and_a_final_line
     assert sync.syncing() is None
 
 
-def test_an_answer_read_late_because_our_driver_was_applying_blocks_is_not_the_peers_fault(monkeypatch) -> None:
-    # Applying a batch holds the event loop for seconds; the next batch's answer
-    # waits unread meanwhile. The first step afterwards must not fault the peer
-    # (it did: the peer was rested 2 s and its proven tip forgotten, batch after batch).
+def _batch_handed_over(monkeypatch):
+    """A sync from one peer (tip 500, proven) whose first batch went to the
+    driver and whose next fetch is out: (clock, node, sync, handed, fetch)."""
     clock = frozen_clock(monkeypatch)
     node = Node()
-    service = Service({"peer": 500})
-    sync = BlockSync(node, service)
+    sync = BlockSync(node, Service({"peer": 500}))
     sync.step()
     sync.receive("peer", wire.BlockResponse(((b"block", certificate(500, KEYS[:3]).encode()),)))
     handed = sync._requests["peer"]
     sync.receive("peer", wire.BlockResponse(((b"block", b"cert"),) * handed.count))  # handed to the driver
-    fetch = sync._requests["peer"]
+    return clock, node, sync, handed, sync._requests["peer"]
+
+
+def test_an_answer_read_late_because_our_driver_was_applying_blocks_is_not_the_peers_fault(monkeypatch) -> None:
+    # Applying a batch holds the event loop for seconds; the next batch's answer
+    # waits unread meanwhile. The first step afterwards must not fault the peer
+    # (it did: the peer was rested 2 s and its proven tip forgotten, batch after batch).
+    clock, node, sync, handed, fetch = _batch_handed_over(monkeypatch)
     assert fetch.start == handed.start + handed.count
     clock[0] += SYNC_TIMEOUT_S + 1  # the driver applied the handed-over blocks all that time
     node.app.committed += handed.count
@@ -449,15 +454,7 @@ def test_a_silent_fetch_expires_while_consensus_moves_the_head(monkeypatch) -> N
 
 
 def test_a_request_expires_at_the_hard_cap_even_while_synced_blocks_are_applied(monkeypatch) -> None:
-    clock = frozen_clock(monkeypatch)
-    node = Node()
-    service = Service({"peer": 500})
-    sync = BlockSync(node, service)
-    sync.step()
-    sync.receive("peer", wire.BlockResponse(((b"block", certificate(500, KEYS[:3]).encode()),)))
-    handed = sync._requests["peer"]
-    sync.receive("peer", wire.BlockResponse(((b"block", b"cert"),) * handed.count))
-    fetch = sync._requests["peer"]
+    clock, node, sync, handed, fetch = _batch_handed_over(monkeypatch)
     # the handed-over blocks are applied one by one, slowly; the peer never answers
     while clock[0] < fetch.deadline + SYNC_EXPIRY_CAP_TIMEOUTS * SYNC_TIMEOUT_S - 0.5:
         clock[0] += 0.5
